@@ -1,0 +1,58 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Ebb",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "ebb", targets: ["ebb"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibXML2",
+            pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"])]
+        ),
+        .target(
+            name: "EbbCore",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "EbbFaults",
+            dependencies: ["EbbCore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The demo service that Scenarios/demo.yaml breaks; a test fixture, not part of the runner.
+        .target(
+            name: "EbbDemoTarget",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .target(name: "EbbChecks", dependencies: ["EbbCore"]),
+        .target(name: "EbbReports", dependencies: ["EbbCore", "CLibXML2"]),
+        .executableTarget(
+            name: "ebb",
+            dependencies: [
+                "EbbCore", "EbbFaults", "EbbChecks", "EbbReports", "EbbDemoTarget",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "EbbCoreTests", dependencies: ["EbbCore", "EbbFaults"]),
+        .testTarget(name: "EbbFaultsTests", dependencies: ["EbbFaults", "EbbCore"]),
+        .testTarget(name: "EbbReportsTests", dependencies: ["EbbReports", "EbbCore"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["EbbCore"]),
+    ]
+)

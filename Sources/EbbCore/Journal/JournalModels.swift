@@ -1,0 +1,99 @@
+import Foundation
+
+/// The state of one undo record: `armed -> injected -> reverted | revert-failed | irreversible`.
+public enum RecordState: String, Codable, Sendable, CaseIterable {
+    case armed, injected, reverted
+    case revertFailed = "revert-failed"
+    case irreversible
+
+    /// The fault may still be in place: its undo has not succeeded yet.
+    public var isPending: Bool { self == .armed || self == .injected || self == .revertFailed }
+}
+
+/// One undo record: everything needed to take a fault back, from the journal alone.
+public struct UndoRecord: Codable, Sendable {
+    public var version = 1
+    public var runID: String
+    public var sequence: Int
+    public var scenario: String
+    public var fault: String
+    public var plugin: String
+    public var target: String
+    /// The stable undo kind (see ``UndoHandler``).
+    public var kind: String
+    public var data: JSONValue
+    public var state: RecordState
+    public var armedAt: Date
+    public var injectedAt: Date?
+    public var finishedAt: Date?
+    /// Nothing may stay injected past this moment (hold + rollback grace).
+    public var deadline: Date
+    public var attempts: Int = 0
+    /// Why the undo failed, or why the fault is irreversible.
+    public var message: String?
+    /// Who ran the undo: `runner`, `rollback execute`, ...
+    public var revertedBy: String?
+
+    /// The record's file name: `<seq>-<scenario>-<fault>.json`.
+    public var fileName: String {
+        String(format: "%04d", sequence) + "-\(Self.slug(scenario))-\(Self.slug(fault)).json"
+    }
+
+    static func slug(_ text: String) -> String {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._")
+        let mapped = String(text.map { allowed.contains($0) ? $0 : "_" })
+        return String(mapped.prefix(60))
+    }
+}
+
+/// Whether a run is still open or how it ended.
+public enum RunStatus: String, Codable, Sendable {
+    /// The runner is working, or died without closing (see ``RunSnapshot/isLive``).
+    case open
+    case closed
+    /// A dead run whose records were executed afterwards and all verified.
+    case crashedRecovered = "crashed-recovered"
+    /// A dead run whose recovery left something unverified.
+    case crashedDirty = "crashed-dirty"
+}
+
+/// `run.json`: who ran, where and when.
+public struct RunInfo: Codable, Sendable {
+    public var version = 1
+    public var id: String
+    public var pid: Int32
+    /// With `pid`, identifies the runner process even if the pid is reused.
+    public var pidStartTime: UInt64?
+    public var host: String
+    public var suites: [String]
+    public var startedAt: Date
+    public var status: RunStatus
+    public var closedAt: Date?
+    public var recoveredBy: String?
+}
+
+extension JSONEncoder {
+    /// The encoder the journal writes with: sorted keys, ISO 8601 dates with milliseconds.
+    static var journal: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+        }
+        return encoder
+    }
+}
+
+extension JSONDecoder {
+    static var journal: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
+            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) { return date }
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an ISO 8601 date: \(text)"))
+        }
+        return decoder
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The journal of one run being written: `run.json` plus one durable file per undo record.
+/// Every write is durable before the call returns (see ``DurableFile``).
+public final class RunJournal: @unchecked Sendable {
+    public let directory: URL
+    public private(set) var info: RunInfo
+    private var lock: RunLock?
+    private let mutex = NSLock()
+    private var nextSequence = 1
+
+    /// Opens a new run under `<stateDirectory>/rollback/` and holds its lock until ``close(status:)``.
+    public static func create(stateDirectory: URL, suites: [String]) throws -> RunJournal {
+        let id = Self.makeRunID()
+        let started = Date()
+        let nanoseconds = UInt64(started.timeIntervalSince1970 * 1e9)
+        let root = stateDirectory.appendingPathComponent("rollback")
+        try DurableFile.makeDirectory(stateDirectory.path)
+        try DurableFile.makeDirectory(root.path)
+        let directory = root.appendingPathComponent("\(nanoseconds)-\(id)")
+        try DurableFile.makeDirectory(directory.path)
+        guard let lock = try RunLock.acquire(directory) else {
+            throw DurableFile.Failure(message: "cannot lock the new run directory \(directory.path)")
+        }
+        let info = RunInfo(id: id, pid: getpid(), pidStartTime: ProcessTable.snapshot(getpid())?.startTime,
+                           host: ProcessInfo.processInfo.hostName, suites: suites, startedAt: started, status: .open)
+        let journal = RunJournal(directory: directory, info: info, lock: lock)
+        try journal.writeInfo()
+        return journal
+    }
+
+    private init(directory: URL, info: RunInfo, lock: RunLock) {
+        self.directory = directory
+        self.info = info
+        self.lock = lock
+    }
+
+    public var runID: String { info.id }
+
+    /// Reserves the next record sequence number (also used to name backups).
+    public func reserveSequence() -> Int {
+        mutex.withLock {
+            defer { nextSequence += 1 }
+            return nextSequence
+        }
+    }
+
+    /// Writes `record` durably (creating or replacing its file).
+    public func write(_ record: UndoRecord) throws {
+        let data = try JSONEncoder.journal.encode(record)
+        try mutex.withLock {
+            try DurableFile.write(data, to: directory.appendingPathComponent(record.fileName).path)
+        }
+    }
+
+    /// Marks the run closed and releases its lock; a closed run is never recovered.
+    public func close(status: RunStatus = .closed) throws {
+        info.status = status
+        info.closedAt = Date()
+        try writeInfo()
+        lock?.release()
+        lock = nil
+    }
+
+    private func writeInfo() throws {
+        let data = try JSONEncoder.journal.encode(info)
+        try mutex.withLock {
+            try DurableFile.write(data, to: directory.appendingPathComponent("run.json").path)
+        }
+    }
+
+    private static func makeRunID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return String(format: "%08x", UInt32.random(in: .min ... .max, using: &generator))
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An exclusive lock on a run directory (`flock` on its `lock` file). The runner holds it for its
+/// whole life; the kernel drops it when the process dies, even by SIGKILL, which is how a dead
+/// run is told from a live one without trusting pids.
+public final class RunLock: @unchecked Sendable {
+    private var descriptor: Int32
+
+    /// Takes the lock of `runDirectory`; returns nil when another process holds it.
+    public static func acquire(_ runDirectory: URL, wait: Bool = false) throws -> RunLock? {
+        let path = runDirectory.appendingPathComponent("lock").path
+        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw DurableFile.Failure(message: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        var result: Int32
+        repeat { result = flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) } while result != 0 && errno == EINTR
+        guard result == 0 else {
+            close(fd)
+            return nil
+        }
+        return RunLock(descriptor: fd)
+    }
+
+    /// Whether some process holds the lock of `runDirectory` right now.
+    public static func isHeld(_ runDirectory: URL) -> Bool {
+        guard let lock = try? acquire(runDirectory) else { return true }
+        lock.release()
+        return false
+    }
+
+    private init(descriptor: Int32) { self.descriptor = descriptor }
+
+    public func release() {
+        guard descriptor >= 0 else { return }
+        close(descriptor)
+        descriptor = -1
+    }
+
+    deinit { release() }
+}

@@ -1,0 +1,111 @@
+import Yams
+
+/// A fault's parameters as written in the suite, with typed accessors whose errors point at the
+/// offending value. Unknown keys and wrongly typed values are refused before the plugin sees them.
+public struct FaultParameters {
+    private let reader: YAMLNodeReader
+    private let keyPath: String
+    private let node: Node
+    private let values: [String: Node]
+
+    init(node: Node, keyPath: String, specs: [ParameterSpec], reader: YAMLNodeReader) throws {
+        self.reader = reader
+        self.keyPath = keyPath
+        if node.null != nil, case .scalar = node {
+            self.node = node
+            values = [:]
+        } else {
+            self.node = node
+            let entries = try reader.entries(node, at: keyPath, allowed: specs.map(\.name))
+            values = Dictionary(uniqueKeysWithValues: entries.map { ($0.key, $0.value) })
+        }
+        for spec in specs {
+            guard let value = values[spec.name] else {
+                if spec.isRequired { throw reader.error(node, keyPath, "missing required parameter '\(spec.name)' (\(spec.summary))") }
+                continue
+            }
+            try check(value, as: spec)
+        }
+    }
+
+    /// Names of the parameters the suite gave.
+    public var names: Set<String> { Set(values.keys) }
+
+    public func contains(_ name: String) -> Bool { values[name] != nil }
+
+    /// An error located at parameter `name` (or at the parameter block when it is absent).
+    public func error(_ name: String, _ message: String) -> SuiteError {
+        reader.error(values[name] ?? node, "\(keyPath).\(name)", message)
+    }
+
+    public func string(_ name: String) throws -> String? {
+        try values[name].map { try reader.string($0, "\(keyPath).\(name)") }
+    }
+
+    public func integer(_ name: String) throws -> Int? {
+        guard let text = try string(name) else { return nil }
+        guard let value = Int(text) else { throw error(name, "'\(text)' is not an integer") }
+        return value
+    }
+
+    public func number(_ name: String) throws -> Double? {
+        guard let text = try string(name) else { return nil }
+        guard let value = Double(text) else { throw error(name, "'\(text)' is not a number") }
+        return value
+    }
+
+    public func boolean(_ name: String) throws -> Bool? {
+        guard let node = values[name] else { return nil }
+        guard let value = node.bool else { throw error(name, "expected true or false") }
+        return value
+    }
+
+    public func duration(_ name: String) throws -> Duration? {
+        try values[name].map { try reader.duration($0, "\(keyPath).\(name)") }
+    }
+
+    public func size(_ name: String) throws -> UInt64? {
+        guard let text = try string(name) else { return nil }
+        guard let value = SizeText.parse(text) else { throw error(name, "'\(text)' is not a size; write e.g. 4096, 512K, 64M or 1G") }
+        return value
+    }
+
+    public func argv(_ name: String) throws -> [String]? {
+        guard let node = values[name] else { return nil }
+        let list = try reader.stringList(node, "\(keyPath).\(name)")
+        guard !list.isEmpty else { throw error(name, "the command needs at least a program name") }
+        return list
+    }
+
+    /// The parameters as plain data, for reports and dry runs.
+    public var json: JSONValue {
+        .object(values.mapValues { Self.json($0) })
+    }
+
+    private static func json(_ node: Node) -> JSONValue {
+        switch node {
+        case .scalar(let scalar):
+            if let value = node.bool { return .bool(value) }
+            if let value = node.int { return .number(Double(value)) }
+            return .string(scalar.string)
+        case .sequence(let sequence): return .array(sequence.map(json))
+        case .mapping(let mapping):
+            var object: [String: JSONValue] = [:]
+            for (key, value) in mapping { object[key.string ?? ""] = json(value) }
+            return .object(object)
+        case .alias: return .null
+        }
+    }
+
+    private func check(_ value: Node, as spec: ParameterSpec) throws {
+        switch spec.kind {
+        case .string: _ = try string(spec.name)
+        case .integer: _ = try integer(spec.name)
+        case .number: _ = try number(spec.name)
+        case .boolean: _ = try boolean(spec.name)
+        case .duration: _ = try duration(spec.name)
+        case .size: _ = try size(spec.name)
+        case .argv: _ = try argv(spec.name)
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import Logging
+
+/// A fault family's entry point: declares its parameters and builds configured faults.
+///
+/// A plugin never injects at load time; `make` only validates and captures parameters.
+public protocol FaultPlugin: Sendable {
+    /// The id a suite names the plugin by, e.g. `process.pause`.
+    static var id: String { get }
+    /// One line for `ebb plugins`.
+    static var summary: String { get }
+    static var parameters: [ParameterSpec] { get }
+    /// Builds a fault from its parameters; throws ``SuiteError`` (through `parameters`) for bad values.
+    static func make(_ parameters: FaultParameters, suite: SuiteContext) throws -> any Fault
+}
+
+/// A configured fault. The runner calls, in order: `plan`, `prepare`, arm (durable undo record), `inject`.
+public protocol Fault: Sendable {
+    /// Resolves targets and describes the undo, touching nothing. `--dry-run` prints this.
+    func plan(_ context: FaultContext) throws -> FaultPlan
+    /// Work that must precede arming but leaves the system under test as it is (e.g. a backup copy
+    /// inside the run directory).
+    func prepare(_ plan: FaultPlan, _ context: FaultContext) throws
+    /// Changes the system. Runs only after the plan's undo record is durable.
+    func inject(_ plan: FaultPlan, _ context: FaultContext) throws
+}
+
+extension Fault {
+    public func prepare(_ plan: FaultPlan, _ context: FaultContext) throws {}
+}
+
+/// What a fault will do and everything its undo needs, decided before anything is touched.
+public struct FaultPlan: Sendable {
+    /// What the fault acts on, for people (`pid 4242 (demo-target)`, `/srv/app.conf`).
+    public var target: String
+    /// The stable undo kind that ``UndoHandler`` implementations register under.
+    public var undoKind: String
+    /// Everything the undo needs; stored in the journal so undo works from the record alone.
+    public var undoData: JSONValue
+    /// One line describing the undo, for `--dry-run`.
+    public var undoSummary: String
+
+    public init<Data: Encodable>(target: String, undoKind: String, undoData: Data, undoSummary: String) throws {
+        self.target = target
+        self.undoKind = undoKind
+        self.undoData = try JSONValue(encoding: undoData)
+        self.undoSummary = undoSummary
+    }
+}
+
+/// What a fault may know about the run and suite while it plans and injects.
+public struct FaultContext: Sendable {
+    public var runID: String
+    /// The run's journal directory; faults keep backups under it (`backups/`).
+    public var runDirectory: URL
+    /// Sequence number of the record this fault will arm; unique within the run.
+    public var sequence: Int
+    public var scenario: String
+    public var suite: SuiteContext
+    /// Pids of the suite's running fixtures, by fixture name.
+    public var fixturePIDs: [String: Int32]
+    public var logger: Logger
+
+    public init(runID: String, runDirectory: URL, sequence: Int, scenario: String, suite: SuiteContext,
+                fixturePIDs: [String: Int32], logger: Logger) {
+        self.runID = runID
+        self.runDirectory = runDirectory
+        self.sequence = sequence
+        self.scenario = scenario
+        self.suite = suite
+        self.fixturePIDs = fixturePIDs
+        self.logger = logger
+    }
+}
+
+/// Facts about the suite that plugins need while validating and planning.
+public struct SuiteContext: Sendable {
+    /// The folder holding the suite file; relative paths in parameters are relative to it.
+    public var directory: URL
+    /// `allowed_roots`, resolved to absolute paths.
+    public var allowedRoots: [String]
+    /// Names of the suite's fixtures, so process faults can target them.
+    public var fixtureNames: [String]
+
+    public init(directory: URL, allowedRoots: [String], fixtureNames: [String]) {
+        self.directory = directory
+        self.allowedRoots = allowedRoots
+        self.fixtureNames = fixtureNames
+    }
+
+    /// An absolute path for a parameter written relative to the suite file.
+    public func resolve(_ path: String) -> String {
+        path.hasPrefix("/") ? path : directory.appendingPathComponent(path).standardizedFileURL.path
+    }
+}
+
+/// A fault that cannot be planned or injected: target missing, permission denied, ...
+public struct FaultError: Error, CustomStringConvertible {
+    public var description: String
+    public init(description: String) { self.description = description }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import Logging
+
+/// Takes one kind of fault back, from nothing but its journal record.
+///
+/// `undo` must be idempotent: it runs after crashes between arm and inject, and may run twice.
+/// `verify` proves the fault is gone; an undo that ran but does not verify is a rollback failure.
+public protocol UndoHandler: Sendable {
+    associatedtype Payload: Codable & Sendable
+    /// The stable name stored in records. Never rename one: old journals must stay executable.
+    static var kind: String { get }
+    static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome
+    static func verify(_ payload: Payload, _ context: UndoContext) throws
+}
+
+/// What an undo achieved.
+public enum UndoOutcome: Sendable, Equatable {
+    /// The fault was taken back (or was never there); verification follows.
+    case undone
+    /// Nothing can take this fault back (e.g. a killed process with no restart command).
+    case irreversible(reason: String)
+}
+
+/// A verification that failed: the fault is still there.
+public struct VerificationFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// What an undo may know: the run it belongs to, and nothing from the suite.
+public struct UndoContext: Sendable {
+    public var runID: String
+    public var runDirectory: URL
+    public var logger: Logger
+
+    public init(runID: String, runDirectory: URL, logger: Logger) {
+        self.runID = runID
+        self.runDirectory = runDirectory
+        self.logger = logger
+    }
+}
+
+/// An undo handler with its payload type erased, so records of any kind can be executed.
+public struct AnyUndoHandler: Sendable {
+    public let kind: String
+    private let undoBody: @Sendable (JSONValue, UndoContext) throws -> UndoOutcome
+    private let verifyBody: @Sendable (JSONValue, UndoContext) throws -> Void
+
+    public init<Handler: UndoHandler>(_ handler: Handler.Type) {
+        kind = Handler.kind
+        undoBody = { data, context in try Handler.undo(try data.decode(Handler.Payload.self), context) }
+        verifyBody = { data, context in try Handler.verify(try data.decode(Handler.Payload.self), context) }
+    }
+
+    public func undo(_ data: JSONValue, _ context: UndoContext) throws -> UndoOutcome { try undoBody(data, context) }
+    public func verify(_ data: JSONValue, _ context: UndoContext) throws { try verifyBody(data, context) }
+}
+
+/// The plugins and undo kinds a build of Ebb knows. The CLI assembles it from every module.
+public struct PluginCatalog: Sendable {
+    public private(set) var plugins: [String: any FaultPlugin.Type] = [:]
+    public private(set) var undoHandlers: [String: AnyUndoHandler] = [:]
+
+    public init() {
+        register(undo: FixtureStop.self)
+    }
+
+    public mutating func register(_ plugin: any FaultPlugin.Type) { plugins[plugin.id] = plugin }
+    public mutating func register<Handler: UndoHandler>(undo handler: Handler.Type) {
+        undoHandlers[Handler.kind] = AnyUndoHandler(handler)
+    }
+
+    /// Plugins sorted by id, for listings.
+    public var sortedPlugins: [any FaultPlugin.Type] { plugins.values.sorted { $0.id < $1.id } }
+}

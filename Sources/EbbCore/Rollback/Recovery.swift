@@ -1,0 +1,55 @@
+import Foundation
+import Logging
+
+/// What executing one run's journal achieved.
+public struct RecoveryReport: Sendable {
+    public var runID: String
+    public var directory: URL
+    public var results: [RollbackResult]
+    /// Records that could not be read: reported, never skipped silently; they make recovery incomplete.
+    public var damaged: [(path: String, problem: String)]
+    /// Why the run was not executed at all (e.g. it is live).
+    public var refusal: String?
+
+    public var isComplete: Bool { refusal == nil && damaged.isEmpty && results.allSatisfy(\.succeeded) }
+}
+
+/// Executes the undo records of runs from the journal alone: no suite, no plugin setup (invariant 7).
+public struct Recovery: Sendable {
+    public var reader: JournalReader
+    public var catalog: PluginCatalog
+    public var actor: String
+    public var logger: Logger
+
+    public init(stateDirectory: URL, catalog: PluginCatalog, actor: String = "rollback execute", logger: Logger) {
+        reader = JournalReader(stateDirectory: stateDirectory)
+        self.catalog = catalog
+        self.actor = actor
+        self.logger = logger
+    }
+
+    /// Executes the pending records of `run`, newest first, holding the run's lock meanwhile.
+    /// A live run (its lock held) is refused: Ebb never races a runner.
+    public func execute(_ run: RunSnapshot) throws -> RecoveryReport {
+        var report = RecoveryReport(runID: run.id, directory: run.directory, results: [], damaged: [])
+        guard let lock = try RunLock.acquire(run.directory) else {
+            report.refusal = "run \(run.id) is live (its runner or another recovery holds the lock); not touching it"
+            return report
+        }
+        defer { lock.release() }
+        // Read again under the lock: the runner may have finished in between.
+        let current = try reader.run(at: run.directory)
+        report.damaged = current.damaged
+        let executor = RollbackExecutor(catalog: catalog, actor: actor, logger: logger)
+        report.results = executor.execute(current.records.filter(\.state.isPending), runDirectory: current.directory) { record in
+            try DurableFile.write(JSONEncoder.journal.encode(record), to: current.directory.appendingPathComponent(record.fileName).path)
+        }
+        if var info = current.info, info.status == .open || info.status == .crashedDirty {
+            info.status = report.isComplete ? .crashedRecovered : .crashedDirty
+            info.closedAt = Date()
+            info.recoveredBy = actor
+            try DurableFile.write(JSONEncoder.journal.encode(info), to: current.directory.appendingPathComponent("run.json").path)
+        }
+        return report
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Undo kind `fixture.stop`: ends a fixture's whole process group. The record is armed before the
+/// fixture starts, with the marker the fixture will carry in its environment, so a crash between
+/// spawn and the pid being recorded still leaves the process findable, and provably ours.
+public enum FixtureStop: UndoHandler {
+    public struct Payload: Codable, Sendable {
+        public var name: String
+        /// `EBB_FIXTURE=<marker>` in the environment of every process the fixture started.
+        public var marker: String
+        public var pid: Int32?
+        public var startTime: UInt64?
+    }
+
+    public static let kind = "fixture.stop"
+    static let environmentKey = "EBB_FIXTURE"
+
+    public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
+        let groups = Set(owned(payload).map(\.processGroup))
+        for group in groups { kill(-group, SIGTERM) }
+        for process in owned(payload) {
+            _ = ChildProcess.waitUntilGone(process.pid, startTime: process.startTime, timeout: .seconds(5))
+        }
+        for process in owned(payload) { kill(-process.processGroup, SIGKILL); kill(process.pid, SIGKILL) }
+        for process in owned(payload) {
+            _ = ChildProcess.waitUntilGone(process.pid, startTime: process.startTime, timeout: .seconds(2))
+        }
+        return .undone
+    }
+
+    public static func verify(_ payload: Payload, _ context: UndoContext) throws {
+        let left = owned(payload)
+        guard left.isEmpty else {
+            throw VerificationFailure("fixture \(payload.name) still runs: pids \(left.map(\.pid))")
+        }
+    }
+
+    /// Processes that carry the fixture's marker (and the recorded leader, if it still runs).
+    static func owned(_ payload: Payload) -> [ProcessSnapshot] {
+        let needle = Data("\(environmentKey)=\(payload.marker)".utf8)
+        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init)
+        var found = pids.compactMap { pid -> ProcessSnapshot? in
+            guard let environ = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ")),
+                  environ.split(separator: 0).contains(where: { $0.elementsEqual(needle) }),
+                  let process = ProcessTable.snapshot(pid), !process.isGone else { return nil }
+            return process
+        }
+        if let pid = payload.pid, let start = payload.startTime, ProcessTable.isAlive(pid: pid, startTime: start),
+           !found.contains(where: { $0.pid == pid }), let leader = ProcessTable.snapshot(pid) {
+            found.append(leader)
+        }
+        return found
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Starts a suite's fixtures (each armed in the journal first) and waits until they are ready.
+struct FixtureSupervisor {
+    let scope: RollbackScope
+    let logDirectory: URL
+    let deadline: Date
+
+    /// Starts `fixture` and returns its pid once it is ready.
+    func start(_ fixture: Fixture, sequence: Int) async throws -> Int32 {
+        let marker = "\(scope.journal.runID)/\(fixture.name)"
+        var payload = FixtureStop.Payload(name: fixture.name, marker: marker)
+        let plan = try FaultPlan(target: "fixture \(fixture.name)", undoKind: FixtureStop.kind, undoData: payload,
+                                 undoSummary: "stop process group of fixture \(fixture.name)")
+        var record = try scope.arm(fault: "fixture \(fixture.name)", plugin: "setup", plan: plan, sequence: sequence, deadline: deadline)
+        try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
+        let log = logDirectory.appendingPathComponent("fixture-\(fixture.name).log").path
+        var environment = fixture.environment
+        environment[FixtureStop.environmentKey] = marker
+        let pid = try ChildProcess.spawn(fixture.command, environment: environment, directory: fixture.directory, outputPath: log)
+        payload.pid = pid
+        payload.startTime = ProcessTable.snapshot(pid)?.startTime
+        record.data = try JSONValue(encoding: payload)
+        try scope.markInjected(record)
+        if let readiness = fixture.readiness {
+            try await waitUntilReady(fixture, readiness, pid: pid, log: log)
+        }
+        return pid
+    }
+
+    private func waitUntilReady(_ fixture: Fixture, _ readiness: Readiness, pid: Int32, log: String) async throws {
+        let clock = ContinuousClock()
+        let end = clock.now + readiness.timeout
+        var lastProblem = "not ready"
+        while clock.now < end {
+            try Task.checkCancellation()
+            if let status = ChildProcess.reap(pid) {
+                throw SetupFailure(description: "fixture \(fixture.name) exited with status \(status) before it was ready; its output:\n\(Self.tail(of: log))")
+            }
+            switch await Self.probe(readiness.condition) {
+            case .success: return
+            case .failure(let problem): lastProblem = problem.description
+            }
+            // A retry cadence, not a wait for time to pass: the probe itself is the condition.
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw SetupFailure(description: "fixture \(fixture.name) was not ready within \(DurationText.format(readiness.timeout)) (\(lastProblem)); its output:\n\(Self.tail(of: log))")
+    }
+
+    static func probe(_ condition: Readiness.Condition) async -> Result<Void, SetupFailure> {
+        switch condition {
+        case .http(let url):
+            var request = URLRequest(url: url)
+            request.timeoutInterval = 2
+            do {
+                let (_, response) = try await URLSession.shared.data(for: request)
+                let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+                return (200..<300).contains(status) ? .success(()) : .failure(SetupFailure(description: "HTTP \(status)"))
+            } catch {
+                return .failure(SetupFailure(description: error.localizedDescription))
+            }
+        case .tcp(let host, let port):
+            return TCPConnect.attempt(host: host, port: port)
+        }
+    }
+
+    static func tail(of path: String) -> String {
+        let data = (try? Data(contentsOf: URL(fileURLWithPath: path))) ?? Data()
+        return String(decoding: data.suffix(2048), as: UTF8.self)
+    }
+}
+
+/// A fixture that failed to start or to become ready.
+public struct SetupFailure: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// One TCP connect attempt, for readiness checks.
+enum TCPConnect {
+    static func attempt(host: String, port: UInt16) -> Result<Void, SetupFailure> {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &list) == 0, let first = list else {
+            return .failure(SetupFailure(description: "cannot resolve \(host)"))
+        }
+        defer { freeaddrinfo(list) }
+        let fd = socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)
+        guard fd >= 0 else { return .failure(SetupFailure(description: "socket: \(String(cString: strerror(errno)))")) }
+        defer { close(fd) }
+        guard connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
+            return .failure(SetupFailure(description: "connect \(host):\(port): \(String(cString: strerror(errno)))"))
+        }
+        return .success(())
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+
+/// The outcome of one step of a scenario (a JUnit testcase).
+public struct StepResult: Sendable {
+    public enum Kind: String, Sendable {
+        case preflight, inject, check, telemetry, recovery, rollback
+    }
+    public enum Status: String, Sendable {
+        /// A threshold was missed (JUnit `<failure>`).
+        case failed
+        /// A tool or system error (JUnit `<error>`).
+        case error
+        case skipped
+        case passed
+    }
+
+    public var kind: Kind
+    /// `preflight`, `inject: <fault>`, `rollback: <fault>`, ...
+    public var name: String
+    public var status: Status
+    public var message: String?
+    public var startedAt: Date
+    public var duration: Duration
+    /// Facts for reports: target, parameters, record path, final state.
+    public var properties: [String: String]
+
+    public init(kind: Kind, name: String, status: Status, message: String? = nil, startedAt: Date = Date(),
+                duration: Duration = .zero, properties: [String: String] = [:]) {
+        self.kind = kind
+        self.name = name
+        self.status = status
+        self.message = message
+        self.startedAt = startedAt
+        self.duration = duration
+        self.properties = properties
+    }
+}
+
+/// The outcome of one scenario.
+public struct ScenarioResult: Sendable {
+    public var suite: String
+    public var name: String
+    public var startedAt: Date
+    public var duration: Duration = .zero
+    public var steps: [StepResult] = []
+    /// True when the scenario did not finish because the run was interrupted.
+    public var interrupted = false
+    public var rollbacks: [RollbackResult] = []
+
+    public var status: ExitStatus {
+        var status = ExitStatus.passed
+        for step in steps {
+            switch (step.kind, step.status) {
+            case (.rollback, .failed), (.rollback, .error): status = status.combined(with: .rollbackIncomplete)
+            case (.preflight, .failed), (.preflight, .error): status = status.combined(with: .inconclusive)
+            case (_, .failed), (_, .error): status = status.combined(with: .checksFailed)
+            default: break
+            }
+        }
+        return status
+    }
+}
+
+/// The outcome of a whole run.
+public struct RunResult: Sendable {
+    public var runID: String?
+    public var journalDirectory: URL?
+    public var startedAt: Date
+    public var duration: Duration = .zero
+    public var scenarios: [ScenarioResult] = []
+    /// Fixture (setup) rollbacks, outside any scenario.
+    public var setupSteps: [StepResult] = []
+    /// The signal that interrupted the run, if one did.
+    public var signal: Int32?
+    /// Runs recovered with `--recover` before this one started.
+    public var recoveredRuns: [String] = []
+
+    public var exitStatus: ExitStatus {
+        var status = scenarios.reduce(ExitStatus.passed) { $0.combined(with: $1.status) }
+        for step in setupSteps where step.status == .failed || step.status == .error {
+            status = status.combined(with: step.kind == .rollback ? .rollbackIncomplete : .inconclusive)
+        }
+        if let signal { status = status.combined(with: .interrupted(by: signal)) }
+        return status
+    }
+}

@@ -1,0 +1,261 @@
+import Foundation
+import Logging
+
+/// Runs suites: fixtures up, then for each scenario plan, arm, inject, hold and roll back,
+/// and fixtures down; every exit path (errors, cancellation, signals) rolls back.
+public final class Runner: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var stateDirectory: URL
+        public var reportDirectory: URL
+        /// Run only these scenarios (all when empty).
+        public var scenarioNames: [String]
+        /// Added to a fault's hold time to form the deadline in its record.
+        public var rollbackGrace: Duration
+
+        public init(stateDirectory: URL, reportDirectory: URL, scenarioNames: [String] = [], rollbackGrace: Duration = .seconds(30)) {
+            self.stateDirectory = stateDirectory
+            self.reportDirectory = reportDirectory
+            self.scenarioNames = scenarioNames
+            self.rollbackGrace = rollbackGrace
+        }
+    }
+
+    public let suites: [Suite]
+    public let catalog: PluginCatalog
+    public let options: Options
+    private let logger: Logger
+    private let observe: @Sendable (RunEvent) -> Void
+    private let mutex = NSLock()
+    private var receivedSignal: Int32?
+    private var rollingBack = false
+
+    public init(suites: [Suite], catalog: PluginCatalog, options: Options, logger: Logger,
+                observe: @escaping @Sendable (RunEvent) -> Void = { _ in }) {
+        self.suites = suites
+        self.catalog = catalog
+        self.options = options
+        self.logger = logger
+        self.observe = observe
+    }
+
+    /// Notes that `signal` arrived. The caller cancels the run's task; the first signal wins and
+    /// later ones never stop a rollback (they are only reported).
+    public func noteSignal(_ signal: Int32) {
+        let (first, duringRollback) = mutex.withLock { () -> (Bool, Bool) in
+            let first = receivedSignal == nil
+            if first { receivedSignal = signal }
+            return (first, rollingBack)
+        }
+        observe(.signal(signal, duringRollback: duringRollback || !first))
+    }
+
+    private var signal: Int32? { mutex.withLock { receivedSignal } }
+
+    /// Creates the run's journal; fails when the state directory cannot be used.
+    public func openJournal() throws -> RunJournal {
+        try RunJournal.create(stateDirectory: options.stateDirectory, suites: suites.map(\.path))
+    }
+
+    /// Runs every selected scenario of every suite, recording into `journal`, and closes it.
+    public func run(journal: RunJournal) async -> RunResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var result = RunResult(runID: journal.runID, journalDirectory: journal.directory, startedAt: Date())
+        observe(.runStarted(runID: journal.runID, journal: journal.directory))
+        for suite in suites {
+            await run(suite, journal: journal, into: &result)
+        }
+        result.signal = signal
+        result.duration = clock.now - start
+        do {
+            try journal.close()
+        } catch {
+            logger.error("could not close the journal: \(error)")
+        }
+        observe(.runFinished(result))
+        return result
+    }
+
+    private func run(_ suite: Suite, journal: RunJournal, into result: inout RunResult) async {
+        let selected = suite.scenarios.filter { options.scenarioNames.isEmpty || options.scenarioNames.contains($0.name) }
+        guard !selected.isEmpty else { return }
+        let setup = RollbackScope(journal: journal, scenario: "setup", executor: executor)
+        let logs = options.reportDirectory.appendingPathComponent("logs")
+        let longest = selected.reduce(Duration.zero) { $0 + $1.waitBefore + $1.duration + $1.waitAfter }
+        let supervisor = FixtureSupervisor(scope: setup, logDirectory: logs, deadline: deadline(after: longest))
+        var fixturePIDs: [String: Int32] = [:]
+        var setupProblem: String?
+        for fixture in suite.fixtures where setupProblem == nil {
+            do {
+                let pid = try await supervisor.start(fixture, sequence: journal.reserveSequence())
+                fixturePIDs[fixture.name] = pid
+                observe(.fixtureReady(name: fixture.name, pid: pid))
+            } catch is CancellationError {
+                setupProblem = "the run was interrupted while fixture \(fixture.name) was starting"
+            } catch {
+                setupProblem = "setup failed: \(error)"
+            }
+        }
+        for scenario in selected {
+            if let problem = setupProblem ?? (Task.isCancelled ? "not run: the run was interrupted" : nil) {
+                var skipped = ScenarioResult(suite: suite.name, name: scenario.name, startedAt: Date())
+                skipped.interrupted = signal != nil
+                skipped.steps.append(StepResult(kind: .preflight, name: "preflight",
+                                                status: signal != nil ? .skipped : .error, message: problem))
+                result.scenarios.append(skipped)
+                observe(.scenarioFinished(skipped))
+                continue
+            }
+            let outcome = await run(scenario, of: suite, journal: journal, fixturePIDs: fixturePIDs)
+            result.scenarios.append(outcome)
+            observe(.scenarioFinished(outcome))
+        }
+        let rollbacks = await rollBack(setup, label: "setup")
+        result.setupSteps += rollbacks.map { rollbackStep($0, name: $0.record.fault) }
+    }
+
+    private func run(_ scenario: Scenario, of suite: Suite, journal: RunJournal, fixturePIDs: [String: Int32]) async -> ScenarioResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var result = ScenarioResult(suite: suite.name, name: scenario.name, startedAt: Date())
+        observe(.scenarioStarted(suite: suite.name, name: scenario.name, faults: scenario.faults.count, duration: scenario.duration))
+        defer { result.duration = clock.now - start }
+        let context = SuiteContext(directory: URL(fileURLWithPath: suite.path).deletingLastPathComponent(),
+                                   allowedRoots: suite.allowedRoots, fixtureNames: suite.fixtures.map(\.name))
+
+        func record(_ step: StepResult) {
+            result.steps.append(step)
+            observe(.step(scenario: scenario.name, step))
+        }
+
+        do {
+            try await Task.sleep(for: scenario.waitBefore)
+        } catch {
+            result.interrupted = true
+            record(StepResult(kind: .preflight, name: "preflight", status: .skipped, message: "the run was interrupted before injection"))
+            return result
+        }
+
+        // Preflight: every fault resolves its targets before any is injected.
+        let preflightStart = clock.now
+        var plans: [(FaultSpec, FaultPlan, FaultContext)] = []
+        var planProblems: [String] = []
+        for spec in scenario.faults {
+            let faultContext = FaultContext(runID: journal.runID, runDirectory: journal.directory, sequence: journal.reserveSequence(),
+                                            scenario: scenario.name, suite: context, fixturePIDs: fixturePIDs, logger: logger)
+            do {
+                plans.append((spec, try spec.fault.plan(faultContext), faultContext))
+            } catch {
+                planProblems.append("\(spec.name): \(error)")
+            }
+        }
+        guard planProblems.isEmpty else {
+            record(StepResult(kind: .preflight, name: "preflight", status: .error,
+                              message: "not injected: " + planProblems.joined(separator: "; "), duration: clock.now - preflightStart))
+            for spec in scenario.faults {
+                record(StepResult(kind: .inject, name: "inject: \(spec.name)", status: .skipped, message: "preflight failed"))
+            }
+            return result
+        }
+        record(StepResult(kind: .preflight, name: "preflight", status: .passed,
+                          message: plans.map { "\($0.0.name) -> \($0.1.target)" }.joined(separator: "; "),
+                          duration: clock.now - preflightStart))
+
+        let scope = RollbackScope(journal: journal, scenario: scenario.name, executor: executor)
+        let deadline = deadline(after: scenario.duration)
+        var injectedAll = true
+        for (spec, plan, faultContext) in plans {
+            let stepStart = clock.now
+            var properties = ["target": plan.target, "undo": plan.undoSummary, "plugin": spec.pluginID,
+                              "parameters": spec.parameters.description]
+            guard !Task.isCancelled else {
+                record(StepResult(kind: .inject, name: "inject: \(spec.name)", status: .skipped, message: "the run was interrupted", properties: properties))
+                injectedAll = false
+                continue
+            }
+            do {
+                try spec.fault.prepare(plan, faultContext)
+                let armed: UndoRecord
+                do {
+                    armed = try scope.arm(fault: spec.name, plugin: spec.pluginID, plan: plan, sequence: faultContext.sequence, deadline: deadline)
+                } catch {
+                    throw InjectionFailure(stage: .arm, underlying: error)
+                }
+                properties["record"] = journal.directory.appendingPathComponent(armed.fileName).path
+                do {
+                    try spec.fault.inject(plan, faultContext)
+                } catch {
+                    throw InjectionFailure(stage: .inject, underlying: error)
+                }
+                try scope.markInjected(armed)
+                record(StepResult(kind: .inject, name: "inject: \(spec.name)", status: .passed, message: plan.target,
+                                  duration: clock.now - stepStart, properties: properties))
+            } catch {
+                injectedAll = false
+                record(StepResult(kind: .inject, name: "inject: \(spec.name)", status: .error, message: "\(error)",
+                                  duration: clock.now - stepStart, properties: properties))
+                break
+            }
+        }
+
+        if injectedAll && !Task.isCancelled {
+            observe(.holding(scenario: scenario.name, duration: scenario.duration))
+            do {
+                try await Task.sleep(for: scenario.duration)
+            } catch {
+                result.interrupted = true
+            }
+        } else if Task.isCancelled {
+            result.interrupted = true
+        }
+
+        let rollbacks = await rollBack(scope, label: scenario.name)
+        result.rollbacks = rollbacks
+        for rollback in rollbacks {
+            record(rollbackStep(rollback, name: "rollback: \(rollback.record.fault)"))
+        }
+        if !result.interrupted {
+            do {
+                try await Task.sleep(for: scenario.waitAfter)
+            } catch {
+                result.interrupted = true
+            }
+        }
+        return result
+    }
+
+    /// Rolls `scope` back outside the run's task, so cancellation (a signal) cannot cut it short.
+    private func rollBack(_ scope: RollbackScope, label: String) async -> [RollbackResult] {
+        let count = scope.records.count
+        guard count > 0 else { return [] }
+        mutex.withLock { rollingBack = true }
+        observe(.rollingBack(scenario: label, faults: count))
+        let results = await Task.detached { scope.rollback() }.value
+        mutex.withLock { rollingBack = false }
+        return results
+    }
+
+    private func rollbackStep(_ rollback: RollbackResult, name: String) -> StepResult {
+        let record = rollback.record
+        let status: StepResult.Status
+        var message = record.message
+        switch record.state {
+        case .reverted: status = rollback.journalProblem == nil ? .passed : .error
+        case .irreversible: status = .passed
+        default: status = .failed
+        }
+        if let problem = rollback.journalProblem { message = [message, problem].compactMap { $0 }.joined(separator: "; ") }
+        return StepResult(kind: .rollback, name: name, status: status, message: message, startedAt: record.finishedAt ?? Date(),
+                          duration: rollback.duration,
+                          properties: ["state": record.state.rawValue, "kind": record.kind, "target": record.target,
+                                       "attempts": String(record.attempts), "record": record.fileName])
+    }
+
+    private var executor: RollbackExecutor {
+        RollbackExecutor(catalog: catalog, actor: "runner", logger: logger)
+    }
+
+    private func deadline(after hold: Duration) -> Date {
+        Date().addingTimeInterval((hold + options.rollbackGrace).seconds)
+    }
+}

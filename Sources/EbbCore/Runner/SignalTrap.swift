@@ -1,0 +1,25 @@
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Turns SIGINT, SIGTERM and SIGHUP into calls of `handler` on a dispatch queue, instead of
+/// letting them end the process: the runner must roll back first (invariant 2).
+public final class SignalTrap: @unchecked Sendable {
+    private var sources: [DispatchSourceSignal] = []
+
+    public static let handled: [Int32] = [SIGINT, SIGTERM, SIGHUP]
+
+    public init(signals: [Int32] = SignalTrap.handled, handler: @escaping @Sendable (Int32) -> Void) {
+        let queue = DispatchQueue(label: "ebb.signals")
+        for number in signals {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler { handler(number) }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    deinit { sources.forEach { $0.cancel() } }
+}

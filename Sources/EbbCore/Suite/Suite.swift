@@ -1,0 +1,58 @@
+import Foundation
+
+/// A scenario suite: what to start, which faults to inject, and for how long.
+public struct Suite: Sendable {
+    /// The suite's name, used in report class names (`ebb.<suite>.<scenario>`).
+    public var name: String
+    /// The file the suite was read from.
+    public var path: String
+    /// Directories that file faults may touch; paths outside them are refused.
+    public var allowedRoots: [String]
+    /// Processes started before the scenarios and stopped after them.
+    public var fixtures: [Fixture]
+    /// Shared health checks (evaluated by EbbChecks), kept as data until then.
+    public var checks: JSONValue?
+    public var scenarios: [Scenario]
+}
+
+/// A process the suite starts before its scenarios, e.g. the service under test.
+public struct Fixture: Sendable {
+    public var name: String
+    /// The program and its arguments; a leading `ebb` means this very binary.
+    public var command: [String]
+    public var environment: [String: String]
+    public var directory: String?
+    public var readiness: Readiness?
+}
+
+/// How to tell that a fixture is ready to serve.
+public struct Readiness: Sendable {
+    public enum Condition: Sendable, Equatable {
+        /// An HTTP GET that answers 2xx.
+        case http(URL)
+        /// A TCP connect that succeeds, as `host:port`.
+        case tcp(host: String, port: UInt16)
+    }
+    public var condition: Condition
+    public var timeout: Duration
+}
+
+/// One experiment: faults injected together and held for a duration.
+public struct Scenario: Sendable {
+    public var name: String
+    public var faults: [FaultSpec]
+    public var duration: Duration
+    public var waitBefore: Duration
+    public var waitAfter: Duration
+}
+
+/// One fault of a scenario, as configured by the suite.
+public struct FaultSpec: Sendable {
+    /// The name reports use: the plugin id, or the `name` the suite gave it.
+    public var name: String
+    public var pluginID: String
+    /// The parameters exactly as written, for reports and dry runs.
+    public var parameters: JSONValue
+    /// The configured fault, ready to plan and inject.
+    public var fault: any Fault
+}

@@ -1,0 +1,209 @@
+import Foundation
+import Yams
+
+/// Reads suite files and validates them completely (plugins included) before anything runs.
+public struct SuiteLoader {
+    public let catalog: PluginCatalog
+
+    public init(catalog: PluginCatalog) { self.catalog = catalog }
+
+    static let suiteKeys = ["suite", "allowed_roots", "setup", "checks", "scenarios"]
+    static let fixtureKeys = ["name", "command", "env", "directory", "ready"]
+    static let readinessKeys = ["http", "tcp", "timeout"]
+    static let scenarioKeys = ["name", "faults", "duration", "wait_before", "wait_after"]
+
+    /// Loads the suite at `path`, throwing ``SuiteErrors`` with every problem found.
+    public func load(path: String) throws -> Suite {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw SuiteErrors([SuiteError(file: path, line: 1, column: 1, key: "(file)",
+                                          message: "cannot read the suite: \(error.localizedDescription)")])
+        }
+        return try load(text: text, path: path)
+    }
+
+    /// Loads a suite from `text`; `path` names it in errors and anchors relative paths.
+    public func load(text: String, path: String) throws -> Suite {
+        let reader = YAMLNodeReader(file: path)
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                throw SuiteErrors([reader.error(nil, "(file)", "the suite is empty")])
+            }
+            root = node
+        } catch let error as YamlError {
+            throw SuiteErrors([Self.syntaxError(error, file: path)])
+        }
+        var problems: [SuiteError] = []
+        func collect<T>(_ body: () throws -> T) -> T? {
+            do { return try body() } catch let error as SuiteError {
+                problems.append(error)
+            } catch let error as SuiteErrors {
+                problems.append(contentsOf: error.errors)
+            } catch {
+                problems.append(reader.error(root, "(file)", "\(error)"))
+            }
+            return nil
+        }
+
+        guard let entries = collect({ try reader.entries(root, at: "", allowed: Self.suiteKeys) }) else {
+            throw SuiteErrors(problems)
+        }
+        let values = Dictionary(uniqueKeysWithValues: entries.map { ($0.key, $0.value) })
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL
+
+        let name = values["suite"].flatMap { node in collect { try reader.string(node, "suite") } }
+            ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        let roots = values["allowed_roots"].flatMap { node in collect { try reader.stringList(node, "allowed_roots") } } ?? []
+        let fixtures = values["setup"].flatMap { node in collect { try self.fixtures(node, reader) } } ?? []
+        let context = SuiteContext(
+            directory: directory,
+            allowedRoots: roots.map { URL(fileURLWithPath: $0, relativeTo: directory).standardizedFileURL.path },
+            fixtureNames: fixtures.map(\.name)
+        )
+        let checks = values["checks"].map(Self.plainData)
+
+        var scenarios: [Scenario] = []
+        if let node = values["scenarios"] {
+            let items = collect({ try reader.sequence(node, "scenarios") }) ?? []
+            for (index, item) in items.enumerated() {
+                if let scenario = collect({ try self.scenario(item, at: "scenarios[\(index)]", reader, context) }) {
+                    if scenarios.contains(where: { $0.name == scenario.name }) {
+                        problems.append(reader.error(item, "scenarios[\(index)].name", "scenario name '\(scenario.name)' is used twice"))
+                    }
+                    scenarios.append(scenario)
+                }
+            }
+            if scenarios.isEmpty && problems.isEmpty {
+                problems.append(reader.error(node, "scenarios", "the suite has no scenarios"))
+            }
+        } else {
+            problems.append(reader.error(root, "scenarios", "missing required key 'scenarios'"))
+        }
+        guard problems.isEmpty else { throw SuiteErrors(problems) }
+        return Suite(name: name, path: path, allowedRoots: context.allowedRoots, fixtures: fixtures,
+                     checks: checks, scenarios: scenarios)
+    }
+
+    private func fixtures(_ node: Node, _ reader: YAMLNodeReader) throws -> [Fixture] {
+        var fixtures: [Fixture] = []
+        for (index, item) in try reader.sequence(node, "setup").enumerated() {
+            let key = "setup[\(index)]"
+            let entries = try reader.entries(item, at: key, allowed: Self.fixtureKeys)
+            let values = Dictionary(uniqueKeysWithValues: entries.map { ($0.key, $0.value) })
+            guard let nameNode = values["name"] else { throw reader.error(item, "\(key).name", "a fixture needs a name") }
+            guard let commandNode = values["command"] else { throw reader.error(item, "\(key).command", "a fixture needs a command (a list: [program, arg, ...])") }
+            let name = try reader.string(nameNode, "\(key).name")
+            if fixtures.contains(where: { $0.name == name }) {
+                throw reader.error(nameNode, "\(key).name", "fixture name '\(name)' is used twice")
+            }
+            let command = try reader.stringList(commandNode, "\(key).command")
+            guard !command.isEmpty else { throw reader.error(commandNode, "\(key).command", "the command needs at least a program name") }
+            var environment: [String: String] = [:]
+            if let envNode = values["env"] {
+                for entry in try reader.entries(envNode, at: "\(key).env", allowed: nil) {
+                    environment[entry.key] = try reader.string(entry.value, "\(key).env.\(entry.key)")
+                }
+            }
+            fixtures.append(Fixture(
+                name: name, command: command, environment: environment,
+                directory: try values["directory"].map { try reader.string($0, "\(key).directory") },
+                readiness: try values["ready"].map { try readiness($0, at: "\(key).ready", reader) }
+            ))
+        }
+        return fixtures
+    }
+
+    private func readiness(_ node: Node, at key: String, _ reader: YAMLNodeReader) throws -> Readiness {
+        let entries = try reader.entries(node, at: key, allowed: Self.readinessKeys)
+        let values = Dictionary(uniqueKeysWithValues: entries.map { ($0.key, $0.value) })
+        let timeout = try values["timeout"].map { try reader.duration($0, "\(key).timeout") } ?? .seconds(30)
+        switch (values["http"], values["tcp"]) {
+        case (let http?, nil):
+            let text = try reader.string(http, "\(key).http")
+            guard let url = URL(string: text), url.scheme == "http", url.host != nil else {
+                throw reader.error(http, "\(key).http", "'\(text)' is not an http:// URL")
+            }
+            return Readiness(condition: .http(url), timeout: timeout)
+        case (nil, let tcp?):
+            let text = try reader.string(tcp, "\(key).tcp")
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, let port = UInt16(parts[1]) else {
+                throw reader.error(tcp, "\(key).tcp", "'\(text)' is not host:port")
+            }
+            return Readiness(condition: .tcp(host: String(parts[0]), port: port), timeout: timeout)
+        default:
+            throw reader.error(node, key, "give exactly one of 'http' (a URL) or 'tcp' (host:port)")
+        }
+    }
+
+    private func scenario(_ node: Node, at key: String, _ reader: YAMLNodeReader, _ context: SuiteContext) throws -> Scenario {
+        let entries = try reader.entries(node, at: key, allowed: Self.scenarioKeys)
+        let values = Dictionary(uniqueKeysWithValues: entries.map { ($0.key, $0.value) })
+        guard let nameNode = values["name"] else { throw reader.error(node, "\(key).name", "a scenario needs a name") }
+        guard let faultsNode = values["faults"] else { throw reader.error(node, "\(key).faults", "a scenario needs at least one fault") }
+        guard let durationNode = values["duration"] else { throw reader.error(node, "\(key).duration", "a scenario needs a duration (how long the faults are held), e.g. 5s") }
+        let name = try reader.string(nameNode, "\(key).name")
+        var faults: [FaultSpec] = []
+        var errors: [SuiteError] = []
+        let items = try reader.sequence(faultsNode, "\(key).faults")
+        if items.isEmpty { throw reader.error(faultsNode, "\(key).faults", "a scenario needs at least one fault") }
+        for (index, item) in items.enumerated() {
+            do {
+                let spec = try fault(item, at: "\(key).faults[\(index)]", reader, context)
+                if faults.contains(where: { $0.name == spec.name }) {
+                    throw reader.error(item, "\(key).faults[\(index)]", "two faults are named '\(spec.name)'; give one a distinct 'name'")
+                }
+                faults.append(spec)
+            } catch let error as SuiteError {
+                errors.append(error)
+            }
+        }
+        let duration = try reader.duration(durationNode, "\(key).duration")
+        let waitBefore = try values["wait_before"].map { try reader.duration($0, "\(key).wait_before") } ?? .zero
+        let waitAfter = try values["wait_after"].map { try reader.duration($0, "\(key).wait_after") } ?? .zero
+        guard errors.isEmpty else { throw SuiteErrors(errors) }
+        return Scenario(name: name, faults: faults, duration: duration, waitBefore: waitBefore, waitAfter: waitAfter)
+    }
+
+    private func fault(_ node: Node, at key: String, _ reader: YAMLNodeReader, _ context: SuiteContext) throws -> FaultSpec {
+        let entries = try reader.entries(node, at: key, allowed: nil)
+        let pluginEntries = entries.filter { $0.key != "name" }
+        guard pluginEntries.count == 1, let entry = pluginEntries.first else {
+            throw reader.error(node, key, "a fault is one plugin id with its parameters, e.g. 'process.pause: {pid: 42}' (an optional 'name' may sit beside it)")
+        }
+        guard let plugin = catalog.plugins[entry.key] else {
+            var message = "unknown plugin '\(entry.key)'"
+            if let guess = Spelling.suggestion(for: entry.key, among: Array(catalog.plugins.keys)) { message += "; did you mean '\(guess)'?" }
+            message += " (see 'ebb plugins')"
+            throw reader.error(entry.keyNode, "\(key).\(entry.key)", message)
+        }
+        let parameters = try FaultParameters(node: entry.value, keyPath: "\(key).\(entry.key)", specs: plugin.parameters, reader: reader)
+        let fault = try plugin.make(parameters, suite: context)
+        let name = try entries.first { $0.key == "name" }.map { try reader.string($0.value, "\(key).name") } ?? plugin.id
+        return FaultSpec(name: name, pluginID: plugin.id, parameters: parameters.json, fault: fault)
+    }
+
+    private static func syntaxError(_ error: YamlError, file: String) -> SuiteError {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return SuiteError(file: file, line: mark.line, column: mark.column, key: "(syntax)", message: "YAML syntax: \(problem)")
+        default:
+            return SuiteError(file: file, line: 1, column: 1, key: "(syntax)", message: "YAML: \(error)")
+        }
+    }
+
+    private static func plainData(_ node: Node) -> JSONValue {
+        switch node {
+        case .scalar(let scalar): return .string(scalar.string)
+        case .sequence(let sequence): return .array(sequence.map(plainData))
+        case .mapping(let mapping):
+            var object: [String: JSONValue] = [:]
+            for (key, value) in mapping { object[key.string ?? ""] = plainData(value) }
+            return .object(object)
+        case .alias: return .null
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import Yams
+
+/// Reads a composed YAML tree while remembering where each value came from, so that every
+/// error names file, line, column and key. Yams' Codable decoding loses the positions, which
+/// is why the suite is read from the node tree.
+struct YAMLNodeReader {
+    let file: String
+
+    func error(_ node: Node?, _ key: String, _ message: String) -> SuiteError {
+        let mark = node?.mark
+        return SuiteError(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, key: key, message: message)
+    }
+
+    /// The entries of a mapping, in file order, refusing keys that are not in `allowed`.
+    func entries(_ node: Node, at key: String, allowed: [String]?) throws -> [(key: String, keyNode: Node, value: Node)] {
+        guard case .mapping(let mapping) = node else {
+            throw error(node, key, "expected a mapping (key: value pairs), found \(kind(node))")
+        }
+        var seen = Set<String>()
+        var result: [(String, Node, Node)] = []
+        for (keyNode, value) in mapping {
+            guard let name = keyNode.scalar?.string else { throw error(keyNode, key, "keys must be plain strings") }
+            let path = key.isEmpty ? name : "\(key).\(name)"
+            if let allowed, !allowed.contains(name) {
+                var message = "unknown key '\(name)'"
+                if let guess = Spelling.suggestion(for: name, among: allowed) { message += "; did you mean '\(guess)'?" }
+                message += " (allowed: \(allowed.joined(separator: ", ")))"
+                throw error(keyNode, path, message)
+            }
+            guard seen.insert(name).inserted else { throw error(keyNode, path, "key '\(name)' appears twice") }
+            result.append((name, keyNode, value))
+        }
+        return result
+    }
+
+    func string(_ node: Node, _ key: String) throws -> String {
+        guard case .scalar(let scalar) = node, node.tag.rawValue != Tag.Name.null.rawValue || !scalar.string.isEmpty else {
+            throw error(node, key, "expected a string, found \(kind(node))")
+        }
+        return scalar.string
+    }
+
+    func duration(_ node: Node, _ key: String) throws -> Duration {
+        let text = try string(node, key)
+        guard let value = DurationText.parse(text) else {
+            throw error(node, key, "'\(text)' is not a duration; write e.g. 250ms, 2s, 1m or 1m30s")
+        }
+        return value
+    }
+
+    func sequence(_ node: Node, _ key: String) throws -> [Node] {
+        guard case .sequence(let sequence) = node else {
+            throw error(node, key, "expected a list, found \(kind(node))")
+        }
+        return Array(sequence)
+    }
+
+    func stringList(_ node: Node, _ key: String) throws -> [String] {
+        try sequence(node, key).enumerated().map { try string($0.element, "\(key)[\($0.offset)]") }
+    }
+
+    func kind(_ node: Node) -> String {
+        switch node {
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .alias: return "an alias"
+        case .scalar(let scalar):
+            if scalar.string.isEmpty || node.null != nil { return "nothing (null)" }
+            return "'\(scalar.string)'"
+        }
+    }
+}

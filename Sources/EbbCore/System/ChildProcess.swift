@@ -1,0 +1,162 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Starts programs in their own process group, so that Ebb can later end exactly them (and
+/// their children) by group id and never by name. Foundation's `Process` cannot set a process
+/// group and swift-subprocess ties a child's lifetime to a closure, while fixtures, restarted
+/// services and workers must outlive the call that starts them: hence posix_spawn directly.
+public enum ChildProcess {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Starts `arguments` in a new process group and returns its pid without waiting.
+    /// Output goes to `outputPath` (appended), or to /dev/null.
+    public static func spawn(_ arguments: [String], environment: [String: String]? = nil,
+                             directory: String? = nil, outputPath: String? = nil) throws -> Int32 {
+        guard let program = arguments.first else { throw Failure(description: "empty command") }
+        let executable = resolve(program)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        let sink = outputPath ?? "/dev/null"
+        posix_spawn_file_actions_addopen(&actions, 1, sink, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        if let directory {
+            guard let addChdir = addChdirAction else { throw Failure(description: "this C library cannot start a program in another directory") }
+            _ = addChdir(&actions, directory)
+        }
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // Children start with default signal dispositions and an empty mask, whatever Ebb ignores.
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let env = environment.map { extra in
+            ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
+        } ?? ProcessInfo.processInfo.environment
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let code = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        guard code == 0 else {
+            throw Failure(description: "cannot start \(program): \(String(cString: strerror(code)))")
+        }
+        return pid
+    }
+
+    /// Waits for child `pid` to exit and reaps it; returns its exit status (128+N for signal N),
+    /// or nil when `timeout` passed first. Uses a pidfd, so waiting costs no polling.
+    public static func wait(_ pid: Int32, timeout: Duration?) -> Int32? {
+        if let timeout {
+            let fd = pidfdOpen(pid)
+            if fd >= 0 {
+                defer { close(fd) }
+                var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                let milliseconds = Int32(min(timeout.seconds * 1000, Double(Int32.max)))
+                var ready: Int32
+                repeat { ready = poll(&entry, 1, milliseconds) } while ready < 0 && errno == EINTR
+                if ready == 0 { return nil }
+            }
+        }
+        var status: Int32 = 0
+        var result: pid_t
+        repeat { result = waitpid(pid, &status, 0) } while result < 0 && errno == EINTR
+        guard result == pid else { return -1 }
+        return exitCode(status)
+    }
+
+    /// Reaps `pid` if it has exited, without blocking.
+    @discardableResult
+    public static func reap(_ pid: Int32) -> Int32? {
+        var status: Int32 = 0
+        guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+        return exitCode(status)
+    }
+
+    /// Waits until process `pid` (not necessarily a child) is gone, up to `timeout`.
+    public static func waitUntilGone(_ pid: Int32, startTime: UInt64, timeout: Duration) -> Bool {
+        let fd = pidfdOpen(pid)
+        guard fd >= 0 else { return !ProcessTable.isAlive(pid: pid, startTime: startTime) }
+        defer { close(fd) }
+        guard ProcessTable.isAlive(pid: pid, startTime: startTime) else { return true }
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        var ready: Int32
+        repeat { ready = poll(&entry, 1, Int32(timeout.seconds * 1000)) } while ready < 0 && errno == EINTR
+        reap(pid)
+        return ready > 0 || !ProcessTable.isAlive(pid: pid, startTime: startTime)
+    }
+
+    /// Runs a command to completion, capturing its combined output (kept to the last 64 KiB).
+    /// On timeout the whole process group is killed.
+    public static func run(_ arguments: [String], timeout: Duration, environment: [String: String]? = nil,
+                           directory: String? = nil) throws -> (status: Int32, output: String) {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("ebb-command-\(UUID().uuidString).log").path
+        defer { unlink(log) }
+        let pid = try spawn(arguments, environment: environment, directory: directory, outputPath: log)
+        guard let status = wait(pid, timeout: timeout) else {
+            kill(-pid, SIGKILL)
+            _ = wait(pid, timeout: nil)
+            throw Failure(description: "\(arguments.joined(separator: " ")) did not finish within \(DurationText.format(timeout)); killed")
+        }
+        let data = (try? Data(contentsOf: URL(fileURLWithPath: log))) ?? Data()
+        return (status, String(decoding: data.suffix(65_536), as: UTF8.self))
+    }
+
+    /// The program to execute: `ebb` means this very binary; bare names are looked up in PATH.
+    public static func resolve(_ program: String) -> String {
+        if program == "ebb" { return currentExecutable }
+        if program.contains("/") { return program }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(program)"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return program
+    }
+
+    /// The path of the running ebb binary.
+    public static var currentExecutable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    /// `pidfd_open(2)`, or -1 where the C library lacks it (callers then fall back to /proc).
+    /// glibc 2.36 has the wrapper in <sys/pidfd.h>, which Swift's Glibc module does not include,
+    /// and `syscall(2)` is variadic and so unavailable to Swift: hence the run-time lookup.
+    public static func pidfdOpen(_ pid: Int32) -> Int32 {
+        pidfdOpenFunction?(pid, 0) ?? -1
+    }
+
+    private typealias PidfdOpen = @convention(c) (Int32, UInt32) -> Int32
+    private static let pidfdOpenFunction: PidfdOpen? = lookUp("pidfd_open", as: PidfdOpen.self)
+
+    /// glibc declares `posix_spawn_file_actions_addchdir_np` only under _GNU_SOURCE, which the
+    /// Swift module for Glibc does not set, so it is looked up at run time.
+    private typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
+    private static let addChdirAction: AddChdir? = lookUp("posix_spawn_file_actions_addchdir_np", as: AddChdir.self)
+
+    private static func lookUp<Function>(_ name: String, as type: Function.Type) -> Function? {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else { return nil }
+        return unsafeBitCast(symbol, to: type)
+    }
+
+    private static func exitCode(_ status: Int32) -> Int32 {
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// File operations with the durability and safety rules of the journal: writes go to a temp
+/// file that is fsynced and renamed into place, then the directory is fsynced; directories are
+/// 0700, files 0600, and symlinks are refused. Foundation's atomic write does not fsync, which
+/// is why this is written against the system calls.
+public enum DurableFile {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+        init(_ operation: String, _ path: String, errno code: Int32 = errno) {
+            description = "\(operation) \(path): \(String(cString: strerror(code)))"
+        }
+        init(message: String) { description = message }
+    }
+
+    /// Writes `data` to `path` so that after return either the old or the new content survives a crash.
+    public static func write(_ data: Data, to path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        let name = (path as NSString).lastPathComponent
+        try refuseSymlink(path)
+        let temporary = "\(directory)/.tmp-\(name)-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Failure("create", temporary) }
+        var failure: Failure?
+        data.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    failure = Failure("write", temporary)
+                    return
+                }
+                offset += written
+            }
+        }
+        if failure == nil && fsync(fd) != 0 { failure = Failure("fsync", temporary) }
+        close(fd)
+        if let failure {
+            unlink(temporary)
+            throw failure
+        }
+        guard rename(temporary, path) == 0 else {
+            let failure = Failure("rename", path)
+            unlink(temporary)
+            throw failure
+        }
+        try syncDirectory(directory)
+    }
+
+    /// Reads a file, refusing symlinks.
+    public static func read(_ path: String) throws -> Data {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ELOOP { throw Failure(message: "\(path) is a symlink; Ebb refuses symlinks in its state directory") }
+            throw Failure("open", path)
+        }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        return try handle.readToEnd() ?? Data()
+    }
+
+    /// Creates `path` (and missing parents) as 0700 directories, refusing a symlink at `path`.
+    public static func makeDirectory(_ path: String) throws {
+        try refuseSymlink(path)
+        var info = stat()
+        if lstat(path, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFDIR else { throw Failure(message: "\(path) exists and is not a directory") }
+            return
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty && parent != path { try makeDirectory(parent) }
+        guard mkdir(path, 0o700) == 0 || errno == EEXIST else { throw Failure("mkdir", path) }
+        let parentPath = parent.isEmpty ? "." : parent
+        try? syncDirectory(parentPath)
+    }
+
+    /// Fsyncs a directory so that a rename or create inside it survives a crash.
+    public static func syncDirectory(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure("open", path) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw Failure("fsync", path) }
+    }
+
+    public static func refuseSymlink(_ path: String) throws {
+        var info = stat()
+        if lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFLNK {
+            throw Failure(message: "\(path) is a symlink; Ebb refuses symlinks in its state directory")
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What /proc says about one process; the start time guards against pid reuse.
+public struct ProcessSnapshot: Sendable, Equatable {
+    public var pid: Int32
+    /// The one-letter state from /proc/PID/stat: `R`, `S`, `T` (stopped), `Z` (zombie), ...
+    public var state: Character
+    /// Clock ticks since boot at which the process started; with the pid, a unique identity.
+    public var startTime: UInt64
+    public var processGroup: Int32
+    public var commandLine: [String]
+
+    public var isStopped: Bool { state == "T" || state == "t" }
+    public var isGone: Bool { state == "Z" || state == "X" }
+    public var displayName: String { commandLine.first.map { ($0 as NSString).lastPathComponent } ?? "?" }
+}
+
+/// Reads processes from /proc.
+public enum ProcessTable {
+    /// The process `pid`, or nil when it does not exist.
+    public static func snapshot(_ pid: Int32) -> ProcessSnapshot? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        // Fields after the command name (which may hold spaces and parentheses): state is field 3.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 19, let state = fields[0].first,
+              let group = Int32(fields[2]), let start = UInt64(fields[19]) else { return nil }
+        let raw = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
+        let arguments = raw.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        return ProcessSnapshot(pid: pid, state: state, startTime: start, processGroup: group, commandLine: arguments)
+    }
+
+    /// The same process as recorded: same pid and same start time, and not a zombie.
+    public static func isAlive(pid: Int32, startTime: UInt64) -> Bool {
+        guard let now = snapshot(pid) else { return false }
+        return now.startTime == startTime && !now.isGone
+    }
+
+    /// Every process whose command line contains `pattern`, except this one and its ancestors' helpers.
+    public static func matching(_ pattern: String) -> [ProcessSnapshot] {
+        let own = getpid()
+        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init)
+        return pids.sorted().compactMap { pid in
+            guard pid != own, let process = snapshot(pid), !process.isGone else { return nil }
+            return process.commandLine.joined(separator: " ").contains(pattern) ? process : nil
+        }
+    }
+
+    /// The pids in process group `group`.
+    public static func members(ofGroup group: Int32) -> [ProcessSnapshot] {
+        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init)
+        return pids.compactMap { pid in
+            guard let process = snapshot(pid), process.processGroup == group, !process.isGone else { return nil }
+            return process
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A tiny HTTP service for the demo suite and the tests to break: `/healthz` answers `ok`,
+/// `/metrics` serves Prometheus text-format counters. It listens on 127.0.0.1 only.
+public enum DemoTarget {
+    /// Serves on `port` until the process is told to stop; writes its pid to `pidfile` if given.
+    public static func serve(host: String = "127.0.0.1", port: Int, pidfile: String?) async throws {
+        let counters = Counters()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.pipeline.configureHTTPServerPipeline().flatMap {
+                    channel.pipeline.addHandler(DemoHandler(counters: counters))
+                }
+            }
+            .bind(host: host, port: port).get()
+        if let pidfile {
+            try "\(getpid())\n".write(toFile: pidfile, atomically: true, encoding: .utf8)
+        }
+        print("demo-target listening on http://\(host):\(channel.localAddress?.port ?? port)")
+        try await channel.closeFuture.get()
+    }
+}
+
+/// Request counters, shared by every connection (all on the one event loop, but made safe anyway).
+final class Counters: @unchecked Sendable {
+    private let lock = NSLock()
+    private var requests: [String: Int] = [:]
+
+    func count(_ path: String) { lock.withLock { requests[path, default: 0] += 1 } }
+
+    var exposition: String {
+        let snapshot = lock.withLock { requests }
+        var lines = ["# HELP demo_requests_total Requests served, by path.", "# TYPE demo_requests_total counter"]
+        for (path, count) in snapshot.sorted(by: { $0.key < $1.key }) {
+            lines.append("demo_requests_total{path=\"\(path)\"} \(count)")
+        }
+        lines += ["# HELP demo_errors_total Requests answered with an error.", "# TYPE demo_errors_total counter",
+                  "demo_errors_total \(snapshot["other", default: 0])",
+                  "# HELP demo_up Whether the demo target is serving.", "# TYPE demo_up gauge", "demo_up 1"]
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+final class DemoHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let counters: Counters
+    private var path = "/"
+
+    init(counters: Counters) { self.counters = counters }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            path = String(head.uri.split(separator: "?").first ?? "/")
+        case .body:
+            break
+        case .end:
+            let (status, body, type): (HTTPResponseStatus, String, String)
+            switch path {
+            case "/healthz":
+                counters.count("/healthz")
+                (status, body, type) = (.ok, "ok\n", "text/plain")
+            case "/metrics":
+                counters.count("/metrics")
+                (status, body, type) = (.ok, counters.exposition, "text/plain; version=0.0.4")
+            default:
+                counters.count("other")
+                (status, body, type) = (.notFound, "not found\n", "text/plain")
+            }
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: type)
+            headers.add(name: "Content-Length", value: String(body.utf8.count))
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+    }
+}

@@ -1,0 +1,131 @@
+import EbbCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `disk.fill`: fills the filesystem holding a directory, with one file owned by the run.
+public enum DiskFill: FaultPlugin {
+    public static let id = "disk.fill"
+    public static let summary = "fill the filesystem holding `path` to `percent` used or by `size`; undo: delete the fill file, verify the space is back"
+    public static let parameters = [
+        ParameterSpec("path", .string, required: true, "a directory inside one of the suite's allowed_roots; the fill file goes there"),
+        ParameterSpec("percent", .number, "fill until this share of the filesystem is used (as df counts it)"),
+        ParameterSpec("size", .size, "or: write this many bytes (e.g. 64M)"),
+        ParameterSpec("max_size", .size, "refuse to write more than this (default 1G), a guard against filling a real disk"),
+    ]
+
+    public static func make(_ parameters: FaultParameters, suite: SuiteContext) throws -> any Fault {
+        let directory = suite.resolve(try parameters.string("path")!)
+        guard !suite.allowedRoots.isEmpty, FileTarget.isInside(directory, roots: suite.allowedRoots) else {
+            throw parameters.error("path", "\(directory) is outside the suite's allowed_roots (\(suite.allowedRoots.joined(separator: ", ")))")
+        }
+        let percent = try parameters.number("percent")
+        let size = try parameters.size("size")
+        guard (percent == nil) != (size == nil) else { throw parameters.error("percent", "give exactly one of percent or size") }
+        if let percent, !(percent > 0 && percent <= 100) { throw parameters.error("percent", "percent must be in (0, 100]") }
+        return FillFault(directory: directory, amount: percent.map(Amount.percent) ?? .bytes(size!),
+                         maximum: try parameters.size("max_size") ?? (1 << 30))
+    }
+
+    enum Amount: Sendable {
+        case percent(Double)
+        case bytes(UInt64)
+    }
+
+    struct FillFault: Fault {
+        let directory: String
+        let amount: Amount
+        let maximum: UInt64
+
+        func plan(_ context: FaultContext) throws -> FaultPlan {
+            let space = try FilesystemSpace(directory)
+            let bytes: UInt64
+            switch amount {
+            case .bytes(let value): bytes = min(value, space.available)
+            case .percent(let percent):
+                let wanted = UInt64(Double(space.usable) * percent / 100)
+                bytes = wanted > space.used ? min(wanted - space.used, space.available) : 0
+            }
+            guard bytes <= maximum else {
+                throw FaultError(description: "filling \(directory) needs \(bytes) bytes, above max_size \(maximum); raise max_size if you mean it")
+            }
+            let file = "\(directory)/.ebb-fill-\(context.runID)-\(context.sequence)"
+            let payload = FillRemove.Payload(file: file, bytes: bytes, availableBefore: space.available, total: space.total)
+            return try FaultPlan(target: "\(directory) (\(bytes) bytes of \(space.available) free)", undoKind: FillRemove.kind,
+                                 undoData: payload, undoSummary: "delete \(file), verify the space is free again")
+        }
+
+        func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
+            let payload = try plan.undoData.decode(FillRemove.Payload.self)
+            let fd = open(payload.file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw FaultError(description: "create \(payload.file): \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            guard payload.bytes > 0 else { return }
+            // fallocate reserves real blocks at once; where it is refused, write until full.
+            if posix_fallocate(fd, 0, off_t(payload.bytes)) == 0 { return }
+            let chunk = [UInt8](repeating: 0, count: 1 << 20)
+            var written: UInt64 = 0
+            while written < payload.bytes {
+                let count = write(fd, chunk, Int(min(UInt64(chunk.count), payload.bytes - written)))
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                written += UInt64(count)
+            }
+            fsync(fd)
+        }
+    }
+}
+
+/// Undo kind `disk.fill-remove`: deletes the run's fill file.
+public enum FillRemove: UndoHandler {
+    public struct Payload: Codable, Sendable {
+        var file: String
+        var bytes: UInt64
+        var availableBefore: UInt64
+        var total: UInt64
+    }
+
+    public static let kind = "disk.fill-remove"
+
+    public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
+        guard unlink(payload.file) == 0 || errno == ENOENT else {
+            throw VerificationFailure("delete \(payload.file): \(String(cString: strerror(errno)))")
+        }
+        return .undone
+    }
+
+    public static func verify(_ payload: Payload, _ context: UndoContext) throws {
+        guard !FileManager.default.fileExists(atPath: payload.file) else {
+            throw VerificationFailure("\(payload.file) is still there")
+        }
+        // Other writers share the filesystem, so "back" allows 1% of it (at least 16 MiB) of drift.
+        let directory = (payload.file as NSString).deletingLastPathComponent
+        let now = try FilesystemSpace(directory).available
+        let slack = max(payload.total / 100, 16 << 20)
+        guard now + slack >= payload.availableBefore else {
+            throw VerificationFailure("only \(now) bytes are free in \(directory), \(payload.availableBefore) were before the fill")
+        }
+    }
+}
+
+/// Space on a filesystem as an unprivileged writer sees it (`f_bavail`, not `f_bfree`).
+struct FilesystemSpace {
+    var total: UInt64
+    var available: UInt64
+    /// What `df` counts as the size: used plus available to unprivileged users.
+    var usable: UInt64
+    var used: UInt64
+
+    init(_ directory: String) throws {
+        var info = statvfs()
+        guard statvfs(directory, &info) == 0 else {
+            throw FaultError(description: "statvfs \(directory): \(String(cString: strerror(errno)))")
+        }
+        let block = UInt64(info.f_frsize)
+        total = UInt64(info.f_blocks) * block
+        available = UInt64(info.f_bavail) * block
+        used = (UInt64(info.f_blocks) - UInt64(info.f_bfree)) * block
+        usable = used + available
+    }
+}

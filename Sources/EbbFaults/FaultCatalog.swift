@@ -1,0 +1,18 @@
+import EbbCore
+
+extension PluginCatalog {
+    /// Every fault plugin and undo kind this module provides.
+    public static var standard: PluginCatalog {
+        var catalog = PluginCatalog()
+        for plugin: any FaultPlugin.Type in [ProcessPause.self, ProcessKill.self, FileCorrupt.self, FileTruncate.self,
+                                             FileRemove.self, FileReplace.self, DiskFill.self, CommandFault.self] {
+            catalog.register(plugin)
+        }
+        catalog.register(undo: ProcessResume.self)
+        catalog.register(undo: ProcessRestart.self)
+        catalog.register(undo: FileRestore.self)
+        catalog.register(undo: FillRemove.self)
+        catalog.register(undo: CommandRollback.self)
+        return catalog
+    }
+}

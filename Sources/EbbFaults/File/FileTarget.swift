@@ -1,0 +1,89 @@
+import Crypto
+import EbbCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The file a file fault acts on, confined to the suite's `allowed_roots`.
+struct FileTarget: Sendable {
+    let path: String
+
+    static let pathParameter = ParameterSpec("path", .string, required: true, "the file, inside one of the suite's allowed_roots")
+
+    init(_ parameters: FaultParameters, suite: SuiteContext) throws {
+        let path = suite.resolve(try parameters.string("path")!)
+        guard !suite.allowedRoots.isEmpty else {
+            throw parameters.error("path", "file faults need 'allowed_roots' at the top of the suite, naming the directories they may touch")
+        }
+        guard Self.isInside(path, roots: suite.allowedRoots) else {
+            throw parameters.error("path", "\(path) is outside the allowed roots (\(suite.allowedRoots.joined(separator: ", ")))")
+        }
+        self.path = path
+    }
+
+    static func isInside(_ path: String, roots: [String]) -> Bool {
+        roots.contains { root in
+            let root = root.hasSuffix("/") ? String(root.dropLast()) : root
+            return path == root || path.hasPrefix(root + "/")
+        }
+    }
+
+    /// Checks, at plan time, that the real file (symlinks resolved) is a regular file inside the roots.
+    func resolve(_ context: FaultContext) throws -> String {
+        guard let real = realpath(path, nil) else {
+            throw FaultError(description: "\(path): \(String(cString: strerror(errno)))")
+        }
+        defer { free(real) }
+        let resolved = String(cString: real)
+        let roots = context.suite.allowedRoots.map { root -> String in
+            guard let real = realpath(root, nil) else { return root }
+            defer { free(real) }
+            return String(cString: real)
+        }
+        guard Self.isInside(resolved, roots: roots) else {
+            throw FaultError(description: "\(path) resolves to \(resolved), outside the allowed roots")
+        }
+        var info = stat()
+        guard stat(resolved, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            throw FaultError(description: "\(resolved) is not a regular file")
+        }
+        return resolved
+    }
+
+    /// Plans a fault on this file: the undo restores a backup kept in the run directory.
+    func plan(_ context: FaultContext) throws -> FaultPlan {
+        let resolved = try resolve(context)
+        var info = stat()
+        stat(resolved, &info)
+        let backup = context.runDirectory.appendingPathComponent("backups")
+            .appendingPathComponent(String(format: "%04d-", context.sequence) + (resolved as NSString).lastPathComponent).path
+        let payload = FileRestore.Payload(path: resolved, backup: backup, sha256: try FileDigest.sha256(of: resolved),
+                                          mode: UInt32(info.st_mode & 0o7777), owner: info.st_uid, group: info.st_gid)
+        return try FaultPlan(target: resolved, undoKind: FileRestore.kind, undoData: payload,
+                             undoSummary: "restore \(resolved) from its backup, verify sha256 \(payload.sha256.prefix(12))...")
+    }
+
+    /// Copies the original into the run directory, durably, before anything is armed or changed.
+    static func backUp(_ plan: FaultPlan) throws {
+        let payload = try plan.undoData.decode(FileRestore.Payload.self)
+        try DurableFile.makeDirectory((payload.backup as NSString).deletingLastPathComponent)
+        try DurableFile.write(try DurableFile.read(payload.path), to: payload.backup)
+        guard try FileDigest.sha256(of: payload.backup) == payload.sha256 else {
+            throw FaultError(description: "\(payload.path) changed while it was being backed up; not injecting")
+        }
+    }
+}
+
+/// SHA-256 of files, streamed so large files do not fill memory.
+enum FileDigest {
+    static func sha256(of path: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw FaultError(description: "cannot read \(path)")
+        }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -1,0 +1,117 @@
+import EbbCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `process.kill`: sends a signal to the targets. The undo is the optional `restart` command,
+/// verified by finding the target running again; without one the record is `irreversible`.
+public enum ProcessKill: FaultPlugin {
+    public static let id = "process.kill"
+    public static let summary = "send a signal (default KILL) to the targets; undo: run `restart` and verify the target runs again, else irreversible"
+    public static let parameters = ProcessSelector.parameters + [
+        ParameterSpec("signal", .string, "signal name or number (default KILL)"),
+        ParameterSpec("restart", .argv, "command that brings the target back (needs pidfile or match, to find it again)"),
+        ParameterSpec("restart_timeout", .duration, "how long the restarted target may take to appear (default 30s)"),
+    ]
+
+    public static func make(_ parameters: FaultParameters, suite: SuiteContext) throws -> any Fault {
+        let selector = try ProcessSelector(parameters, suite: suite)
+        let signalName = try parameters.string("signal") ?? "KILL"
+        guard let signal = SignalName.number(signalName) else {
+            throw parameters.error("signal", "unknown signal '\(signalName)' (use e.g. KILL, TERM, INT, HUP, USR1 or a number)")
+        }
+        let restart = try parameters.argv("restart")
+        if restart != nil {
+            switch selector.source {
+            case .pidfile, .match: break
+            default: throw parameters.error("restart", "restart needs the target given by pidfile or match, so the restarted process can be found and verified")
+            }
+        }
+        let timeout = try parameters.duration("restart_timeout") ?? .seconds(30)
+        return KillFault(selector: selector, signal: signal, restart: restart, restartTimeout: timeout, directory: suite.directory.path)
+    }
+
+    struct KillFault: Fault {
+        let selector: ProcessSelector
+        let signal: Int32
+        let restart: [String]?
+        let restartTimeout: Duration
+        let directory: String
+
+        func plan(_ context: FaultContext) throws -> FaultPlan {
+            let targets: [RecordedProcess]
+            let label: String
+            if case .fixture(let name) = selector.source, context.runID == "dry-run" {
+                targets = []
+                label = "fixture \(name) (its pid is known once it runs)"
+            } else {
+                targets = try selector.resolve(fixturePIDs: context.fixturePIDs).map(RecordedProcess.init)
+                label = targets.map(\.label).joined(separator: ", ")
+            }
+            let payload = ProcessRestart.Payload(targets: targets, restart: restart, selector: restart == nil ? nil : selector,
+                                                 directory: directory, timeoutSeconds: restartTimeout.seconds)
+            let summary = restart.map { "run \($0.joined(separator: " ")) and wait until \(selector.description) runs again" }
+                ?? "none: irreversible (no restart command); recovery is left to checks"
+            return try FaultPlan(target: label, undoKind: ProcessRestart.kind, undoData: payload, undoSummary: summary)
+        }
+
+        func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
+            for target in try plan.undoData.decode(ProcessRestart.Payload.self).targets {
+                guard target.isRunning else { continue }
+                guard kill(target.pid, signal) == 0 || errno == ESRCH else {
+                    throw FaultError(description: "kill -\(signal) \(target.label): \(String(cString: strerror(errno)))")
+                }
+            }
+        }
+    }
+}
+
+/// Undo kind `process.restart`: runs the restart command unless the target already runs.
+public enum ProcessRestart: UndoHandler {
+    public struct Payload: Codable, Sendable {
+        var targets: [RecordedProcess]
+        var restart: [String]?
+        var selector: ProcessSelector?
+        var directory: String
+        var timeoutSeconds: Double
+    }
+
+    public static let kind = "process.restart"
+
+    public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
+        guard let restart = payload.restart, let selector = payload.selector else {
+            return .irreversible(reason: "no restart command: the killed process stays down; recovery is left to checks")
+        }
+        // Idempotent: a target that survived the signal, or one already restarted, needs nothing.
+        if payload.targets.contains(where: \.isRunning) || selector.findsRunningProcess() { return .undone }
+        let log = context.runDirectory.appendingPathComponent("restart-\(context.runID).log").path
+        // The restarted service is meant to outlive Ebb, so it is not waited for here.
+        let pid = try ChildProcess.spawn(restart, directory: payload.directory, outputPath: log)
+        if let status = ChildProcess.wait(pid, timeout: .milliseconds(50)), status != 0 {
+            throw VerificationFailure("restart command \(restart.joined(separator: " ")) exited with status \(status)")
+        }
+        return .undone
+    }
+
+    public static func verify(_ payload: Payload, _ context: UndoContext) throws {
+        guard let selector = payload.selector else { return }
+        guard Poll.until(timeout: .seconds(payload.timeoutSeconds), { selector.findsRunningProcess() }) else {
+            throw VerificationFailure("\(selector.description) is not running \(payload.timeoutSeconds)s after the restart")
+        }
+    }
+}
+
+/// Signal names as `kill -l` prints them, with or without the SIG prefix.
+enum SignalName {
+    static let numbers: [String: Int32] = [
+        "HUP": SIGHUP, "INT": SIGINT, "QUIT": SIGQUIT, "KILL": SIGKILL, "TERM": SIGTERM,
+        "USR1": SIGUSR1, "USR2": SIGUSR2, "STOP": SIGSTOP, "CONT": SIGCONT, "ABRT": SIGABRT,
+    ]
+
+    static func number(_ name: String) -> Int32? {
+        if let value = Int32(name), (1...64).contains(value) { return value }
+        let upper = name.uppercased()
+        return numbers[upper.hasPrefix("SIG") ? String(upper.dropFirst(3)) : upper]
+    }
+}

@@ -1,0 +1,24 @@
+import EbbCore
+
+/// Renders `ebb run --dry-run`: each fault, its target and its undo.
+public enum DryRunListing {
+    public static func text(_ planned: [PlannedFault]) -> String {
+        var lines = ["Dry run: nothing is touched."]
+        var scenario = ""
+        for fault in planned {
+            if fault.scenario != scenario {
+                scenario = fault.scenario
+                lines.append("\n\(fault.suite) / \(fault.scenario)")
+            }
+            switch fault.plan {
+            case .success(let plan):
+                lines.append("  \(fault.fault) [\(fault.plugin)] \(fault.parameters)")
+                lines.append("    target: \(plan.target)")
+                lines.append("    undo:   \(plan.undoKind): \(plan.undoSummary)")
+            case .failure(let problem):
+                lines.append("  \(fault.fault) [\(fault.plugin)] cannot be planned: \(problem)")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

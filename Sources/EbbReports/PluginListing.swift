@@ -1,0 +1,15 @@
+import EbbCore
+
+/// Renders `ebb plugins`: every plugin with its parameters.
+public enum PluginListing {
+    public static func text(_ catalog: PluginCatalog) -> String {
+        catalog.sortedPlugins.map { plugin in
+            var lines = ["\(plugin.id)", "  \(plugin.summary)"]
+            for parameter in plugin.parameters {
+                let required = parameter.isRequired ? " (required)" : ""
+                lines.append("    \(parameter.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(parameter.kind.rawValue)\(required): \(parameter.summary)")
+            }
+            return lines.joined(separator: "\n")
+        }.joined(separator: "\n\n")
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import EbbCore
+import EbbReports
+import Foundation
+
+struct RollbackCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rollback",
+        abstract: "Inspect and execute the rollback journal (offline: needs no suite).",
+        subcommands: [ListCommand.self, ExecuteCommand.self]
+    )
+
+    struct ListCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "list",
+            abstract: "Show every run and undo record with its state.",
+            discussion: "Record states: armed -> injected -> reverted | revert-failed | irreversible. Damaged records are shown, never hidden."
+        )
+
+        @OptionGroup var state: StateOptions
+        @Option(name: .customLong("run"), help: ArgumentHelp("Show only this run (id or directory name).", valueName: "id")) var runID: String?
+        @Flag(help: "Print JSON for tools.") var json = false
+
+        func run() throws {
+            let reader = JournalReader(stateDirectory: state.directory)
+            var runs = try reader.runs()
+            if let id = runID {
+                runs = runs.filter { $0.id == id || $0.directory.lastPathComponent == id }
+                guard !runs.isEmpty else {
+                    Wiring.printError("error: no run \(id) in \(reader.rollbackDirectory.path)")
+                    throw ExitCode(.invalidInput)
+                }
+            }
+            print(json ? try JournalListing.json(runs) : JournalListing.text(runs))
+        }
+    }
+
+    struct ExecuteCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "execute",
+            abstract: "Run the pending undo records of a run (or of every dead run), newest first.",
+            discussion: """
+            Works from the journal alone. Each undo is retried, verified and recorded; one failure
+            never stops the others. Live runs are refused. Running it twice is harmless.
+            Exit 0 when everything is verified reverted, 2 when anything is not (or a record is damaged).
+            """
+        )
+
+        @OptionGroup var state: StateOptions
+        @Option(name: .customLong("run"), help: ArgumentHelp("The run to execute (id or directory name).", valueName: "id")) var runID: String?
+        @Flag(help: "Execute every run that is not live and has pending records.") var all = false
+        @Flag(help: "Log undo retries to stderr.") var verbose = false
+
+        func validate() throws {
+            guard (runID == nil) == all else { throw ValidationError("give exactly one of --run ID or --all") }
+        }
+
+        func run() throws {
+            let recovery = Recovery(stateDirectory: state.directory, catalog: Wiring.catalog, logger: Wiring.logger(verbose: verbose))
+            let targets: [RunSnapshot]
+            if let id = runID {
+                guard let found = try recovery.reader.run(id: id) else {
+                    Wiring.printError("error: no run \(id) in \(recovery.reader.rollbackDirectory.path)")
+                    throw ExitCode(.invalidInput)
+                }
+                targets = [found]
+            } else {
+                targets = try recovery.reader.runs().filter { !$0.isLive && ($0.needsRecovery) }
+                if targets.isEmpty { print("Nothing to execute: no dead run has pending records.") }
+            }
+            let reports = try targets.map(recovery.execute)
+            reports.forEach { print(JournalListing.recovery($0)) }
+            if !reports.allSatisfy(\.isComplete) { throw ExitCode(.rollbackIncomplete) }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import EbbCore
+import EbbReports
+import Foundation
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run scenario suites: inject each fault, hold it, roll back and verify.",
+        discussion: """
+        Before each fault is injected its undo record is made durable in the journal
+        (<state-dir>/rollback/<start>-<run id>/). Whatever ends the run, every fault is rolled
+        back newest-first and verified; a second signal never interrupts a rollback.
+
+        Refuses to start while the journal holds pending records of a dead run; recover
+        them with 'ebb rollback execute', or pass --recover to do so first.
+
+        Exit codes:
+        \(ExitStatus.table)
+        """
+    )
+
+    @Argument(help: "Suite files (YAML). See Scenarios/README.md for the format.")
+    var suites: [String]
+
+    @OptionGroup var state: StateOptions
+
+    @Option(help: ArgumentHelp("Folder for reports and fixture logs.", valueName: "dir"))
+    var reportDir = "reports"
+
+    @Option(name: .customLong("scenario"), help: ArgumentHelp("Run only this scenario (repeatable).", valueName: "name"))
+    var scenarios: [String] = []
+
+    @Flag(help: "Resolve targets and print each fault and its undo, touching nothing.")
+    var dryRun = false
+
+    @Flag(help: "Execute pending records of dead runs first, then run.")
+    var recover = false
+
+    @Flag(help: "Print only signals and the final summary.")
+    var quiet = false
+
+    @Flag(help: "Log undo retries and other details to stderr.")
+    var verbose = false
+
+    func run() async throws {
+        let loaded: [Suite]
+        do {
+            loaded = try suites.map(SuiteLoader(catalog: Wiring.catalog).load(path:))
+        } catch {
+            Wiring.printError("\(error)")
+            throw ExitCode(.invalidInput)
+        }
+        let known = Set(loaded.flatMap { $0.scenarios.map(\.name) })
+        if let unknown = scenarios.first(where: { !known.contains($0) }) {
+            Wiring.printError("error: --scenario \(unknown): no such scenario (have: \(known.sorted().joined(separator: ", ")))")
+            throw ExitCode(.invalidInput)
+        }
+        let logger = Wiring.logger(verbose: verbose)
+        let options = Runner.Options(stateDirectory: state.directory,
+                                     reportDirectory: URL(fileURLWithPath: reportDir).standardizedFileURL,
+                                     scenarioNames: scenarios)
+        let console = ConsoleReporter(quiet: quiet)
+        let runner = Runner(suites: loaded, catalog: Wiring.catalog, options: options, logger: logger, observe: console.handle)
+
+        if dryRun {
+            let planned = runner.dryRun()
+            print(DryRunListing.text(planned))
+            throw ExitCode(planned.contains { (try? $0.plan.get()) == nil } ? .inconclusive : .passed)
+        }
+
+        let recovery = Recovery(stateDirectory: state.directory, catalog: Wiring.catalog, actor: "run --recover", logger: logger)
+        let dead: [RunSnapshot]
+        do {
+            dead = try recovery.reader.runsNeedingRecovery()
+        } catch {
+            Wiring.printError("error: cannot read the journal in \(state.directory.path): \(error)")
+            throw ExitCode(.invalidInput)
+        }
+        if !dead.isEmpty {
+            guard recover else {
+                Wiring.printError("""
+                error: the journal in \(state.directory.path) holds pending records of \(dead.count) dead run(s): \(dead.map(\.id).joined(separator: ", ")).
+                Faults from those runs may still be in place. Inspect them with 'ebb rollback list', revert them with
+                'ebb rollback execute --all', or pass --recover to do that before this run.
+                """)
+                throw ExitCode(.invalidInput)
+            }
+            let reports = try dead.map(recovery.execute)
+            reports.forEach { print(JournalListing.recovery($0)) }
+            guard reports.allSatisfy(\.isComplete) else {
+                Wiring.printError("error: recovery of earlier runs is incomplete; not starting a new run")
+                throw ExitCode(.rollbackIncomplete)
+            }
+        }
+
+        let journal: RunJournal
+        do {
+            journal = try runner.openJournal()
+        } catch {
+            Wiring.printError("error: cannot create the journal in \(state.directory.path): \(error)")
+            throw ExitCode(.invalidInput)
+        }
+        let result = await runner.runTrappingSignals(journal: journal)
+        throw ExitCode(result.exitStatus)
+    }
+}

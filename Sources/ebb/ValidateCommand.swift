@@ -1,0 +1,38 @@
+import ArgumentParser
+import EbbCore
+import EbbReports
+
+struct ValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check suites without touching anything.",
+        discussion: "Prints every problem as file:line:column: error: key: message. Exit 0 when all suites are valid, 3 otherwise."
+    )
+
+    @Argument(help: "Suite files (YAML).")
+    var suites: [String]
+
+    func run() throws {
+        let loader = SuiteLoader(catalog: Wiring.catalog)
+        var valid = true
+        for path in suites {
+            do {
+                let suite = try loader.load(path: path)
+                let faults = suite.scenarios.reduce(0) { $0 + $1.faults.count }
+                print("\(path): ok (suite \(suite.name), \(suite.scenarios.count) scenario(s), \(faults) fault(s))")
+            } catch {
+                Wiring.printError("\(error)")
+                valid = false
+            }
+        }
+        if !valid { throw ExitCode(.invalidInput) }
+    }
+}
+
+struct PluginsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "plugins", abstract: "List fault plugins and their parameters.")
+
+    func run() {
+        print(PluginListing.text(Wiring.catalog))
+    }
+}
