@@ -34,6 +34,21 @@ public struct UndoRecord: Codable, Sendable {
     /// Who ran the undo: `runner`, `rollback execute`, ...
     public var revertedBy: String?
 
+    public init(runID: String, sequence: Int, scenario: String, fault: String, plugin: String, target: String,
+                kind: String, data: JSONValue, state: RecordState, armedAt: Date, deadline: Date) {
+        self.runID = runID
+        self.sequence = sequence
+        self.scenario = scenario
+        self.fault = fault
+        self.plugin = plugin
+        self.target = target
+        self.kind = kind
+        self.data = data
+        self.state = state
+        self.armedAt = armedAt
+        self.deadline = deadline
+    }
+
     /// The record's file name: `<seq>-<scenario>-<fault>.json`.
     public var fileName: String {
         String(format: "%04d", sequence) + "-\(Self.slug(scenario))-\(Self.slug(fault)).json"

@@ -144,7 +144,7 @@ public struct SuiteLoader {
         let values = Dictionary(uniqueKeysWithValues: entries.map { ($0.key, $0.value) })
         guard let nameNode = values["name"] else { throw reader.error(node, "\(key).name", "a scenario needs a name") }
         guard let faultsNode = values["faults"] else { throw reader.error(node, "\(key).faults", "a scenario needs at least one fault") }
-        guard let durationNode = values["duration"] else { throw reader.error(node, "\(key).duration", "a scenario needs a duration (how long the faults are held), e.g. 5s") }
+        guard values["duration"] != nil else { throw reader.error(node, "\(key).duration", "a scenario needs a duration (how long the faults are held), e.g. 5s") }
         let name = try reader.string(nameNode, "\(key).name")
         var faults: [FaultSpec] = []
         var errors: [SuiteError] = []
@@ -161,10 +161,18 @@ public struct SuiteLoader {
                 errors.append(error)
             }
         }
-        let duration = try reader.duration(durationNode, "\(key).duration")
-        let waitBefore = try values["wait_before"].map { try reader.duration($0, "\(key).wait_before") } ?? .zero
-        let waitAfter = try values["wait_after"].map { try reader.duration($0, "\(key).wait_after") } ?? .zero
-        guard errors.isEmpty else { throw SuiteErrors(errors) }
+        func duration(_ name: String) -> Duration? {
+            guard let node = values[name] else { return .zero }
+            do { return try reader.duration(node, "\(key).\(name)") } catch let error as SuiteError {
+                errors.append(error)
+                return nil
+            } catch { return nil }
+        }
+        let (hold, waitBefore, waitAfter) = (duration("duration"), duration("wait_before"), duration("wait_after"))
+        guard errors.isEmpty, let hold, let waitBefore, let waitAfter else {
+            throw SuiteErrors(errors.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
+        }
+        let duration = hold
         return Scenario(name: name, faults: faults, duration: duration, waitBefore: waitBefore, waitAfter: waitAfter)
     }
 

@@ -1,0 +1,74 @@
+import EbbCore
+import Foundation
+import Testing
+
+@Suite struct JournalTests {
+    @Test func recordsAreDurableFilesWithPrivatePermissions() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let state = scratch.url.appendingPathComponent("state")
+        let journal = try RunJournal.create(stateDirectory: state, suites: ["suite.yaml"])
+        let scope = RollbackScope(journal: journal, scenario: "s one", executor: RollbackExecutor(catalog: .testing, actor: "test", logger: testLogger))
+        let plan = try FaultPlan(target: "t", undoKind: LoggingUndo.kind,
+                                 undoData: LoggingUndo.Payload(label: "a", log: "/dev/null"), undoSummary: "log")
+        let record = try scope.arm(fault: "f/1", plugin: "test", plan: plan, sequence: 7, deadline: Date())
+        let path = journal.directory.appendingPathComponent(record.fileName).path
+        #expect(record.fileName == "0007-s_one-f_1.json")
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let directoryAttributes = try FileManager.default.attributesOfItem(atPath: journal.directory.path)
+        #expect((directoryAttributes[.posixPermissions] as? Int) == 0o700)
+        let read = try JournalReader(stateDirectory: state).runs()
+        #expect(read.count == 1)
+        #expect(read.first?.records.first?.state == .armed)
+        #expect(read.first?.isLive == true)
+        #expect(read.first?.needsRecovery == false)
+        try journal.close()
+        #expect(try JournalReader(stateDirectory: state).runs().first?.info?.status == .closed)
+    }
+
+    @Test func aDeadRunWithPendingRecordsNeedsRecovery() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let journal = try RunJournal.create(stateDirectory: scratch.url, suites: [])
+        let scope = RollbackScope(journal: journal, scenario: "s", executor: RollbackExecutor(catalog: .testing, actor: "test", logger: testLogger))
+        let plan = try FaultPlan(target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: "a", log: "/dev/null"), undoSummary: "")
+        _ = try scope.arm(fault: "f", plugin: "test", plan: plan, sequence: 1, deadline: Date())
+        #expect(try RunLock.acquire(journal.directory) == nil, "the runner holds its run's lock while the journal is open")
+        #expect(try JournalReader(stateDirectory: scratch.url).runsNeedingRecovery().isEmpty, "a live run is never recovered")
+        // A copy of the directory has no lock holder: exactly what a SIGKILLed runner leaves behind.
+        let dead = scratch.url.appendingPathComponent("dead-state")
+        try FileManager.default.createDirectory(at: dead.appendingPathComponent("rollback"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: journal.directory, to: dead.appendingPathComponent("rollback").appendingPathComponent(journal.directory.lastPathComponent))
+        let stale = try JournalReader(stateDirectory: dead).runsNeedingRecovery()
+        #expect(stale.map(\.id) == [journal.runID])
+        #expect(stale.first?.info?.status == .open)
+    }
+
+    @Test func damagedRecordsAreReportedNotSkipped() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let journal = try RunJournal.create(stateDirectory: scratch.url, suites: [])
+        try Data("{\"state\": \"inj".utf8).write(to: journal.directory.appendingPathComponent("0001-s-f.json"))
+        try Data("half".utf8).write(to: journal.directory.appendingPathComponent(".tmp-0002-s-g.json-1"))
+        try journal.close()
+        let run = try #require(try JournalReader(stateDirectory: scratch.url).runs().first)
+        #expect(run.damaged.count == 1)
+        #expect(run.damaged.first?.path.hasSuffix("0001-s-f.json") == true)
+        #expect(run.damaged.first?.problem.contains("not valid JSON") == true)
+        #expect(run.interruptedWrites.count == 1)
+        #expect(run.needsRecovery)
+    }
+
+    @Test func symlinksInTheStateDirectoryAreRefused() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let elsewhere = scratch.url.appendingPathComponent("elsewhere")
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        let state = scratch.url.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(at: state.appendingPathComponent("rollback"), withDestinationURL: elsewhere)
+        #expect(throws: DurableFile.Failure.self) { try RunJournal.create(stateDirectory: state, suites: []) }
+        #expect(throws: DurableFile.Failure.self) { try JournalReader(stateDirectory: state).runs() }
+    }
+}

@@ -1,0 +1,183 @@
+import EbbCore
+import EbbFaults
+import Foundation
+import Testing
+
+@Suite struct SuiteLoaderTests {
+    let loader = SuiteLoader(catalog: .standard)
+
+    func errors(_ yaml: String) -> [SuiteError] {
+        do {
+            _ = try loader.load(text: yaml, path: "suite.yaml")
+            return []
+        } catch let error as SuiteErrors {
+            return error.errors
+        } catch {
+            Issue.record("unexpected error type: \(error)")
+            return []
+        }
+    }
+
+    @Test func typoInAKeyNamesFileLineColumnKeyAndSuggestion() throws {
+        let problems = errors("""
+        suite: s
+        scenarios:
+          - name: one
+            durration: 1s
+            faults:
+              - command: { inject: [true], rollback: [true] }
+        """)
+        let problem = try #require(problems.first)
+        #expect(problem.file == "suite.yaml")
+        #expect(problem.line == 4)
+        #expect(problem.column == 5)
+        #expect(problem.key == "scenarios[0].durration")
+        #expect(problem.message.contains("did you mean 'duration'?"))
+        #expect(problem.description.hasPrefix("suite.yaml:4:5: error: scenarios[0].durration:"))
+    }
+
+    @Test func unknownPluginIsNamedWithASuggestion() throws {
+        let problem = try #require(errors("""
+        scenarios:
+          - name: one
+            duration: 1s
+            faults:
+              - process.paus: { pid: 42 }
+        """).first)
+        #expect(problem.line == 5 && problem.column == 9)
+        #expect(problem.message.contains("unknown plugin 'process.paus'"))
+        #expect(problem.message.contains("did you mean 'process.pause'?"))
+    }
+
+    @Test func wrongTypesAndBadValuesPointAtTheValue() {
+        let problems = errors("""
+        scenarios:
+          - name: one
+            duration: soon
+            faults:
+              - process.pause: { pid: abc }
+          - name: two
+            duration: 1s
+            faults:
+              - process.kill: { pid: 42, signal: NOPE }
+        """)
+        #expect(problems.map(\.key).sorted() == ["scenarios[0].duration", "scenarios[0].faults[0].process.pause.pid",
+                                                 "scenarios[1].faults[0].process.kill.signal"].sorted())
+        let duration = problems.first { $0.key == "scenarios[0].duration" }
+        #expect(duration?.line == 3 && duration?.column == 15)
+        #expect(duration?.message.contains("'soon' is not a duration") == true)
+        #expect(problems.contains { $0.message.contains("unknown signal 'NOPE'") })
+    }
+
+    @Test func unknownParameterOfAPluginIsRefused() throws {
+        let problem = try #require(errors("""
+        scenarios:
+          - name: one
+            duration: 1s
+            faults:
+              - process.pause: { pid: 42, coutn: 2 }
+        """).first)
+        #expect(problem.key == "scenarios[0].faults[0].process.pause.coutn")
+        #expect(problem.message.contains("did you mean 'count'?"))
+    }
+
+    @Test func filePathsOutsideTheAllowedRootsAreRefusedAtLoad() throws {
+        let problem = try #require(errors("""
+        allowed_roots: [sandbox]
+        scenarios:
+          - name: one
+            duration: 1s
+            faults:
+              - file.remove: { path: ../etc/passwd }
+        """).first)
+        #expect(problem.key == "scenarios[0].faults[0].file.remove.path")
+        #expect(problem.message.contains("outside the allowed roots"))
+    }
+
+    @Test func yamlSyntaxErrorsCarryTheirPosition() throws {
+        let problem = try #require(errors("scenarios:\n  - name: [unclosed\n").first)
+        #expect(problem.key == "(syntax)")
+        #expect(problem.line >= 2)
+    }
+
+    @Test func missingScenariosAndMissingRequiredParametersAreReported() {
+        #expect(errors("suite: empty\n").first?.message.contains("missing required key 'scenarios'") == true)
+        let problem = errors("""
+        scenarios:
+          - name: one
+            duration: 1s
+            faults:
+              - command: { inject: [true] }
+        """).first
+        #expect(problem?.message.contains("missing required parameter 'rollback'") == true)
+    }
+
+    @Test func aValidSuiteLoadsWithDurationsFixturesAndNamedFaults() throws {
+        let suite = try loader.load(text: """
+        suite: shop
+        setup:
+          - name: api
+            command: [sleep, "60"]
+            ready: { tcp: "127.0.0.1:8080", timeout: 5s }
+        checks: {}
+        scenarios:
+          - name: pause
+            wait_before: 250ms
+            duration: 1m30s
+            faults:
+              - process.pause: { fixture: api }
+                name: freeze-api
+        """, path: "/tmp/shop.yaml")
+        #expect(suite.name == "shop")
+        #expect(suite.fixtures.first?.readiness?.condition == .tcp(host: "127.0.0.1", port: 8080))
+        let scenario = try #require(suite.scenarios.first)
+        #expect(scenario.duration == .seconds(90))
+        #expect(scenario.waitBefore == .milliseconds(250))
+        #expect(scenario.faults.map(\.name) == ["freeze-api"])
+        #expect(scenario.faults.first?.pluginID == "process.pause")
+    }
+
+    @Test func fixtureTargetsMustExist() throws {
+        let problem = try #require(errors("""
+        scenarios:
+          - name: one
+            duration: 1s
+            faults:
+              - process.pause: { fixture: nope }
+        """).first)
+        #expect(problem.message.contains("no fixture named 'nope'"))
+    }
+}
+
+@Suite struct DurationTextTests {
+    @Test(arguments: [("250ms", Duration.milliseconds(250)), ("2s", .seconds(2)), ("1m", .seconds(60)),
+                      ("1m30s", .seconds(90)), ("1.5s", .milliseconds(1500)), ("1h", .seconds(3600))])
+    func parsesSuiteDurations(text: String, expected: Duration) {
+        #expect(DurationText.parse(text) == expected)
+    }
+
+    @Test(arguments: ["", "5", "s", "fast", "1x", "-1s"])
+    func refusesWhatIsNotADuration(text: String) {
+        #expect(DurationText.parse(text) == nil)
+    }
+
+    @Test func sizesUsePowersOf1024() {
+        #expect(SizeText.parse("4096") == 4096)
+        #expect(SizeText.parse("512K") == 512 * 1024)
+        #expect(SizeText.parse("64M") == 64 << 20)
+        #expect(SizeText.parse("1G") == 1 << 30)
+        #expect(SizeText.parse("lots") == nil)
+    }
+}
+
+@Suite struct ExitStatusTests {
+    @Test func precedenceIsRollbackThenInputThenSignalThenChecksThenInconclusive() {
+        #expect(ExitStatus.checksFailed.combined(with: .rollbackIncomplete) == .rollbackIncomplete)
+        #expect(ExitStatus.terminated.combined(with: .checksFailed) == .terminated)
+        #expect(ExitStatus.inconclusive.combined(with: .checksFailed) == .checksFailed)
+        #expect(ExitStatus.passed.combined(with: .inconclusive) == .inconclusive)
+        #expect(ExitStatus.invalidInput.combined(with: .interrupted) == .invalidInput)
+        #expect(ExitStatus.interrupted(by: 2) == .interrupted)
+        #expect(ExitStatus.interrupted(by: 15) == .terminated)
+    }
+}
