@@ -13,9 +13,9 @@ public enum ChildProcess {
     }
 
     /// Starts `arguments` in a new process group and returns its pid without waiting.
-    /// Output goes to `outputPath` (appended), or to /dev/null.
+    /// Output goes to `outputPath` (appended), or to /dev/null; errors go with it unless `errorPath` is given.
     public static func spawn(_ arguments: [String], environment: [String: String]? = nil,
-                             directory: String? = nil, outputPath: String? = nil) throws -> Int32 {
+                             directory: String? = nil, outputPath: String? = nil, errorPath: String? = nil) throws -> Int32 {
         guard let program = arguments.first else { throw Failure(description: "empty command") }
         let executable = resolve(program)
         var actions = posix_spawn_file_actions_t()
@@ -24,7 +24,11 @@ public enum ChildProcess {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         let sink = outputPath ?? "/dev/null"
         posix_spawn_file_actions_addopen(&actions, 1, sink, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        if let errorPath {
+            posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
         if let directory {
             guard let addChdir = addChdirAction else { throw Failure(description: "this C library cannot start a program in another directory") }
             _ = addChdir(&actions, directory)

@@ -1,0 +1,73 @@
+import EbbCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The built `ebb` binary, run as a user would: `$EBB_BIN`, else beside the test bundle.
+enum EbbBinary {
+    static var path: String {
+        if let path = ProcessInfo.processInfo.environment["EBB_BIN"] { return path }
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [bundle, bundle.deletingLastPathComponent()] {
+            let path = candidate.appendingPathComponent("ebb").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/ebb").standardized.path
+    }
+}
+
+/// One `ebb` invocation with its output captured to files. Started with posix_spawn and
+/// reaped with waitpid: Foundation's `Process.waitUntilExit` was seen to hang under Swift Testing.
+final class EbbRun {
+    let pid: Int32
+    let stdoutPath: String
+    let stderrPath: String
+    private var status: Int32?
+
+    init(_ arguments: [String], in directory: URL) throws {
+        stdoutPath = directory.appendingPathComponent("stdout-\(UUID().uuidString.prefix(6)).log").path
+        stderrPath = directory.appendingPathComponent("stderr-\(UUID().uuidString.prefix(6)).log").path
+        pid = try ChildProcess.spawn([EbbBinary.path] + arguments, directory: directory.path,
+                                     outputPath: stdoutPath, errorPath: stderrPath)
+    }
+
+    /// Runs to completion and returns the exit status and output.
+    static func run(_ arguments: [String], in directory: URL) throws -> (status: Int32, stdout: String, stderr: String) {
+        let run = try EbbRun(arguments, in: directory)
+        let status = run.wait()
+        return (status, run.stdout, run.stderr)
+    }
+
+    var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+    var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+
+    /// Waits until the output contains `text` (the runner says what it is doing), up to `timeout`.
+    func waitForOutput(_ text: String, timeout: Duration = .seconds(30)) -> Bool {
+        let clock = ContinuousClock()
+        let end = clock.now + timeout
+        while clock.now < end {
+            if stdout.contains(text) { return true }
+            if let status = ChildProcess.reap(pid) {
+                self.status = status
+                break
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return stdout.contains(text)
+    }
+
+    func signal(_ number: Int32) { kill(pid, number) }
+
+    /// Waits for exit (at most two minutes, then kills); a signal death reads as 128 + signal.
+    func wait() -> Int32 {
+        if let status { return status }
+        if let code = ChildProcess.wait(pid, timeout: .seconds(120)) {
+            status = code
+            return code
+        }
+        kill(pid, SIGKILL)
+        status = ChildProcess.wait(pid, timeout: nil) ?? -1
+        return -1
+    }
+}
