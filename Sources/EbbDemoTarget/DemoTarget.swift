@@ -22,7 +22,7 @@ public enum DemoTarget {
         if let pidfile {
             try "\(getpid())\n".write(toFile: pidfile, atomically: true, encoding: .utf8)
         }
-        print("demo-target listening on http://\(host):\(channel.localAddress?.port ?? port)")
+        FileHandle.standardOutput.write(Data("demo-target listening on http://\(host):\(channel.localAddress?.port ?? port)\n".utf8))
         try await channel.closeFuture.get()
     }
 }

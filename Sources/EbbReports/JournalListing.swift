@@ -26,7 +26,7 @@ public enum JournalListing {
                 }
             }
             for path in run.interruptedWrites {
-                lines.append("  interrupted write \(path) (never renamed into place: that fault was not armed, so never injected)")
+                lines.append("  interrupted write \(path) (never renamed into place; the file it would have replaced, if any, still holds the last complete state)")
             }
         }
         return lines.joined(separator: "\n")
@@ -39,11 +39,11 @@ public enum JournalListing {
                 "directory": .string(run.directory.path),
                 "live": .bool(run.isLive),
                 "needsRecovery": .bool(run.needsRecovery),
-                "records": .array(try run.records.map { try JSONValue(encoding: $0) }),
+                "records": .array(try run.records.map { try JSONValue(encoding: $0, with: .journal) }),
                 "damaged": .array(run.damaged.map { .object(["path": .string($0.path), "problem": .string($0.problem)]) }),
                 "interruptedWrites": .array(run.interruptedWrites.map(JSONValue.string)),
             ]
-            if let info = run.info { object["run"] = try JSONValue(encoding: info) }
+            if let info = run.info { object["run"] = try JSONValue(encoding: info, with: .journal) }
             if let problem = run.problem { object["problem"] = .string(problem) }
             return .object(object)
         }

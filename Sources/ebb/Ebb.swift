@@ -1,5 +1,6 @@
 import ArgumentParser
 import EbbCore
+import Foundation
 
 @main
 struct Ebb: AsyncParsableCommand {
@@ -7,8 +8,8 @@ struct Ebb: AsyncParsableCommand {
         commandName: "ebb",
         abstract: "Run chaos scenarios in CI with guaranteed, verified rollback.",
         discussion: """
-        Every fault's undo is written to a durable journal before the fault is injected, and every
-        exit path (end, failure, SIGINT/SIGTERM/SIGHUP) rolls back newest-first and verifies it.
+        Every fault's undo is written to a durable journal before the fault is injected, and every \
+        exit path (end, failure, SIGINT/SIGTERM/SIGHUP) rolls back newest-first and verifies it. \
         After a crash, 'ebb rollback execute' recovers from the journal alone.
 
         Exit codes:
@@ -17,6 +18,27 @@ struct Ebb: AsyncParsableCommand {
         version: EbbVersion.current,
         subcommands: [RunCommand.self, ValidateCommand.self, PluginsCommand.self, RollbackCommand.self, DemoTargetCommand.self]
     )
+}
+
+extension Ebb {
+    /// Parses and runs like argument-parser's own `main`, except that usage errors exit 3 (invalid
+    /// input, as Ebb's exit-code table says) instead of the parser's 64.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error).rawValue == 64 {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(ExitStatus.invalidInput.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 enum EbbVersion {

@@ -23,7 +23,7 @@ struct RollbackCommand: ParsableCommand {
 
         func run() throws {
             let reader = JournalReader(stateDirectory: state.directory)
-            var runs = try reader.runs()
+            var runs = try Wiring.readJournal { try reader.runs() }
             if let id = runID {
                 runs = runs.filter { $0.id == id || $0.directory.lastPathComponent == id }
                 guard !runs.isEmpty else {
@@ -40,8 +40,8 @@ struct RollbackCommand: ParsableCommand {
             commandName: "execute",
             abstract: "Run the pending undo records of a run (or of every dead run), newest first.",
             discussion: """
-            Works from the journal alone. Each undo is retried, verified and recorded; one failure
-            never stops the others. Live runs are refused. Running it twice is harmless.
+            Works from the journal alone. Each undo is retried, verified and recorded; one failure \
+            never stops the others. Live runs are refused. Running it twice is harmless. \
             Exit 0 when everything is verified reverted, 2 when anything is not (or a record is damaged).
             """
         )
@@ -59,18 +59,27 @@ struct RollbackCommand: ParsableCommand {
             let recovery = Recovery(stateDirectory: state.directory, catalog: Wiring.catalog, logger: Wiring.logger(verbose: verbose))
             let targets: [RunSnapshot]
             if let id = runID {
-                guard let found = try recovery.reader.run(id: id) else {
+                guard let found = try Wiring.readJournal({ try recovery.reader.run(id: id) }) else {
                     Wiring.printError("error: no run \(id) in \(recovery.reader.rollbackDirectory.path)")
                     throw ExitCode(.invalidInput)
                 }
                 targets = [found]
             } else {
-                targets = try recovery.reader.runs().filter { !$0.isLive && ($0.needsRecovery) }
+                targets = try Wiring.readJournal { try recovery.reader.runs() }.filter { !$0.isLive && $0.needsRecovery }
                 if targets.isEmpty { print("Nothing to execute: no dead run has pending records.") }
             }
-            let reports = try targets.map(recovery.execute)
-            reports.forEach { print(JournalListing.recovery($0)) }
-            if !reports.allSatisfy(\.isComplete) { throw ExitCode(.rollbackIncomplete) }
+            var complete = true
+            for run in targets {
+                do {
+                    let report = try recovery.execute(run)
+                    print(JournalListing.recovery(report))
+                    complete = complete && report.isComplete
+                } catch {
+                    Wiring.printError("error: run \(run.id): \(error)")
+                    complete = false
+                }
+            }
+            if !complete { throw ExitCode(.rollbackIncomplete) }
         }
     }
 }

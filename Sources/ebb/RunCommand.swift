@@ -8,11 +8,11 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run scenario suites: inject each fault, hold it, roll back and verify.",
         discussion: """
-        Before each fault is injected its undo record is made durable in the journal
-        (<state-dir>/rollback/<start>-<run id>/). Whatever ends the run, every fault is rolled
+        Before each fault is injected its undo record is made durable in the journal \
+        (<state-dir>/rollback/<start>-<run id>/). Whatever ends the run, every fault is rolled \
         back newest-first and verified; a second signal never interrupts a rollback.
 
-        Refuses to start while the journal holds pending records of a dead run; recover
+        Refuses to start while the journal holds pending records of a dead run; recover \
         them with 'ebb rollback execute', or pass --recover to do so first.
 
         Exit codes:
@@ -80,13 +80,18 @@ struct RunCommand: AsyncParsableCommand {
         if !dead.isEmpty {
             guard recover else {
                 Wiring.printError("""
-                error: the journal in \(state.directory.path) holds pending records of \(dead.count) dead run(s): \(dead.map(\.id).joined(separator: ", ")).
-                Faults from those runs may still be in place. Inspect them with 'ebb rollback list', revert them with
+                error: \(dead.count) earlier run(s) in \(state.directory.path) are not running but still have pending or unreadable records: \(dead.map(\.id).joined(separator: ", ")). \
+                Their faults may still be in place. Inspect them with 'ebb rollback list', revert them with \
                 'ebb rollback execute --all', or pass --recover to do that before this run.
                 """)
                 throw ExitCode(.invalidInput)
             }
-            let reports = try dead.map(recovery.execute)
+            let reports = try dead.map { run in
+                do { return try recovery.execute(run) } catch {
+                    Wiring.printError("error: recovering run \(run.id): \(error)")
+                    throw ExitCode(.rollbackIncomplete)
+                }
+            }
             reports.forEach { print(JournalListing.recovery($0)) }
             guard reports.allSatisfy(\.isComplete) else {
                 Wiring.printError("error: recovery of earlier runs is incomplete; not starting a new run")

@@ -24,8 +24,16 @@ enum Wiring {
 
     static func logger(verbose: Bool) -> Logger {
         var logger = Logger(label: "ebb") { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = verbose ? .debug : .warning
+        logger.logLevel = verbose ? .info : .warning
         return logger
+    }
+
+    /// Reads the journal; an unreadable one is invalid input (exit 3), reported plainly.
+    static func readJournal<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch {
+            printError("error: cannot read the journal: \(error)")
+            throw ExitCode(.invalidInput)
+        }
     }
 
     static func printError(_ text: String) {

@@ -181,3 +181,29 @@ import Testing
         #expect(ExitStatus.interrupted(by: 15) == .terminated)
     }
 }
+
+@Suite struct SuiteLoaderReportsEverythingTests {
+    @Test func everyProblemOfASuiteIsReportedInOneGoInFileOrder() throws {
+        do {
+            _ = try SuiteLoader(catalog: .standard).load(text: """
+            suit: x
+            scenarios:
+              - name: one
+                durration: 1s
+                faults:
+                  - process.pause: { pid: abc }
+              - name: two
+                duration: 2x
+                faults:
+                  - file.remove: { path: /etc/passwd }
+            """, path: "bad.yaml")
+            Issue.record("the suite is invalid")
+        } catch let error as SuiteErrors {
+            #expect(error.errors.map(\.key) == [
+                "suit", "scenarios[0].durration", "scenarios[0].faults[0].process.pause.pid",
+                "scenarios[1].duration", "scenarios[1].faults[0].file.remove.path",
+            ])
+            #expect(!error.errors.contains { $0.message.contains("needs a duration") }, "a misspelt key is not reported twice")
+        }
+    }
+}

@@ -89,7 +89,7 @@ public struct RunInfo: Codable, Sendable {
 
 extension JSONEncoder {
     /// The encoder the journal writes with: sorted keys, ISO 8601 dates with milliseconds.
-    static var journal: JSONEncoder {
+    public static var journal: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.dateEncodingStrategy = .custom { date, encoder in
@@ -101,7 +101,7 @@ extension JSONEncoder {
 }
 
 extension JSONDecoder {
-    static var journal: JSONDecoder {
+    public static var journal: JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             let text = try decoder.singleValueContainer().decode(String.self)

@@ -21,8 +21,9 @@ public struct RunSnapshot: Sendable {
     public var entries: [RecordEntry]
     /// Some process holds the run's lock: its runner (or a recovery) is at work.
     public var isLive: Bool
-    /// Interrupted writes (temp files that were never renamed into place): such a record was
-    /// never armed, so its fault was never injected; listed so nothing passes unseen.
+    /// Interrupted writes (temp files never renamed into place). A new record that never got
+    /// renamed was never armed, so its fault was never injected; an interrupted update leaves the
+    /// previous complete version in place. Listed so nothing passes unseen.
     public var interruptedWrites: [String]
 
     /// The run id: from run.json, else from the directory name.

@@ -23,11 +23,13 @@ public final class RunLock: @unchecked Sendable {
         return RunLock(descriptor: fd)
     }
 
-    /// Whether some process holds the lock of `runDirectory` right now.
+    /// Whether some process holds the lock of `runDirectory` right now. Probes with a shared
+    /// lock and never creates the lock file, so reading the journal changes nothing.
     public static func isHeld(_ runDirectory: URL) -> Bool {
-        guard let lock = try? acquire(runDirectory) else { return true }
-        lock.release()
-        return false
+        let fd = open(runDirectory.appendingPathComponent("lock").path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK
     }
 
     private init(descriptor: Int32) { self.descriptor = descriptor }

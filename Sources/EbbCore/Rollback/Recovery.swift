@@ -32,7 +32,13 @@ public struct Recovery: Sendable {
     /// A live run (its lock held) is refused: Ebb never races a runner.
     public func execute(_ run: RunSnapshot) throws -> RecoveryReport {
         var report = RecoveryReport(runID: run.id, directory: run.directory, results: [], damaged: [])
-        guard let lock = try RunLock.acquire(run.directory) else {
+        // A reader probing the lock holds it for an instant; only a holder that stays is a live run.
+        var lock = try RunLock.acquire(run.directory)
+        for _ in 0..<10 where lock == nil {
+            Thread.sleep(forTimeInterval: 0.05)
+            lock = try RunLock.acquire(run.directory)
+        }
+        guard let lock else {
             report.refusal = "run \(run.id) is live (its runner or another recovery holds the lock); not touching it"
             return report
         }
@@ -40,6 +46,9 @@ public struct Recovery: Sendable {
         // Read again under the lock: the runner may have finished in between.
         let current = try reader.run(at: run.directory)
         report.damaged = current.damaged
+        if let problem = current.problem {
+            report.damaged.append((current.directory.appendingPathComponent("run.json").path, problem))
+        }
         let executor = RollbackExecutor(catalog: catalog, actor: actor, logger: logger)
         report.results = executor.execute(current.records.filter(\.state.isPending), runDirectory: current.directory) { record in
             try DurableFile.write(JSONEncoder.journal.encode(record), to: current.directory.appendingPathComponent(record.fileName).path)

@@ -63,7 +63,7 @@ public struct RollbackExecutor: Sendable {
                     break
                 } catch {
                     lastError = "\(error)"
-                    logger.warning("undo attempt \(attempt)/\(attempts) of \(record.fault) failed: \(lastError)")
+                    logger.info("undo attempt \(attempt)/\(attempts) of \(record.fault) failed: \(lastError)")
                     if attempt < attempts { Thread.sleep(forTimeInterval: backoff.seconds * Double(attempt)) }
                 }
             }

@@ -12,7 +12,7 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     public var meaning: String {
         switch self {
         case .passed: return "every scenario passed and every fault was verified reverted"
-        case .checksFailed: return "a check or SLO failed, or a fault could not be injected; every fault reverted"
+        case .checksFailed: return "a check or SLO failed (resilience regression); every fault reverted"
         case .rollbackIncomplete: return "rollback incomplete: some fault could not be verified reverted (system may be dirty)"
         case .invalidInput: return "invalid input (suite, flags, journal); nothing was injected"
         case .inconclusive: return "steady state did not hold before injection; the scenario was not run (inconclusive)"

@@ -165,12 +165,16 @@ public final class Runner: @unchecked Sendable {
         let deadline = deadline(after: scenario.duration)
         var injectedAll = true
         for (spec, plan, faultContext) in plans {
+            guard injectedAll else {
+                record(StepResult(kind: .inject, name: "inject: \(spec.name)", status: .skipped,
+                                  message: "not injected: an earlier fault of the scenario failed", properties: ["target": plan.target]))
+                continue
+            }
             let stepStart = clock.now
             var properties = ["target": plan.target, "undo": plan.undoSummary, "plugin": spec.pluginID,
                               "parameters": spec.parameters.description]
             guard !Task.isCancelled else {
                 record(StepResult(kind: .inject, name: "inject: \(spec.name)", status: .skipped, message: "the run was interrupted", properties: properties))
-                injectedAll = false
                 continue
             }
             do {
@@ -194,7 +198,6 @@ public final class Runner: @unchecked Sendable {
                 injectedAll = false
                 record(StepResult(kind: .inject, name: "inject: \(spec.name)", status: .error, message: "\(error)",
                                   duration: clock.now - stepStart, properties: properties))
-                break
             }
         }
 

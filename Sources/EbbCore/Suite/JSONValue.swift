@@ -33,8 +33,8 @@ public enum JSONValue: Codable, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Encodes any `Encodable` value as a `JSONValue`.
-    public init<T: Encodable>(encoding value: T) throws {
-        let data = try JSONEncoder().encode(value)
+    public init<T: Encodable>(encoding value: T, with encoder: JSONEncoder = JSONEncoder()) throws {
+        let data = try encoder.encode(value)
         self = try JSONDecoder().decode(JSONValue.self, from: data)
     }
 

@@ -21,7 +21,8 @@ public struct Fixture: Sendable {
     /// The program and its arguments; a leading `ebb` means this very binary.
     public var command: [String]
     public var environment: [String: String]
-    public var directory: String?
+    /// Where it runs: `directory` from the suite (relative to the suite file), else the suite's folder.
+    public var directory: String
     public var readiness: Readiness?
 }
 

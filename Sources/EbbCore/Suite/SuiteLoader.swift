@@ -48,16 +48,17 @@ public struct SuiteLoader {
             return nil
         }
 
-        guard let entries = collect({ try reader.entries(root, at: "", allowed: Self.suiteKeys) }) else {
+        var unknown: [SuiteError] = []
+        guard let values = collect({ try reader.knownEntries(root, at: "", allowed: Self.suiteKeys, problems: &unknown) }) else {
             throw SuiteErrors(problems)
         }
-        let values = Dictionary(uniqueKeysWithValues: entries.map { ($0.key, $0.value) })
+        problems += unknown
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL
 
         let name = values["suite"].flatMap { node in collect { try reader.string(node, "suite") } }
             ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         let roots = values["allowed_roots"].flatMap { node in collect { try reader.stringList(node, "allowed_roots") } } ?? []
-        let fixtures = values["setup"].flatMap { node in collect { try self.fixtures(node, reader) } } ?? []
+        let fixtures = values["setup"].flatMap { node in collect { try self.fixtures(node, reader, relativeTo: directory) } } ?? []
         let context = SuiteContext(
             directory: directory,
             allowedRoots: roots.map { URL(fileURLWithPath: $0, relativeTo: directory).standardizedFileURL.path },
@@ -82,12 +83,12 @@ public struct SuiteLoader {
         } else {
             problems.append(reader.error(root, "scenarios", "missing required key 'scenarios'"))
         }
-        guard problems.isEmpty else { throw SuiteErrors(problems) }
+        guard problems.isEmpty else { throw SuiteErrors(problems.sorted { ($0.line, $0.column) < ($1.line, $1.column) }) }
         return Suite(name: name, path: path, allowedRoots: context.allowedRoots, fixtures: fixtures,
                      checks: checks, scenarios: scenarios)
     }
 
-    private func fixtures(_ node: Node, _ reader: YAMLNodeReader) throws -> [Fixture] {
+    private func fixtures(_ node: Node, _ reader: YAMLNodeReader, relativeTo suiteDirectory: URL) throws -> [Fixture] {
         var fixtures: [Fixture] = []
         for (index, item) in try reader.sequence(node, "setup").enumerated() {
             let key = "setup[\(index)]"
@@ -109,7 +110,9 @@ public struct SuiteLoader {
             }
             fixtures.append(Fixture(
                 name: name, command: command, environment: environment,
-                directory: try values["directory"].map { try reader.string($0, "\(key).directory") },
+                directory: try values["directory"].map {
+                    URL(fileURLWithPath: try reader.string($0, "\(key).directory"), relativeTo: suiteDirectory).standardizedFileURL.path
+                } ?? suiteDirectory.path,
                 readiness: try values["ready"].map { try readiness($0, at: "\(key).ready", reader) }
             ))
         }
@@ -140,16 +143,21 @@ public struct SuiteLoader {
     }
 
     private func scenario(_ node: Node, at key: String, _ reader: YAMLNodeReader, _ context: SuiteContext) throws -> Scenario {
-        let entries = try reader.entries(node, at: key, allowed: Self.scenarioKeys)
-        let values = Dictionary(uniqueKeysWithValues: entries.map { ($0.key, $0.value) })
-        guard let nameNode = values["name"] else { throw reader.error(node, "\(key).name", "a scenario needs a name") }
-        guard let faultsNode = values["faults"] else { throw reader.error(node, "\(key).faults", "a scenario needs at least one fault") }
-        guard values["duration"] != nil else { throw reader.error(node, "\(key).duration", "a scenario needs a duration (how long the faults are held), e.g. 5s") }
-        let name = try reader.string(nameNode, "\(key).name")
-        var faults: [FaultSpec] = []
         var errors: [SuiteError] = []
-        let items = try reader.sequence(faultsNode, "\(key).faults")
-        if items.isEmpty { throw reader.error(faultsNode, "\(key).faults", "a scenario needs at least one fault") }
+        let values = try reader.knownEntries(node, at: key, allowed: Self.scenarioKeys, problems: &errors)
+        func require(_ name: String, _ message: String) -> Node? {
+            // A misspelt key already reported with "did you mean '<name>'" needs no second error.
+            let misspelt = errors.contains { $0.message.contains("did you mean '\(name)'") }
+            if values[name] == nil && !misspelt { errors.append(reader.error(node, "\(key).\(name)", message)) }
+            return values[name]
+        }
+        let nameNode = require("name", "a scenario needs a name")
+        let faultsNode = require("faults", "a scenario needs at least one fault")
+        _ = require("duration", "a scenario needs a duration (how long the faults are held), e.g. 5s")
+        let name = try nameNode.map { try reader.string($0, "\(key).name") } ?? key
+        var faults: [FaultSpec] = []
+        let items = try faultsNode.map { try reader.sequence($0, "\(key).faults") } ?? []
+        if let faultsNode, items.isEmpty { errors.append(reader.error(faultsNode, "\(key).faults", "a scenario needs at least one fault")) }
         for (index, item) in items.enumerated() {
             do {
                 let spec = try fault(item, at: "\(key).faults[\(index)]", reader, context)
@@ -162,7 +170,7 @@ public struct SuiteLoader {
             }
         }
         func duration(_ name: String) -> Duration? {
-            guard let node = values[name] else { return .zero }
+            guard let node = values[name] else { return name == "duration" ? nil : .zero }
             do { return try reader.duration(node, "\(key).\(name)") } catch let error as SuiteError {
                 errors.append(error)
                 return nil

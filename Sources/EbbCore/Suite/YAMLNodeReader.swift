@@ -11,6 +11,27 @@ struct YAMLNodeReader {
         return SuiteError(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, key: key, message: message)
     }
 
+    /// The entries of a mapping whose keys are in `allowed`; each unknown key is added to
+    /// `problems` (and skipped) so that one typo does not hide the problems after it.
+    func knownEntries(_ node: Node, at key: String, allowed: [String], problems: inout [SuiteError]) throws -> [String: Node] {
+        let all = try entries(node, at: key, allowed: nil)
+        var known: [String: Node] = [:]
+        for entry in all {
+            if allowed.contains(entry.key) {
+                known[entry.key] = entry.value
+            } else {
+                problems.append(unknownKey(entry.key, at: entry.keyNode, path: key.isEmpty ? entry.key : "\(key).\(entry.key)", allowed: allowed))
+            }
+        }
+        return known
+    }
+
+    func unknownKey(_ name: String, at node: Node, path: String, allowed: [String]) -> SuiteError {
+        var message = "unknown key '\(name)'"
+        if let guess = Spelling.suggestion(for: name, among: allowed) { message += "; did you mean '\(guess)'?" }
+        return error(node, path, message + " (allowed: \(allowed.joined(separator: ", ")))")
+    }
+
     /// The entries of a mapping, in file order, refusing keys that are not in `allowed`.
     func entries(_ node: Node, at key: String, allowed: [String]?) throws -> [(key: String, keyNode: Node, value: Node)] {
         guard case .mapping(let mapping) = node else {
@@ -21,12 +42,7 @@ struct YAMLNodeReader {
         for (keyNode, value) in mapping {
             guard let name = keyNode.scalar?.string else { throw error(keyNode, key, "keys must be plain strings") }
             let path = key.isEmpty ? name : "\(key).\(name)"
-            if let allowed, !allowed.contains(name) {
-                var message = "unknown key '\(name)'"
-                if let guess = Spelling.suggestion(for: name, among: allowed) { message += "; did you mean '\(guess)'?" }
-                message += " (allowed: \(allowed.joined(separator: ", ")))"
-                throw error(keyNode, path, message)
-            }
+            if let allowed, !allowed.contains(name) { throw unknownKey(name, at: keyNode, path: path, allowed: allowed) }
             guard seen.insert(name).inserted else { throw error(keyNode, path, "key '\(name)' appears twice") }
             result.append((name, keyNode, value))
         }

@@ -39,6 +39,10 @@ public enum DiskFill: FaultPlugin {
         let maximum: UInt64
 
         func plan(_ context: FaultContext) throws -> FaultPlan {
+            let resolved = try FileTarget.realPath(directory)
+            guard FileTarget.isInside(resolved, roots: context.suite.allowedRoots.map { (try? FileTarget.realPath($0)) ?? $0 }) else {
+                throw FaultError(description: "\(directory) resolves to \(resolved), outside the allowed roots")
+            }
             let space = try FilesystemSpace(directory)
             let bytes: UInt64
             switch amount {

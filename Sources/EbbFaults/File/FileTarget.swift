@@ -31,16 +31,8 @@ struct FileTarget: Sendable {
 
     /// Checks, at plan time, that the real file (symlinks resolved) is a regular file inside the roots.
     func resolve(_ context: FaultContext) throws -> String {
-        guard let real = realpath(path, nil) else {
-            throw FaultError(description: "\(path): \(String(cString: strerror(errno)))")
-        }
-        defer { free(real) }
-        let resolved = String(cString: real)
-        let roots = context.suite.allowedRoots.map { root -> String in
-            guard let real = realpath(root, nil) else { return root }
-            defer { free(real) }
-            return String(cString: real)
-        }
+        let resolved = try Self.realPath(path)
+        let roots = context.suite.allowedRoots.map { (try? Self.realPath($0)) ?? $0 }
         guard Self.isInside(resolved, roots: roots) else {
             throw FaultError(description: "\(path) resolves to \(resolved), outside the allowed roots")
         }
@@ -49,6 +41,15 @@ struct FileTarget: Sendable {
             throw FaultError(description: "\(resolved) is not a regular file")
         }
         return resolved
+    }
+
+    /// `path` with every symlink resolved.
+    static func realPath(_ path: String) throws -> String {
+        guard let real = realpath(path, nil) else {
+            throw FaultError(description: "\(path): \(String(cString: strerror(errno)))")
+        }
+        defer { free(real) }
+        return String(cString: real)
     }
 
     /// Plans a fault on this file: the undo restores a backup kept in the run directory.

@@ -1,0 +1,24 @@
+# Sourced by ci/test.sh and ci/demo.sh: installs the Debian packages Ebb needs, once.
+# Usage: ensure_packages NAME...   (apt-get update runs at most once, and only when something is missing)
+
+ensure_packages() {
+    local missing=()
+    local name
+    for name in "$@"; do
+        dpkg-query -W -f='${Status}' "$name" 2>/dev/null | grep -q "install ok installed" || missing+=("$name")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "ebb: missing Debian packages: ${missing[*]}; install them as root (apt-get install -y ${missing[*]})" >&2
+        return 1
+    fi
+    echo "ebb: installing ${missing[*]}"
+    if [ -z "${EBB_APT_UPDATED:-}" ]; then
+        apt-get update -qq
+        export EBB_APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+}
+
+# Build-time needs: libxml2 headers for the JUnit writer, pkg-config to find them.
+EBB_BUILD_PACKAGES=(libxml2-dev pkg-config)

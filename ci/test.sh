@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what the tests need, builds, and runs every test: unit tests per module and the
+# end-to-end tests that run the built `ebb` binary. CI runs exactly this (through .ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source ci/packages.sh
+
+# chattr (e2fsprogs) makes a file immutable for the failing-undo test; procps gives ps/pgrep
+# for people debugging a run; libxml2-utils brings xmllint for report validation.
+ensure_packages "${EBB_BUILD_PACKAGES[@]}" e2fsprogs procps libxml2-utils
+
+swift build --build-tests
+export EBB_BIN="$(swift build --show-bin-path)/ebb"
+swift test
