@@ -34,8 +34,6 @@ public final class ConsoleReporter: @unchecked Sendable {
     private func progress(_ event: RunEvent) -> String? {
         switch event {
         case .runStarted(let id, let journal): return "ebb run \(id): journal \(journal.path)"
-        case .recovered(let id, let results):
-            return "recovered dead run \(id): " + results.map { "\($0.record.fault) \($0.record.state.rawValue)" }.joined(separator: ", ")
         case .fixtureReady(let name, let pid): return "setup: fixture \(name) ready (pid \(pid))"
         case .scenarioStarted(let suite, let name, let faults, let duration):
             return "\n== \(suite) / \(name): \(faults) fault(s), hold \(DurationText.format(duration))"

@@ -9,6 +9,12 @@ public struct RollbackResult: Sendable {
     /// Set when the final state could not be written to the journal (the undo itself may have worked).
     public var journalProblem: String?
 
+    public init(record: UndoRecord, duration: Duration, journalProblem: String? = nil) {
+        self.record = record
+        self.duration = duration
+        self.journalProblem = journalProblem
+    }
+
     public var succeeded: Bool { record.state == .reverted || record.state == .irreversible }
 }
 

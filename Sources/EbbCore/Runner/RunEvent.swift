@@ -3,7 +3,6 @@ import Foundation
 /// What happens during a run, as it happens; console and live reporters subscribe to these.
 public enum RunEvent: Sendable {
     case runStarted(runID: String, journal: URL)
-    case recovered(runID: String, results: [RollbackResult])
     case fixtureReady(name: String, pid: Int32)
     case scenarioStarted(suite: String, name: String, faults: Int, duration: Duration)
     case holding(scenario: String, duration: Duration)

@@ -47,6 +47,12 @@ public struct ScenarioResult: Sendable {
     public var interrupted = false
     public var rollbacks: [RollbackResult] = []
 
+    public init(suite: String, name: String, startedAt: Date) {
+        self.suite = suite
+        self.name = name
+        self.startedAt = startedAt
+    }
+
     public var status: ExitStatus {
         var status = ExitStatus.passed
         for step in steps {
@@ -72,8 +78,12 @@ public struct RunResult: Sendable {
     public var setupSteps: [StepResult] = []
     /// The signal that interrupted the run, if one did.
     public var signal: Int32?
-    /// Runs recovered with `--recover` before this one started.
-    public var recoveredRuns: [String] = []
+
+    public init(runID: String?, journalDirectory: URL?, startedAt: Date) {
+        self.runID = runID
+        self.journalDirectory = journalDirectory
+        self.startedAt = startedAt
+    }
 
     public var exitStatus: ExitStatus {
         var status = scenarios.reduce(ExitStatus.passed) { $0.combined(with: $1.status) }
