@@ -1,21 +1,62 @@
 import EbbCore
 import Foundation
 
-/// Prints a run as it happens, one line per event (readable in CI logs), and a closing table.
+/// Prints a run as it happens and a closing table. Three styles: `plain` (one line per event,
+/// for CI logs), `live` (plain plus a ticking hold timer, for terminals) and `json` (one JSON
+/// object per event, for machines).
 public final class ConsoleReporter: @unchecked Sendable {
+    public enum Style: String, Sendable {
+        case plain, live, json
+    }
+
+    private let style: Style
     private let quiet: Bool
     private let write: @Sendable (String) -> Void
     private let lock = NSLock()
+    private var ticker: DispatchSourceTimer?
 
-    public init(quiet: Bool = false, write: @escaping @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }) {
+    public init(style: Style = .plain, quiet: Bool = false,
+                write: @escaping @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }) {
+        self.style = style
         self.quiet = quiet
         self.write = write
     }
 
+    /// The style for standard output: `live` on a terminal, else `plain`.
+    public static var terminalStyle: Style { isatty(STDOUT_FILENO) == 1 ? .live : .plain }
+
     public func handle(_ event: RunEvent) {
         lock.withLock {
+            stopTicker()
+            if style == .json {
+                if let line = Self.json(event) { write(line) }
+                return
+            }
             if let line = line(for: event) { write(line) }
+            if style == .live, !quiet, case .holding(let scenario, let duration) = event { startTicker(scenario, duration) }
         }
+    }
+
+    /// Rewrites one terminal line with elapsed and remaining hold time until the next event.
+    private func startTicker(_ scenario: String, _ duration: Duration) {
+        let start = ContinuousClock.now
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "ebb.console.ticker"))
+        timer.schedule(deadline: .now() + 0.25, repeating: 0.25)
+        timer.setEventHandler {
+            let elapsed = (ContinuousClock.now - start).seconds
+            let remaining = max(0, duration.seconds - elapsed)
+            let text = String(format: "\r   %@: holding, %.1fs elapsed, %.1fs remaining\u{1B}[K", scenario, elapsed, remaining)
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+        timer.resume()
+        ticker = timer
+    }
+
+    private func stopTicker() {
+        guard let ticker else { return }
+        ticker.cancel()
+        self.ticker = nil
+        FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8))
     }
 
     private func line(for event: RunEvent) -> String? {
@@ -69,6 +110,40 @@ public final class ConsoleReporter: @unchecked Sendable {
         let status = result.exitStatus
         lines.append("Exit \(status.rawValue): \(status.meaning)")
         return lines.joined(separator: "\n")
+    }
+
+    /// One event as a JSON object on one line.
+    static func json(_ event: RunEvent) -> String? {
+        var object: [String: JSONValue] = ["time": .string(Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))]
+        switch event {
+        case .runStarted(let id, let journal):
+            object.merge(["event": .string("run-started"), "run": .string(id), "journal": .string(journal.path)]) { $1 }
+        case .fixtureReady(let name, let pid):
+            object.merge(["event": .string("fixture-ready"), "fixture": .string(name), "pid": .number(Double(pid))]) { $1 }
+        case .scenarioStarted(let suite, let name, let faults, let duration):
+            object.merge(["event": .string("scenario-started"), "suite": .string(suite), "scenario": .string(name),
+                          "faults": .number(Double(faults)), "holdSeconds": .number(duration.seconds)]) { $1 }
+        case .holding(let scenario, let duration):
+            object.merge(["event": .string("holding"), "scenario": .string(scenario), "holdSeconds": .number(duration.seconds)]) { $1 }
+        case .step(let scenario, let step):
+            object.merge(["event": .string("step"), "scenario": .string(scenario), "kind": .string(step.kind.rawValue),
+                          "name": .string(step.name), "status": .string(step.status.rawValue),
+                          "message": step.message.map(JSONValue.string) ?? .null, "seconds": .number(step.duration.seconds),
+                          "properties": .object(step.properties.mapValues(JSONValue.string))]) { $1 }
+        case .rollingBack(let scenario, let faults):
+            object.merge(["event": .string("rolling-back"), "scenario": .string(scenario), "faults": .number(Double(faults))]) { $1 }
+        case .scenarioFinished(let result):
+            object.merge(["event": .string("scenario-finished"), "scenario": .string(result.name),
+                          "interrupted": .bool(result.interrupted), "exitCode": .number(Double(result.status.rawValue))]) { $1 }
+        case .signal(let number, let duringRollback):
+            object.merge(["event": .string("signal"), "signal": .string(signalName(number)), "duringRollback": .bool(duringRollback)]) { $1 }
+        case .runFinished(let result):
+            object.merge(["event": .string("run-finished"), "exitCode": .number(Double(result.exitStatus.rawValue)),
+                          "meaning": .string(result.exitStatus.meaning)]) { $1 }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(JSONValue.object(object))).map { String(decoding: $0, as: UTF8.self) }
     }
 
     static func mark(_ status: StepResult.Status) -> String {

@@ -50,6 +50,8 @@ struct RollbackCommand: ParsableCommand {
         @Option(name: .customLong("run"), help: ArgumentHelp("The run to execute (id or directory name).", valueName: "id")) var runID: String?
         @Flag(help: "Execute every run that is not live and has pending records.") var all = false
         @Flag(help: "Log undo retries to stderr.") var verbose = false
+        @Option(help: ArgumentHelp("Folder for the rollback summary of each executed run (rollback-summary-<run id>.json/.md).", valueName: "dir"))
+        var reportDir = "reports"
 
         func validate() throws {
             guard (runID == nil) == all else { throw ValidationError("give exactly one of --run ID or --all") }
@@ -73,6 +75,8 @@ struct RollbackCommand: ParsableCommand {
                 do {
                     let report = try recovery.execute(run)
                     print(JournalListing.recovery(report))
+                    let reports = RunReports(reportDirectory: URL(fileURLWithPath: reportDir).standardizedFileURL)
+                    Wiring.writeReports { try reports.write(report, reader: recovery.reader, actor: "rollback execute") }
                     complete = complete && report.isComplete
                 } catch {
                     Wiring.printError("error: run \(run.id): \(error)")

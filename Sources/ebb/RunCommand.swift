@@ -40,6 +40,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print only signals and the final summary.")
     var quiet = false
 
+    @Option(help: ArgumentHelp("Console output: text (live on a terminal, one line per event otherwise) or json (one object per event).", valueName: "format"))
+    var logFormat: LogFormat = .text
+
     @Flag(help: "Log undo retries and other details to stderr.")
     var verbose = false
 
@@ -60,8 +63,12 @@ struct RunCommand: AsyncParsableCommand {
         let options = Runner.Options(stateDirectory: state.directory,
                                      reportDirectory: URL(fileURLWithPath: reportDir).standardizedFileURL,
                                      scenarioNames: scenarios)
-        let console = ConsoleReporter(quiet: quiet)
-        let runner = Runner(suites: loaded, catalog: Wiring.catalog, options: options, logger: logger, observe: console.handle)
+        let console = ConsoleReporter(style: logFormat == .json ? .json : ConsoleReporter.terminalStyle, quiet: quiet)
+        let reports = RunReports(reportDirectory: options.reportDirectory)
+        let runner = Runner(suites: loaded, catalog: Wiring.catalog, options: options, logger: logger) { event in
+            reports.logs.handle(event)
+            console.handle(event)
+        }
 
         if dryRun {
             let planned = runner.dryRun()
@@ -86,14 +93,17 @@ struct RunCommand: AsyncParsableCommand {
                 """)
                 throw ExitCode(.invalidInput)
             }
-            let reports = try dead.map { run in
+            let recoveries = try dead.map { run in
                 do { return try recovery.execute(run) } catch {
                     Wiring.printError("error: recovering run \(run.id): \(error)")
                     throw ExitCode(.rollbackIncomplete)
                 }
             }
-            reports.forEach { print(JournalListing.recovery($0)) }
-            guard reports.allSatisfy(\.isComplete) else {
+            for report in recoveries {
+                print(JournalListing.recovery(report))
+                Wiring.writeReports { try reports.write(report, reader: recovery.reader, actor: "run --recover") }
+            }
+            guard recoveries.allSatisfy(\.isComplete) else {
                 Wiring.printError("error: recovery of earlier runs is incomplete; not starting a new run")
                 throw ExitCode(.rollbackIncomplete)
             }
@@ -107,6 +117,11 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(.invalidInput)
         }
         let result = await runner.runTrappingSignals(journal: journal)
+        Wiring.writeReports { try reports.write(result) }
         throw ExitCode(result.exitStatus)
     }
+}
+
+enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
 }

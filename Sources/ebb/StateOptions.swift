@@ -36,6 +36,17 @@ enum Wiring {
         }
     }
 
+    /// Writes reports; a report that cannot be written is said on stderr, never hidden, and does
+    /// not change the exit code, which describes the system under test.
+    static func writeReports(_ body: () throws -> [String]) {
+        do {
+            let paths = try body()
+            if !paths.isEmpty { FileHandle.standardError.write(Data("reports: \(paths.joined(separator: ", "))\n".utf8)) }
+        } catch {
+            printError("error: could not write reports: \(error)")
+        }
+    }
+
     static func printError(_ text: String) {
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }

@@ -76,6 +76,7 @@ public struct RunResult: Sendable {
     public var scenarios: [ScenarioResult] = []
     /// Fixture (setup) rollbacks, outside any scenario.
     public var setupSteps: [StepResult] = []
+    public var setupRollbacks: [RollbackResult] = []
     /// The signal that interrupted the run, if one did.
     public var signal: Int32?
 

@@ -112,6 +112,7 @@ public final class Runner: @unchecked Sendable {
         }
         let rollbacks = await rollBack(setup, label: "setup")
         result.setupSteps += rollbacks.map { rollbackStep($0, name: $0.record.fault) }
+        result.setupRollbacks += rollbacks
     }
 
     private func run(_ scenario: Scenario, of suite: Suite, journal: RunJournal, fixturePIDs: [String: Int32]) async -> ScenarioResult {
