@@ -25,10 +25,10 @@ final class EbbRun {
     let stderrPath: String
     private var status: Int32?
 
-    init(_ arguments: [String], in directory: URL) throws {
+    init(_ arguments: [String], in directory: URL, environment: [String: String]? = nil) throws {
         stdoutPath = directory.appendingPathComponent("stdout-\(UUID().uuidString.prefix(6)).log").path
         stderrPath = directory.appendingPathComponent("stderr-\(UUID().uuidString.prefix(6)).log").path
-        pid = try ChildProcess.spawn([EbbBinary.path] + arguments, directory: directory.path,
+        pid = try ChildProcess.spawn([EbbBinary.path] + arguments, environment: environment, directory: directory.path,
                                      outputPath: stdoutPath, errorPath: stderrPath)
     }
 

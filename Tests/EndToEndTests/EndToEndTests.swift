@@ -28,6 +28,10 @@ import Glibc
               - disk.fill: { path: files, size: 8M }
               - command: { inject: [touch, files/flag], rollback: [rm, -f, files/flag], verify: [sh, -c, "! test -e files/flag"] }
               - process.kill: { match: "sleep \(marker)", restart: [sh, -c, "setsid sleep \(marker) & echo $! > \(pidfile)"], restart_timeout: 10s }
+          - name: never-reached
+            duration: 1s
+            faults:
+              - command: { inject: [true], rollback: [true] }
         """
     }
 
@@ -89,7 +93,9 @@ import Glibc
         let pauseMarker = "\(Int.random(in: 100_000...999_999)).8"
         let paused = try workspace.startSleeper(pauseMarker)
         let suite = try workspace.write(suite: Self.everyPluginSuite(hold: "5m", marker: marker, pauseMarker: pauseMarker, pidfile: pidfile))
-        let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        let stepSummary = workspace.url.appendingPathComponent("step-summary.md").path
+        let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path, "--report-dir", "reports"], in: workspace.url,
+                             environment: ["GITHUB_STEP_SUMMARY": stepSummary])
         #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
         #expect(workspace.content("a.txt") != workspace.originals["a.txt"], "the faults are live during the hold")
         #expect(workspace.processState(paused) == "T")
@@ -105,6 +111,16 @@ import Glibc
         let runID = try unwrap(workspace.runIDs().first)
         #expect(workspace.fixtureProcesses(ofRun: runID).isEmpty)
         #expect(run.stdout.contains("Faults:    8 reverted, 0 failed to revert, 0 irreversible"))
+
+        // The reports tell the truth about the interrupted run.
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: workspace.url.appendingPathComponent("reports/rollback-summary.json"))) as? [String: Any]
+        #expect(summary?["exitCode"] as? Int == Int(expected))
+        #expect((summary?["totals"] as? [String: Int])?["reverted"] == 9, "eight faults and the fixture")
+        let outcomes = (summary?["scenarios"] as? [[String: Any]])?.map { "\($0["name"]!)=\($0["outcome"]!)" }
+        #expect(outcomes == ["everything=interrupted", "never-reached=not-run"])
+        let markdown = try String(contentsOfFile: stepSummary, encoding: .utf8)
+        #expect(markdown.contains("## Ebb rollback summary: run `\(runID)` - all faults taken back"))
+        #expect(FileManager.default.fileExists(atPath: workspace.url.appendingPathComponent("reports/logs/everything.log").path))
     }
 
     @Test func afterSIGKILLRollbackExecuteRestoresEveryPluginsTarget() throws {
@@ -134,6 +150,9 @@ import Glibc
 
         let execute = try EbbRun.run(["rollback", "execute", "--run", runID, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(execute.status == 0, "\(execute.stdout)\n\(execute.stderr)")
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: workspace.url.appendingPathComponent("reports/rollback-summary-\(runID).json"))) as? [String: Any]
+        #expect(summary?["recoveredBy"] as? String == "rollback execute")
+        #expect((summary?["totals"] as? [String: Int])?["reverted"] == 9)
         #expect(workspace.filesAreAsTheyWere())
         #expect(workspace.processState(paused) == "S", "the paused target runs again")
         #expect(workspace.fixtureProcesses(ofRun: runID).isEmpty, "the fixture was stopped from the journal alone")
