@@ -62,7 +62,7 @@ public final class ConsoleReporter: @unchecked Sendable {
     private func line(for event: RunEvent) -> String? {
         switch event {
         case .signal(let number, let duringRollback):
-            let name = Self.signalName(number)
+            let name = SignalTrap.name(of: number)
             return duringRollback ? "! \(name) received: rollback is in progress and will finish first"
                                   : "! \(name) received: stopping, rolling everything back"
         case .runFinished(let result):
@@ -136,7 +136,7 @@ public final class ConsoleReporter: @unchecked Sendable {
             object.merge(["event": .string("scenario-finished"), "scenario": .string(result.name),
                           "interrupted": .bool(result.interrupted), "exitCode": .number(Double(result.status.rawValue))]) { $1 }
         case .signal(let number, let duringRollback):
-            object.merge(["event": .string("signal"), "signal": .string(signalName(number)), "duringRollback": .bool(duringRollback)]) { $1 }
+            object.merge(["event": .string("signal"), "signal": .string(SignalTrap.name(of: number)), "duringRollback": .bool(duringRollback)]) { $1 }
         case .runFinished(let result):
             object.merge(["event": .string("run-finished"), "exitCode": .number(Double(result.exitStatus.rawValue)),
                           "meaning": .string(result.exitStatus.meaning)]) { $1 }
@@ -155,12 +155,4 @@ public final class ConsoleReporter: @unchecked Sendable {
         }
     }
 
-    static func signalName(_ number: Int32) -> String {
-        switch number {
-        case 1: return "SIGHUP"
-        case 2: return "SIGINT"
-        case 15: return "SIGTERM"
-        default: return "signal \(number)"
-        }
-    }
 }

@@ -22,4 +22,15 @@ public final class SignalTrap: @unchecked Sendable {
     }
 
     deinit { sources.forEach { $0.cancel() } }
+
+    /// The conventional name of a signal Ebb handles, e.g. `SIGTERM`.
+    public static func name(of number: Int32) -> String {
+        switch number {
+        case SIGHUP: return "SIGHUP"
+        case SIGINT: return "SIGINT"
+        case SIGTERM: return "SIGTERM"
+        case SIGKILL: return "SIGKILL"
+        default: return "signal \(number)"
+        }
+    }
 }

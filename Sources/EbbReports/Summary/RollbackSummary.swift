@@ -76,7 +76,7 @@ public struct RollbackSummary: Codable, Sendable {
         startedAt = run.info?.startedAt
         writtenAt = Date()
         self.recoveredBy = recoveredBy
-        signal = result?.signal.map(Self.signalName)
+        signal = result?.signal.map(SignalTrap.name(of:))
         exitCode = exitStatus.rawValue
         exitMeaning = exitStatus.meaning
         faults = run.records.sorted { $0.sequence < $1.sequence }.map { record in
@@ -118,14 +118,6 @@ public struct RollbackSummary: Codable, Sendable {
         }
     }
 
-    static func signalName(_ number: Int32) -> String {
-        switch number {
-        case 1: return "SIGHUP"
-        case 2: return "SIGINT"
-        case 15: return "SIGTERM"
-        default: return "signal \(number)"
-        }
-    }
 
     /// The summary as pretty JSON with ISO 8601 dates.
     public func json() throws -> Data {
