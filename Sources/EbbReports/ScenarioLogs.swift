@@ -54,7 +54,7 @@ public final class ScenarioLogs: @unchecked Sendable {
             if handles[scenario] == nil {
                 try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
                 let url = path(for: scenario)
-                FileManager.default.createFile(atPath: url.path, contents: nil)
+                _ = FileManager.default.createFile(atPath: url.path, contents: nil)
                 handles[scenario] = try? FileHandle(forWritingTo: url)
             }
             try? handles[scenario]?.write(contentsOf: Data("\(Self.stamp()) \(text)\n".utf8))

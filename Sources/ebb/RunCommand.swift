@@ -37,6 +37,15 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Execute pending records of dead runs first, then run.")
     var recover = false
 
+    @Option(help: ArgumentHelp("The JUnit file (default: <report-dir>/junit.xml).", valueName: "path"))
+    var junit: String?
+
+    @Option(help: "JUnit dialect: portable (validates against Jenkins xUnit's junit-10.xsd; GitLab, GitHub reporters) or ant (Ant's JUnit.xsd; Azure DevOps).")
+    var junitFlavor: JUnitFlavor = .portable
+
+    @Option(help: ArgumentHelp("Bytes of step output kept per JUnit text node (head and tail); the full text is in reports/logs.", valueName: "bytes"))
+    var junitMaxOutput = 64 * 1024
+
     @Flag(help: "Print only signals and the final summary.")
     var quiet = false
 
@@ -64,7 +73,8 @@ struct RunCommand: AsyncParsableCommand {
                                      reportDirectory: URL(fileURLWithPath: reportDir).standardizedFileURL,
                                      scenarioNames: scenarios)
         let console = ConsoleReporter(style: logFormat == .json ? .json : ConsoleReporter.terminalStyle, quiet: quiet)
-        let reports = RunReports(reportDirectory: options.reportDirectory)
+        let reports = RunReports(reportDirectory: options.reportDirectory, junitPath: junit.map { URL(fileURLWithPath: $0).standardizedFileURL },
+                                 flavor: junitFlavor, maxOutputBytes: junitMaxOutput)
         let runner = Runner(suites: loaded, catalog: Wiring.catalog, options: options, logger: logger) { event in
             reports.logs.handle(event)
             console.handle(event)

@@ -56,6 +56,10 @@ import Glibc
         """)
         let (status, stdout, stderr) = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(status == 0, "\(stdout)\n\(stderr)")
+        #expect(try validateJUnit("reports/junit.xml", in: workspace.url) == [])
+        let junit = try String(contentsOf: workspace.url.appendingPathComponent("reports/junit.xml"), encoding: .utf8)
+        #expect(junit.contains("<testcase name=\"rollback: file.corrupt\" classname=\"ebb.normal.files.rollback\""))
+        #expect(junit.contains("[[ATTACHMENT|reports/logs/files.log]]"))
         #expect(stdout.contains("Exit 0: every scenario passed"))
         #expect(workspace.filesAreAsTheyWere())
         let run = try unwrap(workspace.runIDs().first)
@@ -113,6 +117,9 @@ import Glibc
         #expect(run.stdout.contains("Faults:    8 reverted, 0 failed to revert, 0 irreversible"))
 
         // The reports tell the truth about the interrupted run.
+        #expect(try validateJUnit("reports/junit.xml", in: workspace.url) == [])
+        let junit = try String(contentsOf: workspace.url.appendingPathComponent("reports/junit.xml"), encoding: .utf8)
+        #expect(junit.contains("<property name=\"interrupted\" value=\"true\"/>"))
         let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: workspace.url.appendingPathComponent("reports/rollback-summary.json"))) as? [String: Any]
         #expect(summary?["exitCode"] as? Int == Int(expected))
         #expect((summary?["totals"] as? [String: Int])?["reverted"] == 9, "eight faults and the fixture")
@@ -150,6 +157,7 @@ import Glibc
 
         let execute = try EbbRun.run(["rollback", "execute", "--run", runID, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(execute.status == 0, "\(execute.stdout)\n\(execute.stderr)")
+        #expect(try validateJUnit("reports/junit-\(runID).xml", in: workspace.url) == [])
         let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: workspace.url.appendingPathComponent("reports/rollback-summary-\(runID).json"))) as? [String: Any]
         #expect(summary?["recoveredBy"] as? String == "rollback execute")
         #expect((summary?["totals"] as? [String: Int])?["reverted"] == 9)
@@ -211,9 +219,13 @@ import Glibc
               - command: { inject: [true], rollback: [sh, -c, "echo cannot undo >&2; exit 1"] }
               - file.truncate: { path: files/b.txt }
         """)
-        let run = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        let run = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path, "--junit-flavor", "ant"], in: workspace.url)
         #expect(run.status == 2, "\(run.stdout)\n\(run.stderr)")
         #expect(run.stdout.contains("NOT REVERTED: stuck / command"))
+        #expect(try validateJUnit("reports/junit.xml", flavor: "ant", in: workspace.url) == [])
+        let junit = try String(contentsOf: workspace.url.appendingPathComponent("reports/junit.xml"), encoding: .utf8)
+        #expect(junit.contains("<testcase name=\"rollback: command\" classname=\"ebb.suite.stuck.rollback\""))
+        #expect(junit.contains("<failure"), "the failed rollback is a failure of its own testcase")
         #expect(workspace.filesAreAsTheyWere(), "the undos before and after the failing one ran")
         let list = try EbbRun.run(["rollback", "list", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(list.stdout.contains("revert-failed"))
@@ -272,6 +284,7 @@ import Glibc
         #expect(list.stdout.contains("DAMAGED RECORD \(directory.appendingPathComponent(record).path)"))
         let execute = try EbbRun.run(["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(execute.status == 2)
+        #expect(try validateJUnit("reports/junit-\(runID).xml", in: workspace.url) == [])
         #expect(execute.stdout.contains("DAMAGED RECORD"))
         #expect(workspace.content("a.txt") == workspace.originals["a.txt"], "the readable record was still executed")
         #expect(workspace.content("b.txt") == "", "the damaged record's fault is left for a person, and said so")

@@ -118,9 +118,15 @@ public final class Runner: @unchecked Sendable {
     private func run(_ scenario: Scenario, of suite: Suite, journal: RunJournal, fixturePIDs: [String: Int32]) async -> ScenarioResult {
         let clock = ContinuousClock()
         let start = clock.now
+        var result = await steps(of: scenario, in: suite, journal: journal, fixturePIDs: fixturePIDs)
+        result.duration = clock.now - start
+        return result
+    }
+
+    private func steps(of scenario: Scenario, in suite: Suite, journal: RunJournal, fixturePIDs: [String: Int32]) async -> ScenarioResult {
+        let clock = ContinuousClock()
         var result = ScenarioResult(suite: suite.name, name: scenario.name, startedAt: Date())
         observe(.scenarioStarted(suite: suite.name, name: scenario.name, faults: scenario.faults.count, duration: scenario.duration))
-        defer { result.duration = clock.now - start }
         let context = SuiteContext(directory: URL(fileURLWithPath: suite.path).deletingLastPathComponent(),
                                    allowedRoots: suite.allowedRoots, fixtureNames: suite.fixtures.map(\.name))
 

@@ -15,7 +15,7 @@ public enum SummaryFiles {
         try summary.json().write(to: json, options: .atomic)
         try Data(text.utf8).write(to: markdown, options: .atomic)
         if let step = environment["GITHUB_STEP_SUMMARY"], !step.isEmpty {
-            if !FileManager.default.fileExists(atPath: step) { FileManager.default.createFile(atPath: step, contents: nil) }
+            if !FileManager.default.fileExists(atPath: step) { _ = FileManager.default.createFile(atPath: step, contents: nil) }
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: step))
             defer { try? handle.close() }
             try handle.seekToEnd()
