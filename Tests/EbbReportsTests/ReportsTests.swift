@@ -63,3 +63,15 @@ final class Lines: @unchecked Sendable {
     func append(_ line: String) { lock.withLock { lines.append(line) } }
     var all: [String] { lock.withLock { lines } }
 }
+
+@Suite struct EmbeddedSchemaTests {
+    /// `ebb report validate` must check against exactly what CI consumers enforce.
+    @Test(arguments: [("junit-10.xsd", EmbeddedSchemas.portable), ("JUnit.xsd", EmbeddedSchemas.ant)])
+    func embeddedSchemasMatchTheSharedCopies(file: String, embedded: String) throws {
+        let shared = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../../shared/junit-schemas/\(file)").standardized
+        let text = try String(contentsOf: shared, encoding: .utf8)
+        #expect(text.trimmingCharacters(in: .newlines) == embedded.trimmingCharacters(in: .newlines),
+                "run ci/embed-schemas.sh after a schema changes")
+    }
+}
