@@ -14,6 +14,7 @@ public enum JournalListing {
             if let info {
                 lines.append("  started \(info.startedAt.formatted(.iso8601)) by pid \(info.pid) on \(info.host); suites: \(info.suites.joined(separator: ", "))")
                 if let by = info.recoveredBy { lines.append("  recovered by \(by)") }
+                if info.guardianPID == nil && info.status == .open { lines.append("  no guardian (--no-guardian)") }
             }
             if let problem = run.problem { lines.append("  DAMAGED \(problem)") }
             for entry in run.entries {

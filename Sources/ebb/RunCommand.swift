@@ -46,6 +46,12 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Bytes of step output kept per JUnit text node (head and tail); the full text is in reports/logs.", valueName: "bytes"))
     var junitMaxOutput = 64 * 1024
 
+    @Option(help: ArgumentHelp("Added to each fault's hold to form its deadline: past it, the guardian reverts the fault even if the runner still lives but is stuck.", valueName: "duration"))
+    var deadlineGrace = "30s"
+
+    @Flag(help: "Do not start the guardian (UNSAFE: if ebb is SIGKILLed, its faults stay until 'ebb rollback execute').")
+    var noGuardian = false
+
     @Flag(help: "Print only signals and the final summary.")
     var quiet = false
 
@@ -68,10 +74,14 @@ struct RunCommand: AsyncParsableCommand {
             Wiring.printError("error: --scenario \(unknown): no such scenario (have: \(known.sorted().joined(separator: ", ")))")
             throw ExitCode(.invalidInput)
         }
+        guard let grace = DurationText.parse(deadlineGrace) else {
+            Wiring.printError("error: --deadline-grace \(deadlineGrace): not a duration; write e.g. 500ms, 30s or 2m")
+            throw ExitCode(.invalidInput)
+        }
         let logger = Wiring.logger(verbose: verbose)
         let options = Runner.Options(stateDirectory: state.directory,
                                      reportDirectory: URL(fileURLWithPath: reportDir).standardizedFileURL,
-                                     scenarioNames: scenarios)
+                                     scenarioNames: scenarios, rollbackGrace: grace)
         let console = ConsoleReporter(style: logFormat == .json ? .json : ConsoleReporter.terminalStyle, quiet: quiet)
         let reports = RunReports(reportDirectory: options.reportDirectory, junitPath: junit.map { URL(fileURLWithPath: $0).standardizedFileURL },
                                  flavor: junitFlavor, maxOutputBytes: junitMaxOutput)
@@ -125,6 +135,15 @@ struct RunCommand: AsyncParsableCommand {
         } catch {
             Wiring.printError("error: cannot create the journal in \(state.directory.path): \(error)")
             throw ExitCode(.invalidInput)
+        }
+        if !noGuardian {
+            do {
+                try journal.recordGuardian(pid: GuardianLauncher.launch(for: journal, reportDirectory: options.reportDirectory))
+            } catch {
+                Wiring.printError("error: cannot start the guardian (\(error)); not injecting anything. Use --no-guardian to run without one.")
+                try? journal.close()
+                throw ExitCode(.invalidInput)
+            }
         }
         let result = await runner.runTrappingSignals(journal: journal)
         Wiring.writeReports { try reports.write(result) }

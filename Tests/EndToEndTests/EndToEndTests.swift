@@ -138,7 +138,7 @@ import Glibc
         let pauseMarker = "\(Int.random(in: 100_000...999_999)).8"
         let paused = try workspace.startSleeper(pauseMarker)
         let suite = try workspace.write(suite: Self.everyPluginSuite(hold: "5m", marker: marker, pauseMarker: pauseMarker, pidfile: pidfile))
-        let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        let run = try EbbRun(["run", suite, "--no-guardian", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(run.waitForOutput("holding for"))
         run.signal(SIGKILL)
         #expect(run.wait() == 137)
@@ -188,7 +188,7 @@ import Glibc
             faults:
               - file.truncate: { path: files/b.txt }
         """)
-        let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        let run = try EbbRun(["run", suite, "--no-guardian", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(run.waitForOutput("holding for"))
         run.signal(SIGKILL)
         _ = run.wait()
@@ -270,7 +270,7 @@ import Glibc
               - file.truncate: { path: files/b.txt }
                 name: second
         """)
-        let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        let run = try EbbRun(["run", suite, "--no-guardian", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(run.waitForOutput("holding for"))
         run.signal(SIGKILL)
         _ = run.wait()

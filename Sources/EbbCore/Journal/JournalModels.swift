@@ -85,6 +85,8 @@ public struct RunInfo: Codable, Sendable {
     public var status: RunStatus
     public var closedAt: Date?
     public var recoveredBy: String?
+    /// The guardian watching this run (absent with `--no-guardian`).
+    public var guardianPID: Int32?
 }
 
 extension JSONEncoder {

@@ -56,6 +56,12 @@ public final class RunJournal: @unchecked Sendable {
         }
     }
 
+    /// Records the pid of the run's guardian in `run.json`.
+    public func recordGuardian(pid: Int32) throws {
+        info.guardianPID = pid
+        try writeInfo()
+    }
+
     /// Marks the run closed and releases its lock; a closed run is never recovered.
     public func close(status: RunStatus = .closed) throws {
         info.status = status

@@ -42,7 +42,11 @@ public final class RollbackScope: @unchecked Sendable {
 
     /// Takes back every armed fault of this scope, newest first. Safe to call once the scope ends.
     public func rollback() -> [RollbackResult] {
-        let records = mutex.withLock { armed }
+        // The journal is the truth: a guardian may have reverted an overdue fault meanwhile.
+        let records = mutex.withLock { armed }.map { record in
+            let path = journal.directory.appendingPathComponent(record.fileName).path
+            return (try? JSONDecoder.journal.decode(UndoRecord.self, from: DurableFile.read(path))) ?? record
+        }
         return executor.execute(records, runDirectory: journal.directory) { try journal.write($0) }
     }
 }

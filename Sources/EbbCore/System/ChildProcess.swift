@@ -14,8 +14,11 @@ public enum ChildProcess {
 
     /// Starts `arguments` in a new process group and returns its pid without waiting.
     /// Output goes to `outputPath` (appended), or to /dev/null; errors go with it unless `errorPath` is given.
+    /// With `newSession`, the child leads a session of its own, so it survives its parent and a
+    /// kill of the parent's process group (a CI step being cancelled).
     public static func spawn(_ arguments: [String], environment: [String: String]? = nil,
-                             directory: String? = nil, outputPath: String? = nil, errorPath: String? = nil) throws -> Int32 {
+                             directory: String? = nil, outputPath: String? = nil, errorPath: String? = nil,
+                             newSession: Bool = false) throws -> Int32 {
         guard let program = arguments.first else { throw Failure(description: "empty command") }
         let executable = resolve(program)
         var actions = posix_spawn_file_actions_t()
@@ -45,7 +48,9 @@ public enum ChildProcess {
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setsigmask(&attributes, &empty)
         posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        // POSIX_SPAWN_SETSID (glibc 2.26+) is declared only under _GNU_SOURCE; its value is 0x80.
+        let group = newSession ? Int32(0x80) : Int32(POSIX_SPAWN_SETPGROUP)
+        posix_spawnattr_setflags(&attributes, Int16(group | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
         let env = environment.map { extra in
             ProcessInfo.processInfo.environment.merging(extra) { _, new in new }

@@ -1,0 +1,35 @@
+import ArgumentParser
+import EbbCore
+import EbbReports
+import Foundation
+
+/// The detached watcher `ebb run` starts (hidden: people never run it themselves).
+struct GuardianCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "guardian",
+        abstract: "Watch a runner and roll its faults back if it dies (started by 'ebb run').",
+        shouldDisplay: false
+    )
+
+    @Option var runDir: String
+    @Option var runnerPid: Int32
+    @Option var runnerStartTime: UInt64 = 0
+    @Option var reportDir: String
+
+    func run() throws {
+        let logger = Wiring.logger(verbose: true)
+        let guardian = Guardian(runDirectory: URL(fileURLWithPath: runDir), runnerPID: runnerPid,
+                                runnerStartTime: runnerStartTime == 0 ? nil : runnerStartTime,
+                                catalog: Wiring.catalog, logger: logger)
+        switch try guardian.watch() {
+        case .runnerClosed:
+            print("runner \(runnerPid) closed its journal; nothing to do")
+        case .recovered(let report):
+            print(JournalListing.recovery(report))
+            let reports = RunReports(reportDirectory: URL(fileURLWithPath: reportDir))
+            Wiring.writeReports { try reports.write(report, reader: JournalReader(stateDirectory: URL(fileURLWithPath: runDir)
+                .deletingLastPathComponent().deletingLastPathComponent()), actor: "guardian") }
+            if !report.isComplete { throw ExitCode(.rollbackIncomplete) }
+        }
+    }
+}

@@ -1,0 +1,131 @@
+import EbbCore
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The dead-man switch: faults are taken back with no human action when the runner dies or
+/// is stuck past a deadline.
+@Suite(.serialized) struct GuardianTests {
+    func runInfo(_ workspace: Workspace, _ runID: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: try workspace.runDirectory(runID).appendingPathComponent("run.json"))
+        return try unwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    func record(_ workspace: Workspace, _ runID: String, suffix: String) throws -> [String: Any] {
+        let directory = try workspace.runDirectory(runID)
+        let name = try unwrap(try FileManager.default.contentsOfDirectory(atPath: directory.path).first { $0.hasSuffix(suffix) })
+        return try unwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent(name))) as? [String: Any])
+    }
+
+    @Test func afterSIGKILLTheGuardianRevertsEveryPluginsFaultWithNoHumanAction() throws {
+        let workspace = try Workspace()
+        let marker = "\(Int.random(in: 100_000...999_999)).7"
+        let pauseMarker = "\(Int.random(in: 100_000...999_999)).6"
+        let target = try workspace.startSleeper(marker)
+        let paused = try workspace.startSleeper(pauseMarker)
+        let pidfile = workspace.url.appendingPathComponent("restarted.pid").path
+        let suite = try workspace.write(suite: EndToEndTests.everyPluginSuite(hold: "5m", marker: marker, pauseMarker: pauseMarker, pidfile: pidfile))
+        let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(run.waitForOutput("holding for"))
+        let runID = try unwrap(workspace.runIDs().first)
+        #expect(workspace.processState(paused) == "T")
+        run.signal(SIGKILL)
+        #expect(run.wait() == 137)
+
+        #expect(eventually { workspace.filesAreAsTheyWere() && workspace.processState(paused) == "S" },
+                "the guardian restored files and resumed the target")
+        #expect(eventually { (try? runInfo(workspace, runID)["status"] as? String) == "crashed-recovered" })
+        #expect(try runInfo(workspace, runID)["recoveredBy"] as? String == "guardian")
+        #expect(workspace.fixtureProcesses(ofRun: runID).isEmpty)
+        #expect(workspace.processState(target) == nil || workspace.processState(target) == "Z")
+        let restarted = workspace.sleepers(marker)
+        restarted.forEach(workspace.adopt)
+        #expect(restarted.count == 1)
+        #expect(eventually { FileManager.default.fileExists(atPath: workspace.url.appendingPathComponent("reports/rollback-summary-\(runID).md").path) })
+        #expect(try validateJUnit("reports/junit-\(runID).xml", in: workspace.url) == [])
+        let list = try EbbRun.run(["rollback", "list", "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(list.stdout.contains("recovered by guardian"))
+    }
+
+    @Test func aRunWhoseGuardianWasKilledTooIsRecoveredByRollbackExecute() throws {
+        let workspace = try Workspace()
+        let suite = try workspace.write(suite: """
+        allowed_roots: [files]
+        scenarios:
+          - name: hold
+            duration: 5m
+            faults:
+              - file.truncate: { path: files/a.txt }
+              - file.remove: { path: files/b.txt }
+        """)
+        let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(run.waitForOutput("holding for"))
+        let runID = try unwrap(workspace.runIDs().first)
+        let guardian = try unwrap(try runInfo(workspace, runID)["guardianPID"] as? Int)
+        kill(Int32(guardian), SIGKILL)
+        #expect(eventually { [nil, "Z"].contains(workspace.processState(Int32(guardian))) }, "the guardian is dead (a zombie until the runner reaps it)")
+        run.signal(SIGKILL)
+        _ = run.wait()
+        #expect(!workspace.filesAreAsTheyWere(), "nobody took the faults back")
+        let execute = try EbbRun.run(["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(execute.status == 0, "\(execute.stdout)\n\(execute.stderr)")
+        #expect(workspace.filesAreAsTheyWere())
+    }
+
+    @Test func aStoppedRunnerDoesNotKeepAFaultPastItsDeadline() throws {
+        let workspace = try Workspace()
+        let suite = try workspace.write(suite: """
+        allowed_roots: [files]
+        scenarios:
+          - name: hold
+            duration: 300ms
+            faults:
+              - file.truncate: { path: files/a.txt }
+        """)
+        let run = try EbbRun(["run", suite, "--deadline-grace", "300ms", "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(run.waitForOutput("holding for"))
+        run.signal(SIGSTOP)
+        defer { run.signal(SIGKILL) }
+        let runID = try unwrap(workspace.runIDs().first)
+        #expect(eventually(timeout: .seconds(10)) {
+            (try? record(workspace, runID, suffix: "-hold-file.truncate.json")["state"] as? String) == "reverted"
+        }, "the guardian reverted the overdue fault")
+        #expect(workspace.filesAreAsTheyWere())
+        let reverted = try record(workspace, runID, suffix: "-hold-file.truncate.json")
+        #expect((reverted["revertedBy"] as? String)?.contains("deadline") == true)
+        run.signal(SIGCONT)
+        #expect(run.wait() == 0, "the runner wakes up, finds the fault already reverted, and finishes")
+        #expect(workspace.filesAreAsTheyWere())
+    }
+
+    @Test func theGuardianLeavesAsSoonAsTheRunnerClosesItsJournal() throws {
+        let workspace = try Workspace()
+        let suite = try workspace.write(suite: """
+        allowed_roots: [files]
+        scenarios:
+          - name: quick
+            duration: 10ms
+            faults:
+              - file.corrupt: { path: files/a.txt }
+        """)
+        let run = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(run.status == 0)
+        let runID = try unwrap(workspace.runIDs().first)
+        let guardian = try unwrap(try runInfo(workspace, runID)["guardianPID"] as? Int)
+        #expect(eventually { workspace.processState(Int32(guardian)) == nil || workspace.processState(Int32(guardian)) == "Z" })
+        #expect(try runInfo(workspace, runID)["status"] as? String == "closed")
+    }
+}
+
+/// Waits until `condition` holds, re-checking every 10 ms, for at most `timeout`.
+func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) -> Bool {
+    let clock = ContinuousClock()
+    let end = clock.now + timeout
+    while clock.now < end {
+        if condition() { return true }
+        Thread.sleep(forTimeInterval: 0.01)
+    }
+    return condition()
+}
