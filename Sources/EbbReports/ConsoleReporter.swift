@@ -91,15 +91,17 @@ public final class ConsoleReporter: @unchecked Sendable {
 
     /// The closing table: scenarios, faults reverted / failed / irreversible, exit code and meaning.
     public func summary(_ result: RunResult) -> String {
-        let rollbacks = result.scenarios.flatMap(\.rollbacks).map(\.record)
-        let reverted = rollbacks.filter { $0.state == .reverted }.count
-        let failed = rollbacks.filter { $0.state.isPending }.count
+        let results = result.scenarios.flatMap(\.rollbacks)
+        let rollbacks = results.map(\.record)
+        let reverted = results.filter { $0.record.state == .reverted && $0.journalProblem == nil }.count
+        let failed = results.filter { $0.record.state.isPending || $0.journalProblem != nil }.count
         let irreversible = rollbacks.filter { $0.state == .irreversible }.count
         let passed = result.scenarios.filter { $0.status == .passed && !$0.interrupted }.count
+        let notRun = result.scenarios.filter { $0.steps.allSatisfy { $0.kind == .preflight && $0.status != .passed } }.count
         let setupFailures = result.setupSteps.filter { $0.status != .passed }
         var lines = [
             "",
-            "Scenarios: \(result.scenarios.count) run, \(passed) passed",
+            "Scenarios: \(result.scenarios.count - notRun) run, \(passed) passed, \(notRun) not run",
             "Faults:    \(reverted) reverted, \(failed) failed to revert, \(irreversible) irreversible",
         ]
         for step in setupFailures { lines.append("Setup:     \(step.name) \(step.status.rawValue): \(step.message ?? "")") }

@@ -23,12 +23,28 @@ public struct RunReports: Sendable {
     }
 
     /// Writes the reports of a finished (or interrupted) run; returns the paths written.
+    /// JUnit and summary are written independently: one failing never costs the other.
     public func write(_ result: RunResult) throws -> [String] {
-        try JUnitWriter.write(result, to: junitPath.path, options: junit)
-        guard let directory = result.journalDirectory else { return [junitPath.path] }
-        let run = try JournalReader(stateDirectory: directory.deletingLastPathComponent().deletingLastPathComponent()).run(at: directory)
-        let summary = RollbackSummary(run: run, result: result, exitStatus: result.exitStatus, recoveredBy: "runner")
-        return [junitPath.path] + (try SummaryFiles.write(summary, to: reportDirectory))
+        var written: [String] = []
+        var failures: [String] = []
+        do {
+            try FileManager.default.createDirectory(at: junitPath.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try JUnitWriter.write(result, to: junitPath.path, options: junit)
+            written.append(junitPath.path)
+        } catch {
+            failures.append("\(junitPath.path): \(error)")
+        }
+        if let directory = result.journalDirectory {
+            do {
+                let run = try JournalReader(stateDirectory: directory.deletingLastPathComponent().deletingLastPathComponent()).run(at: directory)
+                let summary = RollbackSummary(run: run, result: result, exitStatus: result.exitStatus, recoveredBy: "runner")
+                written += try SummaryFiles.write(summary, to: reportDirectory)
+            } catch {
+                failures.append("rollback summary: \(error)")
+            }
+        }
+        guard failures.isEmpty else { throw ReportFailure(written: written, problems: failures) }
+        return written
     }
 
     /// Writes the reports of a run recovered from its journal: `rollback-summary-<run id>.*` and
@@ -78,5 +94,14 @@ public struct RunReports: Sendable {
         let cwd = FileManager.default.currentDirectoryPath
         let path = url.standardizedFileURL.path
         return path.hasPrefix(cwd + "/") ? String(path.dropFirst(cwd.count + 1)) : path
+    }
+}
+
+/// Some reports could not be written; `written` lists those that were.
+public struct ReportFailure: Error, CustomStringConvertible {
+    public var written: [String]
+    public var problems: [String]
+    public var description: String {
+        problems.joined(separator: "; ") + (written.isEmpty ? "" : " (written: \(written.joined(separator: ", ")))")
     }
 }

@@ -58,6 +58,10 @@ struct RollbackCommand: ParsableCommand {
         }
 
         func run() throws {
+            try Wiring.withoutInterruption(execute)
+        }
+
+        private func execute() throws {
             let recovery = Recovery(stateDirectory: state.directory, catalog: Wiring.catalog, logger: Wiring.logger(verbose: verbose))
             let targets: [RunSnapshot]
             if let id = runID {

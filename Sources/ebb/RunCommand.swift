@@ -113,17 +113,22 @@ struct RunCommand: AsyncParsableCommand {
                 """)
                 throw ExitCode(.invalidInput)
             }
-            let recoveries = try dead.map { run in
-                do { return try recovery.execute(run) } catch {
-                    Wiring.printError("error: recovering run \(run.id): \(error)")
-                    throw ExitCode(.rollbackIncomplete)
+            let complete = Wiring.withoutInterruption { () -> Bool in
+                var complete = true
+                for run in dead {
+                    do {
+                        let report = try recovery.execute(run)
+                        print(JournalListing.recovery(report))
+                        Wiring.writeReports { try reports.write(report, reader: recovery.reader, actor: "run --recover") }
+                        complete = complete && report.isComplete
+                    } catch {
+                        Wiring.printError("error: recovering run \(run.id): \(error)")
+                        complete = false
+                    }
                 }
+                return complete
             }
-            for report in recoveries {
-                print(JournalListing.recovery(report))
-                Wiring.writeReports { try reports.write(report, reader: recovery.reader, actor: "run --recover") }
-            }
-            guard recoveries.allSatisfy(\.isComplete) else {
+            guard complete else {
                 Wiring.printError("error: recovery of earlier runs is incomplete; not starting a new run")
                 throw ExitCode(.rollbackIncomplete)
             }

@@ -28,6 +28,16 @@ enum Wiring {
         return logger
     }
 
+    /// Runs `body` with SIGINT/SIGTERM/SIGHUP noted but not obeyed: an undo cut in half by a CI
+    /// cancel would leave the system worse than either state (invariant 2).
+    static func withoutInterruption<T>(_ body: () throws -> T) rethrows -> T {
+        let trap = SignalTrap { number in
+            printError("\(SignalTrap.name(of: number)) received: rollback is in progress and will finish first")
+        }
+        defer { withExtendedLifetime(trap) {} }
+        return try body()
+    }
+
     /// Reads the journal; an unreadable one is invalid input (exit 3), reported plainly.
     static func readJournal<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch {

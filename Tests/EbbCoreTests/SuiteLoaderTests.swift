@@ -137,6 +137,22 @@ import Testing
         #expect(scenario.faults.first?.pluginID == "process.pause")
     }
 
+    @Test func absurdSizesDurationsAndStopSignalsAreRefusedNotCrashedOn() {
+        let problems = errors("""
+        allowed_roots: [files]
+        scenarios:
+          - name: one
+            duration: 99999999999h
+            faults:
+              - file.truncate: { path: files/a, size: "18446744073709551615" }
+              - file.corrupt: { path: files/b, bytes: 1e30K }
+              - process.kill: { pid: 42, signal: STOP }
+        """)
+        #expect(problems.map(\.key) == ["scenarios[0].duration", "scenarios[0].faults[0].file.truncate.size",
+                                         "scenarios[0].faults[1].file.corrupt.bytes", "scenarios[0].faults[2].process.kill.signal"])
+        #expect(problems.last?.message.contains("use process.pause") == true)
+    }
+
     @Test func fixtureTargetsMustExist() throws {
         let problem = try #require(errors("""
         scenarios:

@@ -33,6 +33,15 @@ import Glibc
         kill(sleeper.pid, SIGCONT)
     }
 
+    @Test func ebbNeverTargetsItselfOrItsAncestors() throws {
+        let harness = try FaultHarness()
+        defer { harness.remove() }
+        for pid in [getpid(), getppid()] where pid > 1 {
+            let fault = try harness.fault("process.pause: { pid: \(pid) }")
+            #expect(throws: FaultError.self) { try fault.plan(harness.context()) }
+        }
+    }
+
     @Test func aReusedPidIsNeverSignalled() throws {
         let harness = try FaultHarness()
         defer { harness.remove() }

@@ -24,8 +24,10 @@ public final class RollbackScope: @unchecked Sendable {
         let record = UndoRecord(runID: journal.runID, sequence: sequence, scenario: scenario, fault: name, plugin: plugin,
                                 target: plan.target, kind: plan.undoKind, data: plan.undoData, state: .armed,
                                 armedAt: Date(), deadline: deadline)
-        try journal.write(record)
+        // Added before the write: if the write fails after its rename (directory fsync), the
+        // record exists on disk and must be rolled back; if before, its undo is a harmless no-op.
         mutex.withLock { armed.append(record) }
+        try journal.write(record)
         return record
     }
 

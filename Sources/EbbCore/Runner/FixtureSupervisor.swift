@@ -14,6 +14,7 @@ struct FixtureSupervisor {
 
     /// Starts `fixture` and returns its pid once it is ready.
     func start(_ fixture: Fixture, sequence: Int) async throws -> Int32 {
+        try Task.checkCancellation()
         let marker = "\(scope.journal.runID)/\(fixture.name)"
         var payload = FixtureStop.Payload(name: fixture.name, marker: marker)
         let plan = try FaultPlan(target: "fixture \(fixture.name)", undoKind: FixtureStop.kind, undoData: payload,

@@ -13,6 +13,9 @@ public final class SignalTrap: @unchecked Sendable {
     public init(signals: [Int32] = SignalTrap.handled, handler: @escaping @Sendable (Int32) -> Void) {
         let queue = DispatchQueue(label: "ebb.signals")
         for number in signals {
+            // libdispatch on Linux reads signals through its own mechanism only while the default
+            // action is off, so SIG_IGN must come first (setting it after resume loses delivery).
+            // Nothing is injected before the trap exists, so the instant in between is harmless.
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler { handler(number) }

@@ -18,6 +18,8 @@ public enum DurationText {
             rest = rest.dropFirst(unit.suffix.count)
             total += value * unit.nanoseconds
         }
+        // Longer than a year is a typo, and beyond Int64 nanoseconds it would trap.
+        guard total.isFinite, total <= 366 * 86_400e9 else { return nil }
         return .nanoseconds(Int64(total.rounded()))
     }
 

@@ -81,6 +81,15 @@ public enum ChildProcess {
                 var ready: Int32
                 repeat { ready = poll(&entry, 1, milliseconds) } while ready < 0 && errno == EINTR
                 if ready == 0 { return nil }
+            } else {
+                // No pidfd (old kernel, seccomp): poll without blocking so the timeout still holds.
+                let clock = ContinuousClock()
+                let end = clock.now + timeout
+                while clock.now < end {
+                    if let code = reap(pid) { return code }
+                    Thread.sleep(forTimeInterval: 0.01)
+                }
+                return reap(pid)
             }
         }
         var status: Int32 = 0
@@ -101,7 +110,15 @@ public enum ChildProcess {
     /// Waits until process `pid` (not necessarily a child) is gone, up to `timeout`.
     public static func waitUntilGone(_ pid: Int32, startTime: UInt64, timeout: Duration) -> Bool {
         let fd = pidfdOpen(pid)
-        guard fd >= 0 else { return !ProcessTable.isAlive(pid: pid, startTime: startTime) }
+        guard fd >= 0 else {
+            let clock = ContinuousClock()
+            let end = clock.now + timeout
+            while clock.now < end && ProcessTable.isAlive(pid: pid, startTime: startTime) {
+                reap(pid)
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+            return !ProcessTable.isAlive(pid: pid, startTime: startTime)
+        }
         defer { close(fd) }
         guard ProcessTable.isAlive(pid: pid, startTime: startTime) else { return true }
         var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)

@@ -11,6 +11,7 @@ public struct ProcessSnapshot: Sendable, Equatable {
     /// Clock ticks since boot at which the process started; with the pid, a unique identity.
     public var startTime: UInt64
     public var processGroup: Int32
+    public var parent: Int32
     public var commandLine: [String]
 
     public var isStopped: Bool { state == "T" || state == "t" }
@@ -27,10 +28,10 @@ public enum ProcessTable {
         // Fields after the command name (which may hold spaces and parentheses): state is field 3.
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         guard fields.count > 19, let state = fields[0].first,
-              let group = Int32(fields[2]), let start = UInt64(fields[19]) else { return nil }
+              let parent = Int32(fields[1]), let group = Int32(fields[2]), let start = UInt64(fields[19]) else { return nil }
         let raw = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
         let arguments = raw.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-        return ProcessSnapshot(pid: pid, state: state, startTime: start, processGroup: group, commandLine: arguments)
+        return ProcessSnapshot(pid: pid, state: state, startTime: start, processGroup: group, parent: parent, commandLine: arguments)
     }
 
     /// The same process as recorded: same pid and same start time, and not a zombie.
@@ -39,12 +40,20 @@ public enum ProcessTable {
         return now.startTime == startTime && !now.isGone
     }
 
-    /// Every process whose command line contains `pattern`, except this one and its ancestors' helpers.
+    /// This process and its ancestors: never a fault's target, or the run would freeze or kill itself.
+    public static var selfAndAncestors: Set<Int32> {
+        var pids: Set<Int32> = []
+        var pid = getpid()
+        while pid > 1, pids.insert(pid).inserted, let process = snapshot(pid) { pid = process.parent }
+        return pids
+    }
+
+    /// Every process whose command line contains `pattern`, except this one and its ancestors.
     public static func matching(_ pattern: String) -> [ProcessSnapshot] {
-        let own = getpid()
+        let own = selfAndAncestors
         let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init)
         return pids.sorted().compactMap { pid in
-            guard pid != own, let process = snapshot(pid), !process.isGone else { return nil }
+            guard !own.contains(pid), let process = snapshot(pid), !process.isGone else { return nil }
             return process.commandLine.joined(separator: " ").contains(pattern) ? process : nil
         }
     }

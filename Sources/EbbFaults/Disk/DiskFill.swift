@@ -73,10 +73,15 @@ public enum DiskFill: FaultPlugin {
             while written < payload.bytes {
                 let count = write(fd, chunk, Int(min(UInt64(chunk.count), payload.bytes - written)))
                 if count < 0 && errno == EINTR { continue }
-                if count <= 0 { break }
+                if count < 0 && errno == ENOSPC { break }   // full: what the fault is for
+                guard count > 0 else {
+                    throw FaultError(description: "writing \(payload.file) stopped after \(written) of \(payload.bytes) bytes: \(String(cString: strerror(errno)))")
+                }
                 written += UInt64(count)
             }
-            fsync(fd)
+            guard fsync(fd) == 0 || errno == ENOSPC else {
+                throw FaultError(description: "fsync \(payload.file): \(String(cString: strerror(errno)))")
+            }
         }
     }
 }
@@ -129,7 +134,7 @@ struct FilesystemSpace {
         let block = UInt64(info.f_frsize)
         total = UInt64(info.f_blocks) * block
         available = UInt64(info.f_bavail) * block
-        used = (UInt64(info.f_blocks) - UInt64(info.f_bfree)) * block
+        used = (UInt64(info.f_blocks) - min(UInt64(info.f_bfree), UInt64(info.f_blocks))) * block
         usable = used + available
     }
 }

@@ -28,7 +28,7 @@ public enum FileCorrupt: FaultPlugin {
         let target = try FileTarget(parameters, suite: suite)
         let count = try parameters.size("bytes") ?? 16
         let offset = try parameters.size("offset") ?? 0
-        guard count > 0 else { throw parameters.error("bytes", "bytes must be at least 1") }
+        guard count > 0, count <= 64 << 20 else { throw parameters.error("bytes", "bytes must be between 1 and 64M") }
         return FileFault(target: target) { path in
             guard let handle = FileHandle(forUpdatingAtPath: path) else { throw FaultError(description: "cannot open \(path)") }
             defer { try? handle.close() }

@@ -30,8 +30,11 @@ public enum FileRestore: UndoHandler {
         let directory = (payload.path as NSString).deletingLastPathComponent
         let temporary = "\(directory)/.\((payload.path as NSString).lastPathComponent).ebb-\(context.runID).restore"
         try DurableFile.write(try DurableFile.read(payload.backup), to: temporary)
-        chmod(temporary, mode_t(payload.mode))
-        chown(temporary, payload.owner, payload.group)
+        guard chmod(temporary, mode_t(payload.mode)) == 0, chown(temporary, payload.owner, payload.group) == 0 else {
+            let problem = String(cString: strerror(errno))
+            unlink(temporary)
+            throw VerificationFailure("cannot give the restored \(payload.path) its mode and owner: \(problem)")
+        }
         guard rename(temporary, payload.path) == 0 else {
             let problem = String(cString: strerror(errno))
             unlink(temporary)
@@ -45,6 +48,10 @@ public enum FileRestore: UndoHandler {
         let current = try? FileDigest.sha256(of: payload.path)
         guard current == payload.sha256 else {
             throw VerificationFailure("\(payload.path) does not match the original (sha256 \(current ?? "missing") != \(payload.sha256))")
+        }
+        var info = stat()
+        guard stat(payload.path, &info) == 0, UInt32(info.st_mode & 0o7777) == payload.mode else {
+            throw VerificationFailure("\(payload.path) has its content back but not its mode \(String(payload.mode, radix: 8))")
         }
     }
 }

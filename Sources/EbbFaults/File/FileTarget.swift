@@ -55,6 +55,12 @@ struct FileTarget: Sendable {
     /// Plans a fault on this file: the undo restores a backup kept in the run directory.
     func plan(_ context: FaultContext) throws -> FaultPlan {
         let resolved = try resolve(context)
+        // The undo renames a restored copy into place: without a writable directory it could
+        // never run, so such a fault is not injected at all.
+        let directory = (resolved as NSString).deletingLastPathComponent
+        guard access(directory, W_OK) == 0 else {
+            throw FaultError(description: "\(directory) is not writable, so \(resolved) could not be restored; not injecting")
+        }
         var info = stat()
         stat(resolved, &info)
         let backup = context.runDirectory.appendingPathComponent("backups")

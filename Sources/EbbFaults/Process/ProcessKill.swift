@@ -21,6 +21,9 @@ public enum ProcessKill: FaultPlugin {
         guard let signal = SignalName.number(signalName) else {
             throw parameters.error("signal", "unknown signal '\(signalName)' (use e.g. KILL, TERM, INT, HUP, USR1 or a number)")
         }
+        guard ![SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT].contains(signal) else {
+            throw parameters.error("signal", "\(signalName) does not end a process; use process.pause to freeze one (its undo resumes it)")
+        }
         let restart = try parameters.argv("restart")
         if restart != nil {
             switch selector.source {
@@ -107,6 +110,7 @@ enum SignalName {
     static let numbers: [String: Int32] = [
         "HUP": SIGHUP, "INT": SIGINT, "QUIT": SIGQUIT, "KILL": SIGKILL, "TERM": SIGTERM,
         "USR1": SIGUSR1, "USR2": SIGUSR2, "STOP": SIGSTOP, "CONT": SIGCONT, "ABRT": SIGABRT,
+        "TSTP": SIGTSTP, "TTIN": SIGTTIN, "TTOU": SIGTTOU,
     ]
 
     static func number(_ name: String) -> Int32? {

@@ -85,6 +85,9 @@ struct ProcessSelector: Codable, Sendable {
             guard let pid = fixturePIDs[name] else { throw FaultError(description: "fixture \(name) is not running") }
             found = ProcessTable.snapshot(pid).map { [$0] } ?? []
         }
+        if let own = found.first(where: { ProcessTable.selfAndAncestors.contains($0.pid) }) {
+            throw FaultError(description: "pid \(own.pid) is this ebb process or one of its ancestors; Ebb will not fault itself")
+        }
         let alive = found.filter { !$0.isGone }
         guard !alive.isEmpty else { throw FaultError(description: "no running process for \(description)") }
         return alive
