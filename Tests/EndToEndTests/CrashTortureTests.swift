@@ -1,0 +1,68 @@
+import EbbCore
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// SIGKILLs the runner at random moments (starting fixtures, arming, injecting, holding,
+/// rolling back, writing reports) and checks that the guardian alone puts every target back
+/// and leaves a consistent journal. `EBB_TORTURE_TRIALS` sets the number of trials (ci/bench
+/// runs many); each trial's time from kill to verified revert is printed, not asserted.
+@Suite(.serialized) struct CrashTortureTests {
+    static var trials: Int { Int(ProcessInfo.processInfo.environment["EBB_TORTURE_TRIALS"] ?? "") ?? 6 }
+
+    @Test func aSIGKILLAtAnyMomentLeavesNothingBehind() throws {
+        var recoveries: [Double] = []
+        var leftovers = 0
+        for trial in 0..<Self.trials {
+            let workspace = try Workspace()
+            let pauseMarker = "\(Int.random(in: 100_000...999_999)).\(trial % 10)1"
+            let paused = try workspace.startSleeper(pauseMarker)
+            let suite = try workspace.write(suite: """
+            allowed_roots: [files]
+            setup:
+              - name: service
+                command: [sleep, "300"]
+            scenarios:
+              - name: first
+                duration: 150ms
+                faults:
+                  - process.pause: { match: "sleep \(pauseMarker)" }
+                  - file.corrupt: { path: files/a.txt }
+                  - file.remove: { path: files/b.txt }
+              - name: second
+                duration: 150ms
+                faults:
+                  - file.truncate: { path: files/c.txt }
+                  - disk.fill: { path: files, size: 4M }
+                  - command: { inject: [touch, files/flag], rollback: [rm, -f, files/flag] }
+                  - file.replace: { path: files/d.txt, content: x }
+            """)
+            let delay = Double.random(in: 0...0.9)
+            let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+            Thread.sleep(forTimeInterval: delay)   // the randomized kill point is what this test is about
+            run.signal(SIGKILL)
+            let killedAt = ContinuousClock.now
+            _ = run.wait()
+            let clean = eventually(timeout: .seconds(10)) {
+                workspace.filesAreAsTheyWere() && workspace.processState(paused) != "T" && journalIsSettled(workspace)
+                    && workspace.runIDs().allSatisfy { workspace.fixtureProcesses(ofRun: $0).isEmpty }
+            }
+            if clean { recoveries.append((ContinuousClock.now - killedAt).seconds) } else { leftovers += 1 }
+            #expect(clean, "trial \(trial): killed after \(Int(delay * 1000)) ms, something stayed behind")
+        }
+        let sorted = recoveries.sorted()
+        func percentile(_ p: Double) -> String {
+            sorted.isEmpty ? "-" : String(format: "%.0f ms", sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] * 1000)
+        }
+        print("torture: \(Self.trials) trials, \(leftovers) leftovers; kill to verified revert p50 \(percentile(0.5)), p99 \(percentile(0.99)), max \(percentile(1))")
+        #expect(leftovers == 0)
+    }
+
+    /// No run is open without a live runner, and no record is left pending.
+    func journalIsSettled(_ workspace: Workspace) -> Bool {
+        guard let runs = try? JournalReader(stateDirectory: workspace.state).runs() else { return false }
+        return runs.allSatisfy { !$0.isLive && !$0.needsRecovery && $0.info?.status != .open || ($0.records.isEmpty && !$0.isLive) }
+    }
+}
