@@ -50,6 +50,8 @@ struct RollbackCommand: ParsableCommand {
         @Option(name: .customLong("run"), help: ArgumentHelp("The run to execute (id or directory name).", valueName: "id")) var runID: String?
         @Flag(help: "Execute every run that is not live and has pending records.") var all = false
         @Flag(help: "Log undo retries to stderr.") var verbose = false
+        @Flag(help: "Also execute runs recorded on another host (only when their targets are shared, e.g. files on NFS).")
+        var allowOtherHost = false
         @Option(help: ArgumentHelp("Folder for the rollback summary of each executed run (rollback-summary-<run id>.json/.md).", valueName: "dir"))
         var reportDir = "reports"
 
@@ -62,7 +64,8 @@ struct RollbackCommand: ParsableCommand {
         }
 
         private func execute() throws {
-            let recovery = Recovery(stateDirectory: state.directory, catalog: Wiring.catalog, logger: Wiring.logger(verbose: verbose))
+            var recovery = Recovery(stateDirectory: state.directory, catalog: Wiring.catalog, logger: Wiring.logger(verbose: verbose))
+            recovery.allowsOtherHosts = allowOtherHost
             let targets: [RunSnapshot]
             if let id = runID {
                 guard let found = try Wiring.readJournal({ try recovery.reader.run(id: id) }) else {

@@ -72,3 +72,34 @@ import Testing
         #expect(throws: DurableFile.Failure.self) { try JournalReader(stateDirectory: state).runs() }
     }
 }
+
+@Suite struct RecoveryOwnershipTests {
+    @Test func aRunRecordedOnAnotherHostIsReportedNotExecuted() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let log = scratch.url.appendingPathComponent("log").path
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let journal = try RunJournal.create(stateDirectory: scratch.url, suites: [])
+        let scope = RollbackScope(journal: journal, scenario: "s", executor: RollbackExecutor(catalog: .testing, actor: "test", logger: testLogger))
+        let plan = try FaultPlan(target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: "undo", log: log), undoSummary: "")
+        _ = try scope.arm(fault: "f", plugin: "test", plan: plan, sequence: 1, deadline: Date())
+        // Rewrite run.json as if another machine had written it, then let the run die.
+        let info = journal.directory.appendingPathComponent("run.json")
+        let text = try String(contentsOf: info, encoding: .utf8)
+            .replacingOccurrences(of: "\"host\" : \"\(ProcessInfo.processInfo.hostName)\"", with: "\"host\" : \"elsewhere\"")
+        try DurableFile.write(Data(text.utf8), to: info.path)
+        let dead = scratch.url.appendingPathComponent("dead")
+        try FileManager.default.createDirectory(at: dead.appendingPathComponent("rollback"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: journal.directory, to: dead.appendingPathComponent("rollback/\(journal.directory.lastPathComponent)"))
+
+        var recovery = Recovery(stateDirectory: dead, catalog: .testing, logger: testLogger)
+        let run = try #require(try recovery.reader.runs().first)
+        let refused = try recovery.execute(run)
+        #expect(refused.refusal?.contains("recorded on host elsewhere") == true)
+        #expect(!refused.isComplete)
+        #expect(LoggingUndo.lines(log).isEmpty, "nothing was executed")
+        recovery.allowsOtherHosts = true
+        #expect(try recovery.execute(run).isComplete)
+        #expect(LoggingUndo.lines(log) == ["undo"])
+    }
+}

@@ -20,6 +20,9 @@ public struct Recovery: Sendable {
     public var catalog: PluginCatalog
     public var actor: String
     public var logger: Logger
+    /// Execute runs recorded on another host (a shared state directory); off by default,
+    /// because their pids and paths name things on that host (ownership, invariant 5).
+    public var allowsOtherHosts = false
 
     public init(stateDirectory: URL, catalog: PluginCatalog, actor: String = "rollback execute", logger: Logger) {
         reader = JournalReader(stateDirectory: stateDirectory)
@@ -32,6 +35,11 @@ public struct Recovery: Sendable {
     /// A live run (its lock held) is refused: Ebb never races a runner.
     public func execute(_ run: RunSnapshot) throws -> RecoveryReport {
         var report = RecoveryReport(runID: run.id, directory: run.directory, results: [], damaged: [])
+        let here = ProcessInfo.processInfo.hostName
+        if let host = run.info?.host, host != here, !allowsOtherHosts {
+            report.refusal = "run \(run.id) was recorded on host \(host), not \(here): its pids and paths belong there; run 'ebb rollback execute' on \(host), or pass --allow-other-host if the state is truly shared"
+            return report
+        }
         // A reader probing the lock holds it for an instant; only a holder that stays is a live run.
         var lock = try RunLock.acquire(run.directory)
         for _ in 0..<10 where lock == nil {
