@@ -36,6 +36,20 @@ import Glibc
         #expect(leftovers == ["t.conf"], "no restore temp files remain")
     }
 
+    @Test func anInterruptedRestoreOfThisRunIsCleanedUpAndOthersAreLeftAlone() throws {
+        let harness = try FaultHarness()
+        defer { harness.remove() }
+        let path = try harness.file("t.conf", Self.original)
+        let plan = try harness.inject(try harness.fault("file.truncate: { path: files/t.conf }"))
+        let directory = (path as NSString).deletingLastPathComponent
+        for name in [".t.conf.ebb-testrun.restore", ".tmp-.t.conf.ebb-testrun.restore-4242", ".t.conf.ebb-otherrun.restore"] {
+            try "partial".write(toFile: "\(directory)/\(name)", atomically: false, encoding: .utf8)
+        }
+        #expect(try harness.undo(plan) == .undone)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == [".t.conf.ebb-otherrun.restore", "t.conf"],
+                "this run's half-written restores are gone; another run's file is not ours to delete")
+    }
+
     @Test func undoBeforeInjectChangesNothing() throws {
         let harness = try FaultHarness()
         defer { harness.remove() }

@@ -50,7 +50,16 @@ import Glibc
                     && workspace.runIDs().allSatisfy { workspace.fixtureProcesses(ofRun: $0).isEmpty }
             }
             if clean { recoveries.append((ContinuousClock.now - killedAt).seconds) } else { leftovers += 1 }
-            #expect(clean, "trial \(trial): killed after \(Int(delay * 1000)) ms, something stayed behind")
+            if !clean {
+                let list = try EbbRun.run(["rollback", "list", "--state-dir", workspace.state.path], in: workspace.url)
+                let guardianLog = workspace.runIDs().compactMap { try? String(contentsOf: workspace.runDirectory($0).appendingPathComponent("guardian.log"), encoding: .utf8) }
+                Issue.record("""
+                trial \(trial): killed after \(Int(delay * 1000)) ms, something stayed behind: files \(workspace.filesAreAsTheyWere()), \
+                paused \(String(describing: workspace.processState(paused))), journal settled \(journalIsSettled(workspace))
+                \(list.stdout)
+                guardian: \(guardianLog)
+                """)
+            }
         }
         let sorted = recoveries.sorted()
         func percentile(_ p: Double) -> String {

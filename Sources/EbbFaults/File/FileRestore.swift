@@ -19,6 +19,7 @@ public enum FileRestore: UndoHandler {
     public static let kind = "file.restore"
 
     public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
+        removeInterruptedRestores(payload, context)
         // Idempotent: the original content in place means nothing to do (never injected, or already restored).
         if let current = try? FileDigest.sha256(of: payload.path), current == payload.sha256 { return .undone }
         guard FileManager.default.fileExists(atPath: payload.backup) else {
@@ -42,6 +43,16 @@ public enum FileRestore: UndoHandler {
         }
         try DurableFile.syncDirectory(directory)
         return .undone
+    }
+
+    /// A restore cut short (the runner killed mid-undo) leaves its temp copy beside the file.
+    /// Its name carries this run's id, which proves it is ours to delete (invariant 5).
+    static func removeInterruptedRestores(_ payload: Payload, _ context: UndoContext) {
+        let directory = (payload.path as NSString).deletingLastPathComponent
+        let marker = ".\((payload.path as NSString).lastPathComponent).ebb-\(context.runID).restore"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.contains(marker) {
+            unlink("\(directory)/\(name)")
+        }
     }
 
     public static func verify(_ payload: Payload, _ context: UndoContext) throws {
