@@ -36,7 +36,7 @@ public struct RunReports: Sendable {
         }
         if let directory = result.journalDirectory {
             do {
-                let run = try JournalReader(stateDirectory: directory.deletingLastPathComponent().deletingLastPathComponent()).run(at: directory)
+                let run = try JournalReader(holding: directory).run(at: directory)
                 let summary = RollbackSummary(run: run, result: result, exitStatus: result.exitStatus, recoveredBy: "runner")
                 written += try SummaryFiles.write(summary, to: reportDirectory)
             } catch {

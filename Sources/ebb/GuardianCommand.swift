@@ -27,8 +27,7 @@ struct GuardianCommand: ParsableCommand {
         case .recovered(let report):
             print(JournalListing.recovery(report))
             let reports = RunReports(reportDirectory: URL(fileURLWithPath: reportDir))
-            Wiring.writeReports { try reports.write(report, reader: JournalReader(stateDirectory: URL(fileURLWithPath: runDir)
-                .deletingLastPathComponent().deletingLastPathComponent()), actor: "guardian") }
+            Wiring.writeReports { try reports.write(report, reader: JournalReader(holding: URL(fileURLWithPath: runDir)), actor: "guardian") }
             if !report.isComplete { throw ExitCode(.rollbackIncomplete) }
         }
     }

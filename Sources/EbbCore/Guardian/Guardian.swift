@@ -31,7 +31,7 @@ public struct Guardian: Sendable {
     }
 
     private var reader: JournalReader {
-        JournalReader(stateDirectory: runDirectory.deletingLastPathComponent().deletingLastPathComponent())
+        JournalReader(holding: runDirectory)
     }
 
     /// Watches until the runner exits, reverting overdue faults meanwhile; then recovers if needed.
@@ -74,9 +74,7 @@ public struct Guardian: Sendable {
         let overdue = run.records.filter { ($0.state == .armed || $0.state == .injected) && $0.deadline < Date() }
         guard !overdue.isEmpty else { return }
         let executor = RollbackExecutor(catalog: catalog, actor: "guardian (deadline passed while the runner was alive)", logger: logger)
-        _ = executor.execute(overdue, runDirectory: runDirectory) { record in
-            try DurableFile.write(JSONEncoder.journal.encode(record), to: runDirectory.appendingPathComponent(record.fileName).path)
-        }
+        _ = executor.execute(overdue, runDirectory: runDirectory) { try $0.write(into: runDirectory) }
     }
 }
 

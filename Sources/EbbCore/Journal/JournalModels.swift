@@ -54,6 +54,11 @@ public struct UndoRecord: Codable, Sendable {
         String(format: "%04d", sequence) + "-\(Self.slug(scenario))-\(Self.slug(fault)).json"
     }
 
+    /// Writes this record durably into its run directory (see ``DurableFile``).
+    public func write(into runDirectory: URL) throws {
+        try DurableFile.write(JSONEncoder.journal.encode(self), to: runDirectory.appendingPathComponent(fileName).path)
+    }
+
     static func slug(_ text: String) -> String {
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._")
         let mapped = String(text.map { allowed.contains($0) ? $0 : "_" })
@@ -87,6 +92,11 @@ public struct RunInfo: Codable, Sendable {
     public var recoveredBy: String?
     /// The guardian watching this run (absent with `--no-guardian`).
     public var guardianPID: Int32?
+
+    /// Writes `run.json` durably into `runDirectory`.
+    public func write(into runDirectory: URL) throws {
+        try DurableFile.write(JSONEncoder.journal.encode(self), to: runDirectory.appendingPathComponent("run.json").path)
+    }
 }
 
 extension JSONEncoder {

@@ -51,6 +51,11 @@ public struct JournalReader: Sendable {
 
     public init(stateDirectory: URL) { self.stateDirectory = stateDirectory }
 
+    /// The reader of the state directory that holds `runDirectory` (`<state>/rollback/<run>`).
+    public init(holding runDirectory: URL) {
+        stateDirectory = runDirectory.deletingLastPathComponent().deletingLastPathComponent()
+    }
+
     public var rollbackDirectory: URL { stateDirectory.appendingPathComponent("rollback") }
 
     /// Every run, oldest first.

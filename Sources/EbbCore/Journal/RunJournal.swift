@@ -50,10 +50,7 @@ public final class RunJournal: @unchecked Sendable {
 
     /// Writes `record` durably (creating or replacing its file).
     public func write(_ record: UndoRecord) throws {
-        let data = try JSONEncoder.journal.encode(record)
-        try mutex.withLock {
-            try DurableFile.write(data, to: directory.appendingPathComponent(record.fileName).path)
-        }
+        try mutex.withLock { try record.write(into: directory) }
     }
 
     /// Records the pid of the run's guardian in `run.json`.
@@ -72,10 +69,7 @@ public final class RunJournal: @unchecked Sendable {
     }
 
     private func writeInfo() throws {
-        let data = try JSONEncoder.journal.encode(info)
-        try mutex.withLock {
-            try DurableFile.write(data, to: directory.appendingPathComponent("run.json").path)
-        }
+        try mutex.withLock { try info.write(into: directory) }
     }
 
     private static func makeRunID() -> String {

@@ -10,12 +10,12 @@ public final class RunLock: @unchecked Sendable {
     private var descriptor: Int32
 
     /// Takes the lock of `runDirectory`; returns nil when another process holds it.
-    public static func acquire(_ runDirectory: URL, wait: Bool = false) throws -> RunLock? {
+    public static func acquire(_ runDirectory: URL) throws -> RunLock? {
         let path = runDirectory.appendingPathComponent("lock").path
         let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw DurableFile.Failure(message: "cannot open \(path): \(String(cString: strerror(errno)))") }
         var result: Int32
-        repeat { result = flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) } while result != 0 && errno == EINTR
+        repeat { result = flock(fd, LOCK_EX | LOCK_NB) } while result != 0 && errno == EINTR
         guard result == 0 else {
             close(fd)
             return nil

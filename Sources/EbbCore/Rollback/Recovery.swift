@@ -58,14 +58,14 @@ public struct Recovery: Sendable {
             report.damaged.append((current.directory.appendingPathComponent("run.json").path, problem))
         }
         let executor = RollbackExecutor(catalog: catalog, actor: actor, logger: logger)
-        report.results = executor.execute(current.records.filter(\.state.isPending), runDirectory: current.directory) { record in
-            try DurableFile.write(JSONEncoder.journal.encode(record), to: current.directory.appendingPathComponent(record.fileName).path)
+        report.results = executor.execute(current.records.filter(\.state.isPending), runDirectory: current.directory) {
+            try $0.write(into: current.directory)
         }
         if var info = current.info, info.status == .open || info.status == .crashedDirty {
             info.status = report.isComplete ? .crashedRecovered : .crashedDirty
             info.closedAt = Date()
             info.recoveredBy = actor
-            try DurableFile.write(JSONEncoder.journal.encode(info), to: current.directory.appendingPathComponent("run.json").path)
+            try info.write(into: current.directory)
         }
         return report
     }

@@ -41,8 +41,7 @@ public enum FixtureStop: UndoHandler {
     /// Processes that carry the fixture's marker (and the recorded leader, if it still runs).
     static func owned(_ payload: Payload) -> [ProcessSnapshot] {
         let needle = Data("\(environmentKey)=\(payload.marker)".utf8)
-        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init)
-        var found = pids.compactMap { pid -> ProcessSnapshot? in
+        var found = ProcessTable.allPIDs.compactMap { pid -> ProcessSnapshot? in
             guard let environ = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ")),
                   environ.split(separator: 0).contains(where: { $0.elementsEqual(needle) }),
                   let process = ProcessTable.snapshot(pid), !process.isGone else { return nil }

@@ -40,6 +40,11 @@ public enum ProcessTable {
         return now.startTime == startTime && !now.isGone
     }
 
+    /// Every pid in /proc right now.
+    public static var allPIDs: [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init)
+    }
+
     /// This process and its ancestors: never a fault's target, or the run would freeze or kill itself.
     public static var selfAndAncestors: Set<Int32> {
         var pids: Set<Int32> = []
@@ -51,19 +56,9 @@ public enum ProcessTable {
     /// Every process whose command line contains `pattern`, except this one and its ancestors.
     public static func matching(_ pattern: String) -> [ProcessSnapshot] {
         let own = selfAndAncestors
-        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init)
-        return pids.sorted().compactMap { pid in
+        return allPIDs.sorted().compactMap { pid in
             guard !own.contains(pid), let process = snapshot(pid), !process.isGone else { return nil }
             return process.commandLine.joined(separator: " ").contains(pattern) ? process : nil
-        }
-    }
-
-    /// The pids in process group `group`.
-    public static func members(ofGroup group: Int32) -> [ProcessSnapshot] {
-        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init)
-        return pids.compactMap { pid in
-            guard let process = snapshot(pid), process.processGroup == group, !process.isGone else { return nil }
-            return process
         }
     }
 }
