@@ -13,6 +13,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -40,7 +44,18 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .target(name: "EbbChecks", dependencies: ["EbbCore"]),
+        .target(
+            name: "EbbChecks",
+            dependencies: [
+                "EbbCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .target(name: "EbbReports", dependencies: ["EbbCore", "CLibXML2"]),
         .executableTarget(
             name: "ebb",
@@ -53,6 +68,7 @@ let package = Package(
         .testTarget(name: "EbbCoreTests", dependencies: ["EbbCore", "EbbFaults"]),
         .testTarget(name: "EbbFaultsTests", dependencies: ["EbbFaults", "EbbCore"]),
         .testTarget(name: "EbbReportsTests", dependencies: ["EbbReports", "EbbCore"]),
+        .testTarget(name: "EbbChecksTests", dependencies: ["EbbChecks", "EbbCore", "EbbDemoTarget"]),
         .testTarget(name: "EndToEndTests", dependencies: ["EbbCore"]),
     ]
 )

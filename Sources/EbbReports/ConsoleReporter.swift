@@ -79,6 +79,7 @@ public final class ConsoleReporter: @unchecked Sendable {
         case .scenarioStarted(let suite, let name, let faults, let duration):
             return "\n== \(suite) / \(name): \(faults) fault(s), hold \(DurationText.format(duration))"
         case .holding(_, let duration): return "   holding for \(DurationText.format(duration))"
+        case .holdEnded(_, let reason): return "   ! hold ended early: \(reason)"
         case .step(_, let step):
             let message = step.message.map { ": \($0)" } ?? ""
             return "   \(Self.mark(step.status)) \(step.name)\(message)"
@@ -131,7 +132,11 @@ public final class ConsoleReporter: @unchecked Sendable {
             object.merge(["event": .string("step"), "scenario": .string(scenario), "kind": .string(step.kind.rawValue),
                           "name": .string(step.name), "status": .string(step.status.rawValue),
                           "message": step.message.map(JSONValue.string) ?? .null, "seconds": .number(step.duration.seconds),
-                          "properties": .object(step.properties.mapValues(JSONValue.string))]) { $1 }
+                          "properties": .object(step.properties.mapValues(JSONValue.string)),
+                          "measured": step.measured.map(JSONValue.string) ?? .null,
+                          "limit": step.limit.map(JSONValue.string) ?? .null]) { $1 }
+        case .holdEnded(let scenario, let reason):
+            object.merge(["event": .string("hold-ended"), "scenario": .string(scenario), "reason": .string(reason)]) { $1 }
         case .rollingBack(let scenario, let faults):
             object.merge(["event": .string("rolling-back"), "scenario": .string(scenario), "faults": .number(Double(faults))]) { $1 }
         case .scenarioFinished(let result):

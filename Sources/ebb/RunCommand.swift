@@ -1,4 +1,5 @@
 import ArgumentParser
+import EbbChecks
 import EbbCore
 import EbbReports
 import Foundation
@@ -61,10 +62,19 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Log undo retries and other details to stderr.")
     var verbose = false
 
+    @Option(help: ArgumentHelp("Push the run's results (faults injected, reverted and failed, rollback durations, check outcomes) to this Prometheus Pushgateway under job 'ebb'.", valueName: "url"))
+    var pushgateway: String?
+
+    func validate() throws {
+        if let pushgateway, URL(string: pushgateway)?.host == nil || !["http", "https"].contains(URL(string: pushgateway)?.scheme ?? "") {
+            throw ValidationError("--pushgateway \(pushgateway): not an http:// or https:// URL")
+        }
+    }
+
     func run() async throws {
         let loaded: [Suite]
         do {
-            loaded = try suites.map(SuiteLoader(catalog: Wiring.catalog).load(path:))
+            loaded = try suites.map(Wiring.loader.load(path:))
         } catch {
             Wiring.printError("\(error)")
             throw ExitCode(.invalidInput)
@@ -152,6 +162,13 @@ struct RunCommand: AsyncParsableCommand {
         }
         let result = await runner.runTrappingSignals(journal: journal)
         Wiring.writeReports { try reports.write(result) }
+        if let pushgateway, let url = URL(string: pushgateway) {
+            do {
+                try await RunMetrics(result: result, suites: loaded.map(\.name)).push(to: url)
+            } catch {
+                Wiring.printError("warning: could not push run metrics to \(pushgateway): \(error)")
+            }
+        }
         throw ExitCode(result.exitStatus)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EbbChecks
 import EbbCore
 import EbbFaults
 import Foundation
@@ -21,6 +22,7 @@ extension ExitCode {
 
 enum Wiring {
     static let catalog = PluginCatalog.standard
+    static let loader = SuiteLoader(catalog: catalog, checkReader: ChecksReader())
 
     static func logger(verbose: Bool) -> Logger {
         var logger = Logger(label: "ebb") { StreamLogHandler.standardError(label: $0) }

@@ -13,7 +13,7 @@ struct ValidateCommand: ParsableCommand {
     var suites: [String]
 
     func run() throws {
-        let loader = SuiteLoader(catalog: Wiring.catalog)
+        let loader = Wiring.loader
         var valid = true
         for path in suites {
             do {

@@ -6,6 +6,8 @@ public enum RunEvent: Sendable {
     case fixtureReady(name: String, pid: Int32)
     case scenarioStarted(suite: String, name: String, faults: Int, duration: Duration)
     case holding(scenario: String, duration: Duration)
+    /// A check with `abort_on_breach` ended the hold early.
+    case holdEnded(scenario: String, reason: String)
     case step(scenario: String, StepResult)
     case rollingBack(scenario: String, faults: Int)
     case scenarioFinished(ScenarioResult)

@@ -23,9 +23,16 @@ public struct StepResult: Sendable {
     public var duration: Duration
     /// Facts for reports: target, parameters, record path, final state.
     public var properties: [String: String]
+    /// What a check or telemetry assertion measured, as people read it ("1.02s", "97.5%").
+    public var measured: String?
+    /// The limit it was held to ("<= 500ms"), when it had one.
+    public var limit: String?
+    /// When the check was failing, for checks that sample over time.
+    public var windows: [DowntimeWindow]
 
     public init(kind: Kind, name: String, status: Status, message: String? = nil, startedAt: Date = Date(),
-                duration: Duration = .zero, properties: [String: String] = [:]) {
+                duration: Duration = .zero, properties: [String: String] = [:],
+                measured: String? = nil, limit: String? = nil, windows: [DowntimeWindow] = []) {
         self.kind = kind
         self.name = name
         self.status = status
@@ -33,6 +40,17 @@ public struct StepResult: Sendable {
         self.startedAt = startedAt
         self.duration = duration
         self.properties = properties
+        self.measured = measured
+        self.limit = limit
+        self.windows = windows
+    }
+}
+
+extension StepResult {
+    /// Whether the step is a health check, SLO, recovery or telemetry verdict (steady-state
+    /// checks are `preflight` steps named `check: ...`).
+    public var isCheck: Bool {
+        [.check, .telemetry, .recovery].contains(kind) || (kind == .preflight && name.hasPrefix("check: "))
     }
 }
 

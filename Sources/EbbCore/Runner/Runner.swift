@@ -110,6 +110,7 @@ public final class Runner: @unchecked Sendable {
             result.scenarios.append(outcome)
             observe(.scenarioFinished(outcome))
         }
+        await suite.checks?.shutdown()
         let rollbacks = await rollBack(setup, label: "setup")
         result.setupSteps += rollbacks.map { rollbackStep($0, name: $0.record.fault) }
         result.setupRollbacks += rollbacks
@@ -168,6 +169,22 @@ public final class Runner: @unchecked Sendable {
                           message: plans.map { "\($0.0.name) -> \($0.1.target)" }.joined(separator: "; "),
                           duration: clock.now - preflightStart))
 
+        let watch = suite.checks?.watch(scenario: scenario.name, selected: scenario.checks, logger: logger)
+        let hold = Hold()
+        if let watch {
+            let steady = await watch.steadyState()
+            steady.forEach(record)
+            if steady.contains(where: { $0.status != .passed }) || Task.isCancelled {
+                result.interrupted = Task.isCancelled
+                let reason = Task.isCancelled ? "the run was interrupted" : "not injected: the steady state did not hold"
+                for spec in scenario.faults {
+                    record(StepResult(kind: .inject, name: "inject: \(spec.name)", status: .skipped, message: reason))
+                }
+                return result
+            }
+            await watch.faultsStarting { reason in hold.breach(reason) }
+        }
+
         let scope = RollbackScope(journal: journal, scenario: scenario.name, executor: executor)
         let deadline = deadline(after: scenario.duration)
         var injectedAll = true
@@ -210,10 +227,10 @@ public final class Runner: @unchecked Sendable {
 
         if injectedAll && !Task.isCancelled {
             observe(.holding(scenario: scenario.name, duration: scenario.duration))
-            do {
-                try await Task.sleep(for: scenario.duration)
-            } catch {
-                result.interrupted = true
+            switch await hold.wait(scenario.duration) {
+            case .elapsed: break
+            case .cancelled: result.interrupted = true
+            case .breached(let reason): observe(.holdEnded(scenario: scenario.name, reason: reason))
             }
         } else if Task.isCancelled {
             result.interrupted = true
@@ -223,6 +240,10 @@ public final class Runner: @unchecked Sendable {
         result.rollbacks = rollbacks
         for rollback in rollbacks {
             record(rollbackStep(rollback, name: "rollback: \(rollback.record.fault)"))
+        }
+        if let watch {
+            await watch.faultsRolledBack(interrupted: result.interrupted || Task.isCancelled).forEach(record)
+            if Task.isCancelled { result.interrupted = true }
         }
         if !result.interrupted {
             do {

@@ -10,8 +10,9 @@ public struct Suite: Sendable {
     public var allowedRoots: [String]
     /// Processes started before the scenarios and stopped after them.
     public var fixtures: [Fixture]
-    /// Shared health checks (evaluated by EbbChecks), kept as data until then.
-    public var checks: JSONValue?
+    /// Health checks and telemetry assertions (read and evaluated by EbbChecks); nil when the
+    /// suite has none.
+    public var checks: (any CheckPlan)?
     public var scenarios: [Scenario]
 }
 
@@ -45,6 +46,8 @@ public struct Scenario: Sendable {
     public var duration: Duration
     public var waitBefore: Duration
     public var waitAfter: Duration
+    /// The suite checks this scenario is watched by (nil: every one).
+    public var checks: [String]?
 }
 
 /// One fault of a scenario, as configured by the suite.

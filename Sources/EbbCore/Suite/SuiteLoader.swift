@@ -2,15 +2,20 @@ import Foundation
 import Yams
 
 /// Reads suite files and validates them completely (plugins included) before anything runs.
-public struct SuiteLoader {
+public struct SuiteLoader: Sendable {
     public let catalog: PluginCatalog
+    /// Reads `checks:` and `telemetry:`; without one, a suite that has them is refused.
+    public let checkReader: (any CheckSectionReader)?
 
-    public init(catalog: PluginCatalog) { self.catalog = catalog }
+    public init(catalog: PluginCatalog, checkReader: (any CheckSectionReader)? = nil) {
+        self.catalog = catalog
+        self.checkReader = checkReader
+    }
 
-    static let suiteKeys = ["suite", "allowed_roots", "setup", "checks", "scenarios"]
+    static let suiteKeys = ["suite", "allowed_roots", "setup", "checks", "telemetry", "scenarios"]
     static let fixtureKeys = ["name", "command", "env", "directory", "ready"]
     static let readinessKeys = ["http", "tcp", "timeout"]
-    static let scenarioKeys = ["name", "faults", "duration", "wait_before", "wait_after"]
+    static let scenarioKeys = ["name", "faults", "duration", "wait_before", "wait_after", "checks"]
 
     /// Loads the suite at `path`, throwing ``SuiteErrors`` with every problem found.
     public func load(path: String) throws -> Suite {
@@ -64,13 +69,23 @@ public struct SuiteLoader {
             allowedRoots: roots.map { URL(fileURLWithPath: $0, relativeTo: directory).standardizedFileURL.path },
             fixtureNames: fixtures.map(\.name)
         )
-        let checks = values["checks"].map(Self.plainData)
+        var checks: (any CheckPlan)?
+        if values["checks"] != nil || values["telemetry"] != nil {
+            if let checkReader {
+                checks = collect {
+                    try checkReader.read(checks: values["checks"], telemetry: values["telemetry"], reader: reader, suiteDirectory: directory)
+                }
+            } else {
+                let node = values["checks"] ?? values["telemetry"]
+                problems.append(reader.error(node, values["checks"] != nil ? "checks" : "telemetry", "this build of ebb cannot evaluate checks"))
+            }
+        }
 
         var scenarios: [Scenario] = []
         if let node = values["scenarios"] {
             let items = collect({ try reader.sequence(node, "scenarios") }) ?? []
             for (index, item) in items.enumerated() {
-                if let scenario = collect({ try self.scenario(item, at: "scenarios[\(index)]", reader, context) }) {
+                if let scenario = collect({ try self.scenario(item, at: "scenarios[\(index)]", reader, context, checkNames: checks?.names ?? []) }) {
                     if scenarios.contains(where: { $0.name == scenario.name }) {
                         problems.append(reader.error(item, "scenarios[\(index)].name", "scenario name '\(scenario.name)' is used twice"))
                     }
@@ -142,7 +157,8 @@ public struct SuiteLoader {
         }
     }
 
-    private func scenario(_ node: Node, at key: String, _ reader: YAMLNodeReader, _ context: SuiteContext) throws -> Scenario {
+    private func scenario(_ node: Node, at key: String, _ reader: YAMLNodeReader, _ context: SuiteContext,
+                          checkNames: [String]) throws -> Scenario {
         var errors: [SuiteError] = []
         let values = try reader.knownEntries(node, at: key, allowed: Self.scenarioKeys, problems: &errors)
         func require(_ name: String, _ message: String) -> Node? {
@@ -177,11 +193,27 @@ public struct SuiteLoader {
             } catch { return nil }
         }
         let (hold, waitBefore, waitAfter) = (duration("duration"), duration("wait_before"), duration("wait_after"))
+        var checks: [String]?
+        if let checksNode = values["checks"] {
+            do {
+                let items = try reader.sequence(checksNode, "\(key).checks")
+                checks = try items.enumerated().map { index, item in
+                    let name = try reader.string(item, "\(key).checks[\(index)]")
+                    guard checkNames.contains(name) else {
+                        var message = "no suite check or telemetry assertion is named '\(name)'"
+                        if let guess = Spelling.suggestion(for: name, among: checkNames) { message += "; did you mean '\(guess)'?" }
+                        throw reader.error(item, "\(key).checks[\(index)]", message)
+                    }
+                    return name
+                }
+            } catch let error as SuiteError {
+                errors.append(error)
+            }
+        }
         guard errors.isEmpty, let hold, let waitBefore, let waitAfter else {
             throw SuiteErrors(errors.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
         }
-        let duration = hold
-        return Scenario(name: name, faults: faults, duration: duration, waitBefore: waitBefore, waitAfter: waitAfter)
+        return Scenario(name: name, faults: faults, duration: hold, waitBefore: waitBefore, waitAfter: waitAfter, checks: checks)
     }
 
     private func fault(_ node: Node, at key: String, _ reader: YAMLNodeReader, _ context: SuiteContext) throws -> FaultSpec {
@@ -208,18 +240,6 @@ public struct SuiteLoader {
             return SuiteError(file: file, line: mark.line, column: mark.column, key: "(syntax)", message: "YAML syntax: \(problem)")
         default:
             return SuiteError(file: file, line: 1, column: 1, key: "(syntax)", message: "YAML: \(error)")
-        }
-    }
-
-    private static func plainData(_ node: Node) -> JSONValue {
-        switch node {
-        case .scalar(let scalar): return .string(scalar.string)
-        case .sequence(let sequence): return .array(sequence.map(plainData))
-        case .mapping(let mapping):
-            var object: [String: JSONValue] = [:]
-            for (key, value) in mapping { object[key.string ?? ""] = plainData(value) }
-            return .object(object)
-        case .alias: return .null
         }
     }
 }

@@ -2,18 +2,21 @@ import Yams
 
 /// Reads a composed YAML tree while remembering where each value came from, so that every
 /// error names file, line, column and key. Yams' Codable decoding loses the positions, which
-/// is why the suite is read from the node tree.
-struct YAMLNodeReader {
-    let file: String
+/// is why the suite is read from the node tree. Public so that sections read elsewhere
+/// (EbbChecks) report errors the same way.
+public struct YAMLNodeReader: Sendable {
+    public let file: String
 
-    func error(_ node: Node?, _ key: String, _ message: String) -> SuiteError {
+    public init(file: String) { self.file = file }
+
+    public func error(_ node: Node?, _ key: String, _ message: String) -> SuiteError {
         let mark = node?.mark
         return SuiteError(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, key: key, message: message)
     }
 
     /// The entries of a mapping whose keys are in `allowed`; each unknown key is added to
     /// `problems` (and skipped) so that one typo does not hide the problems after it.
-    func knownEntries(_ node: Node, at key: String, allowed: [String], problems: inout [SuiteError]) throws -> [String: Node] {
+    public func knownEntries(_ node: Node, at key: String, allowed: [String], problems: inout [SuiteError]) throws -> [String: Node] {
         let all = try entries(node, at: key, allowed: nil)
         var known: [String: Node] = [:]
         for entry in all {
@@ -26,14 +29,14 @@ struct YAMLNodeReader {
         return known
     }
 
-    func unknownKey(_ name: String, at node: Node, path: String, allowed: [String]) -> SuiteError {
+    public func unknownKey(_ name: String, at node: Node, path: String, allowed: [String]) -> SuiteError {
         var message = "unknown key '\(name)'"
         if let guess = Spelling.suggestion(for: name, among: allowed) { message += "; did you mean '\(guess)'?" }
         return error(node, path, message + " (allowed: \(allowed.joined(separator: ", ")))")
     }
 
     /// The entries of a mapping, in file order, refusing keys that are not in `allowed`.
-    func entries(_ node: Node, at key: String, allowed: [String]?) throws -> [(key: String, keyNode: Node, value: Node)] {
+    public func entries(_ node: Node, at key: String, allowed: [String]?) throws -> [(key: String, keyNode: Node, value: Node)] {
         guard case .mapping(let mapping) = node else {
             throw error(node, key, "expected a mapping (key: value pairs), found \(kind(node))")
         }
@@ -49,14 +52,14 @@ struct YAMLNodeReader {
         return result
     }
 
-    func string(_ node: Node, _ key: String) throws -> String {
+    public func string(_ node: Node, _ key: String) throws -> String {
         guard case .scalar(let scalar) = node, node.tag.rawValue != Tag.Name.null.rawValue || !scalar.string.isEmpty else {
             throw error(node, key, "expected a string, found \(kind(node))")
         }
         return scalar.string
     }
 
-    func duration(_ node: Node, _ key: String) throws -> Duration {
+    public func duration(_ node: Node, _ key: String) throws -> Duration {
         let text = try string(node, key)
         guard let value = DurationText.parse(text) else {
             throw error(node, key, "'\(text)' is not a duration; write e.g. 250ms, 2s, 1m or 1m30s")
@@ -64,18 +67,18 @@ struct YAMLNodeReader {
         return value
     }
 
-    func sequence(_ node: Node, _ key: String) throws -> [Node] {
+    public func sequence(_ node: Node, _ key: String) throws -> [Node] {
         guard case .sequence(let sequence) = node else {
             throw error(node, key, "expected a list, found \(kind(node))")
         }
         return Array(sequence)
     }
 
-    func stringList(_ node: Node, _ key: String) throws -> [String] {
+    public func stringList(_ node: Node, _ key: String) throws -> [String] {
         try sequence(node, key).enumerated().map { try string($0.element, "\(key)[\($0.offset)]") }
     }
 
-    func kind(_ node: Node) -> String {
+    public func kind(_ node: Node) -> String {
         switch node {
         case .mapping: return "a mapping"
         case .sequence: return "a list"
@@ -83,6 +86,28 @@ struct YAMLNodeReader {
         case .scalar(let scalar):
             if scalar.string.isEmpty || node.null != nil { return "nothing (null)" }
             return "'\(scalar.string)'"
+        }
+    }
+
+    public func integer(_ node: Node, _ key: String, in range: ClosedRange<Int>) throws -> Int {
+        let text = try string(node, key)
+        guard let value = Int(text), range.contains(value) else {
+            throw error(node, key, "'\(text)' is not a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    public func number(_ node: Node, _ key: String) throws -> Double {
+        let text = try string(node, key)
+        guard let value = Double(text), value.isFinite else { throw error(node, key, "'\(text)' is not a number") }
+        return value
+    }
+
+    public func boolean(_ node: Node, _ key: String) throws -> Bool {
+        switch try string(node, key).lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: throw error(node, key, "expected true or false, found \(kind(node))")
         }
     }
 }

@@ -30,6 +30,19 @@ extension RollbackSummary {
             }
             lines.append("")
         }
+        if !checks.isEmpty {
+            lines += ["| Scenario | Check | Result | Measured | Limit |", "| --- | --- | --- | ---: | --- |"]
+            for check in checks {
+                let result = check.status == "passed" ? "passed" : "**\(check.status)**"
+                lines.append("| \(Self.cell(check.scenario)) | \(Self.cell(check.name)) | \(result) | \(Self.cell(check.measured ?? "-")) | \(Self.cell(check.limit ?? "-")) |")
+            }
+            lines.append("")
+            for check in checks where check.status != "passed" && check.status != "skipped" {
+                lines.append("- \(Self.cell(check.scenario)) / \(Self.cell(check.name)): \(Self.cell(check.message ?? check.status))")
+                lines += check.windows.map { "  - downtime \(Self.cell(DowntimeText.line($0)))" }
+            }
+            if checks.contains(where: { $0.status != "passed" && $0.status != "skipped" }) { lines.append("") }
+        }
         for problem in damaged { lines.append("- DAMAGED: \(Self.cell(problem))") }
         if let recoveredBy { lines.append("Recovered by `\(recoveredBy)`; journal `\(journal)`.") } else { lines.append("Journal: `\(journal)`.") }
         return lines.joined(separator: "\n") + "\n"

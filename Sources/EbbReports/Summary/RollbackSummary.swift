@@ -36,6 +36,22 @@ public struct RollbackSummary: Codable, Sendable {
         public var outcome: String
     }
 
+    /// One check, SLO or telemetry assertion of a scenario, with what it measured.
+    public struct Check: Codable, Sendable {
+        public var suite: String
+        public var scenario: String
+        /// The step name, e.g. `check: api max_downtime`, `recovery: api`, `telemetry: errors`.
+        public var name: String
+        /// `check`, `recovery`, `telemetry`, or `preflight` for a steady-state check.
+        public var kind: String
+        /// `passed`, `failed`, `error` or `skipped`.
+        public var status: String
+        public var measured: String?
+        public var limit: String?
+        public var message: String?
+        public var windows: [DowntimeWindow]
+    }
+
     public struct Totals: Codable, Sendable, Equatable {
         public var faults = 0
         public var reverted = 0
@@ -60,6 +76,8 @@ public struct RollbackSummary: Codable, Sendable {
     public var totals: Totals
     public var scenarios: [Scenario]
     public var faults: [Fault]
+    /// Every check and telemetry assertion of the run, in order.
+    public var checks: [Check]
     public var damaged: [String]
 
     /// Builds the summary of `run` from its journal records, with the scenario outcomes of
@@ -103,6 +121,12 @@ public struct RollbackSummary: Codable, Sendable {
         self.totals = totals
         scenarios = (result?.scenarios ?? []).map { scenario in
             Scenario(suite: scenario.suite, name: scenario.name, outcome: Self.outcome(scenario))
+        }
+        checks = (result?.scenarios ?? []).flatMap { scenario in
+            scenario.steps.filter(\.isCheck).map { step in
+                Check(suite: scenario.suite, scenario: scenario.name, name: step.name, kind: step.kind.rawValue,
+                      status: step.status.rawValue, measured: step.measured, limit: step.limit, message: step.message, windows: step.windows)
+            }
         }
     }
 

@@ -1,0 +1,229 @@
+import EbbCore
+import Foundation
+import Yams
+
+/// Reads a suite's `checks:` list and `telemetry:` mapping into a ``SuiteChecks`` plan,
+/// reporting every problem with file, line, column and key.
+public struct ChecksReader: CheckSectionReader {
+    public init() {}
+
+    static let checkKeys = ["name", "http", "tcp", "command", "interval", "phases", "before_samples", "slo"]
+    static let httpKeys = ["url", "method", "headers", "bearer_token_env", "status", "body_contains", "body_matches", "tls_verify", "timeout"]
+    static let tcpKeys = ["address", "timeout"]
+    static let commandKeys = ["run", "exit_code", "output_contains", "output_matches", "timeout"]
+    static let sloKeys = ["max_downtime", "min_success_ratio", "latency_p50", "latency_p95", "latency_p99",
+                          "max_consecutive_failures", "recover_within", "abort_on_breach"]
+    static let telemetryKeys = ["scrape", "prometheus", "queries", "alerts", "alert_profile"]
+
+    public func read(checks: Node?, telemetry: Node?, reader: YAMLNodeReader, suiteDirectory: URL) throws -> any CheckPlan {
+        var problems = Problems()
+        var definitions: [CheckDefinition] = []
+        if let checks {
+            let items = problems.collect { try reader.sequence(checks, "checks") } ?? []
+            for (index, item) in items.enumerated() {
+                if let check = problems.collect({ try check(item, at: "checks[\(index)]", reader, suiteDirectory) }) {
+                    definitions.append(check)
+                }
+            }
+        }
+        var telemetryDefinition = TelemetryDefinition()
+        if let telemetry {
+            var telemetryProblems = Problems()
+            telemetryDefinition = problems.collect {
+                try TelemetryReader(reader: reader, suiteDirectory: suiteDirectory).read(telemetry, problems: &telemetryProblems)
+            } ?? telemetryDefinition
+            problems.add(telemetryProblems.errors)
+        }
+        var seen: Set<String> = []
+        for name in definitions.map(\.name) + telemetryDefinition.names where !seen.insert(name).inserted {
+            problems.add(reader.error(checks ?? telemetry, "checks", "the name '\(name)' is used twice; checks and telemetry assertions need distinct names"))
+        }
+        try problems.throwIfAny()
+        return SuiteChecks(checks: definitions, telemetry: telemetryDefinition)
+    }
+
+    private func check(_ node: Node, at key: String, _ reader: YAMLNodeReader, _ suiteDirectory: URL) throws -> CheckDefinition {
+        var problems = Problems()
+        var unknown: [SuiteError] = []
+        let values = try reader.knownEntries(node, at: key, allowed: Self.checkKeys, problems: &unknown)
+        problems.add(unknown)
+        guard let nameNode = values["name"] else { throw reader.error(node, "\(key).name", "a check needs a name") }
+        let name = try reader.string(nameNode, "\(key).name")
+        let probes = ["http", "tcp", "command"].filter { values[$0] != nil }
+        var probe: ProbeSpec?
+        if probes.count != 1 {
+            problems.add(reader.error(node, key, "a check needs exactly one probe: 'http', 'tcp' or 'command'"))
+        } else if let kind = probes.first, let probeNode = values[kind] {
+            let path = "\(key).\(kind)"
+            probe = problems.collect {
+                switch kind {
+                case "http": return .http(try http(probeNode, at: path, reader))
+                case "tcp": return .tcp(try tcp(probeNode, at: path, reader))
+                default: return .command(try command(probeNode, at: path, reader, suiteDirectory))
+                }
+            }
+        }
+        let interval = problems.collect { try values["interval"].map { try positive(reader.duration($0, "\(key).interval"), $0, "\(key).interval", reader) } ?? .milliseconds(100) }
+        let phases = problems.collect { () -> Set<CheckPhase> in
+            guard let phasesNode = values["phases"] else { return Set(CheckPhase.allCases) }
+            let names = try reader.stringList(phasesNode, "\(key).phases")
+            return Set(try names.enumerated().map { index, text in
+                guard let phase = CheckPhase(rawValue: text) else {
+                    throw reader.error(phasesNode, "\(key).phases[\(index)]", "unknown phase '\(text)' (phases: before, during, after, recovery)")
+                }
+                return phase
+            })
+        }
+        let beforeSamples = problems.collect { try values["before_samples"].map { try reader.integer($0, "\(key).before_samples", in: 1...1000) } ?? 3 }
+        let slo = problems.collect { try values["slo"].map { try self.slo($0, at: "\(key).slo", reader) } }
+        try problems.throwIfAny()
+        guard let probe, let interval, let phases, let beforeSamples, let slo else { throw SuiteErrors([]) }
+        return CheckDefinition(name: name, probe: probe, interval: interval, phases: phases, beforeSamples: beforeSamples, slo: slo)
+    }
+
+    private func http(_ node: Node, at key: String, _ reader: YAMLNodeReader) throws -> HTTPProbeSpec {
+        let values = try mapping(node, at: key, allowed: Self.httpKeys, reader)
+        guard let urlNode = values["url"] else { throw reader.error(node, "\(key).url", "an http probe needs a url") }
+        let text = try reader.string(urlNode, "\(key).url")
+        guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+            throw reader.error(urlNode, "\(key).url", "'\(text)' is not an http:// or https:// URL")
+        }
+        var headers: [(String, String)] = []
+        if let headersNode = values["headers"] {
+            for entry in try reader.entries(headersNode, at: "\(key).headers", allowed: nil) {
+                if entry.key.lowercased() == "authorization" {
+                    throw reader.error(entry.keyNode, "\(key).headers.\(entry.key)",
+                                       "put credentials in an environment variable and name it with 'bearer_token_env', so they stay out of the suite and the reports")
+                }
+                headers.append((entry.key, try reader.string(entry.value, "\(key).headers.\(entry.key)")))
+            }
+        }
+        var statuses: [ClosedRange<Int>] = [200...299]
+        if let statusNode = values["status"] {
+            let items: [Node] = if case .sequence = statusNode { try reader.sequence(statusNode, "\(key).status") } else { [statusNode] }
+            statuses = try items.map { try statusRange($0, at: "\(key).status", reader) }
+        }
+        let pattern = try values["body_matches"].map { try regex($0, at: "\(key).body_matches", reader) }
+        return HTTPProbeSpec(
+            url: url,
+            method: try values["method"].map { try reader.string($0, "\(key).method").uppercased() } ?? "GET",
+            headers: headers,
+            bearerTokenVariable: try values["bearer_token_env"].map { try reader.string($0, "\(key).bearer_token_env") },
+            statuses: statuses,
+            bodyContains: try values["body_contains"].map { try reader.string($0, "\(key).body_contains") },
+            bodyMatches: pattern,
+            verifiesTLS: try values["tls_verify"].map { try reader.boolean($0, "\(key).tls_verify") } ?? true,
+            timeout: try timeout(values["timeout"], at: "\(key).timeout", default: .seconds(1), reader)
+        )
+    }
+
+    private func tcp(_ node: Node, at key: String, _ reader: YAMLNodeReader) throws -> TCPProbeSpec {
+        let values = try mapping(node, at: key, allowed: Self.tcpKeys, reader)
+        guard let addressNode = values["address"] else { throw reader.error(node, "\(key).address", "a tcp probe needs an address (host:port)") }
+        let text = try reader.string(addressNode, "\(key).address")
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port),
+              colon != text.startIndex else {
+            throw reader.error(addressNode, "\(key).address", "'\(text)' is not host:port")
+        }
+        let host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        return TCPProbeSpec(host: host, port: port, timeout: try timeout(values["timeout"], at: "\(key).timeout", default: .seconds(1), reader))
+    }
+
+    private func command(_ node: Node, at key: String, _ reader: YAMLNodeReader, _ suiteDirectory: URL) throws -> CommandProbeSpec {
+        let values = try mapping(node, at: key, allowed: Self.commandKeys, reader)
+        guard let runNode = values["run"] else { throw reader.error(node, "\(key).run", "a command probe needs 'run': [program, arg, ...]") }
+        let command = try reader.stringList(runNode, "\(key).run")
+        guard !command.isEmpty else { throw reader.error(runNode, "\(key).run", "the command needs at least a program name") }
+        return CommandProbeSpec(
+            command: command,
+            exitCode: Int32(try values["exit_code"].map { try reader.integer($0, "\(key).exit_code", in: 0...255) } ?? 0),
+            outputContains: try values["output_contains"].map { try reader.string($0, "\(key).output_contains") },
+            outputMatches: try values["output_matches"].map { try regex($0, at: "\(key).output_matches", reader) },
+            timeout: try timeout(values["timeout"], at: "\(key).timeout", default: .seconds(5), reader),
+            directory: suiteDirectory.path
+        )
+    }
+
+    private func slo(_ node: Node, at key: String, _ reader: YAMLNodeReader) throws -> SLOSpec {
+        let values = try mapping(node, at: key, allowed: Self.sloKeys, reader)
+        func duration(_ name: String) throws -> Duration? { try values[name].map { try reader.duration($0, "\(key).\(name)") } }
+        var latency: [(Double, Duration)] = []
+        for (name, percentile) in [("latency_p50", 50.0), ("latency_p95", 95.0), ("latency_p99", 99.0)] {
+            if let ceiling = try duration(name) { latency.append((percentile, ceiling)) }
+        }
+        let ratio = try values["min_success_ratio"].map { node in
+            let text = try reader.string(node, "\(key).min_success_ratio")
+            let value = text.hasSuffix("%") ? Double(text.dropLast()).map { $0 / 100 } : Double(text)
+            guard let value, (0...1).contains(value) else {
+                throw reader.error(node, "\(key).min_success_ratio", "'\(text)' is not a share from 0 to 1 (or 0% to 100%)")
+            }
+            return value
+        }
+        return SLOSpec(
+            maxDowntime: try duration("max_downtime"),
+            minSuccessRatio: ratio,
+            latency: latency,
+            maxConsecutiveFailures: try values["max_consecutive_failures"].map { try reader.integer($0, "\(key).max_consecutive_failures", in: 0...1_000_000) },
+            recoverWithin: try duration("recover_within"),
+            abortOnBreach: try values["abort_on_breach"].map { try reader.boolean($0, "\(key).abort_on_breach") } ?? false
+        )
+    }
+
+    private func statusRange(_ node: Node, at key: String, _ reader: YAMLNodeReader) throws -> ClosedRange<Int> {
+        let text = try reader.string(node, key)
+        let bounds = text.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        if bounds.count == 1, let code = bounds[0], (100...599).contains(code) { return code...code }
+        if bounds.count == 2, let low = bounds[0], let high = bounds[1], 100 <= low, low <= high, high <= 599 { return low...high }
+        throw reader.error(node, key, "'\(text)' is not a status code (100-599) or a range such as 200-299")
+    }
+}
+
+extension ChecksReader {
+    func mapping(_ node: Node, at key: String, allowed: [String], _ reader: YAMLNodeReader) throws -> [String: Node] {
+        Dictionary(uniqueKeysWithValues: try reader.entries(node, at: key, allowed: allowed).map { ($0.key, $0.value) })
+    }
+
+    func timeout(_ node: Node?, at key: String, default value: Duration, _ reader: YAMLNodeReader) throws -> Duration {
+        guard let node else { return value }
+        return try positive(reader.duration(node, key), node, key, reader)
+    }
+
+    func positive(_ value: Duration, _ node: Node, _ key: String, _ reader: YAMLNodeReader) throws -> Duration {
+        guard value > .zero else { throw reader.error(node, key, "must be longer than zero") }
+        return value
+    }
+
+    func regex(_ node: Node, at key: String, _ reader: YAMLNodeReader) throws -> String {
+        let pattern = try reader.string(node, key)
+        do {
+            _ = try NSRegularExpression(pattern: pattern)
+        } catch {
+            throw reader.error(node, key, "'\(pattern)' is not a valid regular expression")
+        }
+        return pattern
+    }
+}
+
+/// Problems collected while reading, so that one mistake does not hide the next.
+struct Problems {
+    private(set) var errors: [SuiteError] = []
+
+    mutating func add(_ error: SuiteError) { errors.append(error) }
+    mutating func add(_ more: [SuiteError]) { errors += more }
+
+    mutating func collect<T>(_ body: () throws -> T) -> T? {
+        do { return try body() } catch let error as SuiteError {
+            errors.append(error)
+        } catch let error as SuiteErrors {
+            errors += error.errors
+        } catch {
+            errors.append(SuiteError(file: "", line: 1, column: 1, key: "(checks)", message: "\(error)"))
+        }
+        return nil
+    }
+
+    func throwIfAny() throws {
+        guard !errors.isEmpty else { return }
+        throw SuiteErrors(errors.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
+    }
+}

@@ -1,0 +1,45 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// The HTTP clients a run's checks share: one that verifies TLS and one that does not, made
+/// on first use and shut down once at the end of the run.
+final class HTTPClients: @unchecked Sendable {
+    /// Samples overlap when a target is slow, so a host may need many connections at once.
+    static let connectionsPerHost = 64
+
+    private let lock = NSLock()
+    private var clients: [Bool: HTTPClient] = [:]
+
+    func client(verifyingTLS: Bool) -> HTTPClient {
+        lock.withLock {
+            if let client = clients[verifyingTLS] { return client }
+            var tls = TLSConfiguration.makeClientConfiguration()
+            if !verifyingTLS { tls.certificateVerification = .none }
+            var pool = HTTPClient.Configuration.ConnectionPool()
+            pool.concurrentHTTP1ConnectionsPerHostSoftLimit = Self.connectionsPerHost
+            pool.retryConnectionEstablishment = false
+            let configuration = HTTPClient.Configuration(
+                tlsConfiguration: tls, redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10)), connectionPool: pool)
+            let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+            clients[verifyingTLS] = client
+            return client
+        }
+    }
+
+    func shutdown() async {
+        let all = lock.withLock { () -> [HTTPClient] in
+            defer { clients = [:] }
+            return Array(clients.values)
+        }
+        for client in all { try? await client.shutdown() }
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        self = .nanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+    }
+}

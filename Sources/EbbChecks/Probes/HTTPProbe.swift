@@ -1,0 +1,62 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Asks an HTTP endpoint; healthy when the status is accepted and the body matches.
+struct HTTPProbe: Probe {
+    /// Only the start of a body is matched against, so a huge answer cannot use up memory.
+    static let bodyLimit = 64 * 1024
+
+    let spec: HTTPProbeSpec
+    let client: HTTPClient
+    /// Resolved once per scenario; never part of any message.
+    let token: String?
+    let secrets: Secrets
+
+    func sample() async -> ProbeOutcome {
+        var request = HTTPClientRequest(url: spec.url.absoluteString)
+        request.method = HTTPMethod(rawValue: spec.method)
+        for (name, value) in spec.headers { request.headers.add(name: name, value: value) }
+        if let token { request.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(token)") }
+        do {
+            let response = try await client.execute(request, timeout: TimeAmount(spec.timeout))
+            let code = Int(response.status.code)
+            guard spec.statuses.contains(where: { $0.contains(code) }) else {
+                return ProbeOutcome(healthy: false, detail: "HTTP \(code)", answered: true)
+            }
+            guard spec.bodyContains != nil || spec.bodyMatches != nil else {
+                return ProbeOutcome(healthy: true, detail: "HTTP \(code)", answered: true)
+            }
+            var body = ByteBuffer()
+            for try await chunk in response.body {
+                var chunk = chunk
+                body.writeBuffer(&chunk)
+                if body.readableBytes >= Self.bodyLimit { break }
+            }
+            let text = String(buffer: body)
+            if let needle = spec.bodyContains, !text.contains(needle) {
+                return ProbeOutcome(healthy: false, detail: "HTTP \(code), body lacks '\(secrets.redact(needle))'", answered: true)
+            }
+            if let pattern = spec.bodyMatches, text.range(of: pattern, options: .regularExpression) == nil {
+                return ProbeOutcome(healthy: false, detail: "HTTP \(code), body does not match /\(pattern)/", answered: true)
+            }
+            return ProbeOutcome(healthy: true, detail: "HTTP \(code)", answered: true)
+        } catch {
+            return ProbeOutcome(healthy: false, detail: secrets.redact(Self.describe(error)), answered: false)
+        }
+    }
+
+    /// Short names for the errors a probe meets, so downtime windows group them.
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? HTTPClientError {
+            if [.deadlineExceeded, .readTimeout, .connectTimeout].contains(error) { return "timed out" }
+            if error == .remoteConnectionClosed { return "connection closed" }
+            if error == .cancelled { return "cancelled" }
+        }
+        let text = String(describing: error)
+        if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
+        if text.contains("connectTimeout") { return "timed out" }
+        return text.count > 200 ? String(text.prefix(200)) + "..." : text
+    }
+}

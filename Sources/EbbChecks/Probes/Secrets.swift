@@ -1,0 +1,31 @@
+import Foundation
+
+/// Bearer tokens read from the environment, and the redaction that keeps them out of every
+/// message a check produces (an endpoint may echo a header back in its body or an error).
+final class Secrets: @unchecked Sendable {
+    struct Missing: Error, CustomStringConvertible {
+        var variable: String
+        var description: String { "the environment variable \(variable) (bearer_token_env) is not set" }
+    }
+
+    private let lock = NSLock()
+    private var values: Set<String> = []
+    private let environment: [String: String]
+
+    init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.environment = environment
+    }
+
+    /// The token in `variable`; remembered so that ``redact(_:)`` hides it.
+    func token(from variable: String) throws -> String {
+        guard let value = environment[variable], !value.isEmpty else { throw Missing(variable: variable) }
+        lock.withLock { _ = values.insert(value) }
+        return value
+    }
+
+    /// `text` with every known token replaced.
+    func redact(_ text: String) -> String {
+        let known = lock.withLock { values }
+        return known.reduce(text) { $0.replacingOccurrences(of: $1, with: "[redacted]") }
+    }
+}

@@ -1,0 +1,69 @@
+import EbbCore
+import Foundation
+import Logging
+
+/// Watches one scenario with the checks and telemetry assertions it selected.
+final class ScenarioChecks: ScenarioWatch, @unchecked Sendable {
+    private let checks: [CheckWatch]
+    private let scrapes: [ScrapeWatch]
+    private let queries: [QueryAssertion]
+    private let alerts: [AlertRule]
+    private let api: Result<PrometheusAPI, any Error>?
+    private let lock = NSLock()
+    private var liveSince: Date?
+
+    init(checks: [CheckWatch], scrapes: [ScrapeWatch], queries: [QueryAssertion], alerts: [AlertRule],
+         api: Result<PrometheusAPI, any Error>?) {
+        self.checks = checks
+        self.scrapes = scrapes
+        self.queries = queries
+        self.alerts = alerts
+        self.api = api
+    }
+
+    func steadyState() async -> [StepResult] {
+        // All checks sample at once, so a suite with many checks does not wait for each in turn.
+        await inOrder(checks) { await $0.steadyState() }.compactMap { $0 }
+    }
+
+    func faultsStarting(breach: @escaping @Sendable (String) -> Void) async {
+        lock.withLock { liveSince = Date() }
+        for check in checks { check.faultsStarting(breach: breach) }
+        _ = await inOrder(scrapes) { await $0.start() }
+    }
+
+    func faultsRolledBack(interrupted: Bool) async -> [StepResult] {
+        let start = lock.withLock { liveSince } ?? Date()
+        async let checkSteps = inOrder(checks) { await $0.faultsRolledBack(interrupted: interrupted) }
+        async let scrapeSteps = inOrder(scrapes) { await $0.finish(interrupted: interrupted) }
+        var steps = await checkSteps.flatMap { $0 } + scrapeSteps
+        let names = queries.map(\.name) + alerts.map(\.name)
+        guard !names.isEmpty else { return steps }
+        guard !interrupted else {
+            return steps + names.map { StepResult(kind: .telemetry, name: "telemetry: \($0)", status: .skipped, message: "the run was interrupted") }
+        }
+        switch api {
+        case .success(let api):
+            let evaluation = QueryEvaluation(api: api, start: start, end: Date())
+            steps += await inOrder(queries) { await evaluation.evaluate($0) }
+            steps += await inOrder(alerts) { await evaluation.evaluate($0) }
+        case .failure(let error):
+            steps += names.map { StepResult(kind: .telemetry, name: "telemetry: \($0)", status: .error, message: "\(error)") }
+        case nil:
+            break
+        }
+        return steps
+    }
+
+    /// Runs `body` for every element concurrently and returns the results in element order.
+    private func inOrder<Element: Sendable, Result: Sendable>(_ elements: [Element], _ body: @escaping @Sendable (Element) async -> Result) async -> [Result] {
+        await withTaskGroup(of: (Int, Result).self) { group in
+            for (index, element) in elements.enumerated() {
+                group.addTask { (index, await body(element)) }
+            }
+            var results: [(Int, Result)] = []
+            for await result in group { results.append(result) }
+            return results.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+    }
+}

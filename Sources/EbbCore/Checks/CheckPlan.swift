@@ -1,0 +1,36 @@
+import Foundation
+import Logging
+import Yams
+
+/// Reads a suite's `checks:` and `telemetry:` sections. EbbChecks implements it, so that Core
+/// knows nothing of probes, HTTP clients or Prometheus.
+public protocol CheckSectionReader: Sendable {
+    /// Reads both sections (either may be absent) and throws ``SuiteError`` or ``SuiteErrors``
+    /// naming line, column and key for every problem.
+    func read(checks: Node?, telemetry: Node?, reader: YAMLNodeReader, suiteDirectory: URL) throws -> any CheckPlan
+}
+
+/// A suite's checks and telemetry assertions, ready to watch its scenarios.
+public protocol CheckPlan: Sendable {
+    /// The names a scenario may pick with its own `checks:` list.
+    var names: [String] { get }
+    /// One line per check or assertion, for `ebb run --dry-run`.
+    var outline: [String] { get }
+    /// A watch over one scenario; `selected` are the names it picked (nil: all of them).
+    func watch(scenario: String, selected: [String]?, logger: Logger) -> any ScenarioWatch
+    /// Releases what the checks hold (HTTP clients, event loops) once the run is over.
+    func shutdown() async
+}
+
+/// Observes the system under test around one scenario's faults.
+public protocol ScenarioWatch: Sendable {
+    /// Steady-state checks before injection, as `preflight` steps; a step that did not pass
+    /// means the scenario must not be injected (the run is inconclusive).
+    func steadyState() async -> [StepResult]
+    /// Starts sampling as the faults go in. `breach` is called at most once, when an SLO marked
+    /// `abort_on_breach` is breached; the runner then ends the hold and rolls back at once.
+    func faultsStarting(breach: @escaping @Sendable (String) -> Void) async
+    /// Once rollback is over: recovery, `after` checks, SLO verdicts and telemetry assertions.
+    /// With `interrupted`, sampling stops and the steps say why they were not evaluated.
+    func faultsRolledBack(interrupted: Bool) async -> [StepResult]
+}
