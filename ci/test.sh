@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 source ci/packages.sh
 
 # chattr (e2fsprogs) makes a file immutable for the failing-undo test; procps gives ps/pgrep
-# for people debugging a run; libxml2-utils brings xmllint for report validation.
-ensure_packages "${EBB_BUILD_PACKAGES[@]}" e2fsprogs procps libxml2-utils
+# for people debugging a run; libxml2-utils brings xmllint for report validation; the
+# telemetry tests start a real Prometheus and Pushgateway (their binaries only: no service is
+# enabled, the tests start and stop them on 127.0.0.1).
+ensure_packages "${EBB_BUILD_PACKAGES[@]}" e2fsprogs procps libxml2-utils prometheus prometheus-pushgateway
 
 swift build --build-tests
 export EBB_BIN="$(swift build --show-bin-path)/ebb"

@@ -119,7 +119,6 @@ import Testing
           - name: api
             command: [sleep, "60"]
             ready: { tcp: "127.0.0.1:8080", timeout: 5s }
-        checks: {}
         scenarios:
           - name: pause
             wait_before: 250ms
@@ -135,6 +134,22 @@ import Testing
         #expect(scenario.waitBefore == .milliseconds(250))
         #expect(scenario.faults.map(\.name) == ["freeze-api"])
         #expect(scenario.faults.first?.pluginID == "process.pause")
+    }
+
+    @Test func checksAreRefusedByALoaderThatCannotEvaluateThem() {
+        let problem = errors("""
+        checks:
+          - name: api
+            tcp: { address: "127.0.0.1:1" }
+        scenarios:
+          - name: one
+            duration: 1s
+            faults:
+              - command: { inject: [true], rollback: [true] }
+        """).first
+        #expect(problem?.key == "checks")
+        #expect(problem?.line == 2)
+        #expect(problem?.message.contains("cannot evaluate checks") == true)
     }
 
     @Test func absurdSizesDurationsAndStopSignalsAreRefusedNotCrashedOn() {

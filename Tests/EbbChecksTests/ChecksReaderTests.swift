@@ -1,0 +1,123 @@
+import EbbChecks
+import EbbCore
+import EbbFaults
+import Testing
+
+/// The `checks:` and `telemetry:` sections are validated completely before anything runs, and
+/// every mistake names file, line, column and key.
+@Suite struct ChecksReaderTests {
+    let loader = SuiteLoader(catalog: .standard, checkReader: ChecksReader())
+    static let scenario = """
+    scenarios:
+      - name: one
+        duration: 1s
+        faults:
+          - command: { inject: [true], rollback: [true] }
+    """
+
+    func errors(_ yaml: String, addingScenario: Bool = true) -> [SuiteError] {
+        do {
+            _ = try loader.load(text: addingScenario ? yaml + "\n" + Self.scenario : yaml, path: "suite.yaml")
+            return []
+        } catch let error as SuiteErrors {
+            return error.errors
+        } catch {
+            Issue.record("unexpected error type: \(error)")
+            return []
+        }
+    }
+
+    @Test func aCompleteSectionLoadsAndNamesEveryCheckAndAssertion() throws {
+        let suite = try loader.load(text: """
+        checks:
+          - name: api
+            http:
+              url: https://127.0.0.1:8443/healthz
+              method: head
+              headers: { X-Probe: ebb }
+              bearer_token_env: API_TOKEN
+              status: [200, 300-399]
+              body_matches: "^ok"
+              tls_verify: false
+              timeout: 300ms
+            interval: 50ms
+            phases: [before, during]
+            before_samples: 5
+            slo: { max_downtime: 1s, min_success_ratio: 95%, latency_p99: 200ms, max_consecutive_failures: 2, recover_within: 5s, abort_on_breach: true }
+          - name: port
+            tcp: { address: "127.0.0.1:5432" }
+          - name: script
+            command: { run: [sh, -c, "echo ready"], output_contains: ready }
+        telemetry:
+          scrape:
+            - { name: errors, url: "http://127.0.0.1:9100/metrics", metric: http_errors_total, labels: { code: "500" }, increase: "<= 5" }
+          prometheus: { url: "http://127.0.0.1:9090" }
+          queries:
+            - { name: p99, query: "histogram_quantile(0.99, rate(x[1m]))", range: true, expect: "between 0 and 0.5" }
+          alerts:
+            - { expr: "up == 0", description: "target down", severity: warning }
+        \(Self.scenario)
+          - name: two
+            duration: 1s
+            checks: [api, errors]
+            faults:
+              - command: { inject: [true], rollback: [true] }
+        """, path: "suite.yaml")
+        let plan = try #require(suite.checks)
+        #expect(plan.names == ["api", "port", "script", "errors", "p99", "alert 1: target down"])
+        #expect(suite.scenarios[1].checks == ["api", "errors"])
+        #expect(suite.scenarios[0].checks == nil)
+        #expect(plan.outline.first == "check api: http HEAD https://127.0.0.1:8443/healthz every 50ms, phases before, during")
+    }
+
+    @Test func everyMistakeIsReportedWithItsPlace() {
+        let problems = errors("""
+        checks:
+          - name: api
+            http: { url: "ftp://x", status: [700], tls_verfy: false }
+            slo: { max_downtime: soon, min_success_ratio: 1.5, abort_on_breach: maybe }
+          - name: twice
+            tcp: { address: "no-port" }
+            command: { run: [true] }
+        telemetry:
+          scrape:
+            - { name: s, url: "http://127.0.0.1:1/metrics", metric: m, increase: "about 5" }
+          queries:
+            - { name: q, query: up, expect: "== 1" }
+        """)
+        let keys = problems.map(\.key)
+        #expect(keys.contains("checks[0].http.tls_verfy"))
+        #expect(problems.first { $0.key == "checks[0].http.tls_verfy" }?.message.contains("did you mean 'tls_verify'") == true)
+        #expect(keys.contains("checks[1]"))
+        #expect(keys.contains("telemetry.scrape[0].increase"))
+        #expect(keys.contains("telemetry.prometheus"))
+        #expect(problems.allSatisfy { $0.file == "suite.yaml" && $0.line > 0 && $0.column > 0 })
+        #expect(problems.map(\.line) == problems.map(\.line).sorted())
+    }
+
+    @Test func credentialsInTheSuiteAreRefused() {
+        let problem = errors("""
+        checks:
+          - name: api
+            http: { url: "http://127.0.0.1:1/", headers: { Authorization: "Bearer secret" } }
+        """).first
+        #expect(problem?.key == "checks[0].http.headers.Authorization")
+        #expect(problem?.message.contains("bearer_token_env") == true)
+    }
+
+    @Test func aScenarioMayPickOnlyChecksThatExist() {
+        let problem = errors("""
+        checks:
+          - name: api
+            tcp: { address: "127.0.0.1:1" }
+        scenarios:
+          - name: one
+            duration: 1s
+            checks: [apii]
+            faults:
+              - command: { inject: [true], rollback: [true] }
+        """, addingScenario: false).first
+        #expect(problem?.key == "scenarios[0].checks[0]")
+        #expect(problem?.message.contains("did you mean 'api'") == true)
+    }
+}
