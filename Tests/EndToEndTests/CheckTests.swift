@@ -1,0 +1,138 @@
+import EbbCore
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Health checks against the real demo service, broken by a real `process.pause`.
+@Suite(.serialized) struct CheckTests {
+    static func demoSuite(port: Int, checks: String, hold: String = "1s", extra: String = "") -> String {
+        """
+        suite: checks
+        setup:
+          - name: demo
+            command: [ebb, demo-target, --port, "\(port)"]
+            ready: { http: "http://127.0.0.1:\(port)/healthz", timeout: 20s }
+        checks:
+        \(checks)
+        \(extra)
+        scenarios:
+          - name: pause
+            duration: \(hold)
+            faults:
+              - process.pause: { fixture: demo }
+        """
+    }
+
+    @Test func aOneSecondPauseIsOneWindowOfOneSecondAndFailsATighterMaxDowntime() throws {
+        let workspace = try Workspace()
+        let port = try freePort()
+        let suite = try workspace.write(suite: Self.demoSuite(port: port, checks: """
+          - name: api
+            http: { url: "http://127.0.0.1:\(port)/healthz", timeout: 200ms }
+            interval: 50ms
+            slo: { max_downtime: 500ms, recover_within: 2s }
+        """))
+        let (status, stdout, stderr) = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(status == 1, "\(stdout)\n\(stderr)")
+        let checks = try reportedChecks(in: workspace.url)
+        let downtime = try #require(checks["check: api max_downtime"])
+        #expect(downtime.status == "failed")
+        #expect(downtime.limit == "<= 500ms")
+        #expect(downtime.windows.count == 1, "\(downtime.windows)")
+        let window = try #require(downtime.windows.first)
+        #expect(abs(window.duration.seconds - 1.0) <= 0.1, "window of \(window.duration)")
+        #expect(window.closed)
+        #expect(checks["check: api (before)"]?.status == "passed")
+        #expect(checks["recovery: api"]?.status == "passed")
+        #expect(checks["check: api (after)"]?.status == "passed")
+        // The SLO failed, but the rollback is still verified.
+        #expect(stdout.contains("Faults:    1 reverted, 0 failed to revert"))
+        let junit = try String(contentsOf: workspace.url.appendingPathComponent("reports/junit.xml"), encoding: .utf8)
+        #expect(junit.contains(#"<testcase name="check: api max_downtime""#))
+        #expect(junit.contains("downtime windows:"))
+        #expect(try validateJUnit("reports/junit.xml", in: workspace.url) == [])
+    }
+
+    @Test func aFailingSteadyStateInjectsNothingAndExitsFour() throws {
+        let workspace = try Workspace()
+        let closed = try freePort()
+        let suite = try workspace.write(suite: """
+        suite: guarded
+        allowed_roots: [files]
+        checks:
+          - name: dependency
+            tcp: { address: "127.0.0.1:\(closed)", timeout: 200ms }
+        scenarios:
+          - name: guarded
+            duration: 100ms
+            faults:
+              - command: { inject: [touch, files/injected], rollback: [rm, -f, files/injected] }
+        """)
+        let (status, stdout, stderr) = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(status == 4, "\(stdout)\n\(stderr)")
+        #expect(stdout.contains("steady state did not hold"))
+        let run = try workspace.runDirectory(try unwrap(workspace.runIDs().first))
+        let records = try FileManager.default.contentsOfDirectory(atPath: run.path).filter { $0.contains("-guarded-") }
+        #expect(records.isEmpty, "armed records: \(records)")
+        #expect(workspace.content("injected") == nil)
+        let junit = try String(contentsOf: workspace.url.appendingPathComponent("reports/junit.xml"), encoding: .utf8)
+        #expect(junit.contains(#"name="inject: command""#))
+        #expect(try validateJUnit("reports/junit.xml", in: workspace.url) == [])
+    }
+
+    @Test func abortOnBreachEndsTheHoldAndRollsBackAtOnce() throws {
+        let workspace = try Workspace()
+        let port = try freePort()
+        let suite = try workspace.write(suite: Self.demoSuite(port: port, checks: """
+          - name: api
+            http: { url: "http://127.0.0.1:\(port)/healthz", timeout: 100ms }
+            interval: 20ms
+            slo: { max_downtime: 300ms, abort_on_breach: true }
+        """, hold: "60s"))
+        let (status, stdout, stderr) = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path, "--log-format", "json"], in: workspace.url)
+        #expect(status == 1, "\(stdout)\n\(stderr)")
+        let ended = stdout.split(separator: "\n").first { $0.contains(#""event":"hold-ended""#) }
+        #expect(ended?.contains("exceeds max_downtime 300ms") == true, "\(stdout)")
+        let checks = try reportedChecks(in: workspace.url)
+        #expect(checks["check: api max_downtime"]?.status == "failed")
+        #expect(checks["recovery: api"]?.status == "passed")
+        #expect(stdout.contains(#""event":"run-finished""#))
+        #expect(try validateJUnit("reports/junit.xml", in: workspace.url) == [])
+    }
+
+    @Test func bearerTokensNeverReachLogsOrReports() throws {
+        let workspace = try Workspace()
+        let port = try freePort()
+        let closed = try freePort()
+        let token = "ebb-secret-\(UUID().uuidString)"
+        let suite = try workspace.write(suite: Self.demoSuite(port: port, checks: """
+          - name: api
+            http: { url: "http://127.0.0.1:\(port)/healthz", bearer_token_env: EBB_E2E_TOKEN, status: 418, timeout: 200ms }
+            interval: 50ms
+            phases: [during, after]
+        """, hold: "300ms", extra: """
+        telemetry:
+          prometheus: { url: "http://127.0.0.1:\(closed)", bearer_token_env: EBB_E2E_TOKEN, timeout: 1s }
+          queries:
+            - { name: errors, query: "demo_errors_total", expect: "== 0" }
+        """))
+        let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path, "--verbose", "--log-format", "json"],
+                             in: workspace.url, environment: ["EBB_E2E_TOKEN": token])
+        let status = run.wait()
+        #expect(status == 1, "\(run.stdout)\n\(run.stderr)")
+        // The unreachable Prometheus is an error, not a pass.
+        let checks = try reportedChecks(in: workspace.url)
+        #expect(checks["telemetry: errors"]?.status == "error")
+        #expect(checks["check: api (during)"]?.status == "failed")
+        var leaks: [String] = []
+        let files = FileManager.default.enumerator(at: workspace.url, includingPropertiesForKeys: nil)?.allObjects as? [URL] ?? []
+        for file in files {
+            if let text = try? String(contentsOf: file, encoding: .utf8), text.contains(token) { leaks.append(file.path) }
+        }
+        #expect(leaks.isEmpty, "the token appears in \(leaks)")
+        #expect(files.contains { $0.lastPathComponent == "junit.xml" })
+        #expect(!run.stdout.contains(token) && !run.stderr.contains(token))
+    }
+}
