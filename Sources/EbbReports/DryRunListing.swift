@@ -1,9 +1,14 @@
 import EbbCore
 
-/// Renders `ebb run --dry-run`: each fault, its target and its undo.
+/// Renders `ebb run --dry-run`: each suite's checks, then each fault, its target and its undo.
 public enum DryRunListing {
-    public static func text(_ planned: [PlannedFault]) -> String {
+    public static func text(_ planned: [PlannedFault], suites: [Suite] = []) -> String {
         var lines = ["Dry run: nothing is touched."]
+        for suite in suites {
+            guard let outline = suite.checks?.outline, !outline.isEmpty else { continue }
+            lines.append("\n\(suite.name): checks and telemetry (sampled only in a real run)")
+            lines += outline.map { "  \($0)" }
+        }
         var scenario = ""
         for fault in planned {
             if fault.scenario != scenario {

@@ -102,7 +102,7 @@ struct RunCommand: AsyncParsableCommand {
 
         if dryRun {
             let planned = runner.dryRun()
-            print(DryRunListing.text(planned))
+            print(DryRunListing.text(planned, suites: loaded))
             throw ExitCode(planned.contains { (try? $0.plan.get()) == nil } ? .inconclusive : .passed)
         }
 

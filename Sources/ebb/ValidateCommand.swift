@@ -19,7 +19,8 @@ struct ValidateCommand: ParsableCommand {
             do {
                 let suite = try loader.load(path: path)
                 let faults = suite.scenarios.reduce(0) { $0 + $1.faults.count }
-                print("\(path): ok (suite \(suite.name), \(suite.scenarios.count) scenario(s), \(faults) fault(s))")
+                let checks = suite.checks?.names.count ?? 0
+                print("\(path): ok (suite \(suite.name), \(suite.scenarios.count) scenario(s), \(faults) fault(s), \(checks) check(s) and telemetry assertion(s))")
             } catch {
                 Wiring.printError("\(error)")
                 valid = false

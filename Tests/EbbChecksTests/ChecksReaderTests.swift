@@ -1,6 +1,7 @@
 import EbbChecks
 import EbbCore
 import EbbFaults
+import Foundation
 import Testing
 
 /// The `checks:` and `telemetry:` sections are validated completely before anything runs, and
@@ -119,5 +120,18 @@ import Testing
         """, addingScenario: false).first
         #expect(problem?.key == "scenarios[0].checks[0]")
         #expect(problem?.message.contains("did you mean 'api'") == true)
+    }
+}
+
+/// The example suites stay loadable as the format grows.
+@Suite struct ExampleSuiteTests {
+    @Test func everySuiteInScenariosLoads() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Scenarios").standardized
+        let suites = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }
+        #expect(suites.count >= 2)
+        for name in suites {
+            let suite = try SuiteLoader(catalog: .standard, checkReader: ChecksReader()).load(path: folder.appendingPathComponent(name).path)
+            #expect(suite.checks != nil, "\(name) has no checks")
+        }
     }
 }

@@ -50,7 +50,7 @@ import Testing
         // Krkn's alert profile format, unchanged, in its own file.
         try """
         - expr: demo_up > 0
-          description: demo target is up ({{$value}})
+          description: demo target is up, value {{$value}}
           severity: warning
         - expr: demo_up > 5
           description: never fires
@@ -67,8 +67,8 @@ import Testing
         let first = try EbbRun.run(["run", warningOnly, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(first.status == 0, "\(first.stdout)\n\(first.stderr)")
         var checks = try reportedChecks(in: workspace.url)
-        #expect(checks["telemetry: alert 1: demo target is up ({{$value}})"]?.status == "passed")
-        #expect(checks["telemetry: alert 1: demo target is up ({{$value}})"]?.message?.contains("fired (warning)") == true)
+        #expect(checks["telemetry: alert 1: demo target is up, value"]?.status == "passed")
+        #expect(checks["telemetry: alert 1: demo target is up, value"]?.message?.contains("fired (warning) in 1 series: demo target is up, value 1") == true)
         #expect(checks["telemetry: alert 2: never fires"]?.measured == "not firing")
         #expect(checks["telemetry: up"]?.measured == "1")
 

@@ -122,7 +122,9 @@ struct TelemetryReader {
                 }
                 return severity
             } ?? .error
-            let fallback = "alert \(index + 1)" + (description.isEmpty ? "" : ": " + String(description.prefix(60)))
+            // Krkn descriptions carry templates such as {{$value}}; a name should not.
+            let plain = description.replacingOccurrences(of: #"\s*\{\{[^}]*\}\}"#, with: "", options: .regularExpression)
+            let fallback = "alert \(index + 1)" + (plain.isEmpty ? "" : ": " + String(plain.prefix(60)))
             return AlertRule(name: try values["name"].map { try reader.string($0, "\(path).name") } ?? fallback,
                              expression: try reader.string(exprNode, "\(path).expr"), description: description, severity: severity)
         }

@@ -25,7 +25,7 @@ final class Sampler: @unchecked Sendable {
     private var samples: [Sample] = []
     private var inFlight = 0
     /// Ticks skipped because the scheduler itself ran late (the machine was starved).
-    private(set) var missedTicks = 0
+    private var missed = 0
     private var loop: Task<Void, Never>?
     private var stopping = false
     private var waiters: [UUID: (predicate: ([Sample]) -> Bool, continuation: CheckedContinuation<Void, Never>)] = [:]
@@ -49,7 +49,7 @@ final class Sampler: @unchecked Sendable {
                     do { try await Task.sleep(until: scheduled, clock: clock) } catch { break }
                     if lock.withLock({ stopping }) { break }
                     let lateTicks = Int(((clock.now - scheduled) / interval).rounded(.down))
-                    if lateTicks > 0 { lock.withLock { missedTicks += lateTicks } }
+                    if lateTicks > 0 { lock.withLock { missed += lateTicks } }
                     tick += 1 + lateTicks
                     let admitted = lock.withLock { () -> Bool in
                         guard inFlight < maxInFlight else { return false }
@@ -102,6 +102,8 @@ final class Sampler: @unchecked Sendable {
         await loop.value
         self.loop = nil
     }
+
+    var missedTicks: Int { lock.withLock { missed } }
 
     /// The samples so far, in schedule order.
     var snapshot: [Sample] {

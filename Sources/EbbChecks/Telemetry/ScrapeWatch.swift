@@ -46,6 +46,7 @@ final class ScrapeWatch: @unchecked Sendable {
         let stepName = "telemetry: \(assertion.name)"
         guard !interrupted else { return StepResult(kind: .telemetry, name: stepName, status: .skipped, message: "the run was interrupted") }
         await scrape()
+        if Task.isCancelled { return StepResult(kind: .telemetry, name: stepName, status: .skipped, message: "the run was interrupted") }
         let (values, errors) = lock.withLock { (self.values, self.errors) }
         let started = values.first.map { anchor.date($0.at) } ?? Date()
         let span = (values.last?.at).flatMap { last in values.first.map { last - $0.at } } ?? .zero

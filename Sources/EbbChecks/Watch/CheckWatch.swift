@@ -12,7 +12,9 @@ final class CheckWatch: @unchecked Sendable {
     private let anchor: ClockAnchor
     private let clock = ContinuousClock()
     private let lock = NSLock()
-    private var sampler: Sampler?
+    /// Set once by the runner's task; read by sample callbacks on other threads, hence the lock.
+    private var currentSampler: Sampler?
+    private var sampler: Sampler? { lock.withLock { currentSampler } }
     private var liveSince: ContinuousClock.Instant?
     private var breached = false
 
@@ -71,7 +73,7 @@ final class CheckWatch: @unchecked Sendable {
         let sampler = Sampler(probe: probe, interval: definition.interval, timeout: timeout) { [weak self] in
             if let abort { self?.checkBreach(abort) }
         }
-        self.sampler = sampler
+        lock.withLock { currentSampler = sampler }
         sampler.start()
     }
 
@@ -168,8 +170,15 @@ final class CheckWatch: @unchecked Sendable {
         if let p50 = live.latency(at: 50), let p99 = live.latency(at: 99) {
             summary += "; latency p50 \(Format.duration(p50)), p99 \(Format.duration(p99))"
         }
-        let properties = ["samples": String(live.samples.count), "failed": String(failed),
-                          "downtimeSeconds": String(format: "%.3f", all.downtime.seconds), "windows": String(all.windows.count)]
+        var properties = ["samples": String(live.samples.count), "failed": String(failed),
+                          "downtimeSeconds": String(format: "%.3f", all.downtime.seconds), "windows": String(all.windows.count),
+                          "missedTicks": String(sampler?.missedTicks ?? 0)]
+        // How late samples started against their schedule: the cadence a reader can trust.
+        let lags = live.samples.map { ($0.started - $0.scheduled).seconds * 1000 }.sorted()
+        if !lags.isEmpty {
+            properties["scheduleLagP50Ms"] = String(format: "%.3f", lags[lags.count / 2])
+            properties["scheduleLagP99Ms"] = String(format: "%.3f", lags[min(lags.count - 1, lags.count * 99 / 100)])
+        }
         let started = anchor.date(start)
         let span = clock.now - start
         guard let slo = definition.slo else {

@@ -39,7 +39,7 @@ final class ScenarioChecks: ScenarioWatch, @unchecked Sendable {
         var steps = await checkSteps.flatMap { $0 } + scrapeSteps
         let names = queries.map(\.name) + alerts.map(\.name)
         guard !names.isEmpty else { return steps }
-        guard !interrupted else {
+        guard !interrupted && !Task.isCancelled else {
             return steps + names.map { StepResult(kind: .telemetry, name: "telemetry: \($0)", status: .skipped, message: "the run was interrupted") }
         }
         switch api {
