@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(name: "EbbCoreTests", dependencies: ["EbbCore", "EbbFaults"]),
         .testTarget(name: "EbbFaultsTests", dependencies: ["EbbFaults", "EbbCore"]),
         .testTarget(name: "EbbReportsTests", dependencies: ["EbbReports", "EbbCore"]),
-        .testTarget(name: "EbbChecksTests", dependencies: ["EbbChecks", "EbbCore", "EbbDemoTarget"]),
+        .testTarget(name: "EbbChecksTests", dependencies: ["EbbChecks", "EbbCore", "EbbFaults"]),
         .testTarget(name: "EndToEndTests", dependencies: ["EbbCore"]),
     ]
 )

@@ -30,7 +30,7 @@ public final class ScenarioLogs: @unchecked Sendable {
             append(scenario, "holding for \(DurationText.format(duration))")
         case .step(let scenario, let step):
             var line = "\(step.status.rawValue.uppercased()) \(step.name) (\(String(format: "%.3f", step.duration.seconds))s)"
-            if let message = step.message { line += "\n    " + message.replacingOccurrences(of: "\n", with: "\n    ") }
+            if let text = step.reportText { line += "\n    " + text.replacingOccurrences(of: "\n", with: "\n    ") }
             for (key, value) in step.properties.sorted(by: { $0.key < $1.key }) { line += "\n    \(key): \(value)" }
             append(scenario, line)
         case .rollingBack(let scenario, let faults):

@@ -35,7 +35,7 @@ YAML
 }
 
 suite 10s "command: { inject: [true], rollback: [true] }" > "$work/cadence.yaml"
-"$ebb" run "$work/cadence.yaml" --state-dir "$work/state" --report-dir "$work/cadence" --log-format json --no-guardian > "$work/cadence.jsonl" || true
+"$ebb" run "$work/cadence.yaml" --state-dir "$work/state" --report-dir "$work/cadence" --log-format json --no-guardian > "$work/cadence.jsonl" 2>/dev/null || true
 python3 - "$work/cadence.jsonl" <<'PY'
 import json, sys
 for line in open(sys.argv[1]):

@@ -176,7 +176,7 @@ private struct Builder {
     private mutating func testcase(_ step: StepResult, classname scenarioClass: String, logPath: String?) -> JUnitReport.Case {
         let classname = step.kind == .rollback ? scenarioClass + ".rollback" : scenarioClass
         let summary = step.message.map { TextHygiene.singleLine($0) }.flatMap { $0.isEmpty ? nil : $0 }
-        let message = Self.details(step)
+        let message = step.reportText
         let body = message.map { TextHygiene.sanitized($0, limit: limit, fullLog: logPath) } ?? ""
         let outcome: JUnitReport.Case.Outcome
         switch step.status {
@@ -193,19 +193,6 @@ private struct Builder {
         return JUnitReport.Case(name: unique(attribute(step.name), classname: classname), classname: classname,
                                 time: step.duration, outcome: outcome,
                                 output: caseOutput(message: step.status == .passed ? message : nil, logPath: logPath))
-    }
-
-    /// The step's message plus what a check measured, its limit and its downtime windows,
-    /// so that a CI viewer shows the numbers behind a verdict.
-    static func details(_ step: StepResult) -> String? {
-        var lines = step.message.flatMap { $0.isEmpty ? nil : [$0] } ?? []
-        if let measured = step.measured { lines.append("measured: \(measured)") }
-        if let limit = step.limit { lines.append("limit: \(limit)") }
-        if !step.windows.isEmpty {
-            lines.append("downtime windows:")
-            lines += step.windows.map { "  " + DowntimeText.line($0) }
-        }
-        return lines.isEmpty ? nil : lines.joined(separator: "\n")
     }
 
     /// Portable flavor: a passed step's message and the attachment (GitLab shows a case's
