@@ -18,6 +18,9 @@ struct RunCommand: AsyncParsableCommand {
 
         Exit codes:
         \(ExitStatus.table)
+
+        --fail-on maps these codes for CI gates without changing what they mean:
+        \(FailurePolicy.allCases.map { "  \($0.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \($0.summary)" }.joined(separator: "\n"))
         """
     )
 
@@ -61,6 +64,9 @@ struct RunCommand: AsyncParsableCommand {
 
     @Flag(help: "Log undo retries and other details to stderr.")
     var verbose = false
+
+    @Option(help: ArgumentHelp("Which outcomes fail the job: any (every non-zero code), checks (1 and 2; an inconclusive run exits 0) or rollback (only 2; failed checks and inconclusive runs exit 0). Invalid input (3) always fails.", valueName: "policy"))
+    var failOn: FailurePolicy = .any
 
     @Option(help: ArgumentHelp("Push the run's results (faults injected, reverted and failed, rollback durations, check outcomes) to this Prometheus Pushgateway under job 'ebb'.", valueName: "url"))
     var pushgateway: String?
@@ -169,9 +175,15 @@ struct RunCommand: AsyncParsableCommand {
                 Wiring.printError("warning: could not push run metrics to \(pushgateway): \(error)")
             }
         }
-        throw ExitCode(result.exitStatus)
+        let code = failOn.exitCode(for: result.exitStatus)
+        if code != result.exitStatus.rawValue {
+            Wiring.printError("--fail-on \(failOn.rawValue): exit \(result.exitStatus.rawValue) (\(result.exitStatus.meaning)) does not fail the job; exiting \(code)")
+        }
+        throw ExitCode(code)
     }
 }
+
+extension FailurePolicy: ExpressibleByArgument {}
 
 enum LogFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json

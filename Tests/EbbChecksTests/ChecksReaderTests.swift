@@ -135,3 +135,40 @@ import Testing
         }
     }
 }
+
+/// Shared check definitions live in files that suites include.
+@Suite struct IncludeTests {
+    @Test func includedChecksJoinTheSuitesAndErrorsNameTheIncludedFile() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ebb-include-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try """
+        checks:
+          - name: shared-api
+            tcp: { address: "127.0.0.1:${API_PORT:-8080}" }
+        telemetry:
+          alerts:
+            - { expr: "up == 0", severity: warning }
+        """.write(to: folder.appendingPathComponent("shared.yaml"), atomically: true, encoding: .utf8)
+        try """
+        checks:
+          - name: broken
+            tcp: { adress: "x:1" }
+        """.write(to: folder.appendingPathComponent("broken.yaml"), atomically: true, encoding: .utf8)
+        let loader = SuiteLoader(catalog: .standard, checkReader: ChecksReader())
+        let suite = try loader.load(text: """
+        include: [shared.yaml]
+        telemetry:
+          prometheus: { url: "http://127.0.0.1:9090" }
+        \(ChecksReaderTests.scenario)
+        """, path: folder.appendingPathComponent("suite.yaml").path)
+        #expect(suite.checks?.names == ["shared-api", "alert 1"])
+        do {
+            _ = try loader.load(text: "include: [broken.yaml]\n" + ChecksReaderTests.scenario, path: folder.appendingPathComponent("suite.yaml").path)
+            Issue.record("a broken include was accepted")
+        } catch let error as SuiteErrors {
+            #expect(error.errors.first?.file.hasSuffix("broken.yaml") == true)
+            #expect(error.errors.first?.line == 3)
+        }
+    }
+}

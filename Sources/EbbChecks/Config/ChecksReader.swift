@@ -15,31 +15,49 @@ public struct ChecksReader: CheckSectionReader {
                           "max_consecutive_failures", "recover_within", "abort_on_breach"]
     static let telemetryKeys = ["scrape", "prometheus", "queries", "alerts", "alert_profile"]
 
-    public func read(checks: Node?, telemetry: Node?, reader: YAMLNodeReader, suiteDirectory: URL) throws -> any CheckPlan {
+    public func read(_ sections: [CheckSections]) throws -> any CheckPlan {
         var problems = Problems()
         var definitions: [CheckDefinition] = []
-        if let checks {
-            let items = problems.collect { try reader.sequence(checks, "checks") } ?? []
-            for (index, item) in items.enumerated() {
-                if let check = problems.collect({ try check(item, at: "checks[\(index)]", reader, suiteDirectory) }) {
-                    definitions.append(check)
+        var telemetry = TelemetryDefinition()
+        var seen: Set<String> = []
+        for section in sections {
+            let reader = section.reader
+            var names: [(String, Node?)] = []
+            if let checks = section.checks {
+                let items = problems.collect { try reader.sequence(checks, "checks") } ?? []
+                for (index, item) in items.enumerated() {
+                    if let check = problems.collect({ try check(item, at: "checks[\(index)]", reader, section.directory) }) {
+                        definitions.append(check)
+                        names.append((check.name, item))
+                    }
                 }
             }
+            if let node = section.telemetry {
+                var telemetryProblems = Problems()
+                let more = problems.collect {
+                    try TelemetryReader(reader: reader, suiteDirectory: section.directory).read(node, problems: &telemetryProblems)
+                } ?? TelemetryDefinition()
+                problems.add(telemetryProblems.errors)
+                if more.prometheus != nil, telemetry.prometheus != nil {
+                    problems.add(reader.error(node, "telemetry.prometheus", "a Prometheus server is already configured (by the suite or an earlier include); give it once"))
+                }
+                telemetry.prometheus = telemetry.prometheus ?? more.prometheus
+                telemetry.scrapes += more.scrapes
+                telemetry.queries += more.queries
+                telemetry.alerts += more.alerts
+                names += more.names.map { ($0, node) }
+            }
+            for (name, node) in names where !seen.insert(name).inserted {
+                problems.add(reader.error(node, "checks", "the name '\(name)' is used twice; checks and telemetry assertions need distinct names"))
+            }
         }
-        var telemetryDefinition = TelemetryDefinition()
-        if let telemetry {
-            var telemetryProblems = Problems()
-            telemetryDefinition = problems.collect {
-                try TelemetryReader(reader: reader, suiteDirectory: suiteDirectory).read(telemetry, problems: &telemetryProblems)
-            } ?? telemetryDefinition
-            problems.add(telemetryProblems.errors)
-        }
-        var seen: Set<String> = []
-        for name in definitions.map(\.name) + telemetryDefinition.names where !seen.insert(name).inserted {
-            problems.add(reader.error(checks ?? telemetry, "checks", "the name '\(name)' is used twice; checks and telemetry assertions need distinct names"))
+        if telemetry.prometheus == nil, !(telemetry.queries.isEmpty && telemetry.alerts.isEmpty),
+           let section = sections.first(where: { $0.telemetry != nil }) {
+            problems.add(section.reader.error(section.telemetry, "telemetry.prometheus",
+                                              "queries and alerts need 'prometheus: {url: ...}' to say which server answers them"))
         }
         try problems.throwIfAny()
-        return SuiteChecks(checks: definitions, telemetry: telemetryDefinition)
+        return SuiteChecks(checks: definitions, telemetry: telemetry)
     }
 
     private func check(_ node: Node, at key: String, _ reader: YAMLNodeReader, _ suiteDirectory: URL) throws -> CheckDefinition {

@@ -36,9 +36,6 @@ struct TelemetryReader {
         if let profileNode = values["alert_profile"] {
             definition.alerts += problems.collect { try alertProfile(profileNode) } ?? []
         }
-        if definition.prometheus == nil, !(definition.queries.isEmpty && definition.alerts.isEmpty), values["prometheus"] == nil {
-            problems.add(reader.error(node, "telemetry.prometheus", "queries and alerts need 'prometheus: {url: ...}' to say which server answers them"))
-        }
         return definition
     }
 

@@ -2,12 +2,29 @@ import Foundation
 import Logging
 import Yams
 
+/// The `checks:` and `telemetry:` sections of one file: the suite itself or a file it includes.
+public struct CheckSections {
+    public var checks: Node?
+    public var telemetry: Node?
+    /// Reports errors against this file.
+    public var reader: YAMLNodeReader
+    /// Relative paths in these sections are relative to this folder.
+    public var directory: URL
+
+    public init(checks: Node?, telemetry: Node?, reader: YAMLNodeReader, directory: URL) {
+        self.checks = checks
+        self.telemetry = telemetry
+        self.reader = reader
+        self.directory = directory
+    }
+}
+
 /// Reads a suite's `checks:` and `telemetry:` sections. EbbChecks implements it, so that Core
 /// knows nothing of probes, HTTP clients or Prometheus.
 public protocol CheckSectionReader: Sendable {
-    /// Reads both sections (either may be absent) and throws ``SuiteError`` or ``SuiteErrors``
-    /// naming line, column and key for every problem.
-    func read(checks: Node?, telemetry: Node?, reader: YAMLNodeReader, suiteDirectory: URL) throws -> any CheckPlan
+    /// Reads the sections of the suite and of the files it includes, in that order, and throws
+    /// ``SuiteError`` or ``SuiteErrors`` naming file, line, column and key for every problem.
+    func read(_ sections: [CheckSections]) throws -> any CheckPlan
 }
 
 /// A suite's checks and telemetry assertions, ready to watch its scenarios.

@@ -6,13 +6,18 @@ public struct SuiteLoader: Sendable {
     public let catalog: PluginCatalog
     /// Reads `checks:` and `telemetry:`; without one, a suite that has them is refused.
     public let checkReader: (any CheckSectionReader)?
+    /// Where `${NAME}` references are looked up.
+    public let environment: [String: String]
 
-    public init(catalog: PluginCatalog, checkReader: (any CheckSectionReader)? = nil) {
+    public init(catalog: PluginCatalog, checkReader: (any CheckSectionReader)? = nil,
+                environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.catalog = catalog
         self.checkReader = checkReader
+        self.environment = environment
     }
 
-    static let suiteKeys = ["suite", "allowed_roots", "setup", "checks", "telemetry", "scenarios"]
+    static let suiteKeys = ["suite", "allowed_roots", "include", "setup", "checks", "telemetry", "scenarios"]
+    static let includeKeys = ["checks", "telemetry"]
     static let fixtureKeys = ["name", "command", "env", "directory", "ready"]
     static let readinessKeys = ["http", "tcp", "timeout"]
     static let scenarioKeys = ["name", "faults", "duration", "wait_before", "wait_after", "checks"]
@@ -32,15 +37,7 @@ public struct SuiteLoader: Sendable {
     /// Loads a suite from `text`; `path` names it in errors and anchors relative paths.
     public func load(text: String, path: String) throws -> Suite {
         let reader = YAMLNodeReader(file: path)
-        let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: text) else {
-                throw SuiteErrors([reader.error(nil, "(file)", "the suite is empty")])
-            }
-            root = node
-        } catch let error as YamlError {
-            throw SuiteErrors([Self.syntaxError(error, file: path)])
-        }
+        let root = try compose(text, path: path, reader: reader)
         var problems: [SuiteError] = []
         func collect<T>(_ body: () throws -> T) -> T? {
             do { return try body() } catch let error as SuiteError {
@@ -69,15 +66,22 @@ public struct SuiteLoader: Sendable {
             allowedRoots: roots.map { URL(fileURLWithPath: $0, relativeTo: directory).standardizedFileURL.path },
             fixtureNames: fixtures.map(\.name)
         )
-        var checks: (any CheckPlan)?
-        if values["checks"] != nil || values["telemetry"] != nil {
-            if let checkReader {
-                checks = collect {
-                    try checkReader.read(checks: values["checks"], telemetry: values["telemetry"], reader: reader, suiteDirectory: directory)
+        var sections = [CheckSections(checks: values["checks"], telemetry: values["telemetry"], reader: reader, directory: directory)]
+        if let includeNode = values["include"] {
+            let paths = collect { try reader.stringList(includeNode, "include") } ?? []
+            for (index, relative) in paths.enumerated() {
+                if let included = collect({ try self.included(relative, at: "include[\(index)]", node: includeNode, reader, relativeTo: directory) }) {
+                    sections.append(included)
                 }
+            }
+        }
+        var checks: (any CheckPlan)?
+        if let first = sections.first(where: { $0.checks != nil || $0.telemetry != nil }) {
+            if let checkReader {
+                checks = collect { try checkReader.read(sections) }
             } else {
-                let node = values["checks"] ?? values["telemetry"]
-                problems.append(reader.error(node, values["checks"] != nil ? "checks" : "telemetry", "this build of ebb cannot evaluate checks"))
+                let key = first.checks != nil ? "checks" : "telemetry"
+                problems.append(first.reader.error(first.checks ?? first.telemetry, key, "this build of ebb cannot evaluate checks"))
             }
         }
 
@@ -101,6 +105,35 @@ public struct SuiteLoader: Sendable {
         guard problems.isEmpty else { throw SuiteErrors(problems.sorted { ($0.line, $0.column) < ($1.line, $1.column) }) }
         return Suite(name: name, path: path, allowedRoots: context.allowedRoots, fixtures: fixtures,
                      checks: checks, scenarios: scenarios)
+    }
+
+    /// Substitutes the environment and composes the YAML tree of a suite or included file.
+    private func compose(_ text: String, path: String, reader: YAMLNodeReader) throws -> Node {
+        let expanded = try EnvironmentSubstitution.expand(text, file: path, environment: environment)
+        do {
+            guard let node = try Yams.compose(yaml: expanded) else {
+                throw SuiteErrors([reader.error(nil, "(file)", "the file is empty")])
+            }
+            return node
+        } catch let error as YamlError {
+            throw SuiteErrors([Self.syntaxError(error, file: path)])
+        }
+    }
+
+    /// A file of shared `checks:` and `telemetry:` that a suite includes.
+    private func included(_ relative: String, at key: String, node: Node, _ reader: YAMLNodeReader, relativeTo directory: URL) throws -> CheckSections {
+        let url = URL(fileURLWithPath: relative, relativeTo: directory).standardizedFileURL
+        let text: String
+        do {
+            text = try String(contentsOf: url, encoding: .utf8)
+        } catch {
+            throw reader.error(node, key, "cannot read the included file \(url.path): \(error.localizedDescription)")
+        }
+        let includedReader = YAMLNodeReader(file: url.path)
+        let root = try compose(text, path: url.path, reader: includedReader)
+        let values = Dictionary(uniqueKeysWithValues: try includedReader.entries(root, at: "", allowed: Self.includeKeys).map { ($0.key, $0.value) })
+        return CheckSections(checks: values["checks"], telemetry: values["telemetry"], reader: includedReader,
+                             directory: url.deletingLastPathComponent())
     }
 
     private func fixtures(_ node: Node, _ reader: YAMLNodeReader, relativeTo suiteDirectory: URL) throws -> [Fixture] {
