@@ -25,6 +25,9 @@ public protocol CheckSectionReader: Sendable {
     /// Reads the sections of the suite and of the files it includes, in that order, and throws
     /// ``SuiteError`` or ``SuiteErrors`` naming file, line, column and key for every problem.
     func read(_ sections: [CheckSections]) throws -> any CheckPlan
+    /// JSON Schemas of the `checks:` list and the `telemetry:` mapping, plus the definitions
+    /// they refer to with `#/$defs/...`; part of `ebb schema`.
+    var schema: (checks: JSONValue, telemetry: JSONValue, definitions: [String: JSONValue]) { get }
 }
 
 /// A suite's checks and telemetry assertions, ready to watch its scenarios.
