@@ -9,9 +9,10 @@ source ci/packages.sh
 # for people debugging a run; libxml2-utils brings xmllint for report validation; the
 # telemetry tests start a real Prometheus and Pushgateway (their binaries only: no service is
 # enabled, the tests start and stop them on 127.0.0.1); curl fetches from them; Debian's
-# python3-jsonschema and python3-yaml check `ebb schema` against the example suites.
+# python3-jsonschema and python3-yaml check `ebb schema` against the example suites and
+# parse the CI templates; groovy compiles the Jenkinsfile template.
 ensure_packages "${EBB_BUILD_PACKAGES[@]}" e2fsprogs procps libxml2-utils prometheus prometheus-pushgateway curl \
-    python3-jsonschema python3-yaml
+    python3-jsonschema python3-yaml groovy
 
 swift build --build-tests
 export EBB_BIN="$(swift build --show-bin-path)/ebb"

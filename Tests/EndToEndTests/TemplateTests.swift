@@ -1,0 +1,52 @@
+import EbbCore
+import Foundation
+import Testing
+
+/// The CI templates users copy must parse, and every `ebb` command and flag they use must
+/// exist in this build's `--help`.
+@Suite struct TemplateTests {
+    static let templates = SchemaTests.repository.appendingPathComponent("ci/templates")
+
+    @Test func theYAMLTemplatesParse() throws {
+        let files = ["github-actions.yml", "gitlab-ci.yml"].map { Self.templates.appendingPathComponent($0).path }
+        let script = "import sys, yaml\nfor path in sys.argv[1:]:\n    assert isinstance(yaml.safe_load(open(path)), dict), path\n"
+        let result = try ChildProcess.run(["/usr/bin/python3", "-c", script] + files, timeout: .seconds(60))
+        #expect(result.status == 0, "\(result.output)")
+    }
+
+    @Test func theJenkinsfileCompilesAsGroovy() throws {
+        let groovyc = "/usr/bin/groovyc"
+        try #require(FileManager.default.isExecutableFile(atPath: groovyc), "groovyc is missing: ci/test.sh installs Debian's groovy")
+        let workspace = try Workspace()
+        // Debian's groovy looks for /usr/lib/jvm/default-java; point it at the java on PATH.
+        let java = URL(fileURLWithPath: ChildProcess.resolve("java")).resolvingSymlinksInPath()
+        let javaHome = java.deletingLastPathComponent().deletingLastPathComponent().path
+        let result = try ChildProcess.run([groovyc, "-d", workspace.url.appendingPathComponent("classes").path,
+                                           Self.templates.appendingPathComponent("Jenkinsfile").path],
+                                          timeout: .seconds(120), environment: ["JAVA_HOME": javaHome])
+        #expect(result.status == 0, "\(result.output)")
+    }
+
+    @Test func everyEbbCommandAndFlagInTheTemplatesExists() throws {
+        let workspace = try Workspace()
+        let top = try EbbRun.run(["--help"], in: workspace.url).stdout
+        var helps: [String: String] = [:]
+        var used = 0
+        for name in ["github-actions.yml", "gitlab-ci.yml", "Jenkinsfile"] {
+            let text = try String(contentsOf: Self.templates.appendingPathComponent(name), encoding: .utf8)
+            for line in text.split(separator: "\n") {
+                let code = line.split(separator: "#").first.map(String.init) ?? ""
+                guard let range = code.range(of: #"\bebb [a-z]+"#, options: .regularExpression) else { continue }
+                let command = String(code[range].dropFirst(4))
+                #expect(top.contains("  \(command) "), "\(name): 'ebb \(command)' is not in ebb --help")
+                if helps[command] == nil { helps[command] = try EbbRun.run([command, "--help"], in: workspace.url).stdout }
+                let flags = code[range.upperBound...].matches(of: /--[a-z][a-z-]*/).map { String($0.output) }
+                for flag in flags {
+                    used += 1
+                    #expect(helps[command]?.contains(flag) == true, "\(name): 'ebb \(command) \(flag)' is not in its --help")
+                }
+            }
+        }
+        #expect(used >= 6)
+    }
+}
