@@ -16,7 +16,7 @@ public final class ConsoleReporter: @unchecked Sendable {
     private var ticker: DispatchSourceTimer?
 
     public init(style: Style = .plain, quiet: Bool = false,
-                write: @escaping @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }) {
+                write: @escaping @Sendable (String) -> Void = { Output.standardOutput($0 + "\n") }) {
         self.style = style
         self.quiet = quiet
         self.write = write
@@ -46,7 +46,7 @@ public final class ConsoleReporter: @unchecked Sendable {
             let elapsed = (ContinuousClock.now - start).seconds
             let remaining = max(0, duration.seconds - elapsed)
             let text = String(format: "\r   %@: holding, %.1fs elapsed, %.1fs remaining\u{1B}[K", scenario, elapsed, remaining)
-            FileHandle.standardOutput.write(Data(text.utf8))
+            Output.standardOutput(text)
         }
         timer.resume()
         ticker = timer
@@ -56,7 +56,7 @@ public final class ConsoleReporter: @unchecked Sendable {
         guard let ticker else { return }
         ticker.cancel()
         self.ticker = nil
-        FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8))
+        Output.standardOutput("\r\u{1B}[K")
     }
 
     private func line(for event: RunEvent) -> String? {

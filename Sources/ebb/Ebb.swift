@@ -24,6 +24,7 @@ extension Ebb {
     /// Parses and runs like argument-parser's own `main`, except that usage errors exit 3 (invalid
     /// input, as Ebb's exit-code table says) instead of the parser's 64.
     static func main() async {
+        signal(SIGPIPE, SIG_IGN)   // see Output: a closed pipe must not kill a run mid-fault
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -33,7 +34,7 @@ extension Ebb {
             }
         } catch {
             if exitCode(for: error).rawValue == 64 {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Output.standardError(fullMessage(for: error) + "\n")
                 Foundation.exit(ExitStatus.invalidInput.rawValue)
             }
             exit(withError: error)

@@ -53,13 +53,13 @@ enum Wiring {
     static func writeReports(_ body: () throws -> [String]) {
         do {
             let paths = try body()
-            if !paths.isEmpty { FileHandle.standardError.write(Data("reports: \(paths.joined(separator: ", "))\n".utf8)) }
+            if !paths.isEmpty { Output.standardError("reports: \(paths.joined(separator: ", "))\n") }
         } catch {
             printError("error: could not write reports: \(error)")
         }
     }
 
     static func printError(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        Output.standardError(text + "\n")
     }
 }
