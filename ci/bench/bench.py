@@ -1,0 +1,279 @@
+"""Ebb's benchmark, run by ci/bench/run.sh: writes reports/bench.json and reports/bench.md.
+
+Every figure is a median over repeated runs with its spread (min..max), measured on this
+machine in this run; Chaos Toolkit runs the equivalent experiments beside Ebb.
+"""
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+EBB = os.environ["EBB_RELEASE_BIN"]
+QUICK = "--quick" in sys.argv
+REPEATS = 5 if QUICK else 15
+SCALE = 100 if QUICK else 1000
+WORK = Path(tempfile.mkdtemp(prefix="ebb-bench-"))
+CHAOS_VERSION = "1.19.0"
+
+
+def summary(values):
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": len(values)}
+
+
+def timed(command, cwd=WORK, env=None):
+    """Wall seconds and peak RSS (KiB) of one command, through GNU time."""
+    out = WORK / "time.out"
+    result = subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", str(out)] + command, cwd=cwd, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seconds, rss = out.read_text().split()[-2:]
+    return float(seconds), int(rss), result.returncode, result.stderr
+
+
+def repeat(command, runs=REPEATS, **kwargs):
+    walls, peaks, codes = [], [], set()
+    for _ in range(runs):
+        start = time.perf_counter()
+        _, rss, code, err = timed(command, **kwargs)
+        walls.append(time.perf_counter() - start)
+        peaks.append(rss)
+        codes.add(code)
+    return {"seconds": summary(walls), "peakRSSKiB": summary(peaks), "exitCodes": sorted(codes)}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def machine():
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "unknown")
+    memory = next((int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
+    return {"cores": os.cpu_count(), "cpu": cpu, "memoryGiB": round(memory / 1048576, 1), "kernel": platform.release(),
+            "python": platform.python_version(), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def install_chaos_toolkit():
+    venv = WORK / "ctk"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin/pip"), "install", "-q", f"chaostoolkit=={CHAOS_VERSION}"], check=True)
+    return str(venv / "bin/chaos")
+
+
+def start_demo(port):
+    process = subprocess.Popen([EBB, "demo-target", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("the demo target did not start")
+
+
+def ebb_suite(faults, port, path):
+    lines = ["suite: overhead", "checks:", "  - name: health",
+             f'    http: {{ url: "http://127.0.0.1:{port}/healthz", timeout: 1s }}',
+             "    phases: [before, after]", "    before_samples: 1",
+             "scenarios:", "  - name: overhead", "    duration: 0s", "    faults:"]
+    for index in range(faults):
+        lines += [f"      - name: f{index}",
+                  f"        command: {{ inject: [touch, marker-{index}], rollback: [rm, -f, marker-{index}] }}"]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def chaos_experiment(faults, port, path):
+    probe = {"type": "probe", "name": "health", "tolerance": 200,
+             "provider": {"type": "http", "url": f"http://127.0.0.1:{port}/healthz", "timeout": 1}}
+    path.write_text(json.dumps({
+        "version": "1.0.0", "title": "overhead", "description": "the same experiment as Ebb's overhead suite",
+        "steady-state-hypothesis": {"title": "the service answers", "probes": [probe]},
+        "method": [{"type": "action", "name": f"inject-{i}", "provider": {"type": "process", "path": "touch", "arguments": f"marker-{i}"}}
+                   for i in range(faults)],
+        "rollbacks": [{"type": "action", "name": f"rollback-{i}", "provider": {"type": "process", "path": "rm", "arguments": f"-f marker-{i}"}}
+                      for i in range(faults)],
+    }))
+
+
+def overhead(chaos, port):
+    results = {}
+    for faults in (1, 50):
+        suite, experiment = WORK / f"overhead-{faults}.yaml", WORK / f"overhead-{faults}.json"
+        ebb_suite(faults, port, suite)
+        chaos_experiment(faults, port, experiment)
+        state = WORK / "state"
+        ebb = repeat([EBB, "run", str(suite), "--state-dir", str(state), "--report-dir", str(WORK / "reports"), "--quiet"])
+        ctk = repeat([chaos, "--no-version-check", "--log-file", str(WORK / "chaos.log"), "run", "--rollback-strategy", "always",
+                      "--journal-path", str(WORK / "journal.json"), str(experiment)])
+        results[f"{faults}fault"] = {"ebb": ebb, "chaosToolkit": ctk,
+                                     "wallRatio": ebb["seconds"]["median"] / ctk["seconds"]["median"],
+                                     "rssRatio": ebb["peakRSSKiB"]["median"] / ctk["peakRSSKiB"]["median"]}
+    return results
+
+
+def process_state(pid):
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+        return text[text.rindex(")") + 2]
+    except (OSError, ValueError):
+        return None
+
+
+def rollback_at_scale(how):
+    """SCALE paused processes; `how` (SIGTERM or SIGKILL) hits the runner mid-hold; time until
+    every process runs again (and, after SIGKILL, until the guardian closed the run)."""
+    sleepers = [subprocess.Popen(["sleep", "3600"], start_new_session=True) for _ in range(SCALE)]
+    try:
+        suite = WORK / f"scale-{how}.yaml"
+        lines = ["suite: scale", "scenarios:", "  - name: scale", "    duration: 10m", "    faults:"]
+        for index, sleeper in enumerate(sleepers):
+            lines += [f"      - name: p{index}", f"        process.pause: {{ pid: {sleeper.pid} }}"]
+        suite.write_text("\n".join(lines) + "\n")
+        state, log = WORK / f"state-{how}", WORK / f"scale-{how}.log"
+        with open(log, "w") as output:
+            runner = subprocess.Popen([EBB, "run", str(suite), "--state-dir", str(state), "--report-dir", str(WORK / f"reports-{how}")],
+                                      stdout=output, stderr=subprocess.STDOUT, cwd=WORK)
+        deadline = time.time() + 600
+        while "holding for" not in log.read_text():
+            if runner.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"the scale run did not reach its hold: {log.read_text()[-2000:]}")
+            time.sleep(0.05)
+        stopped = sum(process_state(s.pid) == "T" for s in sleepers)
+        start = time.perf_counter()
+        runner.send_signal(signal.SIGTERM if how == "SIGTERM" else signal.SIGKILL)
+        if how == "SIGTERM":
+            runner.wait()
+        while any(process_state(s.pid) == "T" for s in sleepers):
+            time.sleep(0.005)
+        resumed = time.perf_counter() - start
+        result = {"faults": SCALE, "stoppedBefore": stopped, "secondsUntilAllResumed": resumed}
+        if how == "SIGTERM":
+            result["secondsUntilRunnerExited"] = time.perf_counter() - start
+            result["exitCode"] = runner.returncode
+        else:
+            runner.wait()
+            run_json = next(state.glob("rollback/*/run.json"))
+            while '"crashed-' not in run_json.read_text():
+                time.sleep(0.01)
+            result["secondsUntilGuardianClosedTheRun"] = time.perf_counter() - start
+            result["runStatus"] = json.loads(run_json.read_text())["status"]
+        result["leftStopped"] = sum(process_state(s.pid) == "T" for s in sleepers)
+        return result
+    finally:
+        for sleeper in sleepers:
+            sleeper.kill()
+            sleeper.wait()
+
+
+def junit_bench():
+    rows = {}
+    for flavor in ("portable", "ant"):
+        file = WORK / f"junit-{flavor}.xml"
+        write = timed([EBB, "report", "synthesize", "--testcases", "100000", "--output", str(file), "--flavor", flavor])
+        validate = timed([EBB, "report", "validate", str(file), "--flavor", flavor])
+        rows[flavor] = {"writeSeconds": write[0], "writePeakRSSKiB": write[1], "validateSeconds": validate[0],
+                        "validatePeakRSSKiB": validate[1], "fileMiB": round(file.stat().st_size / 1048576, 1)}
+        file.unlink()
+    return rows
+
+
+def script_lines(command, prefix):
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    return [line for line in result.stdout.splitlines() if line.startswith(prefix)]
+
+
+def main():
+    report = {"machine": machine(), "quick": QUICK}
+    report["ebbVersion"] = subprocess.run([EBB, "--version"], capture_output=True, text=True).stdout.strip()
+    chaos = install_chaos_toolkit()
+    report["chaosToolkitVersion"] = CHAOS_VERSION
+    port = free_port()
+    demo = start_demo(port)
+    try:
+        report["startup"] = {
+            "ebbVersion": repeat([EBB, "--version"]),
+            "ebbValidateDemo": repeat([EBB, "validate", str(ROOT / "Scenarios/demo.yaml")]),
+            "chaosVersion": repeat([chaos, "--no-version-check", "--version"]),
+        }
+        report["startup"]["versionRatio"] = (report["startup"]["ebbVersion"]["seconds"]["median"]
+                                             / report["startup"]["chaosVersion"]["seconds"]["median"])
+        report["overhead"] = overhead(chaos, port)
+    finally:
+        demo.kill()
+        demo.wait()
+    journal = subprocess.run([EBB, "bench", "journal", "--records", "1000", "--rounds", "5", "--directory", str(WORK)],
+                             capture_output=True, text=True, check=True)
+    report["journal"] = json.loads(journal.stdout)
+    report["rollbackAtScale"] = {"SIGTERM": rollback_at_scale("SIGTERM"), "SIGKILL": rollback_at_scale("SIGKILL")}
+    report["junit100k"] = junit_bench()
+    report["probes"] = script_lines(["bash", "ci/bench/probes.sh", "3" if QUICK else "5"], ("cadence:", "outage:"))
+    report["torture"] = script_lines(["bash", "ci/bench/torture.sh", "10" if QUICK else "30"], ("torture:",))
+    out = ROOT / "reports"
+    out.mkdir(exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    (out / "bench.md").write_text(markdown(report))
+    print((out / "bench.md").read_text())
+    shutil.rmtree(WORK, ignore_errors=True)
+
+
+def seconds(entry):
+    s = entry["seconds"]
+    return f"{s['median'] * 1000:.0f} ms ({s['min'] * 1000:.0f}..{s['max'] * 1000:.0f})"
+
+
+def rss(entry):
+    return f"{entry['peakRSSKiB']['median'] / 1024:.1f} MiB"
+
+
+def markdown(r):
+    m = r["machine"]
+    lines = ["# Ebb benchmark", "",
+             f"{m['date']} on {m['cores']} cores ({m['cpu']}), {m['memoryGiB']} GiB, Linux {m['kernel']}; "
+             f"{r['ebbVersion']} (release build) vs Chaos Toolkit {r['chaosToolkitVersion']}. "
+             f"Medians (min..max) over {r['startup']['ebbVersion']['seconds']['runs']} runs.", "",
+             "## Start-up", "", "| command | wall | peak RSS |", "| --- | ---: | ---: |"]
+    names = {"ebbVersion": "ebb --version", "ebbValidateDemo": "ebb validate Scenarios/demo.yaml", "chaosVersion": "chaos --version"}
+    for key, label in names.items():
+        lines.append(f"| `{label}` | {seconds(r['startup'][key])} | {rss(r['startup'][key])} |")
+    lines += ["", f"`ebb --version` takes {r['startup']['versionRatio']:.2f}x the time of `chaos --version`.", "",
+              "## Runner overhead", "",
+              "An HTTP steady-state probe before and after, N `touch` faults each rolled back with `rm -f` "
+              "(Ebb: `command` faults with durable undo records and the guardian; Chaos Toolkit: process actions, "
+              "`--rollback-strategy always`).", "",
+              "| faults | Ebb wall | Chaos Toolkit wall | ratio | Ebb RSS | Chaos Toolkit RSS | ratio |",
+              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for key, faults in (("1fault", 1), ("50fault", 50)):
+        o = r["overhead"][key]
+        lines.append(f"| {faults} | {seconds(o['ebb'])} | {seconds(o['chaosToolkit'])} | {o['wallRatio']:.2f} | "
+                     f"{rss(o['ebb'])} | {rss(o['chaosToolkit'])} | {o['rssRatio']:.2f} |")
+    j = r["journal"]
+    lines += ["", "## Journal cost", "",
+              f"Arming {j['records']} undo records: {j['armMicrosecondsPerRecord']:.0f} us each; this disk's floor "
+              f"(write + fsync + rename + directory fsync): {j['floorMicrosecondsPerWrite']:.0f} us; ratio {j['ratio']:.2f}.", "",
+              "## Rollback latency at scale", "", "| how the runner ended | paused processes | all resumed after | run closed after | left stopped |",
+              "| --- | ---: | ---: | ---: | ---: |"]
+    for how, s in r["rollbackAtScale"].items():
+        closed = s.get("secondsUntilRunnerExited", s.get("secondsUntilGuardianClosedTheRun"))
+        lines.append(f"| {how} | {s['faults']} | {s['secondsUntilAllResumed']:.2f} s | {closed:.2f} s | {s['leftStopped']} |")
+    lines += ["", "## JUnit, 100,000 testcases", "", "| flavor | write | write RSS | validate | validate RSS | file |",
+              "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for flavor, j in r["junit100k"].items():
+        lines.append(f"| {flavor} | {j['writeSeconds']:.2f} s | {j['writePeakRSSKiB'] / 1024:.0f} MiB | {j['validateSeconds']:.2f} s | "
+                     f"{j['validatePeakRSSKiB'] / 1024:.0f} MiB | {j['fileMiB']} MiB |")
+    lines += ["", "## Probes and crash torture", ""] + [f"- {line}" for line in r["probes"] + r["torture"]]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
