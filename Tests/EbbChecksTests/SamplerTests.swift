@@ -18,9 +18,9 @@ import Testing
         // Schedules are whole multiples of the interval from the first sample.
         let origin = samples[0].scheduled
         #expect(samples.allSatisfy { ($0.scheduled - origin) / .milliseconds(50) == (($0.scheduled - origin) / .milliseconds(50)).rounded() })
-        // Some sample started while the one before it was still running.
-        let overlaps = zip(samples, samples.dropFirst()).filter { $1.started < $0.finished }.count
-        #expect(overlaps > 0)
+        // Each sample was due before the one ahead of it had finished: the schedule never
+        // waited for an answer. (Start times can lag when other tests starve the thread pool.)
+        #expect(zip(samples, samples.dropFirst()).allSatisfy { $1.scheduled < $0.finished })
     }
 
     @Test func probesReportRefusedConnectionsAsFailures() async {

@@ -10,11 +10,7 @@ struct CommandProbe: Probe {
         // ChildProcess.run blocks its thread until the command ends; keep that off the
         // cooperative pool, which the samplers and the runner need.
         let spec = spec
-        let result = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(returning: Result { try ChildProcess.run(spec.command, timeout: spec.timeout, directory: spec.directory) })
-            }
-        }
+        let result = await Blocking.perform { Result { try ChildProcess.run(spec.command, timeout: spec.timeout, directory: spec.directory) } }
         switch result {
         case .failure(let error):
             let text = String(describing: error)

@@ -202,20 +202,23 @@ public final class Runner: @unchecked Sendable {
                 continue
             }
             do {
-                try spec.fault.prepare(plan, faultContext)
-                let armed: UndoRecord
-                do {
-                    armed = try scope.arm(fault: spec.name, plugin: spec.pluginID, plan: plan, sequence: faultContext.sequence, deadline: deadline)
-                } catch {
-                    throw InjectionFailure(stage: .arm, underlying: error)
+                let armed = try await Blocking.perform { () throws -> UndoRecord in
+                    try spec.fault.prepare(plan, faultContext)
+                    let armed: UndoRecord
+                    do {
+                        armed = try scope.arm(fault: spec.name, plugin: spec.pluginID, plan: plan, sequence: faultContext.sequence, deadline: deadline)
+                    } catch {
+                        throw InjectionFailure(stage: .arm, underlying: error)
+                    }
+                    do {
+                        try spec.fault.inject(plan, faultContext)
+                    } catch {
+                        throw InjectionFailure(stage: .inject, underlying: error)
+                    }
+                    try scope.markInjected(armed)
+                    return armed
                 }
                 properties["record"] = journal.directory.appendingPathComponent(armed.fileName).path
-                do {
-                    try spec.fault.inject(plan, faultContext)
-                } catch {
-                    throw InjectionFailure(stage: .inject, underlying: error)
-                }
-                try scope.markInjected(armed)
                 record(StepResult(kind: .inject, name: "inject: \(spec.name)", status: .passed, message: plan.target,
                                   duration: clock.now - stepStart, properties: properties))
             } catch {
@@ -261,7 +264,8 @@ public final class Runner: @unchecked Sendable {
         guard count > 0 else { return [] }
         mutex.withLock { rollingBack = true }
         observe(.rollingBack(scenario: label, faults: count))
-        let results = await Task.detached { scope.rollback() }.value
+        // On a thread of its own: a signal cannot cancel it, and it blocks no health check.
+        let results = await Blocking.perform { scope.rollback() }
         mutex.withLock { rollingBack = false }
         return results
     }
