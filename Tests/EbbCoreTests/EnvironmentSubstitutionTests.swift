@@ -41,3 +41,11 @@ import Testing
         #expect(suite.scenarios[0].duration == .milliseconds(250))
     }
 }
+
+@Suite struct EnvironmentCommentTests {
+    @Test func apostrophesAndEscapedQuotesDoNotHideComments() throws {
+        let text = try EnvironmentSubstitution.expand("note: it's slow  # see ${RUNBOOK}\r\npath: \"C:\\\\\" # ${X}\r\nq: \"a \\\" # ${Y}\"\n",
+                                                      file: "s.yaml", environment: ["Y": "y"])
+        #expect(text == "note: it's slow  # see ${RUNBOOK}\npath: \"C:\\\\\" # ${X}\nq: \"a \\\" # y\"\n")
+    }
+}

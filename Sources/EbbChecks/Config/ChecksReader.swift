@@ -81,7 +81,13 @@ public struct ChecksReader: CheckSectionReader {
                 }
             }
         }
-        let interval = problems.collect { try values["interval"].map { try positive(reader.duration($0, "\(key).interval"), $0, "\(key).interval", reader) } ?? .milliseconds(100) }
+        let interval = problems.collect { () -> Duration in
+            guard let node = values["interval"] else { return .milliseconds(100) }
+            let value = try reader.duration(node, "\(key).interval")
+            // Finer than this measures the probe, not the target, and floods it.
+            guard value >= .milliseconds(10) else { throw reader.error(node, "\(key).interval", "the interval must be at least 10ms") }
+            return value
+        }
         let phases = problems.collect { () -> Set<CheckPhase> in
             guard let phasesNode = values["phases"] else { return Set(CheckPhase.allCases) }
             let names = try reader.stringList(phasesNode, "\(key).phases")
@@ -94,6 +100,10 @@ public struct ChecksReader: CheckSectionReader {
         }
         let beforeSamples = problems.collect { try values["before_samples"].map { try reader.integer($0, "\(key).before_samples", in: 1...1000) } ?? 3 }
         let slo = problems.collect { try values["slo"].map { try self.slo($0, at: "\(key).slo", reader) } }
+        if let slo = slo ?? nil, let phases, !phases.contains(.during),
+           slo.maxDowntime != nil || slo.minSuccessRatio != nil || !slo.latency.isEmpty || slo.maxConsecutiveFailures != nil || slo.abortOnBreach {
+            problems.add(reader.error(values["slo"], "\(key).slo", "these SLOs are measured while the faults are live: add 'during' to phases"))
+        }
         try problems.throwIfAny()
         guard let probe, let interval, let phases, let beforeSamples, let slo else { throw SuiteErrors([]) }
         return CheckDefinition(name: name, probe: probe, interval: interval, phases: phases, beforeSamples: beforeSamples, slo: slo)

@@ -15,48 +15,52 @@ struct HTTPProbe: Probe {
     let secrets: Secrets
 
     func sample() async -> ProbeOutcome {
-        var request = HTTPClientRequest(url: spec.url.absoluteString)
-        request.method = HTTPMethod(rawValue: spec.method)
-        for (name, value) in spec.headers { request.headers.add(name: name, value: value) }
-        if let token { request.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(token)") }
+        var prepared = HTTPClientRequest(url: spec.url.absoluteString)
+        prepared.method = HTTPMethod(rawValue: spec.method)
+        for (name, value) in spec.headers { prepared.headers.add(name: name, value: value) }
+        if let token { prepared.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(token)") }
+        let (spec, client, secrets, request) = (spec, client, secrets, prepared)
         do {
-            let response = try await client.execute(request, timeout: TimeAmount(spec.timeout))
-            let code = Int(response.status.code)
-            guard spec.statuses.contains(where: { $0.contains(code) }) else {
-                return ProbeOutcome(healthy: false, detail: "HTTP \(code)", answered: true)
-            }
-            guard spec.bodyContains != nil || spec.bodyMatches != nil else {
+            return try await Deadline.run(within: spec.timeout) {
+                let response = try await client.execute(request, timeout: TimeAmount(spec.timeout))
+                // Read the body even when only the status matters: an unread body cancels the
+                // request and closes the connection, and every sample would pay a new one.
+                var body = ByteBuffer()
+                for try await chunk in response.body {
+                    var chunk = chunk
+                    if body.readableBytes < Self.bodyLimit { body.writeBuffer(&chunk) }
+                }
+                let code = Int(response.status.code)
+                guard spec.statuses.contains(where: { $0.contains(code) }) else {
+                    return ProbeOutcome(healthy: false, detail: "HTTP \(code)", answered: true)
+                }
+                let text = String(buffer: body)
+                if let needle = spec.bodyContains, !text.contains(needle) {
+                    return ProbeOutcome(healthy: false, detail: "HTTP \(code), body lacks '\(secrets.redact(needle))'", answered: true)
+                }
+                if let pattern = spec.bodyMatches, text.range(of: pattern, options: .regularExpression) == nil {
+                    return ProbeOutcome(healthy: false, detail: "HTTP \(code), body does not match /\(pattern)/", answered: true)
+                }
                 return ProbeOutcome(healthy: true, detail: "HTTP \(code)", answered: true)
             }
-            var body = ByteBuffer()
-            for try await chunk in response.body {
-                var chunk = chunk
-                body.writeBuffer(&chunk)
-                if body.readableBytes >= Self.bodyLimit { break }
-            }
-            let text = String(buffer: body)
-            if let needle = spec.bodyContains, !text.contains(needle) {
-                return ProbeOutcome(healthy: false, detail: "HTTP \(code), body lacks '\(secrets.redact(needle))'", answered: true)
-            }
-            if let pattern = spec.bodyMatches, text.range(of: pattern, options: .regularExpression) == nil {
-                return ProbeOutcome(healthy: false, detail: "HTTP \(code), body does not match /\(pattern)/", answered: true)
-            }
-            return ProbeOutcome(healthy: true, detail: "HTTP \(code)", answered: true)
         } catch {
-            return ProbeOutcome(healthy: false, detail: secrets.redact(Self.describe(error)), answered: false)
+            return ProbeOutcome(healthy: false, detail: Self.describe(error, redacting: secrets), answered: false)
         }
     }
 
-    /// Short names for the errors a probe meets, so downtime windows group them.
-    static func describe(_ error: any Error) -> String {
+    /// Short names for the errors a probe meets, so downtime windows group them. Secrets are
+    /// redacted before the text is shortened, so a cut can never leave part of one behind.
+    static func describe(_ error: any Error, redacting secrets: Secrets? = nil) -> String {
+        if error is Deadline.Exceeded { return "timed out" }
         if let error = error as? HTTPClientError {
             if [.deadlineExceeded, .readTimeout, .connectTimeout].contains(error) { return "timed out" }
             if error == .remoteConnectionClosed { return "connection closed" }
             if error == .cancelled { return "cancelled" }
         }
-        let text = String(describing: error)
+        var text = String(describing: error)
         if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
         if text.contains("connectTimeout") { return "timed out" }
+        if let secrets { text = secrets.redact(text) }
         return text.count > 200 ? String(text.prefix(200)) + "..." : text
     }
 }

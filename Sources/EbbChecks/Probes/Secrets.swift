@@ -8,6 +8,13 @@ final class Secrets: @unchecked Sendable {
         var description: String { "the environment variable \(variable) (bearer_token_env) is not set" }
     }
 
+    struct Unusable: Error, CustomStringConvertible {
+        var variable: String
+        var description: String {
+            "the environment variable \(variable) (bearer_token_env) holds a line break or another control character; strip it (a file read with a trailing newline?)"
+        }
+    }
+
     private let lock = NSLock()
     private var values: Set<String> = []
     private let environment: [String: String]
@@ -19,6 +26,11 @@ final class Secrets: @unchecked Sendable {
     /// The token in `variable`; remembered so that ``redact(_:)`` hides it.
     func token(from variable: String) throws -> String {
         guard let value = environment[variable], !value.isEmpty else { throw Missing(variable: variable) }
+        // A header cannot carry control characters, and an HTTP library's error about one
+        // would print the token escaped, where redaction would not find it.
+        guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw Unusable(variable: variable)
+        }
         lock.withLock { _ = values.insert(value) }
         return value
     }

@@ -59,10 +59,13 @@ public struct RunMetrics: Sendable {
             request.method = .PUT
             request.headers.add(name: "Content-Type", value: "text/plain; version=0.0.4")
             request.body = .bytes(ByteBuffer(string: exposition))
-            let response = try await client.execute(request, timeout: .seconds(10))
-            let body = try await response.body.collect(upTo: 64 * 1024)
-            guard (200...299).contains(Int(response.status.code)) else {
-                throw PushFailure(description: "the Pushgateway answered HTTP \(response.status.code): \(String(buffer: body))")
+            let push = request
+            let (status, body) = try await Deadline.run(within: .seconds(10)) {
+                let response = try await client.execute(push, timeout: .seconds(10))
+                return (response.status.code, try await response.body.collect(upTo: 64 * 1024))
+            }
+            guard (200...299).contains(Int(status)) else {
+                throw PushFailure(description: "the Pushgateway answered HTTP \(status): \(String(buffer: body))")
             }
         } catch {
             try? await client.shutdown()

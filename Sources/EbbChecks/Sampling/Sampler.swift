@@ -22,16 +22,18 @@ final class Sampler: @unchecked Sendable {
 
     private let clock = ContinuousClock()
     private let lock = NSLock()
+    /// Kept in schedule order as samples arrive (they can finish out of order).
     private var samples: [Sample] = []
-    private var inFlight = 0
+    /// Samples in flight, by tick; separate tasks, so that stopping the schedule does not
+    /// cancel them (see ``stop(drain:)``).
+    private var inFlight: [Int: Task<Void, Never>] = [:]
     /// Ticks skipped because the scheduler itself ran late (the machine was starved).
     private var missed = 0
     private var loop: Task<Void, Never>?
-    private var stopping = false
     private var waiters: [UUID: (predicate: ([Sample]) -> Bool, continuation: CheckedContinuation<Void, Never>)] = [:]
-    private let onSample: @Sendable () -> Void
+    private let onSample: @Sendable (Sample) -> Void
 
-    init(probe: any Probe, interval: Duration, timeout: Duration, onSample: @escaping @Sendable () -> Void = {}) {
+    init(probe: any Probe, interval: Duration, timeout: Duration, onSample: @escaping @Sendable (Sample) -> Void = { _ in }) {
         self.probe = probe
         self.interval = interval
         self.maxInFlight = max(2, Int((timeout / interval).rounded(.up)) + 2)
@@ -42,72 +44,69 @@ final class Sampler: @unchecked Sendable {
     func start() {
         let origin = clock.now
         loop = Task.detached { [self] in
-            await withDiscardingTaskGroup { group in
-                var tick = 0
-                while !Task.isCancelled {
-                    let scheduled = origin + interval * tick
-                    do { try await Task.sleep(until: scheduled, clock: clock) } catch { break }
-                    if lock.withLock({ stopping }) { break }
-                    let lateTicks = Int(((clock.now - scheduled) / interval).rounded(.down))
-                    if lateTicks > 0 { lock.withLock { missed += lateTicks } }
-                    tick += 1 + lateTicks
-                    let admitted = lock.withLock { () -> Bool in
-                        guard inFlight < maxInFlight else { return false }
-                        inFlight += 1
-                        return true
-                    }
-                    guard admitted else {
-                        record(Sample(scheduled: scheduled, started: scheduled, finished: clock.now,
-                                      outcome: ProbeOutcome(healthy: false, detail: "no answer to \(maxInFlight) earlier samples", answered: false)),
-                               settled: false)
-                        continue
-                    }
-                    group.addTask { [self] in
-                        let started = clock.now
-                        let outcome = await probe.sample()
-                        let sample = Sample(scheduled: scheduled, started: started, finished: clock.now, outcome: outcome)
-                        // A sample cut short by stop() says nothing about the target.
-                        record(sample, settled: true, keep: !Task.isCancelled)
-                    }
+            var tick = 0
+            while !Task.isCancelled {
+                let scheduled = origin + interval * tick
+                do { try await Task.sleep(until: scheduled, clock: clock) } catch { break }
+                let lateTicks = Int(((clock.now - scheduled) / interval).rounded(.down))
+                let current = tick
+                tick += 1 + lateTicks
+                let admitted = lock.withLock { () -> Bool in
+                    missed += lateTicks
+                    return inFlight.count < maxInFlight
                 }
+                guard admitted else {
+                    record(Sample(scheduled: scheduled, started: scheduled, finished: clock.now,
+                                  outcome: ProbeOutcome(healthy: false, detail: "no answer to \(maxInFlight) earlier samples", answered: false)))
+                    continue
+                }
+                let task = Task.detached { [self] in
+                    let started = clock.now
+                    let outcome = await probe.sample()
+                    let sample = Sample(scheduled: scheduled, started: started, finished: clock.now, outcome: outcome)
+                    lock.withLock { inFlight[current] = nil }
+                    // A sample cut short by stop() says nothing about the target.
+                    if !Task.isCancelled { record(sample) }
+                }
+                lock.withLock { inFlight[current] = task }
             }
         }
     }
 
-    private func record(_ sample: Sample, settled: Bool, keep: Bool = true) {
+    private func record(_ sample: Sample) {
         let ready = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
-            if settled { inFlight -= 1 }
-            guard keep else { return [] }
-            samples.append(sample)
-            let ordered = samples.sorted { $0.scheduled < $1.scheduled }
-            let done = waiters.filter { $0.value.predicate(ordered) }
+            // Walk back from the end to the sample's place: samples arrive nearly in order.
+            var low = samples.count
+            while low > 0 && samples[low - 1].scheduled > sample.scheduled { low -= 1 }
+            samples.insert(sample, at: low)
+            guard !waiters.isEmpty else { return [] }
+            let done = waiters.filter { $0.value.predicate(samples) }
             for id in done.keys { waiters[id] = nil }
             return done.values.map(\.continuation)
         }
         ready.forEach { $0.resume() }
-        if keep { onSample() }
+        onSample(sample)
     }
 
-    /// Stops scheduling. With `drain`, samples in flight finish (each within its timeout);
-    /// otherwise they are cancelled and dropped.
+    /// Stops scheduling at once. With `drain`, samples in flight finish (each within its
+    /// probe's timeout); otherwise they are cancelled and dropped.
     func stop(drain: Bool) async {
         guard let loop else { return }
-        if drain {
-            // Cancelling the loop would cancel the samples in flight too; a flag ends it at
-            // the next tick instead, and the task group then waits for them.
-            lock.withLock { stopping = true }
-        } else {
-            loop.cancel()
-        }
+        loop.cancel()
         await loop.value
         self.loop = nil
+        let pending = lock.withLock { Array(inFlight.values) }
+        for task in pending {
+            if !drain { task.cancel() }
+            await task.value
+        }
     }
 
     var missedTicks: Int { lock.withLock { missed } }
 
     /// The samples so far, in schedule order.
     var snapshot: [Sample] {
-        lock.withLock { samples.sorted { $0.scheduled < $1.scheduled } }
+        lock.withLock { samples }
     }
 
     /// Waits until `predicate` holds for the samples (in schedule order) or `deadline` passes;
@@ -125,7 +124,7 @@ final class Sampler: @unchecked Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let holds = lock.withLock { () -> Bool in
-                    if predicate(samples.sorted { $0.scheduled < $1.scheduled }) || Task.isCancelled || clock.now >= deadline { return true }
+                    if predicate(samples) || Task.isCancelled || clock.now >= deadline { return true }
                     waiters[id] = (predicate, continuation)
                     return false
                 }

@@ -19,7 +19,8 @@ enum Exposition {
 
     static func parse(_ text: String) throws -> [ExposedSample] {
         var samples: [ExposedSample] = []
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Split on any line break: in Swift "\r\n" is one Character, not "\r" + "\n".
+        for (index, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             samples.append(try sample(Substring(line), lineNumber: index + 1))

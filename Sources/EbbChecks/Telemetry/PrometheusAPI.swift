@@ -43,11 +43,13 @@ struct PrometheusAPI: Sendable {
         let body: ByteBuffer
         let status: UInt
         do {
-            let response = try await client.execute(request, timeout: TimeAmount(server.timeout))
-            status = response.status.code
-            body = try await response.body.collect(upTo: 64 * 1024 * 1024)
+            let (client, timeout, request) = (client, server.timeout, request)
+            (status, body) = try await Deadline.run(within: timeout) {
+                let response = try await client.execute(request, timeout: TimeAmount(timeout))
+                return (response.status.code, try await response.body.collect(upTo: 64 * 1024 * 1024))
+            }
         } catch {
-            throw Failure(description: "Prometheus at \(server.url.absoluteString) did not answer: \(secrets.redact(HTTPProbe.describe(error)))")
+            throw Failure(description: "Prometheus at \(server.url.absoluteString) did not answer: \(HTTPProbe.describe(error, redacting: secrets))")
         }
         let envelope: Envelope
         do {

@@ -14,7 +14,8 @@ final class ScrapeWatch: @unchecked Sendable {
     private let anchor: ClockAnchor
     private let clock = ContinuousClock()
     private let lock = NSLock()
-    private var values: [(at: ContinuousClock.Instant, value: Double)] = []
+    /// Each successful scrape: the matching series by their label sets.
+    private var scrapes: [(at: ContinuousClock.Instant, series: [String: Double])] = []
     private var errors: [String] = []
     private var loop: Task<Void, Never>?
 
@@ -47,56 +48,85 @@ final class ScrapeWatch: @unchecked Sendable {
         guard !interrupted else { return StepResult(kind: .telemetry, name: stepName, status: .skipped, message: "the run was interrupted") }
         await scrape()
         if Task.isCancelled { return StepResult(kind: .telemetry, name: stepName, status: .skipped, message: "the run was interrupted") }
-        let (values, errors) = lock.withLock { (self.values, self.errors) }
-        let started = values.first.map { anchor.date($0.at) } ?? Date()
-        let span = (values.last?.at).flatMap { last in values.first.map { last - $0.at } } ?? .zero
-        let properties = ["url": assertion.url.absoluteString, "metric": assertion.metric, "scrapes": String(values.count),
+        let (scrapes, errors) = lock.withLock { (self.scrapes, self.errors) }
+        let started = scrapes.first.map { anchor.date($0.at) } ?? Date()
+        let span = (scrapes.last?.at).flatMap { last in scrapes.first.map { last - $0.at } } ?? .zero
+        let properties = ["url": assertion.url.absoluteString, "metric": assertion.metric, "scrapes": String(scrapes.count),
                           "failedScrapes": String(errors.count)]
-        guard let first = values.first?.value, let last = values.last?.value else {
-            let reason = errors.first ?? "no scrape was taken"
-            return StepResult(kind: .telemetry, name: stepName, status: .error,
-                              message: "cannot scrape \(assertion.url.absoluteString): \(reason)", startedAt: started, duration: span, properties: properties)
-        }
-        let scraped = values.map(\.value)
-        let missed = errors.isEmpty ? "" : "; \(errors.count) scrape(s) failed, first: \(errors[0])"
         let selector = assertion.metric + (assertion.labels.isEmpty ? "" : "{" + assertion.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(separator: ",") + "}")
+        func error(_ message: String) -> StepResult {
+            StepResult(kind: .telemetry, name: stepName, status: .error, message: message, startedAt: started, duration: span, properties: properties)
+        }
+        // Too little seen is an error, never a pass: a typo in a name or a label would
+        // otherwise read as "no errors counted".
+        guard scrapes.count >= 2 else {
+            return error("only \(scrapes.count) of \(scrapes.count + errors.count) scrapes of \(assertion.url.absoluteString) succeeded; need the first and the last"
+                         + (errors.first.map { ": \($0)" } ?? ""))
+        }
+        guard scrapes.contains(where: { !$0.series.isEmpty }) else {
+            return error("no series of \(selector) in any scrape of \(assertion.url.absoluteString); check the metric name and labels")
+        }
+        let missed = errors.isEmpty ? "" : "; \(errors.count) scrape(s) failed, first: \(errors[0])"
+        let sums = scrapes.map { $0.series.values.reduce(0, +) }
         switch assertion.measure {
         case .increase(let comparison):
-            // A drop means the counter was reset (the target restarted): count from zero again.
-            var increase = 0.0
-            for (previous, next) in zip(scraped, scraped.dropFirst()) { increase += next >= previous ? next - previous : next }
+            let increase = Self.increase(scrapes.map(\.series))
             let passed = comparison.holds(for: increase)
             return StepResult(kind: .telemetry, name: stepName, status: passed ? .passed : .failed,
-                              message: "\(selector) increased by \(Comparison.format(increase)) (from \(Comparison.format(first)) to \(Comparison.format(last)); limit \(comparison))\(missed)",
+                              message: "\(selector) increased by \(Comparison.format(increase)) (from \(Comparison.format(sums[0])) to \(Comparison.format(sums[sums.count - 1])); limit \(comparison))\(missed)",
                               startedAt: started, duration: span, properties: properties,
                               measured: Comparison.format(increase), limit: comparison.description)
         case .value(let comparison):
-            let violation = scraped.first { !comparison.holds(for: $0) }
+            let last = sums[sums.count - 1]
+            let violation = sums.first { !comparison.holds(for: $0) }
             let measured = violation ?? last
             return StepResult(kind: .telemetry, name: stepName, status: violation == nil ? .passed : .failed,
                               message: violation == nil
-                                ? "\(selector) stayed \(comparison) over \(scraped.count) scrapes (last \(Comparison.format(last)))\(missed)"
+                                ? "\(selector) stayed \(comparison) over \(sums.count) scrapes (last \(Comparison.format(last)))\(missed)"
                                 : "\(selector) was \(Comparison.format(measured)), not \(comparison)\(missed)",
                               startedAt: started, duration: span, properties: properties,
                               measured: Comparison.format(measured), limit: comparison.description)
         }
     }
 
+    /// A counter's growth over the scrapes, per series: a drop means that series was reset
+    /// (its process restarted) and counts from zero again; a series that appears after the
+    /// first scrape counted all of its value during the scenario.
+    static func increase(_ scrapes: [[String: Double]]) -> Double {
+        var previous = scrapes.first ?? [:]
+        var total = 0.0
+        for scrape in scrapes.dropFirst() {
+            for (series, value) in scrape {
+                if let before = previous[series] {
+                    total += value >= before ? value - before : value
+                } else {
+                    total += value
+                }
+                previous[series] = value
+            }
+        }
+        return total
+    }
+
     private func scrape() async {
         let at = clock.now
+        let (assertion, client) = (assertion, client)
         do {
-            let response = try await client.execute(HTTPClientRequest(url: assertion.url.absoluteString), timeout: TimeAmount(assertion.timeout))
-            guard response.status == .ok else { throw ScrapeFailure(description: "HTTP \(response.status.code)") }
-            let body = try await response.body.collect(upTo: Self.sizeLimit)
-            let samples = try Exposition.parse(String(buffer: body)).filter { sample in
-                sample.name == assertion.metric && assertion.labels.allSatisfy { sample.labels[$0.key] == $0.value }
+            let series = try await Deadline.run(within: assertion.timeout) { () -> [String: Double] in
+                let response = try await client.execute(HTTPClientRequest(url: assertion.url.absoluteString), timeout: TimeAmount(assertion.timeout))
+                guard response.status == .ok else { throw ScrapeFailure(description: "HTTP \(response.status.code)") }
+                let body = try await response.body.collect(upTo: Self.sizeLimit)
+                let samples = try Exposition.parse(String(buffer: body)).filter { sample in
+                    sample.name == assertion.metric && assertion.labels.allSatisfy { sample.labels[$0.key] == $0.value }
+                }
+                if samples.isEmpty, case .value = assertion.measure {
+                    throw ScrapeFailure(description: "no series of \(assertion.metric) matches")
+                }
+                return Dictionary(samples.map { sample in
+                    (sample.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","), sample.value)
+                }, uniquingKeysWith: +)
             }
-            if samples.isEmpty, case .value = assertion.measure {
-                throw ScrapeFailure(description: "no series of \(assertion.metric) matches")
-            }
-            // An absent counter has not counted anything yet (client libraries create them lazily).
-            let sum = samples.reduce(0) { $0 + $1.value }
-            lock.withLock { values.append((at, sum)) }
+            lock.withLock { scrapes.append((at, series)) }
         } catch {
             // A periodic scrape cut short by the end of the scenario says nothing about the target.
             if Task.isCancelled { return }

@@ -70,8 +70,9 @@ final class CheckWatch: @unchecked Sendable {
     private func startSampling(breach: (@Sendable (String) -> Void)?) {
         guard let probe, sampler == nil else { return }
         let abort = definition.slo?.abortOnBreach == true ? breach : nil
-        let sampler = Sampler(probe: probe, interval: definition.interval, timeout: timeout) { [weak self] in
-            if let abort { self?.checkBreach(abort) }
+        let sampler = Sampler(probe: probe, interval: definition.interval, timeout: timeout) { [weak self] sample in
+            // Only a failed sample can open or lengthen downtime, so only it can breach.
+            if let abort, !sample.outcome.healthy { self?.checkBreach(abort) }
         }
         lock.withLock { currentSampler = sampler }
         sampler.start()
@@ -121,7 +122,9 @@ final class CheckWatch: @unchecked Sendable {
         }
         if Task.isCancelled { return [StepResult(kind: .check, name: "check: \(name)", status: .skipped, message: "the run was interrupted")] }
         if definition.phases.contains(.during) {
-            let all = Timeline(sampler?.snapshot ?? [], now: clock.now)
+            // Without recovery sampling, what follows the rollback was not observed: a window
+            // still open then ends at the rollback.
+            let all = Timeline(sampler?.snapshot ?? [], now: definition.phases.contains(.recovery) ? clock.now : rolledBack)
             let live = Timeline(all.samples.filter { $0.scheduled < rolledBack }, now: rolledBack)
             steps.insert(contentsOf: duringSteps(all: all, live: live, since: start), at: 0)
         }

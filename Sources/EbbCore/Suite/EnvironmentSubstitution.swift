@@ -7,7 +7,9 @@ public enum EnvironmentSubstitution {
     public static func expand(_ text: String, file: String, environment: [String: String]) throws -> String {
         var output = ""
         var problems: [SuiteError] = []
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Any line break ends a line ("\r\n" is a single Character in Swift); lines are
+        // joined with "\n", which YAML reads the same way.
+        for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             if index > 0 { output.append("\n") }
             let end = commentStart(in: line)
             output += try expandLine(line[..<end], number: index + 1, file: file, environment: environment, problems: &problems)
@@ -59,20 +61,32 @@ public enum EnvironmentSubstitution {
         return text.allSatisfy { $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }
     }
 
-    /// Where a YAML comment starts: a `#` outside quotes at the start or after a blank.
+    /// Where a YAML comment starts: a `#` outside quotes at the start or after a blank. A
+    /// quote opens a quoted scalar only where a value can start (so the apostrophe in
+    /// `it's` does not), and a double quote closes unless an odd number of backslashes
+    /// escapes it.
     private static func commentStart(in line: Substring) -> Substring.Index {
         var quote: Character?
         var previous: Character = " "
+        var lastSignificant: Character?
+        var backslashes = 0
         for index in line.indices {
             let character = line[index]
             switch (quote, character) {
-            case (nil, "#") where previous == " " || previous == "\t": return index
-            case (nil, "\""), (nil, "'"): quote = character
-            case ("\"", "\"") where previous != "\\": quote = nil
-            case ("'", "'"): quote = nil
-            default: break
+            case (nil, "#") where previous == " " || previous == "\t":
+                return index
+            case (nil, "\""), (nil, "'"):
+                if lastSignificant == nil || ":-[{,?".contains(lastSignificant!) { quote = character }
+            case ("\"", "\"") where backslashes % 2 == 0:
+                quote = nil
+            case ("'", "'"):
+                quote = nil
+            default:
+                break
             }
+            backslashes = character == "\\" ? backslashes + 1 : 0
             previous = character
+            if character != " " && character != "\t" { lastSignificant = character }
         }
         return line.endIndex
     }
