@@ -35,8 +35,15 @@ public final class SuiteChecks: CheckPlan, @unchecked Sendable {
         let watches = checks.filter { picked($0.name) }.map { definition in
             CheckWatch(definition: definition, probe: Result { try probe(for: definition.probe) }, anchor: anchor)
         }
-        let scrapes = telemetry.scrapes.filter { picked($0.name) }.map {
-            ScrapeWatch(assertion: $0, client: clients.client(verifyingTLS: true), anchor: anchor)
+        var problems: [StepResult] = []
+        let scrapes = telemetry.scrapes.filter { picked($0.name) }.compactMap { assertion -> ScrapeWatch? in
+            do {
+                return ScrapeWatch(assertion: assertion, client: clients.client(verifyingTLS: assertion.verifiesTLS),
+                                   token: try assertion.bearerTokenVariable.map(secrets.token(from:)), secrets: secrets, anchor: anchor)
+            } catch {
+                problems.append(StepResult(kind: .telemetry, name: "telemetry: \(assertion.name)", status: .error, message: "\(error)"))
+                return nil
+            }
         }
         let queries = telemetry.queries.filter { picked($0.name) }
         let alerts = telemetry.alerts.filter { picked($0.name) }
@@ -46,7 +53,7 @@ public final class SuiteChecks: CheckPlan, @unchecked Sendable {
                               token: try server.bearerTokenVariable.map(secrets.token(from:)), secrets: secrets)
             }
         }
-        return ScenarioChecks(checks: watches, scrapes: scrapes, queries: queries, alerts: alerts,
+        return ScenarioChecks(checks: watches, scrapes: scrapes, scrapeProblems: problems, queries: queries, alerts: alerts,
                               api: queries.isEmpty && alerts.isEmpty ? nil : api)
     }
 

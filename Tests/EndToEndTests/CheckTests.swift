@@ -114,6 +114,8 @@ import Glibc
             phases: [during, after]
         """, hold: "300ms", extra: """
         telemetry:
+          scrape:
+            - { name: metrics, url: "http://127.0.0.1:\(port)/metrics", metric: demo_up, value: "== 1", bearer_token_env: EBB_E2E_TOKEN }
           prometheus: { url: "http://127.0.0.1:\(closed)", bearer_token_env: EBB_E2E_TOKEN, timeout: 1s }
           queries:
             - { name: errors, query: "demo_errors_total", expect: "== 0" }
@@ -125,6 +127,7 @@ import Glibc
         // The unreachable Prometheus is an error, not a pass.
         let checks = try reportedChecks(in: workspace.url)
         #expect(checks["telemetry: errors"]?.status == "error")
+        #expect(checks["telemetry: metrics"]?.status != nil)
         #expect(checks["check: api (during)"]?.status == "failed")
         var leaks: [String] = []
         let files = FileManager.default.enumerator(at: workspace.url, includingPropertiesForKeys: nil)?.allObjects as? [URL] ?? []

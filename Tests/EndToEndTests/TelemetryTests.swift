@@ -74,7 +74,7 @@ import Testing
 
         let errorFires = try workspace.write(suite: Self.suite(telemetry: """
         telemetry:
-          prometheus: { url: "\(prometheus.url)" }
+          prometheus: { url: "\(prometheus.url)", settle: 1s }
           alerts:
             - { name: demo-up, expr: "demo_up > 0", description: "demo target is up", severity: error }
         """), name: "error.yaml")

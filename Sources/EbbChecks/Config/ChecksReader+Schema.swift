@@ -42,6 +42,7 @@ extension ChecksReader {
         let scrape = closed(TelemetryReader.scrapeKeys, [
             "name": ["type": "string"], "url": url, "metric": ["type": "string"], "labels": labels,
             "increase": comparison, "value": comparison, "interval": duration, "timeout": duration,
+            "bearer_token_env": ["type": "string"], "tls_verify": flag,
         ], required: ["name", "url", "metric"])
         let query = closed(TelemetryReader.queryKeys, [
             "name": ["type": "string"], "query": ["type": "string"], "range": flag, "step": duration,
@@ -53,6 +54,7 @@ extension ChecksReader {
         ], required: ["expr"])
         let prometheus = closed(TelemetryReader.prometheusKeys, [
             "url": url, "bearer_token_env": ["type": "string"], "tls_verify": flag, "timeout": duration,
+            "settle": ["$ref": "#/$defs/duration", "description": "wait after the scenario before querying (about one scrape interval)"],
         ], required: ["url"])
         let telemetry = closed(Self.telemetryKeys, [
             "scrape": ["type": "array", "items": ["$ref": "#/$defs/scrape"]], "prometheus": prometheus,

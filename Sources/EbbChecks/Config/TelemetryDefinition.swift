@@ -27,6 +27,8 @@ struct ScrapeAssertion: Sendable {
     var measure: Measure
     var interval: Duration
     var timeout: Duration
+    var bearerTokenVariable: String?
+    var verifiesTLS: Bool
 }
 
 /// Where the Prometheus HTTP API answers.
@@ -35,6 +37,9 @@ struct PrometheusServer: Sendable {
     var bearerTokenVariable: String?
     var verifiesTLS: Bool
     var timeout: Duration
+    /// How long to wait after the scenario before querying, so that Prometheus has stored the
+    /// scrapes of its last seconds (about one scrape interval).
+    var settle: Duration
 }
 
 /// A PromQL query over the scenario window, reduced to one number and compared.

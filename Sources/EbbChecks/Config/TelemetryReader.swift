@@ -7,8 +7,8 @@ struct TelemetryReader {
     let reader: YAMLNodeReader
     let suiteDirectory: URL
 
-    static let scrapeKeys = ["name", "url", "metric", "labels", "increase", "value", "interval", "timeout"]
-    static let prometheusKeys = ["url", "bearer_token_env", "tls_verify", "timeout"]
+    static let scrapeKeys = ["name", "url", "metric", "labels", "increase", "value", "interval", "timeout", "bearer_token_env", "tls_verify"]
+    static let prometheusKeys = ["url", "bearer_token_env", "tls_verify", "timeout", "settle"]
     static let queryKeys = ["name", "query", "range", "step", "reduce", "expect"]
     static let alertKeys = ["name", "expr", "description", "severity"]
 
@@ -65,7 +65,9 @@ struct TelemetryReader {
             name: try reader.string(nameNode, "\(key).name"), url: url, metric: try reader.string(metricNode, "\(key).metric"),
             labels: labels, measure: measure,
             interval: try checks.timeout(values["interval"], at: "\(key).interval", default: .seconds(1), reader),
-            timeout: try checks.timeout(values["timeout"], at: "\(key).timeout", default: .seconds(2), reader)
+            timeout: try checks.timeout(values["timeout"], at: "\(key).timeout", default: .seconds(2), reader),
+            bearerTokenVariable: try values["bearer_token_env"].map { try reader.string($0, "\(key).bearer_token_env") },
+            verifiesTLS: try values["tls_verify"].map { try reader.boolean($0, "\(key).tls_verify") } ?? true
         )
     }
 
@@ -81,7 +83,8 @@ struct TelemetryReader {
             url: url,
             bearerTokenVariable: try values["bearer_token_env"].map { try reader.string($0, "\(key).bearer_token_env") },
             verifiesTLS: try values["tls_verify"].map { try reader.boolean($0, "\(key).tls_verify") } ?? true,
-            timeout: try ChecksReader().timeout(values["timeout"], at: "\(key).timeout", default: .seconds(10), reader)
+            timeout: try ChecksReader().timeout(values["timeout"], at: "\(key).timeout", default: .seconds(10), reader),
+            settle: try values["settle"].map { try reader.duration($0, "\(key).settle") } ?? .zero
         )
     }
 

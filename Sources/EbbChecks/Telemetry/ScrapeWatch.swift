@@ -11,6 +11,9 @@ final class ScrapeWatch: @unchecked Sendable {
 
     let assertion: ScrapeAssertion
     private let client: HTTPClient
+    /// Resolved once per scenario; never part of any message.
+    private let token: String?
+    private let secrets: Secrets
     private let anchor: ClockAnchor
     private let clock = ContinuousClock()
     private let lock = NSLock()
@@ -19,9 +22,11 @@ final class ScrapeWatch: @unchecked Sendable {
     private var errors: [String] = []
     private var loop: Task<Void, Never>?
 
-    init(assertion: ScrapeAssertion, client: HTTPClient, anchor: ClockAnchor) {
+    init(assertion: ScrapeAssertion, client: HTTPClient, token: String?, secrets: Secrets, anchor: ClockAnchor) {
         self.assertion = assertion
         self.client = client
+        self.token = token
+        self.secrets = secrets
         self.anchor = anchor
     }
 
@@ -111,9 +116,12 @@ final class ScrapeWatch: @unchecked Sendable {
     private func scrape() async {
         let at = clock.now
         let (assertion, client) = (assertion, client)
+        var request = HTTPClientRequest(url: assertion.url.absoluteString)
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        let prepared = request
         do {
             let series = try await Deadline.run(within: assertion.timeout) { () -> [String: Double] in
-                let response = try await client.execute(HTTPClientRequest(url: assertion.url.absoluteString), timeout: TimeAmount(assertion.timeout))
+                let response = try await client.execute(prepared, timeout: TimeAmount(assertion.timeout))
                 guard response.status == .ok else { throw ScrapeFailure(description: "HTTP \(response.status.code)") }
                 let body = try await response.body.collect(upTo: Self.sizeLimit)
                 let samples = try Exposition.parse(String(buffer: body)).filter { sample in
@@ -130,7 +138,7 @@ final class ScrapeWatch: @unchecked Sendable {
         } catch {
             // A periodic scrape cut short by the end of the scenario says nothing about the target.
             if Task.isCancelled { return }
-            let text = error is ScrapeFailure || error is Exposition.SyntaxError ? "\(error)" : HTTPProbe.describe(error)
+            let text = error is ScrapeFailure || error is Exposition.SyntaxError ? "\(error)" : HTTPProbe.describe(error, redacting: secrets)
             lock.withLock { errors.append(text) }
         }
     }

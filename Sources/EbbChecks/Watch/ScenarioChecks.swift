@@ -6,16 +6,19 @@ import Logging
 final class ScenarioChecks: ScenarioWatch, @unchecked Sendable {
     private let checks: [CheckWatch]
     private let scrapes: [ScrapeWatch]
+    /// Scrape assertions that could not be set up (an unset token), reported as errors.
+    private let scrapeProblems: [StepResult]
     private let queries: [QueryAssertion]
     private let alerts: [AlertRule]
     private let api: Result<PrometheusAPI, any Error>?
     private let lock = NSLock()
     private var liveSince: Date?
 
-    init(checks: [CheckWatch], scrapes: [ScrapeWatch], queries: [QueryAssertion], alerts: [AlertRule],
+    init(checks: [CheckWatch], scrapes: [ScrapeWatch], scrapeProblems: [StepResult], queries: [QueryAssertion], alerts: [AlertRule],
          api: Result<PrometheusAPI, any Error>?) {
         self.checks = checks
         self.scrapes = scrapes
+        self.scrapeProblems = scrapeProblems
         self.queries = queries
         self.alerts = alerts
         self.api = api
@@ -36,15 +39,17 @@ final class ScenarioChecks: ScenarioWatch, @unchecked Sendable {
         let start = lock.withLock { liveSince } ?? Date()
         async let checkSteps = inOrder(checks) { await $0.faultsRolledBack(interrupted: interrupted) }
         async let scrapeSteps = inOrder(scrapes) { await $0.finish(interrupted: interrupted) }
-        var steps = await checkSteps.flatMap { $0 } + scrapeSteps
+        var steps = await checkSteps.flatMap { $0 } + scrapeSteps + scrapeProblems
         let names = queries.map(\.name) + alerts.map(\.name)
         guard !names.isEmpty else { return steps }
-        guard !interrupted && !Task.isCancelled else {
-            return steps + names.map { StepResult(kind: .telemetry, name: "telemetry: \($0)", status: .skipped, message: "the run was interrupted") }
-        }
+        let skipped = names.map { StepResult(kind: .telemetry, name: "telemetry: \($0)", status: .skipped, message: "the run was interrupted") }
+        guard !interrupted && !Task.isCancelled else { return steps + skipped }
         switch api {
         case .success(let api):
-            let evaluation = QueryEvaluation(api: api, start: start, end: Date())
+            let end = Date()
+            // Let Prometheus store the scrapes of the window's last seconds before asking.
+            do { try await Task.sleep(for: api.server.settle) } catch { return steps + skipped }
+            let evaluation = QueryEvaluation(api: api, start: start, end: end)
             steps += await inOrder(queries) { await evaluation.evaluate($0) }
             steps += await inOrder(alerts) { await evaluation.evaluate($0) }
         case .failure(let error):
