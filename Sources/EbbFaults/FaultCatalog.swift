@@ -5,7 +5,8 @@ extension PluginCatalog {
     public static var standard: PluginCatalog {
         var catalog = PluginCatalog()
         for plugin: any FaultPlugin.Type in [ProcessPause.self, ProcessKill.self, FileCorrupt.self, FileTruncate.self,
-                                             FileRemove.self, FileReplace.self, DiskFill.self, CommandFault.self] {
+                                             FileRemove.self, FileReplace.self, DiskFill.self, CommandFault.self,
+                                             HogCPU.self, HogMemory.self, HogIO.self] {
             catalog.register(plugin)
         }
         catalog.register(undo: ProcessResume.self)
@@ -13,6 +14,7 @@ extension PluginCatalog {
         catalog.register(undo: FileRestore.self)
         catalog.register(undo: FillRemove.self)
         catalog.register(undo: CommandRollback.self)
+        catalog.register(undo: HogStop.self)
         return catalog
     }
 }

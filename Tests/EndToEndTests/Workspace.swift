@@ -53,7 +53,12 @@ final class Workspace {
 
     /// Processes whose environment carries a fixture marker of run `runID`.
     func fixtureProcesses(ofRun runID: String) -> [Int32] {
-        let needle = Data("EBB_FIXTURE=\(runID)/".utf8)
+        processes(carrying: "EBB_FIXTURE", ofRun: runID)
+    }
+
+    /// Processes whose environment carries marker `key` (`EBB_FIXTURE`, `EBB_HOG`) of run `runID`.
+    func processes(carrying key: String, ofRun runID: String) -> [Int32] {
+        let needle = Data("\(key)=\(runID)/".utf8)
         let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init)
         return pids.filter { pid in
             guard processState(pid) != "Z", let environ = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ")) else { return false }
@@ -81,7 +86,22 @@ final class Workspace {
         return root.appendingPathComponent(name)
     }
 
+    /// Waits for the guardians of this workspace's runs to exit: one still replaying or writing
+    /// reports would otherwise recreate files in the folder after it is removed.
+    func waitForGuardians(timeout: Duration = .seconds(20)) {
+        let runs = (try? JournalReader(stateDirectory: state).runs()) ?? []
+        let clock = ContinuousClock()
+        let end = clock.now + timeout
+        for pid in runs.compactMap(\.info?.guardianPID) {
+            while clock.now < end, let process = ProcessTable.snapshot(pid), !process.isGone,
+                  process.commandLine.contains("guardian") {
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+        }
+    }
+
     deinit {
+        waitForGuardians()
         for pid in started {
             kill(pid, SIGCONT)
             kill(pid, SIGKILL)

@@ -60,9 +60,12 @@ public struct FaultContext: Sendable {
     /// Pids of the suite's running fixtures, by fixture name.
     public var fixturePIDs: [String: Int32]
     public var logger: Logger
+    /// The fault's deadline (end of the hold plus the grace): what a fault that must end on
+    /// its own, even without Ebb, ends at.
+    public var deadline: Date
 
     public init(runID: String, runDirectory: URL, sequence: Int, scenario: String, suite: SuiteContext,
-                fixturePIDs: [String: Int32], logger: Logger) {
+                fixturePIDs: [String: Int32], logger: Logger, deadline: Date = .distantFuture) {
         self.runID = runID
         self.runDirectory = runDirectory
         self.sequence = sequence
@@ -70,6 +73,7 @@ public struct FaultContext: Sendable {
         self.suite = suite
         self.fixturePIDs = fixturePIDs
         self.logger = logger
+        self.deadline = deadline
     }
 }
 

@@ -40,13 +40,7 @@ public enum FixtureStop: UndoHandler {
 
     /// Processes that carry the fixture's marker (and the recorded leader, if it still runs).
     static func owned(_ payload: Payload) -> [ProcessSnapshot] {
-        let needle = Data("\(environmentKey)=\(payload.marker)".utf8)
-        var found = ProcessTable.allPIDs.compactMap { pid -> ProcessSnapshot? in
-            guard let environ = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ")),
-                  environ.split(separator: 0).contains(where: { $0.elementsEqual(needle) }),
-                  let process = ProcessTable.snapshot(pid), !process.isGone else { return nil }
-            return process
-        }
+        var found = ProcessTable.carrying(environmentKey, payload.marker)
         if let pid = payload.pid, let start = payload.startTime, ProcessTable.isAlive(pid: pid, startTime: start),
            !found.contains(where: { $0.pid == pid }), let leader = ProcessTable.snapshot(pid) {
             found.append(leader)

@@ -146,11 +146,13 @@ public final class Runner: @unchecked Sendable {
 
         // Preflight: every fault resolves its targets before any is injected.
         let preflightStart = clock.now
+        let deadline = deadline(after: scenario.duration)
         var plans: [(FaultSpec, FaultPlan, FaultContext)] = []
         var planProblems: [String] = []
         for spec in scenario.faults {
             let faultContext = FaultContext(runID: journal.runID, runDirectory: journal.directory, sequence: journal.reserveSequence(),
-                                            scenario: scenario.name, suite: context, fixturePIDs: fixturePIDs, logger: logger)
+                                            scenario: scenario.name, suite: context, fixturePIDs: fixturePIDs, logger: logger,
+                                            deadline: deadline)
             do {
                 plans.append((spec, try spec.fault.plan(faultContext), faultContext))
             } catch {
@@ -186,7 +188,6 @@ public final class Runner: @unchecked Sendable {
         }
 
         let scope = RollbackScope(journal: journal, scenario: scenario.name, executor: executor)
-        let deadline = deadline(after: scenario.duration)
         var injectedAll = true
         for (spec, plan, faultContext) in plans {
             guard injectedAll else {

@@ -21,6 +21,18 @@ public struct ProcessSnapshot: Sendable, Equatable {
 
 /// Reads processes from /proc.
 public enum ProcessTable {
+    /// Live processes whose environment holds `key=value`: the marker by which a run proves
+    /// that a process is its own (fixtures, hog workers), whatever their pids became.
+    public static func carrying(_ key: String, _ value: String) -> [ProcessSnapshot] {
+        let needle = Data("\(key)=\(value)".utf8)
+        return allPIDs.compactMap { pid -> ProcessSnapshot? in
+            guard let environ = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ")),
+                  environ.split(separator: 0).contains(where: { $0.elementsEqual(needle) }),
+                  let process = snapshot(pid), !process.isGone else { return nil }
+            return process
+        }
+    }
+
     /// The process `pid`, or nil when it does not exist.
     public static func snapshot(_ pid: Int32) -> ProcessSnapshot? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),

@@ -16,10 +16,7 @@ public enum DiskFill: FaultPlugin {
     ]
 
     public static func make(_ parameters: FaultParameters, suite: SuiteContext) throws -> any Fault {
-        let directory = suite.resolve(try parameters.string("path")!)
-        guard !suite.allowedRoots.isEmpty, FileTarget.isInside(directory, roots: suite.allowedRoots) else {
-            throw parameters.error("path", "\(directory) is outside the suite's allowed_roots (\(suite.allowedRoots.joined(separator: ", ")))")
-        }
+        let directory = try FileTarget.directory(parameters, "path", suite: suite)
         let percent = try parameters.number("percent")
         let size = try parameters.size("size")
         guard (percent == nil) != (size == nil) else { throw parameters.error("percent", "give exactly one of percent or size") }
@@ -39,10 +36,7 @@ public enum DiskFill: FaultPlugin {
         let maximum: UInt64
 
         func plan(_ context: FaultContext) throws -> FaultPlan {
-            let resolved = try FileTarget.realPath(directory)
-            guard FileTarget.isInside(resolved, roots: context.suite.allowedRoots.map { (try? FileTarget.realPath($0)) ?? $0 }) else {
-                throw FaultError(description: "\(directory) resolves to \(resolved), outside the allowed roots")
-            }
+            let resolved = try FileTarget.realDirectory(directory, context)
             let space = try FilesystemSpace(directory)
             let bytes: UInt64
             switch amount {

@@ -43,6 +43,25 @@ struct FileTarget: Sendable {
         return resolved
     }
 
+    /// The directory parameter `name`, resolved against the suite and refused outside its
+    /// allowed roots (for faults that write into a directory: disk.fill, hog.io).
+    static func directory(_ parameters: FaultParameters, _ name: String, suite: SuiteContext) throws -> String {
+        let directory = suite.resolve(try parameters.string(name)!)
+        guard !suite.allowedRoots.isEmpty, isInside(directory, roots: suite.allowedRoots) else {
+            throw parameters.error(name, "\(directory) is outside the suite's allowed_roots (\(suite.allowedRoots.joined(separator: ", ")))")
+        }
+        return directory
+    }
+
+    /// `directory` with symlinks resolved at plan time, refused if it now leads outside the roots.
+    static func realDirectory(_ directory: String, _ context: FaultContext) throws -> String {
+        let real = try realPath(directory)
+        guard isInside(real, roots: context.suite.allowedRoots.map { (try? realPath($0)) ?? $0 }) else {
+            throw FaultError(description: "\(directory) resolves to \(real), outside the allowed roots")
+        }
+        return real
+    }
+
     /// `path` with every symlink resolved.
     static func realPath(_ path: String) throws -> String {
         guard let real = realpath(path, nil) else {

@@ -1,0 +1,98 @@
+import EbbCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `hog.cpu`: busy threads in a worker process of their own.
+public enum HogCPU: FaultPlugin {
+    public static let id = "hog.cpu"
+    public static let summary = "keep `workers` cores busy in a worker process that ends itself at the fault's deadline; undo: kill it, verify it is gone"
+    public static let parameters = [
+        ParameterSpec("workers", .integer, "busy threads (default: one per core)"),
+    ]
+
+    public static func make(_ parameters: FaultParameters, suite: SuiteContext) throws -> any Fault {
+        let workers = try parameters.integer("workers") ?? ProcessInfo.processInfo.activeProcessorCount
+        guard (1...1024).contains(workers) else { throw parameters.error("workers", "workers must be from 1 to 1024") }
+        return HogFault(kind: .cpu, threads: workers, bytes: 0, directory: nil)
+    }
+}
+
+/// `hog.memory`: resident memory held by a worker process of its own.
+public enum HogMemory: FaultPlugin {
+    public static let id = "hog.memory"
+    public static let summary = "hold `size` bytes of resident memory in a worker process that ends itself at the fault's deadline; undo: kill it, verify it is gone"
+    public static let parameters = [
+        ParameterSpec("size", .size, required: true, "bytes to allocate and keep resident (e.g. 512M); at most 80% of the memory available at preflight"),
+    ]
+
+    public static func make(_ parameters: FaultParameters, suite: SuiteContext) throws -> any Fault {
+        let size = try parameters.size("size")!
+        guard size > 0 else { throw parameters.error("size", "size must be above zero") }
+        return HogFault(kind: .memory, threads: 1, bytes: size, directory: nil)
+    }
+}
+
+/// `hog.io`: a worker that writes and fsyncs in a directory of the suite's allowed roots.
+public enum HogIO: FaultPlugin {
+    public static let id = "hog.io"
+    public static let summary = "write and fsync 1 MiB blocks in `path` (files of at most 64 MiB each) until the fault's deadline; undo: kill the worker, delete its files, verify both"
+    public static let parameters = [
+        ParameterSpec("path", .string, required: true, "a directory inside one of the suite's allowed_roots"),
+        ParameterSpec("workers", .integer, "writing threads, one file each (default 1)"),
+    ]
+
+    public static func make(_ parameters: FaultParameters, suite: SuiteContext) throws -> any Fault {
+        let directory = try FileTarget.directory(parameters, "path", suite: suite)
+        let workers = try parameters.integer("workers") ?? 1
+        guard (1...64).contains(workers) else { throw parameters.error("workers", "workers must be from 1 to 64") }
+        return HogFault(kind: .io, threads: workers, bytes: 0, directory: directory)
+    }
+}
+
+/// The three hogs share one life: plan a marker, spawn `ebb hog-worker` in its own session
+/// with that marker in its environment, and let `hog.stop` find it by the marker.
+struct HogFault: Fault {
+    let kind: HogWorker.Kind
+    let threads: Int
+    let bytes: UInt64
+    let directory: String?
+
+    func plan(_ context: FaultContext) throws -> FaultPlan {
+        if kind == .memory {
+            let available = Self.availableMemory()
+            guard bytes <= available / 10 * 8 else {
+                throw FaultError(description: "hog.memory of \(bytes) bytes is more than 80% of the \(available) bytes available; the OOM killer could end something that is not ours")
+            }
+        }
+        let resolved = try directory.map { try FileTarget.realDirectory($0, context) }
+        let payload = HogStop.Payload(marker: "\(context.runID)/\(context.sequence)", kind: kind.rawValue, directory: resolved,
+                                      filePrefix: ".ebb-hog-\(context.runID)-\(context.sequence)-")
+        let target: String
+        switch kind {
+        case .cpu: target = "\(threads) busy thread(s)"
+        case .memory: target = "\(bytes) bytes resident"
+        case .io: target = "\(threads) writer(s) in \(resolved ?? "?")"
+        }
+        return try FaultPlan(target: target, undoKind: HogStop.kind, undoData: payload,
+                             undoSummary: "kill the worker marked \(HogStop.environmentKey)=\(payload.marker)" + (resolved == nil ? "" : " and delete its files"))
+    }
+
+    func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
+        let payload = try plan.undoData.decode(HogStop.Payload.self)
+        var command = ["ebb", "hog-worker", "--kind", kind.rawValue, "--threads", String(threads), "--bytes", String(bytes),
+                       "--until", String(format: "%.3f", context.deadline.timeIntervalSince1970), "--file-prefix", payload.filePrefix]
+        if let directory = payload.directory { command += ["--directory", directory] }
+        // A session of its own: the worker outlives a kill of Ebb's process group, and stops
+        // at its deadline by itself.
+        _ = try ChildProcess.spawn(command, environment: [HogStop.environmentKey: payload.marker],
+                                   outputPath: context.runDirectory.appendingPathComponent("hog-\(context.sequence).log").path, newSession: true)
+    }
+
+    static func availableMemory() -> UInt64 {
+        let text = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)) ?? ""
+        let line = text.split(separator: "\n").first { $0.hasPrefix("MemAvailable:") }
+        return (line?.split(separator: " ").dropFirst().first).flatMap { UInt64($0) }.map { $0 * 1024 } ?? 0
+    }
+}
