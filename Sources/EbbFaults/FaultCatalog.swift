@@ -6,7 +6,7 @@ extension PluginCatalog {
         var catalog = PluginCatalog()
         for plugin: any FaultPlugin.Type in [ProcessPause.self, ProcessKill.self, FileCorrupt.self, FileTruncate.self,
                                              FileRemove.self, FileReplace.self, DiskFill.self, CommandFault.self,
-                                             HogCPU.self, HogMemory.self, HogIO.self] {
+                                             HogCPU.self, HogMemory.self, HogIO.self, ProcessFreeze.self] {
             catalog.register(plugin)
         }
         catalog.register(undo: ProcessResume.self)
@@ -15,6 +15,7 @@ extension PluginCatalog {
         catalog.register(undo: FillRemove.self)
         catalog.register(undo: CommandRollback.self)
         catalog.register(undo: HogStop.self)
+        catalog.register(undo: ProcessThaw.self)
         return catalog
     }
 }

@@ -45,7 +45,7 @@ public enum ProcessKill: FaultPlugin {
         func plan(_ context: FaultContext) throws -> FaultPlan {
             let targets: [RecordedProcess]
             let label: String
-            if case .fixture(let name) = selector.source, context.runID == "dry-run" {
+            if let name = selector.fixturePendingInDryRun(context) {
                 targets = []
                 label = "fixture \(name) (its pid is known once it runs)"
             } else {

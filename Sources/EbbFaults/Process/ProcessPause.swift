@@ -18,7 +18,7 @@ public enum ProcessPause: FaultPlugin {
         let selector: ProcessSelector
 
         func plan(_ context: FaultContext) throws -> FaultPlan {
-            if case .fixture(let name) = selector.source, context.runID == "dry-run" {
+            if let name = selector.fixturePendingInDryRun(context) {
                 return try FaultPlan(target: "fixture \(name) (its pid is known once it runs)", undoKind: ProcessResume.kind,
                                      undoData: ProcessResume.Payload(targets: []), undoSummary: "SIGCONT fixture \(name)")
             }

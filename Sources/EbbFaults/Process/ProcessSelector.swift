@@ -94,6 +94,13 @@ struct ProcessSelector: Codable, Sendable {
     }
 
     /// True when a process that this selector finds is running (used to verify restarts).
+    /// The fixture this selector names when its pid cannot be known yet: a dry run starts no
+    /// fixtures, so faults on them are planned by name only.
+    func fixturePendingInDryRun(_ context: FaultContext) -> String? {
+        if case .fixture(let name) = source, context.runID == "dry-run" { return name }
+        return nil
+    }
+
     func findsRunningProcess() -> Bool {
         (try? resolve(fixturePIDs: [:]))?.isEmpty == false
     }
