@@ -7,6 +7,11 @@ import Yams
 public struct ChecksReader: CheckSectionReader {
     public init() {}
 
+    /// An error that is not a suite error, placed at the top of the file (none is expected).
+    static func placed(_ error: any Error) -> SuiteError {
+        SuiteError(file: "", line: 1, column: 1, key: "(checks)", message: "\(error)")
+    }
+
     static let checkKeys = ["name", "http", "tcp", "command", "interval", "phases", "before_samples", "slo"]
     static let httpKeys = ["url", "method", "headers", "bearer_token_env", "status", "body_contains", "body_matches", "tls_verify", "timeout"]
     static let tcpKeys = ["address", "timeout"]
@@ -16,7 +21,7 @@ public struct ChecksReader: CheckSectionReader {
     static let telemetryKeys = ["scrape", "prometheus", "queries", "alerts", "alert_profile"]
 
     public func read(_ sections: [CheckSections]) throws -> any CheckPlan {
-        var problems = Problems()
+        var problems = SuiteProblems(placingOthers: ChecksReader.placed)
         var definitions: [CheckDefinition] = []
         var telemetry = TelemetryDefinition()
         var seen: Set<String> = []
@@ -33,7 +38,7 @@ public struct ChecksReader: CheckSectionReader {
                 }
             }
             if let node = section.telemetry {
-                var telemetryProblems = Problems()
+                var telemetryProblems = SuiteProblems(placingOthers: ChecksReader.placed)
                 let more = problems.collect {
                     try TelemetryReader(reader: reader, suiteDirectory: section.directory).read(node, problems: &telemetryProblems)
                 } ?? TelemetryDefinition()
@@ -61,7 +66,7 @@ public struct ChecksReader: CheckSectionReader {
     }
 
     private func check(_ node: Node, at key: String, _ reader: YAMLNodeReader, _ suiteDirectory: URL) throws -> CheckDefinition {
-        var problems = Problems()
+        var problems = SuiteProblems(placingOthers: ChecksReader.placed)
         var unknown: [SuiteError] = []
         let values = try reader.knownEntries(node, at: key, allowed: Self.checkKeys, problems: &unknown)
         problems.add(unknown)
@@ -110,12 +115,9 @@ public struct ChecksReader: CheckSectionReader {
     }
 
     private func http(_ node: Node, at key: String, _ reader: YAMLNodeReader) throws -> HTTPProbeSpec {
-        let values = try mapping(node, at: key, allowed: Self.httpKeys, reader)
+        let values = try reader.mapping(node, at: key, allowed: Self.httpKeys)
         guard let urlNode = values["url"] else { throw reader.error(node, "\(key).url", "an http probe needs a url") }
-        let text = try reader.string(urlNode, "\(key).url")
-        guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
-            throw reader.error(urlNode, "\(key).url", "'\(text)' is not an http:// or https:// URL")
-        }
+        let url = try reader.httpURL(urlNode, "\(key).url")
         var headers: [(String, String)] = []
         if let headersNode = values["headers"] {
             for entry in try reader.entries(headersNode, at: "\(key).headers", allowed: nil) {
@@ -141,12 +143,12 @@ public struct ChecksReader: CheckSectionReader {
             bodyContains: try values["body_contains"].map { try reader.string($0, "\(key).body_contains") },
             bodyMatches: pattern,
             verifiesTLS: try values["tls_verify"].map { try reader.boolean($0, "\(key).tls_verify") } ?? true,
-            timeout: try timeout(values["timeout"], at: "\(key).timeout", default: .seconds(1), reader)
+            timeout: try reader.positiveDuration(values["timeout"], "\(key).timeout", default: .seconds(1))
         )
     }
 
     private func tcp(_ node: Node, at key: String, _ reader: YAMLNodeReader) throws -> TCPProbeSpec {
-        let values = try mapping(node, at: key, allowed: Self.tcpKeys, reader)
+        let values = try reader.mapping(node, at: key, allowed: Self.tcpKeys)
         guard let addressNode = values["address"] else { throw reader.error(node, "\(key).address", "a tcp probe needs an address (host:port)") }
         let text = try reader.string(addressNode, "\(key).address")
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port),
@@ -154,11 +156,11 @@ public struct ChecksReader: CheckSectionReader {
             throw reader.error(addressNode, "\(key).address", "'\(text)' is not host:port")
         }
         let host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        return TCPProbeSpec(host: host, port: port, timeout: try timeout(values["timeout"], at: "\(key).timeout", default: .seconds(1), reader))
+        return TCPProbeSpec(host: host, port: port, timeout: try reader.positiveDuration(values["timeout"], "\(key).timeout", default: .seconds(1)))
     }
 
     private func command(_ node: Node, at key: String, _ reader: YAMLNodeReader, _ suiteDirectory: URL) throws -> CommandProbeSpec {
-        let values = try mapping(node, at: key, allowed: Self.commandKeys, reader)
+        let values = try reader.mapping(node, at: key, allowed: Self.commandKeys)
         guard let runNode = values["run"] else { throw reader.error(node, "\(key).run", "a command probe needs 'run': [program, arg, ...]") }
         let command = try reader.stringList(runNode, "\(key).run")
         guard !command.isEmpty else { throw reader.error(runNode, "\(key).run", "the command needs at least a program name") }
@@ -167,13 +169,13 @@ public struct ChecksReader: CheckSectionReader {
             exitCode: Int32(try values["exit_code"].map { try reader.integer($0, "\(key).exit_code", in: 0...255) } ?? 0),
             outputContains: try values["output_contains"].map { try reader.string($0, "\(key).output_contains") },
             outputMatches: try values["output_matches"].map { try regex($0, at: "\(key).output_matches", reader) },
-            timeout: try timeout(values["timeout"], at: "\(key).timeout", default: .seconds(5), reader),
+            timeout: try reader.positiveDuration(values["timeout"], "\(key).timeout", default: .seconds(5)),
             directory: suiteDirectory.path
         )
     }
 
     private func slo(_ node: Node, at key: String, _ reader: YAMLNodeReader) throws -> SLOSpec {
-        let values = try mapping(node, at: key, allowed: Self.sloKeys, reader)
+        let values = try reader.mapping(node, at: key, allowed: Self.sloKeys)
         func duration(_ name: String) throws -> Duration? { try values[name].map { try reader.duration($0, "\(key).\(name)") } }
         var latency: [(Double, Duration)] = []
         for (name, percentile) in [("latency_p50", 50.0), ("latency_p95", 95.0), ("latency_p99", 99.0)] {
@@ -207,20 +209,6 @@ public struct ChecksReader: CheckSectionReader {
 }
 
 extension ChecksReader {
-    func mapping(_ node: Node, at key: String, allowed: [String], _ reader: YAMLNodeReader) throws -> [String: Node] {
-        Dictionary(uniqueKeysWithValues: try reader.entries(node, at: key, allowed: allowed).map { ($0.key, $0.value) })
-    }
-
-    func timeout(_ node: Node?, at key: String, default value: Duration, _ reader: YAMLNodeReader) throws -> Duration {
-        guard let node else { return value }
-        return try positive(reader.duration(node, key), node, key, reader)
-    }
-
-    func positive(_ value: Duration, _ node: Node, _ key: String, _ reader: YAMLNodeReader) throws -> Duration {
-        guard value > .zero else { throw reader.error(node, key, "must be longer than zero") }
-        return value
-    }
-
     func regex(_ node: Node, at key: String, _ reader: YAMLNodeReader) throws -> String {
         let pattern = try reader.string(node, key)
         do {
@@ -229,29 +217,5 @@ extension ChecksReader {
             throw reader.error(node, key, "'\(pattern)' is not a valid regular expression")
         }
         return pattern
-    }
-}
-
-/// Problems collected while reading, so that one mistake does not hide the next.
-struct Problems {
-    private(set) var errors: [SuiteError] = []
-
-    mutating func add(_ error: SuiteError) { errors.append(error) }
-    mutating func add(_ more: [SuiteError]) { errors += more }
-
-    mutating func collect<T>(_ body: () throws -> T) -> T? {
-        do { return try body() } catch let error as SuiteError {
-            errors.append(error)
-        } catch let error as SuiteErrors {
-            errors += error.errors
-        } catch {
-            errors.append(SuiteError(file: "", line: 1, column: 1, key: "(checks)", message: "\(error)"))
-        }
-        return nil
-    }
-
-    func throwIfAny() throws {
-        guard !errors.isEmpty else { return }
-        throw SuiteErrors(errors.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
     }
 }

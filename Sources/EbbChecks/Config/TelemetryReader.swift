@@ -12,7 +12,7 @@ struct TelemetryReader {
     static let queryKeys = ["name", "query", "range", "step", "reduce", "expect"]
     static let alertKeys = ["name", "expr", "description", "severity"]
 
-    func read(_ node: Node, problems: inout Problems) throws -> TelemetryDefinition {
+    func read(_ node: Node, problems: inout SuiteProblems) throws -> TelemetryDefinition {
         var unknown: [SuiteError] = []
         let values = try reader.knownEntries(node, at: "telemetry", allowed: ChecksReader.telemetryKeys, problems: &unknown)
         problems.add(unknown)
@@ -40,14 +40,11 @@ struct TelemetryReader {
     }
 
     private func scrape(_ node: Node, at key: String) throws -> ScrapeAssertion {
-        let values = try ChecksReader().mapping(node, at: key, allowed: Self.scrapeKeys, reader)
+        let values = try reader.mapping(node, at: key, allowed: Self.scrapeKeys)
         guard let nameNode = values["name"] else { throw reader.error(node, "\(key).name", "a scrape assertion needs a name") }
         guard let urlNode = values["url"] else { throw reader.error(node, "\(key).url", "a scrape assertion needs the url of a /metrics endpoint") }
         guard let metricNode = values["metric"] else { throw reader.error(node, "\(key).metric", "a scrape assertion needs a metric name") }
-        let text = try reader.string(urlNode, "\(key).url")
-        guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
-            throw reader.error(urlNode, "\(key).url", "'\(text)' is not an http:// or https:// URL")
-        }
+        let url = try reader.httpURL(urlNode, "\(key).url")
         var labels: [String: String] = [:]
         if let labelsNode = values["labels"] {
             for entry in try reader.entries(labelsNode, at: "\(key).labels", allowed: nil) {
@@ -60,12 +57,11 @@ struct TelemetryReader {
         case (nil, let node?): measure = .value(try comparison(node, at: "\(key).value"))
         default: throw reader.error(node, key, "give exactly one of 'increase' (a counter's growth) or 'value' (a gauge), e.g. increase: '<= 5'")
         }
-        let checks = ChecksReader()
         return ScrapeAssertion(
             name: try reader.string(nameNode, "\(key).name"), url: url, metric: try reader.string(metricNode, "\(key).metric"),
             labels: labels, measure: measure,
-            interval: try checks.timeout(values["interval"], at: "\(key).interval", default: .seconds(1), reader),
-            timeout: try checks.timeout(values["timeout"], at: "\(key).timeout", default: .seconds(2), reader),
+            interval: try reader.positiveDuration(values["interval"], "\(key).interval", default: .seconds(1)),
+            timeout: try reader.positiveDuration(values["timeout"], "\(key).timeout", default: .seconds(2)),
             bearerTokenVariable: try values["bearer_token_env"].map { try reader.string($0, "\(key).bearer_token_env") },
             verifiesTLS: try values["tls_verify"].map { try reader.boolean($0, "\(key).tls_verify") } ?? true
         )
@@ -73,23 +69,20 @@ struct TelemetryReader {
 
     private func prometheus(_ node: Node) throws -> PrometheusServer {
         let key = "telemetry.prometheus"
-        let values = try ChecksReader().mapping(node, at: key, allowed: Self.prometheusKeys, reader)
+        let values = try reader.mapping(node, at: key, allowed: Self.prometheusKeys)
         guard let urlNode = values["url"] else { throw reader.error(node, "\(key).url", "say where Prometheus answers, e.g. url: http://127.0.0.1:9090") }
-        let text = try reader.string(urlNode, "\(key).url")
-        guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
-            throw reader.error(urlNode, "\(key).url", "'\(text)' is not an http:// or https:// URL")
-        }
+        let url = try reader.httpURL(urlNode, "\(key).url")
         return PrometheusServer(
             url: url,
             bearerTokenVariable: try values["bearer_token_env"].map { try reader.string($0, "\(key).bearer_token_env") },
             verifiesTLS: try values["tls_verify"].map { try reader.boolean($0, "\(key).tls_verify") } ?? true,
-            timeout: try ChecksReader().timeout(values["timeout"], at: "\(key).timeout", default: .seconds(10), reader),
+            timeout: try reader.positiveDuration(values["timeout"], "\(key).timeout", default: .seconds(10)),
             settle: try values["settle"].map { try reader.duration($0, "\(key).settle") } ?? .zero
         )
     }
 
     private func query(_ node: Node, at key: String) throws -> QueryAssertion {
-        let values = try ChecksReader().mapping(node, at: key, allowed: Self.queryKeys, reader)
+        let values = try reader.mapping(node, at: key, allowed: Self.queryKeys)
         guard let nameNode = values["name"] else { throw reader.error(node, "\(key).name", "a query assertion needs a name") }
         guard let queryNode = values["query"] else { throw reader.error(node, "\(key).query", "a query assertion needs a PromQL 'query'") }
         guard let expectNode = values["expect"] else { throw reader.error(node, "\(key).expect", "a query assertion needs 'expect', e.g. '< 0.05'") }
@@ -103,7 +96,7 @@ struct TelemetryReader {
         } ?? (range ? .max : .last)
         return QueryAssertion(
             name: try reader.string(nameNode, "\(key).name"), query: try reader.string(queryNode, "\(key).query"), range: range,
-            step: try values["step"].map { try ChecksReader().positive(reader.duration($0, "\(key).step"), $0, "\(key).step", reader) },
+            step: try values["step"].map { try reader.positiveDuration($0, "\(key).step") },
             reduction: reduction, expectation: try comparison(expectNode, at: "\(key).expect")
         )
     }
@@ -112,7 +105,7 @@ struct TelemetryReader {
     func alerts(_ node: Node, at key: String, reader: YAMLNodeReader) throws -> [AlertRule] {
         try reader.sequence(node, key).enumerated().map { index, item in
             let path = "\(key)[\(index)]"
-            let values = try ChecksReader().mapping(item, at: path, allowed: Self.alertKeys, reader)
+            let values = try reader.mapping(item, at: path, allowed: Self.alertKeys)
             guard let exprNode = values["expr"] else { throw reader.error(item, "\(path).expr", "an alert needs a PromQL 'expr'") }
             let description = try values["description"].map { try reader.string($0, "\(path).description") } ?? ""
             let severity = try values["severity"].map { node in

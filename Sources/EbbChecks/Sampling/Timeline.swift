@@ -17,6 +17,9 @@ struct Timeline {
 
     let samples: [Sample]
     let windows: [Window]
+    /// Latencies of healthy answers in microseconds, in an HdrHistogram (three significant
+    /// digits in constant memory however long the hold); nil when there was none.
+    private let latencies: Histogram<UInt64>?
 
     /// `samples` must be in schedule order. A window opens when a sample fails and closes when
     /// the next healthy sample (in schedule order) answers; `now` ends a window still open.
@@ -44,6 +47,12 @@ struct Timeline {
             windows.append(window)
         }
         self.windows = windows
+        var histogram = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+        for sample in samples where sample.outcome.healthy {
+            let micros = max(1, UInt64(max(0, sample.latency.seconds * 1_000_000)))
+            _ = histogram.record(min(micros, 3_600_000_000))
+        }
+        latencies = histogram.totalCount > 0 ? histogram : nil
     }
 
     var downtime: Duration { windows.reduce(.zero) { $0 + $1.duration } }
@@ -62,16 +71,9 @@ struct Timeline {
         return longest
     }
 
-    /// Latency percentiles of healthy answers, in microsecond resolution (HdrHistogram keeps
-    /// them to three significant digits in constant memory however long the hold).
+    /// A latency percentile of healthy answers, in microsecond resolution.
     func latency(at percentile: Double) -> Duration? {
-        var histogram = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
-        for sample in samples where sample.outcome.healthy {
-            let micros = max(1, UInt64(max(0, sample.latency.seconds * 1_000_000)))
-            _ = histogram.record(min(micros, 3_600_000_000))
-        }
-        guard histogram.totalCount > 0 else { return nil }
-        return .microseconds(Int64(histogram.valueAtPercentile(percentile)))
+        latencies.map { .microseconds(Int64($0.valueAtPercentile(percentile))) }
     }
 
     /// The windows as reports keep them, on the wall clock.

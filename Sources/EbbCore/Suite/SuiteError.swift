@@ -25,6 +25,40 @@ public struct SuiteErrors: Error, Sendable, CustomStringConvertible {
     public var description: String { errors.map(\.description).joined(separator: "\n") }
 }
 
+/// Problems collected while reading a suite, so that one mistake does not hide the next;
+/// thrown together, in file order.
+public struct SuiteProblems {
+    public private(set) var errors: [SuiteError] = []
+    /// How an error that is not a ``SuiteError`` is placed in the file.
+    private let place: (any Error) -> SuiteError
+
+    public init(placingOthers place: @escaping (any Error) -> SuiteError) {
+        self.place = place
+    }
+
+    public var isEmpty: Bool { errors.isEmpty }
+
+    public mutating func add(_ error: SuiteError) { errors.append(error) }
+    public mutating func add(_ more: [SuiteError]) { errors += more }
+
+    /// The value of `body`, or nil with its errors kept.
+    public mutating func collect<T>(_ body: () throws -> T) -> T? {
+        do { return try body() } catch let error as SuiteError {
+            errors.append(error)
+        } catch let error as SuiteErrors {
+            errors += error.errors
+        } catch {
+            errors.append(place(error))
+        }
+        return nil
+    }
+
+    public func throwIfAny() throws {
+        guard !errors.isEmpty else { return }
+        throw SuiteErrors(errors.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
+    }
+}
+
 /// Suggests the closest known word for a misspelt key ("did you mean ...").
 enum Spelling {
     static func suggestion(for word: String, among candidates: [String]) -> String? {

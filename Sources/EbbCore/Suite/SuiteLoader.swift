@@ -38,29 +38,20 @@ public struct SuiteLoader: Sendable {
     public func load(text: String, path: String) throws -> Suite {
         let reader = YAMLNodeReader(file: path)
         let root = try compose(text, path: path, reader: reader)
-        var problems: [SuiteError] = []
-        func collect<T>(_ body: () throws -> T) -> T? {
-            do { return try body() } catch let error as SuiteError {
-                problems.append(error)
-            } catch let error as SuiteErrors {
-                problems.append(contentsOf: error.errors)
-            } catch {
-                problems.append(reader.error(root, "(file)", "\(error)"))
-            }
-            return nil
-        }
+        var problems = SuiteProblems { reader.error(root, "(file)", "\($0)") }
 
         var unknown: [SuiteError] = []
-        guard let values = collect({ try reader.knownEntries(root, at: "", allowed: Self.suiteKeys, problems: &unknown) }) else {
-            throw SuiteErrors(problems)
+        guard let values = problems.collect({ try reader.knownEntries(root, at: "", allowed: Self.suiteKeys, problems: &unknown) }) else {
+            try problems.throwIfAny()
+            throw SuiteErrors([])
         }
-        problems += unknown
+        problems.add(unknown)
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL
 
-        let name = values["suite"].flatMap { node in collect { try reader.string(node, "suite") } }
+        let name = values["suite"].flatMap { node in problems.collect { try reader.string(node, "suite") } }
             ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        let roots = values["allowed_roots"].flatMap { node in collect { try reader.stringList(node, "allowed_roots") } } ?? []
-        let fixtures = values["setup"].flatMap { node in collect { try self.fixtures(node, reader, relativeTo: directory) } } ?? []
+        let roots = values["allowed_roots"].flatMap { node in problems.collect { try reader.stringList(node, "allowed_roots") } } ?? []
+        let fixtures = values["setup"].flatMap { node in problems.collect { try self.fixtures(node, reader, relativeTo: directory) } } ?? []
         let context = SuiteContext(
             directory: directory,
             allowedRoots: roots.map { URL(fileURLWithPath: $0, relativeTo: directory).standardizedFileURL.path },
@@ -68,9 +59,9 @@ public struct SuiteLoader: Sendable {
         )
         var sections = [CheckSections(checks: values["checks"], telemetry: values["telemetry"], reader: reader, directory: directory)]
         if let includeNode = values["include"] {
-            let paths = collect { try reader.stringList(includeNode, "include") } ?? []
+            let paths = problems.collect { try reader.stringList(includeNode, "include") } ?? []
             for (index, relative) in paths.enumerated() {
-                if let included = collect({ try self.included(relative, at: "include[\(index)]", node: includeNode, reader, relativeTo: directory) }) {
+                if let included = problems.collect({ try self.included(relative, at: "include[\(index)]", node: includeNode, reader, relativeTo: directory) }) {
                     sections.append(included)
                 }
             }
@@ -78,31 +69,31 @@ public struct SuiteLoader: Sendable {
         var checks: (any CheckPlan)?
         if let first = sections.first(where: { $0.checks != nil || $0.telemetry != nil }) {
             if let checkReader {
-                checks = collect { try checkReader.read(sections) }
+                checks = problems.collect { try checkReader.read(sections) }
             } else {
                 let key = first.checks != nil ? "checks" : "telemetry"
-                problems.append(first.reader.error(first.checks ?? first.telemetry, key, "this build of ebb cannot evaluate checks"))
+                problems.add(first.reader.error(first.checks ?? first.telemetry, key, "this build of ebb cannot evaluate checks"))
             }
         }
 
         var scenarios: [Scenario] = []
         if let node = values["scenarios"] {
-            let items = collect({ try reader.sequence(node, "scenarios") }) ?? []
+            let items = problems.collect({ try reader.sequence(node, "scenarios") }) ?? []
             for (index, item) in items.enumerated() {
-                if let scenario = collect({ try self.scenario(item, at: "scenarios[\(index)]", reader, context, checkNames: checks?.names ?? []) }) {
+                if let scenario = problems.collect({ try self.scenario(item, at: "scenarios[\(index)]", reader, context, checkNames: checks?.names ?? []) }) {
                     if scenarios.contains(where: { $0.name == scenario.name }) {
-                        problems.append(reader.error(item, "scenarios[\(index)].name", "scenario name '\(scenario.name)' is used twice"))
+                        problems.add(reader.error(item, "scenarios[\(index)].name", "scenario name '\(scenario.name)' is used twice"))
                     }
                     scenarios.append(scenario)
                 }
             }
             if scenarios.isEmpty && problems.isEmpty {
-                problems.append(reader.error(node, "scenarios", "the suite has no scenarios"))
+                problems.add(reader.error(node, "scenarios", "the suite has no scenarios"))
             }
         } else {
-            problems.append(reader.error(root, "scenarios", "missing required key 'scenarios'"))
+            problems.add(reader.error(root, "scenarios", "missing required key 'scenarios'"))
         }
-        guard problems.isEmpty else { throw SuiteErrors(problems.sorted { ($0.line, $0.column) < ($1.line, $1.column) }) }
+        try problems.throwIfAny()
         return Suite(name: name, path: path, allowedRoots: context.allowedRoots, fixtures: fixtures,
                      checks: checks, scenarios: scenarios)
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Yams
 
 /// Reads a composed YAML tree while remembering where each value came from, so that every
@@ -87,6 +88,32 @@ public struct YAMLNodeReader: Sendable {
             if scalar.string.isEmpty || node.null != nil { return "nothing (null)" }
             return "'\(scalar.string)'"
         }
+    }
+
+    /// The entries of a mapping as a dictionary, refusing keys not in `allowed`.
+    public func mapping(_ node: Node, at key: String, allowed: [String]) throws -> [String: Node] {
+        Dictionary(uniqueKeysWithValues: try entries(node, at: key, allowed: allowed).map { ($0.key, $0.value) })
+    }
+
+    /// A duration that must be longer than zero.
+    public func positiveDuration(_ node: Node, _ key: String) throws -> Duration {
+        let value = try duration(node, key)
+        guard value > .zero else { throw error(node, key, "must be longer than zero") }
+        return value
+    }
+
+    /// An optional positive duration with a default (timeouts, intervals).
+    public func positiveDuration(_ node: Node?, _ key: String, default value: Duration) throws -> Duration {
+        try node.map { try positiveDuration($0, key) } ?? value
+    }
+
+    /// An http:// or https:// URL with a host.
+    public func httpURL(_ node: Node, _ key: String) throws -> URL {
+        let text = try string(node, key)
+        guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+            throw error(node, key, "'\(text)' is not an http:// or https:// URL")
+        }
+        return url
     }
 
     public func integer(_ node: Node, _ key: String, in range: ClosedRange<Int>) throws -> Int {
