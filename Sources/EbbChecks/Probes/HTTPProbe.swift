@@ -15,34 +15,24 @@ struct HTTPProbe: Probe {
     let secrets: Secrets
 
     func sample() async -> ProbeOutcome {
-        var prepared = HTTPClientRequest(url: spec.url.absoluteString)
-        prepared.method = HTTPMethod(rawValue: spec.method)
-        for (name, value) in spec.headers { prepared.headers.add(name: name, value: value) }
-        if let token { prepared.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(token)") }
-        let (spec, client, secrets, request) = (spec, client, secrets, prepared)
+        var request = HTTPClientRequest(url: spec.url.absoluteString)
+        request.method = HTTPMethod(rawValue: spec.method)
+        for (name, value) in spec.headers { request.headers.add(name: name, value: value) }
         do {
-            return try await Deadline.run(within: spec.timeout) {
-                let response = try await client.execute(request, timeout: TimeAmount(spec.timeout))
-                // Read the body even when only the status matters: an unread body cancels the
-                // request and closes the connection, and every sample would pay a new one.
-                var body = ByteBuffer()
-                for try await chunk in response.body {
-                    var chunk = chunk
-                    if body.readableBytes < Self.bodyLimit { body.writeBuffer(&chunk) }
-                }
-                let code = Int(response.status.code)
-                guard spec.statuses.contains(where: { $0.contains(code) }) else {
-                    return ProbeOutcome(healthy: false, detail: "HTTP \(code)", answered: true)
-                }
-                let text = String(buffer: body)
-                if let needle = spec.bodyContains, !text.contains(needle) {
-                    return ProbeOutcome(healthy: false, detail: "HTTP \(code), body lacks '\(secrets.redact(needle))'", answered: true)
-                }
-                if let pattern = spec.bodyMatches, text.range(of: pattern, options: .regularExpression) == nil {
-                    return ProbeOutcome(healthy: false, detail: "HTTP \(code), body does not match /\(pattern)/", answered: true)
-                }
-                return ProbeOutcome(healthy: true, detail: "HTTP \(code)", answered: true)
+            let (status, body) = try await HTTPExchange.perform(request, client: client, token: token, timeout: spec.timeout,
+                                                                bodyLimit: Self.bodyLimit, oversize: .keepStart)
+            let code = Int(status)
+            guard spec.statuses.contains(where: { $0.contains(code) }) else {
+                return ProbeOutcome(healthy: false, detail: "HTTP \(code)", answered: true)
             }
+            let text = String(buffer: body)
+            if let needle = spec.bodyContains, !text.contains(needle) {
+                return ProbeOutcome(healthy: false, detail: "HTTP \(code), body lacks '\(secrets.redact(needle))'", answered: true)
+            }
+            if let pattern = spec.bodyMatches, text.range(of: pattern, options: .regularExpression) == nil {
+                return ProbeOutcome(healthy: false, detail: "HTTP \(code), body does not match /\(pattern)/", answered: true)
+            }
+            return ProbeOutcome(healthy: true, detail: "HTTP \(code)", answered: true)
         } catch {
             return ProbeOutcome(healthy: false, detail: Self.describe(error, redacting: secrets), answered: false)
         }

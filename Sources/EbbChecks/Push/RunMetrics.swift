@@ -59,11 +59,8 @@ public struct RunMetrics: Sendable {
             request.method = .PUT
             request.headers.add(name: "Content-Type", value: "text/plain; version=0.0.4")
             request.body = .bytes(ByteBuffer(string: exposition))
-            let push = request
-            let (status, body) = try await Deadline.run(within: .seconds(10)) {
-                let response = try await client.execute(push, timeout: .seconds(10))
-                return (response.status.code, try await response.body.collect(upTo: 64 * 1024))
-            }
+            let (status, body) = try await HTTPExchange.perform(request, client: client, token: nil, timeout: .seconds(10),
+                                                                bodyLimit: 64 * 1024, oversize: .refuse)
             guard (200...299).contains(Int(status)) else {
                 throw PushFailure(description: "the Pushgateway answered HTTP \(status): \(String(buffer: body))")
             }

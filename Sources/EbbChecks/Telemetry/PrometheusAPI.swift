@@ -38,16 +38,11 @@ struct PrometheusAPI: Sendable {
         let query = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
         components.percentEncodedQuery = query
         guard let url = components.url else { throw Failure(description: "cannot build a query URL from \(server.url)") }
-        var request = HTTPClientRequest(url: url.absoluteString)
-        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         let body: ByteBuffer
         let status: UInt
         do {
-            let (client, timeout, request) = (client, server.timeout, request)
-            (status, body) = try await Deadline.run(within: timeout) {
-                let response = try await client.execute(request, timeout: TimeAmount(timeout))
-                return (response.status.code, try await response.body.collect(upTo: 64 * 1024 * 1024))
-            }
+            (status, body) = try await HTTPExchange.perform(HTTPClientRequest(url: url.absoluteString), client: client, token: token,
+                                                            timeout: server.timeout, bodyLimit: 64 * 1024 * 1024, oversize: .refuse)
         } catch {
             throw Failure(description: "Prometheus at \(server.url.absoluteString) did not answer: \(HTTPProbe.describe(error, redacting: secrets))")
         }

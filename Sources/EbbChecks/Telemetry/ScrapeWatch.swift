@@ -115,25 +115,19 @@ final class ScrapeWatch: @unchecked Sendable {
 
     private func scrape() async {
         let at = clock.now
-        let (assertion, client) = (assertion, client)
-        var request = HTTPClientRequest(url: assertion.url.absoluteString)
-        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        let prepared = request
         do {
-            let series = try await Deadline.run(within: assertion.timeout) { () -> [String: Double] in
-                let response = try await client.execute(prepared, timeout: TimeAmount(assertion.timeout))
-                guard response.status == .ok else { throw ScrapeFailure(description: "HTTP \(response.status.code)") }
-                let body = try await response.body.collect(upTo: Self.sizeLimit)
-                let samples = try Exposition.parse(String(buffer: body)).filter { sample in
-                    sample.name == assertion.metric && assertion.labels.allSatisfy { sample.labels[$0.key] == $0.value }
-                }
-                if samples.isEmpty, case .value = assertion.measure {
-                    throw ScrapeFailure(description: "no series of \(assertion.metric) matches")
-                }
-                return Dictionary(samples.map { sample in
-                    (sample.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","), sample.value)
-                }, uniquingKeysWith: +)
+            let (status, body) = try await HTTPExchange.perform(HTTPClientRequest(url: assertion.url.absoluteString), client: client, token: token,
+                                                                timeout: assertion.timeout, bodyLimit: Self.sizeLimit, oversize: .refuse)
+            guard status == 200 else { throw ScrapeFailure(description: "HTTP \(status)") }
+            let samples = try Exposition.parse(String(buffer: body)).filter { sample in
+                sample.name == assertion.metric && assertion.labels.allSatisfy { sample.labels[$0.key] == $0.value }
             }
+            if samples.isEmpty, case .value = assertion.measure {
+                throw ScrapeFailure(description: "no series of \(assertion.metric) matches")
+            }
+            let series = Dictionary(samples.map { sample in
+                (sample.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","), sample.value)
+            }, uniquingKeysWith: +)
             lock.withLock { scrapes.append((at, series)) }
         } catch {
             // A periodic scrape cut short by the end of the scenario says nothing about the target.
