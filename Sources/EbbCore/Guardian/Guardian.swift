@@ -39,9 +39,8 @@ public struct Guardian: Sendable {
         let pidfd = ChildProcess.pidfdOpen(runnerPID)
         defer { if pidfd >= 0 { close(pidfd) } }
         while runnerIsAlive {
-            revertOverdueFaults()
             // Sleep until the runner exits (the pidfd becomes readable) or the next deadline is due.
-            let wait = min(max(timeUntilNextDeadline ?? 1, 0.01), 1)
+            let wait = min(max(revertOverdueFaults() ?? 1, 0.01), 1)
             if pidfd >= 0 {
                 var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
                 _ = poll(&entry, 1, Int32(wait * 1000))
@@ -60,21 +59,22 @@ public struct Guardian: Sendable {
         return ProcessTable.isAlive(pid: runnerPID, startTime: start)
     }
 
-    /// Seconds until the earliest deadline of a pending record, if any.
-    private var timeUntilNextDeadline: Double? {
-        guard let run = try? reader.run(at: runDirectory) else { return nil }
-        return run.records.filter { $0.state == .armed || $0.state == .injected }.map { $0.deadline.timeIntervalSinceNow }.min()
-    }
-
     /// A live runner that is stuck (stopped, deadlocked) must not keep a fault past its deadline:
     /// the guardian reverts it without the run's lock. Undos are idempotent, so a runner that
     /// wakes up and rolls back the same record changes nothing.
-    private func revertOverdueFaults() {
-        guard let run = try? reader.run(at: runDirectory) else { return }
-        let overdue = run.records.filter { ($0.state == .armed || $0.state == .injected) && $0.deadline < Date() }
-        guard !overdue.isEmpty else { return }
-        let executor = RollbackExecutor(catalog: catalog, actor: "guardian (deadline passed while the runner was alive)", logger: logger)
-        _ = executor.execute(overdue, runDirectory: runDirectory) { try $0.write(into: runDirectory) }
+    /// Returns the seconds until the next deadline of a record still pending, if any; the
+    /// journal is read once for both.
+    private func revertOverdueFaults() -> Double? {
+        guard let run = try? reader.run(at: runDirectory) else { return nil }
+        let now = Date()
+        let pending = run.records.filter { $0.state == .armed || $0.state == .injected }
+        let overdue = pending.filter { $0.deadline < now }
+        if !overdue.isEmpty {
+            let executor = RollbackExecutor(catalog: catalog, actor: "guardian (deadline passed while the runner was alive)", logger: logger)
+            _ = executor.execute(overdue, runDirectory: runDirectory) { try $0.write(into: runDirectory) }
+        }
+        // Overdue records have just been executed (reverted or failed): no longer pending.
+        return pending.filter { $0.deadline >= now }.map { $0.deadline.timeIntervalSinceNow }.min()
     }
 }
 
