@@ -17,12 +17,19 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         .systemLibrary(
             name: "CLibXML2",
             pkgConfig: "libxml-2.0",
             providers: [.apt(["libxml2-dev"])]
+        ),
+        // The user-space packet delayer of network.delay, for kernels without sch_netem.
+        .systemLibrary(
+            name: "CNetfilterQueue",
+            pkgConfig: "libnetfilter_queue",
+            providers: [.apt(["libnetfilter-queue-dev"])]
         ),
         .target(
             name: "EbbCore",
@@ -33,7 +40,11 @@ let package = Package(
         ),
         .target(
             name: "EbbFaults",
-            dependencies: ["EbbCore", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "EbbCore", "CNetfilterQueue",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ]
         ),
         // The demo service that Scenarios/demo.yaml breaks; a test fixture, not part of the runner.
         .target(

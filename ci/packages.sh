@@ -20,5 +20,6 @@ ensure_packages() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 }
 
-# Build-time needs: libxml2 headers for the JUnit writer, pkg-config to find them.
-EBB_BUILD_PACKAGES=(libxml2-dev pkg-config)
+# Build-time needs: libxml2 headers for the JUnit writer, libnetfilter_queue for the
+# user-space packet delayer (network.delay without netem), pkg-config to find them.
+EBB_BUILD_PACKAGES=(libxml2-dev libnetfilter-queue-dev pkg-config)

@@ -4,7 +4,8 @@ import NIOHTTP1
 import NIOPosix
 
 /// A tiny HTTP service for the demo suite and the tests to break: `/healthz` answers `ok`,
-/// `/metrics` serves Prometheus text-format counters. It listens on 127.0.0.1 only.
+/// `/metrics` serves Prometheus text-format counters, `/bytes?n=N` sends N bytes (at most 256 MiB)
+/// so that throughput can be measured. It listens on 127.0.0.1 unless told otherwise.
 public enum DemoTarget {
     /// Serves on `port` until the process is told to stop; writes its pid to `pidfile` if given.
     public static func serve(host: String = "127.0.0.1", port: Int, pidfile: String?) async throws {
@@ -53,16 +54,23 @@ final class DemoHandler: ChannelInboundHandler, @unchecked Sendable {
 
     private let counters: Counters
     private var path = "/"
+    private var query = ""
 
     init(counters: Counters) { self.counters = counters }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            path = String(head.uri.split(separator: "?").first ?? "/")
+            let parts = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+            path = String(parts.first ?? "/")
+            query = parts.count > 1 ? String(parts[1]) : ""
         case .body:
             break
         case .end:
+            if path == "/bytes" {
+                sendBytes(context: context)
+                return
+            }
             let (status, body, type): (HTTPResponseStatus, String, String)
             switch path {
             case "/healthz":
@@ -81,6 +89,31 @@ final class DemoHandler: ChannelInboundHandler, @unchecked Sendable {
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+    }
+
+    /// `/bytes?n=N`: N bytes of `x`, written in 64 KiB chunks that each wait for the previous one,
+    /// so a slow reader holds back the sender instead of growing its memory.
+    private func sendBytes(context: ChannelHandlerContext) {
+        counters.count("/bytes")
+        let requested = query.split(separator: "&").first { $0.hasPrefix("n=") }.flatMap { Int($0.dropFirst(2)) } ?? 0
+        let total = min(max(requested, 0), 256 << 20)
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/octet-stream")
+        headers.add(name: "Content-Length", value: String(total))
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+        let chunk = context.channel.allocator.buffer(repeating: UInt8(ascii: "x"), count: 64 << 10)
+        send(total, chunk: chunk, context: NIOLoopBound(context, eventLoop: context.eventLoop))
+    }
+
+    private func send(_ remaining: Int, chunk: ByteBuffer, context: NIOLoopBound<ChannelHandlerContext>) {
+        guard remaining > 0 else {
+            context.value.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            return
+        }
+        let size = min(remaining, chunk.readableBytes)
+        context.value.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(chunk.getSlice(at: 0, length: size)!)))).whenSuccess {
+            self.send(remaining - size, chunk: chunk, context: context)
         }
     }
 }

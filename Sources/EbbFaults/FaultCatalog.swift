@@ -6,7 +6,8 @@ extension PluginCatalog {
         var catalog = PluginCatalog()
         for plugin: any FaultPlugin.Type in [ProcessPause.self, ProcessKill.self, FileCorrupt.self, FileTruncate.self,
                                              FileRemove.self, FileReplace.self, DiskFill.self, CommandFault.self,
-                                             HogCPU.self, HogMemory.self, HogIO.self, ProcessFreeze.self] {
+                                             HogCPU.self, HogMemory.self, HogIO.self, ProcessFreeze.self, ProcessThrottle.self,
+                                             NetworkPartition.self, NetworkLoss.self, NetworkBandwidth.self, NetworkDelay.self] {
             catalog.register(plugin)
         }
         catalog.register(undo: ProcessResume.self)
@@ -16,6 +17,10 @@ extension PluginCatalog {
         catalog.register(undo: CommandRollback.self)
         catalog.register(undo: HogStop.self)
         catalog.register(undo: ProcessThaw.self)
+        catalog.register(undo: ProcessUnthrottle.self)
+        catalog.register(undo: NftTableDelete.self)
+        catalog.register(undo: QdiscDelete.self)
+        catalog.register(undo: DelayStop.self)
         return catalog
     }
 }

@@ -64,6 +64,11 @@ public struct FaultContext: Sendable {
     /// its own, even without Ebb, ends at.
     public var deadline: Date
 
+    /// The run id of `ebb run --dry-run`, whose plans must not depend on what setup creates.
+    public static let dryRunID = "dry-run"
+    /// Whether this is a dry run: nothing is armed, and setup (fixtures, namespaces) has not run.
+    public var isDryRun: Bool { runID == Self.dryRunID }
+
     public init(runID: String, runDirectory: URL, sequence: Int, scenario: String, suite: SuiteContext,
                 fixturePIDs: [String: Int32], logger: Logger, deadline: Date = .distantFuture) {
         self.runID = runID

@@ -22,7 +22,7 @@ extension Runner {
                                        allowedRoots: suite.allowedRoots, fixtureNames: suite.fixtures.map(\.name))
             for scenario in suite.scenarios where options.scenarioNames.isEmpty || options.scenarioNames.contains(scenario.name) {
                 for (index, spec) in scenario.faults.enumerated() {
-                    let faultContext = FaultContext(runID: "dry-run", runDirectory: options.stateDirectory.appendingPathComponent("rollback/dry-run"),
+                    let faultContext = FaultContext(runID: FaultContext.dryRunID, runDirectory: options.stateDirectory.appendingPathComponent("rollback/dry-run"),
                                                     sequence: index + 1, scenario: scenario.name, suite: context, fixturePIDs: [:],
                                                     logger: Logger(label: "ebb.dry-run"))
                     let plan = Result { try spec.fault.plan(faultContext) }.mapError { FaultError(description: "\($0)") }

@@ -19,7 +19,7 @@ public enum ProcessFreeze: FaultPlugin {
         let selector: ProcessSelector
 
         func plan(_ context: FaultContext) throws -> FaultPlan {
-            guard let freezer = CgroupFreezer.detect() else {
+            guard let freezer = CgroupHierarchy.freezer() else {
                 throw FaultError(description: "no cgroup freezer is mounted (neither cgroup v2 nor the v1 freezer controller)")
             }
             let group = "/ebb-\(context.runID)-\(context.sequence)"
@@ -28,12 +28,7 @@ public enum ProcessFreeze: FaultPlugin {
                                      undoData: ProcessThaw.Payload(freezer: freezer, group: group, targets: []),
                                      undoSummary: "thaw \(freezer.path(group)), move fixture \(name) back")
             }
-            let targets = try selector.resolve(fixturePIDs: context.fixturePIDs).map { snapshot in
-                guard let original = freezer.cgroup(of: snapshot.pid) else {
-                    throw FaultError(description: "cannot read the cgroup of pid \(snapshot.pid)")
-                }
-                return ProcessThaw.Target(process: RecordedProcess(snapshot), cgroup: original)
-            }
+            let targets = try freezer.targets(selector.resolve(fixturePIDs: context.fixturePIDs))
             let labels = targets.map(\.process.label).joined(separator: ", ")
             return try FaultPlan(target: labels, undoKind: ProcessThaw.kind,
                                  undoData: ProcessThaw.Payload(freezer: freezer, group: group, targets: targets),
@@ -59,17 +54,11 @@ public enum ProcessFreeze: FaultPlugin {
 /// Undo kind `process.thaw`: thaws the run's freezer cgroup, moves every process in it back to
 /// where the targets came from, and removes the cgroup.
 public enum ProcessThaw: UndoHandler {
-    public struct Target: Codable, Sendable {
-        var process: RecordedProcess
-        /// The cgroup the process was in before, relative to the hierarchy's root.
-        var cgroup: String
-    }
-
     public struct Payload: Codable, Sendable {
-        var freezer: CgroupFreezer
+        var freezer: CgroupHierarchy
         /// The run's own cgroup, `/ebb-<run id>-<seq>`.
         var group: String
-        var targets: [Target]
+        var targets: [CgroupTarget]
     }
 
     public static let kind = "process.thaw"
@@ -78,27 +67,11 @@ public enum ProcessThaw: UndoHandler {
         let freezer = payload.freezer
         guard freezer.exists(payload.group) else { return .undone }   // never created, or already removed
         try freezer.setFrozen(false, payload.group)
-        for target in payload.targets where target.process.isRunning && freezer.cgroup(of: target.process.pid) == payload.group {
-            // Back where it was; if that cgroup is gone meanwhile, to the hierarchy's root.
-            let destination = freezer.exists(target.cgroup) ? target.cgroup : "/"
-            try freezer.move(target.process.pid, to: destination)
-        }
-        // Anything else in the group (a target's child forked in the meantime) goes with the first target.
-        for pid in freezer.members(payload.group) {
-            let destination = payload.targets.first.map(\.cgroup).flatMap { freezer.exists($0) ? $0 : nil } ?? "/"
-            try freezer.move(pid, to: destination)
-        }
-        try freezer.remove(payload.group)
+        try freezer.release(payload.group, to: payload.targets)
         return .undone
     }
 
     public static func verify(_ payload: Payload, _ context: UndoContext) throws {
-        let freezer = payload.freezer
-        guard !freezer.exists(payload.group) else { throw VerificationFailure("cgroup \(freezer.path(payload.group)) still exists") }
-        for target in payload.targets where target.process.isRunning {
-            if freezer.cgroup(of: target.process.pid) == payload.group {
-                throw VerificationFailure("\(target.process.label) is still in \(freezer.path(payload.group))")
-            }
-        }
+        try payload.freezer.verifyReleased(payload.group, payload.targets)
     }
 }

@@ -97,7 +97,7 @@ struct ProcessSelector: Codable, Sendable {
     /// The fixture this selector names when its pid cannot be known yet: a dry run starts no
     /// fixtures, so faults on them are planned by name only.
     func fixturePendingInDryRun(_ context: FaultContext) -> String? {
-        if case .fixture(let name) = source, context.runID == "dry-run" { return name }
+        if case .fixture(let name) = source, context.isDryRun { return name }
         return nil
     }
 

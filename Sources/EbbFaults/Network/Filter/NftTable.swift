@@ -1,0 +1,75 @@
+import EbbCore
+import Foundation
+
+/// An nftables table that one fault owns: `inet ebb_<run id>_<seq>`, carrying a comment with the
+/// run id. Its chains hook input and output ahead of the default filter priority, so its rules act
+/// whatever other tables accept. Undo deletes the whole table, which removes every rule at once.
+struct NftTable: Codable, Sendable, Equatable {
+    var namespace: NetworkNamespace
+    var name: String
+    /// `ebb run <id> fault <seq>`: how undo tells our table from a foreign one of the same name.
+    var comment: String
+
+    init(namespace: NetworkNamespace, runID: String, sequence: Int) {
+        self.namespace = namespace
+        name = "ebb_\(runID)_\(sequence)"
+        comment = "ebb run \(runID) fault \(sequence)"
+    }
+
+    var label: String { "nft table inet \(name) in \(namespace.label)" }
+
+    /// The table's listing, or nil when it does not exist.
+    func listing() -> String? {
+        guard namespace.succeeds(["nft", "list", "table", "inet", name]) else { return nil }
+        return try? namespace.run(["nft", "list", "table", "inet", name])
+    }
+
+    /// Refuses when a table of this name already exists: it is not ours to touch.
+    func requireAbsent() throws {
+        try NetworkTool.requireInstalled("nft")
+        try namespace.requireExists()
+        if listing() != nil {
+            throw FaultError(description: "\(label) already exists and was not made by this fault; refusing to touch it")
+        }
+    }
+
+    /// Creates the table with one rule per direction, atomically: `create` fails when a table of
+    /// this name appeared meanwhile, and then nothing of the batch is applied.
+    func create(rule: String, directions: [PacketMatch.Direction], scriptPath: String) throws {
+        var lines = ["create table inet \(name) { comment \"\(comment)\"; }"]
+        for direction in directions {
+            let (chain, hook) = direction == .ingress ? ("ingress", "input") : ("egress", "output")
+            lines.append("add chain inet \(name) \(chain) { type filter hook \(hook) priority filter - 10; policy accept; }")
+            lines.append("add rule inet \(name) \(chain) \(rule)")
+        }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: scriptPath, atomically: true, encoding: .utf8)
+        try namespace.run(["nft", "-f", scriptPath])
+    }
+}
+
+/// Undo kind `network.nft-delete`: deletes the fault's own nft table, only if it still carries
+/// the run's comment, and verifies it is gone.
+public enum NftTableDelete: UndoHandler {
+    public struct Payload: Codable, Sendable {
+        var table: NftTable
+    }
+
+    public static let kind = "network.nft-delete"
+
+    public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
+        let table = payload.table
+        if table.namespace.name != nil, (try? table.namespace.requireExists()) == nil {
+            return .undone   // the namespace is gone, and its tables with it
+        }
+        guard let listing = table.listing() else { return .undone }
+        guard listing.contains("comment \"\(table.comment)\"") else {
+            throw VerificationFailure("\(table.label) does not carry the comment \"\(table.comment)\"; it is not ours, left alone")
+        }
+        try table.namespace.run(["nft", "delete", "table", "inet", table.name])
+        return .undone
+    }
+
+    public static func verify(_ payload: Payload, _ context: UndoContext) throws {
+        if payload.table.listing() != nil { throw VerificationFailure("\(payload.table.label) still exists") }
+    }
+}
