@@ -12,7 +12,7 @@ source ci/packages.sh
 # python3-jsonschema and python3-yaml check `ebb schema` against the example suites and
 # parse the CI templates; groovy compiles the Jenkinsfile template.
 ensure_packages "${EBB_BUILD_PACKAGES[@]}" e2fsprogs procps libxml2-utils prometheus prometheus-pushgateway curl \
-    python3-jsonschema python3-yaml groovy
+    python3-jsonschema python3-yaml groovy nftables iptables iproute2 iputils-ping stress-ng
 
 swift build --build-tests
 export EBB_BIN="$(swift build --show-bin-path)/ebb"
