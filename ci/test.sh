@@ -10,7 +10,9 @@ source ci/packages.sh
 # telemetry tests start a real Prometheus and Pushgateway (their binaries only: no service is
 # enabled, the tests start and stop them on 127.0.0.1); curl fetches from them; Debian's
 # python3-jsonschema and python3-yaml check `ebb schema` against the example suites and
-# parse the CI templates; groovy compiles the Jenkinsfile template.
+# parse the CI templates; groovy compiles the Jenkinsfile template. The network fault tests
+# drive nft, iptables(-nft) and tc inside namespaces they create and measure with ping and
+# curl; the hog faults use stress-ng when it is installed.
 ensure_packages "${EBB_BUILD_PACKAGES[@]}" e2fsprogs procps libxml2-utils prometheus prometheus-pushgateway curl \
     python3-jsonschema python3-yaml groovy nftables iptables iproute2 iputils-ping stress-ng
 
