@@ -26,7 +26,8 @@ public enum HogStop: UndoHandler {
             kill(worker.pid, SIGKILL)
             _ = ChildProcess.waitUntilGone(worker.pid, startTime: worker.startTime, timeout: .seconds(5))
         }
-        for file in leftFiles(payload) { unlink(file) }
+        // stress-ng's I/O hog leaves a directory with the fault's prefix; the worker leaves files.
+        for file in leftFiles(payload) { try? FileManager.default.removeItem(atPath: file) }
         return .undone
     }
 

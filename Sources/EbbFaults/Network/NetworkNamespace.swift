@@ -32,17 +32,17 @@ struct NetworkNamespace: Codable, Sendable, Equatable {
     }
 
     /// `ip netns exec NAME`, or nothing for the host: what runs a program inside the namespace.
-    var commandPrefix: [String] { name.map { [NetworkTool.path("ip"), "netns", "exec", $0] } ?? [] }
+    var commandPrefix: [String] { name.map { [SystemTool.path("ip"), "netns", "exec", $0] } ?? [] }
 
     /// A system tool's command line, to run inside this namespace.
     func command(_ arguments: [String]) -> [String] {
-        commandPrefix + [NetworkTool.path(arguments[0])] + arguments.dropFirst()
+        commandPrefix + [SystemTool.path(arguments[0])] + arguments.dropFirst()
     }
 
     /// Runs a tool inside the namespace; returns its output, or throws with that output.
     @discardableResult
     func run(_ arguments: [String]) throws -> String {
-        try NetworkTool.requireInstalled(arguments[0])
+        try SystemTool.requireInstalled(arguments[0])
         let result = try ChildProcess.run(command(arguments), timeout: .seconds(20))
         guard result.status == 0 else {
             let output = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -53,30 +53,9 @@ struct NetworkNamespace: Codable, Sendable, Equatable {
 
     /// Runs a tool and reports only whether it succeeded (for probes like "does this table exist").
     func succeeds(_ arguments: [String]) -> Bool {
-        guard NetworkTool.isInstalled(arguments[0]), let result = try? ChildProcess.run(command(arguments), timeout: .seconds(20)) else {
+        guard SystemTool.isInstalled(arguments[0]), let result = try? ChildProcess.run(command(arguments), timeout: .seconds(20)) else {
             return false
         }
         return result.status == 0
-    }
-}
-
-/// The system tools network faults drive, looked up in the sbin directories that a non-login
-/// root shell (CI) often lacks in PATH.
-enum NetworkTool {
-    static let packages = ["nft": "nftables", "tc": "iproute2", "ip": "iproute2", "iptables": "iptables", "ip6tables": "iptables"]
-
-    static func path(_ tool: String) -> String {
-        for directory in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"] where FileManager.default.isExecutableFile(atPath: "\(directory)/\(tool)") {
-            return "\(directory)/\(tool)"
-        }
-        return ChildProcess.resolve(tool)
-    }
-
-    static func isInstalled(_ tool: String) -> Bool { FileManager.default.isExecutableFile(atPath: path(tool)) }
-
-    static func requireInstalled(_ tool: String) throws {
-        guard isInstalled(tool) else {
-            throw FaultError(description: "\(tool) is not installed (Debian package \(packages[tool] ?? tool))")
-        }
     }
 }

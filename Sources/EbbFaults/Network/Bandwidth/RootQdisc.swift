@@ -46,7 +46,7 @@ struct OwnedRootQdisc: Codable, Sendable, Equatable {
 
     /// Refuses unless the interface exists and its root qdisc is the kernel's default.
     func requireDefaultRoot() throws {
-        try NetworkTool.requireInstalled("tc")
+        try SystemTool.requireInstalled("tc")
         try namespace.requireExists()
         guard namespace.succeeds(["ip", "link", "show", "dev", interface]) else {
             throw FaultError(description: "interface \(interface) does not exist in \(namespace.label)")

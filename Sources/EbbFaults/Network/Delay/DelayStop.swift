@@ -65,7 +65,7 @@ public enum DelayStop: UndoHandler {
         }
 
         func requireTools() throws {
-            for tool in Set(rules.map(\.tool)) + ["nft"] { try NetworkTool.requireInstalled(tool) }
+            for tool in Set(rules.map(\.tool)) + ["nft"] { try SystemTool.requireInstalled(tool) }
             try namespace.requireExists()
         }
     }

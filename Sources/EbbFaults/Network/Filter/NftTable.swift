@@ -26,7 +26,7 @@ struct NftTable: Codable, Sendable, Equatable {
 
     /// Refuses when a table of this name already exists: it is not ours to touch.
     func requireAbsent() throws {
-        try NetworkTool.requireInstalled("nft")
+        try SystemTool.requireInstalled("nft")
         try namespace.requireExists()
         if listing() != nil {
             throw FaultError(description: "\(label) already exists and was not made by this fault; refusing to touch it")
