@@ -18,6 +18,35 @@ import Testing
         }
     }
 
+    @Test func aReadyConditionIsExactlyOneOfHTTPTCPOrCommand() throws {
+        let suite = try loader.load(text: """
+        setup:
+          - name: sandbox
+            command: [sleep, "60"]
+            ready: { command: [ip, netns, exec, box, curl, -sf, "http://10.0.0.1/"] }
+        scenarios:
+          - name: s
+            duration: 1s
+            faults:
+              - process.pause: { fixture: sandbox }
+        """, path: "/tmp/ready.yaml")
+        #expect(suite.fixtures.first?.readiness?.condition == .command(["ip", "netns", "exec", "box", "curl", "-sf", "http://10.0.0.1/"]))
+        let problems = errors("""
+        setup:
+          - name: sandbox
+            command: [sleep, "60"]
+            ready: { command: [true], tcp: "127.0.0.1:1" }
+        scenarios:
+          - name: s
+            duration: 1s
+            faults:
+              - process.pause: { fixture: sandbox }
+        """)
+        #expect(problems.filter { $0.key.hasPrefix("setup[0].ready") }.count == 1, "\(problems)")
+        #expect(problems.first?.line == 4 && problems.first?.key == "setup[0].ready")
+        #expect(problems.first?.message.contains("give exactly one of 'http' (a URL), 'tcp' (host:port) or 'command'") == true)
+    }
+
     @Test func typoInAKeyNamesFileLineColumnKeyAndSuggestion() throws {
         let problems = errors("""
         suite: s

@@ -69,6 +69,42 @@ import Glibc
         #expect(list.stdout.components(separatedBy: " reverted ").count - 1 == 4, "three faults and the fixture")
     }
 
+    @Test func aFixtureIsReadyWhenItsReadyCommandSucceeds() throws {
+        let workspace = try Workspace()
+        // The fixture says it is ready by creating a file a moment after it starts; the runner
+        // must hold the scenario until `test -f` finds it, and fail setup when it never appears.
+        let suite = try workspace.write(suite: """
+        suite: ready
+        setup:
+          - name: slow
+            command: [sh, -c, "sleep 0.5; touch ready-\(getpid()); exec sleep 300"]
+            ready: { command: [test, -f, ready-\(getpid())], timeout: 20s }
+        scenarios:
+          - name: pause
+            duration: 100ms
+            faults:
+              - process.pause: { fixture: slow }
+        """)
+        let (status, stdout, stderr) = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(status == 0, "\(stdout)\n\(stderr)")
+        let never = try workspace.write(suite: """
+        suite: never
+        setup:
+          - name: never
+            command: [sleep, "300"]
+            ready: { command: [sh, -c, "echo not yet; exit 3"], timeout: 1s }
+        scenarios:
+          - name: pause
+            duration: 100ms
+            faults:
+              - process.pause: { fixture: never }
+        """, name: "never.yaml")
+        let failed = try EbbRun.run(["run", never, "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(failed.status == 4, "\(failed.stdout)\n\(failed.stderr)")
+        let junit = try String(contentsOf: workspace.url.appendingPathComponent("reports/junit.xml"), encoding: .utf8)
+        #expect(junit.contains("was not ready within 1s (sh exited with status 3: not yet)"), "\(junit)")
+    }
+
     @Test func aTypoInAKeyIsReportedWithItsPositionAndNothingIsInjected() throws {
         let workspace = try Workspace()
         let suite = try workspace.write(suite: """

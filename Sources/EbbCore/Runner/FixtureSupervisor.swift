@@ -44,7 +44,7 @@ struct FixtureSupervisor {
             if let status = ChildProcess.reap(pid) {
                 throw SetupFailure(description: "fixture \(fixture.name) exited with status \(status) before it was ready; its output:\n\(Self.tail(of: log))")
             }
-            switch await Self.probe(readiness.condition) {
+            switch await Self.probe(readiness.condition, directory: fixture.directory) {
             case .success: return
             case .failure(let problem): lastProblem = problem.description
             }
@@ -54,7 +54,7 @@ struct FixtureSupervisor {
         throw SetupFailure(description: "fixture \(fixture.name) was not ready within \(DurationText.format(readiness.timeout)) (\(lastProblem)); its output:\n\(Self.tail(of: log))")
     }
 
-    static func probe(_ condition: Readiness.Condition) async -> Result<Void, SetupFailure> {
+    static func probe(_ condition: Readiness.Condition, directory: String) async -> Result<Void, SetupFailure> {
         switch condition {
         case .http(let url):
             var request = URLRequest(url: url)
@@ -68,6 +68,17 @@ struct FixtureSupervisor {
             }
         case .tcp(let host, let port):
             return TCPConnect.attempt(host: host, port: port)
+        case .command(let arguments):
+            return await Blocking.perform {
+                do {
+                    let result = try ChildProcess.run(arguments, timeout: .seconds(5), directory: directory)
+                    guard result.status != 0 else { return .success(()) }
+                    let output = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+                    return .failure(SetupFailure(description: "\(arguments[0]) exited with status \(result.status)" + (output.isEmpty ? "" : ": \(output.suffix(200))")))
+                } catch {
+                    return .failure(SetupFailure(description: "\(error)"))
+                }
+            }
         }
     }
 

@@ -34,6 +34,9 @@ public struct Readiness: Sendable {
         case http(URL)
         /// A TCP connect that succeeds, as `host:port`.
         case tcp(host: String, port: UInt16)
+        /// A program that exits 0 (run in the fixture's directory), for what no connect from
+        /// here can see, such as a service inside a network namespace.
+        case command([String])
     }
     public var condition: Condition
     public var timeout: Duration

@@ -19,7 +19,7 @@ public struct SuiteLoader: Sendable {
     static let suiteKeys = ["suite", "allowed_roots", "include", "setup", "checks", "telemetry", "scenarios"]
     static let includeKeys = ["checks", "telemetry"]
     static let fixtureKeys = ["name", "command", "env", "directory", "ready"]
-    static let readinessKeys = ["http", "tcp", "timeout"]
+    static let readinessKeys = ["http", "tcp", "command", "timeout"]
     static let scenarioKeys = ["name", "faults", "duration", "wait_before", "wait_after", "checks"]
 
     /// Loads the suite at `path`, throwing ``SuiteErrors`` with every problem found.
@@ -162,6 +162,15 @@ public struct SuiteLoader: Sendable {
         let entries = try reader.entries(node, at: key, allowed: Self.readinessKeys)
         let values = Dictionary(uniqueKeysWithValues: entries.map { ($0.key, $0.value) })
         let timeout = try values["timeout"].map { try reader.duration($0, "\(key).timeout") } ?? .seconds(30)
+        let given = ["http", "tcp", "command"].filter { values[$0] != nil }
+        guard given.count == 1 else {
+            throw reader.error(node, key, "give exactly one of 'http' (a URL), 'tcp' (host:port) or 'command' (a program that exits 0 when ready)")
+        }
+        if let command = values["command"] {
+            let arguments = try reader.stringList(command, "\(key).command")
+            guard !arguments.isEmpty else { throw reader.error(command, "\(key).command", "the command needs at least a program name") }
+            return Readiness(condition: .command(arguments), timeout: timeout)
+        }
         switch (values["http"], values["tcp"]) {
         case (let http?, nil):
             let text = try reader.string(http, "\(key).http")
@@ -177,7 +186,7 @@ public struct SuiteLoader: Sendable {
             }
             return Readiness(condition: .tcp(host: String(parts[0]), port: port), timeout: timeout)
         default:
-            throw reader.error(node, key, "give exactly one of 'http' (a URL) or 'tcp' (host:port)")
+            throw reader.error(node, key, "give exactly one of 'http' (a URL), 'tcp' (host:port) or 'command' (a program that exits 0 when ready)")
         }
     }
 

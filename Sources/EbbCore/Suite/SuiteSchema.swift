@@ -21,6 +21,7 @@ public enum SuiteSchema {
                 "env": ["type": "object", "additionalProperties": ["type": ["string", "number", "boolean"]]],
                 "directory": ["type": "string"],
                 "ready": object(["http": ["type": "string", "pattern": "^http://"], "tcp": ["type": "string"],
+                                 "command": ["type": "array", "items": ["type": "string"], "minItems": 1],
                                  "timeout": ["$ref": "#/$defs/duration"]]),
             ], required: ["name", "command"]),
             "scenario": object([
