@@ -191,4 +191,21 @@ struct NetworkTests {
         }
         #expect(try sandbox.serverState() == before)
     }
+
+    @Test func theExampleSuiteExercisesEveryFaultAndLeavesNothingBehind() throws {
+        let workspace = try Workspace()
+        let namespacesBefore = try ChildProcess.run(["ip", "netns", "list"], timeout: .seconds(10)).output
+        let hostBefore = try ChildProcess.run(["nft", "list", "ruleset"], timeout: .seconds(10)).output
+        let suite = SchemaTests.repository.appendingPathComponent("Scenarios/linux-network.yaml").path
+        let (status, stdout, stderr) = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(status == 0, "\(stdout)\n\(stderr)")
+        for plugin in ["network.partition", "network.loss", "network.delay", "network.bandwidth", "process.throttle", "process.freeze", "hog.cpu"] {
+            #expect(stdout.contains("ok   rollback: \(plugin)"), "\(plugin) was not rolled back: \(stdout)")
+        }
+        #expect(stdout.contains("downtime"), "the partition shows as downtime of the check")
+        #expect(try validateJUnit("reports/junit.xml", in: workspace.url) == [])
+        #expect(try ChildProcess.run(["ip", "netns", "list"], timeout: .seconds(10)).output == namespacesBefore, "the sandbox removed its namespaces")
+        #expect(try ChildProcess.run(["nft", "list", "ruleset"], timeout: .seconds(10)).output == hostBefore)
+        #expect(CgroupCleanup.ebbGroups().filter { group in workspace.runIDs().contains { group.contains($0) } }.isEmpty)
+    }
 }

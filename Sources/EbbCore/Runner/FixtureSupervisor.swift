@@ -24,6 +24,8 @@ struct FixtureSupervisor {
         let log = logDirectory.appendingPathComponent("fixture-\(fixture.name).log").path
         var environment = fixture.environment
         environment[FixtureStop.environmentKey] = marker
+        // So a fixture's script can start `ebb demo-target` and the like with this very binary.
+        environment["EBB_EXECUTABLE"] = ChildProcess.currentExecutable
         let pid = try ChildProcess.spawn(fixture.command, environment: environment, directory: fixture.directory, outputPath: log)
         payload.pid = pid
         payload.startTime = ProcessTable.snapshot(pid)?.startTime
