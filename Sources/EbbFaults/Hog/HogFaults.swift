@@ -7,7 +7,7 @@ import Glibc
 /// `hog.cpu`: busy threads in a worker process of their own.
 public enum HogCPU: FaultPlugin {
     public static let id = "hog.cpu"
-    public static let summary = "keep `workers` cores busy in a worker process that ends itself at the fault's deadline; undo: kill it, verify it is gone"
+    public static let summary = "keep `workers` cores busy (stress-ng when installed, else Ebb's own worker), ending by itself at the fault's deadline; undo: kill it, verify it is gone"
     public static let parameters = [
         ParameterSpec("workers", .integer, "busy threads (default: one per core)"),
         HogEngine.parameter,
@@ -23,7 +23,7 @@ public enum HogCPU: FaultPlugin {
 /// `hog.memory`: resident memory held by a worker process of its own.
 public enum HogMemory: FaultPlugin {
     public static let id = "hog.memory"
-    public static let summary = "hold `size` bytes of resident memory in a worker process that ends itself at the fault's deadline; undo: kill it, verify it is gone"
+    public static let summary = "hold `size` bytes of resident memory (stress-ng when installed, else Ebb's own worker), ending by itself at the fault's deadline; undo: kill it, verify it is gone"
     public static let parameters = [
         ParameterSpec("size", .size, required: true, "bytes to allocate and keep resident (e.g. 512M); at most 80% of the memory available at preflight"),
         HogEngine.parameter,
@@ -39,7 +39,7 @@ public enum HogMemory: FaultPlugin {
 /// `hog.io`: a worker that writes and fsyncs in a directory of the suite's allowed roots.
 public enum HogIO: FaultPlugin {
     public static let id = "hog.io"
-    public static let summary = "write and fsync 1 MiB blocks in `path` (files of at most 64 MiB each) until the fault's deadline; undo: kill the worker, delete its files, verify both"
+    public static let summary = "write and sync blocks in `path` (at most 64 MiB per file; stress-ng when installed, else Ebb's own worker) until the fault's deadline; undo: kill the workers, delete their files, verify both"
     public static let parameters = [
         ParameterSpec("path", .string, required: true, "a directory inside one of the suite's allowed_roots"),
         ParameterSpec("workers", .integer, "writing threads, one file each (default 1)"),
