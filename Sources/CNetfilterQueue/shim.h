@@ -6,6 +6,7 @@
 #include <sys/types.h>
 #include <netinet/in.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <linux/netfilter.h>
 #include <linux/netlink.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>

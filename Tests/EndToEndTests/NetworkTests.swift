@@ -196,6 +196,12 @@ struct NetworkTests {
         let workspace = try Workspace()
         let namespacesBefore = try ChildProcess.run(["ip", "netns", "list"], timeout: .seconds(10)).output
         let hostBefore = try ChildProcess.run(["nft", "list", "ruleset"], timeout: .seconds(10)).output
+        defer {
+            // Should the run itself fail, the sandbox's namespaces still go.
+            if !namespacesBefore.contains("ebbnet-srv") {
+                for namespace in ["ebbnet-srv", "ebbnet-cli"] { _ = try? ChildProcess.run(["ip", "netns", "delete", namespace], timeout: .seconds(10)) }
+            }
+        }
         let suite = SchemaTests.repository.appendingPathComponent("Scenarios/linux-network.yaml").path
         let (status, stdout, stderr) = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(status == 0, "\(stdout)\n\(stderr)")

@@ -64,7 +64,7 @@ public enum NetworkDelay: FaultPlugin {
             }
             let payload = DelayStop.Payload(namespace: namespace, runID: context.runID, sequence: context.sequence, match: match)
             if !context.isDryRun { try payload.requireTools() }
-            return try FaultPlan(target: "\(match.label) in \(namespace.label) delayed \(amount) (NFQUEUE \(payload.queue), user space: \(NetemSupport.isAvailable ? "a packet match was given" : "no netem in this kernel"))",
+            return try FaultPlan(target: "\(match.label) in \(namespace.label) delayed \(amount) (NFQUEUE \(payload.queue), user space: \(NetemSupport.isAvailable ? "a packet match was given" : "netem is not available here"))",
                                  undoKind: DelayStop.kind, undoData: payload,
                                  undoSummary: "delete the iptables rules commented \(payload.comment), stop the delayer marked \(DelayStop.environmentKey)=\(payload.marker)")
         }

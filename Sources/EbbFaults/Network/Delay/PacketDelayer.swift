@@ -83,17 +83,29 @@ public final class PacketDelayer {
         }
         let end = Self.monotonicNow() + UInt64(max(0, options.until.timeIntervalSinceNow) * 1e9)
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        // The next release is a timerfd at an absolute monotonic time: poll's millisecond
+        // timeout would let every packet go up to 1 ms late.
+        let timer = timerfd_create(CLOCK_MONOTONIC, Int32(TFD_CLOEXEC))
+        guard timer >= 0 else { throw Failure(description: "timerfd_create: \(String(cString: strerror(errno)))") }
+        defer { close(timer) }
         var descriptors = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0),
-                           pollfd(fd: signalDescriptor, events: Int16(POLLIN), revents: 0)]
+                           pollfd(fd: signalDescriptor, events: Int16(POLLIN), revents: 0),
+                           pollfd(fd: timer, events: Int16(POLLIN), revents: 0)]
         while true {
             let now = Self.monotonicNow()
             releaseDue(now)
             if now >= end { break }
             let wake = min(end, held.min?.due ?? end)
-            let timeout = Int32(min(1000, (wake - min(wake, now) + 999_999) / 1_000_000))
-            let ready = poll(&descriptors, 2, timeout)
+            var setting = itimerspec(it_interval: timespec(),
+                                     it_value: timespec(tv_sec: Int(wake / 1_000_000_000), tv_nsec: Int(wake % 1_000_000_000)))
+            timerfd_settime(timer, Int32(TFD_TIMER_ABSTIME), &setting, nil)
+            let ready = poll(&descriptors, 3, -1)
             if ready < 0 && errno != EINTR { throw Failure(description: "poll: \(String(cString: strerror(errno)))") }
             if descriptors[1].revents != 0 { break }
+            if descriptors[2].revents != 0 {
+                var expirations: UInt64 = 0
+                _ = read(timer, &expirations, 8)
+            }
             if descriptors[0].revents != 0 {
                 while true {
                     let count = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
