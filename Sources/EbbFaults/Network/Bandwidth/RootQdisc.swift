@@ -37,9 +37,7 @@ struct OwnedRootQdisc: Codable, Sendable, Equatable {
         self.interface = interface
         self.kind = kind
         // Handles are 16-bit; 0xe000-0xefff keeps ours recognisable in `tc qdisc show`.
-        var hash: UInt32 = 2166136261
-        for byte in "\(runID)/\(sequence)".utf8 { hash = (hash ^ UInt32(byte)) &* 16777619 }
-        handle = String(0xe000 | (hash & 0x0fff), radix: 16) + ":"
+        handle = String(0xe000 | (FaultHash.of(runID: runID, sequence: sequence) & 0x0fff), radix: 16) + ":"
     }
 
     var label: String { "\(kind) qdisc \(handle) on \(interface) in \(namespace.label)" }

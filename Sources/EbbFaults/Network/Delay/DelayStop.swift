@@ -47,9 +47,7 @@ public enum DelayStop: UndoHandler {
             self.namespace = namespace
             marker = "\(runID)/\(sequence)"
             comment = "ebb:\(runID)/\(sequence)"
-            var hash: UInt32 = 2166136261
-            for byte in marker.utf8 { hash = (hash ^ UInt32(byte)) &* 16777619 }
-            let queue = UInt16(1000 + hash % 60000)
+            let queue = UInt16(1000 + FaultHash.of(runID: runID, sequence: sequence) % 60000)
             self.queue = queue
             let tools = match.family.map { $0 == .ipv6 ? ["ip6tables"] : ["iptables"] } ?? ["iptables", "ip6tables"]
             rules = tools.flatMap { tool in
