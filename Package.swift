@@ -31,9 +31,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The Kubernetes REST client that both the k8s faults and the k8s probe use.
+        .target(
+            name: "EbbKubernetes",
+            dependencies: [
+                "EbbCore",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .target(
             name: "EbbFaults",
-            dependencies: ["EbbCore", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["EbbCore", "EbbKubernetes", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // The demo service that Scenarios/demo.yaml breaks; a test fixture, not part of the runner.
         .target(
@@ -48,6 +62,7 @@ let package = Package(
             name: "EbbChecks",
             dependencies: [
                 "EbbCore",
+                "EbbKubernetes",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -67,8 +82,9 @@ let package = Package(
         ),
         .testTarget(name: "EbbCoreTests", dependencies: ["EbbCore", "EbbFaults"]),
         .testTarget(name: "EbbFaultsTests", dependencies: ["EbbFaults", "EbbCore"]),
+        .testTarget(name: "EbbKubernetesTests", dependencies: ["EbbKubernetes", "EbbCore"]),
         .testTarget(name: "EbbReportsTests", dependencies: ["EbbReports", "EbbCore"]),
         .testTarget(name: "EbbChecksTests", dependencies: ["EbbChecks", "EbbCore", "EbbFaults"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["EbbCore"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["EbbCore", "EbbKubernetes"]),
     ]
 )

@@ -14,6 +14,15 @@ import Testing
         #expect(result.status == 0, "\(result.output)")
     }
 
+    @Test func theKubernetesTemplatesParseAndHoldTheirObjects() throws {
+        let files = ["rbac.yaml", "cronjob.yaml"].map { Self.templates.appendingPathComponent("kubernetes/\($0)").path }
+        let script = "import sys, yaml\nfor path in sys.argv[1:]:\n    print(' '.join(d['kind'] for d in yaml.safe_load_all(open(path))))\n"
+        let result = try ChildProcess.run(["/usr/bin/python3", "-c", script] + files, timeout: .seconds(60))
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("ServiceAccount Role RoleBinding ClusterRole ClusterRoleBinding"), "\(result.output)")
+        #expect(result.output.contains("PersistentVolumeClaim ConfigMap CronJob"), "\(result.output)")
+    }
+
     @Test func theJenkinsfileCompilesAsGroovy() throws {
         let groovyc = "/usr/bin/groovyc"
         try #require(FileManager.default.isExecutableFile(atPath: groovyc), "groovyc is missing: ci/test.sh installs Debian's groovy")
@@ -32,7 +41,7 @@ import Testing
         let top = try EbbRun.run(["--help"], in: workspace.url).stdout
         var helps: [String: String] = [:]
         var used = 0
-        for name in ["github-actions.yml", "gitlab-ci.yml", "Jenkinsfile"] {
+        for name in ["github-actions.yml", "gitlab-ci.yml", "Jenkinsfile", "kubernetes/cronjob.yaml"] {
             let text = try String(contentsOf: Self.templates.appendingPathComponent(name), encoding: .utf8)
             for line in text.split(separator: "\n") {
                 let code = line.split(separator: "#").first.map(String.init) ?? ""
