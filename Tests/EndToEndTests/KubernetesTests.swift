@@ -112,7 +112,7 @@ import Glibc
         let now = Set(emulator.readyPods())
         #expect(now.count == 3 && now.intersection(before).count == 1, "replacements are Ready: \(now)")
         let id = try unwrap(workspace.runIDs().first)
-        let summary = try String(contentsOf: workspace.url.appendingPathComponent("reports/rollback-summary-\(id).json"), encoding: .utf8)
+        let summary = try String(contentsOf: workspace.url.appendingPathComponent("reports/rollback-summary.json"), encoding: .utf8)
         #expect(summary.contains("irreversible"))
         #expect(run.stdout.contains("recover"), "\(run.stdout)")
     }

@@ -116,7 +116,8 @@ public enum NodeUncordon: UndoHandler {
                     let kept = taints.filter { !isOwnTaint($0, runID: context.runID) }
                     guard marked || kept.count != taints.count else { return nil }   // never injected, or already undone
                     var spec: [String: JSONValue] = [:]
-                    if kept.count != taints.count { spec["taints"] = .array(kept) }
+                    // No taints left: remove the field, as the API server itself omits an empty list.
+                    if kept.count != taints.count { spec["taints"] = kept.isEmpty ? .null : .array(kept) }
                     if marked, !node.wasUnschedulable { spec["unschedulable"] = .null }
                     return ["metadata": .object(KubeOwnership.annotate(KubeOwnership.cordonedBy, nil)), "spec": .object(spec)]
                 }
