@@ -6,8 +6,8 @@ import Glibc
 
 /// A kubeconfig `exec` credential plugin (`aws eks get-token`, `gke-gcloud-auth-plugin`,
 /// `kubelogin`): a program that prints an `ExecCredential` with a token or a client certificate.
-struct ExecCredentialPlugin: Decodable {
-    struct Variable: Decodable {
+struct ExecCredentialPlugin: Decodable, Hashable {
+    struct Variable: Decodable, Hashable {
         var name: String
         var value: String
     }
@@ -23,13 +23,25 @@ struct ExecCredentialPlugin: Decodable {
             var token: String?
             var clientCertificateData: String?
             var clientKeyData: String?
+            var expirationTimestamp: String?
         }
         var status: Status?
     }
 
     static let timeout: Duration = .seconds(60)
 
+    /// Credentials already obtained in this process, until they expire: every fault's plan,
+    /// inject, undo and verify makes a client, and a plugin such as `aws eks get-token` takes a second.
+    private static let cache = CredentialCache()
+
     func run(directory: String, place: String) throws -> KubeConfig.Credentials {
+        if let cached = Self.cache.credentials(for: self, directory: directory) { return cached }
+        let (credentials, expiry) = try execute(directory: directory, place: place)
+        Self.cache.store(credentials, for: self, directory: directory, until: expiry)
+        return credentials
+    }
+
+    private func execute(directory: String, place: String) throws -> (KubeConfig.Credentials, Date) {
         // kubectl resolves a relative command containing a slash against the kubeconfig's folder.
         let program = command.contains("/") && !command.hasPrefix("/") ? "\(directory)/\(command)" : command
         let version = apiVersion ?? "client.authentication.k8s.io/v1"
@@ -59,10 +71,35 @@ struct ExecCredentialPlugin: Decodable {
         guard let credential = try? JSONDecoder().decode(Output.self, from: data), let result = credential.status else {
             throw KubeConfigError("\(place): exec credential plugin \(command) did not print an ExecCredential with a status")
         }
-        if let token = result.token { return .token(token) }
+        // Without an expiry, kubectl would ask again on the next 401; Ebb asks again after five minutes.
+        let expiry = result.expirationTimestamp.flatMap { try? Date($0, strategy: .iso8601) }.map { $0.addingTimeInterval(-30) }
+            ?? Date().addingTimeInterval(300)
+        if let token = result.token { return (.token(token), expiry) }
         if let certificate = result.clientCertificateData, let key = result.clientKeyData {
-            return .clientCertificate(certificate: Array(certificate.utf8), key: Array(key.utf8))
+            return (.clientCertificate(certificate: Array(certificate.utf8), key: Array(key.utf8)), expiry)
         }
         throw KubeConfigError("\(place): exec credential plugin \(command) gave neither a token nor a client certificate and key")
+    }
+}
+
+/// Exec plugin credentials by plugin and kubeconfig folder, each with its expiry.
+final class CredentialCache: @unchecked Sendable {
+    private struct Key: Hashable {
+        var plugin: ExecCredentialPlugin
+        var directory: String
+    }
+
+    private let lock = NSLock()
+    private var entries: [Key: (credentials: KubeConfig.Credentials, expiry: Date)] = [:]
+
+    func credentials(for plugin: ExecCredentialPlugin, directory: String) -> KubeConfig.Credentials? {
+        lock.withLock {
+            guard let entry = entries[Key(plugin: plugin, directory: directory)], entry.expiry > Date() else { return nil }
+            return entry.credentials
+        }
+    }
+
+    func store(_ credentials: KubeConfig.Credentials, for plugin: ExecCredentialPlugin, directory: String, until expiry: Date) {
+        lock.withLock { entries[Key(plugin: plugin, directory: directory)] = (credentials, expiry) }
     }
 }

@@ -167,6 +167,27 @@ func base64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
         #expect(token == "eks-eu-west-1")
     }
 
+    @Test func execPluginCredentialsAreReusedUntilTheyExpire() throws {
+        let folder = try ConfigFolder()
+        let count = folder.url.appendingPathComponent("runs").path
+        // Each run appends a line; the token says which run made it.
+        try folder.write("plugin.sh", """
+            #!/bin/sh
+            echo run >> '\(count)'
+            printf '{"kind":"ExecCredential","status":{"token":"run-%s","expirationTimestamp":"%s"}}' "$(wc -l < '\(count)' | tr -d ' ')" "$1"
+            """, executable: true)
+        func token(expiring: String) throws -> String? {
+            let users = "- name: u1\n  user:\n    exec:\n      command: ./plugin.sh\n      args: [\"\(expiring)\"]"
+            let path = try folder.write("config-\(expiring.prefix(4))", Self.kubeconfig(users: users))
+            guard case .token(let token) = try KubeConfigFile(path: path).config(context: nil).credentials else { return nil }
+            return token
+        }
+        #expect(try token(expiring: "2999-01-01T00:00:00Z") == "run-1")
+        #expect(try token(expiring: "2999-01-01T00:00:00Z") == "run-1", "a valid credential is not fetched again")
+        #expect(try token(expiring: "2000-01-01T00:00:00Z") == "run-2")
+        #expect(try token(expiring: "2000-01-01T00:00:00Z") == "run-3", "an expired credential is fetched again")
+    }
+
     @Test func execPluginThatFailsGivesItsErrorAndTheContext() throws {
         let folder = try ConfigFolder()
         try folder.write("plugin.sh", "#!/bin/sh\necho 'token expired, log in again' >&2\nexit 1\n", executable: true)

@@ -46,10 +46,19 @@ import Testing
             for line in text.split(separator: "\n") {
                 let code = line.split(separator: "#").first.map(String.init) ?? ""
                 guard let range = code.range(of: #"\bebb [a-z]+"#, options: .regularExpression) else { continue }
-                let command = String(code[range].dropFirst(4))
-                #expect(top.contains("  \(command) "), "\(name): 'ebb \(command)' is not in ebb --help")
-                if helps[command] == nil { helps[command] = try EbbRun.run([command, "--help"], in: workspace.url).stdout }
-                let flags = code[range.upperBound...].matches(of: /--[a-z][a-z-]*/).map { String($0.output) }
+                let first = String(code[range].dropFirst(4))
+                #expect(top.contains("  \(first) "), "\(name): 'ebb \(first)' is not in ebb --help")
+                if helps[first] == nil { helps[first] = try EbbRun.run([first, "--help"], in: workspace.url).stdout }
+                // A command with subcommands (`ebb rollback execute`): its flags are the subcommand's.
+                var command = first
+                var rest = code[range.upperBound...]
+                if let sub = rest.split(separator: " ").first, helps[first]?.contains("SUBCOMMANDS") == true,
+                   helps[first]?.contains("  \(sub) ") == true {
+                    command = "\(first) \(sub)"
+                    rest = rest.drop { $0 == " " }.dropFirst(sub.count)
+                    if helps[command] == nil { helps[command] = try EbbRun.run([first, String(sub), "--help"], in: workspace.url).stdout }
+                }
+                let flags = rest.matches(of: /--[a-z][a-z-]*/).map { String($0.output) }
                 for flag in flags {
                     used += 1
                     #expect(helps[command]?.contains(flag) == true, "\(name): 'ebb \(command) \(flag)' is not in its --help")

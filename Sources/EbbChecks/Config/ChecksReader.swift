@@ -201,7 +201,11 @@ public struct ChecksReader: CheckSectionReader {
         if name == nil, values["field"] != nil { throw reader.error(values["field"], "\(key).field", "field needs name (without it the probe counts objects)") }
         let readyOnly = try values["ready"].map { try reader.boolean($0, "\(key).ready") } ?? false
         if readyOnly, resource != .pods || name != nil { throw reader.error(values["ready"], "\(key).ready", "ready counts pods: use it with resource: pods and a selector") }
-        let kubeconfig = try text("kubeconfig").map { $0.hasPrefix("/") ? $0 : suiteDirectory.appendingPathComponent($0).standardizedFileURL.path }
+        // An empty kubeconfig (an unset `${VAR:-}`) means the default, as for the k8s faults.
+        let kubeconfig = try text("kubeconfig").flatMap { path -> String? in
+            if path.isEmpty { return nil }
+            return path.hasPrefix("/") ? path : suiteDirectory.appendingPathComponent(path).standardizedFileURL.path
+        }
         return KubeProbeSpec(
             source: ClusterSource(kubeconfig: kubeconfig, context: try text("context")).pinned(),
             resource: resource, namespace: try text("namespace"), name: name, field: try text("field") ?? "",

@@ -18,7 +18,7 @@ struct KubeScope: Sendable {
     static let protectedLabel = "ebb.dev/protected"
 
     static let connection: [ParameterSpec] = [
-        ParameterSpec("kubeconfig", .string, "kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else the in-cluster service account)"),
+        ParameterSpec("kubeconfig", .string, "kubeconfig file (default or empty: $KUBECONFIG, else ~/.kube/config, else the in-cluster service account)"),
         ParameterSpec("context", .string, "kubeconfig context (default: its current-context)"),
     ]
     static let namespaced: [ParameterSpec] = connection + [
@@ -40,7 +40,9 @@ struct KubeScope: Sendable {
     var empty: EmptyPolicy
 
     init(_ parameters: FaultParameters, suite: SuiteContext) throws {
-        source = ClusterSource(kubeconfig: try parameters.string("kubeconfig").map(suite.resolve), context: try parameters.string("context"))
+        // An empty kubeconfig (an unset `${VAR:-}`) means the default: $KUBECONFIG, ~/.kube/config, in-cluster.
+        let kubeconfig = try parameters.string("kubeconfig").flatMap { $0.isEmpty ? nil : suite.resolve($0) }
+        source = ClusterSource(kubeconfig: kubeconfig, context: try parameters.string("context"))
         namespace = try parameters.string("namespace")
         allowedNamespaces = try parameters.argv("allowed_namespaces")
         var protected = [LabelSelector(equalTo: [Self.protectedLabel: "true"])]
