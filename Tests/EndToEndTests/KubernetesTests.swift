@@ -85,6 +85,18 @@ import Glibc
         #expect(after.value(at: "metadata.annotations")?["ebb.dev/cordoned-by"] == nil)
     }
 
+    @Test func aNodeCordonedBeforeStaysCordonedAfterTheUndo() throws {
+        try emulator.patch(KubeResource.nodes.path("node-2", in: nil), ["spec": ["unschedulable": true]])
+        let run = try run(suite("      - k8s.node-cordon: { kubeconfig: kubeconfig, selector: pool=b, taint: NoSchedule }"))
+        #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
+        #expect(emulator.node("node-2")?.value(at: "spec.taints")?.arrayValue?.count == 1)
+        #expect(emulator.node("node-1")?.value(at: "spec.unschedulable") == nil, "pool=a is not selected")
+        #expect(run.wait() == 0, "\(run.stdout)\n\(run.stderr)")
+        let node = try #require(emulator.node("node-2"))
+        #expect(node.value(at: "spec.unschedulable") == true, "someone else's cordon is kept")
+        #expect(node.value(at: "spec.taints") == nil, "only Ebb's taint is removed")
+    }
+
     @Test func serviceHijackRestoresTheSelectorExactly() throws {
         let run = try run(suite("      - k8s.service-hijack: { kubeconfig: kubeconfig, service: web }"))
         #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
@@ -163,6 +175,21 @@ import Glibc
         #expect(again.status == 0, "\(again.stdout)\n\(again.stderr)")
     }
 
+    @Test func recoveryRefusesToDeleteAPolicyThatIsNotTheRunsOwn() throws {
+        let run = try run(suite("      - k8s.network-outage: { kubeconfig: kubeconfig, selector: app=web }", hold: "5m"), ["--no-guardian"])
+        #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
+        run.signal(SIGKILL)
+        _ = run.wait()
+        let name = try #require(emulator.policies.first?.value(at: "metadata.name")?.stringValue)
+        // The policy now claims another owner: recovery must fail closed, not delete it.
+        let path = KubeResource.networkpolicies.path(name, in: "shop")
+        try emulator.patch(path, ["metadata": ["labels": ["ebb.dev/run-id": "someone-else"]]])
+        let recovery = try EbbRun.run(["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(recovery.status == 2, "\(recovery.stdout)\n\(recovery.stderr)")
+        #expect("\(recovery.stdout)\(recovery.stderr)".contains("refusing to delete"), "\(recovery.stdout)\n\(recovery.stderr)")
+        #expect(emulator.object(path) != nil)
+    }
+
     @Test func someoneElsesChangeMeanwhileIsLeftAloneAndReportedAsAConflict() throws {
         let faults = """
               - k8s.scale: { kubeconfig: kubeconfig, name: web, replicas: 0 }
@@ -212,6 +239,11 @@ import Glibc
         let protected = try run(suite("      - k8s.pod-delete: { kubeconfig: kubeconfig, selector: app=db }"))
         #expect(protected.wait() != 0)
         #expect(emulator.readyPods("db").count == 1)
+        // A protected workload is never scaled.
+        let protectedScale = try run(suite("      - k8s.scale: { kubeconfig: kubeconfig, name: db, replicas: 0 }"))
+        #expect(protectedScale.wait() != 0)
+        #expect(protectedScale.stdout.contains("protected label"), "\(protectedScale.stdout)")
+        #expect(emulator.object(KubeResource.deployments.path("db", in: "shop"))?.value(at: "spec.replicas") == 1)
         // More targets than max_targets: refused, nothing deleted.
         let wide = try run(suite("      - k8s.pod-delete: { kubeconfig: kubeconfig, selector: app=web, percent: 100, max_targets: 2 }"))
         #expect(wide.wait() != 0)
