@@ -66,7 +66,8 @@ def matches_fields(selector, obj):
         actual = obj
         for step in key.split('.'):
             actual = actual.get(step) if isinstance(actual, dict) else None
-        if (str(actual) == value) == negate:
+        text = ('true' if actual else 'false') if isinstance(actual, bool) else str(actual)
+        if (text == value) == negate:
             return False
     return True
 

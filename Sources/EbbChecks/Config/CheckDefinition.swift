@@ -76,6 +76,8 @@ struct KubeProbeSpec: Sendable {
     /// The field compared when `name` is given, e.g. `status.readyReplicas`.
     var field: String
     var selector: LabelSelector?
+    /// A field selector the server applies to the count, e.g. `spec.unschedulable=true`.
+    var fieldSelector: String?
     /// Count only Ready pods.
     var readyOnly: Bool
     var expect: Comparison
@@ -84,7 +86,7 @@ struct KubeProbeSpec: Sendable {
     /// What is measured, for messages: `deployments web status.readyReplicas`, `Ready pods app=web`.
     var measured: String {
         if let name { return "\(resource.rawValue) \(name) \(field)" }
-        return "\(readyOnly ? "Ready " : "")\(resource.rawValue)\(selector.map { " \($0)" } ?? "")"
+        return "\(readyOnly ? "Ready " : "")\(resource.rawValue)\(selector.map { " \($0)" } ?? "")\(fieldSelector.map { " \($0)" } ?? "")"
     }
 }
 

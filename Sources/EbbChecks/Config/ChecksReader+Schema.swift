@@ -33,6 +33,7 @@ extension ChecksReader {
             "namespace": ["type": "string"], "name": ["type": "string", "description": "one object; without it the probe counts objects"],
             "field": ["type": "string", "description": "dotted path of the compared field, e.g. status.readyReplicas"],
             "selector": ["type": "string", "description": "label selector of the counted objects, e.g. app=web"],
+            "field_selector": ["type": "string", "description": "field selector of the counted objects, e.g. spec.unschedulable=true"],
             "ready": flag, "expect": comparison, "timeout": duration,
         ], required: ["resource", "expect"])
         let slo = closed(Self.sloKeys, [

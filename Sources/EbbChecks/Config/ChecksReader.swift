@@ -17,7 +17,7 @@ public struct ChecksReader: CheckSectionReader {
     static let httpKeys = ["url", "method", "headers", "bearer_token_env", "status", "body_contains", "body_matches", "tls_verify", "timeout"]
     static let tcpKeys = ["address", "timeout"]
     static let commandKeys = ["run", "exit_code", "output_contains", "output_matches", "timeout"]
-    static let kubeKeys = ["kubeconfig", "context", "resource", "namespace", "name", "field", "selector", "ready", "expect", "timeout"]
+    static let kubeKeys = ["kubeconfig", "context", "resource", "namespace", "name", "field", "selector", "field_selector", "ready", "expect", "timeout"]
     static let sloKeys = ["max_downtime", "min_success_ratio", "latency_p50", "latency_p95", "latency_p99",
                           "max_consecutive_failures", "recover_within", "abort_on_breach"]
     static let telemetryKeys = ["scrape", "prometheus", "queries", "alerts", "alert_profile"]
@@ -196,7 +196,10 @@ public struct ChecksReader: CheckSectionReader {
             return selector
         }
         let name = try text("name")
-        if name != nil, selector != nil { throw reader.error(values["selector"], "\(key).selector", "give name (one object's field) or selector (a count), not both") }
+        let fieldSelector = try text("field_selector")
+        if name != nil, selector != nil || fieldSelector != nil {
+            throw reader.error(values["selector"] ?? values["field_selector"], "\(key).selector", "give name (one object's field) or selectors (a count), not both")
+        }
         if name != nil, values["field"] == nil { throw reader.error(node, "\(key).field", "with name, say which field to compare, e.g. status.readyReplicas") }
         if name == nil, values["field"] != nil { throw reader.error(values["field"], "\(key).field", "field needs name (without it the probe counts objects)") }
         let readyOnly = try values["ready"].map { try reader.boolean($0, "\(key).ready") } ?? false
@@ -209,7 +212,7 @@ public struct ChecksReader: CheckSectionReader {
         return KubeProbeSpec(
             source: ClusterSource(kubeconfig: kubeconfig, context: try text("context")).pinned(),
             resource: resource, namespace: try text("namespace"), name: name, field: try text("field") ?? "",
-            selector: selector, readyOnly: readyOnly, expect: expect,
+            selector: selector, fieldSelector: fieldSelector, readyOnly: readyOnly, expect: expect,
             timeout: try reader.positiveDuration(values["timeout"], "\(key).timeout", default: .seconds(5))
         )
     }

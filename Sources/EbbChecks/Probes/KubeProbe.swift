@@ -38,7 +38,8 @@ struct KubeProbe: Probe {
             case let other?: throw NotANumber(description: "\(spec.field) is '\(other)', not a number")
             }
         }
-        var items = try await client.list(spec.resource.collection(in: namespace), labelSelector: spec.selector?.description)
+        var items = try await client.list(spec.resource.collection(in: namespace), labelSelector: spec.selector?.description,
+                                          fieldSelector: spec.fieldSelector)
         if let selector = spec.selector { items = items.filter { selector.matches($0.value(at: "metadata.labels")?.stringMap ?? [:]) } }
         if spec.readyOnly { items = items.filter(PodReadiness.isReady) }
         return Double(items.count)
