@@ -44,9 +44,9 @@ struct KubeScope: Sendable {
         let kubeconfig = try parameters.string("kubeconfig").flatMap { $0.isEmpty ? nil : suite.resolve($0) }
         source = ClusterSource(kubeconfig: kubeconfig, context: try parameters.string("context"))
         namespace = try parameters.string("namespace")
-        allowedNamespaces = try Self.list(parameters, "allowed_namespaces", of: "namespaces")
+        allowedNamespaces = try parameters.argv("allowed_namespaces")
         var protected = [LabelSelector(equalTo: [Self.protectedLabel: "true"])]
-        for (index, text) in (try Self.list(parameters, "protected_labels", of: "label selectors") ?? []).enumerated() {
+        for (index, text) in (try parameters.argv("protected_labels") ?? []).enumerated() {
             guard let selector = LabelSelector(text) else {
                 throw parameters.error("protected_labels", "item \(index + 1) '\(text)' is not a label selector (key=value or key)")
             }
@@ -61,14 +61,6 @@ struct KubeScope: Sendable {
         if let namespace, let allowed = allowedNamespaces, !allowed.contains(namespace) {
             throw parameters.error("namespace", "namespace '\(namespace)' is not in allowed_namespaces (\(allowed.joined(separator: ", ")))")
         }
-    }
-
-    /// A list parameter with at least one item; nil when absent.
-    private static func list(_ parameters: FaultParameters, _ name: String, of what: String) throws -> [String]? {
-        guard parameters.contains(name) else { return nil }
-        // The generic list reader speaks of commands when a list is empty; say what this one holds.
-        guard let items = try? parameters.argv(name) else { throw parameters.error(name, "expected a list of one or more \(what)") }
-        return items
     }
 
     /// A selector parameter, checked for Kubernetes syntax at load time.
