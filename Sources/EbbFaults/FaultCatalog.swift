@@ -7,7 +7,7 @@ extension PluginCatalog {
         for plugin: any FaultPlugin.Type in [ProcessPause.self, ProcessKill.self, FileCorrupt.self, FileTruncate.self,
                                              FileRemove.self, FileReplace.self, DiskFill.self, CommandFault.self,
                                              HogCPU.self, HogMemory.self, HogIO.self, ProcessFreeze.self,
-                                             PodDelete.self, NetworkOutage.self, Scale.self, NodeCordon.self, ServiceHijack.self] {
+                                             PodDelete.self, PodNetworkOutage.self, WorkloadScale.self, NodeCordon.self, ServiceHijack.self] {
             catalog.register(plugin)
         }
         catalog.register(undo: ProcessResume.self)
@@ -18,7 +18,7 @@ extension PluginCatalog {
         catalog.register(undo: HogStop.self)
         catalog.register(undo: ProcessThaw.self)
         catalog.register(undo: PodGone.self)
-        catalog.register(undo: PolicyRemove.self)
+        catalog.register(undo: NetworkPolicyRemove.self)
         catalog.register(undo: ScaleRestore.self)
         catalog.register(undo: NodeUncordon.self)
         catalog.register(undo: SelectorRestore.self)

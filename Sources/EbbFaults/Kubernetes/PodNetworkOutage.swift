@@ -5,7 +5,7 @@ import Foundation
 /// `k8s.network-outage`: a deny-all NetworkPolicy (ingress, egress or both) for the pods a
 /// selector picks, named and labelled with the run id (Krkn's pod network outage). Protected
 /// labels become `NotIn`/`DoesNotExist` expressions, so the policy itself spares those pods.
-public enum NetworkOutage: FaultPlugin {
+public enum PodNetworkOutage: FaultPlugin {
     public static let id = "k8s.network-outage"
     public static let summary = "deny all ingress and/or egress of the pods matching a selector with a NetworkPolicy of the run's own; undo: delete it, verified gone"
     public static let parameters = KubeScope.namespaced + KubeScope.blastRadius + [
@@ -36,14 +36,14 @@ public enum NetworkOutage: FaultPlugin {
                 let what = "pods \(selector) in namespace \(namespace)"
                 let name = "ebb-\(context.runID)-\(context.sequence)"
                 guard try scope.admit(pods, what: what) != nil else {
-                    return try FaultPlan(target: "\(what): none (skipped, empty: skip)", undoKind: PolicyRemove.kind,
-                                         undoData: PolicyRemove.Payload(source: source, namespace: namespace, name: name, policy: nil),
+                    return try FaultPlan(target: "\(what): none (skipped, empty: skip)", undoKind: NetworkPolicyRemove.kind,
+                                         undoData: NetworkPolicyRemove.Payload(source: source, namespace: namespace, name: name, policy: nil),
                                          undoSummary: "nothing to remove")
                 }
                 let policy = policy(name: name, runID: context.runID)
                 return try FaultPlan(target: "\(pods.count) pods \(selector) in \(namespace) (NetworkPolicy \(name), \(direction))",
-                                     undoKind: PolicyRemove.kind,
-                                     undoData: PolicyRemove.Payload(source: source, namespace: namespace, name: name, policy: policy),
+                                     undoKind: NetworkPolicyRemove.kind,
+                                     undoData: NetworkPolicyRemove.Payload(source: source, namespace: namespace, name: name, policy: policy),
                                      undoSummary: "delete NetworkPolicy \(namespace)/\(name) (labelled \(KubeOwnership.runLabel)=\(context.runID)), verify it is gone")
             }
         }
@@ -70,7 +70,7 @@ public enum NetworkOutage: FaultPlugin {
         }
 
         func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
-            let payload = try plan.undoData.decode(PolicyRemove.Payload.self)
+            let payload = try plan.undoData.decode(NetworkPolicyRemove.Payload.self)
             guard let policy = payload.policy else { return }
             try KubeScope.withClient(payload.source) { client in
                 do {
@@ -89,7 +89,7 @@ public enum NetworkOutage: FaultPlugin {
 
 /// Undo kind `k8s.networkpolicy-delete`: deletes the run's NetworkPolicy (only if it carries the
 /// run's label) and verifies that it is gone.
-public enum PolicyRemove: UndoHandler {
+public enum NetworkPolicyRemove: UndoHandler {
     public struct Payload: Codable, Sendable {
         var source: ClusterSource
         var namespace: String

@@ -5,7 +5,7 @@ import Foundation
 /// `k8s.scale`: scales a Deployment or StatefulSet to N replicas through its `scale`
 /// subresource (0 for an outage). The record holds the previous count; the workload is
 /// annotated with the run id while the fault is live, so recovery knows the change is its own.
-public enum Scale: FaultPlugin {
+public enum WorkloadScale: FaultPlugin {
     public static let id = "k8s.scale"
     public static let summary = "scale a Deployment or StatefulSet to N replicas (0: outage); undo: restore the previous count unless someone else changed it, wait until ready, verified"
     public static let parameters = KubeScope.namespaced + [
