@@ -27,7 +27,7 @@ import Glibc
         return try EbbRun(["run", path, "--state-dir", workspace.state.path] + extra, in: workspace.url)
     }
 
-    func suite(_ faults: String, hold: String = "2s", checks: String = "", scenarioChecks: String = "") -> String {
+    func suite(_ faults: String, hold: String = "4s", checks: String = "", scenarioChecks: String = "") -> String {
         """
         suite: kube
         \(checks)
@@ -195,7 +195,7 @@ import Glibc
               - k8s.scale: { kubeconfig: kubeconfig, name: web, replicas: 0 }
               - k8s.service-hijack: { kubeconfig: kubeconfig, service: web }
         """
-        let run = try run(suite(faults, hold: "3s"))
+        let run = try run(suite(faults, hold: "5s"))
         #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
         // An operator scales up and repoints the Service by hand while the fault is live.
         try emulator.patch(KubeResource.deployments.path("web", in: "shop") + "/scale", ["spec": ["replicas": 5]])
