@@ -27,14 +27,13 @@ import Glibc
         return try EbbRun(["run", path, "--state-dir", workspace.state.path] + extra, in: workspace.url)
     }
 
-    func suite(_ faults: String, hold: String = "4s", checks: String = "", scenarioChecks: String = "") -> String {
+    func suite(_ faults: String, hold: String = "4s", checks: String = "") -> String {
         """
         suite: kube
         \(checks)
         scenarios:
           - name: kube
             duration: \(hold)
-            \(scenarioChecks)
             faults:
         \(faults)
         """
