@@ -38,10 +38,24 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The Kubernetes REST client that both the k8s faults and the k8s probe use.
+        .target(
+            name: "EbbKubernetes",
+            dependencies: [
+                "EbbCore",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .target(
             name: "EbbFaults",
             dependencies: [
-                "EbbCore", "CNetfilterQueue",
+                "EbbCore", "EbbKubernetes", "CNetfilterQueue",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HeapModule", package: "swift-collections"),
             ]
@@ -59,6 +73,7 @@ let package = Package(
             name: "EbbChecks",
             dependencies: [
                 "EbbCore",
+                "EbbKubernetes",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -78,8 +93,9 @@ let package = Package(
         ),
         .testTarget(name: "EbbCoreTests", dependencies: ["EbbCore", "EbbFaults"]),
         .testTarget(name: "EbbFaultsTests", dependencies: ["EbbFaults", "EbbCore"]),
+        .testTarget(name: "EbbKubernetesTests", dependencies: ["EbbKubernetes", "EbbCore"]),
         .testTarget(name: "EbbReportsTests", dependencies: ["EbbReports", "EbbCore"]),
         .testTarget(name: "EbbChecksTests", dependencies: ["EbbChecks", "EbbCore", "EbbFaults"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["EbbCore"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["EbbCore", "EbbKubernetes"]),
     ]
 )

@@ -16,6 +16,17 @@ source ci/packages.sh
 ensure_packages "${EBB_BUILD_PACKAGES[@]}" e2fsprogs procps libxml2-utils prometheus prometheus-pushgateway curl \
     python3-jsonschema python3-yaml groovy nftables iptables iproute2 iputils-ping stress-ng
 
+# The Kubernetes tests run against kmock's KubernetesEmulator (PyPI, MIT), extended by
+# ci/kube-emulator/kube_emulator.py. It is pinned and lives in a virtualenv of the clone's own
+# (.ci-venv, git-ignored), made from Debian's python3 once and reused while the pin matches.
+KMOCK_VERSION=0.8
+ensure_packages python3-venv
+if ! .ci-venv/bin/python -c "import sys, importlib.metadata as m; sys.exit(m.version('kmock') != '$KMOCK_VERSION')" 2>/dev/null; then
+    /usr/bin/python3 -m venv .ci-venv
+    .ci-venv/bin/pip install --quiet --disable-pip-version-check "kmock==$KMOCK_VERSION"
+fi
+export EBB_KUBE_PYTHON="$PWD/.ci-venv/bin/python"
+
 swift build --build-tests
 export EBB_BIN="$(swift build --show-bin-path)/ebb"
 swift test

@@ -8,6 +8,7 @@ public final class SuiteChecks: CheckPlan, @unchecked Sendable {
     let checks: [CheckDefinition]
     let telemetry: TelemetryDefinition
     private let clients = HTTPClients()
+    private let kubeClients = KubeClients()
     private let secrets: Secrets
 
     init(checks: [CheckDefinition], telemetry: TelemetryDefinition, secrets: Secrets = Secrets()) {
@@ -66,10 +67,13 @@ public final class SuiteChecks: CheckPlan, @unchecked Sendable {
             return TCPProbe(spec: spec)
         case .command(let spec):
             return CommandProbe(spec: spec, secrets: secrets)
+        case .k8s(let spec):
+            return KubeProbe(spec: spec, client: try kubeClients.client(for: spec.source))
         }
     }
 
     public func shutdown() async {
         await clients.shutdown()
+        await kubeClients.shutdown()
     }
 }

@@ -7,7 +7,8 @@ extension PluginCatalog {
         for plugin: any FaultPlugin.Type in [ProcessPause.self, ProcessKill.self, FileCorrupt.self, FileTruncate.self,
                                              FileRemove.self, FileReplace.self, DiskFill.self, CommandFault.self,
                                              HogCPU.self, HogMemory.self, HogIO.self, ProcessFreeze.self, ProcessThrottle.self,
-                                             NetworkPartition.self, NetworkLoss.self, NetworkBandwidth.self, NetworkDelay.self] {
+                                             NetworkPartition.self, NetworkLoss.self, NetworkBandwidth.self, NetworkDelay.self,
+                                             PodDelete.self, PodNetworkOutage.self, WorkloadScale.self, NodeCordon.self, ServiceHijack.self] {
             catalog.register(plugin)
         }
         catalog.register(undo: ProcessResume.self)
@@ -21,6 +22,11 @@ extension PluginCatalog {
         catalog.register(undo: NftTableDelete.self)
         catalog.register(undo: QdiscDelete.self)
         catalog.register(undo: DelayStop.self)
+        catalog.register(undo: PodGone.self)
+        catalog.register(undo: NetworkPolicyRemove.self)
+        catalog.register(undo: ScaleRestore.self)
+        catalog.register(undo: NodeUncordon.self)
+        catalog.register(undo: SelectorRestore.self)
         return catalog
     }
 }

@@ -10,7 +10,7 @@ import Glibc
 /// namespace, then checks that the server namespace's nft ruleset, qdiscs and iptables rules are
 /// exactly what they were before. Serialized, so that one test's traffic never skews another's
 /// measurement. Namespaces, nft and tc need root: CI runs as root; elsewhere these are skipped.
-@Suite(.serialized, .enabled(if: getuid() == 0, "network faults create namespaces, nft tables and qdiscs, which needs root"))
+@Suite(.serialized, .ownThread, .enabled(if: getuid() == 0, "network faults create namespaces, nft tables and qdiscs, which needs root"))
 struct NetworkTests {
     /// A workspace, a sandbox with the demo target running, and the server's state before any fault.
     func prepare() throws -> (Workspace, NetworkSandbox, String) {

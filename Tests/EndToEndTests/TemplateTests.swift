@@ -14,6 +14,15 @@ import Testing
         #expect(result.status == 0, "\(result.output)")
     }
 
+    @Test func theKubernetesTemplatesParseAndHoldTheirObjects() throws {
+        let files = ["rbac.yaml", "cronjob.yaml"].map { Self.templates.appendingPathComponent("kubernetes/\($0)").path }
+        let script = "import sys, yaml\nfor path in sys.argv[1:]:\n    print(' '.join(d['kind'] for d in yaml.safe_load_all(open(path))))\n"
+        let result = try ChildProcess.run(["/usr/bin/python3", "-c", script] + files, timeout: .seconds(60))
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("ServiceAccount Role RoleBinding ClusterRole ClusterRoleBinding"), "\(result.output)")
+        #expect(result.output.contains("PersistentVolumeClaim ConfigMap CronJob"), "\(result.output)")
+    }
+
     @Test func theJenkinsfileCompilesAsGroovy() throws {
         let groovyc = "/usr/bin/groovyc"
         try #require(FileManager.default.isExecutableFile(atPath: groovyc), "groovyc is missing: ci/test.sh installs Debian's groovy")
@@ -32,15 +41,24 @@ import Testing
         let top = try EbbRun.run(["--help"], in: workspace.url).stdout
         var helps: [String: String] = [:]
         var used = 0
-        for name in ["github-actions.yml", "gitlab-ci.yml", "Jenkinsfile"] {
+        for name in ["github-actions.yml", "gitlab-ci.yml", "Jenkinsfile", "kubernetes/cronjob.yaml"] {
             let text = try String(contentsOf: Self.templates.appendingPathComponent(name), encoding: .utf8)
             for line in text.split(separator: "\n") {
                 let code = line.split(separator: "#").first.map(String.init) ?? ""
                 guard let range = code.range(of: #"\bebb [a-z]+"#, options: .regularExpression) else { continue }
-                let command = String(code[range].dropFirst(4))
-                #expect(top.contains("  \(command) "), "\(name): 'ebb \(command)' is not in ebb --help")
-                if helps[command] == nil { helps[command] = try EbbRun.run([command, "--help"], in: workspace.url).stdout }
-                let flags = code[range.upperBound...].matches(of: /--[a-z][a-z-]*/).map { String($0.output) }
+                let first = String(code[range].dropFirst(4))
+                #expect(top.contains("  \(first) "), "\(name): 'ebb \(first)' is not in ebb --help")
+                if helps[first] == nil { helps[first] = try EbbRun.run([first, "--help"], in: workspace.url).stdout }
+                // A command with subcommands (`ebb rollback execute`): its flags are the subcommand's.
+                var command = first
+                var rest = code[range.upperBound...]
+                if let sub = rest.split(separator: " ").first, helps[first]?.contains("SUBCOMMANDS") == true,
+                   helps[first]?.contains("  \(sub) ") == true {
+                    command = "\(first) \(sub)"
+                    rest = rest.drop { $0 == " " }.dropFirst(sub.count)
+                    if helps[command] == nil { helps[command] = try EbbRun.run([first, String(sub), "--help"], in: workspace.url).stdout }
+                }
+                let flags = rest.matches(of: /--[a-z][a-z-]*/).map { String($0.output) }
                 for flag in flags {
                     used += 1
                     #expect(helps[command]?.contains(flag) == true, "\(name): 'ebb \(command) \(flag)' is not in its --help")

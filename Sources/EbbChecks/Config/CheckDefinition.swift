@@ -1,3 +1,4 @@
+import EbbKubernetes
 import Foundation
 
 /// One health check of a suite: a probe, when it samples, and the SLOs it is held to.
@@ -32,12 +33,14 @@ enum ProbeSpec: Sendable {
     case http(HTTPProbeSpec)
     case tcp(TCPProbeSpec)
     case command(CommandProbeSpec)
+    case k8s(KubeProbeSpec)
 
     var summary: String {
         switch self {
         case .http(let spec): return "http \(spec.method) \(spec.url.absoluteString)"
         case .tcp(let spec): return "tcp \(spec.host):\(spec.port)"
         case .command(let spec): return "command \(spec.command.joined(separator: " "))"
+        case .k8s(let spec): return "k8s \(spec.measured) \(spec.expect)"
         }
     }
 }
@@ -60,6 +63,31 @@ struct TCPProbeSpec: Sendable {
     var host: String
     var port: Int
     var timeout: Duration
+}
+
+/// A number read from the Kubernetes API: a field of one object, or a count of objects.
+struct KubeProbeSpec: Sendable {
+    var source: ClusterSource
+    var resource: KubeResource
+    /// Nil: the context's namespace, else `default`.
+    var namespace: String?
+    /// One object; nil: count the objects `selector` matches.
+    var name: String?
+    /// The field compared when `name` is given, e.g. `status.readyReplicas`.
+    var field: String
+    var selector: LabelSelector?
+    /// A field selector the server applies to the count, e.g. `spec.unschedulable=true`.
+    var fieldSelector: String?
+    /// Count only Ready pods.
+    var readyOnly: Bool
+    var expect: Comparison
+    var timeout: Duration
+
+    /// What is measured, for messages: `deployments web status.readyReplicas`, `Ready pods app=web`.
+    var measured: String {
+        if let name { return "\(resource.rawValue) \(name) \(field)" }
+        return "\(readyOnly ? "Ready " : "")\(resource.rawValue)\(selector.map { " \($0)" } ?? "")\(fieldSelector.map { " \($0)" } ?? "")"
+    }
 }
 
 struct CommandProbeSpec: Sendable {

@@ -1,4 +1,5 @@
 import EbbCore
+import EbbKubernetes
 
 /// The JSON Schema of `checks:` and `telemetry:` for `ebb schema`. Property names come from
 /// the reader's own key lists, so the schema cannot offer a key the reader refuses.
@@ -25,18 +26,28 @@ extension ChecksReader {
             "run": ["type": "array", "items": ["type": "string"], "minItems": 1], "exit_code": ["type": "integer"],
             "output_contains": ["type": "string"], "output_matches": ["type": "string"], "timeout": duration,
         ], required: ["run"])
+        let kube = closed(Self.kubeKeys, [
+            "kubeconfig": ["type": "string", "description": "kubeconfig file, relative to the suite (default: $KUBECONFIG, ~/.kube/config, in-cluster)"],
+            "context": ["type": "string"],
+            "resource": ["enum": .array(KubeResource.allCases.map { .string($0.rawValue) })],
+            "namespace": ["type": "string"], "name": ["type": "string", "description": "one object; without it the probe counts objects"],
+            "field": ["type": "string", "description": "dotted path of the compared field, e.g. status.readyReplicas"],
+            "selector": ["type": "string", "description": "label selector of the counted objects, e.g. app=web"],
+            "field_selector": ["type": "string", "description": "field selector of the counted objects, e.g. spec.unschedulable=true"],
+            "ready": flag, "expect": comparison, "timeout": duration,
+        ], required: ["resource", "expect"])
         let slo = closed(Self.sloKeys, [
             "max_downtime": duration, "min_success_ratio": ["anyOf": [["type": "number", "minimum": 0, "maximum": 1], ["type": "string", "pattern": "^[0-9.]+%?$"]]],
             "latency_p50": duration, "latency_p95": duration, "latency_p99": duration,
             "max_consecutive_failures": ["type": "integer", "minimum": 0], "recover_within": duration, "abort_on_breach": flag,
         ])
         var check = closed(Self.checkKeys, [
-            "name": ["type": "string"], "http": http, "tcp": tcp, "command": command, "interval": duration,
+            "name": ["type": "string"], "http": http, "tcp": tcp, "command": command, "k8s": kube, "interval": duration,
             "phases": ["type": "array", "items": ["enum": .array(CheckPhase.allCases.map { .string($0.rawValue) })]],
             "before_samples": ["type": "integer", "minimum": 1], "slo": slo,
         ], required: ["name"])
         if case .object(var fields) = check {
-            fields["oneOf"] = [["required": ["http"]], ["required": ["tcp"]], ["required": ["command"]]]
+            fields["oneOf"] = [["required": ["http"]], ["required": ["tcp"]], ["required": ["command"]], ["required": ["k8s"]]]
             check = .object(fields)
         }
         let scrape = closed(TelemetryReader.scrapeKeys, [

@@ -1,4 +1,5 @@
 import EbbCore
+import EbbKubernetes
 import Foundation
 import Yams
 
@@ -12,10 +13,11 @@ public struct ChecksReader: CheckSectionReader {
         SuiteError(file: "", line: 1, column: 1, key: "(checks)", message: "\(error)")
     }
 
-    static let checkKeys = ["name", "http", "tcp", "command", "interval", "phases", "before_samples", "slo"]
+    static let checkKeys = ["name", "http", "tcp", "command", "k8s", "interval", "phases", "before_samples", "slo"]
     static let httpKeys = ["url", "method", "headers", "bearer_token_env", "status", "body_contains", "body_matches", "tls_verify", "timeout"]
     static let tcpKeys = ["address", "timeout"]
     static let commandKeys = ["run", "exit_code", "output_contains", "output_matches", "timeout"]
+    static let kubeKeys = ["kubeconfig", "context", "resource", "namespace", "name", "field", "selector", "field_selector", "ready", "expect", "timeout"]
     static let sloKeys = ["max_downtime", "min_success_ratio", "latency_p50", "latency_p95", "latency_p99",
                           "max_consecutive_failures", "recover_within", "abort_on_breach"]
     static let telemetryKeys = ["scrape", "prometheus", "queries", "alerts", "alert_profile"]
@@ -72,16 +74,17 @@ public struct ChecksReader: CheckSectionReader {
         problems.add(unknown)
         guard let nameNode = values["name"] else { throw reader.error(node, "\(key).name", "a check needs a name") }
         let name = try reader.string(nameNode, "\(key).name")
-        let probes = ["http", "tcp", "command"].filter { values[$0] != nil }
+        let probes = ["http", "tcp", "command", "k8s"].filter { values[$0] != nil }
         var probe: ProbeSpec?
         if probes.count != 1 {
-            problems.add(reader.error(node, key, "a check needs exactly one probe: 'http', 'tcp' or 'command'"))
+            problems.add(reader.error(node, key, "a check needs exactly one probe: 'http', 'tcp', 'command' or 'k8s'"))
         } else if let kind = probes.first, let probeNode = values[kind] {
             let path = "\(key).\(kind)"
             probe = problems.collect {
                 switch kind {
                 case "http": return .http(try http(probeNode, at: path, reader))
                 case "tcp": return .tcp(try tcp(probeNode, at: path, reader))
+                case "k8s": return .k8s(try kube(probeNode, at: path, reader, suiteDirectory))
                 default: return .command(try command(probeNode, at: path, reader, suiteDirectory))
                 }
             }
@@ -171,6 +174,46 @@ public struct ChecksReader: CheckSectionReader {
             outputMatches: try values["output_matches"].map { try regex($0, at: "\(key).output_matches", reader) },
             timeout: try reader.positiveDuration(values["timeout"], "\(key).timeout", default: .seconds(5)),
             directory: suiteDirectory.path
+        )
+    }
+
+    private func kube(_ node: Node, at key: String, _ reader: YAMLNodeReader, _ suiteDirectory: URL) throws -> KubeProbeSpec {
+        let values = try reader.mapping(node, at: key, allowed: Self.kubeKeys)
+        func text(_ name: String) throws -> String? { try values[name].map { try reader.string($0, "\(key).\(name)") } }
+        guard let resourceNode = values["resource"] else {
+            throw reader.error(node, "\(key).resource", "a k8s probe needs a resource (\(KubeResource.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        let resourceText = try reader.string(resourceNode, "\(key).resource")
+        guard let resource = KubeResource(rawValue: resourceText) else {
+            throw reader.error(resourceNode, "\(key).resource", "unknown resource '\(resourceText)' (\(KubeResource.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        guard let expectNode = values["expect"] else { throw reader.error(node, "\(key).expect", "a k8s probe needs expect, e.g. '>= 3'") }
+        let expectText = try reader.string(expectNode, "\(key).expect")
+        guard let expect = Comparison(expectText) else { throw reader.error(expectNode, "\(key).expect", "'\(expectText)': \(Comparison.help)") }
+        let selector = try values["selector"].map { selectorNode in
+            let text = try reader.string(selectorNode, "\(key).selector")
+            guard let selector = LabelSelector(text) else { throw reader.error(selectorNode, "\(key).selector", "'\(text)' is not a label selector such as app=web") }
+            return selector
+        }
+        let name = try text("name")
+        let fieldSelector = try text("field_selector")
+        if name != nil, selector != nil || fieldSelector != nil {
+            throw reader.error(values["selector"] ?? values["field_selector"], "\(key).selector", "give name (one object's field) or selectors (a count), not both")
+        }
+        if name != nil, values["field"] == nil { throw reader.error(node, "\(key).field", "with name, say which field to compare, e.g. status.readyReplicas") }
+        if name == nil, values["field"] != nil { throw reader.error(values["field"], "\(key).field", "field needs name (without it the probe counts objects)") }
+        let readyOnly = try values["ready"].map { try reader.boolean($0, "\(key).ready") } ?? false
+        if readyOnly, resource != .pods || name != nil { throw reader.error(values["ready"], "\(key).ready", "ready counts pods: use it with resource: pods and a selector") }
+        // An empty kubeconfig (an unset `${VAR:-}`) means the default, as for the k8s faults.
+        let kubeconfig = try text("kubeconfig").flatMap { path -> String? in
+            if path.isEmpty { return nil }
+            return path.hasPrefix("/") ? path : suiteDirectory.appendingPathComponent(path).standardizedFileURL.path
+        }
+        return KubeProbeSpec(
+            source: ClusterSource(kubeconfig: kubeconfig, context: try text("context")).pinned(),
+            resource: resource, namespace: try text("namespace"), name: name, field: try text("field") ?? "",
+            selector: selector, fieldSelector: fieldSelector, readyOnly: readyOnly, expect: expect,
+            timeout: try reader.positiveDuration(values["timeout"], "\(key).timeout", default: .seconds(5))
         )
     }
 

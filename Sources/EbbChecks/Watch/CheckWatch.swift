@@ -33,6 +33,7 @@ final class CheckWatch: @unchecked Sendable {
         case .http(let spec): return spec.timeout
         case .tcp(let spec): return spec.timeout
         case .command(let spec): return spec.timeout
+        case .k8s(let spec): return spec.timeout
         }
     }
 
