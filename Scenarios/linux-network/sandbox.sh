@@ -16,8 +16,16 @@ remove() {
     ip netns delete "$server" 2>/dev/null || true
     ip netns delete "$client" 2>/dev/null || true
 }
+# A sandbox that still has processes belongs to another run of this suite: leave it alone.
+for namespace in "$server" "$client"; do
+    if [ -n "$(ip netns pids "$namespace" 2>/dev/null)" ]; then
+        echo "sandbox: $namespace is in use (pids $(ip netns pids "$namespace" | tr '\n' ' ')); is another run of this suite going?" >&2
+        exit 1
+    fi
+done
 trap 'remove; exit 0' TERM INT
-# A sandbox left by a run that was killed with SIGKILL is ours to replace.
+trap remove EXIT
+# An idle sandbox is one a run killed with SIGKILL left behind: ours to replace.
 remove
 
 ip netns add "$server"

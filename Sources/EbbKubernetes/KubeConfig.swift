@@ -42,25 +42,45 @@ public struct ClusterSource: Codable, Sendable, Hashable, CustomStringConvertibl
     public var kubeconfig: String?
     /// A context of the kubeconfig; nil: its `current-context`.
     public var context: String?
+    /// The API server the source resolved to when it was pinned; an undo refuses any other.
+    public var server: String?
 
     public init(kubeconfig: String? = nil, context: String? = nil) {
         self.kubeconfig = kubeconfig
         self.context = context
     }
 
-    /// Resolves the source in this process's environment, pinning the kubeconfig path so that an
-    /// undo in another process (a guardian, a later `ebb rollback execute`) reads the same file.
+    /// Resolves the source in this process's environment and pins all of it: the kubeconfig's
+    /// absolute path, the context (not "whatever is current later") and the server. So an undo
+    /// in another process (a guardian, a later `ebb rollback execute`, after someone switched
+    /// contexts or changed directory) acts on the very cluster the fault was made on.
     public func pinned(environment: [String: String] = ProcessInfo.processInfo.environment) -> ClusterSource {
         var source = self
         if source.kubeconfig == nil, let path = KubeConfigFile.defaultPath(environment: environment),
            FileManager.default.fileExists(atPath: path) {
             source.kubeconfig = path
         }
+        if let path = source.kubeconfig, !path.hasPrefix("/") {
+            source.kubeconfig = URL(fileURLWithPath: path).standardizedFileURL.path
+        }
+        if let config = try? source.load(environment: environment) {
+            if source.kubeconfig != nil { source.context = config.context }
+            source.server = config.server.absoluteString
+        }
         return source
     }
 
     /// Reads the configuration: the kubeconfig named or found, else the in-cluster service account.
+    /// Refuses when a pinned source now leads to another server than the one it was pinned to.
     public func load(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> KubeConfig {
+        let config = try unverifiedLoad(environment: environment)
+        if let server, config.server.absoluteString != server {
+            throw KubeConfigError("\(description) now leads to \(config.server.absoluteString), but it was \(server) when the fault was made; refusing to act on another cluster (restore that context, or pass the kubeconfig that reaches \(server))")
+        }
+        return config
+    }
+
+    private func unverifiedLoad(environment: [String: String]) throws -> KubeConfig {
         if let path = kubeconfig ?? KubeConfigFile.defaultPath(environment: environment),
            kubeconfig != nil || FileManager.default.fileExists(atPath: path) {
             return try KubeConfigFile(path: path).config(context: context)

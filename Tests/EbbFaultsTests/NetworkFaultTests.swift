@@ -42,11 +42,15 @@ struct NetworkFaultTests {
         ("network.loss: { percent: 100.5 }", "percent: percent must be above 0 and at most 100"),
         ("network.bandwidth: { interface: eth0, rate: 8mbps }", "rate: '8mbps' is not a rate"),
         ("network.bandwidth: { interface: \"a/b\", rate: 8mbit }", "interface: 'a/b' is not an interface name"),
-        ("network.delay: { delay: 100ms, jitter: 200ms }", "jitter: jitter must be from 0 to the delay"),
+        ("network.delay: { delay: 100ms, jitter: 200ms }", "jitter: jitter must be 0, or from 1ms to the delay"),
         ("network.delay: { delay: 100ms, mechanism: netem }", "mechanism: netem delays an interface: give `interface`"),
         ("network.delay: { delay: 100ms, mechanism: netem, interface: eth0, port: 80 }", "mechanism: netem delays a whole interface's egress"),
         ("network.delay: { delay: 100ms, mechanism: nfqueue, interface: eth0 }", "interface: nfqueue delays matching packets, not an interface"),
         ("process.throttle: { pid: 4242, percent: 0.5 }", "percent: percent must be from 1 to"),
+        ("network.delay: { delay: 500us }", "delay: delay must be from 1ms to 10s"),
+        ("network.delay: { delay: 100ms, interface: eth0, port: 5432 }", "interface: `interface` is for netem, which delays a whole interface"),
+        ("network.bandwidth: { interface: eth0, rate: 8mbit, burst: 1000 }", "burst: burst must be at least 1600 bytes"),
+        ("network.partition: { destination: 10.0.0.0/+24 }", "destination: '10.0.0.0/+24' is not an IP address or CIDR"),
     ])
     func badParametersAreRefusedWithTheReason(yaml: String, expected: String) throws {
         let message = try error(yaml)
@@ -108,5 +112,14 @@ struct NetworkFaultTests {
         let plan = try fault.plan(context)
         #expect(plan.undoKind == DelayStop.kind)
         #expect(plan.target.contains("delayed 80 ms +/- 5 ms (NFQUEUE"), "\(plan.target)")
+    }
+
+    @Test func aRuleIsFoundByItsWholeCommentOnly() {
+        let listing = """
+            -P OUTPUT ACCEPT
+            -A OUTPUT -p tcp -m comment --comment "ebb:1a2b/12" -j NFQUEUE --queue-num 1234 --queue-bypass
+            """
+        #expect(QueueRule.carries(listing, comment: "ebb:1a2b/12"))
+        #expect(!QueueRule.carries(listing, comment: "ebb:1a2b/1"))
     }
 }

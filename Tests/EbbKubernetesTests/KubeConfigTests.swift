@@ -218,7 +218,25 @@ func base64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
         let folder = try ConfigFolder()
         let path = try folder.write("config", Self.kubeconfig(users: "- name: u1\n  user: {token: a}"))
         let pinned = ClusterSource(context: "dev").pinned(environment: ["KUBECONFIG": "\(path):/elsewhere"])
-        #expect(pinned == ClusterSource(kubeconfig: path, context: "dev"))
+        #expect(pinned.kubeconfig == path && pinned.context == "dev" && pinned.server == "https://10.0.0.1:6443", "\(pinned)")
+    }
+
+    @Test func aPinnedSourceKeepsItsContextAndRefusesAnotherServer() throws {
+        let folder = try ConfigFolder()
+        let users = "- name: u1\n  user: {token: a}\n- name: u2\n  user: {token: b}"
+        let path = try folder.write("config", Self.kubeconfig(users: users))
+        // Pinned while `dev` is current: switching the current context later changes nothing.
+        let pinned = ClusterSource(kubeconfig: path).pinned()
+        #expect(pinned.context == "dev")
+        _ = try folder.write("config", Self.kubeconfig(users: users, current: "other"))
+        #expect(try pinned.load().server.absoluteString == "https://10.0.0.1:6443")
+        // The same context pointed at another server is refused, not acted on.
+        _ = try folder.write("config", Self.kubeconfig(users: users).replacingOccurrences(of: "https://10.0.0.1:6443", with: "https://10.9.9.9:6443"))
+        #expect {
+            _ = try pinned.load()
+        } throws: { error in
+            "\(error)".contains("refusing to act on another cluster")
+        }
     }
 }
 

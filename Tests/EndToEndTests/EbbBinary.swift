@@ -59,6 +59,15 @@ final class EbbRun {
 
     func signal(_ number: Int32) { kill(pid, number) }
 
+    /// A test that throws before waiting must not leave a runner holding its faults: end it
+    /// the way a user would (SIGTERM rolls back), and reap it.
+    deinit {
+        if status == nil, ChildProcess.reap(pid) == nil {
+            kill(pid, SIGTERM)
+            _ = wait()
+        }
+    }
+
     /// Waits for exit (at most two minutes, then kills); a signal death reads as 128 + signal.
     func wait() -> Int32 {
         if let status { return status }

@@ -206,6 +206,17 @@ import Glibc
         #expect(KubeOwnershipMark.scaled(emulator.object(deployment)) == nil, "the run's mark is removed even so")
     }
 
+    @Test func aSelectorRewrittenAroundEbbsKeyLosesOnlyThatKey() throws {
+        let run = try run(suite("      - k8s.service-hijack: { kubeconfig: kubeconfig, service: web }", hold: "5s"))
+        #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
+        // A GitOps sync puts its own key back with a merge patch and leaves Ebb's key alone:
+        // the Service would keep matching nothing unless the undo removes what only Ebb set.
+        try emulator.patch(KubeResource.services.path("web", in: "shop"), ["spec": ["selector": ["app": "canary"]]])
+        #expect(run.wait() == 2, "\(run.stdout)\n\(run.stderr)")
+        #expect(emulator.serviceSelector == ["app": "canary"])
+        #expect(run.stdout.contains("someone else"), "\(run.stdout)")
+    }
+
     @Test func aConditionalUpdateThatMeetsAConcurrentChangeIsReReadAndRetried() throws {
         let client = try emulator.client()
         defer { client.syncShutdown() }

@@ -93,6 +93,7 @@ public enum SelectorRestore: UndoHandler {
         try KubeScope.withClient(payload.source) { client in
             guard try client.find(payload.path) != nil else { return }   // the Service is gone
             try client.update(payload.path) { object in
+                conflict = nil   // a 409 re-runs this on a fresh read: judge that read alone
                 let marked = KubeOwnership.annotation(object, KubeOwnership.hijackedBy) == context.runID
                 let current = object.value(at: "spec.selector")?.stringMap ?? [:]
                 guard marked else { return nil }   // never injected, or already restored
@@ -100,6 +101,13 @@ public enum SelectorRestore: UndoHandler {
                 if current == payload.injected {
                     changes["spec"] = ["selector": patch(from: current, to: payload.original)]
                 } else if current != payload.original {
+                    // Someone (a GitOps sync, kubectl apply) rewrote the selector; keys that
+                    // only Ebb put there, still with Ebb's value, go: they would keep the
+                    // Service matching nothing. Everything else is theirs and stays.
+                    let ebbsOwn = payload.injected.filter { key, value in current[key] == value && payload.original[key] != value }
+                    if !ebbsOwn.isEmpty {
+                        changes["spec"] = ["selector": .object(ebbsOwn.mapValues { _ in JSONValue.null })]
+                    }
                     conflict = KubeConflict(description: "service \(payload.namespace)/\(payload.name): selector is \(LabelSelector(equalTo: current)), not the \(LabelSelector(equalTo: payload.injected)) Ebb set: someone else changed it meanwhile; Ebb left theirs (it would have restored \(LabelSelector(equalTo: payload.original)))")
                 }
                 return .object(changes)

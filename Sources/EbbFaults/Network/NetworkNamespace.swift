@@ -51,11 +51,22 @@ struct NetworkNamespace: Codable, Sendable, Equatable {
         return result.output
     }
 
-    /// Runs a tool and reports only whether it succeeded (for probes like "does this table exist").
-    func succeeds(_ arguments: [String]) -> Bool {
-        guard SystemTool.isInstalled(arguments[0]), let result = try? ChildProcess.run(command(arguments), timeout: .seconds(20)) else {
-            return false
-        }
-        return result.status == 0
+    /// Runs a read-only query: its output, or nil when the tool says the object does not exist.
+    /// Any other failure (no permission, a timeout, a missing tool) throws: an undo or a
+    /// verification must never read "could not look" as "gone".
+    func query(_ arguments: [String]) throws -> String? {
+        try SystemTool.requireInstalled(arguments[0])
+        let result = try ChildProcess.run(command(arguments), timeout: .seconds(20))
+        if result.status == 0 { return result.output }
+        let absent = ["No such file or directory", "does not exist", "Cannot find device"]
+        if absent.contains(where: result.output.contains) { return nil }
+        let output = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        throw FaultError(description: "`\(arguments.joined(separator: " "))` in \(label) failed (exit \(result.status)): \(output)")
+    }
+
+    /// Whether the namespace is gone (the host's never is): then so is everything that was in it.
+    var isGone: Bool {
+        guard let name else { return false }
+        return !FileManager.default.fileExists(atPath: "/run/netns/\(name)")
     }
 }

@@ -153,7 +153,7 @@ struct Address: Codable, Sendable, Equatable {
             return nil
         }
         if pieces.count == 2 {
-            guard let prefix = Int(pieces[1]), (0...(family == .ipv4 ? 32 : 128)).contains(prefix) else { return nil }
+            guard pieces[1].allSatisfy({ $0.isASCII && $0.isNumber }), let prefix = Int(pieces[1]), (0...(family == .ipv4 ? 32 : 128)).contains(prefix) else { return nil }
         }
         self.text = text
     }

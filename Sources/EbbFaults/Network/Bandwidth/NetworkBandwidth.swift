@@ -19,6 +19,8 @@ public enum NetworkBandwidth: FaultPlugin {
             throw parameters.error("rate", "'\(rateText)' is not a rate; write e.g. 512kbit, 8mbit or 1gbit")
         }
         let burst = try parameters.size("burst") ?? max(8192, rate.bitsPerSecond / 8 / 100)
+        // A bucket smaller than one full-size frame lets nothing through at all.
+        guard burst >= 1600 else { throw parameters.error("burst", "burst must be at least 1600 bytes (one Ethernet frame)") }
         let latency = try parameters.duration("latency") ?? .milliseconds(50)
         guard latency > .zero else { throw parameters.error("latency", "latency must be above zero") }
         return BandwidthFault(namespace: try NetworkNamespace(parameters), interface: try InterfaceName.parse(parameters),

@@ -12,7 +12,9 @@ struct RootQdisc: Decodable, Equatable {
 
     /// The interface's root qdisc; nil when the interface has none listed (a down loopback).
     static func of(_ interface: String, in namespace: NetworkNamespace) throws -> RootQdisc? {
-        let output = try namespace.run(["tc", "-j", "qdisc", "show", "dev", interface, "root"])
+        guard let output = try namespace.query(["tc", "-j", "qdisc", "show", "dev", interface, "root"]) else {
+            throw FaultError(description: "interface \(interface) does not exist in \(namespace.label)")
+        }
         struct Entry: Decodable {
             var kind: String
             var handle: String
@@ -46,12 +48,18 @@ struct OwnedRootQdisc: Codable, Sendable, Equatable {
     func requireDefaultRoot() throws {
         try SystemTool.requireInstalled("tc")
         try namespace.requireExists()
-        guard namespace.succeeds(["ip", "link", "show", "dev", interface]) else {
+        guard try interfaceExists() else {
             throw FaultError(description: "interface \(interface) does not exist in \(namespace.label)")
         }
         if let root = try RootQdisc.of(interface, in: namespace), !root.isDefault {
             throw FaultError(description: "\(interface) in \(namespace.label) already has a root qdisc \(root.kind) \(root.handle) that Ebb did not add; refusing to replace it")
         }
+    }
+
+    /// Whether the interface (and its namespace) still exist; failing to look throws.
+    func interfaceExists() throws -> Bool {
+        if namespace.isGone { return false }
+        return try namespace.query(["ip", "link", "show", "dev", interface]) != nil
     }
 
     /// Adds the qdisc. `tc qdisc add` (not `replace`) fails when a non-default root appeared
@@ -72,10 +80,7 @@ public enum QdiscDelete: UndoHandler {
 
     public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
         let qdisc = payload.qdisc
-        guard qdisc.namespace.name == nil || (try? qdisc.namespace.requireExists()) != nil,
-              qdisc.namespace.succeeds(["ip", "link", "show", "dev", qdisc.interface]) else {
-            return .undone   // the namespace or interface is gone, and the qdisc with it
-        }
+        guard try qdisc.interfaceExists() else { return .undone }   // the interface is gone, and the qdisc with it
         guard let root = try RootQdisc.of(qdisc.interface, in: qdisc.namespace), !root.isDefault else { return .undone }
         guard root.handle == qdisc.handle, root.kind == qdisc.kind else {
             throw VerificationFailure("the root qdisc of \(qdisc.interface) in \(qdisc.namespace.label) is now \(root.kind) \(root.handle), not Ebb's \(qdisc.kind) \(qdisc.handle); left alone")
@@ -86,7 +91,7 @@ public enum QdiscDelete: UndoHandler {
 
     public static func verify(_ payload: Payload, _ context: UndoContext) throws {
         let qdisc = payload.qdisc
-        guard qdisc.namespace.succeeds(["ip", "link", "show", "dev", qdisc.interface]) else { return }
+        guard try qdisc.interfaceExists() else { return }
         if let root = try RootQdisc.of(qdisc.interface, in: qdisc.namespace), root.handle == qdisc.handle {
             throw VerificationFailure("\(qdisc.label) is still the root qdisc")
         }

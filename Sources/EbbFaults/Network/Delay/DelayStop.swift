@@ -17,8 +17,24 @@ struct QueueRule: Codable, Sendable, Equatable {
         try namespace.run([tool, "-w", "-t", "mangle", "-A", chain] + arguments)
     }
 
-    func isPresent(in namespace: NetworkNamespace) -> Bool {
-        namespace.succeeds([tool, "-w", "-t", "mangle", "-C", chain] + arguments)
+    /// Whether the chain holds a rule with this rule's comment; failing to look throws.
+    func isPresent(in namespace: NetworkNamespace) throws -> Bool {
+        let listing = try namespace.run([tool, "-w", "-t", "mangle", "-S", chain])
+        return Self.carries(listing, comment: comment)
+    }
+
+    /// The rule's comment, `ebb:<run id>/<seq>`.
+    var comment: String {
+        guard let index = arguments.firstIndex(of: "--comment"), index + 1 < arguments.count else { return "" }
+        return arguments[index + 1]
+    }
+
+    /// Whether an `iptables -S` listing has a rule commented exactly `comment` (not one whose
+    /// comment merely starts with it: `ebb:1a2b/1` is no match for `ebb:1a2b/12`).
+    static func carries(_ listing: String, comment: String) -> Bool {
+        listing.split(separator: "\n").contains { line in
+            line.contains("--comment \"\(comment)\" ") || line.contains("--comment \(comment) ")
+        }
     }
 
     func delete(in namespace: NetworkNamespace) throws {
@@ -58,8 +74,15 @@ public enum DelayStop: UndoHandler {
                                      "-j", "NFQUEUE", "--queue-num", String(queue), "--queue-bypass"])
                 }
             }
-            let tables = Set(rules.map(\.nftTable)).sorted()
-            absentTables = tables.filter { !namespace.succeeds(["nft", "list", "table"] + $0.split(separator: " ").map(String.init)) }
+            absentTables = []
+        }
+
+        /// The mangle tables the rules need that do not exist yet (iptables-nft will create them).
+        func absentMangleTables() throws -> [String] {
+            if namespace.isGone { return [] }
+            return try Set(rules.map(\.nftTable)).sorted().filter { table in
+                try namespace.query(["nft", "list", "table"] + table.split(separator: " ").map(String.init)) == nil
+            }
         }
 
         func requireTools() throws {
@@ -73,10 +96,10 @@ public enum DelayStop: UndoHandler {
 
     public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
         let namespace = payload.namespace
-        let namespaceGone = namespace.name != nil && (try? namespace.requireExists()) == nil
+        let namespaceGone = namespace.isGone
         if !namespaceGone {
             for rule in payload.rules {
-                while rule.isPresent(in: namespace) { try rule.delete(in: namespace) }
+                while try rule.isPresent(in: namespace) { try rule.delete(in: namespace) }
             }
         }
         // Rules first, so nothing new is queued; SIGTERM lets the delayer release what it holds.
@@ -87,7 +110,7 @@ public enum DelayStop: UndoHandler {
             _ = ChildProcess.waitUntilGone(delayer.pid, startTime: delayer.startTime, timeout: .seconds(3))
         }
         if !namespaceGone {
-            for table in payload.absentTables where isEmptyMangleTable(table, in: namespace) {
+            for table in payload.absentTables where try isEmptyMangleTable(table, in: namespace) {
                 try namespace.run(["nft", "delete", "table"] + table.split(separator: " ").map(String.init))
             }
         }
@@ -96,10 +119,10 @@ public enum DelayStop: UndoHandler {
 
     public static func verify(_ payload: Payload, _ context: UndoContext) throws {
         let namespace = payload.namespace
-        if namespace.name == nil || (try? namespace.requireExists()) != nil {
+        if !namespace.isGone {
             for tool in Set(payload.rules.map(\.tool)) {
-                let listing = (try? namespace.run([tool, "-w", "-t", "mangle", "-S"])) ?? ""
-                if listing.contains(payload.comment) {
+                let listing = try namespace.run([tool, "-w", "-t", "mangle", "-S"])
+                if QueueRule.carries(listing, comment: payload.comment) {
                     throw VerificationFailure("\(tool) rules commented \(payload.comment) remain in \(namespace.label)")
                 }
             }
@@ -108,13 +131,16 @@ public enum DelayStop: UndoHandler {
         guard delayers.isEmpty else { throw VerificationFailure("packet delayers still run: pids \(delayers.map(\.pid))") }
     }
 
-    /// Whether a mangle table holds nothing but iptables-nft's empty base chains.
-    private static func isEmptyMangleTable(_ table: String, in namespace: NetworkNamespace) -> Bool {
-        let words = table.split(separator: " ").map(String.init)
-        guard let listing = try? namespace.run(["nft", "list", "table"] + words) else { return false }
-        let contentLines = listing.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { line in
-            !(line.isEmpty || line.hasPrefix("table ") || line.hasPrefix("chain ") || line.hasPrefix("type ") || line == "}")
+    /// Whether a mangle table holds nothing but iptables-nft's base chains, empty and accepting:
+    /// exactly what adding and deleting our rules leaves behind. Anyone else's chain, rule or
+    /// policy means the table is not ours to delete.
+    private static func isEmptyMangleTable(_ table: String, in namespace: NetworkNamespace) throws -> Bool {
+        guard let listing = try namespace.query(["nft", "list", "table"] + table.split(separator: " ").map(String.init)) else { return false }
+        let baseChains: Set<String> = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"]
+        return listing.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.allSatisfy { line in
+            if line.isEmpty || line == "}" || line == "table \(table) {" { return true }
+            if line.hasPrefix("chain "), line.hasSuffix(" {") { return baseChains.contains(String(line.dropFirst(6).dropLast(2))) }
+            return line.hasPrefix("type ") && line.hasSuffix("policy accept;")
         }
-        return contentLines.isEmpty
     }
 }

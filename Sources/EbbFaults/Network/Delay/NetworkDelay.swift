@@ -23,8 +23,8 @@ public enum NetworkDelay: FaultPlugin {
     public static func make(_ parameters: FaultParameters, suite: SuiteContext) throws -> any Fault {
         let delay = try parameters.duration("delay")!
         let jitter = try parameters.duration("jitter") ?? .zero
-        guard delay > .zero, delay <= .seconds(10) else { throw parameters.error("delay", "delay must be above zero and at most 10s") }
-        guard jitter >= .zero, jitter <= delay else { throw parameters.error("jitter", "jitter must be from 0 to the delay") }
+        guard delay >= .milliseconds(1), delay <= .seconds(10) else { throw parameters.error("delay", "delay must be from 1ms to 10s") }
+        guard jitter >= .zero, jitter <= delay, jitter == .zero || jitter >= .milliseconds(1) else { throw parameters.error("jitter", "jitter must be 0, or from 1ms to the delay") }
         let mechanismText = try parameters.string("mechanism") ?? "auto"
         guard let mechanism = Mechanism(rawValue: mechanismText) else {
             throw parameters.error("mechanism", "'\(mechanismText)' is not a mechanism; use auto, netem or nfqueue")
@@ -35,6 +35,9 @@ public enum NetworkDelay: FaultPlugin {
         if mechanism == .netem {
             guard interface != nil else { throw parameters.error("mechanism", "netem delays an interface: give `interface`") }
             guard !matchGiven else { throw parameters.error("mechanism", "netem delays a whole interface's egress; a packet match needs mechanism nfqueue") }
+        }
+        if mechanism == .auto, interface != nil, matchGiven {
+            throw parameters.error("interface", "`interface` is for netem, which delays a whole interface; leave it out to delay only the matching packets")
         }
         if mechanism == .nfqueue, interface != nil {
             throw parameters.error("interface", "nfqueue delays matching packets, not an interface; leave out `interface` or use mechanism netem")
@@ -54,17 +57,26 @@ public enum NetworkDelay: FaultPlugin {
         func plan(_ context: FaultContext) throws -> FaultPlan {
             let amount = jitter > .zero ? "\(delay.milliseconds) ms +/- \(jitter.milliseconds) ms" : "\(delay.milliseconds) ms"
             if let interface, mechanism != .nfqueue {
-                guard NetemSupport.isAvailable else {
-                    throw FaultError(description: "this kernel has no netem qdisc (sch_netem); leave out `interface` to delay with NFQUEUE in user space")
-                }
                 let qdisc = OwnedRootQdisc(namespace: namespace, interface: interface, kind: "netem", runID: context.runID, sequence: context.sequence)
-                if !context.isDryRun { try qdisc.requireDefaultRoot() }
+                if !context.isDryRun {
+                    switch NetemSupport.answer {
+                    case .available: break
+                    case .absent:
+                        throw FaultError(description: "this kernel has no netem qdisc (sch_netem); leave out `interface` to delay matching packets with NFQUEUE in user space")
+                    case .unknown(let reason):
+                        throw FaultError(description: "could not find out whether this kernel has netem (\(reason)); leave out `interface` to delay with NFQUEUE in user space")
+                    }
+                    try qdisc.requireDefaultRoot()
+                }
                 return try FaultPlan(target: "egress of \(interface) in \(namespace.label) delayed \(amount) (netem)", undoKind: QdiscDelete.kind,
                                      undoData: QdiscDelete.Payload(qdisc: qdisc), undoSummary: "delete \(qdisc.label)")
             }
-            let payload = DelayStop.Payload(namespace: namespace, runID: context.runID, sequence: context.sequence, match: match)
-            if !context.isDryRun { try payload.requireTools() }
-            return try FaultPlan(target: "\(match.label) in \(namespace.label) delayed \(amount) (NFQUEUE \(payload.queue), user space: \(NetemSupport.isAvailable ? "a packet match was given" : "netem is not available here"))",
+            var payload = DelayStop.Payload(namespace: namespace, runID: context.runID, sequence: context.sequence, match: match)
+            if !context.isDryRun {
+                try payload.requireTools()
+                payload.absentTables = try payload.absentMangleTables()
+            }
+            return try FaultPlan(target: "\(match.label) in \(namespace.label) delayed \(amount) (NFQUEUE \(payload.queue), in user space)",
                                  undoKind: DelayStop.kind, undoData: payload,
                                  undoSummary: "delete the iptables rules commented \(payload.comment), stop the delayer marked \(DelayStop.environmentKey)=\(payload.marker)")
         }

@@ -76,7 +76,8 @@ public final class PacketDelayer {
         sigaddset(&signals, SIGINT)
         sigprocmask(SIG_BLOCK, &signals, nil)
         let signalDescriptor = signalfd(-1, &signals, Int32(SFD_CLOEXEC))
-        defer { if signalDescriptor >= 0 { close(signalDescriptor) } }
+        guard signalDescriptor >= 0 else { throw Failure(description: "signalfd: \(String(cString: strerror(errno)))") }
+        defer { close(signalDescriptor) }
 
         if let readyFile = options.readyFile {
             try "\(getpid())\n".write(toFile: readyFile, atomically: true, encoding: .utf8)
@@ -85,7 +86,7 @@ public final class PacketDelayer {
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         // The next release is a timerfd at an absolute monotonic time: poll's millisecond
         // timeout would let every packet go up to 1 ms late.
-        let timer = timerfd_create(CLOCK_MONOTONIC, Int32(TFD_CLOEXEC))
+        let timer = timerfd_create(CLOCK_MONOTONIC, Int32(TFD_CLOEXEC | TFD_NONBLOCK))
         guard timer >= 0 else { throw Failure(description: "timerfd_create: \(String(cString: strerror(errno)))") }
         defer { close(timer) }
         var descriptors = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0),
@@ -99,8 +100,12 @@ public final class PacketDelayer {
             var setting = itimerspec(it_interval: timespec(),
                                      it_value: timespec(tv_sec: Int(wake / 1_000_000_000), tv_nsec: Int(wake % 1_000_000_000)))
             timerfd_settime(timer, Int32(TFD_TIMER_ABSTIME), &setting, nil)
-            let ready = poll(&descriptors, 3, -1)
-            if ready < 0 && errno != EINTR { throw Failure(description: "poll: \(String(cString: strerror(errno)))") }
+            for index in descriptors.indices { descriptors[index].revents = 0 }
+            if poll(&descriptors, 3, -1) < 0 && errno != EINTR {
+                let reason = String(cString: strerror(errno))
+                releaseDue(.max)
+                throw Failure(description: "poll: \(reason)")
+            }
             if descriptors[1].revents != 0 { break }
             if descriptors[2].revents != 0 {
                 var expirations: UInt64 = 0

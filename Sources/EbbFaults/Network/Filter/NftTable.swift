@@ -18,17 +18,16 @@ struct NftTable: Codable, Sendable, Equatable {
 
     var label: String { "nft table inet \(name) in \(namespace.label)" }
 
-    /// The table's listing, or nil when it does not exist.
-    func listing() -> String? {
-        guard namespace.succeeds(["nft", "list", "table", "inet", name]) else { return nil }
-        return try? namespace.run(["nft", "list", "table", "inet", name])
+    /// The table's listing, or nil when it (or its namespace) does not exist.
+    func listing() throws -> String? {
+        if namespace.isGone { return nil }
+        return try namespace.query(["nft", "list", "table", "inet", name])
     }
 
     /// Refuses when a table of this name already exists: it is not ours to touch.
     func requireAbsent() throws {
-        try SystemTool.requireInstalled("nft")
         try namespace.requireExists()
-        if listing() != nil {
+        if try listing() != nil {
             throw FaultError(description: "\(label) already exists and was not made by this fault; refusing to touch it")
         }
     }
@@ -58,10 +57,7 @@ public enum NftTableDelete: UndoHandler {
 
     public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
         let table = payload.table
-        if table.namespace.name != nil, (try? table.namespace.requireExists()) == nil {
-            return .undone   // the namespace is gone, and its tables with it
-        }
-        guard let listing = table.listing() else { return .undone }
+        guard let listing = try table.listing() else { return .undone }   // gone, or its namespace is
         guard listing.contains("comment \"\(table.comment)\"") else {
             throw VerificationFailure("\(table.label) does not carry the comment \"\(table.comment)\"; it is not ours, left alone")
         }
@@ -70,6 +66,6 @@ public enum NftTableDelete: UndoHandler {
     }
 
     public static func verify(_ payload: Payload, _ context: UndoContext) throws {
-        if payload.table.listing() != nil { throw VerificationFailure("\(payload.table.label) still exists") }
+        if try payload.table.listing() != nil { throw VerificationFailure("\(payload.table.label) still exists") }
     }
 }
