@@ -129,7 +129,12 @@ public enum ScaleRestore: UndoHandler {
                     foreign = count ?? -1
                     return true
                 }
-                return Int(object.value(at: "status.readyReplicas")?.numberValue ?? 0) >= payload.previous
+                // A status the controller has not yet recomputed for the restored spec still
+                // shows the old ready count: it proves nothing until observedGeneration catches up.
+                let generation = object.value(at: "metadata.generation")?.numberValue
+                let observed = object.value(at: "status.observedGeneration")?.numberValue
+                let current = generation == nil || observed == nil || observed! >= generation!
+                return current && Int(object.value(at: "status.readyReplicas")?.numberValue ?? 0) >= payload.previous
                     && KubeOwnership.annotation(object, KubeOwnership.scaledBy) != context.runID
             }
             if let foreign {
