@@ -51,12 +51,16 @@ public enum PodNetworkOutage: FaultPlugin {
         /// A policy that selects the pods and allows nothing in the chosen directions.
         private func policy(name: String, runID: String) -> JSONValue {
             var podSelector = selector
+            // The policy must not select a protected pod. Each requirement of a protected
+            // selector is inverted and ANDed in: that excludes every pod meeting any of them,
+            // a safe superset of "meets all of them", which one selector cannot express.
             for protected in scope.protected {
                 for requirement in protected.requirements {
                     switch requirement {
                     case .equals(let key, let value): podSelector.requirements.append(.notEquals(key, value))
                     case .exists(let key): podSelector.requirements.append(.notExists(key))
-                    case .notEquals, .notExists: break   // "protect what lacks a label" cannot be excluded by a selector
+                    case .notEquals(let key, let value): podSelector.requirements.append(.equals(key, value))
+                    case .notExists(let key): podSelector.requirements.append(.exists(key))
                     }
                 }
             }
