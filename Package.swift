@@ -33,7 +33,12 @@ let package = Package(
         ),
         .target(
             name: "EbbFaults",
-            dependencies: ["EbbCore", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "EbbCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         // The demo service that Scenarios/demo.yaml breaks; a test fixture, not part of the runner.
         .target(
@@ -66,7 +71,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "EbbCoreTests", dependencies: ["EbbCore", "EbbFaults"]),
-        .testTarget(name: "EbbFaultsTests", dependencies: ["EbbFaults", "EbbCore"]),
+        .testTarget(
+            name: "EbbFaultsTests",
+            dependencies: [
+                "EbbFaults", "EbbCore", "EbbDemoTarget",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "EbbReportsTests", dependencies: ["EbbReports", "EbbCore"]),
         .testTarget(name: "EbbChecksTests", dependencies: ["EbbChecks", "EbbCore", "EbbFaults"]),
         .testTarget(name: "EndToEndTests", dependencies: ["EbbCore"]),

@@ -6,7 +6,8 @@ extension PluginCatalog {
         var catalog = PluginCatalog()
         for plugin: any FaultPlugin.Type in [ProcessPause.self, ProcessKill.self, FileCorrupt.self, FileTruncate.self,
                                              FileRemove.self, FileReplace.self, DiskFill.self, CommandFault.self,
-                                             HogCPU.self, HogMemory.self, HogIO.self, ProcessFreeze.self] {
+                                             HogCPU.self, HogMemory.self, HogIO.self, ProcessFreeze.self,
+                                             ProxyToxic.self, ProxyHTTP.self] {
             catalog.register(plugin)
         }
         catalog.register(undo: ProcessResume.self)
@@ -16,6 +17,8 @@ extension PluginCatalog {
         catalog.register(undo: CommandRollback.self)
         catalog.register(undo: HogStop.self)
         catalog.register(undo: ProcessThaw.self)
+        catalog.register(undo: ProxyRuleRemoval.self)
+        catalog.register(undo: ProxyStop.self)
         return catalog
     }
 }
