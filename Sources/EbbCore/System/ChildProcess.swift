@@ -32,6 +32,10 @@ public enum ChildProcess {
         } else {
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
         }
+        // Sockets Ebb holds (a suite proxy's listener, probe connections) are opened without
+        // close-on-exec; a child that inherited a proxy's listener would keep accepting for a
+        // runner that died, so children get nothing beyond 0, 1 and 2 (glibc 2.34+).
+        _ = addCloseFromAction.map { $0(&actions, 3) }
         if let directory {
             guard let addChdir = addChdirAction else { throw Failure(description: "this C library cannot start a program in another directory") }
             _ = addChdir(&actions, directory)
@@ -175,6 +179,8 @@ public enum ChildProcess {
     /// Swift module for Glibc does not set, so it is looked up at run time.
     private typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
     private static let addChdirAction: AddChdir? = lookUp("posix_spawn_file_actions_addchdir_np", as: AddChdir.self)
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    private static let addCloseFromAction: AddCloseFrom? = lookUp("posix_spawn_file_actions_addclosefrom_np", as: AddCloseFrom.self)
 
     private static func lookUp<Function>(_ name: String, as type: Function.Type) -> Function? {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else { return nil }
