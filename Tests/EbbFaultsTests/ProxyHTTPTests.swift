@@ -60,6 +60,24 @@ struct ProxyHTTPTests {
         #expect(aborted.receive(timeout: .seconds(5)).ending == .reset)
     }
 
+    @Test("while an HTTP rule is active, bytes that are not HTTP and chunked requests pass untouched")
+    func otherTrafficPasses() throws {
+        let upstream = try TestUpstream()
+        defer { upstream.stop() }
+        let harness = try ProxyHarness(upstreamPort: upstream.port)
+        defer { harness.stop() }
+        _ = try harness.inject("proxy.http: { proxy: api, status: 500 }")
+        let raw = try TestClient(port: harness.port)
+        raw.send("hello")
+        #expect(raw.receive(upTo: 5, timeout: .seconds(2)).bytes == Array("hello".utf8))
+        let chunked = "POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"
+        let client = try TestClient(port: harness.port)
+        client.send(chunked)
+        #expect(client.receive(upTo: chunked.utf8.count, timeout: .seconds(2)).bytes == Array(chunked.utf8))
+        let answered = try TestClient(port: harness.port)
+        #expect(answered.get("/anything")?.status == 500)
+    }
+
     @Test("undo after the runner died reports the proxy gone; a live runner elsewhere fails verification")
     func undoWithoutTheProxy() throws {
         struct Owner: Codable { var pid: Int32; var startTime: UInt64? }

@@ -91,7 +91,7 @@ public final class Runner: @unchecked Sendable {
             do {
                 try await Blocking.perform { try supervisor.start(proxy, sequence: sequence, logger: self.logger) }
             } catch {
-                setupProblem = "setup failed: proxy \(proxy.name): \(error)"
+                setupProblem = "setup failed: \(error)"
             }
         }
         for fixture in suite.fixtures where setupProblem == nil {

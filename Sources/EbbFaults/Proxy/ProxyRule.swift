@@ -22,19 +22,6 @@ public enum Toxic: Sendable, Equatable {
     case slicer(averageSize: Int, variation: Int, delay: Duration)
     /// The connection closes once `bytes` have passed.
     case limitData(bytes: UInt64)
-
-    /// The name suites use for it.
-    public var name: String {
-        switch self {
-        case .latency: return "latency"
-        case .bandwidth: return "bandwidth"
-        case .timeout: return "timeout"
-        case .resetPeer: return "reset_peer"
-        case .slowClose: return "slow_close"
-        case .slicer: return "slicer"
-        case .limitData: return "limit_data"
-        }
-    }
 }
 
 /// An HTTP/1.1 fault: what happens to requests whose method and path match.
