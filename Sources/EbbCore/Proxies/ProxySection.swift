@@ -16,7 +16,7 @@ public protocol ProxySectionReader: Sendable {
 /// its last scenario. Its start is armed in the journal like a fixture's, so a crash report names it.
 public protocol SuiteProxy: Sendable {
     var name: String { get }
-    /// One line for `ebb run --dry-run` and `ebb validate`: `api 127.0.0.1:18080 -> 127.0.0.1:8080`.
+    /// One line for `ebb run --dry-run`: `api 127.0.0.1:18080 -> 127.0.0.1:8080`.
     var outline: String { get }
     /// The setup record that stops the proxy, decided before it listens.
     func plan(runID: String) throws -> FaultPlan
