@@ -67,7 +67,7 @@ runner=$!
 pids+=($runner)
 
 python3 - "$runner" "$repeats" "$demo" "$bulk" "$bulk_proxy" "$http_proxy" <<'PY'
-import socket, statistics, sys, time
+import os, socket, statistics, sys, time
 runner, repeats, demo, bulk, bulk_proxy, http_proxy = (int(a) for a in sys.argv[1:])
 
 def connect(port, deadline=60):
@@ -122,11 +122,18 @@ def throughput(port, total=1 << 30):
     s.close()
     return received / elapsed / 1e6
 
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 direct = [throughput(bulk) for _ in range(repeats)]
+cpu_before = cpu_seconds(runner)
 proxied = [throughput(bulk_proxy) for _ in range(repeats)]
+cpu_per_gib = (cpu_seconds(runner) - cpu_before) / repeats
 d, p = statistics.median(direct), statistics.median(proxied)
 print(f"throughput: direct {d:.0f} MB/s, through the proxy {p:.0f} MB/s, ratio {p / d * 100:.0f}% "
-      f"(median of {repeats} x 1 GiB; direct runs {', '.join(f'{x:.0f}' for x in direct)}; proxy runs {', '.join(f'{x:.0f}' for x in proxied)})")
+      f"(median of {repeats} x 1 GiB; direct runs {', '.join(f'{x:.0f}' for x in direct)}; proxy runs {', '.join(f'{x:.0f}' for x in proxied)}); "
+      f"the runner spent {cpu_per_gib:.2f} CPU-seconds per GiB proxied; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 def latencies(port, count=2000):
     s = connect(port)
