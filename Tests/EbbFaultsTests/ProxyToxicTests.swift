@@ -34,7 +34,10 @@ struct ProxyToxicTests {
         _ = try harness.inject("proxy.toxic: { proxy: api, toxic: latency, direction: upstream, latency: 150ms, jitter: 20ms }")
         let samples = (0..<21).map { _ in seconds { #expect(client.get("/healthz")?.status == 200) } - clean }
         #expect(abs(median(samples) - 0.15) <= 0.015, "median added \(median(samples))s")
-        #expect(samples.allSatisfy { $0 >= 0.125 && $0 <= 0.2 }, "samples \(samples)")
+        // Never earlier than latency - jitter; later only by scheduling, which the median absorbs.
+        #expect(samples.allSatisfy { $0 >= 0.125 }, "samples \(samples)")
+        let sorted = samples.sorted()
+        #expect(sorted[sorted.count * 9 / 10] - sorted[sorted.count / 10] >= 0.01, "no jitter in \(sorted)")
     }
 
     @Test("bandwidth limits a download to the requested rate (within 10%)")

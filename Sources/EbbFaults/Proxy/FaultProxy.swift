@@ -83,16 +83,22 @@ public final class FaultProxy: @unchecked Sendable {
 
     /// Applies `rule` to existing and new connections until it is removed, or at `deadline` at
     /// the latest (even if the runner's own rollback never comes).
+    /// Returns once every open connection applies it. Not to be called on the proxy's event loop.
     public func add(_ rule: ProxyRule, until deadline: Date) {
-        update { $0.removeAll { $0.id == rule.id }; $0.append(rule) }
+        // A proxy stopped meanwhile has no connection left to wait for.
+        try? update { $0.removeAll { $0.id == rule.id }; $0.append(rule) }.wait()
         // A deadline years away (none given) needs no timer.
         let seconds = deadline.timeIntervalSinceNow
         guard seconds < 365 * 86_400 else { return }
-        group.next().scheduleTask(in: .nanoseconds(Int64(max(0, seconds) * 1e9))) { [weak self] in self?.remove(rule.id) }
+        group.next().scheduleTask(in: .nanoseconds(Int64(max(0, seconds) * 1e9))) { [weak self] in
+            _ = self?.update { $0.removeAll { $0.id == rule.id } }
+        }
     }
 
+    /// Takes rule `id` off; returns once every open connection has let go of it. Not to be
+    /// called on the proxy's event loop.
     public func remove(_ id: String) {
-        update { $0.removeAll { $0.id == id } }
+        try? update { $0.removeAll { $0.id == id } }.wait()
     }
 
     /// True when no rule `id` is left and every connection has applied the rules without it.
@@ -104,15 +110,17 @@ public final class FaultProxy: @unchecked Sendable {
 
     public var activeRules: [ProxyRule] { lock.withLock { rules } }
 
-    private func update(_ change: (inout [ProxyRule]) -> Void) {
+    /// Changes the rules and hands them to every connection; the result completes once all applied them.
+    private func update(_ change: (inout [ProxyRule]) -> Void) -> EventLoopFuture<Void> {
         let (snapshot, current, targets) = lock.withLock { () -> ([ProxyRule], Int, [ProxyConnection]) in
             change(&rules)
             generation += 1
             return (rules, generation, connections.values.map(\.connection))
         }
-        for connection in targets {
-            connection.eventLoop.execute { connection.apply(snapshot, generation: current) }
+        let applied = targets.map { connection in
+            connection.eventLoop.submit { connection.apply(snapshot, generation: current) }
         }
+        return EventLoopFuture.andAllComplete(applied, on: group.next())
     }
 
     // MARK: connections
