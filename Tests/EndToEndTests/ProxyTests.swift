@@ -83,6 +83,39 @@ import Glibc
         #expect(plugins.stdout.contains("proxy.toxic") && plugins.stdout.contains("proxy.http"))
     }
 
+    @Test func aProxyWhosePortIsTakenFailsSetupAndInjectsNothing() throws {
+        let workspace = try Workspace()
+        defer { workspace.waitForGuardians() }
+        let taken = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(taken) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(taken, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        #expect(bound && listen(taken, 1) == 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(taken, $0, &length) }
+        }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let suite = try workspace.write(suite: """
+        proxies:
+          - { name: api, listen: "127.0.0.1:\(port)", upstream: "127.0.0.1:\(try freePort())" }
+        scenarios:
+          - name: slow
+            duration: 1s
+            faults:
+              - proxy.toxic: { proxy: api, toxic: latency, latency: 50ms }
+        """)
+        let run = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(run.status == 4, "as for a fixture that fails to start: \(run.stdout)")
+        let junit = try String(contentsOf: workspace.url.appendingPathComponent("reports/junit.xml"), encoding: .utf8)
+        #expect(junit.contains("cannot listen on 127.0.0.1:\(port)"), "\(junit)")
+        #expect(!junit.contains("inject: proxy.toxic"), "nothing was injected: \(junit)")
+    }
+
     private func canConnect(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
