@@ -58,6 +58,8 @@ let package = Package(
                 "EbbCore", "EbbKubernetes", "CNetfilterQueue",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HeapModule", package: "swift-collections"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // The demo service that Scenarios/demo.yaml breaks; a test fixture, not part of the runner.
@@ -92,7 +94,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "EbbCoreTests", dependencies: ["EbbCore", "EbbFaults"]),
-        .testTarget(name: "EbbFaultsTests", dependencies: ["EbbFaults", "EbbCore"]),
+        .testTarget(
+            name: "EbbFaultsTests",
+            dependencies: [
+                "EbbFaults", "EbbCore", "EbbDemoTarget",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "EbbKubernetesTests", dependencies: ["EbbKubernetes", "EbbCore"]),
         .testTarget(name: "EbbReportsTests", dependencies: ["EbbReports", "EbbCore"]),
         .testTarget(name: "EbbChecksTests", dependencies: ["EbbChecks", "EbbCore", "EbbFaults"]),

@@ -9,9 +9,19 @@ import NIOPosix
 public enum DemoTarget {
     /// Serves on `port` until the process is told to stop; writes its pid to `pidfile` if given.
     public static func serve(host: String = "127.0.0.1", port: Int, pidfile: String?) async throws {
+        let channel = try await bind(host: host, port: port, group: MultiThreadedEventLoopGroup(numberOfThreads: 1)).get()
+        if let pidfile {
+            try "\(getpid())\n".write(toFile: pidfile, atomically: true, encoding: .utf8)
+        }
+        FileHandle.standardOutput.write(Data("demo-target listening on http://\(host):\(channel.localAddress?.port ?? port)\n".utf8))
+        try await channel.closeFuture.get()
+    }
+
+    /// Starts serving on `group` and returns the listening channel; for tests that keep the
+    /// service in their own process.
+    public static func bind(host: String = "127.0.0.1", port: Int, group: EventLoopGroup) -> EventLoopFuture<Channel> {
         let counters = Counters()
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let channel = try await ServerBootstrap(group: group)
+        return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
@@ -19,12 +29,7 @@ public enum DemoTarget {
                     channel.pipeline.addHandler(DemoHandler(counters: counters))
                 }
             }
-            .bind(host: host, port: port).get()
-        if let pidfile {
-            try "\(getpid())\n".write(toFile: pidfile, atomically: true, encoding: .utf8)
-        }
-        FileHandle.standardOutput.write(Data("demo-target listening on http://\(host):\(channel.localAddress?.port ?? port)\n".utf8))
-        try await channel.closeFuture.get()
+            .bind(host: host, port: port)
     }
 }
 

@@ -8,7 +8,8 @@ extension PluginCatalog {
                                              FileRemove.self, FileReplace.self, DiskFill.self, CommandFault.self,
                                              HogCPU.self, HogMemory.self, HogIO.self, ProcessFreeze.self, ProcessThrottle.self,
                                              NetworkPartition.self, NetworkLoss.self, NetworkBandwidth.self, NetworkDelay.self,
-                                             PodDelete.self, PodNetworkOutage.self, WorkloadScale.self, NodeCordon.self, ServiceHijack.self] {
+                                             PodDelete.self, PodNetworkOutage.self, WorkloadScale.self, NodeCordon.self, ServiceHijack.self,
+                                             ProxyToxic.self, ProxyHTTP.self] {
             catalog.register(plugin)
         }
         catalog.register(undo: ProcessResume.self)
@@ -27,6 +28,8 @@ extension PluginCatalog {
         catalog.register(undo: ScaleRestore.self)
         catalog.register(undo: NodeUncordon.self)
         catalog.register(undo: SelectorRestore.self)
+        catalog.register(undo: ProxyRuleRemoval.self)
+        catalog.register(undo: ProxyStop.self)
         return catalog
     }
 }

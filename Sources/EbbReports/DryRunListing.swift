@@ -1,9 +1,13 @@
 import EbbCore
 
-/// Renders `ebb run --dry-run`: each suite's checks, then each fault, its target and its undo.
+/// Renders `ebb run --dry-run`: each suite's proxies and checks, then each fault, its target and its undo.
 public enum DryRunListing {
     public static func text(_ planned: [PlannedFault], suites: [Suite] = []) -> String {
         var lines = ["Dry run: nothing is touched."]
+        for suite in suites where !suite.proxies.isEmpty {
+            lines.append("\n\(suite.name): proxies (started only in a real run, before the fixtures)")
+            lines += suite.proxies.map { "  \($0.outline)" }
+        }
         for suite in suites {
             guard let outline = suite.checks?.outline, !outline.isEmpty else { continue }
             lines.append("\n\(suite.name): checks and telemetry (sampled only in a real run)")

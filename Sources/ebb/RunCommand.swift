@@ -16,6 +16,9 @@ struct RunCommand: AsyncParsableCommand {
         Refuses to start while the journal holds pending records of a dead run; recover \
         them with 'ebb rollback execute', or pass --recover to do so first.
 
+        A suite's proxies (proxies:) run inside this process: if it dies, they die with it \
+        and their clients get "connection refused"; the guardian's summary says so.
+
         Exit codes:
         \(ExitStatus.table)
 

@@ -16,7 +16,8 @@ struct SchemaCommand: ParsableCommand {
     func run() throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let document = SuiteSchema.document(catalog: Wiring.catalog, checkReader: Wiring.loader.checkReader)
+        let document = SuiteSchema.document(catalog: Wiring.catalog, checkReader: Wiring.loader.checkReader,
+                                           proxyReader: Wiring.loader.proxyReader)
         print(String(decoding: try encoder.encode(document), as: UTF8.self))
     }
 }

@@ -22,7 +22,7 @@ extension ExitCode {
 
 enum Wiring {
     static let catalog = PluginCatalog.standard
-    static let loader = SuiteLoader(catalog: catalog, checkReader: ChecksReader())
+    static let loader = SuiteLoader(catalog: catalog, checkReader: ChecksReader(), proxyReader: ProxiesReader())
 
     static func logger(verbose: Bool) -> Logger {
         var logger = Logger(label: "ebb") { StreamLogHandler.standardError(label: $0) }

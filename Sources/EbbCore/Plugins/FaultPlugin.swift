@@ -90,11 +90,14 @@ public struct SuiteContext: Sendable {
     public var allowedRoots: [String]
     /// Names of the suite's fixtures, so process faults can target them.
     public var fixtureNames: [String]
+    /// Names of the suite's `proxies:`, so proxy faults can name theirs.
+    public var proxyNames: [String]
 
-    public init(directory: URL, allowedRoots: [String], fixtureNames: [String]) {
+    public init(directory: URL, allowedRoots: [String], fixtureNames: [String], proxyNames: [String] = []) {
         self.directory = directory
         self.allowedRoots = allowedRoots
         self.fixtureNames = fixtureNames
+        self.proxyNames = proxyNames
     }
 
     /// An absolute path for a parameter written relative to the suite file.

@@ -19,6 +19,9 @@ public enum UndoOutcome: Sendable, Equatable {
     case undone
     /// Nothing can take this fault back (e.g. a killed process with no restart command).
     case irreversible(reason: String)
+    /// The fault went away with the process that held it (e.g. a proxy inside a runner that
+    /// died): nothing is left to take back. Verification still follows; `reason` is reported.
+    case gone(reason: String)
 }
 
 /// A verification that failed: the fault is still there.

@@ -65,6 +65,10 @@ public struct RollbackExecutor: Sendable {
                         try handler.verify(record.data, context)
                         record.state = .reverted
                         record.message = nil
+                    case .gone(let reason):
+                        try handler.verify(record.data, context)
+                        record.state = .reverted
+                        record.message = reason
                     }
                     break
                 } catch {

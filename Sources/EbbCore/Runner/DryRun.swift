@@ -18,8 +18,7 @@ extension Runner {
     public func dryRun() -> [PlannedFault] {
         var planned: [PlannedFault] = []
         for suite in suites {
-            let context = SuiteContext(directory: URL(fileURLWithPath: suite.path).deletingLastPathComponent(),
-                                       allowedRoots: suite.allowedRoots, fixtureNames: suite.fixtures.map(\.name))
+            let context = suite.context
             for scenario in suite.scenarios where options.scenarioNames.isEmpty || options.scenarioNames.contains(scenario.name) {
                 for (index, spec) in scenario.faults.enumerated() {
                     let faultContext = FaultContext(runID: FaultContext.dryRunID, runDirectory: options.stateDirectory.appendingPathComponent("rollback/dry-run"),

@@ -85,6 +85,15 @@ public final class Runner: @unchecked Sendable {
         let supervisor = FixtureSupervisor(scope: setup, logDirectory: logs, deadline: deadline(after: longest))
         var fixturePIDs: [String: Int32] = [:]
         var setupProblem: String?
+        // Proxies first: a fixture may be the client that connects through one as it starts.
+        for proxy in suite.proxies where setupProblem == nil {
+            let sequence = journal.reserveSequence()
+            do {
+                try await Blocking.perform { try supervisor.start(proxy, sequence: sequence, logger: self.logger) }
+            } catch {
+                setupProblem = "setup failed: \(error)"
+            }
+        }
         for fixture in suite.fixtures where setupProblem == nil {
             do {
                 let pid = try await supervisor.start(fixture, sequence: journal.reserveSequence())
@@ -128,8 +137,7 @@ public final class Runner: @unchecked Sendable {
         let clock = ContinuousClock()
         var result = ScenarioResult(suite: suite.name, name: scenario.name, startedAt: Date())
         observe(.scenarioStarted(suite: suite.name, name: scenario.name, faults: scenario.faults.count, duration: scenario.duration))
-        let context = SuiteContext(directory: URL(fileURLWithPath: suite.path).deletingLastPathComponent(),
-                                   allowedRoots: suite.allowedRoots, fixtureNames: suite.fixtures.map(\.name))
+        let context = suite.context
 
         func record(_ step: StepResult) {
             result.steps.append(step)

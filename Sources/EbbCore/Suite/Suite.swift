@@ -10,10 +10,19 @@ public struct Suite: Sendable {
     public var allowedRoots: [String]
     /// Processes started before the scenarios and stopped after them.
     public var fixtures: [Fixture]
+    /// Fault proxies run inside the runner, started before the fixtures and stopped after the
+    /// scenarios (read by EbbFaults).
+    public var proxies: [any SuiteProxy]
     /// Health checks and telemetry assertions (read and evaluated by EbbChecks); nil when the
     /// suite has none.
     public var checks: (any CheckPlan)?
     public var scenarios: [Scenario]
+
+    /// What the suite's faults may know while they plan and inject.
+    public var context: SuiteContext {
+        SuiteContext(directory: URL(fileURLWithPath: path).deletingLastPathComponent(), allowedRoots: allowedRoots,
+                     fixtureNames: fixtures.map(\.name), proxyNames: proxies.map(\.name))
+    }
 }
 
 /// A process the suite starts before its scenarios, e.g. the service under test.

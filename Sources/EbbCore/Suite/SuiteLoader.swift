@@ -6,17 +6,20 @@ public struct SuiteLoader: Sendable {
     public let catalog: PluginCatalog
     /// Reads `checks:` and `telemetry:`; without one, a suite that has them is refused.
     public let checkReader: (any CheckSectionReader)?
+    /// Reads `proxies:`; without one, a suite that has them is refused.
+    public let proxyReader: (any ProxySectionReader)?
     /// Where `${NAME}` references are looked up.
     public let environment: [String: String]
 
-    public init(catalog: PluginCatalog, checkReader: (any CheckSectionReader)? = nil,
+    public init(catalog: PluginCatalog, checkReader: (any CheckSectionReader)? = nil, proxyReader: (any ProxySectionReader)? = nil,
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.catalog = catalog
         self.checkReader = checkReader
+        self.proxyReader = proxyReader
         self.environment = environment
     }
 
-    static let suiteKeys = ["suite", "allowed_roots", "include", "setup", "checks", "telemetry", "scenarios"]
+    static let suiteKeys = ["suite", "allowed_roots", "include", "setup", "proxies", "checks", "telemetry", "scenarios"]
     static let includeKeys = ["checks", "telemetry"]
     static let fixtureKeys = ["name", "command", "env", "directory", "ready"]
     static let readinessKeys = ["http", "tcp", "command", "timeout"]
@@ -52,10 +55,19 @@ public struct SuiteLoader: Sendable {
             ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         let roots = values["allowed_roots"].flatMap { node in problems.collect { try reader.stringList(node, "allowed_roots") } } ?? []
         let fixtures = values["setup"].flatMap { node in problems.collect { try self.fixtures(node, reader, relativeTo: directory) } } ?? []
+        var proxies: [any SuiteProxy] = []
+        if let node = values["proxies"] {
+            if let proxyReader {
+                proxies = problems.collect { try proxyReader.read(node, reader: reader) } ?? []
+            } else {
+                problems.add(reader.error(node, "proxies", "this build of ebb has no fault proxy"))
+            }
+        }
         let context = SuiteContext(
             directory: directory,
             allowedRoots: roots.map { URL(fileURLWithPath: $0, relativeTo: directory).standardizedFileURL.path },
-            fixtureNames: fixtures.map(\.name)
+            fixtureNames: fixtures.map(\.name),
+            proxyNames: proxies.map(\.name)
         )
         var sections = [CheckSections(checks: values["checks"], telemetry: values["telemetry"], reader: reader, directory: directory)]
         if let includeNode = values["include"] {
@@ -94,7 +106,7 @@ public struct SuiteLoader: Sendable {
             problems.add(reader.error(root, "scenarios", "missing required key 'scenarios'"))
         }
         try problems.throwIfAny()
-        return Suite(name: name, path: path, allowedRoots: context.allowedRoots, fixtures: fixtures,
+        return Suite(name: name, path: path, allowedRoots: context.allowedRoots, fixtures: fixtures, proxies: proxies,
                      checks: checks, scenarios: scenarios)
     }
 

@@ -6,7 +6,8 @@ import Foundation
 public enum SuiteSchema {
     public static let identifier = "https://ebb.dev/schemas/suite.json"
 
-    public static func document(catalog: PluginCatalog, checkReader: (any CheckSectionReader)?) -> JSONValue {
+    public static func document(catalog: PluginCatalog, checkReader: (any CheckSectionReader)?,
+                                proxyReader: (any ProxySectionReader)? = nil) -> JSONValue {
         var definitions: [String: JSONValue] = [
             "duration": ["type": "string", "pattern": "^([0-9]+(\\.[0-9]+)?(ms|us|ns|h|m|s))+$",
                          "description": "e.g. 250ms, 2s, 1m30s"],
@@ -47,6 +48,9 @@ public enum SuiteSchema {
             ("setup", ["type": "array", "items": ["$ref": "#/$defs/fixture"]]),
             ("scenarios", ["type": "array", "minItems": 1, "items": ["$ref": "#/$defs/scenario"]]),
         ]
+        if let proxies = proxyReader?.schema {
+            properties.append(("proxies", proxies))
+        }
         if let sections = checkReader?.schema {
             properties += [("checks", sections.checks), ("telemetry", sections.telemetry)]
             definitions.merge(sections.definitions) { first, _ in first }

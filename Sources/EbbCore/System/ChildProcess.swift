@@ -32,9 +32,10 @@ public enum ChildProcess {
         } else {
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
         }
-        // A child gets stdin, stdout and stderr only. Descriptors Ebb opened without
-        // close-on-exec (a file being written, a socket) would otherwise live on in fixtures
-        // and workers: a script still open for writing there cannot be executed (ETXTBSY).
+        // A child gets stdin, stdout and stderr only (glibc 2.34+). Descriptors Ebb holds
+        // without close-on-exec would otherwise live on in fixtures and workers: a suite
+        // proxy's listener would keep accepting for a runner that died, and a script still
+        // open for writing could not be executed (ETXTBSY).
         _ = addCloseFromAction?(&actions, 3)
         if let directory {
             guard let addChdir = addChdirAction else { throw Failure(description: "this C library cannot start a program in another directory") }
@@ -179,7 +180,6 @@ public enum ChildProcess {
     /// Swift module for Glibc does not set, so it is looked up at run time.
     private typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
     private static let addChdirAction: AddChdir? = lookUp("posix_spawn_file_actions_addchdir_np", as: AddChdir.self)
-
     /// glibc 2.34's `posix_spawn_file_actions_addclosefrom_np`, looked up for the same reason.
     private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
     private static let addCloseFromAction: AddCloseFrom? = lookUp("posix_spawn_file_actions_addclosefrom_np", as: AddCloseFrom.self)

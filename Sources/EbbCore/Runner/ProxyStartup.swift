@@ -1,0 +1,13 @@
+import Foundation
+import Logging
+
+extension FixtureSupervisor {
+    /// Arms the setup record that stops `proxy`, then starts it: a crash while it listens leaves
+    /// a record that says what went down with the runner.
+    func start(_ proxy: any SuiteProxy, sequence: Int, logger: Logger) throws {
+        let plan = try proxy.plan(runID: scope.journal.runID)
+        let record = try scope.arm(fault: "proxy \(proxy.name)", plugin: "setup", plan: plan, sequence: sequence, deadline: deadline)
+        try proxy.start(plan, runID: scope.journal.runID, logger: logger)
+        try scope.markInjected(record)
+    }
+}

@@ -1,0 +1,200 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// A TCP proxy on SwiftNIO that forwards `listen` to `upstream` and applies ``ProxyRule``s.
+/// Without rules it is a transparent pass-through. It lives in the runner's process: when
+/// that process ends, so does the proxy, and its clients get "connection refused".
+public final class FaultProxy: @unchecked Sendable {
+    public let name: String
+    public let listen: ProxyAddress
+    public let upstream: ProxyAddress
+    private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    private var server: Channel?
+    private let lock = NSLock()
+    private var rules: [ProxyRule] = []
+    /// Bumped on every change of `rules`; each connection reports the last one it applied.
+    private var generation = 0
+    private var connections: [ObjectIdentifier: (connection: ProxyConnection, applied: Int)] = [:]
+    private var isStopped = false
+
+    public init(name: String, listen: ProxyAddress, upstream: ProxyAddress) {
+        self.name = name
+        self.listen = listen
+        self.upstream = upstream
+    }
+
+    /// Reads of up to 256 KiB and up to 512 KiB unsent per socket: fewer system calls and
+    /// wake-ups per byte than NIO's defaults (64 KiB), still a bound on memory per connection.
+    static let reads = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 256 * 1024)
+    static let writeBuffer = ChannelOptions.Types.WriteBufferWaterMark(low: 128 * 1024, high: 512 * 1024)
+
+    /// Binds the listening socket; throws when the address is taken.
+    public func start() throws {
+        let upstream = self.upstream
+        server = try ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.autoRead, value: false)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.recvAllocator, value: Self.reads)
+            .childChannelOption(.writeBufferWaterMark, value: Self.writeBuffer)
+            .childChannelInitializer { [weak self] client in
+                guard let proxy = self else { return client.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+                return ClientBootstrap(group: client.eventLoop)
+                    .channelOption(.autoRead, value: false)
+                    .channelOption(.allowRemoteHalfClosure, value: true)
+                    .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .channelOption(.recvAllocator, value: Self.reads)
+                    .channelOption(.writeBufferWaterMark, value: Self.writeBuffer)
+                    .connectTimeout(.seconds(5))
+                    .connect(host: upstream.host, port: upstream.port)
+                    .flatMapThrowing { upstreamChannel in
+                        do {
+                            try ProxyConnection(client: client, upstream: upstreamChannel, proxy: proxy).install()
+                        } catch {
+                            upstreamChannel.close(promise: nil)
+                            throw error
+                        }
+                    }
+            }
+            .bind(host: listen.host, port: listen.port).wait()
+    }
+
+    /// The port it listens on (the configured one, or the one the system chose for port 0).
+    public var port: Int { server?.localAddress?.port ?? listen.port }
+
+    /// Stops listening and closes every connection. Idempotent.
+    public func stop() {
+        let wasStopped = lock.withLock { () -> Bool in
+            defer { isStopped = true }
+            return isStopped
+        }
+        guard !wasStopped else { return }
+        try? server?.close().wait()
+        try? group.syncShutdownGracefully()
+    }
+
+    /// Whether it still accepts connections.
+    public var isListening: Bool { lock.withLock { !isStopped } && server?.isActive == true }
+
+    // MARK: rules
+
+    /// Applies `rule` to existing and new connections until it is removed, or at `deadline` at
+    /// the latest (even if the runner's own rollback never comes).
+    /// Returns once every open connection applies it. Not to be called on the proxy's event loop.
+    public func add(_ rule: ProxyRule, until deadline: Date) {
+        // A proxy stopped meanwhile has no connection left to wait for.
+        try? update { $0.removeAll { $0.id == rule.id }; $0.append(rule) }.wait()
+        // A deadline years away (none given) needs no timer.
+        let seconds = deadline.timeIntervalSinceNow
+        guard seconds < 365 * 86_400 else { return }
+        group.next().scheduleTask(in: .nanoseconds(Int64(max(0, seconds) * 1e9))) { [weak self] in
+            _ = self?.update { $0.removeAll { $0.id == rule.id } }
+        }
+    }
+
+    /// Takes rule `id` off; returns once every open connection has let go of it. Not to be
+    /// called on the proxy's event loop.
+    public func remove(_ id: String) {
+        try? update { $0.removeAll { $0.id == id } }.wait()
+    }
+
+    /// True when no rule `id` is left and every connection has applied the rules without it.
+    public func isClean(of id: String) -> Bool {
+        lock.withLock {
+            !rules.contains { $0.id == id } && connections.values.allSatisfy { $0.applied == generation }
+        }
+    }
+
+    public var activeRules: [ProxyRule] { lock.withLock { rules } }
+
+    /// Changes the rules and hands them to every connection; the result completes once all applied them.
+    private func update(_ change: (inout [ProxyRule]) -> Void) -> EventLoopFuture<Void> {
+        let (snapshot, current, targets) = lock.withLock { () -> ([ProxyRule], Int, [ProxyConnection]) in
+            change(&rules)
+            generation += 1
+            return (rules, generation, connections.values.map(\.connection))
+        }
+        let applied = targets.map { connection in
+            connection.eventLoop.submit { connection.apply(snapshot, generation: current) }
+        }
+        return EventLoopFuture.andAllComplete(applied, on: group.next())
+    }
+
+    // MARK: connections
+
+    /// Registers a new connection and hands it the rules to apply; nil once the proxy is stopping.
+    func register(_ connection: ProxyConnection) -> ([ProxyRule], Int)? {
+        lock.withLock {
+            guard !isStopped else { return nil }
+            connections[ObjectIdentifier(connection)] = (connection, 0)
+            return (rules, generation)
+        }
+    }
+
+    func unregister(_ connection: ProxyConnection) {
+        _ = lock.withLock { connections.removeValue(forKey: ObjectIdentifier(connection)) }
+    }
+
+    func noteApplied(_ connection: ProxyConnection, generation applied: Int) {
+        lock.withLock {
+            if connections[ObjectIdentifier(connection)] != nil { connections[ObjectIdentifier(connection)]?.applied = applied }
+        }
+    }
+
+    /// Open client connections.
+    public var connectionCount: Int { lock.withLock { connections.count } }
+
+    /// Bytes held for all connections: toxic queues plus unsent channel buffers. Backpressure
+    /// bounds it per connection and direction by ``ProxyFlow/highWater``, the write buffer's
+    /// high mark and one batch of reads.
+    public func bufferedBytes() throws -> Int {
+        let all = lock.withLock { connections.values.map(\.connection) }
+        let counts = try all.map { connection in try connection.eventLoop.submit { connection.bufferedBytes }.wait() }
+        return counts.reduce(0, +)
+    }
+}
+
+/// `host:port` of a proxy's listener or upstream.
+public struct ProxyAddress: Sendable, Equatable, Codable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port`; nil when it is not that.
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        let host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        guard !host.isEmpty else { return nil }
+        self.init(host: host, port: port)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// The proxies running in this process, by run and name, so faults and undos reach them.
+public enum RunningProxies {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var proxies: [String: FaultProxy] = [:]
+
+    static func key(runID: String, name: String) -> String { "\(runID)/\(name)" }
+
+    public static func add(_ proxy: FaultProxy, runID: String) {
+        lock.withLock { proxies[key(runID: runID, name: proxy.name)] = proxy }
+    }
+
+    public static func proxy(runID: String, name: String) -> FaultProxy? {
+        lock.withLock { proxies[key(runID: runID, name: name)] }
+    }
+
+    /// Forgets the proxy and returns it, so the caller can stop it.
+    public static func remove(runID: String, name: String) -> FaultProxy? {
+        lock.withLock { proxies.removeValue(forKey: key(runID: runID, name: name)) }
+    }
+}
