@@ -116,12 +116,14 @@ public final class KubeClient: Sendable {
 
     // MARK: Asynchronous calls, for probes.
 
-    public func get(_ path: String) async throws -> JSONValue {
-        try await send(.GET, path).get().decoded()
+    /// `within`: a deadline shorter than the client's for this one exchange (a probe's timeout).
+    /// The exchange itself must end then: a future's `get()` does not end on cancellation.
+    public func get(_ path: String, within: Duration? = nil) async throws -> JSONValue {
+        try await send(.GET, path, within: within).get().decoded()
     }
 
-    public func list(_ path: String, labelSelector: String? = nil, fieldSelector: String? = nil) async throws -> [JSONValue] {
-        try await send(.GET, path, query: Self.selectors(labelSelector, fieldSelector)).get().decoded()["items"]?.arrayValue ?? []
+    public func list(_ path: String, labelSelector: String? = nil, fieldSelector: String? = nil, within: Duration? = nil) async throws -> [JSONValue] {
+        try await send(.GET, path, query: Self.selectors(labelSelector, fieldSelector), within: within).get().decoded()["items"]?.arrayValue ?? []
     }
 
     // MARK: The exchange.
@@ -150,7 +152,7 @@ public final class KubeClient: Sendable {
     }
 
     private func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil,
-                      contentType: String? = nil) -> EventLoopFuture<Answer> {
+                      contentType: String? = nil, within: Duration? = nil) -> EventLoopFuture<Answer> {
         let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
         var components = URLComponents(url: config.server, resolvingAgainstBaseURL: false)
         components?.percentEncodedPath = config.server.path.trimmingCharacters(in: CharacterSet(charactersIn: "/")).isEmpty
@@ -168,8 +170,9 @@ public final class KubeClient: Sendable {
             let request = try HTTPClient.Request(url: url, method: method, headers: headers,
                                                  body: body.map { .bytes(Array(JSONText.encode($0).utf8)) })
             let accumulator = ResponseAccumulator(request: request, maxBodySize: Self.bodyLimit)
-            let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
-                + timeout.components.attoseconds / 1_000_000_000)
+            let limit = within.map { min($0, timeout) } ?? timeout
+            let deadline = NIODeadline.now() + .nanoseconds(Int64(limit.components.seconds) * 1_000_000_000
+                + limit.components.attoseconds / 1_000_000_000)
             return client.execute(request: request, delegate: accumulator, deadline: deadline).futureResult
                 .map { response in
                     Answer(context: context, method: method, path: path, status: response.status.code,

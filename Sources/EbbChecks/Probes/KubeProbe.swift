@@ -29,7 +29,7 @@ struct KubeProbe: Probe {
     static func measure(_ spec: KubeProbeSpec, _ client: KubeClient) async throws -> Double {
         let namespace = spec.namespace ?? client.config.namespace ?? "default"
         if let name = spec.name {
-            let object = try await client.get(spec.resource.path(name, in: namespace))
+            let object = try await client.get(spec.resource.path(name, in: namespace), within: spec.timeout)
             switch object.value(at: spec.field) {
             // An absent count (readyReplicas of a workload with none ready) is zero, as kubectl shows it.
             case nil, .null?: return 0
@@ -39,7 +39,7 @@ struct KubeProbe: Probe {
             }
         }
         var items = try await client.list(spec.resource.collection(in: namespace), labelSelector: spec.selector?.description,
-                                          fieldSelector: spec.fieldSelector)
+                                          fieldSelector: spec.fieldSelector, within: spec.timeout)
         if let selector = spec.selector { items = items.filter { selector.matches($0.value(at: "metadata.labels")?.stringMap ?? [:]) } }
         if spec.readyOnly { items = items.filter(PodReadiness.isReady) }
         return Double(items.count)
