@@ -13,7 +13,12 @@ struct OwnThread: SuiteTrait, TestTrait, TestScoping {
         guard testCase != nil else { return try await function() }
         let executor = ThreadExecutor()
         defer { executor.stop() }
-        try await withTaskExecutorPreference(executor) { try await function() }
+        // A task of its own that prefers the thread: the test body is called from it, so even a
+        // synchronous body runs there. Task-local values (the test context) are copied into it.
+        // The task ends before this returns, so `function` never really escapes.
+        try await withoutActuallyEscaping(function) { body in
+            try await Task(executorPreference: executor) { try await body() }.value
+        }
     }
 }
 
@@ -50,6 +55,8 @@ final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
     }
 
     private func run() {
+        // Named for `ps -L` and debuggers; Foundation's Thread.name does not reach the kernel here.
+        try? "ebb.test".write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
         while true {
             let job: UnownedJob? = condition.withLock {
                 while jobs.isEmpty && !stopped { condition.wait() }
