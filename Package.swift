@@ -31,6 +31,8 @@ let package = Package(
             pkgConfig: "libnetfilter_queue",
             providers: [.apt(["libnetfilter-queue-dev"])]
         ),
+        // The fault proxy's zero-copy relay: splice(2), epoll and eventfd, which Glibc's module hides.
+        .target(name: "CLinuxIO"),
         .target(
             name: "EbbCore",
             dependencies: [
@@ -55,7 +57,7 @@ let package = Package(
         .target(
             name: "EbbFaults",
             dependencies: [
-                "EbbCore", "EbbKubernetes", "CNetfilterQueue",
+                "EbbCore", "EbbKubernetes", "CNetfilterQueue", "CLinuxIO",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),

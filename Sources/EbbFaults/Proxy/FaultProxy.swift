@@ -10,7 +10,8 @@ public final class FaultProxy: @unchecked Sendable {
     public let listen: ProxyAddress
     public let upstream: ProxyAddress
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    private var server: Channel?
+    /// Owns the listener and relays connections while no rule exists (see ``SpliceRelay``).
+    private var relay: SpliceRelay?
     private let lock = NSLock()
     private var rules: [ProxyRule] = []
     /// Bumped on every change of `rules`; each connection reports the last one it applied.
@@ -31,53 +32,70 @@ public final class FaultProxy: @unchecked Sendable {
 
     /// Binds the listening socket; throws when the address is taken.
     public func start() throws {
-        let upstream = self.upstream
-        server = try ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.autoRead, value: false)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.recvAllocator, value: Self.reads)
-            .childChannelOption(.writeBufferWaterMark, value: Self.writeBuffer)
-            .childChannelInitializer { [weak self] client in
-                guard let proxy = self else { return client.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
-                return ClientBootstrap(group: client.eventLoop)
-                    .channelOption(.autoRead, value: false)
-                    .channelOption(.allowRemoteHalfClosure, value: true)
-                    .channelOption(.socketOption(.tcp_nodelay), value: 1)
-                    .channelOption(.recvAllocator, value: Self.reads)
-                    .channelOption(.writeBufferWaterMark, value: Self.writeBuffer)
-                    .connectTimeout(.seconds(5))
-                    .connect(host: upstream.host, port: upstream.port)
-                    .flatMapThrowing { upstreamChannel in
-                        do {
-                            try ProxyConnection(client: client, upstream: upstreamChannel, proxy: proxy).install()
-                        } catch {
-                            upstreamChannel.close(promise: nil)
-                            throw error
-                        }
-                    }
+        let relay = try SpliceRelay(listen: listen, upstream: upstream, eventLoop: group.next()) { [weak self] adoption in
+            guard let self else {
+                [adoption.client, adoption.upstream].compactMap { $0 }.forEach { _ = close($0) }
+                return MultiThreadedEventLoopGroup.singleton.next().makeSucceededVoidFuture()
             }
-            .bind(host: listen.host, port: listen.port).wait()
+            return self.adopt(adoption)
+        }
+        relay.start(name: name)
+        lock.withLock { self.relay = relay }
     }
 
     /// The port it listens on (the configured one, or the one the system chose for port 0).
-    public var port: Int { server?.localAddress?.port ?? listen.port }
+    public var port: Int { lock.withLock { relay?.port } ?? listen.port }
 
     /// Stops listening and closes every connection. Idempotent.
     public func stop() {
-        let wasStopped = lock.withLock { () -> Bool in
+        let (wasStopped, relay) = lock.withLock { () -> (Bool, SpliceRelay?) in
             defer { isStopped = true }
-            return isStopped
+            return (isStopped, self.relay)
         }
         guard !wasStopped else { return }
-        try? server?.close().wait()
+        relay?.stop()
         try? group.syncShutdownGracefully()
     }
 
+    /// Sets up a channel the way both sides of a proxied connection need it.
+    private static func configured(_ bootstrap: ClientBootstrap) -> ClientBootstrap {
+        bootstrap
+            .channelOption(.autoRead, value: false)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.recvAllocator, value: Self.reads)
+            .channelOption(.writeBufferWaterMark, value: Self.writeBuffer)
+    }
+
+    /// Takes sockets from the relay onto the NIO path: dials the upstream when the relay has not,
+    /// and starts a ``ProxyConnection`` with the bytes the relay still held. Completes once the
+    /// connection has taken the proxy's rules.
+    private func adopt(_ adoption: SpliceRelay.Adoption) -> EventLoopFuture<Void> {
+        let loop = group.next()
+        let upstream = self.upstream
+        return Self.configured(ClientBootstrap(group: loop))
+            .channelInitializer { [weak self] client in
+                guard let proxy = self else { return client.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+                let bootstrap = Self.configured(ClientBootstrap(group: client.eventLoop))
+                let upstreamChannel = adoption.upstream.map { bootstrap.withConnectedSocket($0) }
+                    ?? bootstrap.connectTimeout(.seconds(5)).connect(host: upstream.host, port: upstream.port)
+                return upstreamChannel.flatMapThrowing { upstreamChannel in
+                    do {
+                        try ProxyConnection(client: client, upstream: upstreamChannel, proxy: proxy,
+                                            pending: (adoption.toUpstream, adoption.toClient)).install()
+                    } catch {
+                        upstreamChannel.close(promise: nil)
+                        throw error
+                    }
+                }
+            }
+            .withConnectedSocket(adoption.client)
+            .map { _ in }
+            .recover { _ in }
+    }
+
     /// Whether it still accepts connections.
-    public var isListening: Bool { lock.withLock { !isStopped } && server?.isActive == true }
+    public var isListening: Bool { lock.withLock { !isStopped && relay != nil } }
 
     // MARK: rules
 
@@ -112,15 +130,18 @@ public final class FaultProxy: @unchecked Sendable {
 
     /// Changes the rules and hands them to every connection; the result completes once all applied them.
     private func update(_ change: (inout [ProxyRule]) -> Void) -> EventLoopFuture<Void> {
-        let (snapshot, current, targets) = lock.withLock { () -> ([ProxyRule], Int, [ProxyConnection]) in
+        // The relay is told under the lock, so it sees rule changes in the order they happen.
+        let (snapshot, current, targets, handOff) = lock.withLock { () -> ([ProxyRule], Int, [ProxyConnection], EventLoopFuture<Void>?) in
             change(&rules)
             generation += 1
-            return (rules, generation, connections.values.map(\.connection))
+            var handOff: EventLoopFuture<Void>?
+            if rules.isEmpty { relay?.routeToSplice() } else { handOff = relay?.routeToNIO() }
+            return (rules, generation, connections.values.map(\.connection), handOff)
         }
         let applied = targets.map { connection in
             connection.eventLoop.submit { connection.apply(snapshot, generation: current) }
         }
-        return EventLoopFuture.andAllComplete(applied, on: group.next())
+        return EventLoopFuture.andAllComplete(applied + [handOff].compactMap { $0 }, on: group.next())
     }
 
     // MARK: connections
@@ -145,9 +166,10 @@ public final class FaultProxy: @unchecked Sendable {
     }
 
     /// Open client connections.
-    public var connectionCount: Int { lock.withLock { connections.count } }
+    public var connectionCount: Int { lock.withLock { connections.count + (relay?.connectionCount ?? 0) } }
 
-    /// Bytes held for all connections: toxic queues plus unsent channel buffers. Backpressure
+    /// Bytes held for all connections on the NIO path: toxic queues plus unsent channel buffers
+    /// (spliced connections hold theirs in kernel pipes, never in Ebb's memory). Backpressure
     /// bounds it per connection and direction by ``ProxyFlow/highWater``, the write buffer's
     /// high mark and one batch of reads.
     public func bufferedBytes() throws -> Int {

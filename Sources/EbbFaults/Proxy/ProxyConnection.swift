@@ -19,13 +19,16 @@ final class ProxyConnection: @unchecked Sendable {
     private var timers: [String: Scheduled<Void>] = [:]
     private var finishedDirections = Set<ProxyDirection>()
     private var isClosed = false
+    /// Bytes the zero-copy relay had read but not yet written when it handed this connection over.
+    private var pending: (toUpstream: [UInt8], toClient: [UInt8])
 
     var eventLoop: EventLoop { client.eventLoop }
 
-    init(client: Channel, upstream: Channel, proxy: FaultProxy) {
+    init(client: Channel, upstream: Channel, proxy: FaultProxy, pending: (toUpstream: [UInt8], toClient: [UInt8]) = ([], [])) {
         self.client = client
         self.upstream = upstream
         self.proxy = proxy
+        self.pending = pending
         upstreamFlow = ProxyFlow(direction: .upstream, connection: self, source: client, sink: upstream)
         downstreamFlow = ProxyFlow(direction: .downstream, connection: self, source: upstream, sink: client)
     }
@@ -40,6 +43,12 @@ final class ProxyConnection: @unchecked Sendable {
     func begin() {
         guard let proxy, let (rules, generation) = proxy.register(self) else { return close() }
         apply(rules, generation: generation)
+        // What the relay held goes first, through the rules, as if just read.
+        for (flow, bytes) in [(upstreamFlow!, pending.toUpstream), (downstreamFlow!, pending.toClient)] where !bytes.isEmpty {
+            flow.received(client.allocator.buffer(bytes: bytes))
+            flow.readComplete()
+        }
+        pending = ([], [])
         upstreamFlow.readIfRoom()
         downstreamFlow.readIfRoom()
     }

@@ -1,0 +1,58 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A client connection and its upstream connection, relayed by a ``SpliceLane`` each way.
+/// Owned by the relay's thread; it owns both sockets until it closes them or hands them off.
+final class SplicedConnection {
+    let client: CInt
+    let upstream: CInt
+    let toUpstream: SpliceLane
+    let toClient: SpliceLane
+    /// In the relay's list of connections to pump again without waiting for epoll.
+    var isQueued = false
+    private(set) var isOpen = true
+
+    init(client: CInt, upstream: CInt) throws(SocketError) {
+        self.client = client
+        self.upstream = upstream
+        toUpstream = try SpliceLane(source: client, sink: upstream)
+        do {
+            toClient = try SpliceLane(source: upstream, sink: client)
+        } catch {
+            toUpstream.closePipe()
+            throw error
+        }
+    }
+
+    enum Outcome { case waiting, yielded, done }
+
+    /// Pumps both lanes. A failed socket ends the connection: like the NIO path, it closes both.
+    func pump() -> Outcome {
+        do {
+            let lanes = [try toUpstream.pump(), try toClient.pump()]
+            if lanes.allSatisfy({ $0 == .finished }) { return .done }
+            return lanes.contains(.yielded) ? .yielded : .waiting
+        } catch {
+            return .done
+        }
+    }
+
+    /// Closes both sockets and both pipes.
+    func close() {
+        guard isOpen else { return }
+        isOpen = false
+        toUpstream.closePipe()
+        toClient.closePipe()
+        Glibc.close(client)
+        Glibc.close(upstream)
+    }
+
+    /// Gives up both sockets with what waits in the pipes, for the NIO path to take over.
+    func release() -> SpliceRelay.Adoption {
+        isOpen = false
+        return SpliceRelay.Adoption(client: client, upstream: upstream,
+                                    toUpstream: toUpstream.takePendingAndClosePipe(),
+                                    toClient: toClient.takePendingAndClosePipe())
+    }
+}
