@@ -18,6 +18,10 @@ int ebb_set_pipe_capacity(int descriptor, int capacity) {
     return fcntl(descriptor, F_SETPIPE_SZ, capacity);
 }
 
+int ebb_pipe_capacity(int descriptor) {
+    return fcntl(descriptor, F_GETPIPE_SZ);
+}
+
 int ebb_accept(int listener) {
     return accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }

@@ -126,13 +126,20 @@ def cpu_seconds(pid):
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-direct = [throughput(bulk) for _ in range(repeats)]
-cpu_before = cpu_seconds(runner)
-proxied = [throughput(bulk_proxy) for _ in range(repeats)]
-cpu_per_gib = (cpu_seconds(runner) - cpu_before) / repeats
+# Direct and proxied runs alternate, so a drift in the machine's speed (loopback throughput on
+# a shared VM moves by a third between runs) weighs on both sides alike.
+direct, proxied, cpu = [], [], 0.0
+for _ in range(repeats):
+    direct.append(throughput(bulk))
+    cpu_before = cpu_seconds(runner)
+    proxied.append(throughput(bulk_proxy))
+    cpu += cpu_seconds(runner) - cpu_before
+cpu_per_gib = cpu / repeats
 d, p = statistics.median(direct), statistics.median(proxied)
+pairs = statistics.median(b / a for a, b in zip(direct, proxied))
 print(f"throughput: direct {d:.0f} MB/s, through the proxy {p:.0f} MB/s, ratio {p / d * 100:.0f}% "
-      f"(median of {repeats} x 1 GiB; direct runs {', '.join(f'{x:.0f}' for x in direct)}; proxy runs {', '.join(f'{x:.0f}' for x in proxied)}); "
+      f"(median of {repeats} x 1 GiB each, alternating; median ratio of neighbouring runs {pairs * 100:.0f}%; "
+      f"direct runs {', '.join(f'{x:.0f}' for x in direct)}; proxy runs {', '.join(f'{x:.0f}' for x in proxied)}); "
       f"the runner spent {cpu_per_gib:.2f} CPU-seconds per GiB proxied; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 def latencies(port, count=2000):

@@ -17,6 +17,9 @@ int ebb_pipe(int descriptors[2]);
 /// fcntl(F_SETPIPE_SZ); the new capacity or -1 with errno.
 int ebb_set_pipe_capacity(int descriptor, int capacity);
 
+/// fcntl(F_GETPIPE_SZ): the pipe's capacity in bytes, or -1 with errno.
+int ebb_pipe_capacity(int descriptor);
+
 /// accept4(2) with SOCK_NONBLOCK and SOCK_CLOEXEC.
 int ebb_accept(int listener);
 

@@ -136,6 +136,7 @@ final class SpliceRelay: @unchecked Sendable {
                 } else if let dial = dials[descriptor] {
                     progress(dial)
                 } else if let connection = connections[descriptor] {
+                    connection.note(event.events, on: descriptor)
                     pump(connection)
                 }
             }
@@ -170,8 +171,9 @@ final class SpliceRelay: @unchecked Sendable {
 
     /// How long epoll may wait: until the nearest dial deadline or the end of an accept pause.
     private func waitMilliseconds() -> CInt {
-        let deadlines = dials.values.map(\.deadline) + [acceptPausedUntil].compactMap { $0 }
-        guard let nearest = deadlines.min() else { return -1 }
+        var nearest = acceptPausedUntil
+        for dial in dials.values where nearest.map({ dial.deadline < $0 }) ?? true { nearest = dial.deadline }
+        guard let nearest else { return -1 }
         let left = ContinuousClock.now.duration(to: nearest)
         return CInt(max(0, min(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1, 60_000)))
     }
@@ -264,6 +266,7 @@ final class SpliceRelay: @unchecked Sendable {
     }
 
     private func expireDials() {
+        guard !dials.isEmpty else { return }
         let now = ContinuousClock.now
         for (socket, dial) in dials where dial.deadline <= now {
             dials[socket] = nil

@@ -1,3 +1,4 @@
+import CLinuxIO
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,12 +28,22 @@ final class SplicedConnection {
 
     enum Outcome { case waiting, yielded, done }
 
+    /// Notes what epoll reported for one of its sockets.
+    func note(_ events: UInt32, on descriptor: CInt) {
+        let failed = events & (EPOLLERR.rawValue | EPOLLHUP.rawValue | EPOLLRDHUP.rawValue) != 0
+        for lane in [toUpstream, toClient] {
+            if lane.source == descriptor, failed || events & EPOLLIN.rawValue != 0 { lane.sourceBecameReady() }
+            if lane.sink == descriptor, failed || events & EPOLLOUT.rawValue != 0 { lane.sinkBecameReady() }
+        }
+    }
+
     /// Pumps both lanes. A failed socket ends the connection: like the NIO path, it closes both.
     func pump() -> Outcome {
         do {
-            let lanes = [try toUpstream.pump(), try toClient.pump()]
-            if lanes.allSatisfy({ $0 == .finished }) { return .done }
-            return lanes.contains(.yielded) ? .yielded : .waiting
+            let upward = try toUpstream.pump()
+            let downward = try toClient.pump()
+            if upward == .finished, downward == .finished { return .done }
+            return upward == .yielded || downward == .yielded ? .yielded : .waiting
         } catch {
             return .done
         }
