@@ -122,6 +122,9 @@ final class TestClient: @unchecked Sendable {
 
     func send(_ text: String) { send(Array(text.utf8)) }
 
+    /// Half-closes: the peer reads the end of the stream, and this side can still receive.
+    func finishSending() { shutdown(fd, Int32(SHUT_WR)) }
+
     /// Reads whatever arrives until `count` bytes, the end of the stream, or `timeout` of silence.
     func receive(upTo count: Int = .max, timeout: Duration = .seconds(5)) -> (bytes: [UInt8], ending: Ending?) {
         var result: [UInt8] = []

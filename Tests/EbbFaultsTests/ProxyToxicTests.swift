@@ -199,13 +199,16 @@ struct ProxyToxicTests {
         }
     }
 
-    @Test("a slow reader stops the proxy reading: memory stays bounded while 32 MiB wait upstream")
+    @Test("under a toxic, a slow reader stops the proxy reading: memory stays bounded while 32 MiB wait upstream")
     func backpressure() throws {
         let blob = [UInt8](repeating: 0xAB, count: 32 << 20)
         let upstream = try TestUpstream(sending: blob)
         defer { upstream.stop() }
         let harness = try ProxyHarness(upstreamPort: upstream.port)
         defer { harness.stop() }
+        // A toxic puts the connection on the NIO path, the one that holds bytes in Ebb's memory
+        // (a clean connection's bytes stay in kernel pipes).
+        _ = try harness.inject("proxy.toxic: { proxy: api, toxic: latency, latency: 1ms, direction: upstream }")
         let client = try TestClient(port: harness.port)
         #expect(eventually { harness.proxy.connectionCount == 1 })
         // Let the kernel buffers fill, then watch what the proxy holds while nobody reads.

@@ -168,6 +168,10 @@ public final class FaultProxy: @unchecked Sendable {
     /// Open client connections.
     public var connectionCount: Int { lock.withLock { connections.count + (relay?.connectionCount ?? 0) } }
 
+    /// Open client connections on the zero-copy path (accepted while no rule existed, and none
+    /// has arrived since), dialling their upstream or relayed in the kernel.
+    public var zeroCopyConnectionCount: Int { lock.withLock { relay?.connectionCount ?? 0 } }
+
     /// Bytes held for all connections on the NIO path: toxic queues plus unsent channel buffers
     /// (spliced connections hold theirs in kernel pipes, never in Ebb's memory). Backpressure
     /// bounds it per connection and direction by ``ProxyFlow/highWater``, the write buffer's
