@@ -2,8 +2,9 @@ import Foundation
 import NIOCore
 import NIOPosix
 
-/// A TCP proxy on SwiftNIO that forwards `listen` to `upstream` and applies ``ProxyRule``s.
-/// Without rules it is a transparent pass-through. It lives in the runner's process: when
+/// A TCP proxy that forwards `listen` to `upstream` and applies ``ProxyRule``s. Without rules it
+/// is a transparent pass-through that relays in the kernel (``SpliceRelay``); connections a
+/// rule may touch run on SwiftNIO (``ProxyConnection``). It lives in the runner's process: when
 /// that process ends, so does the proxy, and its clients get "connection refused".
 public final class FaultProxy: @unchecked Sendable {
     public let name: String
