@@ -79,8 +79,14 @@ final class TestUpstream: @unchecked Sendable {
             context.writeAndFlush(data, promise: nil)
         }
 
+        /// An echo ends its side once it has echoed everything (a sender's output closes after its blob).
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-            if case ChannelEvent.inputClosed = event { context.close(mode: .output, promise: nil) }
+            guard case ChannelEvent.inputClosed = event, blob == nil else { return }
+            // With the input ended, NIO's output close is a full close that drops unsent writes.
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+                channel.close(mode: .output, promise: nil)
+            }
         }
 
         func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }

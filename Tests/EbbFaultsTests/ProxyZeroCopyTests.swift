@@ -58,6 +58,43 @@ struct ProxyZeroCopyTests {
         #expect(harness.proxy.zeroCopyConnectionCount >= 1, "a connection opened after the undo is spliced")
     }
 
+    @Test("a client that half-closed, handed over mid-download, still gets every byte and then the end")
+    func handOffAfterHalfClose() throws {
+        let blob = randomBytes(8 << 20)
+        let upstream = try TestUpstream(sending: blob)
+        defer { upstream.stop() }
+        let harness = try ProxyHarness(upstreamPort: upstream.port)
+        defer { harness.stop() }
+        let client = try TestClient(port: harness.port)
+        client.finishSending()
+        var received = client.receive(upTo: 1 << 20).bytes
+        _ = try harness.inject("proxy.toxic: { proxy: api, toxic: latency, latency: 1ms }")
+        let rest = client.receive(upTo: blob.count - received.count, timeout: .seconds(10))
+        received += rest.bytes
+        let intact = received == blob
+        #expect(intact, "\(received.count) of \(blob.count) bytes arrived, then \(String(describing: rest.ending))")
+        #expect(client.receive(timeout: .seconds(5)).ending == .closed)
+    }
+
+    @Test("under a toxic from the start, a client that half-closed gets every byte of a download and then the end")
+    func halfClosedDownloadUnderAToxic() throws {
+        let blob = randomBytes(8 << 20)
+        let upstream = try TestUpstream(sending: blob)
+        defer { upstream.stop() }
+        let harness = try ProxyHarness(upstreamPort: upstream.port)
+        defer { harness.stop() }
+        _ = try harness.inject("proxy.toxic: { proxy: api, toxic: latency, latency: 1ms }")
+        let client = try TestClient(port: harness.port)
+        client.finishSending()
+        var received = client.receive(upTo: 1 << 20).bytes
+        #expect(harness.proxy.zeroCopyConnectionCount == 0)
+        let rest = client.receive(upTo: blob.count - received.count, timeout: .seconds(10))
+        received += rest.bytes
+        let intact = received == blob
+        #expect(intact, "\(received.count) of \(blob.count) bytes arrived, then \(String(describing: rest.ending))")
+        #expect(client.receive(timeout: .seconds(5)).ending == .closed)
+    }
+
     @Test("a connection the upstream refuses is closed at once")
     func refusedUpstreamClosesTheClient() throws {
         let harness = try ProxyHarness(upstreamPort: try freePort())

@@ -31,17 +31,26 @@ public final class FaultProxy: @unchecked Sendable {
     static let reads = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 256 * 1024)
     static let writeBuffer = ChannelOptions.Types.WriteBufferWaterMark(low: 128 * 1024, high: 512 * 1024)
 
-    /// Binds the listening socket; throws when the address is taken.
+    /// Binds the listening socket; throws when the address is taken or the proxy was stopped.
     public func start() throws {
-        let relay = try SpliceRelay(listen: listen, upstream: upstream, eventLoop: group.next()) { [weak self] adoption in
+        let loop = group.next()
+        let relay = try SpliceRelay(listen: listen, upstream: upstream, eventLoop: loop) { [weak self] adoption in
             guard let self else {
-                [adoption.client, adoption.upstream].compactMap { $0 }.forEach { _ = close($0) }
-                return MultiThreadedEventLoopGroup.singleton.next().makeSucceededVoidFuture()
+                adoption.close()
+                return loop.makeSucceededVoidFuture()
             }
             return self.adopt(adoption)
         }
+        let started = lock.withLock { () -> Bool in
+            guard !isStopped, self.relay == nil else { return false }
+            self.relay = relay
+            return true
+        }
+        guard started else {
+            relay.stop()
+            throw ChannelError.ioOnClosedChannel
+        }
         relay.start(name: name)
-        lock.withLock { self.relay = relay }
     }
 
     /// The port it listens on (the configured one, or the one the system chose for port 0).
@@ -78,12 +87,12 @@ public final class FaultProxy: @unchecked Sendable {
             .channelInitializer { [weak self] client in
                 guard let proxy = self else { return client.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
                 let bootstrap = Self.configured(ClientBootstrap(group: client.eventLoop))
-                let upstreamChannel = adoption.upstream.map { bootstrap.withConnectedSocket($0) }
+                let upstreamChannel = adoption.claimUpstream().map { bootstrap.withConnectedSocket($0) }
                     ?? bootstrap.connectTimeout(.seconds(5)).connect(host: upstream.host, port: upstream.port)
                 return upstreamChannel.flatMapThrowing { upstreamChannel in
                     do {
                         try ProxyConnection(client: client, upstream: upstreamChannel, proxy: proxy,
-                                            pending: (adoption.toUpstream, adoption.toClient)).install()
+                                            pending: (adoption.toUpstream, adoption.toClient), finished: adoption.finished).install()
                     } catch {
                         upstreamChannel.close(promise: nil)
                         throw error
@@ -92,7 +101,8 @@ public final class FaultProxy: @unchecked Sendable {
             }
             .withConnectedSocket(adoption.client)
             .map { _ in }
-            .recover { _ in }
+            // NIO closed the client's socket; an upstream socket it never took is still ours.
+            .recover { _ in adoption.claimUpstream().map { _ = close($0) } }
     }
 
     /// Whether it still accepts connections.
@@ -105,7 +115,7 @@ public final class FaultProxy: @unchecked Sendable {
     /// Returns once every open connection applies it. Not to be called on the proxy's event loop.
     public func add(_ rule: ProxyRule, until deadline: Date) {
         // A proxy stopped meanwhile has no connection left to wait for.
-        try? update { $0.removeAll { $0.id == rule.id }; $0.append(rule) }.wait()
+        try? update { $0.removeAll { $0.id == rule.id }; $0.append(rule) }?.wait()
         // A deadline years away (none given) needs no timer.
         let seconds = deadline.timeIntervalSinceNow
         guard seconds < 365 * 86_400 else { return }
@@ -117,7 +127,7 @@ public final class FaultProxy: @unchecked Sendable {
     /// Takes rule `id` off; returns once every open connection has let go of it. Not to be
     /// called on the proxy's event loop.
     public func remove(_ id: String) {
-        try? update { $0.removeAll { $0.id == id } }.wait()
+        try? update { $0.removeAll { $0.id == id } }?.wait()
     }
 
     /// True when no rule `id` is left and every connection has applied the rules without it.
@@ -129,16 +139,19 @@ public final class FaultProxy: @unchecked Sendable {
 
     public var activeRules: [ProxyRule] { lock.withLock { rules } }
 
-    /// Changes the rules and hands them to every connection; the result completes once all applied them.
-    private func update(_ change: (inout [ProxyRule]) -> Void) -> EventLoopFuture<Void> {
+    /// Changes the rules and hands them to every connection; the result completes once all
+    /// applied them. Nil once the proxy is stopped (its event loop is gone; nothing to wait for).
+    private func update(_ change: (inout [ProxyRule]) -> Void) -> EventLoopFuture<Void>? {
         // The relay is told under the lock, so it sees rule changes in the order they happen.
-        let (snapshot, current, targets, handOff) = lock.withLock { () -> ([ProxyRule], Int, [ProxyConnection], EventLoopFuture<Void>?) in
+        let state = lock.withLock { () -> ([ProxyRule], Int, [ProxyConnection], EventLoopFuture<Void>?)? in
+            guard !isStopped else { return nil }
             change(&rules)
             generation += 1
             var handOff: EventLoopFuture<Void>?
             if rules.isEmpty { relay?.routeToSplice() } else { handOff = relay?.routeToNIO() }
             return (rules, generation, connections.values.map(\.connection), handOff)
         }
+        guard let (snapshot, current, targets, handOff) = state else { return nil }
         let applied = targets.map { connection in
             connection.eventLoop.submit { connection.apply(snapshot, generation: current) }
         }

@@ -24,13 +24,18 @@ final class ProxyConnection: @unchecked Sendable {
 
     var eventLoop: EventLoop { client.eventLoop }
 
-    init(client: Channel, upstream: Channel, proxy: FaultProxy, pending: (toUpstream: [UInt8], toClient: [UInt8]) = ([], [])) {
+    /// `pending` and `finished` come from the zero-copy relay when it hands a connection over:
+    /// bytes it had read but not written, and directions whose end it already passed on.
+    init(client: Channel, upstream: Channel, proxy: FaultProxy,
+         pending: (toUpstream: [UInt8], toClient: [UInt8]) = ([], []), finished: Set<ProxyDirection> = []) {
         self.client = client
         self.upstream = upstream
         self.proxy = proxy
         self.pending = pending
         upstreamFlow = ProxyFlow(direction: .upstream, connection: self, source: client, sink: upstream)
         downstreamFlow = ProxyFlow(direction: .downstream, connection: self, source: upstream, sink: client)
+        finishedDirections = finished
+        for direction in finished { (direction == .upstream ? upstreamFlow : downstreamFlow).markFinished() }
     }
 
     /// Adds the handlers that feed the flows; runs on the event loop before the client is active.
@@ -112,14 +117,45 @@ final class ProxyConnection: @unchecked Sendable {
         options.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { [self] _ in close() }
     }
 
-    /// A flow has written everything its source sent: half-close its sink, or close the whole
-    /// connection when a `limit_data` toxic ended it or both directions are done.
+    /// A flow has written everything its source sent: pass the end on to its sink once those
+    /// writes are out, then close the whole connection when a `limit_data` toxic ended it or
+    /// both directions are done.
+    ///
+    /// NIO turns an output close on a channel whose input already ended into a full close that
+    /// drops unsent writes and ends the other direction too. So the flow first waits for its
+    /// writes to reach the socket, and a sink that already ended its own sending gets no
+    /// separate half-close: the end reaches it with the full close once the other direction,
+    /// which reads from it, has delivered everything as well.
     func flowFinished(_ direction: ProxyDirection, closeBoth: Bool) {
         guard !isClosed else { return }
-        finishedDirections.insert(direction)
-        guard !closeBoth, finishedDirections.count < 2 else { return close() }
         let sink = direction == .upstream ? upstream : client
-        sink.close(mode: .output).whenFailure { [self] _ in close() }
+        let sinkAlsoEnded = flow(readingFrom: direction == .upstream ? .upstream : .client).sourceEnded
+        sink.writeAndFlush(sink.allocator.buffer(capacity: 0)).flatMap { () -> EventLoopFuture<Void> in
+            closeBoth || sinkAlsoEnded ? sink.eventLoop.makeSucceededVoidFuture() : sink.close(mode: .output)
+        }.whenComplete { [self] result in
+            if case .failure(let error) = result, !Self.isAlreadyShut(error) { return close() }
+            finishedDirections.insert(direction)
+            if closeBoth || finishedDirections.count == 2 { close() }
+        }
+    }
+
+    /// One channel closed. After the proxy had ended its output, that is the peer's end arriving
+    /// (NIO closes a channel whose both halves are shut without an input-closed event): the
+    /// other direction still delivers what it holds. Otherwise the peer went away and the
+    /// connection closes.
+    func sideClosed(_ side: Side) {
+        guard !isClosed else { return }
+        guard finishedDirections.contains(side == .client ? .downstream : .upstream) else { return close() }
+        flow(readingFrom: side).sourceClosed()
+        if finishedDirections.count == 2 { close() }
+    }
+
+    /// The output was shut before: the zero-copy relay passed this direction's end on before
+    /// it handed the connection over (ENOTCONN once both ends are closed).
+    private static func isAlreadyShut(_ error: Error) -> Bool {
+        if let error = error as? IOError { return error.errnoCode == ENOTCONN }
+        if let error = error as? ChannelError { return error == .outputClosed }
+        return false
     }
 
     func close() {
@@ -193,7 +229,7 @@ final class ProxySideHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        connection.close()
+        connection.sideClosed(side)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

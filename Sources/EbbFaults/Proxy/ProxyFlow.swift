@@ -22,7 +22,7 @@ final class ProxyFlow: @unchecked Sendable {
     private var needsFlush = false
     /// Bytes accepted from `source`; `limit_data` counts from its value when the toxic arrived.
     private var accepted: UInt64 = 0
-    private var sourceEnded = false
+    private(set) var sourceEnded = false
     /// A `limit_data` toxic let its last byte through: the whole connection closes once it is written.
     private var limitReached = false
     private var finished = false
@@ -73,6 +73,12 @@ final class ProxyFlow: @unchecked Sendable {
     func readComplete() {
         flushIfNeeded()
         readIfRoom()
+    }
+
+    /// Its end was passed on before this flow existed (by the zero-copy relay): nothing to do.
+    func markFinished() {
+        sourceEnded = true
+        finished = true
     }
 
     func sourceClosed() {

@@ -11,10 +11,11 @@ struct ResolvedAddress {
 
     /// Every TCP address `host` has, in the resolver's order (a name such as `localhost` may
     /// have an IPv6 and an IPv4 one). Blocks while a name is looked up.
-    static func all(host: String, port: Int, forListening: Bool = false) throws(SocketError) -> [ResolvedAddress] {
+    static func all(host: String, port: Int, forListening: Bool = false, numericOnly: Bool = false) throws(SocketError) -> [ResolvedAddress] {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_flags = forListening ? AI_PASSIVE : AI_ADDRCONFIG
+        // No AI_ADDRCONFIG: in a namespace with loopback only it would leave `localhost` unresolved.
+        hints.ai_flags = (forListening ? AI_PASSIVE : 0) | (numericOnly ? AI_NUMERICHOST : 0)
         var list: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(host, String(port), &hints, &list)
         guard status == 0, let list else { throw SocketError("resolve \(host)", detail: String(cString: gai_strerror(status))) }
@@ -29,6 +30,11 @@ struct ResolvedAddress {
             addresses.append(ResolvedAddress(storage: storage, length: entry.pointee.ai_addrlen))
         }
         return addresses
+    }
+
+    /// The address when `host` is an IPv4 or IPv6 literal (no lookup, so it never blocks); nil for a name.
+    static func numeric(host: String, port: Int) -> [ResolvedAddress]? {
+        (try? all(host: host, port: port, numericOnly: true)).flatMap { $0.isEmpty ? nil : $0 }
     }
 
     func withSocketAddress<Result>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {

@@ -15,13 +15,39 @@ import Glibc
 /// the upstream and runs its own epoll loop on one thread. NIO takes sockets over through
 /// `withConnectedSocket`, together with the bytes still in the pipes, so a hand-off loses nothing.
 final class SpliceRelay: @unchecked Sendable {
-    /// Sockets for the NIO path: a client, its upstream if already dialled, and bytes the relay
-    /// had read but not yet written each way.
-    struct Adoption {
+    /// Sockets for the NIO path: a client, its upstream if already dialled, bytes the relay
+    /// had read but not yet written each way, and the directions whose end it already passed
+    /// on (their sink's output is shut). The upstream socket is claimed once, by whoever wraps
+    /// it in a channel or closes it.
+    final class Adoption: @unchecked Sendable {
         let client: CInt
-        let upstream: CInt?
         let toUpstream: [UInt8]
         let toClient: [UInt8]
+        let finished: Set<ProxyDirection>
+        private let lock = NSLock()
+        private var upstream: CInt?
+
+        init(client: CInt, upstream: CInt?, toUpstream: [UInt8] = [], toClient: [UInt8] = [], finished: Set<ProxyDirection> = []) {
+            self.client = client
+            self.upstream = upstream
+            self.toUpstream = toUpstream
+            self.toClient = toClient
+            self.finished = finished
+        }
+
+        /// The upstream socket, the first time only.
+        func claimUpstream() -> CInt? {
+            lock.withLock {
+                defer { upstream = nil }
+                return upstream
+            }
+        }
+
+        /// Closes both sockets (nobody took them).
+        func close() {
+            _ = Glibc.close(client)
+            claimUpstream().map { _ = Glibc.close($0) }
+        }
     }
 
     /// The port it listens on (the one the system chose when asked for port 0).
@@ -43,11 +69,25 @@ final class SpliceRelay: @unchecked Sendable {
     private var routesToNIO = false
     private var connections: [CInt: SplicedConnection] = [:]
     private var dials: [CInt: UpstreamDial] = [:]
+    /// Clients waiting for the upstream's name to resolve.
+    private var resolving = 0
     private var queued: [SplicedConnection] = []
     private var acceptPausedUntil: ContinuousClock.Instant?
     private var isRunning = true
 
     private static let dialTimeout = Duration.seconds(5)
+
+    /// Once per process: splice(2) to a socket the peer reset raises SIGPIPE, which must not end
+    /// the runner; and a spliced connection takes six descriptors (two sockets, two pipes), so
+    /// the soft limit goes up to the hard one, as Go's runtime and most servers do.
+    private static let prepareProcess: Void = {
+        signal(SIGPIPE, SIG_IGN)
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+    }()
     private static let connectionEvents = EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue | EPOLLET.rawValue
 
     /// Binds `listen`; throws when the address is taken or does not resolve.
@@ -56,6 +96,7 @@ final class SpliceRelay: @unchecked Sendable {
         self.upstream = upstream
         self.eventLoop = eventLoop
         self.adopt = adopt
+        Self.prepareProcess
         listener = try Self.listen(on: listen)
         port = Self.localPort(of: listener)
         epoll = epoll_create1(CInt(EPOLL_CLOEXEC))
@@ -88,6 +129,8 @@ final class SpliceRelay: @unchecked Sendable {
         let promise = eventLoop.makePromise(of: Void.self)
         guard perform({ [self] in
             routesToNIO = true
+            // Stopping: the connections are closed, not handed to an event loop about to end.
+            guard isRunning else { return promise.succeed() }
             var seen = Set<ObjectIdentifier>()
             let open = connections.values.filter { seen.insert(ObjectIdentifier($0)).inserted }
             let started = open.map { handOff($0) }
@@ -201,18 +244,19 @@ final class SpliceRelay: @unchecked Sendable {
             if client < 0 {
                 switch errno {
                 case EINTR, ECONNABORTED: continue
-                case EMFILE, ENFILE, ENOBUFS, ENOMEM:
-                    // Out of descriptors: the queue stays in the kernel's backlog; retry shortly
-                    // rather than spin on a listener that stays readable.
+                case EAGAIN:
+                    return
+                default:
+                    // Out of descriptors (EMFILE) or another failure: the queue stays in the
+                    // kernel's backlog; retry shortly rather than spin on a readable listener.
                     acceptPausedUntil = .now + .milliseconds(100)
                     change(listener, events: 0)
                     return
-                default: return
                 }
             }
             setNoDelay(client)
             if routesToNIO {
-                _ = adopt(Adoption(client: client, upstream: nil, toUpstream: [], toClient: []))
+                _ = adopt(Adoption(client: client, upstream: nil))
             } else {
                 dial(for: client)
             }
@@ -227,13 +271,26 @@ final class SpliceRelay: @unchecked Sendable {
 
     // MARK: dialling the upstream
 
+    /// Resolves the upstream for each connection, as the NIO path does, so a name that moves
+    /// is followed: an address at once, a name on another thread (a slow DNS server must not
+    /// hold the relay).
     private func dial(for client: CInt) {
-        // Resolved for each connection, as the NIO path does, so a name that moves is followed.
-        guard let addresses = try? ResolvedAddress.all(host: upstream.host, port: upstream.port), !addresses.isEmpty else {
-            close(client)
-            return
+        if let addresses = ResolvedAddress.numeric(host: upstream.host, port: upstream.port) {
+            return attempt(UpstreamDial(client: client, addresses: addresses, deadline: .now + Self.dialTimeout))
         }
-        attempt(UpstreamDial(client: client, addresses: addresses, deadline: .now + Self.dialTimeout))
+        resolving += 1
+        publishCount()
+        let upstream = self.upstream
+        DispatchQueue.global().async { [self] in
+            let addresses = (try? ResolvedAddress.all(host: upstream.host, port: upstream.port)) ?? []
+            let queued = perform { [self] in
+                resolving -= 1
+                publishCount()
+                guard isRunning, !addresses.isEmpty else { return _ = close(client) }
+                attempt(UpstreamDial(client: client, addresses: addresses, deadline: .now + Self.dialTimeout))
+            }
+            if !queued { close(client) }
+        }
     }
 
     /// Tries the dial's next address; a connection every address refuses is closed, as on the NIO path.
@@ -279,12 +336,12 @@ final class SpliceRelay: @unchecked Sendable {
         setNoDelay(upstream)
         if watched { epoll_ctl(epoll, EPOLL_CTL_DEL, upstream, nil) }
         guard !routesToNIO else {
-            _ = adopt(Adoption(client: client, upstream: upstream, toUpstream: [], toClient: []))
+            _ = adopt(Adoption(client: client, upstream: upstream))
             return
         }
         guard let connection = try? SplicedConnection(client: client, upstream: upstream) else {
-            close(client)
-            close(upstream)
+            // No descriptors left for pipes: the NIO path needs none.
+            _ = adopt(Adoption(client: client, upstream: upstream))
             return
         }
         connections[client] = connection
@@ -312,7 +369,7 @@ final class SpliceRelay: @unchecked Sendable {
     }
 
     private func publishCount() {
-        openConnections.store(connections.count / 2 + dials.count, ordering: .relaxed)
+        openConnections.store(connections.count / 2 + dials.count + resolving, ordering: .relaxed)
     }
 
     // MARK: system calls

@@ -62,8 +62,10 @@ final class SplicedConnection {
     /// Gives up both sockets with what waits in the pipes, for the NIO path to take over.
     func release() -> SpliceRelay.Adoption {
         isOpen = false
+        let finished = Set([(ProxyDirection.upstream, toUpstream), (.downstream, toClient)].filter { $0.1.isFinished }.map(\.0))
         return SpliceRelay.Adoption(client: client, upstream: upstream,
                                     toUpstream: toUpstream.takePendingAndClosePipe(),
-                                    toClient: toClient.takePendingAndClosePipe())
+                                    toClient: toClient.takePendingAndClosePipe(),
+                                    finished: finished)
     }
 }
