@@ -31,10 +31,10 @@ final class SplicedConnection {
     /// Notes what epoll reported for one of its sockets.
     func note(_ events: UInt32, on descriptor: CInt) {
         let failed = events & (EPOLLERR.rawValue | EPOLLHUP.rawValue | EPOLLRDHUP.rawValue) != 0
-        for lane in [toUpstream, toClient] {
-            if lane.source == descriptor, failed || events & EPOLLIN.rawValue != 0 { lane.sourceBecameReady() }
-            if lane.sink == descriptor, failed || events & EPOLLOUT.rawValue != 0 { lane.sinkBecameReady() }
-        }
+        // The client is one lane's source and the other's sink; so is the upstream.
+        let (reading, writing) = descriptor == client ? (toUpstream, toClient) : (toClient, toUpstream)
+        if failed || events & EPOLLIN.rawValue != 0 { reading.sourceBecameReady() }
+        if failed || events & EPOLLOUT.rawValue != 0 { writing.sinkBecameReady() }
     }
 
     /// Pumps both lanes. A failed socket ends the connection: like the NIO path, it closes both.
