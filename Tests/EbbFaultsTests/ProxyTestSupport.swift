@@ -190,9 +190,9 @@ struct ProxyHarness {
     let runID = "proxytest-\(UUID().uuidString.prefix(8))"
     let proxy: FaultProxy
 
-    init(upstreamPort: Int) throws {
+    init(upstreamPort: Int, logger: Logger = Logger(label: "ebb.proxy-test")) throws {
         proxy = FaultProxy(name: "api", listen: ProxyAddress(host: "127.0.0.1", port: 0),
-                           upstream: ProxyAddress(host: "127.0.0.1", port: upstreamPort))
+                           upstream: ProxyAddress(host: "127.0.0.1", port: upstreamPort), logger: logger)
         try proxy.start()
         RunningProxies.add(proxy, runID: runID)
     }
@@ -251,4 +251,31 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
     let start = clock.now
     try body()
     return (clock.now - start).seconds
+}
+
+/// A log that keeps what is logged to it, for tests that check what a user would read.
+final class CapturedLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [(level: Logger.Level, message: String)] = []
+
+    var logger: Logger { Logger(label: "captured") { _ in Handler(log: self) } }
+
+    func messages(at level: Logger.Level) -> [String] {
+        lock.withLock { entries.filter { $0.level == level }.map(\.message) }
+    }
+
+    private struct Handler: LogHandler {
+        let log: CapturedLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            log.lock.withLock { log.entries.append((event.level, "\(event.message)")) }
+        }
+    }
 }

@@ -95,14 +95,20 @@ struct ProxyZeroCopyTests {
         #expect(client.receive(timeout: .seconds(5)).ending == .closed)
     }
 
-    @Test("a connection the upstream refuses is closed at once")
+    @Test("a connection the upstream refuses is closed at once, with one warning that says why for a burst of them")
     func refusedUpstreamClosesTheClient() throws {
-        let harness = try ProxyHarness(upstreamPort: try freePort())
+        let log = CapturedLog()
+        let upstreamPort = try freePort()
+        let harness = try ProxyHarness(upstreamPort: upstreamPort, logger: log.logger)
         defer { harness.stop() }
-        let client = try TestClient(port: harness.port)
-        let result = client.receive(timeout: .seconds(5))
-        #expect(result.ending == .closed || result.ending == .reset, "ended \(String(describing: result.ending))")
+        for _ in 0..<3 {
+            let result = try TestClient(port: harness.port).receive(timeout: .seconds(5))
+            #expect(result.ending == .closed || result.ending == .reset, "ended \(String(describing: result.ending))")
+        }
         #expect(eventually { harness.proxy.connectionCount == 0 })
+        let warnings = log.messages(at: .warning)
+        #expect(warnings.count == 1, "\(warnings)")
+        #expect(warnings.first?.contains("upstream 127.0.0.1:\(upstreamPort) unreachable (Connection refused)") == true, "\(warnings)")
     }
 
     @Test("an upstream named localhost is reached on whichever of its addresses listens")

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOCore
 import NIOPosix
 
@@ -20,10 +21,36 @@ public final class FaultProxy: @unchecked Sendable {
     private var connections: [ObjectIdentifier: (connection: ProxyConnection, applied: Int)] = [:]
     private var isStopped = false
 
-    public init(name: String, listen: ProxyAddress, upstream: ProxyAddress) {
+    private let logger: Logger
+    /// When a client was last reported closed for an unreachable upstream, and how many since.
+    private var unreachableReported: ContinuousClock.Instant?
+    private var unreachableSince = 0
+
+    /// `logger` hears of clients closed because the upstream could not be reached.
+    public init(name: String, listen: ProxyAddress, upstream: ProxyAddress, logger: Logger = Logger(label: "ebb.proxy")) {
         self.name = name
         self.listen = listen
         self.upstream = upstream
+        self.logger = logger
+    }
+
+    /// Warns that a client was closed because no upstream address answered; at most one
+    /// warning per 10 s, counting the others, so a dependency that is down does not flood the log.
+    func upstreamUnreachable(_ reason: String) {
+        let message = lock.withLock { () -> String? in
+            let now = ContinuousClock.now
+            if let last = unreachableReported, last.duration(to: now) < .seconds(10) {
+                unreachableSince += 1
+                return nil
+            }
+            defer {
+                unreachableReported = now
+                unreachableSince = 0
+            }
+            let others = unreachableSince > 0 ? "; \(unreachableSince) more since the last warning" : ""
+            return "proxy \(name): closed a client's connection, upstream \(upstream) unreachable (\(reason))\(others)"
+        }
+        if let message { logger.warning("\(message)") }
     }
 
     /// Reads of up to 256 KiB and up to 512 KiB unsent per socket: fewer system calls and
@@ -34,7 +61,8 @@ public final class FaultProxy: @unchecked Sendable {
     /// Binds the listening socket; throws when the address is taken or the proxy was stopped.
     public func start() throws {
         let loop = group.next()
-        let relay = try SpliceRelay(listen: listen, upstream: upstream, eventLoop: loop) { [weak self] adoption in
+        let relay = try SpliceRelay(listen: listen, upstream: upstream, eventLoop: loop,
+                                    upstreamUnreachable: { [weak self] in self?.upstreamUnreachable($0) }) { [weak self] adoption in
             guard let self else {
                 adoption.close()
                 return loop.makeSucceededVoidFuture()
@@ -88,7 +116,9 @@ public final class FaultProxy: @unchecked Sendable {
                 guard let proxy = self else { return client.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
                 let bootstrap = Self.configured(ClientBootstrap(group: client.eventLoop))
                 let upstreamChannel = adoption.claimUpstream().map { bootstrap.withConnectedSocket($0) }
-                    ?? bootstrap.connectTimeout(.seconds(5)).connect(host: upstream.host, port: upstream.port)
+                    ?? bootstrap.connectTimeout(.seconds(5)).connect(host: upstream.host, port: upstream.port).always { result in
+                        if case .failure(let error) = result { proxy.upstreamUnreachable("\(error)") }
+                    }
                 return upstreamChannel.flatMapThrowing { upstreamChannel in
                     do {
                         try ProxyConnection(client: client, upstream: upstreamChannel, proxy: proxy,

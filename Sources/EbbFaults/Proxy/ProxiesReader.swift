@@ -71,7 +71,7 @@ struct ProxySpec: SuiteProxy {
     }
 
     func start(_ plan: FaultPlan, runID: String, logger: Logger) throws {
-        let proxy = FaultProxy(name: name, listen: listen, upstream: upstream)
+        let proxy = FaultProxy(name: name, listen: listen, upstream: upstream, logger: logger)
         do {
             try proxy.start()
         } catch {

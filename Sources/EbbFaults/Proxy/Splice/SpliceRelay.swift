@@ -57,6 +57,7 @@ final class SpliceRelay: @unchecked Sendable {
     private let wakeup: CInt
     private let upstream: ProxyAddress
     private let adopt: (Adoption) -> EventLoopFuture<Void>
+    private let upstreamUnreachable: (String) -> Void
     private let eventLoop: EventLoop
     private let finished = DispatchSemaphore(value: 0)
 
@@ -91,11 +92,14 @@ final class SpliceRelay: @unchecked Sendable {
     private static let connectionEvents = EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue | EPOLLET.rawValue
 
     /// Binds `listen`; throws when the address is taken or does not resolve.
+    /// `upstreamUnreachable` hears why a client was closed because no upstream address answered.
     init(listen: ProxyAddress, upstream: ProxyAddress, eventLoop: EventLoop,
+         upstreamUnreachable: @escaping (String) -> Void,
          adopt: @escaping (Adoption) -> EventLoopFuture<Void>) throws(SocketError) {
         self.upstream = upstream
         self.eventLoop = eventLoop
         self.adopt = adopt
+        self.upstreamUnreachable = upstreamUnreachable
         Self.prepareProcess
         listener = try Self.listen(on: listen)
         port = Self.localPort(of: listener)
@@ -286,7 +290,10 @@ final class SpliceRelay: @unchecked Sendable {
             let queued = perform { [self] in
                 resolving -= 1
                 publishCount()
-                guard isRunning, !addresses.isEmpty else { return _ = close(client) }
+                guard isRunning, !addresses.isEmpty else {
+                    if isRunning { upstreamUnreachable("cannot resolve \(upstream.host)") }
+                    return _ = close(client)
+                }
                 attempt(UpstreamDial(client: client, addresses: addresses, deadline: .now + Self.dialTimeout))
             }
             if !queued { close(client) }
@@ -304,6 +311,7 @@ final class SpliceRelay: @unchecked Sendable {
             }
             return established(client: dial.client, upstream: socket.descriptor, watched: false)
         }
+        upstreamUnreachable(dial.lastFailure)
         dial.abandon()
     }
 
@@ -316,6 +324,7 @@ final class SpliceRelay: @unchecked Sendable {
         if status == 0, failure == 0 {
             established(client: dial.client, upstream: socket, watched: true)
         } else {
+            dial.noteFailure(status == 0 ? failure : errno)
             dial.dropSocket()
             attempt(dial)
         }
@@ -327,6 +336,8 @@ final class SpliceRelay: @unchecked Sendable {
         let now = ContinuousClock.now
         for (socket, dial) in dials where dial.deadline <= now {
             dials[socket] = nil
+            dial.noteTimeout()
+            upstreamUnreachable(dial.lastFailure)
             dial.abandon()
         }
         publishCount()

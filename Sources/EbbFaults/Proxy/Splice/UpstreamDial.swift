@@ -11,6 +11,8 @@ final class UpstreamDial {
     private var next = 0
     /// The socket of the attempt in flight.
     private(set) var socket: CInt?
+    /// Why the last attempt failed, for the report when all of them did.
+    private(set) var lastFailure = "no address"
 
     init(client: CInt, addresses: [ResolvedAddress], deadline: ContinuousClock.Instant) {
         self.client = client
@@ -24,7 +26,10 @@ final class UpstreamDial {
             let address = addresses[next]
             next += 1
             let descriptor = Glibc.socket(address.family, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
-            guard descriptor >= 0 else { continue }
+            guard descriptor >= 0 else {
+                noteFailure(errno)
+                continue
+            }
             if address.withSocketAddress({ connect(descriptor, $0, $1) }) == 0 {
                 socket = descriptor
                 return (descriptor, false)
@@ -33,10 +38,15 @@ final class UpstreamDial {
                 socket = descriptor
                 return (descriptor, true)
             }
+            noteFailure(errno)
             close(descriptor)
         }
         return nil
     }
+
+    func noteFailure(_ code: CInt) { lastFailure = String(cString: strerror(code)) }
+
+    func noteTimeout() { lastFailure = "no answer within 5 s" }
 
     /// Closes the attempt in flight (it failed), keeping the client for the next address.
     func dropSocket() {
