@@ -127,6 +127,20 @@ struct ProxyZeroCopyTests {
         #expect(throws: Missing.self) { try TestClient(port: port) }
     }
 
+    @Test("a stopped proxy refuses to start, frees its port, and rule changes on it return at once")
+    func stoppedProxy() throws {
+        let port = try freePort()
+        let address = ProxyAddress(host: "127.0.0.1", port: port)
+        let proxy = FaultProxy(name: "late", listen: address, upstream: ProxyAddress(host: "127.0.0.1", port: try freePort()))
+        proxy.stop()
+        #expect(throws: (any Error).self) { try proxy.start() }
+        proxy.remove("nothing")  // before: waited forever on the stopped event loop
+        #expect(throws: Missing.self) { try TestClient(port: port) }
+        let other = FaultProxy(name: "other", listen: address, upstream: proxy.upstream)
+        try other.start()
+        other.stop()
+    }
+
     private func randomBytes(_ count: Int) -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
         return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }

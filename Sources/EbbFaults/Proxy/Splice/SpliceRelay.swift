@@ -63,6 +63,7 @@ final class SpliceRelay: @unchecked Sendable {
 
     private let lock = NSLock()
     private var commands: [() -> Void] = []
+    private var isStarted = false
     private var isStopped = false
     private let openConnections = Atomic<Int>(0)
 
@@ -116,6 +117,7 @@ final class SpliceRelay: @unchecked Sendable {
 
     /// Starts the relay's thread.
     func start(name: String) {
+        lock.withLock { isStarted = true }
         let thread = Thread { [self] in
             run()
             finished.signal()
@@ -153,19 +155,26 @@ final class SpliceRelay: @unchecked Sendable {
 
     /// Closes the listener and every connection on this path; returns when the thread ended.
     func stop() {
+        let neverStarted = lock.withLock { () -> Bool in
+            guard !isStarted, !isStopped else { return false }
+            isStopped = true
+            return true
+        }
+        if neverStarted { return [listener, epoll, wakeup].forEach { _ = close($0) } }
         guard perform({ [self] in isRunning = false }) else { return }
         finished.wait()
     }
 
     /// Queues `command` for the relay's thread; false once it stopped.
     private func perform(_ command: @escaping () -> Void) -> Bool {
-        let accepted = lock.withLock {
+        // The wake-up is written under the lock: once the thread has marked itself stopped it
+        // closes the eventfd, and its number may then belong to another file.
+        lock.withLock {
             guard !isStopped else { return false }
             commands.append(command)
+            _ = eventfd_write(wakeup, 1)
             return true
         }
-        if accepted { _ = eventfd_write(wakeup, 1) }
-        return accepted
     }
 
     // MARK: the loop
