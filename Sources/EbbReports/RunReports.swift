@@ -36,7 +36,7 @@ public struct RunReports: Sendable {
         }
         if let directory = result.journalDirectory {
             do {
-                let run = try JournalReader(holding: directory).run(at: directory)
+                let run = JournalReader(holding: directory).run(at: directory)
                 let summary = RollbackSummary(run: run, result: result, exitStatus: result.exitStatus, recoveredBy: "runner")
                 written += try SummaryFiles.write(summary, to: reportDirectory)
             } catch {
@@ -50,7 +50,7 @@ public struct RunReports: Sendable {
     /// Writes the reports of a run recovered from its journal: `rollback-summary-<run id>.*` and
     /// `junit-<run id>.xml`, with one `rollback:` testcase per record.
     public func write(_ report: RecoveryReport, reader: JournalReader, actor: String) throws -> [String] {
-        let run = try reader.run(at: report.directory)
+        let run = reader.run(at: report.directory)
         let status: ExitStatus = report.isComplete ? .passed : .rollbackIncomplete
         var durations: [Int: Duration] = [:]
         for result in report.results { durations[result.record.sequence] = result.duration }

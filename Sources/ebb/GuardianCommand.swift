@@ -15,12 +15,13 @@ struct GuardianCommand: ParsableCommand {
     @Option var runnerPid: Int32
     @Option var runnerStartTime: UInt64 = 0
     @Option var reportDir: String
+    @Option var rollbackTimeout = DurationArgument(RollbackExecutor.defaultBudget)
 
     func run() throws {
         let logger = Wiring.logger(verbose: true)
         let guardian = Guardian(runDirectory: URL(fileURLWithPath: runDir), runnerPID: runnerPid,
                                 runnerStartTime: runnerStartTime == 0 ? nil : runnerStartTime,
-                                catalog: Wiring.catalog, logger: logger)
+                                catalog: Wiring.catalog, logger: logger, rollbackBudget: rollbackTimeout.duration)
         switch try guardian.watch() {
         case .runnerClosed:
             print("runner \(runnerPid) closed its journal; nothing to do")

@@ -7,7 +7,7 @@ struct RollbackCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rollback",
         abstract: "Inspect and execute the rollback journal (offline: needs no suite).",
-        subcommands: [ListCommand.self, ExecuteCommand.self]
+        subcommands: [ListCommand.self, ExecuteCommand.self, ForgetCommand.self]
     )
 
     struct ListCommand: ParsableCommand {
@@ -54,6 +54,8 @@ struct RollbackCommand: ParsableCommand {
         var allowOtherHost = false
         @Option(help: ArgumentHelp("Folder for the rollback summary of each executed run (rollback-summary-<run id>.json/.md).", valueName: "dir"))
         var reportDir = "reports"
+        @Option(help: ArgumentHelp("Time budget of each run's rollback; undos still waiting when it runs out are recorded revert-failed (exit 2).", valueName: "duration"))
+        var rollbackTimeout: DurationArgument = DurationArgument(RollbackExecutor.defaultBudget)
 
         func validate() throws {
             guard (runID == nil) == all else { throw ValidationError("give exactly one of --run ID or --all") }
@@ -66,6 +68,7 @@ struct RollbackCommand: ParsableCommand {
         private func execute() throws {
             var recovery = Recovery(stateDirectory: state.directory, catalog: Wiring.catalog, logger: Wiring.logger(verbose: verbose))
             recovery.allowsOtherHosts = allowOtherHost
+            recovery.rollbackBudget = rollbackTimeout.duration
             let targets: [RunSnapshot]
             if let id = runID {
                 guard let found = try Wiring.readJournal({ try recovery.reader.run(id: id) }) else {
@@ -74,7 +77,11 @@ struct RollbackCommand: ParsableCommand {
                 }
                 targets = [found]
             } else {
-                targets = try Wiring.readJournal { try recovery.reader.runs() }.filter { !$0.isLive && $0.needsRecovery }
+                let runs = try Wiring.readJournal { try recovery.reader.runs() }
+                for stray in runs where stray.isStray {
+                    Wiring.printError("warning: \(stray.directory.path): \(stray.problem ?? "not a run")")
+                }
+                targets = runs.filter { !$0.isLive && $0.needsRecovery }
                 if targets.isEmpty { print("Nothing to execute: no dead run has pending records.") }
             }
             var complete = true
@@ -91,6 +98,55 @@ struct RollbackCommand: ParsableCommand {
                 }
             }
             if !complete { throw ExitCode(.rollbackIncomplete) }
+        }
+    }
+
+    struct ForgetCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "forget",
+            abstract: "Take a run that can never be recovered out of the journal (kept in <state-dir>/archive/).",
+            discussion: """
+            For a run that blocks 'ebb run' and cannot be executed: recorded on a machine that is \
+            gone, a record that can never verify, a damaged or half-written run directory. The run \
+            directory moves to <state-dir>/archive/, nothing is deleted and nothing is reverted. \
+            A run with pending or damaged records may still have faults in place: forgetting it \
+            needs --yes, and the command lists what may be left. Live runs are refused.
+            """
+        )
+
+        @OptionGroup var state: StateOptions
+        @Option(name: .customLong("run"), help: ArgumentHelp("The run to forget (id or directory name).", valueName: "id")) var runID: String
+        @Flag(help: "Forget the run even though some of its records are pending or damaged (their faults may still be in place).")
+        var yes = false
+
+        func run() throws {
+            let reader = JournalReader(stateDirectory: state.directory)
+            guard let run = try Wiring.readJournal({ try reader.run(id: runID) }) else {
+                Wiring.printError("error: no run \(runID) in \(reader.rollbackDirectory.path)")
+                throw ExitCode(.invalidInput)
+            }
+            let pending = run.records.filter(\.state.isPending)
+            let unsure = pending.map { "  \($0.fileName): \($0.state.rawValue), \($0.fault) on \($0.target)" }
+                + run.damaged.map { "  \($0.path): damaged (\($0.problem))" }
+            if !unsure.isEmpty && !yes {
+                Wiring.printError("""
+                error: run \(run.id) has \(unsure.count) record(s) that are not verified reverted; their faults may still be in place:
+                \(unsure.joined(separator: "\n"))
+                Revert them by hand (or with 'ebb rollback execute --run \(run.id)' where that can work), then pass --yes to forget the run.
+                """)
+                throw ExitCode(.invalidInput)
+            }
+            let archived: URL
+            do {
+                archived = try JournalArchive.forget(run, stateDirectory: state.directory)
+            } catch {
+                Wiring.printError("error: \(error)")
+                throw ExitCode(.invalidInput)
+            }
+            print("forgot run \(run.id): moved to \(archived.path)")
+            if !unsure.isEmpty {
+                print("not reverted by Ebb, check by hand:\n\(unsure.joined(separator: "\n"))")
+            }
         }
     }
 }

@@ -53,8 +53,11 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Bytes of step output kept per JUnit text node (head and tail); the full text is in reports/logs.", valueName: "bytes"))
     var junitMaxOutput = 64 * 1024
 
-    @Option(help: ArgumentHelp("Added to each fault's hold to form its deadline: past it, the guardian reverts the fault even if the runner still lives but is stuck.", valueName: "duration"))
-    var deadlineGrace = "30s"
+    @Option(help: ArgumentHelp("Added to each fault's hold to form its deadline, counted from the fault's injection: past it, the guardian reverts the fault even if the runner still lives but is stuck (and the scenario fails).", valueName: "duration"))
+    var deadlineGrace = DurationArgument(.seconds(30))
+
+    @Option(help: ArgumentHelp("Time budget of each rollback (a scenario's, the fixtures', a recovery's): undos still waiting when it runs out are recorded revert-failed (exit 2) instead of hanging the job.", valueName: "duration"))
+    var rollbackTimeout = DurationArgument(RollbackExecutor.defaultBudget)
 
     @Flag(help: "Do not start the guardian (UNSAFE: if ebb is SIGKILLed, its faults stay until 'ebb rollback execute').")
     var noGuardian = false
@@ -93,14 +96,11 @@ struct RunCommand: AsyncParsableCommand {
             Wiring.printError("error: --scenario \(unknown): no such scenario (have: \(known.sorted().joined(separator: ", ")))")
             throw ExitCode(.invalidInput)
         }
-        guard let grace = DurationText.parse(deadlineGrace) else {
-            Wiring.printError("error: --deadline-grace \(deadlineGrace): not a duration; write e.g. 500ms, 30s or 2m")
-            throw ExitCode(.invalidInput)
-        }
         let logger = Wiring.logger(verbose: verbose)
         let options = Runner.Options(stateDirectory: state.directory,
                                      reportDirectory: URL(fileURLWithPath: reportDir).standardizedFileURL,
-                                     scenarioNames: scenarios, rollbackGrace: grace)
+                                     scenarioNames: scenarios, rollbackGrace: deadlineGrace.duration,
+                                     rollbackBudget: rollbackTimeout.duration)
         let console = ConsoleReporter(style: logFormat == .json ? .json : ConsoleReporter.terminalStyle, quiet: quiet)
         let reports = RunReports(reportDirectory: options.reportDirectory, junitPath: junit.map { URL(fileURLWithPath: $0).standardizedFileURL },
                                  flavor: junitFlavor, maxOutputBytes: junitMaxOutput)
@@ -115,10 +115,15 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(planned.contains { (try? $0.plan.get()) == nil } ? .inconclusive : .passed)
         }
 
-        let recovery = Recovery(stateDirectory: state.directory, catalog: Wiring.catalog, actor: "run --recover", logger: logger)
+        var recovery = Recovery(stateDirectory: state.directory, catalog: Wiring.catalog, actor: "run --recover", logger: logger)
+        recovery.rollbackBudget = rollbackTimeout.duration
         let dead: [RunSnapshot]
         do {
-            dead = try recovery.reader.runsNeedingRecovery()
+            let runs = try recovery.reader.runs()
+            for stray in runs where stray.isStray {
+                Wiring.printError("warning: \(stray.directory.path): \(stray.problem ?? "not a run")")
+            }
+            dead = runs.filter(\.needsRecovery)
         } catch {
             Wiring.printError("error: cannot read the journal in \(state.directory.path): \(error)")
             throw ExitCode(.invalidInput)
@@ -128,7 +133,8 @@ struct RunCommand: AsyncParsableCommand {
                 Wiring.printError("""
                 error: \(dead.count) earlier run(s) in \(state.directory.path) are not running but still have pending or unreadable records: \(dead.map(\.id).joined(separator: ", ")). \
                 Their faults may still be in place. Inspect them with 'ebb rollback list', revert them with \
-                'ebb rollback execute --all', or pass --recover to do that before this run.
+                'ebb rollback execute --all', or pass --recover to do that before this run. A run that can never \
+                be recovered (its host is gone, a record never verifies) is taken out with 'ebb rollback forget --run ID'.
                 """)
                 throw ExitCode(.invalidInput)
             }
@@ -162,7 +168,8 @@ struct RunCommand: AsyncParsableCommand {
         }
         if !noGuardian {
             do {
-                try journal.recordGuardian(pid: GuardianLauncher.launch(for: journal, reportDirectory: options.reportDirectory))
+                try journal.recordGuardian(pid: GuardianLauncher.launch(for: journal, reportDirectory: options.reportDirectory,
+                                                                         rollbackBudget: rollbackTimeout.duration))
             } catch {
                 Wiring.printError("error: cannot start the guardian (\(error)); not injecting anything. Use --no-guardian to run without one.")
                 try? journal.close()

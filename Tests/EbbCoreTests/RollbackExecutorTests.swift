@@ -16,10 +16,13 @@ import Testing
         let blocker = scratch.url.appendingPathComponent("blocker").path
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         _ = FileManager.default.createFile(atPath: blocker, contents: nil)
-        var persisted: [String: RecordState] = [:]
+        let store = RecordStore(runDirectory: scratch.url)
+        let records = [try record(1, label: "first", log: log), try record(2, label: "broken", log: log, blocker: blocker),
+                       try record(3, label: "third", log: log)]
+        try records.forEach(store.create)
         let executor = RollbackExecutor(catalog: .testing, actor: "test", attempts: 3, backoff: .milliseconds(1), logger: testLogger)
-        let results = executor.execute([try record(1, label: "first", log: log), try record(2, label: "broken", log: log, blocker: blocker),
-                                        try record(3, label: "third", log: log)], runDirectory: scratch.url) { persisted[$0.fault] = $0.state }
+        let results = executor.execute(records, store: store)
+        let persisted = Dictionary(uniqueKeysWithValues: try records.map { ($0.fault, try #require(try store.current($0)).state) })
         #expect(LoggingUndo.lines(log) == ["third", "broken", "broken", "broken", "first"])
         #expect(results.map(\.record.state) == [.reverted, .revertFailed, .reverted])
         #expect(results[1].record.attempts == 3)
@@ -33,16 +36,23 @@ import Testing
         let log = scratch.url.appendingPathComponent("log").path
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let executor = RollbackExecutor(catalog: .testing, actor: "test", logger: testLogger)
-        let first = executor.execute([try record(1, label: "once", log: log)], runDirectory: scratch.url) { _ in }
-        let second = executor.execute(first.map(\.record), runDirectory: scratch.url) { _ in Issue.record("nothing to persist") }
+        let store = RecordStore(runDirectory: scratch.url)
+        let once = try record(1, label: "once", log: log)
+        try store.create(once)
+        let first = executor.execute([once], store: store)
+        // The caller's stale copy still says injected: the journal is read afresh and wins.
+        let second = executor.execute([once], store: store)
         #expect(LoggingUndo.lines(log) == ["once"])
+        #expect(first.map(\.record.state) == [.reverted])
         #expect(second.map(\.record.state) == [.reverted])
     }
 
     @Test func anUnknownUndoKindIsARollbackFailureNotACrash() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
         let executor = RollbackExecutor(catalog: .testing, actor: "test", logger: testLogger)
-        let result = executor.execute(try record(1, label: "x", log: "/dev/null", kind: "from.the.future"),
-                                      runDirectory: URL(fileURLWithPath: "/tmp")) { _ in }
+        let result = try #require(executor.execute([try record(1, label: "x", log: "/dev/null", kind: "from.the.future")],
+                                                   store: RecordStore(runDirectory: scratch.url)).first)
         #expect(result.record.state == .revertFailed)
         #expect(result.record.message?.contains("unknown undo kind 'from.the.future'") == true)
     }

@@ -13,7 +13,7 @@ struct ArmCheckingFault: Fault {
     func plan(_ context: FaultContext) throws -> FaultPlan { try inner.plan(context) }
     func prepare(_ plan: FaultPlan, _ context: FaultContext) throws { try inner.prepare(plan, context) }
     func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
-        let run = try JournalReader(holding: context.runDirectory).run(at: context.runDirectory)
+        let run = JournalReader(holding: context.runDirectory).run(at: context.runDirectory)
         let record = run.records.first { $0.fault == name && $0.scenario == context.scenario }
         observations.add(name, armed: record?.state == .armed && record?.kind == plan.undoKind)
         try inner.inject(plan, context)

@@ -20,6 +20,8 @@ enum LoggingUndo: UndoHandler {
         var label: String
         var log: String
         var blocker: String?
+        /// The undo hangs while this file exists (at most 30 s), like an undo stuck on a dead API.
+        var hangWhile: String?
     }
     static let kind = "test.logging"
 
@@ -28,6 +30,10 @@ enum LoggingUndo: UndoHandler {
         try handle.seekToEnd()
         try handle.write(contentsOf: Data("\(payload.label)\n".utf8))
         try handle.close()
+        if let hangWhile = payload.hangWhile {
+            let end = Date().addingTimeInterval(30)
+            while FileManager.default.fileExists(atPath: hangWhile) && Date() < end { Thread.sleep(forTimeInterval: 0.01) }
+        }
         if let blocker = payload.blocker, FileManager.default.fileExists(atPath: blocker) {
             throw VerificationFailure("\(payload.label) is blocked")
         }
@@ -43,10 +49,20 @@ enum LoggingUndo: UndoHandler {
 
 let testLogger = Logger(label: "ebb.test")
 
+/// A LoggingUndo that stands for a cluster object: its records may be executed from any machine.
+enum ClusterUndo: UndoHandler {
+    typealias Payload = LoggingUndo.Payload
+    static let kind = "test.cluster"
+    static let actsOnHost = false
+    static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome { try LoggingUndo.undo(payload, context) }
+    static func verify(_ payload: Payload, _ context: UndoContext) throws {}
+}
+
 extension PluginCatalog {
     static var testing: PluginCatalog {
         var catalog = PluginCatalog()
         catalog.register(undo: LoggingUndo.self)
+        catalog.register(undo: ClusterUndo.self)
         return catalog
     }
 }

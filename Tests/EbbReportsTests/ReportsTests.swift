@@ -41,7 +41,7 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ebb-listing-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: directory) }
         let journal = try RunJournal.create(stateDirectory: directory, suites: ["s.yaml"])
-        try journal.write(UndoRecord(runID: journal.runID, sequence: 1, scenario: "s", fault: "f", plugin: "command", target: "t",
+        try RecordStore(runDirectory: journal.directory).create(UndoRecord(runID: journal.runID, sequence: 1, scenario: "s", fault: "f", plugin: "command", target: "t",
                                      kind: "command.rollback", data: .object(["x": .number(1)]), state: .injected,
                                      armedAt: Date(timeIntervalSince1970: 1_800_000_000), deadline: Date(timeIntervalSince1970: 1_800_000_060)))
         try Data("{".utf8).write(to: journal.directory.appendingPathComponent("0002-s-g.json"))

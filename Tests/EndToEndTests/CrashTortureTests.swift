@@ -12,14 +12,8 @@ import Glibc
 @Suite(.serialized) struct CrashTortureTests {
     static var trials: Int { Int(ProcessInfo.processInfo.environment["EBB_TORTURE_TRIALS"] ?? "") ?? 6 }
 
-    @Test func aSIGKILLAtAnyMomentLeavesNothingBehind() throws {
-        var recoveries: [Double] = []
-        var leftovers = 0
-        for trial in 0..<Self.trials {
-            let workspace = try Workspace()
-            let pauseMarker = "\(Int.random(in: 100_000...999_999)).\(trial % 10)1"
-            let paused = try workspace.startSleeper(pauseMarker)
-            let suite = try workspace.write(suite: """
+    static func suite(pauseMarker: String) -> String {
+        """
             allowed_roots: [files]
             setup:
               - name: service
@@ -38,7 +32,17 @@ import Glibc
                   - disk.fill: { path: files, size: 4M }
                   - command: { inject: [touch, files/flag], rollback: [rm, -f, files/flag] }
                   - file.replace: { path: files/d.txt, content: x }
-            """)
+            """
+    }
+
+    @Test func aSIGKILLAtAnyMomentLeavesNothingBehind() throws {
+        var recoveries: [Double] = []
+        var leftovers = 0
+        for trial in 0..<Self.trials {
+            let workspace = try Workspace()
+            let pauseMarker = "\(Int.random(in: 100_000...999_999)).\(trial % 10)1"
+            let paused = try workspace.startSleeper(pauseMarker)
+            let suite = try workspace.write(suite: Self.suite(pauseMarker: pauseMarker))
             let delay = Double.random(in: 0...0.9)
             let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
             Thread.sleep(forTimeInterval: delay)   // the randomized kill point is what this test is about
@@ -65,8 +69,60 @@ import Glibc
         func percentile(_ p: Double) -> String {
             sorted.isEmpty ? "-" : String(format: "%.0f ms", sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] * 1000)
         }
-        print("torture: \(Self.trials) trials, \(leftovers) leftovers; kill to verified revert p50 \(percentile(0.5)), p99 \(percentile(0.99)), max \(percentile(1))")
+        print("torture: runner killed, guardian recovers: \(Self.trials) trials, \(leftovers) leftovers; kill to verified revert p50 \(percentile(0.5)), p99 \(percentile(0.99)), max \(percentile(1))")
         #expect(leftovers == 0)
+    }
+
+    /// The whole job dies: runner and guardian are SIGKILLed together at a random moment, and a
+    /// fresh `ebb rollback execute --all` must put everything back from the journal alone.
+    @Test func killingRunnerAndGuardianTogetherIsRecoveredByRollbackExecute() throws {
+        var leftovers = 0
+        var recoveries: [Double] = []
+        for trial in 0..<Self.trials {
+            let workspace = try Workspace()
+            let pauseMarker = "\(Int.random(in: 100_000...999_999)).\(trial % 10)2"
+            let paused = try workspace.startSleeper(pauseMarker)
+            let suite = try workspace.write(suite: Self.suite(pauseMarker: pauseMarker))
+            let delay = Double.random(in: 0...0.9)
+            let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+            Thread.sleep(forTimeInterval: delay)   // the randomized kill point is what this test is about
+            // Stopped first, so it cannot start a guardian between the look-up and the kill.
+            run.signal(SIGSTOP)
+            let guardians = Self.guardians(of: workspace)
+            guardians.forEach { kill($0, SIGKILL) }
+            run.signal(SIGKILL)
+            _ = run.wait()
+            _ = eventually { guardians.allSatisfy { [nil, "Z"].contains(workspace.processState($0)) } }
+            let start = ContinuousClock.now
+            let execute = try EbbRun.run(["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
+            let clean = execute.status == 0 && workspace.filesAreAsTheyWere() && workspace.processState(paused) != "T"
+                && journalIsSettled(workspace) && workspace.runIDs().allSatisfy { workspace.fixtureProcesses(ofRun: $0).isEmpty }
+            if clean { recoveries.append((ContinuousClock.now - start).seconds) } else { leftovers += 1 }
+            if !clean {
+                let list = try EbbRun.run(["rollback", "list", "--state-dir", workspace.state.path], in: workspace.url)
+                Issue.record("""
+                trial \(trial): runner and guardian (\(guardians)) killed after \(Int(delay * 1000)) ms; rollback execute exited \(execute.status): \
+                files \(workspace.filesAreAsTheyWere()), paused \(String(describing: workspace.processState(paused))), journal settled \(journalIsSettled(workspace))
+                \(execute.stdout)\(execute.stderr)
+                \(list.stdout)
+                """)
+            }
+        }
+        let sorted = recoveries.sorted()
+        let p50 = sorted.isEmpty ? "-" : String(format: "%.0f ms", sorted[sorted.count / 2] * 1000)
+        print("torture: runner and guardian killed together, then rollback execute: \(Self.trials) trials, \(leftovers) leftovers; rollback execute p50 \(p50)")
+        #expect(leftovers == 0)
+    }
+
+    /// Guardians of runs in `workspace`'s state directory: this test's own processes, found by
+    /// the unique path on their command line and ended by pid.
+    static func guardians(of workspace: Workspace) -> [Int32] {
+        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init)
+        return pids.filter { pid in
+            guard let raw = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")) else { return false }
+            let arguments = raw.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            return arguments.dropFirst().first == "guardian" && arguments.contains { $0.hasPrefix(workspace.state.path + "/") }
+        }
     }
 
     /// No run is open without a live runner, and no record is left pending.

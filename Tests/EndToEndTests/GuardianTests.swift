@@ -96,9 +96,43 @@ import Glibc
         let reverted = try record(workspace, runID, suffix: "-hold-file.truncate.json")
         #expect((reverted["revertedBy"] as? String)?.contains("deadline") == true)
         run.signal(SIGCONT)
-        #expect(run.wait() == 0, "the runner wakes up, finds the fault already reverted, and finishes")
+        #expect(run.wait() == 1, "the runner wakes up, finds the fault reverted by the guardian, and fails the scenario: its hold was cut short")
         #expect(workspace.filesAreAsTheyWere())
+        let junit = try String(contentsOf: workspace.url.appendingPathComponent("reports/junit.xml"), encoding: .utf8)
+        #expect(junit.contains("name=\"deadline: file.truncate\""))
+        #expect(junit.contains("the guardian reverted file.truncate"))
+        let summary = try String(contentsOf: workspace.url.appendingPathComponent("reports/rollback-summary.md"), encoding: .utf8)
+        #expect(summary.contains("deadline: file.truncate"))
     }
+
+    /// A long steady-state phase before injection must not eat into the hold: the deadline counts
+    /// from the injection. (It counted from preflight: with checks sampling for seconds first, the
+    /// guardian reverted the fault mid-hold while the runner was healthy, and the run said ok.)
+    @Test func aSlowSteadyStateDoesNotShortenTheHold() throws {
+        let workspace = try Workspace()
+        let suite = try workspace.write(suite: """
+        checks:
+          - name: slow-steady-state
+            command: { run: ["true"] }
+            interval: 1s
+            before_samples: 3
+            phases: [before]
+        scenarios:
+          - name: hold
+            duration: 3s
+            faults:
+              - command: { inject: [touch, files/flag], rollback: [rm, -f, files/flag], verify: [test, '!', -e, files/flag] }
+        """)
+        let run = try EbbRun(["run", suite, "--deadline-grace", "1500ms", "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(run.wait() == 0, "\(run.stdout)\n\(run.stderr)")
+        let runID = try unwrap(workspace.runIDs().first)
+        let record = try record(workspace, runID, suffix: "-hold-command.json")
+        #expect(record["revertedBy"] as? String == "runner", "the runner, not the guardian, took the fault back after its full hold")
+        let injectedAt = try unwrap(parseDate(record["injectedAt"] as? String))
+        let finishedAt = try unwrap(parseDate(record["finishedAt"] as? String))
+        #expect(finishedAt.timeIntervalSince(injectedAt) >= 3, "the fault stayed for its whole 3 s hold")
+    }
+
 
     @Test func theGuardianLeavesAsSoonAsTheRunnerClosesItsJournal() throws {
         let workspace = try Workspace()
@@ -117,6 +151,10 @@ import Glibc
         #expect(eventually { workspace.processState(Int32(guardian)) == nil || workspace.processState(Int32(guardian)) == "Z" })
         #expect(try runInfo(workspace, runID)["status"] as? String == "closed")
     }
+}
+
+func parseDate(_ text: String?) -> Date? {
+    text.flatMap { try? Date($0, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) }
 }
 
 /// Waits until `condition` holds, re-checking every 10 ms, for at most `timeout`.

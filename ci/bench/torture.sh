@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Crash torture benchmark: SIGKILLs `ebb run` at random moments TRIALS times and reports
-# leftovers (must be 0) and the distribution of time from SIGKILL to verified revert by the
-# guardian. ci/test.sh runs the same test with a handful of trials.
+# Crash torture benchmark, TRIALS trials of each of two tests (ci/test.sh runs them with 6):
+#  - `ebb run` SIGKILLed at a random moment: the guardian must revert everything; reports
+#    leftovers (must be 0) and the time from SIGKILL to verified revert;
+#  - runner and guardian SIGKILLed together at a random moment, then a fresh
+#    `ebb rollback execute --all`: it must revert everything from the journal alone.
 # Usage: ci/bench/torture.sh [TRIALS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -13,13 +13,23 @@ public struct Guardian: Sendable {
     public var runnerStartTime: UInt64?
     public var catalog: PluginCatalog
     public var logger: Logger
+    /// The time budget of each rollback the guardian runs (`--rollback-timeout` of the run).
+    public var rollbackBudget: Duration
+    /// How often a record whose undo failed at its deadline is tried again while the runner lives.
+    public var retryInterval: Duration = .seconds(5)
 
-    public init(runDirectory: URL, runnerPID: Int32, runnerStartTime: UInt64?, catalog: PluginCatalog, logger: Logger) {
+    /// Recorded as `revertedBy` when the guardian reverts a fault past its deadline while the
+    /// runner is alive; the runner reports such a fault as a failed step of its scenario.
+    public static let deadlineActor = "guardian (deadline passed while the runner was alive)"
+
+    public init(runDirectory: URL, runnerPID: Int32, runnerStartTime: UInt64?, catalog: PluginCatalog, logger: Logger,
+                rollbackBudget: Duration = RollbackExecutor.defaultBudget) {
         self.runDirectory = runDirectory
         self.runnerPID = runnerPID
         self.runnerStartTime = runnerStartTime
         self.catalog = catalog
         self.logger = logger
+        self.rollbackBudget = rollbackBudget
     }
 
     /// How the watch ended.
@@ -38,9 +48,10 @@ public struct Guardian: Sendable {
     public func watch() throws -> Outcome {
         let pidfd = ChildProcess.pidfdOpen(runnerPID)
         defer { if pidfd >= 0 { close(pidfd) } }
+        var lastTried: [Int: Date] = [:]
         while runnerIsAlive {
             // Sleep until the runner exits (the pidfd becomes readable) or the next deadline is due.
-            let wait = min(max(revertOverdueFaults() ?? 1, 0.01), 1)
+            let wait = min(max(revertOverdueFaults(lastTried: &lastTried) ?? 1, 0.01), 1)
             if pidfd >= 0 {
                 var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
                 _ = poll(&entry, 1, Int32(wait * 1000))
@@ -48,9 +59,10 @@ public struct Guardian: Sendable {
                 Thread.sleep(forTimeInterval: min(wait, 0.05))
             }
         }
-        let run = try reader.run(at: runDirectory)
+        let run = reader.run(at: runDirectory)
         if run.info?.status == .closed && !run.needsRecovery { return .runnerClosed }
-        let recovery = Recovery(stateDirectory: reader.stateDirectory, catalog: catalog, actor: "guardian", logger: logger)
+        var recovery = Recovery(stateDirectory: reader.stateDirectory, catalog: catalog, actor: "guardian", logger: logger)
+        recovery.rollbackBudget = rollbackBudget
         return .recovered(try recovery.execute(run))
     }
 
@@ -59,22 +71,31 @@ public struct Guardian: Sendable {
         return ProcessTable.isAlive(pid: runnerPID, startTime: start)
     }
 
-    /// A live runner that is stuck (stopped, deadlocked) must not keep a fault past its deadline:
-    /// the guardian reverts it without the run's lock. Undos are idempotent, so a runner that
-    /// wakes up and rolls back the same record changes nothing.
-    /// Returns the seconds until the next deadline of a record still pending, if any; the
-    /// journal is read once for both.
-    private func revertOverdueFaults() -> Double? {
-        guard let run = try? reader.run(at: runDirectory) else { return nil }
+    /// A live runner that is stuck (stopped, deadlocked) must not keep a fault past its deadline.
+    /// The guardian cannot take the run's lock (the runner holds it for life), so it works record
+    /// by record under each record's own lock, and skips a record whose lock the runner holds
+    /// right now (it is injecting or rolling that fault back). A record whose undo failed is tried
+    /// again every `retryInterval`. Returns the seconds until the next deadline or retry, if any;
+    /// the journal is read once for both.
+    private func revertOverdueFaults(lastTried: inout [Int: Date]) -> Double? {
+        let run = reader.run(at: runDirectory)
         let now = Date()
-        let pending = run.records.filter { $0.state == .armed || $0.state == .injected }
-        let overdue = pending.filter { $0.deadline < now }
-        if !overdue.isEmpty {
-            let executor = RollbackExecutor(catalog: catalog, actor: "guardian (deadline passed while the runner was alive)", logger: logger)
-            _ = executor.execute(overdue, runDirectory: runDirectory) { try $0.write(into: runDirectory) }
+        let pending = run.records.filter(\.state.isPending)
+        let due = pending.filter { record in
+            guard record.deadline < now else { return false }
+            guard record.state == .revertFailed, let tried = lastTried[record.sequence] else { return true }
+            return now.timeIntervalSince(tried) >= retryInterval.seconds
         }
-        // Overdue records have just been executed (reverted or failed): no longer pending.
-        return pending.filter { $0.deadline >= now }.map { $0.deadline.timeIntervalSinceNow }.min()
+        if !due.isEmpty {
+            let executor = RollbackExecutor(catalog: catalog, actor: Self.deadlineActor, budget: rollbackBudget, logger: logger)
+            for result in executor.execute(due, store: RecordStore(runDirectory: runDirectory), waitForOthers: false) {
+                lastTried[result.record.sequence] = Date()
+            }
+        }
+        let retries = pending.filter { $0.deadline < now }.compactMap { lastTried[$0.sequence] }
+            .map { $0.addingTimeInterval(retryInterval.seconds).timeIntervalSinceNow }
+        let deadlines = pending.filter { $0.deadline >= now }.map { $0.deadline.timeIntervalSinceNow }
+        return (retries + deadlines).min()
     }
 }
 
@@ -82,8 +103,10 @@ public struct Guardian: Sendable {
 /// to `guardian.log` in the run directory (never the CI step's pipes, which would keep the
 /// step waiting).
 public enum GuardianLauncher {
-    public static func launch(for journal: RunJournal, reportDirectory: URL) throws -> Int32 {
+    public static func launch(for journal: RunJournal, reportDirectory: URL,
+                              rollbackBudget: Duration = RollbackExecutor.defaultBudget) throws -> Int32 {
         let arguments = [ChildProcess.currentExecutable, "guardian",
+                         "--rollback-timeout", "\(Int(rollbackBudget.seconds * 1000))ms",
                          "--run-dir", journal.directory.path,
                          "--runner-pid", String(journal.info.pid),
                          "--runner-start-time", String(journal.info.pidStartTime ?? 0),

@@ -8,6 +8,19 @@ public enum RecordState: String, Codable, Sendable, CaseIterable {
 
     /// The fault may still be in place: its undo has not succeeded yet.
     public var isPending: Bool { self == .armed || self == .injected || self == .revertFailed }
+
+    /// Whether a record in this state may be written with state `next`. The only moves are
+    /// forward: `armed -> injected`, any pending state to an outcome, and a pending state to
+    /// itself (a deadline renewed, a failed undo retried). Nothing leaves `reverted` or
+    /// `irreversible`, so a late writer can never make a reverted fault look live or a live
+    /// fault look reverted.
+    public func canChange(to next: RecordState) -> Bool {
+        switch (self, next) {
+        case (.armed, .injected), (.injected, .injected), (.revertFailed, .revertFailed): return true
+        case (.armed, _), (.injected, _), (.revertFailed, _): return next != .armed && next != .injected
+        case (.reverted, _), (.irreversible, _): return false
+        }
+    }
 }
 
 /// One undo record: everything needed to take a fault back, from the journal alone.
@@ -85,6 +98,8 @@ public struct RunInfo: Codable, Sendable {
     /// With `pid`, identifies the runner process even if the pid is reused.
     public var pidStartTime: UInt64?
     public var host: String
+    /// With `host`, the machine the run's pids and paths belong to (see ``HostIdentity``).
+    public var machineID: String?
     public var suites: [String]
     public var startedAt: Date
     public var status: RunStatus
@@ -92,6 +107,9 @@ public struct RunInfo: Codable, Sendable {
     public var recoveredBy: String?
     /// The guardian watching this run (absent with `--no-guardian`).
     public var guardianPID: Int32?
+
+    /// The machine this run was recorded on.
+    public var hostIdentity: HostIdentity { HostIdentity(hostname: host, machineID: machineID) }
 
     /// Writes `run.json` durably into `runDirectory`.
     public func write(into runDirectory: URL) throws {

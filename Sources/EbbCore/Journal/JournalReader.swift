@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One record file as found on disk: readable, or damaged (and then reported, never skipped).
 public enum RecordEntry: Sendable {
@@ -25,6 +28,9 @@ public struct RunSnapshot: Sendable {
     /// renamed was never armed, so its fault was never injected; an interrupted update leaves the
     /// previous complete version in place. Listed so nothing passes unseen.
     public var interruptedWrites: [String]
+    /// An entry of `rollback/` that is not a run directory at all (a stray file): reported, and
+    /// never a reason to block a run.
+    public var isStray = false
 
     /// The run id: from run.json, else from the directory name.
     public var id: String {
@@ -41,7 +47,7 @@ public struct RunSnapshot: Sendable {
 
     /// Not live, and something may still be injected or cannot be read.
     public var needsRecovery: Bool {
-        !isLive && (records.contains { $0.state.isPending } || !damaged.isEmpty || problem != nil)
+        !isStray && !isLive && (records.contains { $0.state.isPending } || !damaged.isEmpty || problem != nil)
     }
 }
 
@@ -58,14 +64,18 @@ public struct JournalReader: Sendable {
 
     public var rollbackDirectory: URL { stateDirectory.appendingPathComponent("rollback") }
 
-    /// Every run, oldest first.
+    /// Every run, oldest first. An entry that cannot be read is returned with its problem,
+    /// never thrown: one bad entry must not hide the others. Throws only when the state
+    /// directory itself cannot be read or trusted.
     public func runs() throws -> [RunSnapshot] {
         let root = rollbackDirectory.path
         try DurableFile.refuseSymlink(stateDirectory.path)
         guard FileManager.default.fileExists(atPath: root) else { return [] }
         try DurableFile.refuseSymlink(root)
+        try JournalTrust.check(directory: stateDirectory.path)
+        try JournalTrust.check(directory: root)
         let names = try FileManager.default.contentsOfDirectory(atPath: root).filter { !$0.hasPrefix(".") }.sorted()
-        return try names.map { try run(at: rollbackDirectory.appendingPathComponent($0)) }
+        return names.map { run(at: rollbackDirectory.appendingPathComponent($0)) }
     }
 
     /// The run whose id (or directory name) is `id`.
@@ -73,27 +83,45 @@ public struct JournalReader: Sendable {
         try runs().first { $0.id == id || $0.directory.lastPathComponent == id }
     }
 
-    public func run(at directory: URL) throws -> RunSnapshot {
-        try DurableFile.refuseSymlink(directory.path)
-        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
-        var info: RunInfo?
-        var problem: String?
-        do {
-            info = try JSONDecoder.journal.decode(RunInfo.self, from: DurableFile.read(directory.appendingPathComponent("run.json").path))
-        } catch {
-            problem = "run.json: \(Self.describe(error))"
+    /// The run in `directory`, with what could not be read or trusted in it reported.
+    public func run(at directory: URL) -> RunSnapshot {
+        var snapshot = RunSnapshot(directory: directory, info: nil, problem: nil, entries: [], isLive: false, interruptedWrites: [])
+        var status = stat()
+        if lstat(directory.path, &status) == 0, status.st_mode & S_IFMT != S_IFDIR {
+            snapshot.isStray = true
+            snapshot.problem = "not a run directory (a stray file in the journal); ignored"
+            return snapshot
         }
-        let entries: [RecordEntry] = names.filter { $0.hasSuffix(".json") && $0 != "run.json" && !$0.hasPrefix(".") }.map { name in
+        if let problem = JournalTrust.problem(at: directory.path) {
+            snapshot.problem = problem
+            return snapshot
+        }
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+        } catch {
+            snapshot.problem = "cannot list \(directory.path): \(error.localizedDescription)"
+            return snapshot
+        }
+        do {
+            let path = directory.appendingPathComponent("run.json").path
+            if let problem = JournalTrust.problem(at: path) { throw DamagedRecord(description: problem) }
+            snapshot.info = try JSONDecoder.journal.decode(RunInfo.self, from: DurableFile.read(path))
+        } catch {
+            snapshot.problem = "run.json: \(Self.describe(error))"
+        }
+        snapshot.entries = names.filter { $0.hasSuffix(".json") && $0 != "run.json" && !$0.hasPrefix(".") }.map { name in
             let path = directory.appendingPathComponent(name).path
             do {
-                return .record(try JSONDecoder.journal.decode(UndoRecord.self, from: DurableFile.read(path)), path: path)
+                if let problem = JournalTrust.problem(at: path) { throw DamagedRecord(description: problem) }
+                return .record(try UndoRecord.decodeChecked(DurableFile.read(path)), path: path)
             } catch {
                 return .damaged(path: path, problem: Self.describe(error))
             }
         }
-        return RunSnapshot(directory: directory, info: info, problem: problem, entries: entries,
-                           isLive: RunLock.isHeld(directory),
-                           interruptedWrites: names.filter { $0.hasPrefix(".tmp-") }.map { directory.appendingPathComponent($0).path })
+        snapshot.isLive = RunLock.isHeld(directory)
+        snapshot.interruptedWrites = names.filter { $0.hasPrefix(".tmp-") }.map { directory.appendingPathComponent($0).path }
+        return snapshot
     }
 
     /// Runs that are not live and still have pending or unreadable records.
@@ -107,6 +135,8 @@ public struct JournalReader: Sendable {
             return "not valid JSON (\(context.underlyingError.map { "\($0.localizedDescription)" } ?? context.debugDescription))"
         case DecodingError.keyNotFound(let key, _):
             return "missing field '\(key.stringValue)'"
+        case let damaged as DamagedRecord:
+            return damaged.description
         case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
             return "bad field '\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)"
         default:

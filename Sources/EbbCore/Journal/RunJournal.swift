@@ -20,16 +20,27 @@ public final class RunJournal: @unchecked Sendable {
         let root = stateDirectory.appendingPathComponent("rollback")
         try DurableFile.makeDirectory(stateDirectory.path)
         try DurableFile.makeDirectory(root.path)
-        let directory = root.appendingPathComponent("\(nanoseconds)-\(id)")
-        try DurableFile.makeDirectory(directory.path)
-        guard let lock = try RunLock.acquire(directory) else {
-            throw DurableFile.Failure(message: "cannot lock the new run directory \(directory.path)")
+        try JournalTrust.check(directory: stateDirectory.path)
+        try JournalTrust.check(directory: root.path)
+        // Built under a dot name and renamed into place once run.json is durable, so that no
+        // reader ever sees a run directory without its run.json.
+        let name = "\(nanoseconds)-\(id)"
+        let building = root.appendingPathComponent(".new-\(name)")
+        try DurableFile.makeDirectory(building.path)
+        guard let lock = try RunLock.acquire(building) else {
+            throw DurableFile.Failure(message: "cannot lock the new run directory \(building.path)")
         }
-        let info = RunInfo(id: id, pid: getpid(), pidStartTime: ProcessTable.snapshot(getpid())?.startTime,
-                           host: ProcessInfo.processInfo.hostName, suites: suites, startedAt: started, status: .open)
-        let journal = RunJournal(directory: directory, info: info, lock: lock)
-        try journal.writeInfo()
-        return journal
+        let host = HostIdentity.current
+        var info = RunInfo(id: id, pid: getpid(), pidStartTime: ProcessTable.snapshot(getpid())?.startTime,
+                           host: host.hostname, suites: suites, startedAt: started, status: .open)
+        info.machineID = host.machineID
+        try info.write(into: building)
+        let directory = root.appendingPathComponent(name)
+        guard rename(building.path, directory.path) == 0 else {
+            throw DurableFile.Failure(message: "cannot rename \(building.path) into place: \(String(cString: strerror(errno)))")
+        }
+        try DurableFile.syncDirectory(root.path)
+        return RunJournal(directory: directory, info: info, lock: lock)
     }
 
     private init(directory: URL, info: RunInfo, lock: RunLock) {
@@ -46,11 +57,6 @@ public final class RunJournal: @unchecked Sendable {
             defer { nextSequence += 1 }
             return nextSequence
         }
-    }
-
-    /// Writes `record` durably (creating or replacing its file).
-    public func write(_ record: UndoRecord) throws {
-        try mutex.withLock { try record.write(into: directory) }
     }
 
     /// Records the pid of the run's guardian in `run.json`.

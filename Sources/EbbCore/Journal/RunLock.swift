@@ -3,7 +3,8 @@ import Foundation
 import Glibc
 #endif
 
-/// An exclusive lock on a run directory (`flock` on its `lock` file). The runner holds it for its
+/// An exclusive lock on a run directory (`flock` on its `lock` file), or on one of its records
+/// (see ``RecordStore``). The runner holds it for its
 /// whole life; the kernel drops it when the process dies, even by SIGKILL, which is how a dead
 /// run is told from a live one without trusting pids.
 public final class RunLock: @unchecked Sendable {
@@ -11,7 +12,11 @@ public final class RunLock: @unchecked Sendable {
 
     /// Takes the lock of `runDirectory`; returns nil when another process holds it.
     public static func acquire(_ runDirectory: URL) throws -> RunLock? {
-        let path = runDirectory.appendingPathComponent("lock").path
+        try acquire(file: runDirectory.appendingPathComponent("lock").path)
+    }
+
+    /// Takes the lock on the file at `path` (created 0600 if missing); nil when another process holds it.
+    public static func acquire(file path: String) throws -> RunLock? {
         let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw DurableFile.Failure(message: "cannot open \(path): \(String(cString: strerror(errno)))") }
         var result: Int32

@@ -11,6 +11,14 @@ public protocol UndoHandler: Sendable {
     static var kind: String { get }
     static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome
     static func verify(_ payload: Payload, _ context: UndoContext) throws
+    /// Whether the undo acts on this machine (pids, files, namespaces): then only this machine
+    /// may execute it. False for faults on remote APIs (Kubernetes objects), whose records can
+    /// be executed from anywhere that reaches the same cluster.
+    static var actsOnHost: Bool { get }
+}
+
+extension UndoHandler {
+    public static var actsOnHost: Bool { true }
 }
 
 /// What an undo achieved.
@@ -46,11 +54,14 @@ public struct UndoContext: Sendable {
 /// An undo handler with its payload type erased, so records of any kind can be executed.
 public struct AnyUndoHandler: Sendable {
     public let kind: String
+    /// See ``UndoHandler/actsOnHost``.
+    public let actsOnHost: Bool
     private let undoBody: @Sendable (JSONValue, UndoContext) throws -> UndoOutcome
     private let verifyBody: @Sendable (JSONValue, UndoContext) throws -> Void
 
     public init<Handler: UndoHandler>(_ handler: Handler.Type) {
         kind = Handler.kind
+        actsOnHost = Handler.actsOnHost
         undoBody = { data, context in try Handler.undo(try data.decode(Handler.Payload.self), context) }
         verifyBody = { data, context in try Handler.verify(try data.decode(Handler.Payload.self), context) }
     }

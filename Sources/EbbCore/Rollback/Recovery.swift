@@ -23,6 +23,8 @@ public struct Recovery: Sendable {
     /// Execute runs recorded on another host (a shared state directory); off by default,
     /// because their pids and paths name things on that host (ownership, invariant 5).
     public var allowsOtherHosts = false
+    /// The time budget of each run's rollback (`--rollback-timeout`).
+    public var rollbackBudget = RollbackExecutor.defaultBudget
 
     public init(stateDirectory: URL, catalog: PluginCatalog, actor: String = "rollback execute", logger: Logger) {
         reader = JournalReader(stateDirectory: stateDirectory)
@@ -35,9 +37,11 @@ public struct Recovery: Sendable {
     /// A live run (its lock held) is refused: Ebb never races a runner.
     public func execute(_ run: RunSnapshot) throws -> RecoveryReport {
         var report = RecoveryReport(runID: run.id, directory: run.directory, results: [], damaged: [])
-        let here = ProcessInfo.processInfo.hostName
-        if let host = run.info?.host, host != here, !allowsOtherHosts {
-            report.refusal = "run \(run.id) was recorded on host \(host), not \(here): its pids and paths belong there; run 'ebb rollback execute' on \(host), or pass --allow-other-host if the state is truly shared"
+        let here = HostIdentity.current
+        if let recorded = run.info?.hostIdentity, !here.matches(recorded), !allowsOtherHosts, !actsOnClustersOnly(run) {
+            report.refusal = "run \(run.id) was recorded on host \(recorded.description), not \(here.description): its pids and paths belong there; "
+                + "run 'ebb rollback execute' on \(recorded.hostname), pass --allow-other-host if the state is truly shared, "
+                + "or 'ebb rollback forget --run \(run.id)' if that host is gone"
             return report
         }
         // A reader probing the lock holds it for an instant; only a holder that stays is a live run.
@@ -52,15 +56,13 @@ public struct Recovery: Sendable {
         }
         defer { lock.release() }
         // Read again under the lock: the runner may have finished in between.
-        let current = try reader.run(at: run.directory)
+        let current = reader.run(at: run.directory)
         report.damaged = current.damaged
         if let problem = current.problem {
             report.damaged.append((current.directory.appendingPathComponent("run.json").path, problem))
         }
-        let executor = RollbackExecutor(catalog: catalog, actor: actor, logger: logger)
-        report.results = executor.execute(current.records.filter(\.state.isPending), runDirectory: current.directory) {
-            try $0.write(into: current.directory)
-        }
+        let executor = RollbackExecutor(catalog: catalog, actor: actor, budget: rollbackBudget, logger: logger)
+        report.results = executor.execute(current.records.filter(\.state.isPending), store: RecordStore(runDirectory: current.directory))
         if var info = current.info, info.status == .open || info.status == .crashedDirty {
             info.status = report.isComplete ? .crashedRecovered : .crashedDirty
             info.closedAt = Date()
@@ -68,5 +70,12 @@ public struct Recovery: Sendable {
             try info.write(into: current.directory)
         }
         return report
+    }
+
+    /// Whether every record of `run` acts on a cluster object (a Kubernetes API), not on this
+    /// machine: such a run may be recovered from anywhere, e.g. from the next night's pod.
+    private func actsOnClustersOnly(_ run: RunSnapshot) -> Bool {
+        !run.records.isEmpty && run.damaged.isEmpty
+            && run.records.allSatisfy { catalog.undoHandlers[$0.kind].map { !$0.actsOnHost } ?? false }
     }
 }

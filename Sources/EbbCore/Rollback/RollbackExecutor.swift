@@ -19,7 +19,8 @@ public struct RollbackResult: Sendable {
 }
 
 /// Runs undo records: newest first, each retried, then verified, each outcome written durably.
-/// One failure never stops the others (DESIGN.md invariant 2).
+/// One failure never stops the others (invariant 2), and the whole rollback has a time budget:
+/// undos still waiting when it runs out are recorded as failed instead of hanging the run.
 public struct RollbackExecutor: Sendable {
     public var catalog: PluginCatalog
     /// Who is executing, recorded in each record (`runner`, `rollback execute`).
@@ -27,71 +28,144 @@ public struct RollbackExecutor: Sendable {
     public var attempts: Int
     /// Pause before the second, third, ... attempt.
     public var backoff: Duration
+    /// The time one call of ``execute(_:store:waitForOthers:)`` may take in all.
+    public var budget: Duration
     public var logger: Logger
 
-    public init(catalog: PluginCatalog, actor: String, attempts: Int = 3, backoff: Duration = .milliseconds(200), logger: Logger) {
+    /// The default of `--rollback-timeout`.
+    public static let defaultBudget: Duration = .seconds(300)
+
+    public init(catalog: PluginCatalog, actor: String, attempts: Int = 3, backoff: Duration = .milliseconds(200),
+                budget: Duration = RollbackExecutor.defaultBudget, logger: Logger) {
         self.catalog = catalog
         self.actor = actor
         self.attempts = max(1, attempts)
         self.backoff = backoff
+        self.budget = budget
         self.logger = logger
     }
 
-    /// Executes `records` newest-first (by sequence), persisting each result with `persist`.
-    public func execute(_ records: [UndoRecord], runDirectory: URL,
-                        persist: (UndoRecord) throws -> Void) -> [RollbackResult] {
-        records.sorted { $0.sequence > $1.sequence }.map { execute($0, runDirectory: runDirectory, persist: persist) }
+    /// Executes `records` newest-first (by sequence), each under its lock in `store`.
+    ///
+    /// Each record is read afresh under its lock: one that another process finished meanwhile
+    /// comes back as that process left it. With `waitForOthers` false (the guardian's deadline
+    /// path), a record whose lock another process holds is skipped and left out of the result.
+    public func execute(_ records: [UndoRecord], store: RecordStore, waitForOthers: Bool = true) -> [RollbackResult] {
+        let end = ContinuousClock.now + budget
+        return records.sorted { $0.sequence > $1.sequence }.compactMap {
+            execute($0, store: store, until: end, waitForOthers: waitForOthers)
+        }
     }
 
-    /// Executes one record. Records already `reverted` or `irreversible` are left as they are.
-    public func execute(_ record: UndoRecord, runDirectory: URL, persist: (UndoRecord) throws -> Void) -> RollbackResult {
-        let clock = ContinuousClock()
-        let start = clock.now
-        var record = record
-        guard record.state.isPending else {
-            return RollbackResult(record: record, duration: .zero)
+    private func execute(_ record: UndoRecord, store: RecordStore, until end: ContinuousClock.Instant,
+                         waitForOthers: Bool) -> RollbackResult? {
+        let start = ContinuousClock.now
+        let lock: RunLock?
+        do {
+            lock = try store.lock(record.sequence, waitingUntil: waitForOthers ? end : nil)
+        } catch {
+            return finish(record, .revertFailed, "cannot lock the record: \(error)", start: start, store: nil)
         }
-        let context = UndoContext(runID: record.runID, runDirectory: runDirectory, logger: logger)
-        if let handler = catalog.undoHandlers[record.kind] {
-            var lastError = ""
-            for attempt in 1...attempts {
-                record.attempts += 1
-                do {
-                    switch try handler.undo(record.data, context) {
-                    case .irreversible(let reason):
-                        record.state = .irreversible
-                        record.message = reason
-                    case .undone:
-                        try handler.verify(record.data, context)
-                        record.state = .reverted
-                        record.message = nil
-                    case .gone(let reason):
-                        try handler.verify(record.data, context)
-                        record.state = .reverted
-                        record.message = reason
-                    }
-                    break
-                } catch {
-                    lastError = "\(error)"
-                    logger.info("undo attempt \(attempt)/\(attempts) of \(record.fault) failed: \(lastError)")
-                    if attempt < attempts { Thread.sleep(forTimeInterval: backoff.seconds * Double(attempt)) }
+        guard let lock else {
+            guard waitForOthers else { return nil }
+            return finish(record, .revertFailed, "another Ebb process held the record until the rollback budget (\(DurationText.format(budget))) ran out",
+                          start: start, store: nil)
+        }
+        defer { lock.release() }
+        // The journal is the truth: the guardian or a recovery may have finished it meanwhile.
+        var current = record
+        do {
+            current = try store.current(record) ?? record
+        } catch {
+            logger.warning("record \(record.fileName) is unreadable (\(error)); executing the runner's copy")
+        }
+        guard current.state.isPending else { return RollbackResult(record: current, duration: .zero) }
+        guard ContinuousClock.now < end else {
+            return finish(current, .revertFailed, "not attempted: the rollback budget (\(DurationText.format(budget))) ran out first",
+                          start: start, store: store)
+        }
+        guard let handler = catalog.undoHandlers[current.kind] else {
+            return finish(current, .revertFailed, "unknown undo kind '\(current.kind)': this ebb cannot execute it (written by another version?)",
+                          start: start, store: store)
+        }
+        let context = UndoContext(runID: current.runID, runDirectory: store.runDirectory, logger: logger)
+        let payload = current
+        let attempt = Bounded.run(until: end) { undo(payload, handler, context) }
+        guard let (state, message, tries) = attempt else {
+            current.attempts += 1
+            return finish(current, .revertFailed, "the undo was still running when the rollback budget (\(DurationText.format(budget))) ran out",
+                          start: start, store: store)
+        }
+        current.attempts += tries
+        return finish(current, state, message, start: start, store: store)
+    }
+
+    /// Runs the undo and its verification, retried; returns the outcome and the attempts made.
+    private func undo(_ record: UndoRecord, _ handler: AnyUndoHandler, _ context: UndoContext) -> (RecordState, String?, Int) {
+        var lastError = ""
+        for attempt in 1...attempts {
+            do {
+                switch try handler.undo(record.data, context) {
+                case .irreversible(let reason):
+                    return (.irreversible, reason, attempt)
+                case .undone:
+                    try handler.verify(record.data, context)
+                    return (.reverted, nil, attempt)
+                case .gone(let reason):
+                    try handler.verify(record.data, context)
+                    return (.reverted, reason, attempt)
                 }
+            } catch {
+                lastError = "\(error)"
+                logger.info("undo attempt \(attempt)/\(attempts) of \(record.fault) failed: \(lastError)")
+                if attempt < attempts { Thread.sleep(forTimeInterval: backoff.seconds * Double(attempt)) }
             }
-            if record.state.isPending {
-                record.state = .revertFailed
-                record.message = lastError
-            }
-        } else {
-            record.state = .revertFailed
-            record.message = "unknown undo kind '\(record.kind)': this ebb cannot execute it (written by another version?)"
         }
+        return (.revertFailed, lastError, attempts)
+    }
+
+    /// Records the outcome durably (when `store` is given) and wraps it as a result.
+    private func finish(_ record: UndoRecord, _ state: RecordState, _ message: String?, start: ContinuousClock.Instant,
+                        store: RecordStore?) -> RollbackResult {
+        var record = record
+        record.state = state
+        record.message = message
         record.finishedAt = Date()
         record.revertedBy = actor
-        var result = RollbackResult(record: record, duration: clock.now - start)
-        do { try persist(record) } catch {
+        var result = RollbackResult(record: record, duration: ContinuousClock.now - start)
+        guard let store else { return result }
+        do { try store.update(record) } catch {
             result.journalProblem = "could not record the outcome in the journal: \(error)"
             logger.error("\(result.journalProblem!)")
         }
         return result
+    }
+}
+
+/// Runs blocking work on a thread of its own and gives up waiting at a deadline. Undos are
+/// synchronous system work (commands, API calls, waits for processes) that cannot be
+/// cancelled; past the budget the caller goes on and the thread's late result is dropped.
+enum Bounded {
+    static func run<T: Sendable>(until end: ContinuousClock.Instant, _ body: @escaping @Sendable () -> T) -> T? {
+        let box = Box<T>()
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            box.value = body()
+            done.signal()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+        let left = max(0, (end - ContinuousClock.now).seconds)
+        guard done.wait(timeout: .now() + left) == .success else { return nil }
+        return box.value
+    }
+
+    private final class Box<T>: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stored: T?
+        var value: T? {
+            get { lock.withLock { stored } }
+            set { lock.withLock { stored = newValue } }
+        }
     }
 }

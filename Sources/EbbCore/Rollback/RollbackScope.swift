@@ -19,37 +19,92 @@ public final class RollbackScope: @unchecked Sendable {
     /// The records armed in this scope so far.
     public var records: [UndoRecord] { mutex.withLock { armed } }
 
-    /// Writes the undo record for `plan` (state `armed`) and returns it. Nothing has been touched yet.
+    private var store: RecordStore { RecordStore(runDirectory: journal.directory) }
+
+    /// Arm, then act (invariant 1), written once for faults, fixtures and proxies: makes the undo
+    /// record durable (state `armed`), runs `act`, and records the fault `injected`.
+    ///
+    /// The record's lock is held from arming until `injected` is written, so no other process
+    /// (a guardian at the deadline) can revert the record half-way and leave the fault live
+    /// behind a `reverted` record. The deadline counts from the moment the fault is in place:
+    /// `lifetime` after it. `act` may return new undo data it learnt (a fixture's pid).
+    /// Throws ``InjectionFailure``; after an `.inject` failure the record stays armed and the
+    /// scope's ``rollback()`` takes back whatever part of the fault is in place.
+    @discardableResult
+    public func armAndAct(fault name: String, plugin: String, plan: FaultPlan, sequence: Int, lifetime: Duration,
+                          act: () throws -> JSONValue?) throws -> UndoRecord {
+        let lock: RunLock
+        var record: UndoRecord
+        do {
+            guard let held = try store.lock(sequence) else {
+                throw RecordStore.Conflict(description: "record \(sequence) is locked by another process")
+            }
+            lock = held
+            record = try arm(fault: name, plugin: plugin, plan: plan, sequence: sequence, deadline: Date().addingTimeInterval(lifetime.seconds))
+        } catch let failure as InjectionFailure {
+            throw failure
+        } catch {
+            throw InjectionFailure(stage: .arm, underlying: error)
+        }
+        defer { lock.release() }
+        do {
+            if let data = try act() { record.data = data }
+        } catch {
+            throw InjectionFailure(stage: .inject, underlying: error)
+        }
+        record.state = .injected
+        record.injectedAt = Date()
+        record.deadline = record.injectedAt!.addingTimeInterval(lifetime.seconds)
+        try store.update(record)
+        remember(record)
+        return record
+    }
+
+    /// Writes the undo record for `plan` (state `armed`) and returns it. Nothing has been touched
+    /// yet. Use ``armAndAct(fault:plugin:plan:sequence:lifetime:act:)`` to inject: this alone
+    /// is for measuring the journal.
     public func arm(fault name: String, plugin: String, plan: FaultPlan, sequence: Int, deadline: Date) throws -> UndoRecord {
         let record = UndoRecord(runID: journal.runID, sequence: sequence, scenario: scenario, fault: name, plugin: plugin,
                                 target: plan.target, kind: plan.undoKind, data: plan.undoData, state: .armed,
                                 armedAt: Date(), deadline: deadline)
-        // Added before the write: if the write fails after its rename (directory fsync), the
+        // Remembered before the write: if the write fails after its rename (directory fsync), the
         // record exists on disk and must be rolled back; if before, its undo is a harmless no-op.
-        mutex.withLock { armed.append(record) }
-        try journal.write(record)
+        remember(record)
+        do {
+            try store.create(record)
+        } catch {
+            throw InjectionFailure(stage: .arm, underlying: error)
+        }
         return record
     }
 
-    /// Records that the fault of `record` is now in place.
-    public func markInjected(_ record: UndoRecord) throws {
-        var updated = record
-        updated.state = .injected
-        updated.injectedAt = Date()
-        try journal.write(updated)
-        mutex.withLock {
-            if let index = armed.firstIndex(where: { $0.sequence == record.sequence }) { armed[index] = updated }
+    /// Moves the deadline of every fault of this scope that is still in place to `lifetime`
+    /// from now: a phase that legitimately takes long (a hold, a check phase) must not look
+    /// like a stuck runner to the guardian. Records already reverted are left alone.
+    public func renewDeadlines(lifetime: Duration) {
+        let deadline = Date().addingTimeInterval(lifetime.seconds)
+        for record in records {
+            guard let lock = try? store.lock(record.sequence, waitingUntil: .now + .seconds(1)) else { continue }
+            defer { lock.release() }
+            guard var current = try? store.current(record), current.state == .injected, current.deadline < deadline else { continue }
+            current.deadline = deadline
+            if (try? store.update(current)) != nil { remember(current) }
         }
     }
 
     /// Takes back every armed fault of this scope, newest first. Safe to call once the scope ends.
     public func rollback() -> [RollbackResult] {
-        // The journal is the truth: a guardian may have reverted an overdue fault meanwhile.
-        let records = mutex.withLock { armed }.map { record in
-            let path = journal.directory.appendingPathComponent(record.fileName).path
-            return (try? JSONDecoder.journal.decode(UndoRecord.self, from: DurableFile.read(path))) ?? record
+        executor.execute(records, store: store)
+    }
+
+    private func remember(_ record: UndoRecord) {
+        mutex.withLock {
+            if let index = armed.firstIndex(where: { $0.sequence == record.sequence }) {
+                armed[index] = record
+            } else {
+                armed.append(record)
+            }
         }
-        return executor.execute(records, runDirectory: journal.directory) { try journal.write($0) }
     }
 }
 

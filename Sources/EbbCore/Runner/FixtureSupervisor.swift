@@ -10,7 +10,8 @@ import Glibc
 struct FixtureSupervisor {
     let scope: RollbackScope
     let logDirectory: URL
-    let deadline: Date
+    /// How long a fixture may outlive the runner's last renewal (see ``RollbackScope/renewDeadlines(lifetime:)``).
+    let lifetime: Duration
 
     /// Starts `fixture` and returns its pid once it is ready.
     func start(_ fixture: Fixture, sequence: Int) async throws -> Int32 {
@@ -19,18 +20,19 @@ struct FixtureSupervisor {
         var payload = FixtureStop.Payload(name: fixture.name, marker: marker)
         let plan = try FaultPlan(target: "fixture \(fixture.name)", undoKind: FixtureStop.kind, undoData: payload,
                                  undoSummary: "stop process group of fixture \(fixture.name)")
-        var record = try scope.arm(fault: "fixture \(fixture.name)", plugin: "setup", plan: plan, sequence: sequence, deadline: deadline)
         try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
         let log = logDirectory.appendingPathComponent("fixture-\(fixture.name).log").path
         var environment = fixture.environment
         environment[FixtureStop.environmentKey] = marker
         // So a fixture's script can start `ebb demo-target` and the like with this very binary.
         environment["EBB_EXECUTABLE"] = ChildProcess.currentExecutable
-        let pid = try ChildProcess.spawn(fixture.command, environment: environment, directory: fixture.directory, outputPath: log)
-        payload.pid = pid
-        payload.startTime = ProcessTable.snapshot(pid)?.startTime
-        record.data = try JSONValue(encoding: payload)
-        try scope.markInjected(record)
+        var pid: Int32 = 0
+        try scope.armAndAct(fault: "fixture \(fixture.name)", plugin: "setup", plan: plan, sequence: sequence, lifetime: lifetime) {
+            pid = try ChildProcess.spawn(fixture.command, environment: environment, directory: fixture.directory, outputPath: log)
+            payload.pid = pid
+            payload.startTime = ProcessTable.snapshot(pid)?.startTime
+            return try JSONValue(encoding: payload)
+        }
         if let readiness = fixture.readiness {
             try await waitUntilReady(fixture, readiness, pid: pid, log: log)
         }

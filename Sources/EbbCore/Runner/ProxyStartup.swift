@@ -6,8 +6,9 @@ extension FixtureSupervisor {
     /// a record that says what went down with the runner.
     func start(_ proxy: any SuiteProxy, sequence: Int, logger: Logger) throws {
         let plan = try proxy.plan(runID: scope.journal.runID)
-        let record = try scope.arm(fault: "proxy \(proxy.name)", plugin: "setup", plan: plan, sequence: sequence, deadline: deadline)
-        try proxy.start(plan, runID: scope.journal.runID, logger: logger)
-        try scope.markInjected(record)
+        try scope.armAndAct(fault: "proxy \(proxy.name)", plugin: "setup", plan: plan, sequence: sequence, lifetime: lifetime) {
+            try proxy.start(plan, runID: scope.journal.runID, logger: logger)
+            return nil
+        }
     }
 }

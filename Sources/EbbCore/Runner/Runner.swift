@@ -11,12 +11,16 @@ public final class Runner: @unchecked Sendable {
         public var scenarioNames: [String]
         /// Added to a fault's hold time to form the deadline in its record.
         public var rollbackGrace: Duration
+        /// The time budget of each rollback (see ``RollbackExecutor/budget``).
+        public var rollbackBudget: Duration
 
-        public init(stateDirectory: URL, reportDirectory: URL, scenarioNames: [String] = [], rollbackGrace: Duration = .seconds(30)) {
+        public init(stateDirectory: URL, reportDirectory: URL, scenarioNames: [String] = [], rollbackGrace: Duration = .seconds(30),
+                    rollbackBudget: Duration = RollbackExecutor.defaultBudget) {
             self.stateDirectory = stateDirectory
             self.reportDirectory = reportDirectory
             self.scenarioNames = scenarioNames
             self.rollbackGrace = rollbackGrace
+            self.rollbackBudget = rollbackBudget
         }
     }
 
@@ -81,8 +85,13 @@ public final class Runner: @unchecked Sendable {
         guard !selected.isEmpty else { return }
         let setup = RollbackScope(journal: journal, scenario: "setup", executor: executor)
         let logs = options.reportDirectory.appendingPathComponent("logs")
+        // Fixtures live for the whole suite: their deadline is renewed while the runner works
+        // (see renewing(_:lifetime:)), so only a runner that stopped making progress loses them.
         let longest = selected.reduce(Duration.zero) { $0 + $1.waitBefore + $1.duration + $1.waitAfter }
-        let supervisor = FixtureSupervisor(scope: setup, logDirectory: logs, deadline: deadline(after: longest))
+        let setupLifetime = longest + options.rollbackGrace
+        let supervisor = FixtureSupervisor(scope: setup, logDirectory: logs, lifetime: setupLifetime)
+        let heartbeat = renewing(setup, lifetime: setupLifetime)
+        defer { heartbeat.cancel() }
         var fixturePIDs: [String: Int32] = [:]
         var setupProblem: String?
         // Proxies first: a fixture may be the client that connects through one as it starts.
@@ -154,13 +163,14 @@ public final class Runner: @unchecked Sendable {
 
         // Preflight: every fault resolves its targets before any is injected.
         let preflightStart = clock.now
-        let deadline = deadline(after: scenario.duration)
+        // A fault may stay in place for its hold plus the grace, counted from its injection.
+        let lifetime = scenario.duration + options.rollbackGrace
         var plans: [(FaultSpec, FaultPlan, FaultContext)] = []
         var planProblems: [String] = []
         for spec in scenario.faults {
             let faultContext = FaultContext(runID: journal.runID, runDirectory: journal.directory, sequence: journal.reserveSequence(),
                                             scenario: scenario.name, suite: context, fixturePIDs: fixturePIDs, logger: logger,
-                                            deadline: deadline)
+                                            deadline: Date().addingTimeInterval(lifetime.seconds))
             do {
                 plans.append((spec, try spec.fault.plan(faultContext), faultContext))
             } catch {
@@ -213,19 +223,14 @@ public final class Runner: @unchecked Sendable {
             do {
                 let armed = try await Blocking.perform { () throws -> UndoRecord in
                     try spec.fault.prepare(plan, faultContext)
-                    let armed: UndoRecord
-                    do {
-                        armed = try scope.arm(fault: spec.name, plugin: spec.pluginID, plan: plan, sequence: faultContext.sequence, deadline: deadline)
-                    } catch {
-                        throw InjectionFailure(stage: .arm, underlying: error)
+                    return try scope.armAndAct(fault: spec.name, plugin: spec.pluginID, plan: plan, sequence: faultContext.sequence,
+                                               lifetime: lifetime) {
+                        // A fault that ends itself (a hog, the delayer, a toxic) counts from now, as its record does.
+                        var injecting = faultContext
+                        injecting.deadline = Date().addingTimeInterval(lifetime.seconds)
+                        try spec.fault.inject(plan, injecting)
+                        return nil
                     }
-                    do {
-                        try spec.fault.inject(plan, faultContext)
-                    } catch {
-                        throw InjectionFailure(stage: .inject, underlying: error)
-                    }
-                    try scope.markInjected(armed)
-                    return armed
                 }
                 properties["record"] = journal.directory.appendingPathComponent(armed.fileName).path
                 record(StepResult(kind: .inject, name: "inject: \(spec.name)", status: .passed, message: plan.target,
@@ -238,6 +243,8 @@ public final class Runner: @unchecked Sendable {
         }
 
         if injectedAll && !Task.isCancelled {
+            // The deadline counts from the start of the hold: injecting the other faults took time.
+            await Blocking.perform { scope.renewDeadlines(lifetime: lifetime) }
             observe(.holding(scenario: scenario.name, duration: scenario.duration))
             switch await hold.wait(scenario.duration) {
             case .elapsed: break
@@ -252,6 +259,7 @@ public final class Runner: @unchecked Sendable {
         result.rollbacks = rollbacks
         for rollback in rollbacks {
             record(rollbackStep(rollback, name: "rollback: \(rollback.record.fault)"))
+            if let cutShort = Self.deadlineStep(rollback) { record(cutShort) }
         }
         if let watch {
             await watch.faultsRolledBack(interrupted: result.interrupted || Task.isCancelled).forEach(record)
@@ -296,10 +304,33 @@ public final class Runner: @unchecked Sendable {
     }
 
     private var executor: RollbackExecutor {
-        RollbackExecutor(catalog: catalog, actor: "runner", logger: logger)
+        RollbackExecutor(catalog: catalog, actor: "runner", budget: options.rollbackBudget, logger: logger)
     }
 
-    private func deadline(after hold: Duration) -> Date {
-        Date().addingTimeInterval((hold + options.rollbackGrace).seconds)
+    /// Renews the deadlines of `scope`'s records while the runner lives and makes progress: a
+    /// fixture must outlast long check phases, yet not outlive a runner that is stopped.
+    private func renewing(_ scope: RollbackScope, lifetime: Duration) -> Task<Void, Never> {
+        let period = max(Duration.milliseconds(100), min(options.rollbackGrace / 3, .seconds(5)))
+        return Task.detached {
+            while !Task.isCancelled {
+                scope.renewDeadlines(lifetime: lifetime)
+                try? await Task.sleep(for: period)
+            }
+        }
+    }
+
+    /// A fault the guardian took back at its deadline while this runner was still alive: the hold
+    /// was cut short, so the scenario did not test what it says. Its own failed step, so the run
+    /// cannot pass with it.
+    static func deadlineStep(_ rollback: RollbackResult) -> StepResult? {
+        let record = rollback.record
+        guard record.revertedBy == Guardian.deadlineActor else { return nil }
+        let when = record.finishedAt.map { $0.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)) } ?? "?"
+        return StepResult(kind: .check, name: "deadline: \(record.fault)", status: .failed,
+                          message: "the guardian reverted \(record.fault) at \(when), when its deadline passed while the runner was still alive; "
+                              + "the hold was cut short, so this scenario's results do not cover the planned fault. "
+                              + "Raise --deadline-grace if the runner is slow, or find what stalled it.",
+                          startedAt: record.finishedAt ?? Date(),
+                          properties: ["state": record.state.rawValue, "revertedBy": Guardian.deadlineActor, "record": record.fileName])
     }
 }

@@ -137,16 +137,16 @@ public enum ChildProcess {
     /// On timeout the whole process group is killed.
     public static func run(_ arguments: [String], timeout: Duration, environment: [String: String]? = nil,
                            directory: String? = nil) throws -> (status: Int32, output: String) {
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("ebb-command-\(UUID().uuidString).log").path
-        defer { unlink(log) }
-        let pid = try spawn(arguments, environment: environment, directory: directory, outputPath: log)
+        // The output goes to an anonymous in-memory file: an undo must work where $TMPDIR is
+        // full, read-only or gone (a crashed job's container), so nothing is written to disk.
+        let capture = try OutputCapture()
+        let pid = try spawn(arguments, environment: environment, directory: directory, outputPath: capture.path)
         guard let status = wait(pid, timeout: timeout) else {
             kill(-pid, SIGKILL)
             _ = wait(pid, timeout: nil)
             throw Failure(description: "\(arguments.joined(separator: " ")) did not finish within \(DurationText.format(timeout)); killed")
         }
-        let data = (try? Data(contentsOf: URL(fileURLWithPath: log))) ?? Data()
-        return (status, String(decoding: data.suffix(65_536), as: UTF8.self))
+        return (status, String(decoding: capture.tail(65_536), as: UTF8.self))
     }
 
     /// The program to execute: `ebb` means this very binary; bare names are looked up in PATH.

@@ -100,6 +100,8 @@ public enum NodeUncordon: UndoHandler {
     }
 
     public static let kind = "k8s.node-uncordon"
+    /// A cluster object: the record can be executed from any machine that reaches the cluster.
+    public static let actsOnHost = false
 
     static func isOwnTaint(_ taint: JSONValue, runID: String) -> Bool {
         taint["key"]?.stringValue == KubeOwnership.taintKey && taint["value"]?.stringValue == runID

@@ -82,6 +82,8 @@ public enum PodGone: UndoHandler {
     }
 
     public static let kind = "k8s.pod-delete"
+    /// A cluster object: the record can be executed from any machine that reaches the cluster.
+    public static let actsOnHost = false
 
     public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
         guard !payload.pods.isEmpty else { return .undone }

@@ -103,6 +103,8 @@ public enum NetworkPolicyRemove: UndoHandler {
     }
 
     public static let kind = "k8s.networkpolicy-delete"
+    /// A cluster object: the record can be executed from any machine that reaches the cluster.
+    public static let actsOnHost = false
 
     public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
         guard payload.policy != nil else { return .undone }

@@ -80,6 +80,8 @@ public enum SelectorRestore: UndoHandler {
     }
 
     public static let kind = "k8s.service-restore"
+    /// A cluster object: the record can be executed from any machine that reaches the cluster.
+    public static let actsOnHost = false
 
     /// A merge patch turning selector `current` into `target` exactly: keys not in `target` become null.
     static func patch(from current: [String: String], to target: [String: String]) -> JSONValue {

@@ -86,6 +86,8 @@ public enum ScaleRestore: UndoHandler {
     }
 
     public static let kind = "k8s.scale-restore"
+    /// A cluster object: the record can be executed from any machine that reaches the cluster.
+    public static let actsOnHost = false
 
     public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
         try KubeScope.withClient(payload.source) { client in

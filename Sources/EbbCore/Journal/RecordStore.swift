@@ -1,0 +1,57 @@
+import Foundation
+
+/// The undo records of one run directory, changed by one writer at a time.
+///
+/// Several processes may change a run's records: the runner (arming, injecting, renewing a
+/// deadline, rolling back), its guardian (a deadline passed) and `ebb rollback execute`. Each
+/// record has a lock file, `locks/<seq>.lock`; a writer holds it, reads the record afresh and
+/// writes only a change its state allows (``RecordState/canChange(to:)``). So a late writer can
+/// never make a live fault read `reverted`, nor a reverted one read `injected`.
+public struct RecordStore: Sendable {
+    public let runDirectory: URL
+
+    public init(runDirectory: URL) { self.runDirectory = runDirectory }
+
+    /// A state change the record's current state does not allow.
+    public struct Conflict: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Takes the lock of record `sequence`. Without `deadline`, one try: nil when another
+    /// process holds it. With one, waits (re-trying every 10 ms) until then.
+    public func lock(_ sequence: Int, waitingUntil deadline: ContinuousClock.Instant? = nil) throws -> RunLock? {
+        let folder = runDirectory.appendingPathComponent("locks")
+        try DurableFile.makeDirectory(folder.path)
+        let path = folder.appendingPathComponent("\(sequence).lock").path
+        while true {
+            if let lock = try RunLock.acquire(file: path) { return lock }
+            guard let deadline, ContinuousClock.now < deadline else { return nil }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+    }
+
+    /// The record as it is on disk now; nil when it was never written.
+    public func current(_ record: UndoRecord) throws -> UndoRecord? {
+        let path = runDirectory.appendingPathComponent(record.fileName).path
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return try UndoRecord.decodeChecked(DurableFile.read(path))
+    }
+
+    /// Writes a new record; refuses when one with its name exists. Hold its lock.
+    public func create(_ record: UndoRecord) throws {
+        if try current(record) != nil {
+            throw Conflict(description: "record \(record.fileName) exists already in \(runDirectory.path)")
+        }
+        try record.write(into: runDirectory)
+    }
+
+    /// Replaces a record with `record`, if its current state allows the change. Hold its lock.
+    /// A record on disk that cannot be read is replaced: the writer's copy is the better truth.
+    public func update(_ record: UndoRecord) throws {
+        if let current = try? current(record), !current.state.canChange(to: record.state) {
+            throw Conflict(description: "record \(record.fileName) is \(current.state.rawValue)"
+                + (current.revertedBy.map { " (by \($0))" } ?? "") + "; it cannot become \(record.state.rawValue)")
+        }
+        try record.write(into: runDirectory)
+    }
+}
