@@ -100,7 +100,7 @@ struct RunCommand: AsyncParsableCommand {
         let options = Runner.Options(stateDirectory: state.directory,
                                      reportDirectory: URL(fileURLWithPath: reportDir).standardizedFileURL,
                                      scenarioNames: scenarios, rollbackGrace: deadlineGrace.duration,
-                                     rollbackBudget: rollbackTimeout.duration)
+                                     rollbackBudget: rollbackTimeout.duration, registry: HostRegistry.standard)
         let console = ConsoleReporter(style: logFormat == .json ? .json : ConsoleReporter.terminalStyle, quiet: quiet)
         let reports = RunReports(reportDirectory: options.reportDirectory, junitPath: junit.map { URL(fileURLWithPath: $0).standardizedFileURL },
                                  flavor: junitFlavor, maxOutputBytes: junitMaxOutput)

@@ -107,13 +107,23 @@ public struct RunInfo: Codable, Sendable {
     public var recoveredBy: String?
     /// The guardian watching this run (absent with `--no-guardian`).
     public var guardianPID: Int32?
+    /// The run directory in the state directory (the journal proper).
+    public var journal: String?
+    /// The run's copy in the host registry (see ``HostRegistry``); nil without one.
+    public var registry: String?
 
     /// The machine this run was recorded on.
     public var hostIdentity: HostIdentity { HostIdentity(hostname: host, machineID: machineID) }
 
-    /// Writes `run.json` durably into `runDirectory`.
+    /// Writes `run.json` durably into `runDirectory`, and into the run's registry copy while
+    /// that exists (it is removed once the run is settled and never brought back).
     public func write(into runDirectory: URL) throws {
-        try DurableFile.write(JSONEncoder.journal.encode(self), to: runDirectory.appendingPathComponent("run.json").path)
+        let data = try JSONEncoder.journal.encode(self)
+        try DurableFile.write(data, to: runDirectory.appendingPathComponent("run.json").path)
+        if let registry, URL(fileURLWithPath: registry).standardizedFileURL.path != runDirectory.standardizedFileURL.path,
+           FileManager.default.fileExists(atPath: registry) {
+            try DurableFile.write(data, to: URL(fileURLWithPath: registry).appendingPathComponent("run.json").path)
+        }
     }
 }
 

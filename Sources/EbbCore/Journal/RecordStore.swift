@@ -9,8 +9,13 @@ import Foundation
 /// never make a live fault read `reverted`, nor a reverted one read `injected`.
 public struct RecordStore: Sendable {
     public let runDirectory: URL
+    /// The run's copy in the host registry, written after the journal on every change.
+    private let registryCopy: RegistryCopy?
 
-    public init(runDirectory: URL) { self.runDirectory = runDirectory }
+    public init(runDirectory: URL) {
+        self.runDirectory = runDirectory
+        registryCopy = RegistryCopy(of: runDirectory)
+    }
 
     /// A state change the record's current state does not allow.
     public struct Conflict: Error, CustomStringConvertible {
@@ -43,6 +48,7 @@ public struct RecordStore: Sendable {
             throw Conflict(description: "record \(record.fileName) exists already in \(runDirectory.path)")
         }
         try record.write(into: runDirectory)
+        try registryCopy?.write(record, from: runDirectory)
     }
 
     /// Replaces a record with `record`, if its current state allows the change. Hold its lock.
@@ -53,5 +59,9 @@ public struct RecordStore: Sendable {
                 + (current.revertedBy.map { " (by \($0))" } ?? "") + "; it cannot become \(record.state.rawValue)")
         }
         try record.write(into: runDirectory)
+        // A copy removed once its run settled is not brought back by a late write.
+        if let registryCopy, FileManager.default.fileExists(atPath: registryCopy.directory.path) {
+            try registryCopy.write(record, from: runDirectory)
+        }
     }
 }

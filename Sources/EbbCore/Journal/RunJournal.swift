@@ -13,7 +13,8 @@ public final class RunJournal: @unchecked Sendable {
     private var nextSequence = 1
 
     /// Opens a new run under `<stateDirectory>/rollback/` and holds its lock until ``close(status:)``.
-    public static func create(stateDirectory: URL, suites: [String]) throws -> RunJournal {
+    /// With a `registry`, every record is also copied there before its fault acts.
+    public static func create(stateDirectory: URL, suites: [String], registry: HostRegistry? = nil) throws -> RunJournal {
         let id = Self.makeRunID()
         let started = Date()
         let nanoseconds = UInt64(started.timeIntervalSince1970 * 1e9)
@@ -34,8 +35,19 @@ public final class RunJournal: @unchecked Sendable {
         var info = RunInfo(id: id, pid: getpid(), pidStartTime: ProcessTable.snapshot(getpid())?.startTime,
                            host: host.hostname, suites: suites, startedAt: started, status: .open)
         info.machineID = host.machineID
-        try info.write(into: building)
         let directory = root.appendingPathComponent(name)
+        info.journal = directory.path
+        if let registry {
+            let copy = registry.copy(of: directory)
+            do {
+                try registry.prepare(copy: copy)
+            } catch {
+                throw DurableFile.Failure(message: "cannot use the host registry \(registry.directory.path) (\(error)); "
+                    + "set EBB_REGISTRY_DIR to another folder, or to 'off' to run without one (then only the journal can revert a fault)")
+            }
+            info.registry = copy.path
+        }
+        try info.write(into: building)
         guard rename(building.path, directory.path) == 0 else {
             throw DurableFile.Failure(message: "cannot rename \(building.path) into place: \(String(cString: strerror(errno)))")
         }
@@ -70,6 +82,7 @@ public final class RunJournal: @unchecked Sendable {
         info.status = status
         info.closedAt = Date()
         try writeInfo()
+        if let copy = RegistryCopy(of: directory) { copy.removeIfSettled(JournalReader(holding: directory).run(at: directory)) }
         lock?.release()
         lock = nil
     }

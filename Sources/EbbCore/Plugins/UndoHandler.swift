@@ -49,6 +49,16 @@ public struct UndoContext: Sendable {
         self.runDirectory = runDirectory
         self.logger = logger
     }
+
+    /// A file the record names inside its run directory (a backup), found where this undo runs
+    /// from: the journal, or the run's registry copy once the journal is gone (`ebb rollback
+    /// sweep`). Both have the same directory name, so the path below it is the same.
+    public func runFile(_ recorded: String) -> String {
+        if FileManager.default.fileExists(atPath: recorded) { return recorded }
+        let parts = recorded.split(separator: "/", omittingEmptySubsequences: false)
+        guard let index = parts.lastIndex(where: { $0 == Substring(runDirectory.lastPathComponent) }) else { return recorded }
+        return runDirectory.appendingPathComponent(parts[(index + 1)...].joined(separator: "/")).path
+    }
 }
 
 /// An undo handler with its payload type erased, so records of any kind can be executed.

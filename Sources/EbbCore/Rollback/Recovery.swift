@@ -69,6 +69,7 @@ public struct Recovery: Sendable {
             info.recoveredBy = actor
             try info.write(into: current.directory)
         }
+        RegistryCopy(of: current.directory)?.removeIfSettled(reader.run(at: current.directory))
         return report
     }
 

@@ -9,17 +9,17 @@ public final class RollbackScope: @unchecked Sendable {
     private let executor: RollbackExecutor
     private var armed: [UndoRecord] = []
     private let mutex = NSLock()
+    private let store: RecordStore
 
     public init(journal: RunJournal, scenario: String, executor: RollbackExecutor) {
         self.journal = journal
         self.scenario = scenario
         self.executor = executor
+        store = RecordStore(runDirectory: journal.directory)
     }
 
     /// The records armed in this scope so far.
     public var records: [UndoRecord] { mutex.withLock { armed } }
-
-    private var store: RecordStore { RecordStore(runDirectory: journal.directory) }
 
     /// Arm, then act (invariant 1), written once for faults, fixtures and proxies: makes the undo
     /// record durable (state `armed`), runs `act`, and records the fault `injected`.

@@ -13,14 +13,17 @@ public final class Runner: @unchecked Sendable {
         public var rollbackGrace: Duration
         /// The time budget of each rollback (see ``RollbackExecutor/budget``).
         public var rollbackBudget: Duration
+        /// Where records are copied for `ebb rollback sweep`; nil for none.
+        public var registry: HostRegistry?
 
         public init(stateDirectory: URL, reportDirectory: URL, scenarioNames: [String] = [], rollbackGrace: Duration = .seconds(30),
-                    rollbackBudget: Duration = RollbackExecutor.defaultBudget) {
+                    rollbackBudget: Duration = RollbackExecutor.defaultBudget, registry: HostRegistry? = nil) {
             self.stateDirectory = stateDirectory
             self.reportDirectory = reportDirectory
             self.scenarioNames = scenarioNames
             self.rollbackGrace = rollbackGrace
             self.rollbackBudget = rollbackBudget
+            self.registry = registry
         }
     }
 
@@ -57,7 +60,7 @@ public final class Runner: @unchecked Sendable {
 
     /// Creates the run's journal; fails when the state directory cannot be used.
     public func openJournal() throws -> RunJournal {
-        try RunJournal.create(stateDirectory: options.stateDirectory, suites: suites.map(\.path))
+        try RunJournal.create(stateDirectory: options.stateDirectory, suites: suites.map(\.path), registry: options.registry)
     }
 
     /// Runs every selected scenario of every suite, recording into `journal`, and closes it.

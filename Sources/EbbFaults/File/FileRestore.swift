@@ -19,6 +19,8 @@ public enum FileRestore: UndoHandler {
     public static let kind = "file.restore"
 
     public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
+        var payload = payload
+        payload.backup = context.runFile(payload.backup)
         removeInterruptedRestores(payload, context)
         // Idempotent: the original content in place means nothing to do (never injected, or already restored).
         if let current = try? FileDigest.sha256(of: payload.path), current == payload.sha256 { return .undone }

@@ -55,7 +55,7 @@ struct NftFilterFault: Fault {
     func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
         let table = try plan.undoData.decode(NftTableDelete.Payload.self).table
         let rule = [match.nftExpression, "counter", verdict].filter { !$0.isEmpty }.joined(separator: " ")
-        try table.create(rule: rule, directions: match.directions,
+        try table.create(rule: rule, directions: match.directions, expires: context.deadline,
                          scriptPath: context.runDirectory.appendingPathComponent("nft-\(context.sequence).nft").path)
     }
 }

@@ -18,6 +18,13 @@ struct NftTable: Codable, Sendable, Equatable {
 
     var label: String { "nft table inet \(name) in \(namespace.label)" }
 
+    static let expiryMark = "expires "
+
+    /// Whether `listing` (of this table) carries this fault's comment, with or without an expiry.
+    func isOurs(_ listing: String) -> Bool {
+        listing.contains("comment \"\(comment)\"") || listing.contains("comment \"\(comment) \(Self.expiryMark)")
+    }
+
     /// The table's listing, or nil when it (or its namespace) does not exist.
     func listing() throws -> String? {
         if namespace.isGone { return nil }
@@ -33,9 +40,11 @@ struct NftTable: Codable, Sendable, Equatable {
     }
 
     /// Creates the table with one rule per direction, atomically: `create` fails when a table of
-    /// this name appeared meanwhile, and then nothing of the batch is applied.
-    func create(rule: String, directions: [PacketMatch.Direction], scriptPath: String) throws {
-        var lines = ["create table inet \(name) { comment \"\(comment)\"; }"]
+    /// this name appeared meanwhile, and then nothing of the batch is applied. The comment also
+    /// carries the fault's expiry (`expires <unix seconds>`), so `ebb rollback sweep` can remove
+    /// the table once it has passed, even when no journal or registry record is left.
+    func create(rule: String, directions: [PacketMatch.Direction], expires: Date, scriptPath: String) throws {
+        var lines = ["create table inet \(name) { comment \"\(comment) \(Self.expiryMark)\(Int(expires.timeIntervalSince1970.rounded(.up)))\"; }"]
         for direction in directions {
             let (chain, hook) = direction == .ingress ? ("ingress", "input") : ("egress", "output")
             lines.append("add chain inet \(name) \(chain) { type filter hook \(hook) priority filter - 10; policy accept; }")
@@ -58,7 +67,7 @@ public enum NftTableDelete: UndoHandler {
     public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
         let table = payload.table
         guard let listing = try table.listing() else { return .undone }   // gone, or its namespace is
-        guard listing.contains("comment \"\(table.comment)\"") else {
+        guard table.isOurs(listing) else {
             throw VerificationFailure("\(table.label) does not carry the comment \"\(table.comment)\"; it is not ours, left alone")
         }
         try table.namespace.run(["nft", "delete", "table", "inet", table.name])

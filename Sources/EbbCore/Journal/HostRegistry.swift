@@ -1,0 +1,94 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A second copy of every open run's journal, kept outside any CI workspace, so that a fault
+/// can be taken back after the workspace, the runner and its guardian are all gone (`ebb
+/// rollback sweep`). Each run's copy, `<registry>/<run directory name>/`, holds its `run.json`,
+/// its records and the backups they need, written before the fault acts like the journal
+/// itself; it is removed once nothing of the run is pending.
+///
+/// Where: `$EBB_REGISTRY_DIR` (`off` for none), else `/var/lib/ebb/registry` for root, else
+/// `$XDG_STATE_HOME/ebb/registry` (default `~/.local/state/ebb/registry`).
+public struct HostRegistry: Sendable {
+    public let directory: URL
+
+    public init(directory: URL) { self.directory = directory }
+
+    /// The registry of this user on this machine, or nil when `EBB_REGISTRY_DIR=off`.
+    public static var standard: HostRegistry? {
+        let environment = ProcessInfo.processInfo.environment
+        if let configured = environment["EBB_REGISTRY_DIR"], !configured.isEmpty {
+            return configured == "off" ? nil : HostRegistry(directory: URL(fileURLWithPath: configured).standardizedFileURL)
+        }
+        if geteuid() == 0 { return HostRegistry(directory: URL(fileURLWithPath: "/var/lib/ebb/registry")) }
+        let state = environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".local/state")
+        return HostRegistry(directory: URL(fileURLWithPath: state).appendingPathComponent("ebb/registry"))
+    }
+
+    /// The copy of the run in `runDirectory`.
+    public func copy(of runDirectory: URL) -> URL {
+        directory.appendingPathComponent(runDirectory.lastPathComponent)
+    }
+
+    /// Creates the registry (0700, trusted like the journal) and the copy of one run.
+    func prepare(copy: URL) throws {
+        try DurableFile.makeDirectory(directory.path)
+        try JournalTrust.check(directory: directory.path)
+        try DurableFile.makeDirectory(copy.path)
+    }
+
+    /// Every run copy in the registry, oldest first.
+    public func runs() throws -> [URL] {
+        guard FileManager.default.fileExists(atPath: directory.path) else { return [] }
+        try DurableFile.refuseSymlink(directory.path)
+        try JournalTrust.check(directory: directory.path)
+        return try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { !$0.hasPrefix(".") }.sorted()
+            .map { directory.appendingPathComponent($0) }
+    }
+}
+
+/// Keeps a run's registry copy in step with its journal.
+struct RegistryCopy: Sendable {
+    /// The copy's directory; never the run directory itself.
+    let directory: URL
+
+    /// The copy named in the `run.json` of `runDirectory`, if the run has one.
+    init?(of runDirectory: URL) {
+        guard let data = try? DurableFile.read(runDirectory.appendingPathComponent("run.json").path),
+              let info = try? JSONDecoder.journal.decode(RunInfo.self, from: data),
+              let path = info.registry else { return nil }
+        let copy = URL(fileURLWithPath: path)
+        guard copy.standardizedFileURL.path != runDirectory.standardizedFileURL.path else { return nil }
+        directory = copy
+    }
+
+    init(directory: URL) { self.directory = directory }
+
+    /// Copies `record` and any backup of the run not copied yet, durably.
+    func write(_ record: UndoRecord, from runDirectory: URL) throws {
+        try copyBackups(from: runDirectory)
+        try record.write(into: directory)
+    }
+
+    /// Backups are made before their record is armed, so copying them with the record keeps
+    /// the rule "everything the undo needs is durable before the fault acts".
+    private func copyBackups(from runDirectory: URL) throws {
+        let source = runDirectory.appendingPathComponent("backups")
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: source.path), !names.isEmpty else { return }
+        let target = directory.appendingPathComponent("backups")
+        try DurableFile.makeDirectory(target.path)
+        for name in names where !name.hasPrefix(".") && !FileManager.default.fileExists(atPath: target.appendingPathComponent(name).path) {
+            try DurableFile.write(DurableFile.read(source.appendingPathComponent(name).path), to: target.appendingPathComponent(name).path)
+        }
+    }
+
+    /// Removes the copy once nothing of its run is pending any more.
+    func removeIfSettled(_ run: RunSnapshot) {
+        guard run.damaged.isEmpty, !run.records.contains(where: \.state.isPending) else { return }
+        try? FileManager.default.removeItem(at: directory)
+        try? DurableFile.syncDirectory(directory.deletingLastPathComponent().path)
+    }
+}
