@@ -111,7 +111,7 @@ struct RunCommand: AsyncParsableCommand {
 
         if dryRun {
             let planned = runner.dryRun()
-            print(DryRunListing.text(planned, suites: loaded))
+            Output.standardOutput(DryRunListing.text(planned, suites: loaded) + "\n")  // redacted, unlike print
             throw ExitCode(planned.contains { (try? $0.plan.get()) == nil } ? .inconclusive : .passed)
         }
 
@@ -137,7 +137,7 @@ struct RunCommand: AsyncParsableCommand {
                 for run in dead {
                     do {
                         let report = try recovery.execute(run)
-                        print(JournalListing.recovery(report))
+                        Output.standardOutput(JournalListing.recovery(report) + "\n")
                         Wiring.writeReports { try reports.write(report, reader: recovery.reader, actor: "run --recover") }
                         complete = complete && report.isComplete
                     } catch {
