@@ -161,6 +161,8 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(.invalidInput)
         }
         if !noGuardian {
+            let secrets = SecretRedactor.shared.variableNames
+            if !secrets.isEmpty { setenv(SecretRedactor.environmentKey, secrets.joined(separator: ","), 1) }
             do {
                 try journal.recordGuardian(pid: GuardianLauncher.launch(for: journal, reportDirectory: options.reportDirectory))
             } catch {

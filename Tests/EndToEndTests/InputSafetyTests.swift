@@ -98,4 +98,48 @@ import Glibc
         let mode = try FileManager.default.attributesOfItem(atPath: junit)[.posixPermissions] as? Int
         #expect(mode == 0o644, "redacted reports hold no secret")
     }
+
+    /// Every file under the reports and the journal, with the number that show the marker;
+    /// records an issue for each that holds `secret`.
+    func scan(_ workspace: Workspace, for secret: String) -> (files: Int, redacted: Int) {
+        var files = 0
+        var redacted = 0
+        for root in [workspace.url.appendingPathComponent("reports"), workspace.state] {
+            let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)
+            while let url = enumerator?.nextObject() as? URL {
+                guard let data = try? Data(contentsOf: url), !url.hasDirectoryPath else { continue }
+                files += 1
+                let text = String(decoding: data, as: UTF8.self)
+                #expect(!text.contains(secret), "\(url.path) holds the secret")
+                if text.contains("[redacted]") { redacted += 1 }
+            }
+        }
+        return (files, redacted)
+    }
+
+    @Test func theGuardianRedactsTheSecretsOfTheRunItRecovers() throws {
+        let workspace = try Workspace()
+        let secret = "gtok-\(UUID().uuidString)"
+        let suite = try workspace.write(suite: """
+        secret_env: [MY_SECRET]
+        scenarios:
+          - name: leak
+            duration: 5m
+            faults:
+              - command:
+                  inject: [true]
+                  rollback: [sh, -c, "echo rolling back $MY_SECRET"]
+                  verify: [sh, -c, "echo still there: $MY_SECRET; exit 1"]
+        """)
+        let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path], in: workspace.url, environment: ["MY_SECRET": secret])
+        #expect(run.waitForOutput("holding for"))
+        let runID = try unwrap(workspace.runIDs().first)
+        run.signal(SIGKILL)
+        #expect(run.wait() == 137)
+        #expect(eventually { FileManager.default.fileExists(atPath: workspace.url.appendingPathComponent("reports/rollback-summary-\(runID).md").path) })
+        workspace.waitForGuardians()
+        let (files, redacted) = scan(workspace, for: secret)
+        #expect(files >= 4)
+        #expect(redacted >= 2, "the record's message and the guardian's reports show the marker")
+    }
 }

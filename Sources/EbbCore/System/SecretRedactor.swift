@@ -16,11 +16,15 @@ public final class SecretRedactor: @unchecked Sendable {
     public static let marker = "[redacted]"
     /// The shortest value that is replaced wherever it appears.
     public static let minimumLength = 4
+    /// Passes the names of the secret variables (never their values) to the guardian, which
+    /// inherits the environment but does not read the suite.
+    public static let environmentKey = "EBB_SECRET_ENV"
 
     private let lock = NSLock()
     private var values: Set<String> = []
     /// Every form to replace, longest first, so a secret that contains another goes whole.
     private var forms: [String] = []
+    private var names: [String] = []
 
     public init() {}
 
@@ -37,8 +41,18 @@ public final class SecretRedactor: @unchecked Sendable {
     /// Remembers the value of each of `variables` that is set in `environment`.
     public func register(variables: [String], from environment: [String: String]) {
         for variable in variables {
+            lock.withLock { if !names.contains(variable) { names.append(variable) } }
             if let value = environment[variable] { register(value) }
         }
+    }
+
+    /// The names of the variables registered so far, for ``environmentKey``.
+    public var variableNames: [String] { lock.withLock { names } }
+
+    /// Registers the variables that ``environmentKey`` in `environment` names.
+    public func registerInherited(from environment: [String: String]) {
+        let names = (environment[Self.environmentKey] ?? "").split(separator: ",").map(String.init)
+        register(variables: names, from: environment)
     }
 
     /// Whether no secret is known.
