@@ -42,8 +42,9 @@ public enum JUnitWriter {
             // `endDocument` flushes libxml2's buffer into the fd, so the fsync covers everything.
             try stream(report, flavor: options.flavor, to: XMLStreamWriter(fd: fd, path: temporary))
             // Read back what was written: a secret too short to redact makes the file private.
-            if let written = try? String(contentsOfFile: temporary, encoding: .utf8) {
-                _ = fchmod(fd, ReportMode.mode(for: written, redactor: redactor))
+            if let written = try? String(contentsOfFile: temporary, encoding: .utf8),
+               ReportMode.mode(for: written, redactor: redactor) == 0o600 {
+                _ = fchmod(fd, 0o600)
             }
             guard fsync(fd) == 0 else { throw JUnitError("cannot fsync \(temporary): \(LibXML.errnoText())") }
         } catch {

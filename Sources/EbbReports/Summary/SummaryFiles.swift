@@ -26,7 +26,7 @@ public enum SummaryFiles {
         return [json.path, markdown.path]
     }
 
-    /// Writes `text` atomically, with the mode ``ReportMode`` picks, set before any byte lands.
+    /// Writes `text` atomically, created with the mode ``ReportMode`` picks (less the umask).
     private static func write(_ text: String, to url: URL, redactor: SecretRedactor) throws {
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp").path
         let mode = ReportMode.mode(for: text, redactor: redactor)
@@ -35,7 +35,6 @@ public enum SummaryFiles {
         guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: temporary]) }
         let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         do {
-            _ = fchmod(fd, mode)  // the umask may have taken bits away; 0644 is meant
             try handle.write(contentsOf: Data(text.utf8))
             try handle.close()
         } catch {
