@@ -37,7 +37,7 @@ public struct RunReports: Sendable {
         if let directory = result.journalDirectory {
             do {
                 let run = JournalReader(holding: directory).run(at: directory)
-                let summary = RollbackSummary(run: run, result: result, exitStatus: result.exitStatus, recoveredBy: "runner")
+                let summary = RollbackSummary(run: run, result: result.redacted(by: .shared), exitStatus: result.exitStatus, recoveredBy: "runner")
                 written += try SummaryFiles.write(summary, to: reportDirectory)
             } catch {
                 failures.append("rollback summary: \(error)")

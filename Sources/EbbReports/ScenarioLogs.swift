@@ -8,8 +8,11 @@ public final class ScenarioLogs: @unchecked Sendable {
     private let lock = NSLock()
     private var handles: [String: FileHandle] = [:]
 
-    public init(reportDirectory: URL) {
+    private let redactor: SecretRedactor
+
+    public init(reportDirectory: URL, redactor: SecretRedactor = .shared) {
         directory = reportDirectory.appendingPathComponent("logs")
+        self.redactor = redactor
     }
 
     /// The log file of `scenario`, relative paths being what CI attachment syntax wants.
@@ -57,7 +60,7 @@ public final class ScenarioLogs: @unchecked Sendable {
                 _ = FileManager.default.createFile(atPath: url.path, contents: nil)
                 handles[scenario] = try? FileHandle(forWritingTo: url)
             }
-            try? handles[scenario]?.write(contentsOf: Data("\(Self.stamp()) \(text)\n".utf8))
+            try? handles[scenario]?.write(contentsOf: Data("\(Self.stamp()) \(redactor.redact(text))\n".utf8))
         }
     }
 

@@ -66,6 +66,8 @@ struct RollbackCommand: ParsableCommand {
         }
 
         private func execute() throws {
+            // EBB_SECRET_ENV=NAME,... names variables whose values must not reach the output.
+            SecretRedactor.shared.registerInherited(from: ProcessInfo.processInfo.environment)
             var recovery = Recovery(stateDirectory: state.directory, catalog: Wiring.catalog, logger: Wiring.logger(verbose: verbose))
             recovery.allowsOtherHosts = allowOtherHost
             recovery.rollbackBudget = rollbackTimeout.duration
@@ -88,7 +90,7 @@ struct RollbackCommand: ParsableCommand {
             for run in targets {
                 do {
                     let report = try recovery.execute(run)
-                    print(JournalListing.recovery(report))
+                    Output.standardOutput(JournalListing.recovery(report) + "\n")  // redacted, unlike print
                     let reports = RunReports(reportDirectory: URL(fileURLWithPath: reportDir).standardizedFileURL)
                     Wiring.writeReports { try reports.write(report, reader: recovery.reader, actor: "rollback execute") }
                     complete = complete && report.isComplete

@@ -111,7 +111,7 @@ struct RunCommand: AsyncParsableCommand {
 
         if dryRun {
             let planned = runner.dryRun()
-            print(DryRunListing.text(planned, suites: loaded))
+            Output.standardOutput(DryRunListing.text(planned, suites: loaded) + "\n")  // redacted, unlike print
             throw ExitCode(planned.contains { (try? $0.plan.get()) == nil } ? .inconclusive : .passed)
         }
 
@@ -143,7 +143,7 @@ struct RunCommand: AsyncParsableCommand {
                 for run in dead {
                     do {
                         let report = try recovery.execute(run)
-                        print(JournalListing.recovery(report))
+                        Output.standardOutput(JournalListing.recovery(report) + "\n")
                         Wiring.writeReports { try reports.write(report, reader: recovery.reader, actor: "run --recover") }
                         complete = complete && report.isComplete
                     } catch {
@@ -167,6 +167,8 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(.invalidInput)
         }
         if !noGuardian {
+            let secrets = SecretRedactor.shared.variableNames
+            if !secrets.isEmpty { setenv(SecretRedactor.environmentKey, secrets.joined(separator: ","), 1) }
             do {
                 try journal.recordGuardian(pid: GuardianLauncher.launch(for: journal, reportDirectory: options.reportDirectory,
                                                                          rollbackBudget: rollbackTimeout.duration))

@@ -25,7 +25,7 @@ enum Wiring {
     static let loader = SuiteLoader(catalog: catalog, checkReader: ChecksReader(), proxyReader: ProxiesReader())
 
     static func logger(verbose: Bool) -> Logger {
-        var logger = Logger(label: "ebb") { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "ebb") { RedactingLogHandler(StreamLogHandler.standardError(label: $0)) }
         logger.logLevel = verbose ? .info : .warning
         return logger
     }

@@ -141,7 +141,7 @@ public struct ChecksReader: CheckSectionReader {
             url: url,
             method: try values["method"].map { try reader.string($0, "\(key).method").uppercased() } ?? "GET",
             headers: headers,
-            bearerTokenVariable: try values["bearer_token_env"].map { try reader.string($0, "\(key).bearer_token_env") },
+            bearerTokenVariable: try values["bearer_token_env"].map { try reader.secretVariable($0, "\(key).bearer_token_env") },
             statuses: statuses,
             bodyContains: try values["body_contains"].map { try reader.string($0, "\(key).body_contains") },
             bodyMatches: pattern,

@@ -62,7 +62,7 @@ struct TelemetryReader {
             labels: labels, measure: measure,
             interval: try reader.positiveDuration(values["interval"], "\(key).interval", default: .seconds(1)),
             timeout: try reader.positiveDuration(values["timeout"], "\(key).timeout", default: .seconds(2)),
-            bearerTokenVariable: try values["bearer_token_env"].map { try reader.string($0, "\(key).bearer_token_env") },
+            bearerTokenVariable: try values["bearer_token_env"].map { try reader.secretVariable($0, "\(key).bearer_token_env") },
             verifiesTLS: try values["tls_verify"].map { try reader.boolean($0, "\(key).tls_verify") } ?? true
         )
     }
@@ -74,7 +74,7 @@ struct TelemetryReader {
         let url = try reader.httpURL(urlNode, "\(key).url")
         return PrometheusServer(
             url: url,
-            bearerTokenVariable: try values["bearer_token_env"].map { try reader.string($0, "\(key).bearer_token_env") },
+            bearerTokenVariable: try values["bearer_token_env"].map { try reader.secretVariable($0, "\(key).bearer_token_env") },
             verifiesTLS: try values["tls_verify"].map { try reader.boolean($0, "\(key).tls_verify") } ?? true,
             timeout: try reader.positiveDuration(values["timeout"], "\(key).timeout", default: .seconds(10)),
             settle: try values["settle"].map { try reader.duration($0, "\(key).settle") } ?? .zero

@@ -1,3 +1,4 @@
+import EbbCore
 import Foundation
 
 /// Bearer tokens read from the environment, and the redaction that keeps them out of every
@@ -32,6 +33,7 @@ final class Secrets: @unchecked Sendable {
             throw Unusable(variable: variable)
         }
         lock.withLock { _ = values.insert(value) }
+        SecretRedactor.shared.register(value)
         return value
     }
 

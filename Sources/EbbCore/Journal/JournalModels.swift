@@ -69,7 +69,9 @@ public struct UndoRecord: Codable, Sendable {
 
     /// Writes this record durably into its run directory (see ``DurableFile``).
     public func write(into runDirectory: URL) throws {
-        try DurableFile.write(JSONEncoder.journal.encode(self), to: runDirectory.appendingPathComponent(fileName).path)
+        var record = self
+        record.message = message.map(SecretRedactor.shared.redact)  // a message may quote command output
+        try DurableFile.write(JSONEncoder.journal.encode(record), to: runDirectory.appendingPathComponent(fileName).path)
     }
 
     static func slug(_ text: String) -> String {

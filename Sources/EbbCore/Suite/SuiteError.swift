@@ -7,12 +7,14 @@ public struct SuiteError: Error, Sendable, Equatable, CustomStringConvertible {
     public var key: String
     public var message: String
 
+    /// `message` is kept printable and bounded (see ``Excerpt``): whatever value or file
+    /// content it quotes, an error never echoes more than a short part of it.
     public init(file: String, line: Int, column: Int, key: String, message: String) {
         self.file = file
         self.line = line
         self.column = column
-        self.key = key
-        self.message = message
+        self.key = Excerpt.of(key, limit: 200)
+        self.message = Excerpt.of(message, limit: 400)
     }
 
     public var description: String { "\(file):\(line):\(column): error: \(key): \(message)" }

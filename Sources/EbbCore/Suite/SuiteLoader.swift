@@ -10,16 +10,19 @@ public struct SuiteLoader: Sendable {
     public let proxyReader: (any ProxySectionReader)?
     /// Where `${NAME}` references are looked up.
     public let environment: [String: String]
+    /// Learns the values of the variables a suite names in `secret_env:`.
+    public let redactor: SecretRedactor
 
     public init(catalog: PluginCatalog, checkReader: (any CheckSectionReader)? = nil, proxyReader: (any ProxySectionReader)? = nil,
-                environment: [String: String] = ProcessInfo.processInfo.environment) {
+                environment: [String: String] = ProcessInfo.processInfo.environment, redactor: SecretRedactor = .shared) {
         self.catalog = catalog
         self.checkReader = checkReader
         self.proxyReader = proxyReader
         self.environment = environment
+        self.redactor = redactor
     }
 
-    static let suiteKeys = ["suite", "allowed_roots", "include", "setup", "proxies", "checks", "telemetry", "scenarios"]
+    static let suiteKeys = ["suite", "allowed_roots", "include", "include_roots", "secret_env", "setup", "proxies", "checks", "telemetry", "scenarios"]
     static let includeKeys = ["checks", "telemetry"]
     static let fixtureKeys = ["name", "command", "env", "directory", "ready"]
     static let readinessKeys = ["http", "tcp", "command", "timeout"]
@@ -29,10 +32,9 @@ public struct SuiteLoader: Sendable {
     public func load(path: String) throws -> Suite {
         let text: String
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            text = try SuiteFile.read(path)
         } catch {
-            throw SuiteErrors([SuiteError(file: path, line: 1, column: 1, key: "(file)",
-                                          message: "cannot read the suite: \(error.localizedDescription)")])
+            throw SuiteErrors([SuiteError(file: path, line: 1, column: 1, key: "(file)", message: "cannot read the suite: \(error)")])
         }
         return try load(text: text, path: path)
     }
@@ -50,6 +52,11 @@ public struct SuiteLoader: Sendable {
         }
         problems.add(unknown)
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL
+        // First, so that every later message (errors included) is redacted.
+        if let node = values["secret_env"] {
+            let variables = problems.collect { try reader.stringList(node, "secret_env") } ?? []
+            redactor.register(variables: variables, from: environment)
+        }
 
         let name = values["suite"].flatMap { node in problems.collect { try reader.string(node, "suite") } }
             ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
@@ -70,10 +77,15 @@ public struct SuiteLoader: Sendable {
             proxyNames: proxies.map(\.name)
         )
         var sections = [CheckSections(checks: values["checks"], telemetry: values["telemetry"], reader: reader, directory: directory)]
+        let includeRoots = values["include_roots"].map { node in
+            problems.collect { try self.includeRoots(node, reader, relativeTo: directory) } ?? []
+        } ?? []
         if let includeNode = values["include"] {
-            let paths = problems.collect { try reader.stringList(includeNode, "include") } ?? []
-            for (index, relative) in paths.enumerated() {
-                if let included = problems.collect({ try self.included(relative, at: "include[\(index)]", node: includeNode, reader, relativeTo: directory) }) {
+            let items = problems.collect { try reader.sequence(includeNode, "include") } ?? []
+            let roots = [SuiteFile.canonicalPath(directory.path) ?? directory.path] + includeRoots
+            for (index, item) in items.enumerated() {
+                let key = "include[\(index)]"
+                if let included = problems.collect({ try self.included(reader.string(item, key), at: key, node: item, reader, relativeTo: directory, roots: roots) }) {
                     sections.append(included)
                 }
             }
@@ -110,27 +122,49 @@ public struct SuiteLoader: Sendable {
                      checks: checks, scenarios: scenarios)
     }
 
-    /// Substitutes the environment and composes the YAML tree of a suite or included file.
+    /// Composes the YAML tree of a suite or included file, then substitutes the environment
+    /// into its scalars (see ``EnvironmentSubstitution``). Absurd nesting is refused first.
     private func compose(_ text: String, path: String, reader: YAMLNodeReader) throws -> Node {
-        let expanded = try EnvironmentSubstitution.expand(text, file: path, environment: environment)
+        try NestingLimit.check(text, file: path)
+        let prepared = try EnvironmentSubstitution.prepare(text, file: path, environment: environment)
         do {
-            guard let node = try Yams.compose(yaml: expanded) else {
+            guard let node = try Yams.compose(yaml: prepared.text) else {
                 throw SuiteErrors([reader.error(nil, "(file)", "the file is empty")])
             }
-            return node
+            return EnvironmentSubstitution.resolve(node, in: prepared)
         } catch let error as YamlError {
             throw SuiteErrors([Self.syntaxError(error, file: path)])
         }
     }
 
-    /// A file of shared `checks:` and `telemetry:` that a suite includes.
-    private func included(_ relative: String, at key: String, node: Node, _ reader: YAMLNodeReader, relativeTo directory: URL) throws -> CheckSections {
+    /// The canonical folders of `include_roots:` (relative to the suite), which must exist.
+    private func includeRoots(_ node: Node, _ reader: YAMLNodeReader, relativeTo directory: URL) throws -> [String] {
+        try reader.sequence(node, "include_roots").enumerated().map { index, item in
+            let key = "include_roots[\(index)]"
+            let path = URL(fileURLWithPath: try reader.string(item, key), relativeTo: directory).standardizedFileURL.path
+            guard let canonical = SuiteFile.canonicalPath(path) else { throw reader.error(item, key, "\(path) does not exist") }
+            return canonical
+        }
+    }
+
+    /// A file of shared `checks:` and `telemetry:` that a suite includes. It must resolve
+    /// (symlinks followed) to a regular file inside one of `roots`, so that an include can
+    /// never read `/proc/self/environ`, a device or a file of another project.
+    private func included(_ relative: String, at key: String, node: Node, _ reader: YAMLNodeReader, relativeTo directory: URL,
+                          roots: [String]) throws -> CheckSections {
         let url = URL(fileURLWithPath: relative, relativeTo: directory).standardizedFileURL
+        guard let canonical = SuiteFile.canonicalPath(url.path) else {
+            throw reader.error(node, key, "cannot read the included file \(url.path): it does not exist")
+        }
+        guard roots.contains(where: { SuiteFile.path(canonical, isInside: $0) }) else {
+            throw reader.error(node, key, "\(reader.quoted(relative)) resolves to \(canonical), outside the suite's folder \(roots[0])"
+                               + (roots.count > 1 ? " and its include_roots" : "") + "; list its folder in 'include_roots:' to allow it")
+        }
         let text: String
         do {
-            text = try String(contentsOf: url, encoding: .utf8)
+            text = try SuiteFile.read(canonical)
         } catch {
-            throw reader.error(node, key, "cannot read the included file \(url.path): \(error.localizedDescription)")
+            throw reader.error(node, key, "cannot read the included file: \(error)")
         }
         let includedReader = YAMLNodeReader(file: url.path)
         let root = try compose(text, path: url.path, reader: includedReader)
@@ -279,12 +313,17 @@ public struct SuiteLoader: Sendable {
         return FaultSpec(name: name, pluginID: plugin.id, parameters: parameters.json, fault: fault)
     }
 
+    /// Yams' own descriptions quote the offending line or the whole document; only the
+    /// problem and its place are kept.
     private static func syntaxError(_ error: YamlError, file: String) -> SuiteError {
         switch error {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
-            return SuiteError(file: file, line: mark.line, column: mark.column, key: "(syntax)", message: "YAML syntax: \(problem)")
+            return SuiteError(file: file, line: mark.line, column: mark.column, key: "(syntax)", message: "YAML syntax: \(Excerpt.of(problem))")
+        case .reader(let problem, let offset, _, _):
+            return SuiteError(file: file, line: 1, column: 1, key: "(syntax)",
+                              message: "YAML: \(Excerpt.of(problem))" + (offset.map { " at byte \($0)" } ?? ""))
         default:
-            return SuiteError(file: file, line: 1, column: 1, key: "(syntax)", message: "YAML: \(error)")
+            return SuiteError(file: file, line: 1, column: 1, key: "(syntax)", message: "YAML: \(Excerpt.of("\(error)"))")
         }
     }
 }

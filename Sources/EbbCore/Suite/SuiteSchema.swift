@@ -44,7 +44,9 @@ public enum SuiteSchema {
         var properties: [(String, JSONValue)] = [
             ("suite", ["type": "string", "description": "the suite's name in reports"]),
             ("allowed_roots", ["$ref": "#/$defs/stringList", "description": "the only directories file and disk faults may touch"]),
-            ("include", ["$ref": "#/$defs/stringList", "description": "files of shared checks: and telemetry:"]),
+            ("include", ["$ref": "#/$defs/stringList", "description": "files of shared checks: and telemetry:, inside the suite's folder or include_roots"]),
+            ("include_roots", ["$ref": "#/$defs/stringList", "description": "more folders (relative to the suite) that include: may read from"]),
+            ("secret_env", ["$ref": "#/$defs/stringList", "description": "environment variables whose values are redacted from every report, log and message"]),
             ("setup", ["type": "array", "items": ["$ref": "#/$defs/fixture"]]),
             ("scenarios", ["type": "array", "minItems": 1, "items": ["$ref": "#/$defs/scenario"]]),
         ]

@@ -63,7 +63,7 @@ public struct YAMLNodeReader: Sendable {
     public func duration(_ node: Node, _ key: String) throws -> Duration {
         let text = try string(node, key)
         guard let value = DurationText.parse(text) else {
-            throw error(node, key, "'\(text)' is not a duration; write e.g. 250ms, 2s, 1m or 1m30s")
+            throw error(node, key, "\(quoted(text)) is not a duration; write e.g. 250ms, 2s, 1m or 1m30s")
         }
         return value
     }
@@ -86,8 +86,13 @@ public struct YAMLNodeReader: Sendable {
         case .alias: return "an alias"
         case .scalar(let scalar):
             if scalar.string.isEmpty || node.null != nil { return "nothing (null)" }
-            return "'\(scalar.string)'"
+            return quoted(scalar.string)
         }
+    }
+
+    /// `text` in quotes for a message: a short excerpt with control characters escaped.
+    public func quoted(_ text: String) -> String {
+        "'\(Excerpt.of(text))'"
     }
 
     /// The entries of a mapping as a dictionary, refusing keys not in `allowed`.
@@ -111,7 +116,7 @@ public struct YAMLNodeReader: Sendable {
     public func httpURL(_ node: Node, _ key: String) throws -> URL {
         let text = try string(node, key)
         guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
-            throw error(node, key, "'\(text)' is not an http:// or https:// URL")
+            throw error(node, key, "\(quoted(text)) is not an http:// or https:// URL")
         }
         return url
     }
@@ -119,14 +124,14 @@ public struct YAMLNodeReader: Sendable {
     public func integer(_ node: Node, _ key: String, in range: ClosedRange<Int>) throws -> Int {
         let text = try string(node, key)
         guard let value = Int(text), range.contains(value) else {
-            throw error(node, key, "'\(text)' is not a whole number from \(range.lowerBound) to \(range.upperBound)")
+            throw error(node, key, "\(quoted(text)) is not a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return value
     }
 
     public func number(_ node: Node, _ key: String) throws -> Double {
         let text = try string(node, key)
-        guard let value = Double(text), value.isFinite else { throw error(node, key, "'\(text)' is not a number") }
+        guard let value = Double(text), value.isFinite else { throw error(node, key, "\(quoted(text)) is not a number") }
         return value
     }
 

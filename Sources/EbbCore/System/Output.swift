@@ -5,10 +5,10 @@ import Foundation
 /// ignores SIGPIPE and a failed write is dropped; Foundation's `write(_: Data)` would trap.
 public enum Output {
     public static func standardOutput(_ text: String) {
-        try? FileHandle.standardOutput.write(contentsOf: Data(text.utf8))
+        try? FileHandle.standardOutput.write(contentsOf: Data(SecretRedactor.shared.redact(text).utf8))
     }
 
     public static func standardError(_ text: String) {
-        try? FileHandle.standardError.write(contentsOf: Data(text.utf8))
+        try? FileHandle.standardError.write(contentsOf: Data(SecretRedactor.shared.redact(text).utf8))
     }
 }

@@ -27,8 +27,8 @@ public enum JUnitWriter {
     ///
     /// - Throws: `JUnitError` when the directory is missing or unwritable or a write fails;
     ///   the temp file is removed and an existing report at `path` is left untouched.
-    public static func write(_ result: RunResult, to path: String, options: JUnitOptions) throws {
-        let report = JUnitReport(result, options: options)
+    public static func write(_ result: RunResult, to path: String, options: JUnitOptions, redactor: SecretRedactor = .shared) throws {
+        let report = JUnitReport(result.redacted(by: redactor), options: options)
         let directory = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
         let temporary = (directory.isEmpty ? "" : directory + "/")
@@ -41,6 +41,11 @@ public enum JUnitWriter {
         do {
             // `endDocument` flushes libxml2's buffer into the fd, so the fsync covers everything.
             try stream(report, flavor: options.flavor, to: XMLStreamWriter(fd: fd, path: temporary))
+            // Read back what was written: a secret too short to redact makes the file private.
+            if let written = try? String(contentsOfFile: temporary, encoding: .utf8),
+               ReportMode.mode(for: written, redactor: redactor) == 0o600 {
+                _ = fchmod(fd, 0o600)
+            }
             guard fsync(fd) == 0 else { throw JUnitError("cannot fsync \(temporary): \(LibXML.errnoText())") }
         } catch {
             close(fd)
