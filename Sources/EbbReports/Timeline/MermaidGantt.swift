@@ -5,14 +5,15 @@ import Foundation
 /// GitLab draw inside Markdown (and so inside the GitHub job summary).
 ///
 /// Times are Unix milliseconds (`dateFormat x`). Task names lose the characters Mermaid's
-/// gantt grammar treats as syntax (`:` `;` `#` and line breaks) and are cut to 60 characters.
+/// gantt grammar treats as syntax (`:` `;` `#` and line breaks), and `<` `>` (renderers
+/// treat labels as HTML), and are cut to 60 characters.
 /// Each check draws at most ``maxWindows`` downtime windows; the Markdown says how many more.
 enum MermaidGantt {
     static let maxWindows = 20
 
     static func block(_ scenario: RunTimeline.Scenario, faults: [RollbackSummary.Fault]) -> [String] {
         var lines = ["```mermaid", "gantt", "    title \(name((scenario.suite.isEmpty ? "" : scenario.suite + " / ") + scenario.name))",
-                     "    dateFormat x", "    axisFormat %H:%M:%S"]
+                     "    dateFormat x", "    axisFormat %M:%S.%L"]
         if !faults.isEmpty {
             lines.append("    section Faults")
             for fault in faults {
@@ -50,7 +51,7 @@ enum MermaidGantt {
 
     static func name(_ text: String) -> String {
         let cleaned = TextHygiene.sanitized(text, limit: 1024).map { character -> Character in
-            ":;#\n\r\t`".contains(character) ? " " : character
+            ":;#<>\n\r\t`".contains(character) ? " " : character
         }
         let flat = String(cleaned).split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
         let cut = flat.count > 60 ? String(flat.prefix(57)) + "..." : flat
