@@ -124,6 +124,21 @@ import Testing
         #expect(markdown.contains("    section api\n    down "))
     }
 
+    @Test func reportHTMLNamesItsPageAfterTheSummaryAndRefusesWhatIsNotOne() throws {
+        let run = try Self.failing.get()
+        let reports = run.workspace.url.appendingPathComponent("reports")
+        try FileManager.default.copyItem(at: reports.appendingPathComponent("rollback-summary.json"),
+                                         to: reports.appendingPathComponent("rollback-summary-abc123.json"))
+        let named = try EbbRun.run(["report", "html", "--from", "reports/rollback-summary-abc123.json"], in: run.workspace.url)
+        #expect(named.status == 0, "\(named.stderr)")
+        #expect(named.stdout.hasSuffix("reports/report-abc123.html\n"), "\(named.stdout)")
+        let page = try String(contentsOf: reports.appendingPathComponent("report-abc123.html"), encoding: .utf8)
+        #expect(Self.count(page, "class=\"lane ") == Self.count(run.html, "class=\"lane "))
+        let refused = try EbbRun.run(["report", "html", "--from", "reports/junit.xml"], in: run.workspace.url)
+        #expect(refused.status == 3)
+        #expect(refused.stderr.contains("cannot read reports/junit.xml as an Ebb rollback summary"))
+    }
+
     @Test(.enabled(if: Browser.installed, "chromium is not installed (ci/test.sh installs it)"))
     func aFailingRunsReportShowsRedInAHeadlessBrowser() throws {
         let run = try Self.failing.get()
