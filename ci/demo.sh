@@ -20,6 +20,6 @@ if [ "$before" != "$after" ] || [ -n "$(find Scenarios/demo-files -name '.ebb-*'
     exit 2
 fi
 echo
-echo "Reports and fixture logs: $(pwd)/reports"
+echo "Reports and fixture logs: $(pwd)/reports (open reports/report.html in a browser for the timelines)"
 echo "Journal: $(pwd)/.ebb/rollback (inspect with: $ebb rollback list)"
 exit "$status"

@@ -12,20 +12,25 @@ source ci/packages.sh
 # python3-jsonschema and python3-yaml check `ebb schema` against the example suites and
 # parse the CI templates; groovy compiles the Jenkinsfile template. The network fault tests
 # drive nft, iptables(-nft) and tc inside namespaces they create and measure with ping and
-# curl; the hog faults use stress-ng when it is installed.
+# curl; the hog faults use stress-ng when it is installed. The HTML report tests open
+# reports/report.html in Debian's chromium (headless: a screenshot and the DOM).
 ensure_packages "${EBB_BUILD_PACKAGES[@]}" e2fsprogs procps libxml2-utils prometheus prometheus-pushgateway curl \
-    python3-jsonschema python3-yaml groovy nftables iptables iproute2 iputils-ping stress-ng
+    python3-jsonschema python3-yaml groovy nftables iptables iproute2 iputils-ping stress-ng chromium
 
 # The Kubernetes tests run against kmock's KubernetesEmulator (PyPI, MIT), extended by
 # ci/kube-emulator/kube_emulator.py. It is pinned and lives in a virtualenv of the clone's own
 # (.ci-venv, git-ignored), made from Debian's python3 once and reused while the pin matches.
+# The same virtualenv holds mermaidx (PyPI), which runs Mermaid's own mermaid.js in an
+# embedded QuickJS, offline: the tests parse the Markdown summary's gantt timelines with it.
 KMOCK_VERSION=0.8
+MERMAIDX_VERSION=0.10.1
 ensure_packages python3-venv
-if ! .ci-venv/bin/python -c "import sys, importlib.metadata as m; sys.exit(m.version('kmock') != '$KMOCK_VERSION')" 2>/dev/null; then
+if ! .ci-venv/bin/python -c "import sys, importlib.metadata as m; sys.exit(m.version('kmock') != '$KMOCK_VERSION' or m.version('mermaidx') != '$MERMAIDX_VERSION')" 2>/dev/null; then
     /usr/bin/python3 -m venv .ci-venv
-    .ci-venv/bin/pip install --quiet --disable-pip-version-check "kmock==$KMOCK_VERSION"
+    .ci-venv/bin/pip install --quiet --disable-pip-version-check "kmock==$KMOCK_VERSION" "mermaidx==$MERMAIDX_VERSION"
 fi
 export EBB_KUBE_PYTHON="$PWD/.ci-venv/bin/python"
+export EBB_MERMAID_PYTHON="$PWD/.ci-venv/bin/python"
 
 swift build --build-tests
 export EBB_BIN="$(swift build --show-bin-path)/ebb"

@@ -9,4 +9,5 @@
 #include <libxml/xmlwriter.h>
 #include <libxml/xmlschemas.h>
 #include <libxml/xmlerror.h>
+#include <libxml/HTMLparser.h>
 #endif

@@ -2,7 +2,7 @@ import EbbCore
 import Foundation
 
 /// Writes a run's reports into the report folder: the JUnit file, the rollback summary (JSON
-/// and Markdown), and the per-scenario logs as the run goes. Called on every exit path of
+/// and Markdown), the HTML report drawn from it, and the per-scenario logs as the run goes. Called on every exit path of
 /// `ebb run`, signals included, and after `ebb rollback execute`.
 public struct RunReports: Sendable {
     public var reportDirectory: URL
@@ -39,6 +39,7 @@ public struct RunReports: Sendable {
                 let run = JournalReader(holding: directory).run(at: directory)
                 let summary = RollbackSummary(run: run, result: result.redacted(by: .shared), exitStatus: result.exitStatus, recoveredBy: "runner")
                 written += try SummaryFiles.write(summary, to: reportDirectory)
+                written.append(try HTMLReport.write(summary, to: reportDirectory.appendingPathComponent("report.html")))
             } catch {
                 failures.append("rollback summary: \(error)")
             }
@@ -47,8 +48,8 @@ public struct RunReports: Sendable {
         return written
     }
 
-    /// Writes the reports of a run recovered from its journal: `rollback-summary-<run id>.*` and
-    /// `junit-<run id>.xml`, with one `rollback:` testcase per record.
+    /// Writes the reports of a run recovered from its journal: `rollback-summary-<run id>.*`,
+    /// `report-<run id>.html` and `junit-<run id>.xml`, with one `rollback:` testcase per record.
     public func write(_ report: RecoveryReport, reader: JournalReader, actor: String) throws -> [String] {
         let run = reader.run(at: report.directory)
         let status: ExitStatus = report.isComplete ? .passed : .rollbackIncomplete
@@ -57,7 +58,9 @@ public struct RunReports: Sendable {
         let summary = RollbackSummary(run: run, result: nil, exitStatus: status, recoveredBy: actor, recoveryDurations: durations)
         let junitFile = reportDirectory.appendingPathComponent("junit-\(report.runID).xml")
         try JUnitWriter.write(Self.result(of: report, run: run, actor: actor), to: junitFile.path, options: junit)
-        return [junitFile.path] + (try SummaryFiles.write(summary, to: reportDirectory, baseName: "rollback-summary-\(report.runID)"))
+        let summaryFiles = try SummaryFiles.write(summary, to: reportDirectory, baseName: "rollback-summary-\(report.runID)")
+        let html = try HTMLReport.write(summary, to: reportDirectory.appendingPathComponent("report-\(report.runID).html"))
+        return [junitFile.path] + summaryFiles + [html]
     }
 
     /// A recovered run as results: per scenario, a `rollback:` step for each record.

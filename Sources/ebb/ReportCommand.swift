@@ -7,7 +7,7 @@ struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
         abstract: "Work with Ebb's reports.",
-        subcommands: [ValidateReport.self, SynthesizeReport.self]
+        subcommands: [ValidateReport.self, HTMLReportCommand.self, SynthesizeReport.self]
     )
 
     struct ValidateReport: ParsableCommand {

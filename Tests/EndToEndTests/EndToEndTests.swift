@@ -163,7 +163,11 @@ import Glibc
         #expect(outcomes == ["everything=interrupted", "never-reached=not-run"])
         let markdown = try String(contentsOfFile: stepSummary, encoding: .utf8)
         #expect(markdown.contains("## Ebb rollback summary: run `\(runID)` - all faults taken back"))
+        #expect(markdown.contains("```mermaid\ngantt\n    title e2e / everything\n"))
         #expect(FileManager.default.fileExists(atPath: workspace.url.appendingPathComponent("reports/logs/everything.log").path))
+        let page = try String(contentsOf: workspace.url.appendingPathComponent("reports/report.html"), encoding: .utf8)
+        #expect(page.contains("<strong>Exit \(expected)</strong>") && page.contains("(interrupted by SIG"))
+        #expect(page.components(separatedBy: "class=\"lane lane-fault\"").count - 1 == 8)
     }
 
     @Test func afterSIGKILLRollbackExecuteRestoresEveryPluginsTarget() throws {

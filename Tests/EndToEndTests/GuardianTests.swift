@@ -45,6 +45,10 @@ import Glibc
         #expect(restarted.count == 1)
         #expect(eventually { FileManager.default.fileExists(atPath: workspace.url.appendingPathComponent("reports/rollback-summary-\(runID).md").path) })
         #expect(try validateJUnit("reports/junit-\(runID).xml", in: workspace.url) == [])
+        // The crash report has its page too: one fault lane per record the guardian took back.
+        let page = try String(contentsOf: workspace.url.appendingPathComponent("reports/report-\(runID).html"), encoding: .utf8)
+        #expect(page.components(separatedBy: "class=\"lane lane-fault\"").count - 1 == 9, "eight faults and the fixture")
+        #expect(page.contains("guardian"))
         let list = try EbbRun.run(["rollback", "list", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(list.stdout.contains("recovered by guardian"))
     }

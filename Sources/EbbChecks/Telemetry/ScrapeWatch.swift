@@ -73,6 +73,7 @@ final class ScrapeWatch: @unchecked Sendable {
         }
         let missed = errors.isEmpty ? "" : "; \(errors.count) scrape(s) failed, first: \(errors[0])"
         let sums = scrapes.map { $0.series.values.reduce(0, +) }
+        let series = CheckSeries(unit: "", points: zip(scrapes, sums).map { CheckSeries.Point(at: anchor.date($0.0.at), ok: true, value: $0.1) })
         switch assertion.measure {
         case .increase(let comparison):
             let increase = Self.increase(scrapes.map(\.series))
@@ -80,7 +81,7 @@ final class ScrapeWatch: @unchecked Sendable {
             return StepResult(kind: .telemetry, name: stepName, status: passed ? .passed : .failed,
                               message: "\(selector) increased by \(Comparison.format(increase)) (from \(Comparison.format(sums[0])) to \(Comparison.format(sums[sums.count - 1])); limit \(comparison))\(missed)",
                               startedAt: started, duration: span, properties: properties,
-                              measured: Comparison.format(increase), limit: comparison.description)
+                              measured: Comparison.format(increase), limit: comparison.description, series: series)
         case .value(let comparison):
             let last = sums[sums.count - 1]
             let violation = sums.first { !comparison.holds(for: $0) }
@@ -90,7 +91,7 @@ final class ScrapeWatch: @unchecked Sendable {
                                 ? "\(selector) stayed \(comparison) over \(sums.count) scrapes (last \(Comparison.format(last)))\(missed)"
                                 : "\(selector) was \(Comparison.format(measured)), not \(comparison)\(missed)",
                               startedAt: started, duration: span, properties: properties,
-                              measured: Comparison.format(measured), limit: comparison.description)
+                              measured: Comparison.format(measured), limit: comparison.description, series: series)
         }
     }
 

@@ -127,7 +127,12 @@ final class CheckWatch: @unchecked Sendable {
             // still open then ends at the rollback.
             let all = Timeline(sampler?.snapshot ?? [], now: definition.phases.contains(.recovery) ? clock.now : rolledBack)
             let live = Timeline(all.samples.filter { $0.scheduled < rolledBack }, now: rolledBack)
-            steps.insert(contentsOf: duringSteps(all: all, live: live, since: start), at: 0)
+            var during = duringSteps(all: all, live: live, since: start)
+            // The samples go with the first step (the `(during)` summary) for timeline reports.
+            if !during.isEmpty {
+                during[0].series = series(all, rolledBack: rolledBack, recovered: recovered)
+            }
+            steps.insert(contentsOf: during, at: 0)
         }
         if definition.phases.contains(.after), let probe {
             let begin = clock.now
@@ -137,6 +142,16 @@ final class CheckWatch: @unchecked Sendable {
                                     startedAt: anchor.date(begin), duration: clock.now - begin, measured: outcome.detail))
         }
         return steps
+    }
+
+    /// Every sample on the wall clock with its latency, plus the latency SLO ceilings.
+    private func series(_ timeline: Timeline, rolledBack: ContinuousClock.Instant, recovered: Duration?) -> CheckSeries {
+        let points = timeline.samples.map { sample in
+            CheckSeries.Point(at: anchor.date(sample.started), ok: sample.outcome.healthy, value: sample.latency.seconds)
+        }
+        let ceilings = (definition.slo?.latency ?? []).map { CheckSeries.Ceiling(label: "p\(Int($0.0))", value: $0.1.seconds) }
+        return CheckSeries(unit: "s", points: points, ceilings: ceilings, rolledBackAt: anchor.date(rolledBack),
+                           recoveredAt: recovered.map { anchor.date(rolledBack + $0) })
     }
 
     /// Time from rollback to the end of the downtime that was open then (or began before the

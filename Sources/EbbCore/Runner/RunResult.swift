@@ -29,10 +29,12 @@ public struct StepResult: Sendable {
     public var limit: String?
     /// When the check was failing, for checks that sample over time.
     public var windows: [DowntimeWindow]
+    /// Every sample (or scrape) behind the verdict, for timeline reports.
+    public var series: CheckSeries?
 
     public init(kind: Kind, name: String, status: Status, message: String? = nil, startedAt: Date = Date(),
                 duration: Duration = .zero, properties: [String: String] = [:],
-                measured: String? = nil, limit: String? = nil, windows: [DowntimeWindow] = []) {
+                measured: String? = nil, limit: String? = nil, windows: [DowntimeWindow] = [], series: CheckSeries? = nil) {
         self.kind = kind
         self.name = name
         self.status = status
@@ -43,6 +45,7 @@ public struct StepResult: Sendable {
         self.measured = measured
         self.limit = limit
         self.windows = windows
+        self.series = series
     }
 }
 

@@ -127,12 +127,14 @@ public enum SchemaValidator {
 
 /// Gathers errors from libxml2 callbacks. Used only synchronously, on the thread that
 /// called into libxml2, and kept alive across the calls with `withExtendedLifetime`.
-private final class ProblemCollector {
+final class ProblemCollector {
     private var problems: [SchemaProblem] = []
+    /// libxml2 error codes that are not problems for this caller (the HTML check's unknown tags).
+    var ignoredCodes: Set<Int32> = []
 
     func add(_ error: xmlError) {
         // Warnings (e.g. a relative namespace URI) do not make a document invalid.
-        guard error.level.rawValue >= XML_ERR_ERROR.rawValue else { return }
+        guard error.level.rawValue >= XML_ERR_ERROR.rawValue, !ignoredCodes.contains(error.code) else { return }
         var line = Int(error.line)
         // Validation errors carry their node; with XML_PARSE_BIG_LINES its line is exact
         // even past 65535, where `error.line` saturates.
@@ -159,7 +161,7 @@ private func collectProblem(_ userData: UnsafeMutableRawPointer?, _ error: xmlEr
 }
 
 /// XML parser errors: `userData` is the parser context, whose `_private` is the collector.
-private func collectParserProblem(_ userData: UnsafeMutableRawPointer?, _ error: xmlErrorPtr?) {
+func collectParserProblem(_ userData: UnsafeMutableRawPointer?, _ error: xmlErrorPtr?) {
     guard let userData, let error else { return }
     guard let collector = userData.assumingMemoryBound(to: xmlParserCtxt.self).pointee._private else { return }
     Unmanaged<ProblemCollector>.fromOpaque(collector).takeUnretainedValue().add(error.pointee)

@@ -43,6 +43,17 @@ extension RollbackSummary {
             }
             if checks.contains(where: { $0.status != "passed" && $0.status != "skipped" }) { lines.append("") }
         }
+        let timeline = self.timeline ?? RunTimeline(result: nil, faults: faults)
+        let drawn = timeline.scenarios.filter { scenario in
+            MermaidGantt.hasTasks(scenario, faults: faults.filter { $0.scenario == scenario.name })
+        }
+        if !drawn.isEmpty {
+            lines += ["<details open><summary>Timelines (faults and downtime windows)</summary>", ""]
+            for scenario in drawn {
+                lines += MermaidGantt.block(scenario, faults: faults.filter { $0.scenario == scenario.name }) + [""]
+            }
+            lines += ["</details>", ""]
+        }
         for problem in damaged { lines.append("- DAMAGED: \(Self.cell(problem))") }
         if let recoveredBy { lines.append("Recovered by `\(recoveredBy)`; journal `\(journal)`.") } else { lines.append("Journal: `\(journal)`.") }
         return lines.joined(separator: "\n") + "\n"

@@ -79,6 +79,10 @@ public struct RollbackSummary: Codable, Sendable {
     /// Every check and telemetry assertion of the run, in order.
     public var checks: [Check]
     public var damaged: [String]
+    /// When things happened: every check's samples and every metric's scrapes per scenario,
+    /// bounded (schema `ebb.timeline/v1`, README "The timeline section"). Absent in summaries
+    /// written before it existed.
+    public var timeline: RunTimeline?
 
     /// Builds the summary of `run` from its journal records, with the scenario outcomes of
     /// `result` when the runner is the one writing it.
@@ -128,6 +132,7 @@ public struct RollbackSummary: Codable, Sendable {
                       status: step.status.rawValue, measured: step.measured, limit: step.limit, message: step.message, windows: step.windows)
             }
         }
+        timeline = RunTimeline(result: result, faults: faults)
     }
 
     static func outcome(_ scenario: ScenarioResult) -> String {
