@@ -1,0 +1,93 @@
+import EbbCore
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// When everything dies (runner, guardian and the workspace holding the journal), the host
+/// registry and `ebb rollback sweep` still take every fault back once its deadline has passed.
+@Suite(.serialized) struct SweepTests {
+    /// Starts a run holding a fault of each host family, then kills runner and guardian together
+    /// and deletes the state directory: what a cancelled CI job whose workspace is wiped leaves.
+    func abandonedRun(_ workspace: Workspace, registry: URL, pauseMarker: String, hold: String, grace: String) throws -> [String: String] {
+        let suite = try workspace.write(suite: """
+        allowed_roots: [files]
+        setup:
+          - name: service
+            command: [sleep, "300"]
+        scenarios:
+          - name: abandoned
+            duration: \(hold)
+            faults:
+              - process.pause: { match: "sleep \(pauseMarker)" }
+              - file.corrupt: { path: files/a.txt }
+              - file.remove: { path: files/b.txt }
+              - disk.fill: { path: files, size: 4M }
+              - command: { inject: [touch, files/flag], rollback: [rm, -f, files/flag], verify: [sh, -c, "! test -e files/flag"] }
+        """)
+        let environment = ["EBB_REGISTRY_DIR": registry.path]
+        let run = try EbbRun(["run", suite, "--deadline-grace", grace, "--state-dir", workspace.state.path], in: workspace.url, environment: environment)
+        #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
+        run.signal(SIGSTOP)
+        let guardians = CrashTortureTests.guardians(of: workspace)
+        #expect(guardians.count == 1)
+        guardians.forEach { kill($0, SIGKILL) }
+        run.signal(SIGKILL)
+        _ = run.wait()
+        #expect(eventually { guardians.allSatisfy { [nil, "Z"].contains(workspace.processState($0)) } })
+        try FileManager.default.removeItem(at: workspace.state)
+        return environment
+    }
+
+    func sweep(_ workspace: Workspace, _ environment: [String: String]) throws -> (status: Int32, output: String) {
+        let run = try EbbRun(["rollback", "sweep", "--report-dir", "sweep-reports"], in: workspace.url, environment: environment)
+        let status = run.wait()
+        return (status, run.stdout + run.stderr)
+    }
+
+    /// The latest deadline of any record still pending in the registry.
+    func latestDeadline(in registry: URL) throws -> Date {
+        var latest = Date.distantPast
+        for run in try FileManager.default.contentsOfDirectory(atPath: registry.path) {
+            let snapshot = JournalReader(holding: registry.appendingPathComponent(run)).run(at: registry.appendingPathComponent(run))
+            for record in snapshot.records where record.state.isPending { latest = max(latest, record.deadline) }
+        }
+        return latest
+    }
+
+    @Test func afterTheWholeJobDiedTheSweepRevertsEverythingPastItsDeadlineOnly() throws {
+        let workspace = try Workspace()
+        let registry = workspace.url.appendingPathComponent("registry")
+        let pauseMarker = "\(Int.random(in: 100_000...999_999)).3"
+        let paused = try workspace.startSleeper(pauseMarker)
+        let environment = try abandonedRun(workspace, registry: registry, pauseMarker: pauseMarker, hold: "3s", grace: "1s")
+        #expect(!FileManager.default.fileExists(atPath: workspace.state.path), "the journal is gone")
+        #expect(workspace.processState(paused) == "T")
+
+        // Before the deadline: the sweep leaves everything alone (the job may be alive elsewhere).
+        let early = try sweep(workspace, environment)
+        #expect(early.status == 0, "\(early.output)")
+        #expect(early.output.contains("not yet past their deadline"))
+        #expect(!workspace.filesAreAsTheyWere())
+        #expect(workspace.processState(paused) == "T")
+
+        let runID = try unwrap(try FileManager.default.contentsOfDirectory(atPath: registry.path).first?.split(separator: "-").last.map(String.init))
+        #expect(workspace.fixtureProcesses(ofRun: runID).count == 1, "the fixture outlived its runner")
+        let deadline = try latestDeadline(in: registry)
+        #expect(deadline > Date())
+        #expect(eventually(timeout: .seconds(15)) { Date() > deadline }, "waiting for the faults' deadline")
+        let swept = try sweep(workspace, environment)
+        #expect(swept.status == 0, "\(swept.output)")
+        #expect(workspace.filesAreAsTheyWere(), "files restored from the registry's backups, fill file and flag gone")
+        #expect(workspace.processState(paused) == "S", "the paused process runs again")
+        #expect(workspace.fixtureProcesses(ofRun: runID).isEmpty, "the fixture is stopped")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: registry.path).isEmpty, "a settled run leaves the registry")
+        let summaries = try FileManager.default.contentsOfDirectory(atPath: workspace.url.appendingPathComponent("sweep-reports").path)
+        #expect(summaries.contains { $0.hasPrefix("rollback-summary-sweep-") && $0.hasSuffix(".md") })
+
+        let again = try sweep(workspace, environment)
+        #expect(again.status == 0)
+        #expect(again.output.contains("Nothing to sweep"))
+    }
+}
