@@ -90,4 +90,56 @@ import Glibc
         #expect(again.status == 0)
         #expect(again.output.contains("Nothing to sweep"))
     }
+
+    /// With no record left anywhere (journal and registry both gone), Ebb's nft tables still carry
+    /// their expiry: the sweep deletes those past it, and never a table that is not exactly Ebb's.
+    @Test(.enabled(if: geteuid() == 0, "needs root for network namespaces and nft"))
+    func expiredEbbTablesAreDeletedWithoutAnyRecordAndForeignOnesAreLeftAlone() throws {
+        let workspace = try Workspace()
+        let sandbox = try NetworkSandbox()
+        defer { sandbox.close() }
+        let registry = workspace.url.appendingPathComponent("registry")
+        let suite = try workspace.write(suite: """
+        scenarios:
+          - name: cut
+            duration: 2s
+            faults:
+              - network.partition: { netns: \(sandbox.server), port: 8080 }
+        """)
+        let environment = ["EBB_REGISTRY_DIR": registry.path]
+        // Tables that look like Ebb's but are not exactly: another comment, no expiry, a future expiry.
+        let future = Int(Date().timeIntervalSince1970) + 3600
+        let foreign = [("ebb_0badf00d_1", "made by hand"), ("ebb_0badf00d_2", "ebb run 0badf00d fault 2"),
+                       ("ebb_0badf00d_3", "ebb run 0badf00d fault 3 expires \(future)")]
+        for (name, comment) in foreign {
+            let created = try ChildProcess.run(["ip", "netns", "exec", sandbox.server, "nft", "add", "table", "inet", name, "{ comment \"\(comment)\"; }"],
+                                               timeout: .seconds(10))
+            #expect(created.status == 0, "\(created.output)")
+        }
+        let run = try EbbRun(["run", suite, "--deadline-grace", "500ms", "--no-guardian", "--state-dir", workspace.state.path],
+                             in: workspace.url, environment: environment)
+        #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
+        run.signal(SIGKILL)
+        _ = run.wait()
+        func tables() throws -> [String] {
+            try ChildProcess.run(["ip", "netns", "exec", sandbox.server, "nft", "list", "tables"], timeout: .seconds(10)).output
+                .split(separator: "\n").map(String.init)
+        }
+        let before = try tables()
+        #expect(before.filter { !$0.contains("0badf00d") && $0.contains("ebb_") }.count == 1, "the partition's table is live: \(before)")
+        try FileManager.default.removeItem(at: workspace.state)
+        try FileManager.default.removeItem(at: registry)
+
+        // Its expiry (2 s hold + 500 ms grace from injection) has not passed yet.
+        let early = try sweep(workspace, environment)
+        #expect(early.status == 0)
+        let untouched = try tables()
+        #expect(untouched.filter { $0.contains("ebb_") }.count == 4, "\(untouched)")
+        #expect(eventually(timeout: .seconds(10)) {
+            (try? sweep(workspace, environment))?.output.contains("deleted") == true
+        }, "the sweep deletes the table once its expiry has passed")
+        let left = try tables()
+        #expect(!left.contains { $0.contains("ebb_") && !$0.contains("0badf00d") }, "\(left)")
+        for (name, _) in foreign { #expect(left.contains { $0.hasSuffix(name) }, "\(name) is not Ebb's to delete") }
+    }
 }
