@@ -34,4 +34,7 @@ export EBB_MERMAID_PYTHON="$PWD/.ci-venv/bin/python"
 
 swift build --build-tests
 export EBB_BIN="$(swift build --show-bin-path)/ebb"
+# Runs the tests start copy their records to a host registry (see HostRegistry); keep those out of
+# the machine's own /var/lib/ebb/registry, which a real sweep timer would act on.
+export EBB_REGISTRY_DIR="${EBB_REGISTRY_DIR:-$(mktemp -d /tmp/ebb-test-registry.XXXXXX)}"
 swift test

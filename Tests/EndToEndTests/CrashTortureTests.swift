@@ -114,6 +114,51 @@ import Glibc
         #expect(leftovers == 0)
     }
 
+    /// Everything dies and the journal goes with the workspace: runner and guardian SIGKILLed at
+    /// a random moment, the state directory deleted; once the deadlines have passed, `ebb
+    /// rollback sweep` must put everything back from the host registry alone.
+    @Test func killingEverythingAndDeletingTheJournalIsRecoveredBySweep() throws {
+        var leftovers = 0
+        for trial in 0..<Self.trials {
+            let workspace = try Workspace()
+            let registry = workspace.url.appendingPathComponent("registry")
+            let environment = ["EBB_REGISTRY_DIR": registry.path]
+            let pauseMarker = "\(Int.random(in: 100_000...999_999)).\(trial % 10)3"
+            let paused = try workspace.startSleeper(pauseMarker)
+            let suite = try workspace.write(suite: Self.suite(pauseMarker: pauseMarker))
+            let delay = Double.random(in: 0...0.9)
+            let run = try EbbRun(["run", suite, "--deadline-grace", "300ms", "--state-dir", workspace.state.path], in: workspace.url,
+                                 environment: environment)
+            Thread.sleep(forTimeInterval: delay)   // the randomized kill point is what this test is about
+            run.signal(SIGSTOP)
+            let guardians = Self.guardians(of: workspace)
+            guardians.forEach { kill($0, SIGKILL) }
+            run.signal(SIGKILL)
+            _ = run.wait()
+            _ = eventually { guardians.allSatisfy { [nil, "Z"].contains(workspace.processState($0)) } }
+            try? FileManager.default.removeItem(at: workspace.state)
+            let runIDs = ((try? FileManager.default.contentsOfDirectory(atPath: registry.path)) ?? []).compactMap { $0.split(separator: "-").last.map(String.init) }
+            var sweep: (status: Int32, output: String) = (-1, "")
+            let clean = eventually(timeout: .seconds(10)) {
+                let run = try? EbbRun(["rollback", "sweep", "--report-dir", "sweep-reports"], in: workspace.url, environment: environment)
+                sweep = (run?.wait() ?? -1, (run?.stdout ?? "") + (run?.stderr ?? ""))
+                return sweep.status == 0 && workspace.filesAreAsTheyWere() && workspace.processState(paused) != "T"
+                    && runIDs.allSatisfy { workspace.fixtureProcesses(ofRun: $0).isEmpty }
+                    && ((try? FileManager.default.contentsOfDirectory(atPath: registry.path)) ?? []).isEmpty
+            }
+            if !clean {
+                leftovers += 1
+                Issue.record("""
+                trial \(trial): killed after \(Int(delay * 1000)) ms, journal deleted; sweep exited \(sweep.status): files \(workspace.filesAreAsTheyWere()), \
+                paused \(String(describing: workspace.processState(paused))), registry \((try? FileManager.default.contentsOfDirectory(atPath: registry.path)) ?? [])
+                \(sweep.output)
+                """)
+            }
+        }
+        print("torture: runner and guardian killed, journal deleted, then sweep: \(Self.trials) trials, \(leftovers) leftovers")
+        #expect(leftovers == 0)
+    }
+
     /// Guardians of runs in `workspace`'s state directory: this test's own processes, found by
     /// the unique path on their command line and ended by pid.
     static func guardians(of workspace: Workspace) -> [Int32] {

@@ -3,7 +3,9 @@
 #  - `ebb run` SIGKILLed at a random moment: the guardian must revert everything; reports
 #    leftovers (must be 0) and the time from SIGKILL to verified revert;
 #  - runner and guardian SIGKILLed together at a random moment, then a fresh
-#    `ebb rollback execute --all`: it must revert everything from the journal alone.
+#    `ebb rollback execute --all`: it must revert everything from the journal alone;
+#  - the same, with the state directory deleted too, then `ebb rollback sweep` once the
+#    deadlines passed: it must revert everything from the host registry alone.
 # Usage: ci/bench/torture.sh [TRIALS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -11,4 +13,5 @@ source ci/packages.sh
 ensure_packages "${EBB_BUILD_PACKAGES[@]}"
 swift build --build-tests >/dev/null
 export EBB_BIN="$(swift build --show-bin-path)/ebb"
+export EBB_REGISTRY_DIR="$(mktemp -d /tmp/ebb-torture-registry.XXXXXX)"
 EBB_TORTURE_TRIALS=${1:-200} swift test --filter CrashTortureTests 2>&1 | grep -E "torture:|passed|failed" | grep -v "^◇"
