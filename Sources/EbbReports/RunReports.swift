@@ -69,8 +69,7 @@ public struct RunReports: Sendable {
         let executed = Dictionary(report.results.map { ($0.record.sequence, $0) }, uniquingKeysWith: { $1 })
         let suite = run.info?.suites.first.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? "recovered"
         for record in run.records.sorted(by: { $0.sequence < $1.sequence }) {
-            let status: StepResult.Status = record.state == .reverted || record.state == .irreversible ? .passed
-                : record.state == .revertFailed ? .failed : .error
+            let status = StepResult.Status(rollbackOf: record.state)
             let step = StepResult(kind: .rollback, name: "rollback: \(record.fault)", status: status,
                                   message: record.message ?? "\(record.state.rawValue) by \(record.revertedBy ?? actor)",
                                   startedAt: record.finishedAt ?? Date(), duration: executed[record.sequence]?.duration ?? .zero,

@@ -49,6 +49,19 @@ public struct StepResult: Sendable {
     }
 }
 
+extension StepResult.Status {
+    /// The one mapping from a record's final state to its `rollback:` step, used by the runner and
+    /// by recovery reports alike: taken back (or nothing can) passes; an undo that ran and did not
+    /// verify fails; a record no undo ran for is an error.
+    public init(rollbackOf state: RecordState) {
+        switch state {
+        case .reverted, .irreversible: self = .passed
+        case .revertFailed: self = .failed
+        case .armed, .injected: self = .error
+        }
+    }
+}
+
 extension StepResult {
     /// Whether the step is a health check, SLO, recovery or telemetry verdict (steady-state
     /// checks are `preflight` steps named `check: ...`).

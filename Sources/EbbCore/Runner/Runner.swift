@@ -132,6 +132,7 @@ public final class Runner: @unchecked Sendable {
             observe(.scenarioFinished(outcome))
         }
         await suite.checks?.shutdown()
+        heartbeat.cancel()
         let rollbacks = await rollBack(setup, label: "setup")
         result.setupSteps += rollbacks.map { rollbackStep($0, name: $0.record.fault) }
         result.setupRollbacks += rollbacks
@@ -292,13 +293,9 @@ public final class Runner: @unchecked Sendable {
 
     private func rollbackStep(_ rollback: RollbackResult, name: String) -> StepResult {
         let record = rollback.record
-        let status: StepResult.Status
+        // An outcome the journal could not record is an error, whatever the undo achieved.
+        let status: StepResult.Status = rollback.journalProblem == nil ? StepResult.Status(rollbackOf: record.state) : .error
         var message = record.message
-        switch record.state {
-        case .reverted: status = rollback.journalProblem == nil ? .passed : .error
-        case .irreversible: status = .passed
-        default: status = .failed
-        }
         if let problem = rollback.journalProblem { message = [message, problem].compactMap { $0 }.joined(separator: "; ") }
         return StepResult(kind: .rollback, name: name, status: status, message: message, startedAt: record.finishedAt ?? Date(),
                           duration: rollback.duration,
