@@ -108,6 +108,19 @@ import Glibc
         #expect(try String(contentsOfFile: path, encoding: .utf8) == Self.original)
     }
 
+    @Test func aRecordFromBeforePinningStillRestores() throws {
+        let harness = try FaultHarness()
+        defer { harness.remove() }
+        let path = try harness.file("t.conf", Self.original)
+        var plan = try harness.inject(try harness.fault("file.truncate: { path: files/t.conf }"))
+        // An old journal's payload: no device/inode, no xattrs.
+        guard case .object(var fields) = plan.undoData else { throw Missing() }
+        for key in ["file", "directory", "attributes"] { #expect(fields.removeValue(forKey: key) != nil, "\(key) is recorded now") }
+        plan.undoData = .object(fields)
+        #expect(try harness.undo(plan) == .undone)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == Self.original)
+    }
+
     @Test func diskFillRemovesOnlyItsOwnFillFile() throws {
         let harness = try FaultHarness()
         defer { harness.remove() }
