@@ -73,15 +73,21 @@ struct RegistryCopy: Sendable {
         try record.write(into: directory)
     }
 
-    /// Backups are made before their record is armed, so copying them with the record keeps
-    /// the rule "everything the undo needs is durable before the fault acts".
+    /// The run-directory folders undos read besides their record: file backups (made before the
+    /// record is armed) and fill-file identities (made at injection). Each file is written once.
+    static let undoFolders = ["backups", "fills"]
+
+    /// Copying them with the record keeps the rule "everything the undo needs is durable before
+    /// the fault acts" for the copy too.
     private func copyBackups(from runDirectory: URL) throws {
-        let source = runDirectory.appendingPathComponent("backups")
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: source.path), !names.isEmpty else { return }
-        let target = directory.appendingPathComponent("backups")
-        try DurableFile.makeDirectory(target.path)
-        for name in names where !name.hasPrefix(".") && !FileManager.default.fileExists(atPath: target.appendingPathComponent(name).path) {
-            try DurableFile.write(DurableFile.read(source.appendingPathComponent(name).path), to: target.appendingPathComponent(name).path)
+        for folder in Self.undoFolders {
+            let source = runDirectory.appendingPathComponent(folder)
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: source.path), !names.isEmpty else { continue }
+            let target = directory.appendingPathComponent(folder)
+            try DurableFile.makeDirectory(target.path)
+            for name in names where !name.hasPrefix(".") && !FileManager.default.fileExists(atPath: target.appendingPathComponent(name).path) {
+                try DurableFile.write(DurableFile.read(source.appendingPathComponent(name).path), to: target.appendingPathComponent(name).path)
+            }
         }
     }
 

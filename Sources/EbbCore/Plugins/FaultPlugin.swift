@@ -39,12 +39,18 @@ public struct FaultPlan: Sendable {
     public var undoData: JSONValue
     /// One line describing the undo, for `--dry-run`.
     public var undoSummary: String
+    /// Stable identities of what the fault acts on (`file-<dev>:<inode>`, `process-<pid>:<start
+    /// time>`). The runner locks them across runs while the fault is live (``TargetLocks``), so
+    /// a second run's fault on the same target is refused. Empty: nothing to lock.
+    public var lockKeys: [String]
 
-    public init<Data: Encodable>(target: String, undoKind: String, undoData: Data, undoSummary: String) throws {
+    public init<Data: Encodable>(target: String, undoKind: String, undoData: Data, undoSummary: String,
+                                 lockKeys: [String] = []) throws {
         self.target = target
         self.undoKind = undoKind
         self.undoData = try JSONValue(encoding: undoData)
         self.undoSummary = undoSummary
+        self.lockKeys = lockKeys
     }
 }
 

@@ -210,6 +210,8 @@ public final class Runner: @unchecked Sendable {
         }
 
         let scope = RollbackScope(journal: journal, scenario: scenario.name, executor: executor)
+        // Held from before arming until the scenario is rolled back: no other run faults these targets meanwhile.
+        let locks = TargetLocks(stateDirectory: options.stateDirectory, runID: journal.runID)
         var injectedAll = true
         for (spec, plan, faultContext) in plans {
             guard injectedAll else {
@@ -226,6 +228,7 @@ public final class Runner: @unchecked Sendable {
             }
             do {
                 let armed = try await Blocking.perform { () throws -> UndoRecord in
+                    try locks.acquire(plan.lockKeys, target: plan.target, sequence: faultContext.sequence)
                     try spec.fault.prepare(plan, faultContext)
                     return try scope.armAndAct(fault: spec.name, plugin: spec.pluginID, plan: plan, sequence: faultContext.sequence,
                                                lifetime: lifetime) {
@@ -260,6 +263,7 @@ public final class Runner: @unchecked Sendable {
         }
 
         let rollbacks = await rollBack(scope, label: scenario.name)
+        locks.release(sequences: plans.map { $0.2.sequence })
         result.rollbacks = rollbacks
         for rollback in rollbacks {
             record(rollbackStep(rollback, name: "rollback: \(rollback.record.fault)"))

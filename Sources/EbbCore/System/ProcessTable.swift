@@ -65,12 +65,35 @@ public enum ProcessTable {
         return pids
     }
 
-    /// Every process whose command line contains `pattern`, except this one and its ancestors.
+    /// Every process whose command line contains `pattern`, except protected ones (this one,
+    /// its ancestors, PID 1, kernel threads, Ebb's runners and guardians).
     public static func matching(_ pattern: String) -> [ProcessSnapshot] {
+        matchingCountingProtected(pattern).processes
+    }
+
+    /// As `matching`, plus how many protected processes matched and were left out.
+    public static func matchingCountingProtected(_ pattern: String) -> (processes: [ProcessSnapshot], excluded: Int) {
         let own = selfAndAncestors
-        return allPIDs.sorted().compactMap { pid in
-            guard !own.contains(pid), let process = snapshot(pid), !process.isGone else { return nil }
-            return process.commandLine.joined(separator: " ").contains(pattern) ? process : nil
+        var excluded = 0
+        let found = allPIDs.sorted().compactMap { pid -> ProcessSnapshot? in
+            guard let process = snapshot(pid), !process.isGone,
+                  process.commandLine.joined(separator: " ").contains(pattern) else { return nil }
+            // This process and its ancestors were never counted: they always match their own suite path.
+            if own.contains(pid) { return nil }
+            if ProtectedProcesses.reason(process, own: own) != nil {
+                excluded += 1
+                return nil
+            }
+            return process
         }
+        return (found, excluded)
+    }
+
+    /// Clock ticks since boot right now: the unit of ``ProcessSnapshot/startTime``, so a process
+    /// whose start time is at or above a value read earlier started after that moment.
+    public static var ticksSinceBoot: UInt64 {
+        let text = (try? String(contentsOfFile: "/proc/uptime", encoding: .utf8)) ?? ""
+        let seconds = Double(text.split(separator: " ").first ?? "") ?? 0
+        return UInt64(seconds * Double(sysconf(Int32(_SC_CLK_TCK))))
     }
 }

@@ -32,7 +32,8 @@ public enum ProcessFreeze: FaultPlugin {
             let labels = targets.map(\.process.label).joined(separator: ", ")
             return try FaultPlan(target: labels, undoKind: ProcessThaw.kind,
                                  undoData: ProcessThaw.Payload(freezer: freezer, group: group, targets: targets),
-                                 undoSummary: "thaw \(freezer.path(group)) (cgroup \(freezer.version.rawValue)), move \(labels) back, remove it")
+                                 undoSummary: "thaw \(freezer.path(group)) (cgroup \(freezer.version.rawValue)), move \(labels) back, remove it",
+                                 lockKeys: targets.map(\.process.lockKey))
         }
 
         func inject(_ plan: FaultPlan, _ context: FaultContext) throws {

@@ -37,7 +37,8 @@ public enum ProcessThrottle: FaultPlugin {
             let labels = targets.isEmpty ? "the fixture's processes" : targets.map(\.process.label).joined(separator: ", ")
             return try FaultPlan(target: "\(labels) capped at \(percent)% of one core", undoKind: ProcessUnthrottle.kind,
                                  undoData: ProcessUnthrottle.Payload(hierarchy: hierarchy, group: group, targets: targets),
-                                 undoSummary: "move \(labels) back out of \(hierarchy.path(group)) (cgroup \(hierarchy.version.rawValue)), remove it")
+                                 undoSummary: "move \(labels) back out of \(hierarchy.path(group)) (cgroup \(hierarchy.version.rawValue)), remove it",
+                                 lockKeys: targets.map(\.process.lockKey))
         }
 
         func inject(_ plan: FaultPlan, _ context: FaultContext) throws {

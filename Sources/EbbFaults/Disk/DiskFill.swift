@@ -48,17 +48,33 @@ public enum DiskFill: FaultPlugin {
             guard bytes <= maximum else {
                 throw FaultError(description: "filling \(directory) needs \(bytes) bytes, above max_size \(maximum); raise max_size if you mean it")
             }
-            let file = "\(directory)/.ebb-fill-\(context.runID)-\(context.sequence)"
-            let payload = FillRemove.Payload(file: file, bytes: bytes, availableBefore: space.available, total: space.total)
+            let pinned = try Pinned.openDirectory(resolved, expecting: nil)
+            close(pinned.fd)
+            let file = "\(resolved)/.ebb-fill-\(context.runID)-\(context.sequence)"
+            let identityFile = context.runDirectory.appendingPathComponent("fills")
+                .appendingPathComponent(String(format: "%04d.identity", context.sequence)).path
+            let payload = FillRemove.Payload(file: file, bytes: bytes, availableBefore: space.available, total: space.total,
+                                             directory: pinned.identity, identityFile: identityFile)
             return try FaultPlan(target: "\(directory) (\(bytes) bytes of \(space.available) free)", undoKind: FillRemove.kind,
-                                 undoData: payload, undoSummary: "delete \(file), verify the space is free again")
+                                 undoData: payload, undoSummary: "delete \(file), verify the space is free again",
+                                 lockKeys: ["fill-\(pinned.identity)"])
         }
 
         func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
             let payload = try plan.undoData.decode(FillRemove.Payload.self)
-            let fd = open(payload.file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            let (path, name) = Pinned.split(payload.file)
+            let directory = try Pinned.openDirectory(path, expecting: payload.directory)
+            defer { close(directory.fd) }
+            let fd = openat(directory.fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw FaultError(description: "create \(payload.file): \(String(cString: strerror(errno)))") }
             defer { close(fd) }
+            // The fill file's identity, durable before it takes any space: the undo deletes only this inode.
+            if let identityFile = payload.identityFile {
+                var info = stat()
+                fstat(fd, &info)
+                try DurableFile.makeDirectory((identityFile as NSString).deletingLastPathComponent)
+                try DurableFile.write(try JSONEncoder().encode(FileIdentity(info)), to: identityFile)
+            }
             guard payload.bytes > 0 else { return }
             // fallocate reserves real blocks at once; where it is refused, write until full.
             if posix_fallocate(fd, 0, off_t(payload.bytes)) == 0 { return }
@@ -80,26 +96,51 @@ public enum DiskFill: FaultPlugin {
     }
 }
 
-/// Undo kind `disk.fill-remove`: deletes the run's fill file.
+/// Undo kind `disk.fill-remove`: deletes the run's fill file, and only it: the name in the
+/// pinned directory must be a regular file with the inode the injection recorded.
 public enum FillRemove: UndoHandler {
     public struct Payload: Codable, Sendable {
         var file: String
         var bytes: UInt64
         var availableBefore: UInt64
         var total: UInt64
+        /// The directory at preflight; absent in records from before pinning.
+        var directory: FileIdentity?
+        /// Where the injection wrote the fill file's identity (in the run directory).
+        var identityFile: String?
     }
 
     public static let kind = "disk.fill-remove"
 
     public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
-        guard unlink(payload.file) == 0 || errno == ENOENT else {
+        let (path, name) = Pinned.split(payload.file)
+        let directory: Int32
+        do {
+            directory = try Pinned.openDirectory(path, expecting: payload.directory).fd
+        } catch {
+            throw VerificationFailure("cannot delete \(payload.file): \(error)")
+        }
+        defer { close(directory) }
+        guard let info = try Pinned.status(directory, name) else { return .undone }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw VerificationFailure("\(payload.file) is not a regular file, so not the fill file; refusing to delete it")
+        }
+        // No identity file: the injection stopped between creating the file (O_EXCL, with the
+        // run's id in its name) and recording it; the name alone proves it ours.
+        if let identityFile = payload.identityFile.map(context.runFile), let data = try? DurableFile.read(identityFile),
+           let recorded = try? JSONDecoder().decode(FileIdentity.self, from: data), recorded != FileIdentity(info) {
+            throw VerificationFailure("\(payload.file) is another file than the fill file (device:inode \(FileIdentity(info)), recorded \(recorded)); refusing to delete it")
+        }
+        guard unlinkat(directory, name, 0) == 0 || errno == ENOENT else {
             throw VerificationFailure("delete \(payload.file): \(String(cString: strerror(errno)))")
         }
+        fsync(directory)
         return .undone
     }
 
     public static func verify(_ payload: Payload, _ context: UndoContext) throws {
-        guard !FileManager.default.fileExists(atPath: payload.file) else {
+        var info = stat()
+        guard lstat(payload.file, &info) != 0 else {
             throw VerificationFailure("\(payload.file) is still there")
         }
         // Other writers share the filesystem, so "back" allows 1% of it (at least 16 MiB) of drift.

@@ -29,17 +29,17 @@ struct FileTarget: Sendable {
         }
     }
 
-    /// Checks, at plan time, that the real file (symlinks resolved) is a regular file inside the roots.
+    /// Checks, at plan time, that the path is a regular file inside the roots, with no symlink
+    /// on the way and no other hard link (a restore gives it a new inode, which would split them).
     func resolve(_ context: FaultContext) throws -> String {
-        let resolved = try Self.realPath(path)
+        let resolved = try Pinned.refuseSymlinks(path)
         let roots = context.suite.allowedRoots.map { (try? Self.realPath($0)) ?? $0 }
         guard Self.isInside(resolved, roots: roots) else {
             throw FaultError(description: "\(path) resolves to \(resolved), outside the allowed roots")
         }
         var info = stat()
-        guard stat(resolved, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
-            throw FaultError(description: "\(resolved) is not a regular file")
-        }
+        guard lstat(resolved, &info) == 0 else { throw FaultError(description: "\(resolved): \(String(cString: strerror(errno)))") }
+        if let refusal = Pinned.refusal(info, resolved) { throw FaultError(description: refusal) }
         return resolved
     }
 
@@ -71,38 +71,65 @@ struct FileTarget: Sendable {
         return String(cString: real)
     }
 
-    /// Plans a fault on this file: the undo restores a backup kept in the run directory.
+    /// Plans a fault on this file: the undo restores a backup kept in the run directory. The
+    /// file and its directory are pinned by device and inode from here to the restore.
     func plan(_ context: FaultContext) throws -> FaultPlan {
         let resolved = try resolve(context)
         // The undo renames a restored copy into place: without a writable directory it could
         // never run, so such a fault is not injected at all.
-        let directory = (resolved as NSString).deletingLastPathComponent
+        let (directory, name) = Pinned.split(resolved)
         guard access(directory, W_OK) == 0 else {
             throw FaultError(description: "\(directory) is not writable, so \(resolved) could not be restored; not injecting")
         }
+        let pinned = try Pinned.openDirectory(directory, expecting: nil)
+        defer { close(pinned.fd) }
+        let fd = try Pinned.openFile(pinned.fd, name, flags: O_RDONLY, expecting: nil, path: resolved)
+        defer { close(fd) }
         var info = stat()
-        stat(resolved, &info)
+        fstat(fd, &info)
+        if let refusal = Pinned.refusal(info, resolved) { throw FaultError(description: refusal) }
         let backup = context.runDirectory.appendingPathComponent("backups")
-            .appendingPathComponent(String(format: "%04d-", context.sequence) + (resolved as NSString).lastPathComponent).path
-        let payload = FileRestore.Payload(path: resolved, backup: backup, sha256: try FileDigest.sha256(of: resolved),
-                                          mode: UInt32(info.st_mode & 0o7777), owner: info.st_uid, group: info.st_gid)
+            .appendingPathComponent(String(format: "%04d-", context.sequence) + name).path
+        let payload = FileRestore.Payload(path: resolved, backup: backup, sha256: FileDigest.sha256(of: try Pinned.read(fd)),
+                                          mode: UInt32(info.st_mode & 0o7777), owner: info.st_uid, group: info.st_gid,
+                                          file: FileIdentity(info), directory: pinned.identity,
+                                          attributes: ExtendedAttributes.read(fd))
         return try FaultPlan(target: resolved, undoKind: FileRestore.kind, undoData: payload,
-                             undoSummary: "restore \(resolved) from its backup, verify sha256 \(payload.sha256.prefix(12))...")
+                             undoSummary: "restore \(resolved) from its backup, verify sha256 \(payload.sha256.prefix(12))...",
+                             lockKeys: ["file-\(FileIdentity(info))"])
     }
 
-    /// Copies the original into the run directory, durably, before anything is armed or changed.
+    /// Copies the original into the run directory, durably, before anything is armed or changed;
+    /// read from the pinned file, so a file swapped in since preflight is refused.
     static func backUp(_ plan: FaultPlan) throws {
         let payload = try plan.undoData.decode(FileRestore.Payload.self)
-        try DurableFile.makeDirectory((payload.backup as NSString).deletingLastPathComponent)
-        try DurableFile.write(try DurableFile.read(payload.path), to: payload.backup)
-        guard try FileDigest.sha256(of: payload.backup) == payload.sha256 else {
+        let data = try withPinnedFile(payload, flags: O_RDONLY) { fd, _ in try Pinned.read(fd) }
+        guard FileDigest.sha256(of: data) == payload.sha256 else {
             throw FaultError(description: "\(payload.path) changed while it was being backed up; not injecting")
         }
+        try DurableFile.makeDirectory((payload.backup as NSString).deletingLastPathComponent)
+        try DurableFile.write(data, to: payload.backup)
+    }
+
+    /// Runs `body` on the recorded file, opened with `flags` through its pinned directory and
+    /// checked to be the same inode as at preflight (what injections act on: never a path).
+    static func withPinnedFile<Result>(_ payload: FileRestore.Payload, flags: Int32,
+                                       _ body: (_ fd: Int32, _ directory: Int32) throws -> Result) throws -> Result {
+        let (directory, name) = Pinned.split(payload.path)
+        let pinned = try Pinned.openDirectory(directory, expecting: payload.directory)
+        defer { close(pinned.fd) }
+        let fd = try Pinned.openFile(pinned.fd, name, flags: flags, expecting: payload.file, path: payload.path)
+        defer { close(fd) }
+        return try body(fd, pinned.fd)
     }
 }
 
 /// SHA-256 of files, streamed so large files do not fill memory.
 enum FileDigest {
+    static func sha256(of data: Data) -> String {
+        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
     static func sha256(of path: String) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw FaultError(description: "cannot read \(path)")

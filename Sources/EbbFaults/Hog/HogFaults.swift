@@ -71,8 +71,14 @@ struct HogFault: Fault {
             }
         }
         let resolved = try directory.map { try FileTarget.realDirectory($0, context) }
+        // The directory is pinned: the undo deletes the hog's files only in this very directory.
+        let identity = try resolved.map { path -> FileIdentity in
+            let pinned = try Pinned.openDirectory(path, expecting: nil)
+            close(pinned.fd)
+            return pinned.identity
+        }
         let payload = HogStop.Payload(marker: "\(context.runID)/\(context.sequence)", kind: kind.rawValue, directory: resolved,
-                                      filePrefix: ".ebb-hog-\(context.runID)-\(context.sequence)-")
+                                      filePrefix: ".ebb-hog-\(context.runID)-\(context.sequence)-", directoryIdentity: identity)
         let engine = try self.engine.resolved()
         var target: String
         switch kind {
@@ -87,6 +93,10 @@ struct HogFault: Fault {
 
     func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
         let payload = try plan.undoData.decode(HogStop.Payload.self)
+        if let directory = payload.directory {
+            // Still the directory of preflight (not a symlink or another directory put in its place).
+            close(try Pinned.openDirectory(directory, expecting: payload.directoryIdentity).fd)
+        }
         let command: [String]
         switch try engine.resolved() {
         case .stressNG: command = try stressNGCommand(payload, until: context.deadline)
@@ -113,7 +123,11 @@ struct HogFault: Fault {
         case .memory: return stressNG + ["--vm", "1", "--vm-bytes", String(bytes), "--vm-hang", "0"]
         case .io:
             let directory = "\(payload.directory ?? ".")/\(payload.filePrefix)stress-ng"
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+            let pinned = try Pinned.openDirectory(payload.directory ?? ".", expecting: payload.directoryIdentity)
+            defer { close(pinned.fd) }
+            guard mkdirat(pinned.fd, "\(payload.filePrefix)stress-ng", 0o700) == 0 else {
+                throw FaultError(description: "create \(directory): \(String(cString: strerror(errno)))")
+            }
             return ["/bin/sh", "-c", "dir=$1; shift; \"$@\"; status=$?; rm -rf -- \"$dir\"; exit $status", "sh", directory]
                 + stressNG + ["--hdd", String(threads), "--hdd-bytes", "64m", "--temp-path", directory]
         }

@@ -14,6 +14,8 @@ public enum HogStop: UndoHandler {
         /// Where an I/O hog writes, and the prefix of its files there.
         public var directory: String?
         public var filePrefix: String
+        /// The directory at preflight; absent in records from before pinning.
+        public var directoryIdentity: FileIdentity?
     }
 
     public static let kind = "hog.stop"
@@ -27,7 +29,21 @@ public enum HogStop: UndoHandler {
             _ = ChildProcess.waitUntilGone(worker.pid, startTime: worker.startTime, timeout: .seconds(5))
         }
         // stress-ng's I/O hog leaves a directory with the fault's prefix; the worker leaves files.
-        for file in leftFiles(payload) { try? FileManager.default.removeItem(atPath: file) }
+        if let directory = payload.directory {
+            let pinned: Int32
+            do {
+                pinned = try Pinned.openDirectory(directory, expecting: payload.directoryIdentity).fd
+            } catch {
+                throw VerificationFailure("cannot delete the hog's files: \(error)")
+            }
+            defer { close(pinned) }
+            // Through the pinned descriptor: a directory swapped in since preflight is never entered.
+            for name in Pinned.names(pinned) where name.hasPrefix(payload.filePrefix) {
+                if unlinkat(pinned, name, 0) != 0, errno == EISDIR {
+                    try? FileManager.default.removeItem(atPath: "/proc/self/fd/\(pinned)/\(name)")
+                }
+            }
+        }
         return .undone
     }
 

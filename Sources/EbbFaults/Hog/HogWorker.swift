@@ -18,8 +18,13 @@ public enum HogWorker {
         case .memory:
             holdMemory(bytes, until: deadline)
         case .io:
+            // The directory is opened once, refusing a symlink, and the files are made in it: the
+            // fault checked this directory's identity just before starting the worker.
             guard let directory else { return }
-            inThreads(threads) { index in writeAndSync(file: "\(directory)/\(filePrefix)\(index)", until: deadline) }
+            let fd = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else { return }
+            defer { close(fd) }
+            inThreads(threads) { index in writeAndSync(directory: fd, name: "\(filePrefix)\(index)", until: deadline) }
         }
     }
 
@@ -65,12 +70,13 @@ public enum HogWorker {
 
     /// Writes 1 MiB blocks with an fsync each, rewinding at 64 MiB so the disk never fills;
     /// the file is removed at the end.
-    private static func writeAndSync(file: String, until deadline: Date) {
-        let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+    private static func writeAndSync(directory: Int32, name: String, until deadline: Date) {
+        // O_EXCL: a file planted under the fault's name is never written through.
+        let fd = openat(directory, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return }
         defer {
             close(fd)
-            unlink(file)
+            unlinkat(directory, name, 0)
         }
         let block = [UInt8](repeating: 0xEB, count: 1 << 20)
         var written = 0

@@ -49,14 +49,17 @@ public enum ProcessKill: FaultPlugin {
                 targets = []
                 label = "fixture \(name) (its pid is known once it runs)"
             } else {
-                targets = try selector.resolve(fixturePIDs: context.fixturePIDs).map(RecordedProcess.init)
-                label = targets.map(\.label).joined(separator: ", ")
+                let (found, excluded) = try selector.resolveCountingProtected(fixturePIDs: context.fixturePIDs)
+                targets = found.map(RecordedProcess.init)
+                label = targets.map(\.label).joined(separator: ", ") + ProcessSelector.exclusionNote(excluded)
             }
             let payload = ProcessRestart.Payload(targets: targets, restart: restart, selector: restart == nil ? nil : selector,
-                                                 directory: directory, timeoutSeconds: restartTimeout.seconds)
+                                                 directory: directory, timeoutSeconds: restartTimeout.seconds,
+                                                 marker: "\(context.runID)/\(context.sequence)", plannedAt: ProcessTable.ticksSinceBoot)
             let summary = restart.map { "run \($0.joined(separator: " ")) and wait until \(selector.description) runs again" }
                 ?? "none: irreversible (no restart command); recovery is left to checks"
-            return try FaultPlan(target: label, undoKind: ProcessRestart.kind, undoData: payload, undoSummary: summary)
+            return try FaultPlan(target: label, undoKind: ProcessRestart.kind, undoData: payload, undoSummary: summary,
+                                 lockKeys: targets.map(\.lockKey))
         }
 
         func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
@@ -66,41 +69,6 @@ public enum ProcessKill: FaultPlugin {
                     throw FaultError(description: "kill -\(signal) \(target.label): \(String(cString: strerror(errno)))")
                 }
             }
-        }
-    }
-}
-
-/// Undo kind `process.restart`: runs the restart command unless the target already runs.
-public enum ProcessRestart: UndoHandler {
-    public struct Payload: Codable, Sendable {
-        var targets: [RecordedProcess]
-        var restart: [String]?
-        var selector: ProcessSelector?
-        var directory: String
-        var timeoutSeconds: Double
-    }
-
-    public static let kind = "process.restart"
-
-    public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
-        guard let restart = payload.restart, let selector = payload.selector else {
-            return .irreversible(reason: "no restart command: the killed process stays down; recovery is left to checks")
-        }
-        // Idempotent: a target that survived the signal, or one already restarted, needs nothing.
-        if payload.targets.contains(where: \.isRunning) || selector.findsRunningProcess() { return .undone }
-        let log = context.runDirectory.appendingPathComponent("restart-\(context.runID).log").path
-        // The restarted service is meant to outlive Ebb, so it is not waited for here.
-        let pid = try ChildProcess.spawn(restart, directory: payload.directory, outputPath: log)
-        if let status = ChildProcess.wait(pid, timeout: .milliseconds(50)), status != 0 {
-            throw VerificationFailure("restart command \(restart.joined(separator: " ")) exited with status \(status)")
-        }
-        return .undone
-    }
-
-    public static func verify(_ payload: Payload, _ context: UndoContext) throws {
-        guard let selector = payload.selector else { return }
-        guard Poll.until(timeout: .seconds(payload.timeoutSeconds), { selector.findsRunningProcess() }) else {
-            throw VerificationFailure("\(selector.description) is not running \(payload.timeoutSeconds)s after the restart")
         }
     }
 }

@@ -22,14 +22,14 @@ public enum ProcessPause: FaultPlugin {
                 return try FaultPlan(target: "fixture \(name) (its pid is known once it runs)", undoKind: ProcessResume.kind,
                                      undoData: ProcessResume.Payload(targets: []), undoSummary: "SIGCONT fixture \(name)")
             }
-            let targets = try selector.resolve(fixturePIDs: context.fixturePIDs)
+            let (targets, excluded) = try selector.resolveCountingProtected(fixturePIDs: context.fixturePIDs)
             if let stopped = targets.first(where: \.isStopped) {
                 throw FaultError(description: "pid \(stopped.pid) is already stopped by someone else; Ebb will not take over a pause it did not make")
             }
             let recorded = targets.map(RecordedProcess.init)
             let labels = recorded.map(\.label).joined(separator: ", ")
-            return try FaultPlan(target: labels, undoKind: ProcessResume.kind, undoData: ProcessResume.Payload(targets: recorded),
-                                 undoSummary: "SIGCONT \(labels)")
+            return try FaultPlan(target: labels + ProcessSelector.exclusionNote(excluded), undoKind: ProcessResume.kind, undoData: ProcessResume.Payload(targets: recorded),
+                                 undoSummary: "SIGCONT \(labels)", lockKeys: recorded.map(\.lockKey))
         }
 
         func inject(_ plan: FaultPlan, _ context: FaultContext) throws {

@@ -66,31 +66,57 @@ struct ProcessSelector: Codable, Sendable {
 
     /// The running processes selected right now.
     func resolve(fixturePIDs: [String: Int32]) throws -> [ProcessSnapshot] {
-        let found: [ProcessSnapshot]
+        try resolveCountingProtected(fixturePIDs: fixturePIDs).processes
+    }
+
+    /// The running processes selected right now, and how many protected processes (PID 1,
+    /// kernel threads, Ebb's runners and guardians) a `match` left out. A `pid`, `pidfile` or
+    /// `fixture` naming a protected process is refused.
+    func resolveCountingProtected(fixturePIDs: [String: Int32]) throws -> (processes: [ProcessSnapshot], excluded: Int) {
+        var found: [ProcessSnapshot]
+        var excluded = 0
         switch source {
         case .pid(let pid):
             found = ProcessTable.snapshot(pid).map { [$0] } ?? []
         case .pidfile(let path):
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw FaultError(description: "cannot read pidfile \(path)")
-            }
-            guard let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-                throw FaultError(description: "pidfile \(path) does not hold a pid")
-            }
-            found = ProcessTable.snapshot(pid).map { [$0] } ?? []
+            found = try Self.readPidfile(path).flatMap(ProcessTable.snapshot).map { [$0] } ?? []
         case .match(let pattern):
-            let matching = ProcessTable.matching(pattern).sorted { $0.startTime < $1.startTime }
-            found = all ? matching : Array(matching.prefix(count))
+            let matching = ProcessTable.matchingCountingProtected(pattern)
+            excluded = matching.excluded
+            let sorted = matching.processes.sorted { $0.startTime < $1.startTime }
+            found = all ? sorted : Array(sorted.prefix(count))
         case .fixture(let name):
             guard let pid = fixturePIDs[name] else { throw FaultError(description: "fixture \(name) is not running") }
             found = ProcessTable.snapshot(pid).map { [$0] } ?? []
         }
-        if let own = found.first(where: { ProcessTable.selfAndAncestors.contains($0.pid) }) {
-            throw FaultError(description: "pid \(own.pid) is this ebb process or one of its ancestors; Ebb will not fault itself")
+        let own = ProcessTable.selfAndAncestors
+        for process in found {
+            if let reason = ProtectedProcesses.reason(process, own: own) {
+                throw FaultError(description: "\(description) names pid \(process.pid), \(reason); Ebb never faults it")
+            }
         }
         let alive = found.filter { !$0.isGone }
-        guard !alive.isEmpty else { throw FaultError(description: "no running process for \(description)") }
-        return alive
+        guard !alive.isEmpty else {
+            let note = excluded > 0 ? " (excluded \(excluded) protected: Ebb's runners and guardians, PID 1, kernel threads)" : ""
+            throw FaultError(description: "no running process for \(description)\(note)")
+        }
+        return (alive, excluded)
+    }
+
+    /// The pid a pidfile holds.
+    static func readPidfile(_ path: String) throws -> Int32? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw FaultError(description: "cannot read pidfile \(path)")
+        }
+        guard let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 else {
+            throw FaultError(description: "pidfile \(path) does not hold a pid")
+        }
+        return pid
+    }
+
+    /// What a preflight says about protected processes a `match` left out ("" when none).
+    static func exclusionNote(_ excluded: Int) -> String {
+        excluded == 0 ? "" : " (excluded \(excluded) protected process\(excluded == 1 ? "" : "es"): Ebb's runners and guardians, PID 1, kernel threads)"
     }
 
     /// True when a process that this selector finds is running (used to verify restarts).
@@ -102,7 +128,21 @@ struct ProcessSelector: Codable, Sendable {
     }
 
     func findsRunningProcess() -> Bool {
-        (try? resolve(fixturePIDs: [:]))?.isEmpty == false
+        !candidates().isEmpty
+    }
+
+    /// Every running process this selector could mean right now, protected ones left out,
+    /// `count` ignored (used to find a restarted target among all matches).
+    func candidates() -> [ProcessSnapshot] {
+        let found: [ProcessSnapshot]
+        switch source {
+        case .pid(let pid): found = ProcessTable.snapshot(pid).map { [$0] } ?? []
+        case .pidfile(let path): found = ((try? Self.readPidfile(path)) ?? nil).flatMap(ProcessTable.snapshot).map { [$0] } ?? []
+        case .match(let pattern): found = ProcessTable.matching(pattern)
+        case .fixture: found = []
+        }
+        let own = ProcessTable.selfAndAncestors
+        return found.filter { !$0.isGone && ProtectedProcesses.reason($0, own: own) == nil }
     }
 }
 
@@ -121,4 +161,6 @@ struct RecordedProcess: Codable, Sendable {
     /// The same process is still running (not a zombie, pid not reused).
     var isRunning: Bool { ProcessTable.isAlive(pid: pid, startTime: startTime) }
     var label: String { "pid \(pid) (\(name))" }
+    /// The process's identity for ``TargetLocks``.
+    var lockKey: String { "process-\(pid):\(startTime)" }
 }

@@ -1,0 +1,112 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Per-target locks across runs: two runs faulting one target at once would back up each
+/// other's damage (the second run's backup of a file is the first run's corruption). A fault
+/// whose plan names ``FaultPlan/lockKeys`` takes a `flock` on `<state-dir>/locks/<key>` before it
+/// is armed, and the runner holds it until the fault is rolled back. The lock file holds the
+/// holder's run id, so a refused run can say who holds the target.
+///
+/// The kernel drops a `flock` when its holder dies: after a runner crash the guardian or
+/// `rollback execute` reverts without it. Lock files are never deleted (deleting a lock file
+/// races with another run locking it).
+public final class TargetLocks: @unchecked Sendable {
+    /// A target another run holds.
+    public struct Conflict: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    private let directory: String
+    private let runID: String
+    private let mutex = NSLock()
+    /// Open lock files by key, with how many of this run's faults hold each one (a run may
+    /// fault one target twice; its own undos run newest-first, so that is safe).
+    private var held: [String: (fd: Int32, count: Int)] = [:]
+    /// The keys each fault (by record sequence) took.
+    private var bySequence: [Int: [String]] = [:]
+
+    public init(stateDirectory: URL, runID: String) {
+        directory = stateDirectory.appendingPathComponent("locks").path
+        self.runID = runID
+    }
+
+    deinit {
+        for entry in held.values { close(entry.fd) }
+    }
+
+    /// Takes every key of the fault with record `sequence`, or none: throws ``Conflict`` naming
+    /// the run that holds one of them.
+    public func acquire(_ keys: [String], target: String, sequence: Int) throws {
+        guard !keys.isEmpty else { return }
+        try mutex.withLock {
+            try DurableFile.makeDirectory(directory)
+            var taken: [String] = []
+            do {
+                for key in Set(keys).sorted() {
+                    try lock(key, target: target)
+                    taken.append(key)
+                }
+            } catch {
+                taken.forEach(unlock)
+                throw error
+            }
+            bySequence[sequence, default: []] += taken
+        }
+    }
+
+    /// Releases the keys of the faults with these record sequences (once they are rolled back).
+    public func release(sequences: [Int]) {
+        mutex.withLock {
+            for sequence in sequences {
+                bySequence.removeValue(forKey: sequence)?.forEach(unlock)
+            }
+        }
+    }
+
+    private func lock(_ key: String, target: String) throws {
+        if let entry = held[key] {
+            held[key] = (entry.fd, entry.count + 1)
+            return
+        }
+        let path = "\(directory)/\(Self.fileName(key))"
+        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw DurableFile.Failure(message: "cannot open the target lock \(path): \(String(cString: strerror(errno)))")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = Self.holder(fd)
+            close(fd)
+            throw Conflict(description: "\(target) is locked by run \(holder ?? "?") (another ebb run is faulting it: \(path)); not injecting")
+        }
+        // Who holds it, for the run that is refused; the lock itself is the flock.
+        let note = "\(runID) pid \(getpid())\n"
+        ftruncate(fd, 0)
+        _ = note.withCString { pwrite(fd, $0, strlen($0), 0) }
+        held[key] = (fd, 1)
+    }
+
+    private func unlock(_ key: String) {
+        guard let entry = held[key] else { return }
+        if entry.count > 1 {
+            held[key] = (entry.fd, entry.count - 1)
+            return
+        }
+        held.removeValue(forKey: key)
+        close(entry.fd)   // drops the flock
+    }
+
+    /// The run id the holder wrote, if it did yet.
+    private static func holder(_ fd: Int32) -> String? {
+        var buffer = [UInt8](repeating: 0, count: 128)
+        let count = pread(fd, &buffer, buffer.count, 0)
+        guard count > 0 else { return nil }
+        return String(decoding: buffer.prefix(count), as: UTF8.self).split(separator: " ").first.map(String.init)
+    }
+
+    /// A file name for `key`: letters, digits, `.`, `_` and `-` kept, anything else `_`.
+    static func fileName(_ key: String) -> String {
+        String(key.map { $0.isLetter || $0.isNumber || "._-".contains($0) ? $0 : "_" }) + ".lock"
+    }
+}
