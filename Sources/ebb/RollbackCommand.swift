@@ -86,19 +86,8 @@ struct RollbackCommand: ParsableCommand {
                 targets = runs.filter { !$0.isLive && $0.needsRecovery }
                 if targets.isEmpty { print("Nothing to execute: no dead run has pending records.") }
             }
-            var complete = true
-            for run in targets {
-                do {
-                    let report = try recovery.execute(run)
-                    Output.standardOutput(JournalListing.recovery(report) + "\n")  // redacted, unlike print
-                    let reports = RunReports(reportDirectory: URL(fileURLWithPath: reportDir).standardizedFileURL)
-                    Wiring.writeReports { try reports.write(report, reader: recovery.reader, actor: "rollback execute") }
-                    complete = complete && report.isComplete
-                } catch {
-                    Wiring.printError("error: run \(run.id): \(error)")
-                    complete = false
-                }
-            }
+            let reports = RunReports(reportDirectory: URL(fileURLWithPath: reportDir).standardizedFileURL)
+            let complete = Wiring.recover(targets, with: recovery, reports: reports)
             if !complete { throw ExitCode(.rollbackIncomplete) }
         }
     }

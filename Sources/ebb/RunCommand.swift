@@ -138,21 +138,7 @@ struct RunCommand: AsyncParsableCommand {
                 """)
                 throw ExitCode(.invalidInput)
             }
-            let complete = Wiring.withoutInterruption { () -> Bool in
-                var complete = true
-                for run in dead {
-                    do {
-                        let report = try recovery.execute(run)
-                        Output.standardOutput(JournalListing.recovery(report) + "\n")
-                        Wiring.writeReports { try reports.write(report, reader: recovery.reader, actor: "run --recover") }
-                        complete = complete && report.isComplete
-                    } catch {
-                        Wiring.printError("error: recovering run \(run.id): \(error)")
-                        complete = false
-                    }
-                }
-                return complete
-            }
+            let complete = Wiring.withoutInterruption { Wiring.recover(dead, with: recovery, reports: reports) }
             guard complete else {
                 Wiring.printError("error: recovery of earlier runs is incomplete; not starting a new run")
                 throw ExitCode(.rollbackIncomplete)

@@ -29,11 +29,3 @@ struct ValidateCommand: ParsableCommand {
         if !valid { throw ExitCode(.invalidInput) }
     }
 }
-
-struct PluginsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "plugins", abstract: "List fault plugins and their parameters.")
-
-    func run() {
-        print(PluginListing.text(Wiring.catalog))
-    }
-}

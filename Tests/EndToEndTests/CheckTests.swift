@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// Health checks against the real demo service, broken by a real `process.pause`.
-@Suite(.serialized) struct CheckTests {
+@Suite(.serialized, .ownThread) struct CheckTests {
     static func demoSuite(port: Int, checks: String, hold: String = "1s", extra: String = "") -> String {
         """
         suite: checks

@@ -9,7 +9,7 @@ import Glibc
 /// rolling back, writing reports) and checks that the guardian alone puts every target back
 /// and leaves a consistent journal. `EBB_TORTURE_TRIALS` sets the number of trials (ci/bench
 /// runs many); each trial's time from kill to verified revert is printed, not asserted.
-@Suite(.serialized) struct CrashTortureTests {
+@Suite(.serialized, .ownThread) struct CrashTortureTests {
     static var trials: Int { Int(ProcessInfo.processInfo.environment["EBB_TORTURE_TRIALS"] ?? "") ?? 6 }
 
     static func suite(pauseMarker: String) -> String {

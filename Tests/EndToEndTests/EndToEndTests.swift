@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// Runs the built `ebb` binary as a user would, against real files and processes.
-@Suite(.serialized) struct EndToEndTests {
+@Suite(.serialized, .ownThread) struct EndToEndTests {
     /// A suite with every local plugin, held long enough to be interrupted.
     /// The paused target is not a child of ebb: a stopped child would get SIGHUP from the kernel
     /// when the runner dies (its process group becomes orphaned), hiding what recovery does.

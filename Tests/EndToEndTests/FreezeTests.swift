@@ -7,7 +7,7 @@ import Glibc
 
 /// `process.freeze` against a real process and the machine's real cgroup freezer. Creating
 /// cgroups needs root: CI runs as root; elsewhere these tests are skipped, saying why.
-@Suite(.serialized, .enabled(if: getuid() == 0, "process.freeze creates cgroups, which needs root"))
+@Suite(.serialized, .ownThread, .enabled(if: getuid() == 0, "process.freeze creates cgroups, which needs root"))
 struct FreezeTests {
     static func suite(marker: String, hold: String) -> String {
         """

@@ -7,7 +7,7 @@ import Glibc
 
 /// The dead-man switch: faults are taken back with no human action when the runner dies or
 /// is stuck past a deadline.
-@Suite(.serialized) struct GuardianTests {
+@Suite(.serialized, .ownThread) struct GuardianTests {
     func runInfo(_ workspace: Workspace, _ runID: String) throws -> [String: Any] {
         let data = try Data(contentsOf: try workspace.runDirectory(runID).appendingPathComponent("run.json"))
         return try unwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])

@@ -4,7 +4,7 @@ import Testing
 
 /// The HTML report and the Markdown timelines of real runs, read by real parsers: Debian's
 /// chromium (screenshot and DOM), libxml2 (xmllint) and Mermaid's own JavaScript (mermaidx).
-@Suite(.serialized) struct HTMLReportTests {
+@Suite(.serialized, .ownThread) struct HTMLReportTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
 
     /// Scenarios/demo.yaml as shipped, on a free port and with its own copy of demo-files, so

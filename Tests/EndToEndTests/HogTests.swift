@@ -8,7 +8,7 @@ import Glibc
 /// `hog.*` faults load the machine from worker processes that Ebb finds by their marker, and
 /// that end themselves at the fault's deadline even when Ebb is gone.
 /// Each test runs with Ebb's own worker and, where it is installed (CI installs it), stress-ng.
-@Suite(.serialized) struct HogTests {
+@Suite(.serialized, .ownThread) struct HogTests {
     static let engines = ["builtin"] + (FileManager.default.isExecutableFile(atPath: "/usr/bin/stress-ng") ? ["stress-ng"] : [])
 
     static func suite(hold: String, engine: String) -> String {

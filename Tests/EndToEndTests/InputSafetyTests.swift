@@ -7,7 +7,7 @@ import Glibc
 
 /// The built binary against hostile suites: includes that reach outside the suite's folder,
 /// absurd nesting, and secrets that must never reach a report, a log, the journal or the console.
-@Suite struct InputSafetyTests {
+@Suite(.ownThread) struct InputSafetyTests {
     static let scenario = """
     scenarios:
       - name: one

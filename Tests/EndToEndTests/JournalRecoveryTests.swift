@@ -7,7 +7,7 @@ import Glibc
 
 /// A journal can never wedge Ebb: what cannot be recovered can be forgotten on a person's word,
 /// and recovery works where the machine is half broken.
-@Suite(.serialized) struct JournalRecoveryTests {
+@Suite(.serialized, .ownThread) struct JournalRecoveryTests {
     /// A runner SIGKILLed with no guardian: its records stay pending for a person.
     func deadRun(_ workspace: Workspace, faults: String) throws -> String {
         let suite = try workspace.write(suite: """

@@ -7,7 +7,7 @@ import Glibc
 
 /// The fault proxy through the binary: the example suite end to end, and a runner killed while a
 /// toxic is live (the proxy dies with it; the guardian's summary says so).
-@Suite(.serialized) struct ProxyTests {
+@Suite(.serialized, .ownThread) struct ProxyTests {
     static let suite = SchemaTests.repository.appendingPathComponent("Scenarios/proxy.yaml").path
 
     @Test func theProxyExampleRunsEveryToxicWithoutRootAndRollsEachBack() throws {

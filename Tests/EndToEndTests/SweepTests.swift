@@ -7,7 +7,7 @@ import Glibc
 
 /// When everything dies (runner, guardian and the workspace holding the journal), the host
 /// registry and `ebb rollback sweep` still take every fault back once its deadline has passed.
-@Suite(.serialized) struct SweepTests {
+@Suite(.serialized, .ownThread) struct SweepTests {
     /// Starts a run holding a fault of each host family, then kills runner and guardian together
     /// and deletes the state directory: what a cancelled CI job whose workspace is wiped leaves.
     func abandonedRun(_ workspace: Workspace, registry: URL, pauseMarker: String, hold: String, grace: String) throws -> [String: String] {

@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// Two runs on one target, and the processes no run may ever fault.
-@Suite(.serialized) struct TargetSafetyTests {
+@Suite(.serialized, .ownThread) struct TargetSafetyTests {
     @Test func aSecondRunOnTheSameFileIsRefusedAndTheFileEndsAsItWas() throws {
         let workspace = try Workspace()
         let first = try workspace.write(suite: """

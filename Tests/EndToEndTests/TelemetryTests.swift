@@ -4,7 +4,7 @@ import Testing
 
 /// Telemetry against real servers: Ebb's demo target for direct scrapes, and Debian's
 /// Prometheus and Pushgateway started by the test on 127.0.0.1 and stopped by pid.
-@Suite(.serialized) struct TelemetryTests {
+@Suite(.serialized, .ownThread) struct TelemetryTests {
     /// A suite whose only fault runs `command` (e.g. requests that make the demo count errors).
     static func suite(telemetry: String, command: String = "true", hold: String = "1s") -> String {
         """

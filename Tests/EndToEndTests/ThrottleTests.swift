@@ -8,7 +8,7 @@ import Glibc
 /// `process.throttle` against a real busy process and the machine's CPU controller (v1 here,
 /// v2 where the root enables cpu). Creating cgroups needs root: CI runs as root; elsewhere these
 /// tests are skipped, saying why.
-@Suite(.serialized, .enabled(if: getuid() == 0, "process.throttle creates cgroups, which needs root"))
+@Suite(.serialized, .ownThread, .enabled(if: getuid() == 0, "process.throttle creates cgroups, which needs root"))
 struct ThrottleTests {
     /// A shell spinning on one core; its argument makes its command line unique to the test.
     func startSpinner(_ workspace: Workspace, _ marker: String) throws -> Int32 {

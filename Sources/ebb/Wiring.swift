@@ -1,0 +1,71 @@
+import ArgumentParser
+import EbbChecks
+import EbbCore
+import EbbFaults
+import EbbReports
+import Foundation
+import Logging
+
+/// What the commands share: the plugin catalog, the suite loader, logging, and the few
+/// steps several commands take alike.
+enum Wiring {
+    static let catalog = PluginCatalog.standard
+    static let loader = SuiteLoader(catalog: catalog, checkReader: ChecksReader(), proxyReader: ProxiesReader())
+
+    static func logger(verbose: Bool) -> Logger {
+        var logger = Logger(label: "ebb") { RedactingLogHandler(StreamLogHandler.standardError(label: $0)) }
+        logger.logLevel = verbose ? .info : .warning
+        return logger
+    }
+
+    /// Runs `body` with SIGINT/SIGTERM/SIGHUP noted but not obeyed: an undo cut in half by a CI
+    /// cancel would leave the system worse than either state (invariant 2).
+    static func withoutInterruption<T>(_ body: () throws -> T) rethrows -> T {
+        let trap = SignalTrap { number in
+            printError("\(SignalTrap.name(of: number)) received: rollback is in progress and will finish first")
+        }
+        defer { withExtendedLifetime(trap) {} }
+        return try body()
+    }
+
+    /// Reads the journal; an unreadable one is invalid input (exit 3), reported plainly.
+    static func readJournal<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch {
+            printError("error: cannot read the journal: \(error)")
+            throw ExitCode(.invalidInput)
+        }
+    }
+
+    /// Writes reports; a report that cannot be written is said on stderr, never hidden, and does
+    /// not change the exit code, which describes the system under test.
+    static func writeReports(_ body: () throws -> [String]) {
+        do {
+            let paths = try body()
+            if !paths.isEmpty { Output.standardError("reports: \(paths.joined(separator: ", "))\n") }
+        } catch {
+            printError("error: could not write reports: \(error)")
+        }
+    }
+
+    /// Executes `runs` from their journal, printing each outcome and writing its reports; the
+    /// one recovery loop of `rollback execute` and `run --recover`. True when all verified.
+    static func recover(_ runs: [RunSnapshot], with recovery: Recovery, reports: RunReports) -> Bool {
+        var complete = true
+        for run in runs {
+            do {
+                let report = try recovery.execute(run)
+                Output.standardOutput(JournalListing.recovery(report) + "\n")   // redacted, unlike print
+                writeReports { try reports.write(report, reader: recovery.reader, actor: recovery.actor) }
+                complete = complete && report.isComplete
+            } catch {
+                printError("error: run \(run.id): \(error)")
+                complete = false
+            }
+        }
+        return complete
+    }
+
+    static func printError(_ text: String) {
+        Output.standardError(text + "\n")
+    }
+}
