@@ -7,7 +7,7 @@ struct RollbackCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rollback",
         abstract: "Inspect and execute the rollback journal (offline: needs no suite).",
-        subcommands: [ListCommand.self, ExecuteCommand.self, ForgetCommand.self]
+        subcommands: [ListCommand.self, ExecuteCommand.self, SweepCommand.self, ForgetCommand.self]
     )
 
     struct ListCommand: ParsableCommand {
