@@ -133,9 +133,15 @@ import Glibc
         #expect(versions(changed + foreignPaths) == before)
         #expect(emulator.replicas == 1 && emulator.policies.count == 1 && emulator.serviceSelector == ["app": "maintenance"])
 
-        // After expiry, two sweeps at once (two CI jobs, or a CronJob and a person): both succeed.
+        // After expiry a dry run lists all four and changes nothing.
         let latest = try #require(expiries().max())
         #expect(eventually(timeout: .seconds(60)) { Date() > latest })
+        let dry = try sweep(["--dry-run"])
+        #expect(dry.status == 0, "\(dry.stdout)\n\(dry.stderr)")
+        #expect(dry.stdout.components(separatedBy: "would revert").count - 1 == 4, "\(dry.stdout)")
+        #expect(versions(changed + foreignPaths) == before)
+
+        // Then two sweeps at once (two CI jobs, or a CronJob and a person): both succeed.
         let first = try EbbRun(["rollback", "sweep", "--kubernetes", "--kubeconfig", kubeconfig, "--all-namespaces", "--report-dir", "reports-a"], in: workspace.url)
         let second = try EbbRun(["rollback", "sweep", "--kubernetes", "--kubeconfig", kubeconfig, "--all-namespaces", "--report-dir", "reports-b"], in: workspace.url)
         #expect(first.wait() == 0, "\(first.stdout)\n\(first.stderr)")
