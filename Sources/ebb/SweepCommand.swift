@@ -4,39 +4,78 @@ import EbbFaults
 import EbbReports
 import Foundation
 
-/// `ebb rollback sweep`: reverts what dead jobs left behind, without their journal.
-struct SweepCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "sweep",
-        abstract: "Revert faults past their deadline that no Ebb process is watching any more, without the journal.",
-        discussion: """
-        For when the runner, its guardian and the CI workspace holding the journal all died \\
-        (a cancelled job, an evicted pod, a lost VM). Every run's records are also copied to a \\
-        host registry outside the workspace ($EBB_REGISTRY_DIR, else /var/lib/ebb/registry for \\
-        root, else $XDG_STATE_HOME/ebb/registry). The sweep reverts, verified, each pending \\
-        record whose deadline has passed and whose runner is dead, from the journal if it still \\
-        exists, else from the registry; records before their deadline are left alone. It also \\
-        deletes Ebb's nft tables whose expiry (in their comment) has passed, in the host's and \\
-        every named network namespace, even with no record left. Running it again, or from \\
-        several places at once, is harmless. Writes rollback-summary-sweep-<time>.json/.md; \\
-        exit 0 when nothing is left, 2 when something could not be reverted.
-        """
-    )
+extension RollbackCommand {
+    struct SweepCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sweep",
+            abstract: "Revert faults past their deadline that no Ebb process watches any more, without the journal.",
+            discussion: """
+            For when the runner, its guardian and the CI workspace holding the journal all died \\
+            (a cancelled job, an evicted pod, a lost VM).
 
-    @Option(help: ArgumentHelp("Folder for the sweep's summary.", valueName: "dir"))
-    var reportDir = "reports"
-    @Option(help: ArgumentHelp("Time budget of each run's rollback.", valueName: "duration"))
-    var rollbackTimeout = DurationArgument(RollbackExecutor.defaultBudget)
-    @Flag(help: "Log undo retries to stderr.") var verbose = false
+            On this host (the default): every run's records are also copied to a host registry \\
+            outside the workspace ($EBB_REGISTRY_DIR, else /var/lib/ebb/registry for root, else \\
+            $XDG_STATE_HOME/ebb/registry). The sweep reverts, verified, each pending record whose \\
+            deadline has passed and whose runner is dead, from the journal if it still exists, \\
+            else from the registry. It also deletes Ebb's nft tables whose expiry (in their \\
+            comment) has passed, in the host's and every named network namespace, even with no \\
+            record left.
 
-    func run() throws {
-        try Wiring.withoutInterruption(sweep)
-    }
+            With --kubernetes: finds the objects labelled ebb.dev/run whose ebb.dev/expires-at \\
+            has passed and reverts them from their ebb.dev/undo annotation, verified; objects \\
+            not expired yet, or not provably Ebb's, are listed and left alone. Add --host to \\
+            sweep this host too.
 
-    private func sweep() throws {
-        let now = Date()
-        var entries: [SweepSummary.Entry] = []
-        if let registry = HostRegistry.standard {
+            Faults before their deadline are left alone. Safe to run from many places at once \\
+            and repeatedly. Writes rollback-summary-sweep-<time>.json/.md. Exit 0 when \\
+            everything expired was verified reverted, 2 when anything was not.
+            """
+        )
+
+        @Flag(help: "Sweep Kubernetes objects (instead of this host, unless --host is given too).") var kubernetes = false
+        @Flag(help: "Sweep this host's registry and nft tables (the default without --kubernetes).") var host = false
+        @Option(help: ArgumentHelp("kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else the in-cluster service account).", valueName: "path"))
+        var kubeconfig: String?
+        @Option(help: ArgumentHelp("kubeconfig context (default: its current-context).", valueName: "name")) var context: String?
+        @Option(help: ArgumentHelp("Sweep this namespace (default: the context's). Nodes are always swept.", valueName: "name"))
+        var namespace: String?
+        @Flag(help: "Sweep every namespace.") var allNamespaces = false
+        @Flag(help: "Kubernetes only: list what would be reverted, change nothing.") var dryRun = false
+        @Option(help: ArgumentHelp("Time budget of each host run's rollback.", valueName: "duration"))
+        var rollbackTimeout = DurationArgument(RollbackExecutor.defaultBudget)
+        @Flag(help: "Log undo retries to stderr.") var verbose = false
+        @Option(help: ArgumentHelp("Folder for rollback-summary-sweep-<time>.json/.md.", valueName: "dir")) var reportDir = "reports"
+
+        func validate() throws {
+            if namespace != nil && allNamespaces { throw ValidationError("give --namespace or --all-namespaces, not both") }
+            if dryRun && !kubernetes { throw ValidationError("--dry-run applies to --kubernetes only") }
+        }
+
+        func run() throws {
+            try Wiring.withoutInterruption(sweep)
+        }
+
+        private func sweep() throws {
+            let started = Date()
+            var results: [RollbackResult] = []
+            var problems: [String] = []
+            if host || !kubernetes { try sweepHost(now: started, into: &results, problems: &problems) }
+            if kubernetes { try sweepKubernetes(now: started, into: &results, problems: &problems) }
+            if !dryRun {
+                let name = RollbackSummary.sweepName(at: started)
+                let summary = RollbackSummary(sweep: name, results: results, problems: problems, actor: HostSweep.actor)
+                Wiring.writeReports {
+                    try SummaryFiles.write(summary, to: URL(fileURLWithPath: reportDir).standardizedFileURL, baseName: "rollback-summary-\(name)")
+                }
+            }
+            if !problems.isEmpty || !results.allSatisfy(\.succeeded) { throw ExitCode(.rollbackIncomplete) }
+        }
+
+        private func sweepHost(now: Date, into results: inout [RollbackResult], problems: inout [String]) throws {
+            guard let registry = HostRegistry.standard else {
+                Output.standardOutput("host: no registry (EBB_REGISTRY_DIR=off); only nft tables are swept\n")
+                return sweepTables(now: now, liveRuns: [], into: &results)
+            }
             var sweep = HostSweep(registry: registry, catalog: Wiring.catalog, logger: Wiring.logger(verbose: verbose))
             sweep.rollbackBudget = rollbackTimeout.duration
             let outcomes: [HostSweep.Outcome]
@@ -47,22 +86,39 @@ struct SweepCommand: ParsableCommand {
                 throw ExitCode(.invalidInput)
             }
             for outcome in outcomes {
-                print(outcome.skipped.map { "run \(outcome.report.runID): left alone: \($0)" } ?? JournalListing.recovery(outcome.report))
-                entries += SweepSummary.entries(of: outcome)
+                Output.standardOutput((outcome.skipped.map { "run \(outcome.report.runID): left alone: \($0)" } ?? JournalListing.recovery(outcome.report)) + "\n")
+                results += outcome.report.results
+                problems += outcome.report.damaged.map { "\($0.path): \($0.problem)" }
             }
-            let live = Set(outcomes.filter { $0.skipped?.contains("alive") == true || $0.skipped?.contains("live") == true }.map(\.report.runID))
-            for removal in NftOrphanSweep.sweep(now: now, liveRuns: live) {
-                print("nft table \(removal.table) in \(removal.namespace) (expired \(removal.expiredAt)): " + (removal.problem ?? "deleted"))
-                entries.append(SweepSummary.Entry(source: "nft", target: "\(removal.table) in \(removal.namespace)", kind: "network.nft-delete",
-                                                  state: removal.problem == nil ? "reverted" : RecordState.revertFailed.rawValue,
-                                                  message: removal.problem))
+            let live = Set(outcomes.filter(\.isLive).map(\.report.runID))
+            sweepTables(now: now, liveRuns: live, into: &results)
+            if outcomes.allSatisfy({ $0.skipped != nil }) && results.isEmpty {
+                Output.standardOutput("Nothing to sweep on this host: no fault past its deadline is left.\n")
             }
-        } else {
-            print("host sweep: no registry (EBB_REGISTRY_DIR=off)")
         }
-        let summary = SweepSummary(sweptAt: now, entries: entries)
-        Wiring.writeReports { try summary.write(to: URL(fileURLWithPath: reportDir).standardizedFileURL) }
-        if entries.allSatisfy({ $0.state == "skipped" }) { print("Nothing to sweep: no fault past its deadline is left.") }
-        if summary.exitStatus != 0 { throw ExitCode(.rollbackIncomplete) }
+
+        private func sweepTables(now: Date, liveRuns: Set<String>, into results: inout [RollbackResult]) {
+            for removal in NftOrphanSweep.sweep(now: now, liveRuns: liveRuns) {
+                Output.standardOutput("nft table \(removal.table) in \(removal.namespace), expired \(removal.expiredAt): \(removal.problem ?? "deleted")\n")
+                results.append(removal.result)
+            }
+        }
+
+        private func sweepKubernetes(now: Date, into results: inout [RollbackResult], problems: inout [String]) throws {
+            var sweep = KubernetesSweep(kubeconfig: kubeconfig, context: context,
+                                        namespaces: allNamespaces ? .all : namespace.map { .named($0) } ?? .context,
+                                        logger: Wiring.logger(verbose: verbose))
+            sweep.dryRun = dryRun
+            let report: KubernetesSweepReport
+            do {
+                report = try sweep.run(now: now)
+            } catch {
+                Wiring.printError("error: \(error)")
+                throw ExitCode(.invalidInput)
+            }
+            Output.standardOutput(report.text + "\n")
+            results += report.results
+            problems += report.problems
+        }
     }
 }

@@ -83,3 +83,24 @@ final class Lines: @unchecked Sendable {
                 "run ci/embed-schemas.sh after a schema changes")
     }
 }
+
+/// The summary of `ebb rollback sweep`, which has results but no journal.
+@Suite struct SweepSummaryTests {
+    @Test func aSweepSummaryCountsItsResultsAndFailsOnAnyProblem() throws {
+        func result(_ state: RecordState) -> RollbackResult {
+            var record = UndoRecord(runID: "0badc0de", sequence: 2, scenario: "s", fault: "k8s.scale", plugin: "k8s.scale",
+                                    target: "deployment shop/web", kind: "k8s.scale-restore", data: .null, state: state,
+                                    armedAt: Date(), deadline: Date())
+            record.finishedAt = Date()
+            return RollbackResult(record: record, duration: .milliseconds(1500))
+        }
+        let clean = RollbackSummary(sweep: "sweep-x", results: [result(.reverted)], problems: [], actor: "rollback sweep")
+        #expect(clean.exitCode == 0 && clean.totals.reverted == 1 && clean.faults.first?.timeToRecoverSeconds == 1.5)
+        #expect(clean.markdown().contains("all faults taken back"))
+        let failed = RollbackSummary(sweep: "sweep-x", results: [result(.reverted), result(.revertFailed)], problems: [], actor: "rollback sweep")
+        #expect(failed.exitCode == 2 && failed.totals.revertFailed == 1)
+        let unlisted = RollbackSummary(sweep: "sweep-x", results: [], problems: ["cannot list nodes: HTTP 403"], actor: "rollback sweep")
+        #expect(unlisted.exitCode == 2 && unlisted.totals.damaged == 1)
+        #expect(RollbackSummary.sweepName(at: Date(timeIntervalSince1970: 0.25)) == "sweep-19700101T000000.250Z")
+    }
+}

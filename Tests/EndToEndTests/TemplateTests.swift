@@ -15,12 +15,15 @@ import Testing
     }
 
     @Test func theKubernetesTemplatesParseAndHoldTheirObjects() throws {
-        let files = ["rbac.yaml", "cronjob.yaml"].map { Self.templates.appendingPathComponent("kubernetes/\($0)").path }
+        let files = ["rbac.yaml", "cronjob.yaml", "sweep-cronjob.yaml"].map { Self.templates.appendingPathComponent("kubernetes/\($0)").path }
         let script = "import sys, yaml\nfor path in sys.argv[1:]:\n    print(' '.join(d['kind'] for d in yaml.safe_load_all(open(path))))\n"
         let result = try ChildProcess.run(["/usr/bin/python3", "-c", script] + files, timeout: .seconds(60))
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("ServiceAccount Role RoleBinding ClusterRole ClusterRoleBinding"), "\(result.output)")
         #expect(result.output.contains("PersistentVolumeClaim ConfigMap CronJob"), "\(result.output)")
+        let kinds = result.output.split(separator: "\n").map(String.init)
+        #expect(kinds.count == 3 && kinds[0].hasSuffix("ClusterRoleBinding ServiceAccount ClusterRole ClusterRoleBinding") && kinds[2] == "CronJob",
+                "the sweep's account, its rights and its CronJob: \(result.output)")
     }
 
     @Test func theJenkinsfileCompilesAsGroovy() throws {
@@ -41,7 +44,7 @@ import Testing
         let top = try EbbRun.run(["--help"], in: workspace.url).stdout
         var helps: [String: String] = [:]
         var used = 0
-        for name in ["github-actions.yml", "gitlab-ci.yml", "Jenkinsfile", "kubernetes/cronjob.yaml"] {
+        for name in ["github-actions.yml", "gitlab-ci.yml", "Jenkinsfile", "kubernetes/cronjob.yaml", "kubernetes/sweep-cronjob.yaml"] {
             let text = try String(contentsOf: Self.templates.appendingPathComponent(name), encoding: .utf8)
             for line in text.split(separator: "\n") {
                 let code = line.split(separator: "#").first.map(String.init) ?? ""

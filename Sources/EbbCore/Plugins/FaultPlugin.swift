@@ -23,10 +23,15 @@ public protocol Fault: Sendable {
     func prepare(_ plan: FaultPlan, _ context: FaultContext) throws
     /// Changes the system. Runs only after the plan's undo record is durable.
     func inject(_ plan: FaultPlan, _ context: FaultContext) throws
+    /// Called once the scenario's hold starts (every fault is in place), with `context.deadline`
+    /// moved to the end of the hold plus the grace, as the record's deadline is then. A fault
+    /// that writes its expiry on its target (the `k8s.*` marks a sweep reads) moves it there.
+    func holdStarting(_ plan: FaultPlan, _ context: FaultContext) throws
 }
 
 extension Fault {
     public func prepare(_ plan: FaultPlan, _ context: FaultContext) throws {}
+    public func holdStarting(_ plan: FaultPlan, _ context: FaultContext) throws {}
 }
 
 /// What a fault will do and everything its undo needs, decided before anything is touched.

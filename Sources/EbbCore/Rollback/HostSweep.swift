@@ -12,7 +12,7 @@ public struct HostSweep: Sendable {
     public var catalog: PluginCatalog
     public var logger: Logger
     public var rollbackBudget = RollbackExecutor.defaultBudget
-    public static let actor = "sweep"
+    public static let actor = "rollback sweep"
 
     public init(registry: HostRegistry, catalog: PluginCatalog, logger: Logger) {
         self.registry = registry
@@ -25,6 +25,8 @@ public struct HostSweep: Sendable {
         public var report: RecoveryReport
         /// Nothing was due: the run is live, or none of its pending records is past its deadline.
         public var skipped: String?
+        /// Its runner, or a recovery, is at work: what it made must not be swept by name either.
+        public var isLive = false
     }
 
     /// Sweeps every registered run; `now` is when deadlines are judged.
@@ -37,14 +39,14 @@ public struct HostSweep: Sendable {
         let registered = reader.run(at: copy)
         var report = RecoveryReport(runID: registered.id, directory: copy, results: [], damaged: [])
         if let info = registered.info, let start = info.pidStartTime, ProcessTable.isAlive(pid: info.pid, startTime: start) {
-            return Outcome(report: report, skipped: "its runner (pid \(info.pid)) is alive")
+            return Outcome(report: report, skipped: "its runner (pid \(info.pid)) is alive", isLive: true)
         }
         // The journal is the first copy: use it while it exists, so the sweep, a guardian and
         // `rollback execute` all take the same locks.
         let journal = registered.info?.journal.map { URL(fileURLWithPath: $0) }
         let directory = journal.flatMap { FileManager.default.fileExists(atPath: $0.appendingPathComponent("run.json").path) ? $0 : nil } ?? copy
         guard let lock = try? RunLock.acquire(directory) else {
-            return Outcome(report: report, skipped: "it is live (its runner or a recovery holds the lock)")
+            return Outcome(report: report, skipped: "it is live (its runner or a recovery holds the lock)", isLive: true)
         }
         defer { lock.release() }
         let run = JournalReader(holding: directory).run(at: directory)

@@ -251,7 +251,18 @@ public final class Runner: @unchecked Sendable {
 
         if injectedAll && !Task.isCancelled {
             // The deadline counts from the start of the hold: injecting the other faults took time.
-            await Blocking.perform { scope.renewDeadlines(lifetime: lifetime) }
+            let injected = plans
+            await Blocking.perform {
+                scope.renewDeadlines(lifetime: lifetime)
+                // Expiries written on the targets move too: a sweep must not revert before the record's deadline.
+                for (spec, plan, faultContext) in injected {
+                    var holding = faultContext
+                    holding.deadline = Date().addingTimeInterval(lifetime.seconds)
+                    do { try spec.fault.holdStarting(plan, holding) } catch {
+                        self.logger.warning("\(spec.name): could not move its expiry on the target to the end of the hold: \(error)")
+                    }
+                }
+            }
             observe(.holding(scenario: scenario.name, duration: scenario.duration))
             switch await hold.wait(scenario.duration) {
             case .elapsed: break

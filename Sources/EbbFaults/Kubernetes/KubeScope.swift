@@ -109,7 +109,8 @@ struct KubeScope: Sendable {
     }
 }
 
-/// Labels and annotations that mark what a run changed, so recovery touches only its own.
+/// Labels and annotations that mark what a run changed, so recovery touches only its own. They
+/// are set and removed together with the sweep's marks (``SweepMark/metadata(_:runID:mark:)``).
 enum KubeOwnership {
     static let runLabel = "ebb.dev/run-id"
     static let scaledBy = "ebb.dev/scaled-by"
@@ -119,11 +120,6 @@ enum KubeOwnership {
 
     static func name(_ object: JSONValue) -> String { object.value(at: "metadata.name")?.stringValue ?? "?" }
     static func annotation(_ object: JSONValue, _ key: String) -> String? { object.value(at: "metadata.annotations")?[key]?.stringValue }
-
-    /// A merge patch setting (or, with nil, removing) one annotation.
-    static func annotate(_ key: String, _ value: String?) -> [String: JSONValue] {
-        ["annotations": .object([key: value.map { .string($0) } ?? .null])]
-    }
 }
 
 /// Someone else changed what Ebb changed before the undo ran. Ebb leaves their change in place

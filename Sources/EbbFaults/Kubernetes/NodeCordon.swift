@@ -66,6 +66,9 @@ public enum NodeCordon: FaultPlugin {
             let payload = try plan.undoData.decode(NodeUncordon.Payload.self)
             try KubeScope.withClient(payload.source) { client in
                 for node in payload.nodes {
+                    // Each node carries its own part of the undo: a sweep reverts nodes one by one.
+                    let mark = try SweepMark(kind: NodeUncordon.kind, context: context,
+                                             data: NodeUncordon.SweepData(wasUnschedulable: node.wasUnschedulable, taint: payload.taint))
                     // Taints are a list, replaced whole by a merge patch: the update is conditional on
                     // the version read, so a taint someone adds meanwhile is never lost.
                     try client.update(KubeResource.nodes.path(node.name, in: nil)) { object in
@@ -77,8 +80,18 @@ public enum NodeCordon: FaultPlugin {
                             }
                             spec["taints"] = .array(taints)
                         }
-                        return ["metadata": .object(KubeOwnership.annotate(KubeOwnership.cordonedBy, context.runID)), "spec": .object(spec)]
+                        return ["metadata": .object(SweepMark.metadata(KubeOwnership.cordonedBy, runID: context.runID, mark: (mark, context.deadline))),
+                                "spec": .object(spec)]
                     }
+                }
+            }
+        }
+
+        func holdStarting(_ plan: FaultPlan, _ context: FaultContext) throws {
+            let payload = try plan.undoData.decode(NodeUncordon.Payload.self)
+            try KubeScope.withClient(payload.source) { client in
+                for node in payload.nodes {
+                    try SweepMark.extend(KubeResource.nodes.path(node.name, in: nil), runID: context.runID, to: context.deadline, with: client)
                 }
             }
         }
@@ -96,6 +109,12 @@ public enum NodeUncordon: UndoHandler {
     public struct Payload: Codable, Sendable {
         var source: ClusterSource
         var nodes: [Node]
+        var taint: String?
+    }
+
+    /// What the `ebb.dev/undo` annotation of one node holds; the sweep adds the node's name.
+    struct SweepData: Codable, Sendable {
+        var wasUnschedulable: Bool
         var taint: String?
     }
 
@@ -121,7 +140,9 @@ public enum NodeUncordon: UndoHandler {
                     // No taints left: remove the field, as the API server itself omits an empty list.
                     if kept.count != taints.count { spec["taints"] = kept.isEmpty ? .null : .array(kept) }
                     if marked, !node.wasUnschedulable { spec["unschedulable"] = .null }
-                    return ["metadata": .object(KubeOwnership.annotate(KubeOwnership.cordonedBy, nil)), "spec": .object(spec)]
+                    // The sweep's marks go with the run's own mark; an unmarked node's labels may be another run's.
+                    let metadata = marked ? SweepMark.metadata(KubeOwnership.cordonedBy, runID: context.runID, mark: nil) : [:]
+                    return ["metadata": .object(metadata), "spec": .object(spec)]
                 }
             }
         }

@@ -75,7 +75,16 @@ public enum PodNetworkOutage: FaultPlugin {
 
         func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
             let payload = try plan.undoData.decode(NetworkPolicyRemove.Payload.self)
-            guard let policy = payload.policy else { return }
+            guard var policy = payload.policy, case .object(var fields) = policy else { return }
+            // The sweep's label and annotations are added here, not in the plan: the expiry counts from injection.
+            var metadata = fields["metadata"]?.objectValue ?? [:]
+            let mark = try SweepMark(kind: NetworkPolicyRemove.kind, context: context, data: JSONValue.object([:]))
+            var labels = metadata["labels"]?.objectValue ?? [:]
+            labels[SweepMark.runLabel] = .string(context.runID)
+            metadata["labels"] = .object(labels)
+            metadata["annotations"] = .object(mark.annotations(expiry: context.deadline))
+            fields["metadata"] = .object(metadata)
+            policy = .object(fields)
             try KubeScope.withClient(payload.source) { client in
                 do {
                     try client.create(KubeResource.networkpolicies.collection(in: payload.namespace), policy)
@@ -87,6 +96,17 @@ public enum PodNetworkOutage: FaultPlugin {
                     }
                 }
             }
+        }
+    }
+}
+
+extension PodNetworkOutage.OutageFault {
+    func holdStarting(_ plan: FaultPlan, _ context: FaultContext) throws {
+        let payload = try plan.undoData.decode(NetworkPolicyRemove.Payload.self)
+        guard payload.policy != nil else { return }
+        try KubeScope.withClient(payload.source) { client in
+            try SweepMark.extend(KubeResource.networkpolicies.path(payload.name, in: payload.namespace), runID: context.runID,
+                                 to: context.deadline, with: client)
         }
     }
 }

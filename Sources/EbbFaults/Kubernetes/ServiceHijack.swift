@@ -52,16 +52,23 @@ public enum ServiceHijack: FaultPlugin {
 
         func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
             let payload = try plan.undoData.decode(SelectorRestore.Payload.self)
+            let mark = try SweepMark(kind: SelectorRestore.kind, context: context,
+                                     data: SelectorRestore.SweepData(original: payload.original, injected: payload.injected))
             try KubeScope.withClient(payload.source) { client in
                 try client.update(payload.path) { object in
                     let current = object.value(at: "spec.selector")?.stringMap ?? [:]
                     guard current == payload.original || current == payload.injected else {
                         throw FaultError(description: "service \(payload.namespace)/\(payload.name): the selector changed since it was planned; nothing injected")
                     }
-                    return ["metadata": .object(KubeOwnership.annotate(KubeOwnership.hijackedBy, context.runID)),
+                    return ["metadata": .object(SweepMark.metadata(KubeOwnership.hijackedBy, runID: context.runID, mark: (mark, context.deadline))),
                             "spec": ["selector": SelectorRestore.patch(from: current, to: payload.injected)]]
                 }
             }
+        }
+
+        func holdStarting(_ plan: FaultPlan, _ context: FaultContext) throws {
+            let payload = try plan.undoData.decode(SelectorRestore.Payload.self)
+            try KubeScope.withClient(payload.source) { try SweepMark.extend(payload.path, runID: context.runID, to: context.deadline, with: $0) }
         }
     }
 }
@@ -77,6 +84,12 @@ public enum SelectorRestore: UndoHandler {
         var injected: [String: String]
 
         var path: String { KubeResource.services.path(name, in: namespace) }
+    }
+
+    /// What the `ebb.dev/undo` annotation holds; the sweep adds the rest from the object.
+    struct SweepData: Codable, Sendable {
+        var original: [String: String]
+        var injected: [String: String]
     }
 
     public static let kind = "k8s.service-restore"
@@ -99,7 +112,7 @@ public enum SelectorRestore: UndoHandler {
                 let marked = KubeOwnership.annotation(object, KubeOwnership.hijackedBy) == context.runID
                 let current = object.value(at: "spec.selector")?.stringMap ?? [:]
                 guard marked else { return nil }   // never injected, or already restored
-                var changes: [String: JSONValue] = ["metadata": .object(KubeOwnership.annotate(KubeOwnership.hijackedBy, nil))]
+                var changes: [String: JSONValue] = ["metadata": .object(SweepMark.metadata(KubeOwnership.hijackedBy, runID: context.runID, mark: nil))]
                 if current == payload.injected {
                     changes["spec"] = ["selector": patch(from: current, to: payload.original)]
                 } else if current != payload.original {

@@ -61,9 +61,16 @@ public enum WorkloadScale: FaultPlugin {
             let payload = try plan.undoData.decode(ScaleRestore.Payload.self)
             try KubeScope.withClient(payload.source) { client in
                 // Mark first, then scale: a crash in between leaves a mark on an unchanged count, which the undo clears.
-                try client.mergePatch(payload.path, ["metadata": .object(KubeOwnership.annotate(KubeOwnership.scaledBy, context.runID))])
+                let mark = try SweepMark(kind: ScaleRestore.kind, context: context, data: ScaleRestore.SweepData(payload))
+                try client.mergePatch(payload.path, ["metadata": .object(SweepMark.metadata(KubeOwnership.scaledBy, runID: context.runID,
+                                                                                             mark: (mark, context.deadline)))])
                 try client.update(payload.path + "/scale") { _ in ["spec": ["replicas": .number(Double(payload.replicas))]] }
             }
+        }
+
+        func holdStarting(_ plan: FaultPlan, _ context: FaultContext) throws {
+            let payload = try plan.undoData.decode(ScaleRestore.Payload.self)
+            try KubeScope.withClient(payload.source) { try SweepMark.extend(payload.path, runID: context.runID, to: context.deadline, with: $0) }
         }
     }
 }
@@ -85,6 +92,19 @@ public enum ScaleRestore: UndoHandler {
         var label: String { "\(resource.rawValue) \(namespace)/\(name)" }
     }
 
+    /// What the `ebb.dev/undo` annotation holds; the sweep adds the rest from the object.
+    struct SweepData: Codable, Sendable {
+        var previous: Int
+        var replicas: Int
+        var readyTimeoutSeconds: Double
+
+        init(_ payload: Payload) {
+            previous = payload.previous
+            replicas = payload.replicas
+            readyTimeoutSeconds = payload.readyTimeoutSeconds
+        }
+    }
+
     public static let kind = "k8s.scale-restore"
     /// A cluster object: the record can be executed from any machine that reaches the cluster.
     public static let actsOnHost = false
@@ -102,6 +122,8 @@ public enum ScaleRestore: UndoHandler {
             if current == payload.replicas, payload.replicas != payload.previous {
                 try client.update(payload.path + "/scale") { scale in
                     let now = scale.value(at: "spec.replicas")?.numberValue.map(Int.init)
+                    // Already the previous count: another sweep (or recovery) restored it first.
+                    if now == payload.previous { return nil }
                     guard now == payload.replicas else {
                         conflict = KubeConflict(description: "\(payload.label): replicas changed to \(now.map(String.init) ?? "none") by someone else while Ebb restored \(payload.previous); left as is")
                         return nil
@@ -111,7 +133,12 @@ public enum ScaleRestore: UndoHandler {
             } else if current != payload.previous {
                 conflict = KubeConflict(description: "\(payload.label): replicas are \(current.map(String.init) ?? "none"), not the \(payload.replicas) Ebb set: someone else scaled it meanwhile; Ebb left their count (it would have restored \(payload.previous))")
             }
-            try client.mergePatch(payload.path, ["metadata": .object(KubeOwnership.annotate(KubeOwnership.scaledBy, nil))])
+            // Conditional, and only while the mark is still this run's: a stale second sweep must
+            // not strip the marks of a run that scaled the workload again in between.
+            try client.update(payload.path) { object in
+                guard KubeOwnership.annotation(object, KubeOwnership.scaledBy) == context.runID else { return nil }
+                return ["metadata": .object(SweepMark.metadata(KubeOwnership.scaledBy, runID: context.runID, mark: nil))]
+            }
             if let conflict { throw conflict }
         }
         return .undone

@@ -101,16 +101,33 @@ public struct RollbackSummary: Codable, Sendable {
         signal = result?.signal.map(SignalTrap.name(of:))
         exitCode = exitStatus.rawValue
         exitMeaning = exitStatus.meaning
-        faults = run.records.sorted { $0.sequence < $1.sequence }.map { record in
-            Fault(sequence: record.sequence, scenario: record.scenario, fault: record.fault, plugin: record.plugin,
-                  target: record.target, undoKind: record.kind, armedAt: record.armedAt, injectedAt: record.injectedAt,
-                  revertedAt: record.state == .reverted ? record.finishedAt : nil,
-                  state: record.state.isPending && record.state != .revertFailed ? "pending" : record.state.rawValue,
-                  verified: record.state == .reverted, message: record.message,
-                  timeToRecoverSeconds: durations[record.sequence].map { ($0.seconds * 1000).rounded() / 1000 },
-                  revertedBy: record.revertedBy)
-        }
+        faults = run.records.sorted { $0.sequence < $1.sequence }.map { Self.fault($0, duration: durations[$0.sequence]) }
         damaged = run.damaged.map { "\($0.path): \($0.problem)" } + (run.problem.map { ["run.json: \($0)"] } ?? [])
+        totals = Self.totals(faults, damaged: damaged)
+        scenarios = (result?.scenarios ?? []).map { scenario in
+            Scenario(suite: scenario.suite, name: scenario.name, outcome: Self.outcome(scenario))
+        }
+        checks = (result?.scenarios ?? []).flatMap { scenario in
+            scenario.steps.filter(\.isCheck).map { step in
+                Check(suite: scenario.suite, scenario: scenario.name, name: step.name, kind: step.kind.rawValue,
+                      status: step.status.rawValue, measured: step.measured, limit: step.limit, message: step.message, windows: step.windows)
+            }
+        }
+        timeline = RunTimeline(result: result, faults: faults)
+    }
+
+    /// One record as the summary shows it.
+    static func fault(_ record: UndoRecord, duration: Duration?) -> Fault {
+        Fault(sequence: record.sequence, scenario: record.scenario, fault: record.fault, plugin: record.plugin,
+              target: record.target, undoKind: record.kind, armedAt: record.armedAt, injectedAt: record.injectedAt,
+              revertedAt: record.state == .reverted ? record.finishedAt : nil,
+              state: record.state.isPending && record.state != .revertFailed ? "pending" : record.state.rawValue,
+              verified: record.state == .reverted, message: record.message,
+              timeToRecoverSeconds: duration.map { ($0.seconds * 1000).rounded() / 1000 },
+              revertedBy: record.revertedBy)
+    }
+
+    static func totals(_ faults: [Fault], damaged: [String]) -> Totals {
         var totals = Totals()
         for fault in faults {
             totals.faults += 1
@@ -122,17 +139,7 @@ public struct RollbackSummary: Codable, Sendable {
             }
         }
         totals.damaged = damaged.count
-        self.totals = totals
-        scenarios = (result?.scenarios ?? []).map { scenario in
-            Scenario(suite: scenario.suite, name: scenario.name, outcome: Self.outcome(scenario))
-        }
-        checks = (result?.scenarios ?? []).flatMap { scenario in
-            scenario.steps.filter(\.isCheck).map { step in
-                Check(suite: scenario.suite, scenario: scenario.name, name: step.name, kind: step.kind.rawValue,
-                      status: step.status.rawValue, measured: step.measured, limit: step.limit, message: step.message, windows: step.windows)
-            }
-        }
-        timeline = RunTimeline(result: result, faults: faults)
+        return totals
     }
 
     static func outcome(_ scenario: ScenarioResult) -> String {

@@ -13,6 +13,20 @@ public enum NftOrphanSweep {
         public var expiredAt: Date
         /// nil when it was deleted and is verified gone.
         public var problem: String?
+
+        /// The removal as a rollback result, so the sweep's summary lists it beside the records
+        /// it executed (a record made up from the table: no journal knew of it).
+        public var result: RollbackResult {
+            let parts = table.split(separator: "_")
+            var record = UndoRecord(runID: parts.count == 3 ? String(parts[1]) : "?", sequence: parts.count == 3 ? Int(parts[2]) ?? 1 : 1,
+                                    scenario: "no record", fault: "nft table", plugin: "network", target: "nft table inet \(table) in \(namespace)",
+                                    kind: NftTableDelete.kind, data: .null, state: problem == nil ? .reverted : .revertFailed,
+                                    armedAt: expiredAt, deadline: expiredAt)
+            record.finishedAt = Date()
+            record.revertedBy = HostSweep.actor
+            record.message = problem ?? "found by name and comment after its expiry, with no record left"
+            return RollbackResult(record: record, duration: .zero)
+        }
     }
 
     /// Deletes every expired Ebb table (only those of runs not in `liveRuns`).
