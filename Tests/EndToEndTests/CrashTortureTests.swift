@@ -39,13 +39,7 @@ import Glibc
         var recoveries: [Double] = []
         var leftovers = 0
         for trial in 0..<Self.trials {
-            let workspace = try Workspace()
-            let pauseMarker = "\(Int.random(in: 100_000...999_999)).\(trial % 10)1"
-            let paused = try workspace.startSleeper(pauseMarker)
-            let suite = try workspace.write(suite: Self.suite(pauseMarker: pauseMarker))
-            let delay = Double.random(in: 0...0.9)
-            let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
-            Thread.sleep(forTimeInterval: delay)   // the randomized kill point is what this test is about
+            let (workspace, paused, run, delay) = try Self.startTrial(trial, tag: 1)
             run.signal(SIGKILL)
             let killedAt = ContinuousClock.now
             _ = run.wait()
@@ -79,20 +73,8 @@ import Glibc
         var leftovers = 0
         var recoveries: [Double] = []
         for trial in 0..<Self.trials {
-            let workspace = try Workspace()
-            let pauseMarker = "\(Int.random(in: 100_000...999_999)).\(trial % 10)2"
-            let paused = try workspace.startSleeper(pauseMarker)
-            let suite = try workspace.write(suite: Self.suite(pauseMarker: pauseMarker))
-            let delay = Double.random(in: 0...0.9)
-            let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
-            Thread.sleep(forTimeInterval: delay)   // the randomized kill point is what this test is about
-            // Stopped first, so it cannot start a guardian between the look-up and the kill.
-            run.signal(SIGSTOP)
-            let guardians = Self.guardians(of: workspace)
-            guardians.forEach { kill($0, SIGKILL) }
-            run.signal(SIGKILL)
-            _ = run.wait()
-            _ = eventually { guardians.allSatisfy { [nil, "Z"].contains(workspace.processState($0)) } }
+            let (workspace, paused, run, delay) = try Self.startTrial(trial, tag: 2)
+            let guardians = Self.killTogether(run, in: workspace)
             let start = ContinuousClock.now
             let execute = try EbbRun.run(["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
             let clean = execute.status == 0 && workspace.filesAreAsTheyWere() && workspace.processState(paused) != "T"
@@ -120,22 +102,11 @@ import Glibc
     @Test func killingEverythingAndDeletingTheJournalIsRecoveredBySweep() throws {
         var leftovers = 0
         for trial in 0..<Self.trials {
-            let workspace = try Workspace()
-            let registry = workspace.url.appendingPathComponent("registry")
+            let registry = FileManager.default.temporaryDirectory.appendingPathComponent("ebb-torture-registry-\(UUID().uuidString.prefix(8))")
+            defer { try? FileManager.default.removeItem(at: registry) }
             let environment = ["EBB_REGISTRY_DIR": registry.path]
-            let pauseMarker = "\(Int.random(in: 100_000...999_999)).\(trial % 10)3"
-            let paused = try workspace.startSleeper(pauseMarker)
-            let suite = try workspace.write(suite: Self.suite(pauseMarker: pauseMarker))
-            let delay = Double.random(in: 0...0.9)
-            let run = try EbbRun(["run", suite, "--deadline-grace", "300ms", "--state-dir", workspace.state.path], in: workspace.url,
-                                 environment: environment)
-            Thread.sleep(forTimeInterval: delay)   // the randomized kill point is what this test is about
-            run.signal(SIGSTOP)
-            let guardians = Self.guardians(of: workspace)
-            guardians.forEach { kill($0, SIGKILL) }
-            run.signal(SIGKILL)
-            _ = run.wait()
-            _ = eventually { guardians.allSatisfy { [nil, "Z"].contains(workspace.processState($0)) } }
+            let (workspace, paused, run, delay) = try Self.startTrial(trial, tag: 3, arguments: ["--deadline-grace", "300ms"], environment: environment)
+            _ = Self.killTogether(run, in: workspace)
             try? FileManager.default.removeItem(at: workspace.state)
             let runIDs = ((try? FileManager.default.contentsOfDirectory(atPath: registry.path)) ?? []).compactMap { $0.split(separator: "-").last.map(String.init) }
             var sweep: (status: Int32, output: String) = (-1, "")
@@ -157,6 +128,32 @@ import Glibc
         }
         print("torture: runner and guardian killed, journal deleted, then sweep: \(Self.trials) trials, \(leftovers) leftovers")
         #expect(leftovers == 0)
+    }
+
+    /// One trial's set-up: a workspace with a process to pause and the torture suite, and `ebb
+    /// run` started in it; returns after a random delay, the moment to kill at.
+    static func startTrial(_ trial: Int, tag: Int, arguments: [String] = [], environment: [String: String]? = nil) throws
+        -> (workspace: Workspace, paused: Int32, run: EbbRun, delay: Double) {
+        let workspace = try Workspace()
+        let pauseMarker = "\(Int.random(in: 100_000...999_999)).\(trial % 10)\(tag)"
+        let paused = try workspace.startSleeper(pauseMarker)
+        let suite = try workspace.write(suite: suite(pauseMarker: pauseMarker))
+        let delay = Double.random(in: 0...0.9)
+        let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path] + arguments, in: workspace.url, environment: environment)
+        Thread.sleep(forTimeInterval: delay)   // the randomized kill point is what this test is about
+        return (workspace, paused, run, delay)
+    }
+
+    /// SIGKILLs the runner and its guardian together; returns the guardians' pids.
+    static func killTogether(_ run: EbbRun, in workspace: Workspace) -> [Int32] {
+        // Stopped first, so it cannot start a guardian between the look-up and the kill.
+        run.signal(SIGSTOP)
+        let guardians = guardians(of: workspace)
+        guardians.forEach { kill($0, SIGKILL) }
+        run.signal(SIGKILL)
+        _ = run.wait()
+        _ = eventually { guardians.allSatisfy { [nil, "Z"].contains(workspace.processState($0)) } }
+        return guardians
     }
 
     /// Guardians of runs in `workspace`'s state directory: this test's own processes, found by
