@@ -148,10 +148,20 @@ import Glibc
     static func killTogether(_ run: EbbRun, in workspace: Workspace) -> [Int32] {
         // Stopped first, so it cannot start a guardian between the look-up and the kill.
         run.signal(SIGSTOP)
-        let guardians = guardians(of: workspace)
+        var guardians = guardians(of: workspace)
         guardians.forEach { kill($0, SIGKILL) }
         run.signal(SIGKILL)
         _ = run.wait()
+        // A guardian spawned just before the stop may not have exec'd yet (its command line is
+        // still the runner's): look again for a moment and kill what appears.
+        let clock = ContinuousClock()
+        let end = clock.now + .milliseconds(300)
+        while clock.now < end {
+            let late = Self.guardians(of: workspace).filter { !guardians.contains($0) }
+            late.forEach { kill($0, SIGKILL) }
+            guardians += late
+            Thread.sleep(forTimeInterval: 0.02)
+        }
         _ = eventually { guardians.allSatisfy { [nil, "Z"].contains(workspace.processState($0)) } }
         return guardians
     }
