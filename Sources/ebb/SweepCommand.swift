@@ -10,24 +10,24 @@ extension RollbackCommand {
             commandName: "sweep",
             abstract: "Revert faults past their deadline that no Ebb process watches any more, without the journal.",
             discussion: """
-            For when the runner, its guardian and the CI workspace holding the journal all died \\
+            For when the runner, its guardian and the CI workspace holding the journal all died \
             (a cancelled job, an evicted pod, a lost VM).
 
-            On this host (the default): every run's records are also copied to a host registry \\
-            outside the workspace ($EBB_REGISTRY_DIR, else /var/lib/ebb/registry for root, else \\
-            $XDG_STATE_HOME/ebb/registry). The sweep reverts, verified, each pending record whose \\
-            deadline has passed and whose runner is dead, from the journal if it still exists, \\
-            else from the registry. It also deletes Ebb's nft tables whose expiry (in their \\
-            comment) has passed, in the host's and every named network namespace, even with no \\
+            On this host (the default): every run's records are also copied to a host registry \
+            outside the workspace ($EBB_REGISTRY_DIR, else /var/lib/ebb/registry for root, else \
+            $XDG_STATE_HOME/ebb/registry). The sweep reverts, verified, each pending record whose \
+            deadline has passed and whose runner is dead, from the journal if it still exists, \
+            else from the registry. It also deletes Ebb's nft tables whose expiry (in their \
+            comment) has passed, in the host's and every named network namespace, even with no \
             record left.
 
-            With --kubernetes: finds the objects labelled ebb.dev/run whose ebb.dev/expires-at \\
-            has passed and reverts them from their ebb.dev/undo annotation, verified; objects \\
-            not expired yet, or not provably Ebb's, are listed and left alone. Add --host to \\
+            With --kubernetes: finds the objects labelled ebb.dev/run whose ebb.dev/expires-at \
+            has passed and reverts them from their ebb.dev/undo annotation, verified; objects \
+            not expired yet, or not provably Ebb's, are listed and left alone. Add --host to \
             sweep this host too.
 
-            Faults before their deadline are left alone. Safe to run from many places at once \\
-            and repeatedly. Writes rollback-summary-sweep-<time>.json/.md. Exit 0 when \\
+            Faults before their deadline are left alone. Safe to run from many places at once \
+            and repeatedly. Writes rollback-summary-sweep-<time>.json/.md. Exit 0 when \
             everything expired was verified reverted, 2 when anything was not.
             """
         )
