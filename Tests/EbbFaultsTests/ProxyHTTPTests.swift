@@ -35,7 +35,7 @@ struct ProxyHTTPTests {
         #expect((0..<50).allSatisfy { _ in client.get("/healthz")?.status == 200 })
     }
 
-    @Test("latency delays matching requests only (within 10%)")
+    @Test("latency delays matching requests, once each, and no others")
     func latency() throws {
         let harness = try ProxyHarness(upstreamPort: SharedDemoTarget.port)
         defer { harness.stop() }
@@ -44,8 +44,10 @@ struct ProxyHTTPTests {
         _ = try harness.inject("proxy.http: { proxy: api, path: /healthz, latency: 200ms }")
         let slowed = median((0..<10).map { _ in seconds { #expect(client.get("/healthz")?.status == 200) } })
         let other = median((0..<10).map { _ in seconds { #expect(client.get("/metrics")?.status == 200) } })
-        #expect(abs((slowed - clean) - 0.2) <= 0.02, "added \(slowed - clean)s")
-        #expect(other < 0.1)
+        // The rule's delay is added, once: at least 200 ms, less than two delays. How closely it
+        // matches 200 ms is measured by ci/bench/proxy.sh, not asserted against a loaded clock.
+        #expect(slowed - clean >= 0.195 && slowed - clean < 0.4, "added \(slowed - clean)s")
+        #expect(other < 0.15, "a request the rule does not match was not delayed: \(other)s")
     }
 
     @Test("abort resets the client's connection on matching requests; others pass")

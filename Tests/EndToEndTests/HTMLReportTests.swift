@@ -151,7 +151,7 @@ import Testing
     }
 
     /// Mermaid's own parser and layout (mermaid.js in QuickJS, via mermaidx from PyPI).
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["EBB_MERMAID_PYTHON"] != nil,
+    @Test(.enabled(if: !(ProcessInfo.processInfo.environment["EBB_MERMAID_PYTHON"] ?? "").isEmpty,
                    "EBB_MERMAID_PYTHON is not set (ci/test.sh sets it to a Python with mermaidx)"))
     func theMarkdownTimelinesParseWithMermaid() throws {
         let run = try Self.failing.get()
