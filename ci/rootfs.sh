@@ -29,17 +29,21 @@ options=(--variant=apt --skip=cleanup/apt/lists --format=tar)
 
 tarball() {
     source "$repo/ci/packages.sh"
-    ensure_packages mmdebstrap >&2
+    ensure_packages mmdebstrap iproute2 >&2
     local key
     key=$(printf '%s\n' "$suite" "${options[@]}" "${mirrors[@]}" "$(mmdebstrap --version)" | sha256sum | cut -c1-12)
     local cache="$repo/.cache/rootfs"
     local out="$cache/debian-$suite-apt-$key.tar"
+    mkdir -p "$cache"
+    # Tests extract roots in parallel: one builds, the others wait for it.
+    exec 9>"$cache/.lock"
+    flock 9
     if [ ! -s "$out" ]; then
-        mkdir -p "$cache"
         echo "rootfs: building $out with mmdebstrap (once; later runs reuse it)" >&2
         mmdebstrap --quiet "${options[@]}" "$suite" "$out.part" "${mirrors[@]}" >&2
         mv "$out.part" "$out"
     fi
+    exec 9>&-
     echo "$out"
 }
 
