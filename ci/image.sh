@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 deb=$(realpath "${1:?usage: ci/image.sh path/to/ebb_<version>_amd64.deb}")
 source ci/packages.sh
-ensure_packages podman
+ensure_packages podman runc   # podman here runs only with --runtime runc
 version=$(dpkg-deb -f "$deb" Version)
 image="ebb:$version"
 

@@ -86,7 +86,7 @@ shlib=$work/shlibdeps
 rm -rf "$shlib"
 mkdir -p "$shlib/debian"
 printf 'Source: ebb\n\nPackage: ebb\nArchitecture: amd64\n' > "$shlib/debian/control"
-depends=$(cd "$shlib" && dpkg-shlibdeps -O "$ebb" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+depends=$(cd "$shlib" && dpkg-shlibdeps -O "$ebb" | sed -n 's/^shlibs:Depends=//p')
 [ -n "$depends" ] || { echo "ebb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
 
 mkdir -p "$root/DEBIAN"

@@ -14,10 +14,11 @@ source ci/packages.sh
 # drive nft, iptables(-nft) and tc inside namespaces they create and measure with ping and
 # curl; the hog faults use stress-ng when it is installed. The package tests unpack the .deb
 # (dpkg-dev, binutils' objdump and readelf), install it in a clean Debian root made by
-# mmdebstrap (ci/rootfs.sh), and run the container image of ci/image.sh with podman.
+# mmdebstrap (ci/rootfs.sh), and run the container image of ci/image.sh with podman (runc:
+# the only runtime podman works with on this machine kind).
 ensure_packages "${EBB_BUILD_PACKAGES[@]}" e2fsprogs procps libxml2-utils prometheus prometheus-pushgateway curl \
     python3-jsonschema python3-yaml groovy nftables iptables iproute2 iputils-ping stress-ng \
-    dpkg-dev binutils mmdebstrap podman
+    dpkg-dev binutils mmdebstrap podman runc
 
 # The Kubernetes tests run against kmock's KubernetesEmulator (PyPI, MIT), extended by
 # ci/kube-emulator/kube_emulator.py. It is pinned and lives in a virtualenv of the clone's own
