@@ -83,6 +83,7 @@ chmod 755 "$root/usr/share/ebb/examples/linux-network/sandbox.sh"
 
 # Depends: dpkg-shlibdeps maps each NEEDED library of the binary to the package that ships it,
 # with the minimum version its symbols need.
+mkdir -p "$root/DEBIAN"   # dpkg-shlibdeps finds the package's root by it
 shlib=$work/shlibdeps
 rm -rf "$shlib"
 mkdir -p "$shlib/debian"
@@ -90,7 +91,6 @@ printf 'Source: ebb\n\nPackage: ebb\nArchitecture: amd64\n' > "$shlib/debian/con
 depends=$(cd "$shlib" && dpkg-shlibdeps -O "$ebb" | sed -n 's/^shlibs:Depends=//p')
 [ -n "$depends" ] || { echo "ebb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
 
-mkdir -p "$root/DEBIAN"
 cat > "$root/DEBIAN/control" <<EOF
 Package: ebb
 Version: $version
@@ -107,7 +107,7 @@ Description: chaos scenarios for CI with guaranteed, verified rollback
  (pausing processes, corrupting files, filling disks, network faults, Kubernetes faults),
  samples health checks and metrics while they are live, rolls every fault back newest-first
  and verifies it is gone. Each fault's undo is journalled on disk before it is injected, so
- `ebb rollback execute` can revert it even after the runner died.
+ 'ebb rollback execute' can revert it even after the runner died.
  .
  Example suites are in /usr/share/ebb/examples; copy them to a writable folder to run them.
 EOF
