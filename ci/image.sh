@@ -3,7 +3,7 @@
 # Debian 12 root of ci/rootfs.sh, with the .deb installed by apt (so its Depends come from
 # Debian's archive), imported with `podman import`. The Kubernetes CronJob template runs it.
 #
-#   ci/image.sh dist/ebb_<version>_amd64.deb        prints the image name
+#   ci/image.sh dist/ebb_<version>_amd64.deb        prints the image name (ebb:<version>, "+" as "-")
 #   podman push ebb:<version> registry.example.com/ebb:<version>     (then use that name)
 #
 # Needs root, podman, and what ci/rootfs.sh needs.
@@ -13,7 +13,7 @@ deb=$(realpath "${1:?usage: ci/image.sh path/to/ebb_<version>_amd64.deb}")
 source ci/packages.sh
 ensure_packages podman runc   # podman here runs only with --runtime runc
 version=$(dpkg-deb -f "$deb" Version)
-image="ebb:$version"
+image="ebb:${version//+/-}"   # an image tag cannot hold "+"
 
 root=$(mktemp -d /tmp/ebb-image-root.XXXXXX)
 trap 'rm -rf "$root"' EXIT

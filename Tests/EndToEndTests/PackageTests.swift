@@ -177,7 +177,7 @@ final class CleanRoot {
         let build = try Packaged.shell("bash '\(SchemaTests.repository.path)/ci/image.sh' '\(deb)'", timeout: .seconds(1800))
         try #require(build.status == 0, "\(build.output)")
         let image = try #require(build.output.lines.last?.trimmed)
-        #expect(image == "ebb:\(version)")
+        #expect(image == "ebb:" + version.replacingOccurrences(of: "+", with: "-"))   // a tag cannot hold "+"
         defer { _ = try? Packaged.shell("podman rmi '\(image)' ebb:latest") }
         let podman = "podman run --rm --runtime runc --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 --network none '\(image)'"
         let printed = try Packaged.shell("\(podman) ebb --version")
