@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Regenerates Sources/EbbReports/Schemas/EmbeddedSchemas.swift from the JUnit schemas in
-# ../shared/junit-schemas (copies of public schemas, licence headers kept), so that
+# Tests/Fixtures/junit-schemas (vendored copies of public schemas, licence headers kept), so that
 # `ebb report validate` works from the binary alone. Run after a schema changes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source_dir=${1:-../shared/junit-schemas}
+source_dir=${1:-Tests/Fixtures/junit-schemas}
 out=Sources/EbbReports/Schemas/EmbeddedSchemas.swift
 mkdir -p "$(dirname "$out")"
 {

@@ -14,10 +14,11 @@ ensure_packages() {
     fi
     echo "ebb: installing ${missing[*]}"
     if [ -z "${EBB_APT_UPDATED:-}" ]; then
-        apt-get update -qq
+        apt-get -o DPkg::Lock::Timeout=600 update -qq
         export EBB_APT_UPDATED=1
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    # Wait for another apt (a colleague's, unattended-upgrades) instead of failing on its lock.
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}"
 }
 
 # Build-time needs: libxml2 headers for the JUnit writer, libnetfilter_queue for the

@@ -13,9 +13,13 @@ source ci/packages.sh
 # parse the CI templates; groovy compiles the Jenkinsfile template. The network fault tests
 # drive nft, iptables(-nft) and tc inside namespaces they create and measure with ping and
 # curl; the hog faults use stress-ng when it is installed. The HTML report tests open
-# reports/report.html in Debian's chromium (headless: a screenshot and the DOM).
+# reports/report.html in Debian's chromium (headless: a screenshot and the DOM). The package tests unpack the .deb
+# (dpkg-dev, binutils' objdump and readelf), install it in a clean Debian root made by
+# mmdebstrap (ci/rootfs.sh), and run the container image of ci/image.sh with podman (runc:
+# the only runtime podman works with on this machine kind).
 ensure_packages "${EBB_BUILD_PACKAGES[@]}" e2fsprogs procps libxml2-utils prometheus prometheus-pushgateway curl \
-    python3-jsonschema python3-yaml groovy nftables iptables iproute2 iputils-ping stress-ng chromium
+    python3-jsonschema python3-yaml groovy nftables iptables iproute2 iputils-ping stress-ng \
+    dpkg-dev binutils mmdebstrap podman runc chromium
 
 # The Kubernetes tests run against kmock's KubernetesEmulator (PyPI, MIT), extended by
 # ci/kube-emulator/kube_emulator.py. It is pinned and lives in a virtualenv of the clone's own
@@ -31,6 +35,14 @@ if ! .ci-venv/bin/python -c "import sys, importlib.metadata as m; sys.exit(m.ver
 fi
 export EBB_KUBE_PYTHON="$PWD/.ci-venv/bin/python"
 export EBB_MERMAID_PYTHON="$PWD/.ci-venv/bin/python"
+
+# The release artifacts (dist/): PackageTests and TemplateTests install the .deb in a clean
+# Debian root. EBB_SKIP_PACKAGE=1 leaves them out (those tests then say why they skip).
+if [ "${EBB_SKIP_PACKAGE:-}" != 1 ]; then
+    bash ci/package.sh
+    export EBB_DEB=$(ls "$PWD"/dist/ebb_*_amd64.deb)
+    bash ci/rootfs.sh tarball   # the clean root, built once before the tests extract copies in parallel
+fi
 
 swift build --build-tests
 export EBB_BIN="$(swift build --show-bin-path)/ebb"

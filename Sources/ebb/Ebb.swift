@@ -41,7 +41,3 @@ extension Ebb {
         }
     }
 }
-
-enum EbbVersion {
-    static let current = "0.1.0"
-}

@@ -8,21 +8,14 @@ import Testing
 
 /// Paths and builders shared by the JUnit tests.
 enum JUnitFixture {
-    /// The real schemas CI enforces: `$EBB_JUNIT_SCHEMAS`, else `shared/junit-schemas` beside
-    /// the repository (found from this file, so it works wherever CI clones the repo), else the
-    /// copies built into Ebb (which `embeddedSchemasMatchTheSharedCopies` keeps equal).
+    /// The real schemas CI enforces: `$EBB_JUNIT_SCHEMAS`, else the copies vendored in
+    /// `Tests/Fixtures/junit-schemas` (found from this file, so it works wherever the repo is cloned).
     static let schemas: URL = {
         if let path = ProcessInfo.processInfo.environment["EBB_JUNIT_SCHEMAS"], !path.isEmpty {
             return URL(fileURLWithPath: path)
         }
-        let shared = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../../shared/junit-schemas").standardizedFileURL
-        if FileManager.default.fileExists(atPath: shared.appendingPathComponent("junit-10.xsd").path) { return shared }
-        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("ebb-schemas-\(getpid())")
-        try? FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
-        try? EmbeddedSchemas.portable.write(to: copy.appendingPathComponent("junit-10.xsd"), atomically: true, encoding: .utf8)
-        try? EmbeddedSchemas.ant.write(to: copy.appendingPathComponent("JUnit.xsd"), atomically: true, encoding: .utf8)
-        return copy
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../Fixtures/junit-schemas").standardizedFileURL
     }()
 
     static func schema(_ flavor: JUnitFlavor) -> String {

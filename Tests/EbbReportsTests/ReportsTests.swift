@@ -71,14 +71,13 @@ final class Lines: @unchecked Sendable {
 }
 
 @Suite struct EmbeddedSchemaTests {
-    static let shared = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../../shared/junit-schemas").standardized
+    static let vendored = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../Fixtures/junit-schemas").standardized
 
     /// `ebb report validate` must check against exactly what CI consumers enforce.
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: shared.path), "needs shared/junit-schemas beside the repository"),
-          arguments: [("junit-10.xsd", EmbeddedSchemas.portable), ("JUnit.xsd", EmbeddedSchemas.ant)])
-    func embeddedSchemasMatchTheSharedCopies(file: String, embedded: String) throws {
-        let text = try String(contentsOf: Self.shared.appendingPathComponent(file), encoding: .utf8)
+    @Test(arguments: [("junit-10.xsd", EmbeddedSchemas.portable), ("JUnit.xsd", EmbeddedSchemas.ant)])
+    func embeddedSchemasMatchTheVendoredCopies(file: String, embedded: String) throws {
+        let text = try String(contentsOf: Self.vendored.appendingPathComponent(file), encoding: .utf8)
         #expect(text.trimmingCharacters(in: .newlines) == embedded.trimmingCharacters(in: .newlines),
                 "run ci/embed-schemas.sh after a schema changes")
     }

@@ -82,12 +82,12 @@ final class EbbRun {
 }
 
 /// Checks a JUnit file the way CI consumers would: with `ebb report validate` (libxml2, the
-/// built-in schema of `flavor`) and, where xmllint and the shared schemas exist, with xmllint too.
+/// built-in schema of `flavor`) and, where xmllint is installed, with xmllint and the vendored schemas too.
 func validateJUnit(_ path: String, flavor: String = "portable", in directory: URL) throws -> [String] {
     var problems: [String] = []
     let own = try EbbRun.run(["report", "validate", path, "--flavor", flavor], in: directory)
     if own.status != 0 { problems.append("ebb report validate: \(own.stderr)") }
-    let schemas = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/junit-schemas").standardized
+    let schemas = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Fixtures/junit-schemas").standardized
     let schema = schemas.appendingPathComponent(flavor == "ant" ? "JUnit.xsd" : "junit-10.xsd").path
     if FileManager.default.isExecutableFile(atPath: "/usr/bin/xmllint"), FileManager.default.fileExists(atPath: schema) {
         let log = directory.appendingPathComponent("xmllint-\(UUID().uuidString.prefix(6)).log").path

@@ -2,13 +2,14 @@ import EbbCore
 import Foundation
 import Testing
 
-/// The CI templates users copy must parse, and every `ebb` command and flag they use must
-/// exist in this build's `--help`.
+/// The CI templates users copy must parse, every `ebb` command and flag they use must exist in
+/// this build's `--help`, and their shell steps must work as written on a clean Debian root.
 @Suite struct TemplateTests {
     static let templates = SchemaTests.repository.appendingPathComponent("ci/templates")
 
     @Test func theYAMLTemplatesParse() throws {
         let files = ["github-actions.yml", "gitlab-ci.yml"].map { Self.templates.appendingPathComponent($0).path }
+            + [SchemaTests.repository.appendingPathComponent("action.yml").path]
         let script = "import sys, yaml\nfor path in sys.argv[1:]:\n    assert isinstance(yaml.safe_load(open(path)), dict), path\n"
         let result = try ChildProcess.run(["/usr/bin/python3", "-c", script] + files, timeout: .seconds(60))
         #expect(result.status == 0, "\(result.output)")
@@ -44,7 +45,7 @@ import Testing
         let top = try EbbRun.run(["--help"], in: workspace.url).stdout
         var helps: [String: String] = [:]
         var used = 0
-        for name in ["github-actions.yml", "gitlab-ci.yml", "Jenkinsfile", "kubernetes/cronjob.yaml", "kubernetes/sweep-cronjob.yaml"] {
+        for name in ["github-actions.yml", "gitlab-ci.yml", "Jenkinsfile", "kubernetes/cronjob.yaml", "kubernetes/sweep-cronjob.yaml", "../../action.yml"] {
             let text = try String(contentsOf: Self.templates.appendingPathComponent(name), encoding: .utf8)
             for line in text.split(separator: "\n") {
                 let code = line.split(separator: "#").first.map(String.init) ?? ""
@@ -69,5 +70,62 @@ import Testing
             }
         }
         #expect(used >= 6)
+    }
+
+    struct Template: Decodable {
+        struct Step: Decodable {
+            let name: String
+            let shell: String
+            let script: String
+            let env: [String: String]
+        }
+        let template: String
+        let steps: [Step]
+    }
+
+    /// Each template's shell steps (GitHub's through action.yml), run as written in a fresh clean
+    /// Debian root that holds a repository with the demo suite in `suites/`: install Ebb from the
+    /// release URL (here a file:// folder laid out like the releases, holding this build's .deb),
+    /// validate, run the demo, roll back. Only the version and the release URL are overridden.
+    @Test(.enabled(if: Packaged.deb != nil, Packaged.needsDeb), .enabled(if: Packaged.isRoot, Packaged.needsRoot),
+          arguments: ["github-actions.yml (action.yml)", "gitlab-ci.yml", "Jenkinsfile"])
+    func theTemplateStepsInstallValidateAndRunTheDemoInACleanDebianRoot(template name: String) throws {
+        let deb = try #require(Packaged.deb)
+        let version = try Packaged.version
+        let steps = try ChildProcess.run(["/usr/bin/python3", SchemaTests.repository.appendingPathComponent("Tests/Fixtures/template_steps.py").path,
+                                          SchemaTests.repository.path], timeout: .seconds(60))
+        try #require(steps.status == 0, "\(steps.output)")
+        let templates = try JSONDecoder().decode([Template].self, from: Data(steps.output.utf8))
+        let template = try #require(templates.first { $0.template == name })
+        #expect(template.steps.count >= 3)
+
+        let root = try CleanRoot()
+        let scenarios = SchemaTests.repository.appendingPathComponent("Scenarios").path
+        let setup = try Packaged.shell("""
+            mkdir -p '\(root.path)/release/v\(version)' '\(root.path)/work/suites'
+            cp '\(deb)' '\(root.path)/release/v\(version)/'
+            cp -r '\(scenarios)/demo.yaml' '\(scenarios)/demo-files' '\(root.path)/work/suites/'
+            """)
+        try #require(setup.status == 0, "\(setup.output)")
+        let overrides = ["EBB_VERSION": version, "EBB_RELEASES": "file:///release"]
+        for step in template.steps {
+            let env = step.env.merging(overrides) { _, new in new }
+                .filter { step.env[$0.key] != nil }
+                .map { "export \($0.key)='\($0.value.replacingOccurrences(of: "'", with: "'\\''"))'" }
+                .sorted().joined(separator: "\n")
+            // Only the install step reaches the network (Debian's archive); the demo's service
+            // listens on the loopback of a network namespace of its own.
+            let installs = step.script.contains("apt-get install")
+            let shell = step.shell == "sh" ? ["sh", "-x", "-e"] : ["bash", "-e", "-o", "pipefail"]
+            let result = try root.run("cd /work\n\(env)\n\(step.script)\n", network: installs, shell: shell, timeout: .seconds(900))
+            #expect(result.status == 0, "\(name) / \(step.name) exited \(result.status):\n\(result.output)")
+            if installs { #expect(result.output.contains(version), "\(name) / \(step.name) did not print the version:\n\(result.output)") }
+        }
+        let after = try root.run("""
+            test -s /work/reports/junit.xml
+            diff -r /usr/share/ebb/examples/demo-files /work/suites/demo-files
+            ebb rollback list
+            """)
+        #expect(after.status == 0, "\(after.output)")
     }
 }
