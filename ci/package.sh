@@ -60,7 +60,7 @@ generate_manual="$(swift build -c release --package-path "$parser" --scratch-pat
 
 root=$work/root
 rm -rf "$root"
-mkdir -p "$root/usr/bin" "$root/usr/share/ebb" "$root/usr/share/man/man1" "$root/usr/share/doc/ebb" \
+mkdir -p "$root/usr/bin" "$root/usr/share/ebb" "$root/usr/share/man/man1" "$root/usr/share/doc/ebb" "$root/usr/lib/systemd/system" \
     "$root/usr/share/bash-completion/completions" "$root/usr/share/zsh/vendor-completions" \
     "$root/usr/share/fish/vendor_completions.d"
 install -m 755 "$built" "$root/usr/bin/ebb"
@@ -77,6 +77,8 @@ manual_date=$(git log -1 --format=%cs 2>/dev/null || date -u +%F)
 "$generate_manual" "$ebb" --date "$manual_date" --output-directory "$root/usr/share/man/man1"
 gzip -9n "$root/usr/share/man/man1/ebb.1"
 cp README.md "$root/usr/share/doc/ebb/README.md"
+# The sweep timer: installed, not enabled (systemctl enable --now ebb-sweep.timer; README).
+install -m 644 packaging/systemd/ebb-sweep.service packaging/systemd/ebb-sweep.timer "$root/usr/lib/systemd/system/"
 find "$root" -type d -exec chmod 755 {} +
 find "$root/usr/share" -type f -exec chmod 644 {} +
 chmod 755 "$root/usr/share/ebb/examples/linux-network/sandbox.sh"

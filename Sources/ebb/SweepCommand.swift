@@ -27,7 +27,8 @@ extension RollbackCommand {
             sweep this host too.
 
             Faults before their deadline are left alone. Safe to run from many places at once \
-            and repeatedly. Writes rollback-summary-sweep-<time>.json/.md. Exit 0 when \
+            and repeatedly. Writes rollback-summary-sweep-<time>.json/.md when it reverted or \
+            failed to revert anything. Exit 0 when \
             everything expired was verified reverted, 2 when anything was not.
             """
         )
@@ -61,7 +62,9 @@ extension RollbackCommand {
             var problems: [String] = []
             if host || !kubernetes { try sweepHost(now: started, into: &results, problems: &problems) }
             if kubernetes { try sweepKubernetes(now: started, into: &results, problems: &problems) }
-            if !dryRun {
+            // Only a sweep that found something writes a summary: a timer sweeping every minute
+            // must not leave a file a minute.
+            if !dryRun && !(results.isEmpty && problems.isEmpty) {
                 let name = RollbackSummary.sweepName(at: started)
                 let summary = RollbackSummary(sweep: name, results: results, problems: problems, actor: HostSweep.actor)
                 Wiring.writeReports {

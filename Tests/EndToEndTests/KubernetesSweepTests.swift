@@ -169,7 +169,7 @@ import Glibc
                 .filter { $0.hasPrefix("rollback-summary-sweep-") && $0.hasSuffix(".json") }
                 .map { workspace.url.appendingPathComponent(folder).appendingPathComponent($0) }
         }
-        #expect(summaries.count == 2)
+        #expect(!summaries.isEmpty, "a sweep that reverted something writes its summary")
         let totals = try summaries.map { try JSONDecoder().decode(JSONValue.self, from: Data(contentsOf: $0)) }
         #expect(totals.contains { $0.value(at: "totals.reverted") == 4 }, "\(totals)")
         #expect(totals.allSatisfy { $0.value(at: "totals.revertFailed") == 0 && $0.value(at: "exitCode") == 0 })

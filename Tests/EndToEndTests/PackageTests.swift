@@ -77,7 +77,7 @@ final class CleanRoot {
         for file in ["usr/bin/ebb", "usr/share/ebb/examples/demo.yaml", "usr/share/ebb/examples/demo-files/app.conf",
                      "usr/share/ebb/examples/README.md", "usr/share/bash-completion/completions/ebb",
                      "usr/share/zsh/vendor-completions/_ebb", "usr/share/fish/vendor_completions.d/ebb.fish",
-                     "usr/share/man/man1/ebb.1.gz"] {
+                     "usr/share/man/man1/ebb.1.gz", "usr/lib/systemd/system/ebb-sweep.service", "usr/lib/systemd/system/ebb-sweep.timer"] {
             #expect(FileManager.default.fileExists(atPath: "\(dir)/\(file)"), "\(file) is not in the .deb")
         }
         let printed = try Packaged.shell("'\(dir)/usr/bin/ebb' --version")
