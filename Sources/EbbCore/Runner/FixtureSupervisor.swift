@@ -18,7 +18,7 @@ struct FixtureSupervisor {
         try Task.checkCancellation()
         let marker = "\(scope.journal.runID)/\(fixture.name)"
         var payload = FixtureStop.Payload(name: fixture.name, marker: marker)
-        let plan = try FaultPlan(target: "fixture \(fixture.name)", undoKind: FixtureStop.kind, undoData: payload,
+        let plan = try FaultPlan(target: "fixture \(fixture.name)", undo: FixtureStop.self, payload: payload,
                                  undoSummary: "stop process group of fixture \(fixture.name)")
         try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
         let log = logDirectory.appendingPathComponent("fixture-\(fixture.name).log").path

@@ -7,6 +7,7 @@ import Glibc
 /// `disk.fill`: fills the filesystem holding a directory, with one file owned by the run.
 public enum DiskFill: FaultPlugin {
     public static let id = "disk.fill"
+    public static var undoHandlers: [any UndoHandler.Type] { [FillRemove.self] }
     public static let summary = "fill the filesystem holding `path` to `percent` used or by `size`; undo: delete the fill file, verify the space is back"
     public static let parameters = [
         ParameterSpec("path", .string, required: true, "a directory inside one of the suite's allowed_roots; the fill file goes there"),
@@ -55,8 +56,8 @@ public enum DiskFill: FaultPlugin {
                 .appendingPathComponent(String(format: "%04d.identity", context.sequence)).path
             let payload = FillRemove.Payload(file: file, bytes: bytes, availableBefore: space.available, total: space.total,
                                              directory: pinned.identity, identityFile: identityFile)
-            return try FaultPlan(target: "\(directory) (\(bytes) bytes of \(space.available) free)", undoKind: FillRemove.kind,
-                                 undoData: payload, undoSummary: "delete \(file), verify the space is free again",
+            return try FaultPlan(target: "\(directory) (\(bytes) bytes of \(space.available) free)", undo: FillRemove.self,
+                                 payload: payload, undoSummary: "delete \(file), verify the space is free again",
                                  lockKeys: ["fill-\(pinned.identity)"])
         }
 

@@ -94,7 +94,7 @@ struct FileTarget: Sendable {
                                           mode: UInt32(info.st_mode & 0o7777), owner: info.st_uid, group: info.st_gid,
                                           file: FileIdentity(info), directory: pinned.identity,
                                           attributes: ExtendedAttributes.read(fd))
-        return try FaultPlan(target: resolved, undoKind: FileRestore.kind, undoData: payload,
+        return try FaultPlan(target: resolved, undo: FileRestore.self, payload: payload,
                              undoSummary: "restore \(resolved) from its backup, verify sha256 \(payload.sha256.prefix(12))...",
                              lockKeys: ["file-\(FileIdentity(info))"])
     }

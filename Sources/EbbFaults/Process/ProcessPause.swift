@@ -7,6 +7,7 @@ import Glibc
 /// `process.pause`: freezes processes with SIGSTOP; the undo sends SIGCONT.
 public enum ProcessPause: FaultPlugin {
     public static let id = "process.pause"
+    public static var undoHandlers: [any UndoHandler.Type] { [ProcessResume.self] }
     public static let summary = "SIGSTOP the target processes for the hold; undo: SIGCONT, verified not stopped"
     public static let parameters = ProcessSelector.parameters
 
@@ -19,8 +20,8 @@ public enum ProcessPause: FaultPlugin {
 
         func plan(_ context: FaultContext) throws -> FaultPlan {
             if let name = selector.fixturePendingInDryRun(context) {
-                return try FaultPlan(target: "fixture \(name) (its pid is known once it runs)", undoKind: ProcessResume.kind,
-                                     undoData: ProcessResume.Payload(targets: []), undoSummary: "SIGCONT fixture \(name)")
+                return try FaultPlan(target: "fixture \(name) (its pid is known once it runs)", undo: ProcessResume.self,
+                                     payload: ProcessResume.Payload(targets: []), undoSummary: "SIGCONT fixture \(name)")
             }
             let (targets, excluded) = try selector.resolveCountingProtected(fixturePIDs: context.fixturePIDs)
             if let stopped = targets.first(where: \.isStopped) {
@@ -28,7 +29,7 @@ public enum ProcessPause: FaultPlugin {
             }
             let recorded = targets.map(RecordedProcess.init)
             let labels = recorded.map(\.label).joined(separator: ", ")
-            return try FaultPlan(target: labels + ProcessSelector.exclusionNote(excluded), undoKind: ProcessResume.kind, undoData: ProcessResume.Payload(targets: recorded),
+            return try FaultPlan(target: labels + ProcessSelector.exclusionNote(excluded), undo: ProcessResume.self, payload: ProcessResume.Payload(targets: recorded),
                                  undoSummary: "SIGCONT \(labels)", lockKeys: recorded.map(\.lockKey))
         }
 
