@@ -29,7 +29,7 @@ struct PinnedTarget {
     let path: String
 
     func fail(_ operation: String) -> FaultError {
-        FaultError(description: "\(operation) \(path): \(String(cString: strerror(errno)))")
+        FaultError(description: systemError(operation, path).description)
     }
 }
 

@@ -129,7 +129,7 @@ struct HogFault: Fault {
             let pinned = try Pinned.openDirectory(payload.directory ?? ".", expecting: payload.directoryIdentity)
             defer { close(pinned.fd) }
             guard mkdirat(pinned.fd, "\(payload.filePrefix)stress-ng", 0o700) == 0 else {
-                throw FaultError(description: "create \(directory): \(String(cString: strerror(errno)))")
+                throw FaultError(description: systemError("create", directory).description)
             }
             return ["/bin/sh", "-c", "dir=$1; shift; \"$@\"; status=$?; rm -rf -- \"$dir\"; exit $status", "sh", directory]
                 + stressNG + ["--hdd", String(threads), "--hdd-bytes", "64m", "--temp-path", directory]

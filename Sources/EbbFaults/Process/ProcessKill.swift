@@ -67,7 +67,7 @@ public enum ProcessKill: FaultPlugin {
             for target in try plan.undoData.decode(ProcessRestart.Payload.self).targets {
                 guard target.isRunning else { continue }
                 guard kill(target.pid, signal) == 0 || errno == ESRCH else {
-                    throw FaultError(description: "kill -\(signal) \(target.label): \(String(cString: strerror(errno)))")
+                    throw FaultError(description: systemError("kill -\(signal)", target.label).description)
                 }
             }
         }

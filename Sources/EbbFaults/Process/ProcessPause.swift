@@ -38,7 +38,7 @@ public enum ProcessPause: FaultPlugin {
                 // Re-check identity right before signalling: the pid may have been reused since planning.
                 guard target.isRunning else { throw FaultError(description: "\(target.label) exited before it could be paused") }
                 guard kill(target.pid, SIGSTOP) == 0 else {
-                    throw FaultError(description: "SIGSTOP \(target.label): \(String(cString: strerror(errno)))")
+                    throw FaultError(description: systemError("SIGSTOP", target.label).description)
                 }
             }
         }
@@ -56,7 +56,7 @@ public enum ProcessResume: UndoHandler {
     public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
         for target in payload.targets where target.isRunning {
             guard kill(target.pid, SIGCONT) == 0 || errno == ESRCH else {
-                throw VerificationFailure("SIGCONT \(target.label): \(String(cString: strerror(errno)))")
+                throw VerificationFailure(systemError("SIGCONT", target.label).description)
             }
         }
         return .undone
