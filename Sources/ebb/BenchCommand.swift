@@ -1,4 +1,5 @@
 import ArgumentParser
+import EbbBench
 import EbbCore
 import Foundation
 

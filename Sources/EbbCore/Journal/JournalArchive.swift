@@ -22,7 +22,7 @@ public enum JournalArchive {
             destination = archive.appendingPathComponent("\(run.directory.lastPathComponent)-\(Int(Date().timeIntervalSince1970))")
         }
         guard rename(run.directory.path, destination.path) == 0 else {
-            throw DurableFile.Failure(message: "cannot move \(run.directory.path) to \(destination.path): \(String(cString: strerror(errno)))")
+            throw DurableFile.Failure(message: systemError("cannot move \(run.directory.path) to", destination.path).description)
         }
         try DurableFile.syncDirectory(run.directory.deletingLastPathComponent().path)
         try DurableFile.syncDirectory(archive.path)

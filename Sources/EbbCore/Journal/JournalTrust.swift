@@ -10,7 +10,7 @@ public enum JournalTrust {
     /// Why `path` (a directory or record) must not be trusted; nil when it may.
     public static func problem(at path: String) -> String? {
         var info = stat()
-        guard lstat(path, &info) == 0 else { return "cannot stat \(path): \(String(cString: strerror(errno)))" }
+        guard lstat(path, &info) == 0 else { return systemError("cannot stat", path).description }
         if info.st_mode & S_IFMT == S_IFLNK { return "\(path) is a symlink; Ebb refuses symlinks in its state directory" }
         if info.st_uid != geteuid() {
             return "\(path) is owned by uid \(info.st_uid), not by the user running ebb (uid \(geteuid())); "

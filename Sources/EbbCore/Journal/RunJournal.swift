@@ -49,7 +49,7 @@ public final class RunJournal: @unchecked Sendable {
         }
         try info.write(into: building)
         guard rename(building.path, directory.path) == 0 else {
-            throw DurableFile.Failure(message: "cannot rename \(building.path) into place: \(String(cString: strerror(errno)))")
+            throw DurableFile.Failure(message: systemError("cannot rename \(building.path) into place").description)
         }
         try DurableFile.syncDirectory(root.path)
         return RunJournal(directory: directory, info: info, lock: lock)

@@ -18,7 +18,7 @@ public final class RunLock: @unchecked Sendable {
     /// Takes the lock on the file at `path` (created 0600 if missing); nil when another process holds it.
     public static func acquire(file path: String) throws -> RunLock? {
         let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw DurableFile.Failure(message: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw DurableFile.Failure(message: systemError("cannot open", path).description) }
         var result: Int32
         repeat { result = flock(fd, LOCK_EX | LOCK_NB) } while result != 0 && errno == EINTR
         guard result == 0 else {

@@ -10,6 +10,10 @@ public protocol FaultPlugin: Sendable {
     /// One line for `ebb plugins`.
     static var summary: String { get }
     static var parameters: [ParameterSpec] { get }
+    /// Every undo handler this plugin's plans can name (``FaultPlan/init(target:undo:payload:undoSummary:lockKeys:)``).
+    /// ``PluginCatalog/register(_:)`` registers them with the plugin, so no plugin can be
+    /// registered without the undo kinds its records hold.
+    static var undoHandlers: [any UndoHandler.Type] { get }
     /// Builds a fault from its parameters; throws ``SuiteError`` (through `parameters`) for bad values.
     static func make(_ parameters: FaultParameters, suite: SuiteContext) throws -> any Fault
 }
@@ -49,6 +53,13 @@ public struct FaultPlan: Sendable {
     /// a second run's fault on the same target is refused. Empty: nothing to lock.
     public var lockKeys: [String]
 
+    /// A plan whose undo is `Handler`: the kind comes from the handler type and the payload must be its own.
+    public init<Handler: UndoHandler>(target: String, undo handler: Handler.Type, payload: Handler.Payload, undoSummary: String,
+                                      lockKeys: [String] = []) throws {
+        try self.init(target: target, undoKind: Handler.kind, undoData: payload, undoSummary: undoSummary, lockKeys: lockKeys)
+    }
+
+    /// A plan naming its undo kind by string; for records of kinds no handler type stands for (tests, benchmarks).
     public init<Data: Encodable>(target: String, undoKind: String, undoData: Data, undoSummary: String,
                                  lockKeys: [String] = []) throws {
         self.target = target

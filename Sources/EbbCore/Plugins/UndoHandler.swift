@@ -89,7 +89,11 @@ public struct PluginCatalog: Sendable {
         register(undo: FixtureStop.self)
     }
 
-    public mutating func register(_ plugin: any FaultPlugin.Type) { plugins[plugin.id] = plugin }
+    /// Registers the plugin and every undo handler its plans can name.
+    public mutating func register(_ plugin: any FaultPlugin.Type) {
+        plugins[plugin.id] = plugin
+        for handler in plugin.undoHandlers { register(undo: handler) }
+    }
     public mutating func register<Handler: UndoHandler>(undo handler: Handler.Type) {
         undoHandlers[Handler.kind] = AnyUndoHandler(handler)
     }

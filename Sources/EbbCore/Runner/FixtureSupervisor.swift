@@ -18,7 +18,7 @@ struct FixtureSupervisor {
         try Task.checkCancellation()
         let marker = "\(scope.journal.runID)/\(fixture.name)"
         var payload = FixtureStop.Payload(name: fixture.name, marker: marker)
-        let plan = try FaultPlan(target: "fixture \(fixture.name)", undoKind: FixtureStop.kind, undoData: payload,
+        let plan = try FaultPlan(target: "fixture \(fixture.name)", undo: FixtureStop.self, payload: payload,
                                  undoSummary: "stop process group of fixture \(fixture.name)")
         try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
         let log = logDirectory.appendingPathComponent("fixture-\(fixture.name).log").path
@@ -108,10 +108,10 @@ enum TCPConnect {
         }
         defer { freeaddrinfo(list) }
         let fd = socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)
-        guard fd >= 0 else { return .failure(SetupFailure(description: "socket: \(String(cString: strerror(errno)))")) }
+        guard fd >= 0 else { return .failure(SetupFailure(description: systemError("socket").description)) }
         defer { close(fd) }
         guard connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
-            return .failure(SetupFailure(description: "connect \(host):\(port): \(String(cString: strerror(errno)))"))
+            return .failure(SetupFailure(description: systemError("connect", "\(host):\(port)").description))
         }
         return .success(())
     }

@@ -73,7 +73,7 @@ public final class TargetLocks: @unchecked Sendable {
         let path = "\(directory)/\(Self.fileName(key))"
         let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw DurableFile.Failure(message: "cannot open the target lock \(path): \(String(cString: strerror(errno)))")
+            throw DurableFile.Failure(message: systemError("cannot open the target lock", path).description)
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let holder = Self.holder(fd)

@@ -36,10 +36,10 @@ enum SuiteFile {
             throw Refusal(description: "\(canonical) is a kernel or device file, not a suite file")
         }
         var info = stat()
-        guard stat(path, &info) == 0 else { throw Refusal(description: "cannot read \(path): \(String(cString: strerror(errno)))") }
+        guard stat(path, &info) == 0 else { throw Refusal(description: systemError("cannot read", path).description) }
         guard info.st_mode & S_IFMT == S_IFREG else { throw Refusal(description: "\(path) is not a regular file") }
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
-        guard fd >= 0 else { throw Refusal(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw Refusal(description: systemError("cannot open", path).description) }
         defer { close(fd) }
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
             throw Refusal(description: "\(path) is not a regular file")
@@ -49,7 +49,7 @@ enum SuiteFile {
         while data.count <= maximumBytes {
             let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { throw Refusal(description: "cannot read \(path): \(String(cString: strerror(errno)))") }
+            guard count >= 0 else { throw Refusal(description: systemError("cannot read", path).description) }
             if count == 0 { break }
             data.append(contentsOf: buffer[0..<count])
         }

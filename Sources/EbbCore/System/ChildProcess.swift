@@ -69,7 +69,7 @@ public enum ChildProcess {
         var pid: pid_t = 0
         let code = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         guard code == 0 else {
-            throw Failure(description: "cannot start \(program): \(String(cString: strerror(code)))")
+            throw Failure(description: systemError("cannot start", program, errno: code).description)
         }
         return pid
     }

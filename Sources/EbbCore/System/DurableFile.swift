@@ -11,7 +11,7 @@ public enum DurableFile {
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
         init(_ operation: String, _ path: String, errno code: Int32 = errno) {
-            description = "\(operation) \(path): \(String(cString: strerror(code)))"
+            description = systemError(operation, path, errno: code).description
         }
         init(message: String) { description = message }
     }

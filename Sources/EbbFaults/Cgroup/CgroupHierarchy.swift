@@ -98,7 +98,7 @@ struct CgroupHierarchy: Codable, Sendable, Equatable {
     func remove(_ group: String) throws {
         // The kernel lets go of a group a moment after its last process left.
         guard Poll.until(timeout: .seconds(2), { rmdir(path(group)) == 0 || errno == ENOENT }) else {
-            throw VerificationFailure("cannot remove cgroup \(path(group)): \(String(cString: strerror(errno)))")
+            throw VerificationFailure(systemError("cannot remove cgroup", path(group)).description)
         }
     }
 

@@ -8,6 +8,7 @@ import Glibc
 /// Unlike SIGSTOP, a frozen process cannot tell (no SIGCHLD to its parent, no stopped state).
 public enum ProcessFreeze: FaultPlugin {
     public static let id = "process.freeze"
+    public static var undoHandlers: [any UndoHandler.Type] { [ProcessThaw.self] }
     public static let summary = "freeze the target processes in a cgroup of the run's own (v2 cgroup.freeze or v1 freezer; root); undo: thaw, move them back, remove the cgroup, verified"
     public static let parameters = ProcessSelector.parameters
 
@@ -24,14 +25,14 @@ public enum ProcessFreeze: FaultPlugin {
             }
             let group = "/ebb-\(context.runID)-\(context.sequence)"
             if let name = selector.fixturePendingInDryRun(context) {
-                return try FaultPlan(target: "fixture \(name) (its pid is known once it runs)", undoKind: ProcessThaw.kind,
-                                     undoData: ProcessThaw.Payload(freezer: freezer, group: group, targets: []),
+                return try FaultPlan(target: "fixture \(name) (its pid is known once it runs)", undo: ProcessThaw.self,
+                                     payload: ProcessThaw.Payload(freezer: freezer, group: group, targets: []),
                                      undoSummary: "thaw \(freezer.path(group)), move fixture \(name) back")
             }
             let targets = try freezer.targets(selector.resolve(fixturePIDs: context.fixturePIDs))
             let labels = targets.map(\.process.label).joined(separator: ", ")
-            return try FaultPlan(target: labels, undoKind: ProcessThaw.kind,
-                                 undoData: ProcessThaw.Payload(freezer: freezer, group: group, targets: targets),
+            return try FaultPlan(target: labels, undo: ProcessThaw.self,
+                                 payload: ProcessThaw.Payload(freezer: freezer, group: group, targets: targets),
                                  undoSummary: "thaw \(freezer.path(group)) (cgroup \(freezer.version.rawValue)), move \(labels) back, remove it",
                                  lockKeys: targets.map(\.process.lockKey))
         }

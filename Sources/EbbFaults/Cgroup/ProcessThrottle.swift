@@ -5,6 +5,7 @@ import Foundation
 /// capped (v2 `cpu.max`, or v1 `cpu.cfs_quota_us`), so they get at most `percent` of one core.
 public enum ProcessThrottle: FaultPlugin {
     public static let id = "process.throttle"
+    public static var undoHandlers: [any UndoHandler.Type] { [ProcessUnthrottle.self] }
     public static let summary = "cap the target processes' CPU at `percent` of one core in a cgroup of the run's own (v2 cpu.max or v1 cfs quota; root); undo: move them back, remove the cgroup, verified"
     public static let parameters = ProcessSelector.parameters + [
         ParameterSpec("percent", .number, required: true, "CPU share of one core the targets may use together (e.g. 20; 200 is two cores)"),
@@ -35,8 +36,8 @@ public enum ProcessThrottle: FaultPlugin {
             let group = "/ebb-\(context.runID)-\(context.sequence)"
             let targets = selector.fixturePendingInDryRun(context) != nil ? [] : try hierarchy.targets(selector.resolve(fixturePIDs: context.fixturePIDs))
             let labels = targets.isEmpty ? "the fixture's processes" : targets.map(\.process.label).joined(separator: ", ")
-            return try FaultPlan(target: "\(labels) capped at \(percent)% of one core", undoKind: ProcessUnthrottle.kind,
-                                 undoData: ProcessUnthrottle.Payload(hierarchy: hierarchy, group: group, targets: targets),
+            return try FaultPlan(target: "\(labels) capped at \(percent)% of one core", undo: ProcessUnthrottle.self,
+                                 payload: ProcessUnthrottle.Payload(hierarchy: hierarchy, group: group, targets: targets),
                                  undoSummary: "move \(labels) back out of \(hierarchy.path(group)) (cgroup \(hierarchy.version.rawValue)), remove it",
                                  lockKeys: targets.map(\.process.lockKey))
         }

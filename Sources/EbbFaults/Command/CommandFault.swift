@@ -5,6 +5,7 @@ import Foundation
 /// cannot prove such a fault is gone beyond the optional `verify` command, and trusts the suite.
 public enum CommandFault: FaultPlugin {
     public static let id = "command"
+    public static var undoHandlers: [any UndoHandler.Type] { [CommandRollback.self] }
     public static let summary = "run your own inject/rollback commands (trusts the suite author; rollback must be idempotent)"
     public static let parameters = [
         ParameterSpec("inject", .argv, required: true, "the command that injects the fault"),
@@ -25,7 +26,7 @@ public enum CommandFault: FaultPlugin {
         let payload: CommandRollback.Payload
 
         func plan(_ context: FaultContext) throws -> FaultPlan {
-            try FaultPlan(target: inject.joined(separator: " "), undoKind: CommandRollback.kind, undoData: payload,
+            try FaultPlan(target: inject.joined(separator: " "), undo: CommandRollback.self, payload: payload,
                           undoSummary: "run \(payload.rollback.joined(separator: " "))" + (payload.verify.map { ", verify with \($0.joined(separator: " "))" } ?? ""))
         }
 

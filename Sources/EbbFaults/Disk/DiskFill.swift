@@ -7,6 +7,7 @@ import Glibc
 /// `disk.fill`: fills the filesystem holding a directory, with one file owned by the run.
 public enum DiskFill: FaultPlugin {
     public static let id = "disk.fill"
+    public static var undoHandlers: [any UndoHandler.Type] { [FillRemove.self] }
     public static let summary = "fill the filesystem holding `path` to `percent` used or by `size`; undo: delete the fill file, verify the space is back"
     public static let parameters = [
         ParameterSpec("path", .string, required: true, "a directory inside one of the suite's allowed_roots; the fill file goes there"),
@@ -55,8 +56,8 @@ public enum DiskFill: FaultPlugin {
                 .appendingPathComponent(String(format: "%04d.identity", context.sequence)).path
             let payload = FillRemove.Payload(file: file, bytes: bytes, availableBefore: space.available, total: space.total,
                                              directory: pinned.identity, identityFile: identityFile)
-            return try FaultPlan(target: "\(directory) (\(bytes) bytes of \(space.available) free)", undoKind: FillRemove.kind,
-                                 undoData: payload, undoSummary: "delete \(file), verify the space is free again",
+            return try FaultPlan(target: "\(directory) (\(bytes) bytes of \(space.available) free)", undo: FillRemove.self,
+                                 payload: payload, undoSummary: "delete \(file), verify the space is free again",
                                  lockKeys: ["fill-\(pinned.identity)"])
         }
 
@@ -66,7 +67,7 @@ public enum DiskFill: FaultPlugin {
             let directory = try Pinned.openDirectory(path, expecting: payload.directory)
             defer { close(directory.fd) }
             let fd = openat(directory.fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw FaultError(description: "create \(payload.file): \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else { throw FaultError(description: systemError("create", payload.file).description) }
             defer { close(fd) }
             // The fill file's identity, durable before it takes any space: the undo deletes only this inode.
             if let identityFile = payload.identityFile {
@@ -85,12 +86,12 @@ public enum DiskFill: FaultPlugin {
                 if count < 0 && errno == EINTR { continue }
                 if count < 0 && errno == ENOSPC { break }   // full: what the fault is for
                 guard count > 0 else {
-                    throw FaultError(description: "writing \(payload.file) stopped after \(written) of \(payload.bytes) bytes: \(String(cString: strerror(errno)))")
+                    throw FaultError(description: systemError("writing \(payload.file) stopped after \(written) of \(payload.bytes) bytes").description)
                 }
                 written += UInt64(count)
             }
             guard fsync(fd) == 0 || errno == ENOSPC else {
-                throw FaultError(description: "fsync \(payload.file): \(String(cString: strerror(errno)))")
+                throw FaultError(description: systemError("fsync", payload.file).description)
             }
         }
     }
@@ -132,7 +133,7 @@ public enum FillRemove: UndoHandler {
             throw VerificationFailure("\(payload.file) is another file than the fill file (device:inode \(FileIdentity(info)), recorded \(recorded)); refusing to delete it")
         }
         guard unlinkat(directory, name, 0) == 0 || errno == ENOENT else {
-            throw VerificationFailure("delete \(payload.file): \(String(cString: strerror(errno)))")
+            throw VerificationFailure(systemError("delete", payload.file).description)
         }
         fsync(directory)
         return .undone
@@ -164,7 +165,7 @@ struct FilesystemSpace {
     init(_ directory: String) throws {
         var info = statvfs()
         guard statvfs(directory, &info) == 0 else {
-            throw FaultError(description: "statvfs \(directory): \(String(cString: strerror(errno)))")
+            throw FaultError(description: systemError("statvfs", directory).description)
         }
         let block = UInt64(info.f_frsize)
         total = UInt64(info.f_blocks) * block

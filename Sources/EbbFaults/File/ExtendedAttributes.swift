@@ -1,3 +1,4 @@
+import EbbCore
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -35,7 +36,7 @@ enum ExtendedAttributes {
         var failed: [String] = []
         for (name, encoded) in attributes.sorted(by: { $0.key < $1.key }) {
             let value = [UInt8](Data(base64Encoded: encoded) ?? Data())
-            if set(fd, name, value, value.count, 0) != 0 { failed.append("\(name) (\(String(cString: strerror(errno))))") }
+            if set(fd, name, value, value.count, 0) != 0 { failed.append("\(name) (\(SystemCallError.reason()))") }
         }
         return failed
     }

@@ -29,13 +29,14 @@ struct PinnedTarget {
     let path: String
 
     func fail(_ operation: String) -> FaultError {
-        FaultError(description: "\(operation) \(path): \(String(cString: strerror(errno)))")
+        FaultError(description: systemError(operation, path).description)
     }
 }
 
 /// `file.corrupt`: overwrites bytes of the file with random data.
 public enum FileCorrupt: FaultPlugin {
     public static let id = "file.corrupt"
+    public static var undoHandlers: [any UndoHandler.Type] { [FileRestore.self] }
     public static let summary = "overwrite bytes of a file with random data; undo: restore the backup, verify sha256"
     public static let parameters = [
         FileTarget.pathParameter,
@@ -64,6 +65,7 @@ public enum FileCorrupt: FaultPlugin {
 /// `file.truncate`: cuts the file to a size (default empty).
 public enum FileTruncate: FaultPlugin {
     public static let id = "file.truncate"
+    public static var undoHandlers: [any UndoHandler.Type] { [FileRestore.self] }
     public static let summary = "truncate a file to `size` (default 0); undo: restore the backup, verify sha256"
     public static let parameters = [FileTarget.pathParameter, ParameterSpec("size", .size, "the size to cut to (default 0)")]
 
@@ -79,6 +81,7 @@ public enum FileTruncate: FaultPlugin {
 /// `file.remove`: deletes the file.
 public enum FileRemove: FaultPlugin {
     public static let id = "file.remove"
+    public static var undoHandlers: [any UndoHandler.Type] { [FileRestore.self] }
     public static let summary = "delete a file; undo: restore the backup, verify sha256"
     public static let parameters = [FileTarget.pathParameter]
 
@@ -98,6 +101,7 @@ public enum FileRemove: FaultPlugin {
 /// `file.replace`: replaces the file's content with given text.
 public enum FileReplace: FaultPlugin {
     public static let id = "file.replace"
+    public static var undoHandlers: [any UndoHandler.Type] { [FileRestore.self] }
     public static let summary = "replace a file's content with `content`; undo: restore the backup, verify sha256"
     public static let parameters = [FileTarget.pathParameter, ParameterSpec("content", .string, required: true, "the new content")]
 

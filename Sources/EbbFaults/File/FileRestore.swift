@@ -54,7 +54,7 @@ public enum FileRestore: UndoHandler {
         let random = (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         let temporary = ".\(name).ebb-\(context.runID).restore-\(random)"
         let fd = openat(directory, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw VerificationFailure("create \(directoryPath)/\(temporary): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw VerificationFailure(systemError("create", "\(directoryPath)/\(temporary)").description) }
         var failure: String?
         do {
             try Pinned.write(fd, data, at: 0, path: "\(directoryPath)/\(temporary)")
@@ -63,14 +63,14 @@ public enum FileRestore: UndoHandler {
         }
         // Owner first: chown clears setuid/setgid and file capabilities, which come after it.
         if failure == nil, fchown(fd, payload.owner, payload.group) != 0 || fchmod(fd, mode_t(payload.mode)) != 0 {
-            failure = "cannot give the restored \(payload.path) its mode and owner: \(String(cString: strerror(errno)))"
+            failure = systemError("cannot give the restored \(payload.path) its mode and owner").description
         }
         var lost: [String] = []
         if failure == nil { lost = ExtendedAttributes.write(payload.attributes ?? [:], to: fd) }
-        if failure == nil, fsync(fd) != 0 { failure = "fsync \(temporary): \(String(cString: strerror(errno)))" }
+        if failure == nil, fsync(fd) != 0 { failure = systemError("fsync", temporary).description }
         close(fd)
         if failure == nil, renameat(directory, temporary, directory, name) != 0 {
-            failure = "cannot put \(payload.path) back: \(String(cString: strerror(errno)))"
+            failure = systemError("cannot put \(payload.path) back").description
         }
         if let failure {
             unlinkat(directory, temporary, 0)

@@ -38,7 +38,7 @@ struct FileTarget: Sendable {
             throw FaultError(description: "\(path) resolves to \(resolved), outside the allowed roots")
         }
         var info = stat()
-        guard lstat(resolved, &info) == 0 else { throw FaultError(description: "\(resolved): \(String(cString: strerror(errno)))") }
+        guard lstat(resolved, &info) == 0 else { throw FaultError(description: systemError("lstat", resolved).description) }
         if let refusal = Pinned.refusal(info, resolved) { throw FaultError(description: refusal) }
         return resolved
     }
@@ -65,7 +65,7 @@ struct FileTarget: Sendable {
     /// `path` with every symlink resolved.
     static func realPath(_ path: String) throws -> String {
         guard let real = realpath(path, nil) else {
-            throw FaultError(description: "\(path): \(String(cString: strerror(errno)))")
+            throw FaultError(description: systemError("realpath", path).description)
         }
         defer { free(real) }
         return String(cString: real)
@@ -94,7 +94,7 @@ struct FileTarget: Sendable {
                                           mode: UInt32(info.st_mode & 0o7777), owner: info.st_uid, group: info.st_gid,
                                           file: FileIdentity(info), directory: pinned.identity,
                                           attributes: ExtendedAttributes.read(fd))
-        return try FaultPlan(target: resolved, undoKind: FileRestore.kind, undoData: payload,
+        return try FaultPlan(target: resolved, undo: FileRestore.self, payload: payload,
                              undoSummary: "restore \(resolved) from its backup, verify sha256 \(payload.sha256.prefix(12))...",
                              lockKeys: ["file-\(FileIdentity(info))"])
     }

@@ -35,7 +35,7 @@ enum Pinned {
             if code == ELOOP || code == ENOTDIR {
                 throw FaultError(description: "\(path) is not a directory any more (a symlink or another file is in its place); refusing to touch it")
             }
-            throw FaultError(description: "open \(path): \(String(cString: strerror(code)))")
+            throw FaultError(description: systemError("open", path, errno: code).description)
         }
         var info = stat()
         fstat(fd, &info)
@@ -52,7 +52,7 @@ enum Pinned {
         var info = stat()
         guard fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
             if errno == ENOENT { return nil }
-            throw FaultError(description: "stat \(name): \(String(cString: strerror(errno)))")
+            throw FaultError(description: systemError("stat", name).description)
         }
         return info
     }
@@ -63,7 +63,7 @@ enum Pinned {
         let fd = openat(directory, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             if errno == ELOOP { throw FaultError(description: "\(path) is now a symlink; refusing to follow it") }
-            throw FaultError(description: "open \(path): \(String(cString: strerror(errno)))")
+            throw FaultError(description: systemError("open", path).description)
         }
         var info = stat()
         fstat(fd, &info)
@@ -107,7 +107,7 @@ enum Pinned {
         while true {
             let count = pread(fd, &buffer, buffer.count, offset)
             if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { throw FaultError(description: "read: \(String(cString: strerror(errno)))") }
+            guard count >= 0 else { throw FaultError(description: systemError("read").description) }
             if count == 0 { return data }
             data.append(contentsOf: buffer.prefix(count))
             offset += off_t(count)
@@ -121,7 +121,7 @@ enum Pinned {
             while done < buffer.count {
                 let count = pwrite(fd, buffer.baseAddress! + done, buffer.count - done, offset + off_t(done))
                 if count < 0 && errno == EINTR { continue }
-                guard count > 0 else { throw FaultError(description: "write \(path): \(String(cString: strerror(errno)))") }
+                guard count > 0 else { throw FaultError(description: systemError("write", path).description) }
                 done += count
             }
         }
@@ -131,7 +131,7 @@ enum Pinned {
     /// could be re-pointed between preflight and the fault).
     static func refuseSymlinks(_ path: String) throws -> String {
         guard let real = realpath(path, nil) else {
-            throw FaultError(description: "\(path): \(String(cString: strerror(errno)))")
+            throw FaultError(description: systemError("realpath", path).description)
         }
         defer { free(real) }
         let resolved = String(cString: real)

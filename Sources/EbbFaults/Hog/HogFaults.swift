@@ -7,6 +7,7 @@ import Glibc
 /// `hog.cpu`: busy threads in a worker process of their own.
 public enum HogCPU: FaultPlugin {
     public static let id = "hog.cpu"
+    public static var undoHandlers: [any UndoHandler.Type] { [HogStop.self] }
     public static let summary = "keep `workers` cores busy (stress-ng when installed, else Ebb's own worker), ending by itself at the fault's deadline; undo: kill it, verify it is gone"
     public static let parameters = [
         ParameterSpec("workers", .integer, "busy threads (default: one per core)"),
@@ -23,6 +24,7 @@ public enum HogCPU: FaultPlugin {
 /// `hog.memory`: resident memory held by a worker process of its own.
 public enum HogMemory: FaultPlugin {
     public static let id = "hog.memory"
+    public static var undoHandlers: [any UndoHandler.Type] { [HogStop.self] }
     public static let summary = "hold `size` bytes of resident memory (stress-ng when installed, else Ebb's own worker), ending by itself at the fault's deadline; undo: kill it, verify it is gone"
     public static let parameters = [
         ParameterSpec("size", .size, required: true, "bytes to allocate and keep resident (e.g. 512M); at most 80% of the memory available at preflight"),
@@ -39,6 +41,7 @@ public enum HogMemory: FaultPlugin {
 /// `hog.io`: a worker that writes and fsyncs in a directory of the suite's allowed roots.
 public enum HogIO: FaultPlugin {
     public static let id = "hog.io"
+    public static var undoHandlers: [any UndoHandler.Type] { [HogStop.self] }
     public static let summary = "write and sync blocks in `path` (at most 64 MiB per file; stress-ng when installed, else Ebb's own worker) until the fault's deadline; undo: kill the workers, delete their files, verify both"
     public static let parameters = [
         ParameterSpec("path", .string, required: true, "a directory inside one of the suite's allowed_roots"),
@@ -87,7 +90,7 @@ struct HogFault: Fault {
         case .io: target = "\(threads) writer(s) in \(resolved ?? "?")"
         }
         target += " (\(engine.rawValue))"
-        return try FaultPlan(target: target, undoKind: HogStop.kind, undoData: payload,
+        return try FaultPlan(target: target, undo: HogStop.self, payload: payload,
                              undoSummary: "kill the worker marked \(HogStop.environmentKey)=\(payload.marker)" + (resolved == nil ? "" : " and delete its files"))
     }
 
@@ -126,7 +129,7 @@ struct HogFault: Fault {
             let pinned = try Pinned.openDirectory(payload.directory ?? ".", expecting: payload.directoryIdentity)
             defer { close(pinned.fd) }
             guard mkdirat(pinned.fd, "\(payload.filePrefix)stress-ng", 0o700) == 0 else {
-                throw FaultError(description: "create \(directory): \(String(cString: strerror(errno)))")
+                throw FaultError(description: systemError("create", directory).description)
             }
             return ["/bin/sh", "-c", "dir=$1; shift; \"$@\"; status=$?; rm -rf -- \"$dir\"; exit $status", "sh", directory]
                 + stressNG + ["--hdd", String(threads), "--hdd-bytes", "64m", "--temp-path", directory]

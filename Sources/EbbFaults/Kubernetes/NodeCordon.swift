@@ -8,6 +8,7 @@ import Foundation
 /// only the run's taint, never one that was already there.
 public enum NodeCordon: FaultPlugin {
     public static let id = "k8s.node-cordon"
+    public static var undoHandlers: [any UndoHandler.Type] { [NodeUncordon.self] }
     public static let summary = "cordon nodes and optionally add a NoSchedule/NoExecute taint of the run's own; undo: uncordon what Ebb cordoned, remove only its taint, verified"
     public static let parameters = KubeScope.connection + KubeScope.blastRadius + [
         ParameterSpec("node", .string, "the node's name"),
@@ -57,7 +58,7 @@ public enum NodeCordon: FaultPlugin {
                 let payload = NodeUncordon.Payload(source: source, nodes: nodes, taint: taint)
                 let names = nodes.map(\.name).joined(separator: ", ")
                 return try FaultPlan(target: nodes.isEmpty ? "\(what): none (skipped, empty: skip)" : "node \(names)\(taint.map { ", taint \($0)" } ?? "")",
-                                     undoKind: NodeUncordon.kind, undoData: payload,
+                                     undo: NodeUncordon.self, payload: payload,
                                      undoSummary: "uncordon \(names) unless cordoned before\(taint.map { ", remove the run's \(KubeOwnership.taintKey):\($0) taint" } ?? "")")
             }
         }

@@ -7,6 +7,7 @@ import Foundation
 /// scenario's recovery check measures how long until the selector has enough Ready pods again.
 public enum PodDelete: FaultPlugin {
     public static let id = "k8s.pod-delete"
+    public static var undoHandlers: [any UndoHandler.Type] { [PodGone.self] }
     public static let summary = "delete pods matching a label selector (count or percent); irreversible: the record says so and a recovery check measures the time until enough pods are Ready again"
     public static let parameters = KubeScope.namespaced + KubeScope.blastRadius + [
         ParameterSpec("selector", .string, required: true, "label selector of the pods, e.g. app=web"),
@@ -48,7 +49,7 @@ public enum PodDelete: FaultPlugin {
                                               gracePeriodSeconds: gracePeriod)
                 let target = chosen == nil ? "\(what): none (skipped, empty: skip)"
                     : "pod \(targets.map(\.name).joined(separator: ", ")) in \(namespace) (of \(pods.count) matching \(selector))"
-                return try FaultPlan(target: target, undoKind: PodGone.kind, undoData: payload,
+                return try FaultPlan(target: target, undo: PodGone.self, payload: payload,
                                      undoSummary: "none: deleted pods cannot come back; their controller replaces them, a recovery check measures it")
             }
         }

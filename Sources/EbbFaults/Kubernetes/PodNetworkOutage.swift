@@ -7,6 +7,7 @@ import Foundation
 /// labels become `NotIn`/`DoesNotExist` expressions, so the policy itself spares those pods.
 public enum PodNetworkOutage: FaultPlugin {
     public static let id = "k8s.network-outage"
+    public static var undoHandlers: [any UndoHandler.Type] { [NetworkPolicyRemove.self] }
     public static let summary = "deny all ingress and/or egress of the pods matching a selector with a NetworkPolicy of the run's own; undo: delete it, verified gone"
     public static let parameters = KubeScope.namespaced + KubeScope.blastRadius + [
         ParameterSpec("selector", .string, required: true, "label selector of the pods to cut off, e.g. app=web"),
@@ -36,14 +37,14 @@ public enum PodNetworkOutage: FaultPlugin {
                 let what = "pods \(selector) in namespace \(namespace)"
                 let name = "ebb-\(context.runID)-\(context.sequence)"
                 guard try scope.admit(pods, what: what) != nil else {
-                    return try FaultPlan(target: "\(what): none (skipped, empty: skip)", undoKind: NetworkPolicyRemove.kind,
-                                         undoData: NetworkPolicyRemove.Payload(source: source, namespace: namespace, name: name, policy: nil),
+                    return try FaultPlan(target: "\(what): none (skipped, empty: skip)", undo: NetworkPolicyRemove.self,
+                                         payload: NetworkPolicyRemove.Payload(source: source, namespace: namespace, name: name, policy: nil),
                                          undoSummary: "nothing to remove")
                 }
                 let policy = policy(name: name, runID: context.runID)
                 return try FaultPlan(target: "\(pods.count) pods \(selector) in \(namespace) (NetworkPolicy \(name), \(direction))",
-                                     undoKind: NetworkPolicyRemove.kind,
-                                     undoData: NetworkPolicyRemove.Payload(source: source, namespace: namespace, name: name, policy: policy),
+                                     undo: NetworkPolicyRemove.self,
+                                     payload: NetworkPolicyRemove.Payload(source: source, namespace: namespace, name: name, policy: policy),
                                      undoSummary: "delete NetworkPolicy \(namespace)/\(name) (labelled \(KubeOwnership.runLabel)=\(context.runID)), verify it is gone")
             }
         }

@@ -7,6 +7,7 @@ import Foundation
 /// record holds the original selector; the undo restores it exactly.
 public enum ServiceHijack: FaultPlugin {
     public static let id = "k8s.service-hijack"
+    public static var undoHandlers: [any UndoHandler.Type] { [SelectorRestore.self] }
     public static let summary = "point a Service's selector at nothing (outage) or at other labels; undo: restore the original selector exactly unless changed meanwhile, verified"
     public static let parameters = KubeScope.namespaced + [
         ParameterSpec("service", .string, required: true, "the Service's name"),
@@ -45,7 +46,7 @@ public enum ServiceHijack: FaultPlugin {
                 if injected.isEmpty { injected = [KubeOwnership.hijackedBy: context.runID] }
                 let payload = SelectorRestore.Payload(source: source, namespace: namespace, name: service, original: original, injected: injected)
                 return try FaultPlan(target: "service \(namespace)/\(service): selector \(LabelSelector(equalTo: original)) -> \(LabelSelector(equalTo: injected))",
-                                     undoKind: SelectorRestore.kind, undoData: payload,
+                                     undo: SelectorRestore.self, payload: payload,
                                      undoSummary: "restore the selector of \(namespace)/\(service) to \(LabelSelector(equalTo: original)) unless changed meanwhile")
             }
         }

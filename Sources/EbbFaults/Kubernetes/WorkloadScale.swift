@@ -7,6 +7,7 @@ import Foundation
 /// annotated with the run id while the fault is live, so recovery knows the change is its own.
 public enum WorkloadScale: FaultPlugin {
     public static let id = "k8s.scale"
+    public static var undoHandlers: [any UndoHandler.Type] { [ScaleRestore.self] }
     public static let summary = "scale a Deployment or StatefulSet to N replicas (0: outage); undo: restore the previous count unless someone else changed it, wait until ready, verified"
     public static let parameters = KubeScope.namespaced + [
         ParameterSpec("kind", .string, "deployment (default) or statefulset"),
@@ -52,7 +53,7 @@ public enum WorkloadScale: FaultPlugin {
                 let payload = ScaleRestore.Payload(source: source, resource: resource, namespace: namespace, name: name,
                                                    previous: previous, replicas: replicas, readyTimeoutSeconds: readyTimeout.seconds)
                 return try FaultPlan(target: "\(resource.rawValue) \(namespace)/\(name): \(previous) -> \(replicas) replicas",
-                                     undoKind: ScaleRestore.kind, undoData: payload,
+                                     undo: ScaleRestore.self, payload: payload,
                                      undoSummary: "scale \(namespace)/\(name) back to \(previous) replicas unless changed meanwhile, wait until ready")
             }
         }

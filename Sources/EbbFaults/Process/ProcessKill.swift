@@ -8,6 +8,7 @@ import Glibc
 /// verified by finding the target running again; without one the record is `irreversible`.
 public enum ProcessKill: FaultPlugin {
     public static let id = "process.kill"
+    public static var undoHandlers: [any UndoHandler.Type] { [ProcessRestart.self] }
     public static let summary = "send a signal (default KILL) to the targets; undo: run `restart` and verify the target runs again, else irreversible"
     public static let parameters = ProcessSelector.parameters + [
         ParameterSpec("signal", .string, "signal name or number (default KILL)"),
@@ -58,7 +59,7 @@ public enum ProcessKill: FaultPlugin {
                                                  marker: "\(context.runID)/\(context.sequence)", plannedAt: ProcessTable.ticksSinceBoot)
             let summary = restart.map { "run \($0.joined(separator: " ")) and wait until \(selector.description) runs again" }
                 ?? "none: irreversible (no restart command); recovery is left to checks"
-            return try FaultPlan(target: label, undoKind: ProcessRestart.kind, undoData: payload, undoSummary: summary,
+            return try FaultPlan(target: label, undo: ProcessRestart.self, payload: payload, undoSummary: summary,
                                  lockKeys: targets.map(\.lockKey))
         }
 
@@ -66,7 +67,7 @@ public enum ProcessKill: FaultPlugin {
             for target in try plan.undoData.decode(ProcessRestart.Payload.self).targets {
                 guard target.isRunning else { continue }
                 guard kill(target.pid, signal) == 0 || errno == ESRCH else {
-                    throw FaultError(description: "kill -\(signal) \(target.label): \(String(cString: strerror(errno)))")
+                    throw FaultError(description: systemError("kill -\(signal)", target.label).description)
                 }
             }
         }

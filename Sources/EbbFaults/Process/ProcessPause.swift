@@ -7,6 +7,7 @@ import Glibc
 /// `process.pause`: freezes processes with SIGSTOP; the undo sends SIGCONT.
 public enum ProcessPause: FaultPlugin {
     public static let id = "process.pause"
+    public static var undoHandlers: [any UndoHandler.Type] { [ProcessResume.self] }
     public static let summary = "SIGSTOP the target processes for the hold; undo: SIGCONT, verified not stopped"
     public static let parameters = ProcessSelector.parameters
 
@@ -19,8 +20,8 @@ public enum ProcessPause: FaultPlugin {
 
         func plan(_ context: FaultContext) throws -> FaultPlan {
             if let name = selector.fixturePendingInDryRun(context) {
-                return try FaultPlan(target: "fixture \(name) (its pid is known once it runs)", undoKind: ProcessResume.kind,
-                                     undoData: ProcessResume.Payload(targets: []), undoSummary: "SIGCONT fixture \(name)")
+                return try FaultPlan(target: "fixture \(name) (its pid is known once it runs)", undo: ProcessResume.self,
+                                     payload: ProcessResume.Payload(targets: []), undoSummary: "SIGCONT fixture \(name)")
             }
             let (targets, excluded) = try selector.resolveCountingProtected(fixturePIDs: context.fixturePIDs)
             if let stopped = targets.first(where: \.isStopped) {
@@ -28,7 +29,7 @@ public enum ProcessPause: FaultPlugin {
             }
             let recorded = targets.map(RecordedProcess.init)
             let labels = recorded.map(\.label).joined(separator: ", ")
-            return try FaultPlan(target: labels + ProcessSelector.exclusionNote(excluded), undoKind: ProcessResume.kind, undoData: ProcessResume.Payload(targets: recorded),
+            return try FaultPlan(target: labels + ProcessSelector.exclusionNote(excluded), undo: ProcessResume.self, payload: ProcessResume.Payload(targets: recorded),
                                  undoSummary: "SIGCONT \(labels)", lockKeys: recorded.map(\.lockKey))
         }
 
@@ -37,7 +38,7 @@ public enum ProcessPause: FaultPlugin {
                 // Re-check identity right before signalling: the pid may have been reused since planning.
                 guard target.isRunning else { throw FaultError(description: "\(target.label) exited before it could be paused") }
                 guard kill(target.pid, SIGSTOP) == 0 else {
-                    throw FaultError(description: "SIGSTOP \(target.label): \(String(cString: strerror(errno)))")
+                    throw FaultError(description: systemError("SIGSTOP", target.label).description)
                 }
             }
         }
@@ -55,7 +56,7 @@ public enum ProcessResume: UndoHandler {
     public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
         for target in payload.targets where target.isRunning {
             guard kill(target.pid, SIGCONT) == 0 || errno == ESRCH else {
-                throw VerificationFailure("SIGCONT \(target.label): \(String(cString: strerror(errno)))")
+                throw VerificationFailure(systemError("SIGCONT", target.label).description)
             }
         }
         return .undone

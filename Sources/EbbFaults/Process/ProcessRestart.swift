@@ -104,7 +104,7 @@ struct RestartClaim {
         try DurableFile.makeDirectory(directory)
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         if fd < 0 && errno == EEXIST { return false }
-        guard fd >= 0 else { throw VerificationFailure("cannot claim the restart at \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw VerificationFailure(systemError("cannot claim the restart at", path).description) }
         let note = "claimed by pid \(getpid()) at \(Date())\n"
         _ = note.withCString { write(fd, $0, strlen($0)) }
         fsync(fd)

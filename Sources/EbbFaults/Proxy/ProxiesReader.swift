@@ -66,7 +66,7 @@ struct ProxySpec: SuiteProxy {
 
     func plan(runID: String) throws -> FaultPlan {
         let payload = ProxyStop.Payload(proxy: name, listen: listen.description, upstream: upstream.description, owner: .current)
-        return try FaultPlan(target: "proxy \(outline)", undoKind: ProxyStop.kind, undoData: payload,
+        return try FaultPlan(target: "proxy \(outline)", undo: ProxyStop.self, payload: payload,
                              undoSummary: "stop proxy \(name) and close its connections")
     }
 

@@ -5,6 +5,7 @@ import Foundation
 /// answers with a status itself, delays the request, or aborts the connection.
 public enum ProxyHTTP: FaultPlugin {
     public static let id = "proxy.http"
+    public static var undoHandlers: [any UndoHandler.Type] { [ProxyRuleRemoval.self] }
     public static let summary = "for a share of matching HTTP/1.1 requests through a suite proxy: answer with a status, add latency, or abort the connection; undo: remove the rule, verify"
     public static let parameters = [
         ParameterSpec("proxy", .string, required: true, "name of a proxy in the suite's proxies:"),

@@ -15,7 +15,7 @@ struct ProxyRuleFault: Fault {
         let listen = RunningProxies.proxy(runID: context.runID, name: proxy)?.listen.description ?? "its listen address"
         let payload = ProxyRuleRemoval.Payload(proxy: proxy, listen: listen, rule: "\(context.runID)/\(context.sequence)", owner: .current)
         return try FaultPlan(target: "proxy \(proxy): \(summary)" + (share < 1 ? " (\(Self.percent(share)) of \(Self.unit(effect)))" : ""),
-                             undoKind: ProxyRuleRemoval.kind, undoData: payload,
+                             undo: ProxyRuleRemoval.self, payload: payload,
                              undoSummary: "remove the rule from proxy \(proxy) and verify every connection dropped it")
     }
 

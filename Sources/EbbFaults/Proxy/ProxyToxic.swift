@@ -4,6 +4,7 @@ import Foundation
 /// `proxy.toxic`: a TCP fault on one direction of a suite proxy, for the fault's duration.
 public enum ProxyToxic: FaultPlugin {
     public static let id = "proxy.toxic"
+    public static var undoHandlers: [any UndoHandler.Type] { [ProxyRuleRemoval.self] }
     public static let summary = "apply a toxic (latency, bandwidth, timeout, reset_peer, slow_close, slicer, limit_data) to one direction of a suite proxy; undo: remove it, verify every connection dropped it"
     public static let parameters = [
         ParameterSpec("proxy", .string, required: true, "name of a proxy in the suite's proxies:"),

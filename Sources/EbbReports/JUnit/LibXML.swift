@@ -1,4 +1,5 @@
 import CLibXML2
+import EbbCore
 import Foundation
 
 /// Why a JUnit report could not be written, or a document or schema could not be validated.
@@ -30,7 +31,7 @@ enum LibXML {
     static func initialise() { _ = initialised }
 
     /// The text of a C error for `errno`.
-    static func errnoText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
+    static func errnoText(_ code: Int32 = errno) -> String { SystemCallError.reason(errno: code) }
 }
 
 extension String {

@@ -4,6 +4,7 @@ import Foundation
 /// `network.bandwidth`: caps an interface's egress rate with a token bucket (`tc tbf`).
 public enum NetworkBandwidth: FaultPlugin {
     public static let id = "network.bandwidth"
+    public static var undoHandlers: [any UndoHandler.Type] { [QdiscDelete.self] }
     public static let summary = "cap an interface's egress rate with a tbf root qdisc of the fault's own (root); refuses an interface whose root qdisc someone else set; undo: delete ours, verified"
     public static let parameters = [
         NetworkNamespace.parameter,
@@ -37,8 +38,8 @@ public enum NetworkBandwidth: FaultPlugin {
         func plan(_ context: FaultContext) throws -> FaultPlan {
             let qdisc = OwnedRootQdisc(namespace: namespace, interface: interface, kind: "tbf", runID: context.runID, sequence: context.sequence)
             if !context.isDryRun { try qdisc.requireDefaultRoot() }
-            return try FaultPlan(target: "egress of \(interface) in \(namespace.label) capped at \(rate.text)", undoKind: QdiscDelete.kind,
-                                 undoData: QdiscDelete.Payload(qdisc: qdisc), undoSummary: "delete \(qdisc.label)")
+            return try FaultPlan(target: "egress of \(interface) in \(namespace.label) capped at \(rate.text)", undo: QdiscDelete.self,
+                                 payload: QdiscDelete.Payload(qdisc: qdisc), undoSummary: "delete \(qdisc.label)")
         }
 
         func inject(_ plan: FaultPlan, _ context: FaultContext) throws {

@@ -7,6 +7,7 @@ import Foundation
 /// hands matching packets to `ebb delay-worker`, which holds each one before accepting it.
 public enum NetworkDelay: FaultPlugin {
     public static let id = "network.delay"
+    public static var undoHandlers: [any UndoHandler.Type] { [QdiscDelete.self, DelayStop.self] }
     public static let summary = "delay matching packets by `delay` +/- `jitter`: netem qdisc where the kernel has it, else NFQUEUE and a user-space delayer (root); undo: remove the qdisc or rule and stop the delayer, verified"
     public static let parameters = [
         NetworkNamespace.parameter,
@@ -68,8 +69,8 @@ public enum NetworkDelay: FaultPlugin {
                     }
                     try qdisc.requireDefaultRoot()
                 }
-                return try FaultPlan(target: "egress of \(interface) in \(namespace.label) delayed \(amount) (netem)", undoKind: QdiscDelete.kind,
-                                     undoData: QdiscDelete.Payload(qdisc: qdisc), undoSummary: "delete \(qdisc.label)")
+                return try FaultPlan(target: "egress of \(interface) in \(namespace.label) delayed \(amount) (netem)", undo: QdiscDelete.self,
+                                     payload: QdiscDelete.Payload(qdisc: qdisc), undoSummary: "delete \(qdisc.label)")
             }
             var payload = DelayStop.Payload(namespace: namespace, runID: context.runID, sequence: context.sequence, match: match)
             if !context.isDryRun {
@@ -77,7 +78,7 @@ public enum NetworkDelay: FaultPlugin {
                 payload.absentTables = try payload.absentMangleTables()
             }
             return try FaultPlan(target: "\(match.label) in \(namespace.label) delayed \(amount) (NFQUEUE \(payload.queue), in user space)",
-                                 undoKind: DelayStop.kind, undoData: payload,
+                                 undo: DelayStop.self, payload: payload,
                                  undoSummary: "delete the iptables rules commented \(payload.comment), stop the delayer marked \(DelayStop.environmentKey)=\(payload.marker)")
         }
 

@@ -52,7 +52,7 @@ public final class PacketDelayer {
     /// Holds and releases packets until the deadline or SIGTERM/SIGINT, then lets every held
     /// packet go. Returns how many packets it delayed.
     public func run() throws -> Int {
-        guard let handle = nfq_open() else { throw Failure(description: "nfq_open failed: \(String(cString: strerror(errno))) (needs root)") }
+        guard let handle = nfq_open() else { throw Failure(description: "\(systemError("nfq_open")) (needs root)") }
         defer { nfq_close(handle) }
         let context = Unmanaged.passUnretained(self).toOpaque()
         guard let queue = nfq_create_queue(handle, options.queue, packetArrived, context) else {
@@ -76,7 +76,7 @@ public final class PacketDelayer {
         sigaddset(&signals, SIGINT)
         sigprocmask(SIG_BLOCK, &signals, nil)
         let signalDescriptor = signalfd(-1, &signals, Int32(SFD_CLOEXEC))
-        guard signalDescriptor >= 0 else { throw Failure(description: "signalfd: \(String(cString: strerror(errno)))") }
+        guard signalDescriptor >= 0 else { throw Failure(description: systemError("signalfd").description) }
         defer { close(signalDescriptor) }
 
         if let readyFile = options.readyFile {
@@ -87,7 +87,7 @@ public final class PacketDelayer {
         // The next release is a timerfd at an absolute monotonic time: poll's millisecond
         // timeout would let every packet go up to 1 ms late.
         let timer = timerfd_create(CLOCK_MONOTONIC, Int32(TFD_CLOEXEC | TFD_NONBLOCK))
-        guard timer >= 0 else { throw Failure(description: "timerfd_create: \(String(cString: strerror(errno)))") }
+        guard timer >= 0 else { throw Failure(description: systemError("timerfd_create").description) }
         defer { close(timer) }
         var descriptors = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0),
                            pollfd(fd: signalDescriptor, events: Int16(POLLIN), revents: 0),
@@ -102,9 +102,9 @@ public final class PacketDelayer {
             timerfd_settime(timer, Int32(TFD_TIMER_ABSTIME), &setting, nil)
             for index in descriptors.indices { descriptors[index].revents = 0 }
             if poll(&descriptors, 3, -1) < 0 && errno != EINTR {
-                let reason = String(cString: strerror(errno))
+                let failure = systemError("poll")
                 releaseDue(.max)
-                throw Failure(description: "poll: \(reason)")
+                throw Failure(description: failure.description)
             }
             if descriptors[1].revents != 0 { break }
             if descriptors[2].revents != 0 {

@@ -4,6 +4,7 @@ import Foundation
 /// `network.partition`: drops (or rejects) matching traffic with an nft table of the fault's own.
 public enum NetworkPartition: FaultPlugin {
     public static let id = "network.partition"
+    public static var undoHandlers: [any UndoHandler.Type] { [NftTableDelete.self] }
     public static let summary = "drop or reject matching packets with an nft table of the fault's own (root); undo: delete that table, verified"
     public static let parameters = [NetworkNamespace.parameter] + PacketMatch.parameters(defaultDirection: .both) + [
         ParameterSpec("action", .string, "drop (default: peers time out) or reject (TCP reset, ICMP unreachable: peers fail at once)"),
@@ -22,6 +23,7 @@ public enum NetworkPartition: FaultPlugin {
 /// `network.loss`: drops a share of matching packets, chosen at random per packet.
 public enum NetworkLoss: FaultPlugin {
     public static let id = "network.loss"
+    public static var undoHandlers: [any UndoHandler.Type] { [NftTableDelete.self] }
     public static let summary = "drop `percent` of matching packets at random with an nft table of the fault's own (root); undo: delete that table, verified"
     public static let parameters = [NetworkNamespace.parameter, ParameterSpec("percent", .number, required: true, "share of packets to drop, above 0 and up to 100 (steps of 0.01)")]
         + PacketMatch.parameters(defaultDirection: .both)
@@ -48,8 +50,8 @@ struct NftFilterFault: Fault {
     func plan(_ context: FaultContext) throws -> FaultPlan {
         let table = NftTable(namespace: namespace, runID: context.runID, sequence: context.sequence)
         if !context.isDryRun { try table.requireAbsent() }
-        return try FaultPlan(target: "\(description) in \(namespace.label)", undoKind: NftTableDelete.kind,
-                             undoData: NftTableDelete.Payload(table: table), undoSummary: "delete \(table.label)")
+        return try FaultPlan(target: "\(description) in \(namespace.label)", undo: NftTableDelete.self,
+                             payload: NftTableDelete.Payload(table: table), undoSummary: "delete \(table.label)")
     }
 
     func inject(_ plan: FaultPlan, _ context: FaultContext) throws {

@@ -1,3 +1,4 @@
+import EbbCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -49,5 +50,5 @@ struct SocketError: Error, CustomStringConvertible {
     init(_ action: String, detail: String) { description = "\(action): \(detail)" }
 
     /// From the current `errno`.
-    init(_ action: String, errno code: Int32 = errno) { self.init(action, detail: String(cString: strerror(code))) }
+    init(_ action: String, errno code: Int32 = errno) { self.init(action, detail: SystemCallError.reason(errno: code)) }
 }

@@ -1,3 +1,4 @@
+import EbbCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -44,7 +45,7 @@ final class UpstreamDial {
         return nil
     }
 
-    func noteFailure(_ code: CInt) { lastFailure = String(cString: strerror(code)) }
+    func noteFailure(_ code: CInt) { lastFailure = SystemCallError.reason(errno: code) }
 
     func noteTimeout() { lastFailure = "no answer within 5 s" }
 

@@ -1,3 +1,4 @@
+import EbbCore
 import Foundation
 import Logging
 #if canImport(Glibc)
@@ -62,7 +63,7 @@ public enum JournalBench {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let payload = [UInt8](repeating: UInt8(ascii: "x"), count: 700)
         let directoryFD = open(directory.path, O_RDONLY | O_DIRECTORY)
-        guard directoryFD >= 0 else { throw DurableFile.Failure(message: "cannot open \(directory.path)") }
+        guard directoryFD >= 0 else { throw systemError("cannot open", directory.path) }
         defer { close(directoryFD) }
         let clock = ContinuousClock()
         let start = clock.now
@@ -70,11 +71,11 @@ public enum JournalBench {
             let temporary = directory.appendingPathComponent(".tmp-\(index)").path
             let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
             guard fd >= 0, write(fd, payload, payload.count) == payload.count, fsync(fd) == 0 else {
-                throw DurableFile.Failure(message: "floor write failed: \(String(cString: strerror(errno)))")
+                throw systemError("floor write failed")
             }
             close(fd)
             guard rename(temporary, directory.appendingPathComponent("\(index).json").path) == 0, fsync(directoryFD) == 0 else {
-                throw DurableFile.Failure(message: "floor rename failed: \(String(cString: strerror(errno)))")
+                throw systemError("floor rename failed")
             }
         }
         return (clock.now - start).seconds
