@@ -48,7 +48,7 @@ struct RollbackCommand: ParsableCommand {
 
         @OptionGroup var state: StateOptions
         @Option(name: .customLong("run"), help: ArgumentHelp("The run to execute (id or directory name).", valueName: "id")) var runID: String?
-        @Flag(help: "Execute every run that is not live and has pending records.") var all = false
+        @Flag(help: "Execute every run that is not live and has pending records, and close dead runs left open.") var all = false
         @Flag(help: "Log undo retries to stderr.") var verbose = false
         @Flag(help: "Also execute runs recorded on another host (only when their targets are shared, e.g. files on NFS).")
         var allowOtherHost = false
@@ -83,7 +83,9 @@ struct RollbackCommand: ParsableCommand {
                 for stray in runs where stray.isStray {
                     Wiring.printError("warning: \(stray.directory.path): \(stray.problem ?? "not a run")")
                 }
-                targets = runs.filter { !$0.isLive && $0.needsRecovery }
+                // Also a dead run still marked open with nothing pending (its runner reverted
+                // everything, then died before closing): executing it only closes it.
+                targets = runs.filter { !$0.isLive && ($0.needsRecovery || (!$0.isStray && $0.info?.status == .open)) }
                 if targets.isEmpty { print("Nothing to execute: no dead run has pending records.") }
             }
             let reports = RunReports(reportDirectory: URL(fileURLWithPath: reportDir).standardizedFileURL)

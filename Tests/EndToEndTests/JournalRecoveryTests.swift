@@ -101,4 +101,30 @@ import Glibc
         #expect((execute.stdout + execute.stderr).contains("out of range"))
         try? FileManager.default.removeItem(at: workspace.files.appendingPathComponent("flag"))
     }
+
+    /// A runner that reverted everything and died before closing its journal leaves a run that
+    /// is open with nothing pending (seen in the torture test); `execute --all` closes it.
+    @Test func aDeadRunLeftOpenWithNothingPendingIsClosedByExecuteAll() throws {
+        let workspace = try Workspace()
+        let suite = try workspace.write(suite: """
+        allowed_roots: [files]
+        scenarios:
+          - name: quick
+            duration: 10ms
+            faults:
+              - file.corrupt: { path: files/a.txt }
+        """)
+        let run = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(run.status == 0)
+        let runID = try unwrap(workspace.runIDs().first)
+        // What the runner's death just before closing leaves: every record final, run.json open.
+        let info = try workspace.runDirectory(runID).appendingPathComponent("run.json")
+        let text = try String(contentsOf: info, encoding: .utf8).replacingOccurrences(of: "\"status\" : \"closed\"", with: "\"status\" : \"open\"")
+        try DurableFile.write(Data(text.utf8), to: info.path)
+        let execute = try EbbRun.run(["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(execute.status == 0, "\(execute.stdout)\n\(execute.stderr)")
+        let list = try EbbRun.run(["rollback", "list", "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(list.stdout.contains("run \(runID)  crashed-recovered"), "\(list.stdout)")
+        #expect(workspace.filesAreAsTheyWere())
+    }
 }
