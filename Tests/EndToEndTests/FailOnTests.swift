@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// `--fail-on` maps exit codes for CI gates without changing what happened.
-@Suite struct FailOnTests {
+@Suite(.ownThread) struct FailOnTests {
     static func suite(closedPort: Int, rollback: String) -> String {
         """
         suite: gate
@@ -38,7 +38,7 @@ import Testing
 
 /// A reader that goes away (`ebb run | head`, a dead log collector) must not end a run with
 /// faults in place: ebb ignores SIGPIPE and drops output it cannot write.
-@Suite struct ClosedOutputTests {
+@Suite(.ownThread) struct ClosedOutputTests {
     @Test func aClosedStdoutDoesNotInterruptTheRun() throws {
         let workspace = try Workspace()
         let suite = try workspace.write(suite: """

@@ -57,7 +57,7 @@ final class CleanRoot {
     }
 }
 
-@Suite struct PackageTests {
+@Suite(.ownThread) struct PackageTests {
     /// Writes the .deb's files into a temporary folder, returns it.
     static func unpacked(_ deb: String) throws -> String {
         let dir = "/tmp/ebb-deb-\(UUID().uuidString.prefix(8))"

@@ -4,7 +4,7 @@ import Testing
 
 /// `ebb schema` is what editors validate suites with, so every example suite must pass it and
 /// a misspelt key must not. Validated by Debian's python3-jsonschema (draft 2020-12).
-@Suite struct SchemaTests {
+@Suite(.ownThread) struct SchemaTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
 
     @Test func theSchemaAcceptsEveryExampleSuiteAndRefusesAMisspeltKey() throws {

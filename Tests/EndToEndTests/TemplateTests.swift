@@ -4,7 +4,7 @@ import Testing
 
 /// The CI templates users copy must parse, every `ebb` command and flag they use must exist in
 /// this build's `--help`, and their shell steps must work as written on a clean Debian root.
-@Suite struct TemplateTests {
+@Suite(.ownThread) struct TemplateTests {
     static let templates = SchemaTests.repository.appendingPathComponent("ci/templates")
 
     @Test func theYAMLTemplatesParse() throws {
