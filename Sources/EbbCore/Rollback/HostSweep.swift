@@ -56,7 +56,10 @@ public struct HostSweep: Sendable {
         if due.isEmpty {
             RegistryCopy(directory: copy).removeIfSettled(run)
             let pending = run.records.filter(\.state.isPending).count
-            return Outcome(report: report, skipped: pending == 0 ? "nothing pending" : "\(pending) pending record(s) not yet past their deadline")
+            let kept = FileManager.default.fileExists(atPath: copy.path)
+            let reason = pending > 0 ? "\(pending) pending record(s) not yet past their deadline"
+                : kept ? "nothing pending, but damaged records: inspect \(directory.path)" : "nothing pending; its registry copy is removed"
+            return Outcome(report: report, skipped: reason)
         }
         let executor = RollbackExecutor(catalog: catalog, actor: Self.actor, budget: rollbackBudget, logger: logger)
         report.results = executor.execute(due, store: RecordStore(runDirectory: directory))
