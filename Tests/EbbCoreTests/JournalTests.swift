@@ -60,6 +60,24 @@ import Testing
         #expect(run.needsRecovery)
     }
 
+    /// The runner and the deadline heartbeat both copy a record's files into the host registry:
+    /// two threads writing one file must both succeed and leave one whole version.
+    @Test func threadsWritingOneFileAtOnceAllSucceed() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let path = scratch.url.appendingPathComponent("shared.json").path
+        let versions = (0..<16).map { Data(String(repeating: "\($0 % 10)", count: 4096 + $0).utf8) }
+        let failures = Failures()
+        DispatchQueue.concurrentPerform(iterations: 400) { index in
+            do { try DurableFile.write(versions[index % versions.count], to: path) } catch { failures.add("\(error)") }
+        }
+        let failed = failures.all
+        #expect(failed.count == 0, "first failure: \(failed.first ?? "")")
+        #expect(versions.contains(try DurableFile.read(path)))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: scratch.url.path).filter { $0.hasPrefix(".tmp-") }
+        #expect(leftovers.isEmpty)
+    }
+
     @Test func symlinksInTheStateDirectoryAreRefused() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
@@ -102,4 +120,12 @@ import Testing
         #expect(try recovery.execute(run).isComplete)
         #expect(LoggingUndo.lines(log) == ["undo"])
     }
+}
+
+/// Errors collected from concurrent work.
+final class Failures: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [String] = []
+    func add(_ item: String) { lock.withLock { items.append(item) } }
+    var all: [String] { lock.withLock { items } }
 }

@@ -21,8 +21,10 @@ public enum DurableFile {
         let directory = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
         try refuseSymlink(path)
-        let temporary = "\(directory)/.tmp-\(name)-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        // A random part as well as the pid: two threads of one process may write the same file
+        // (a record's registry copy is written by the runner and by the deadline heartbeat).
+        let temporary = "\(directory)/.tmp-\(name)-\(getpid())-\(String(UInt32.random(in: .min ... .max), radix: 16))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw Failure("create", temporary) }
         var failure: Failure?
         data.withUnsafeBytes { buffer in
