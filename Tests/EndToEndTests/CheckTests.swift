@@ -42,7 +42,11 @@ import Glibc
         #expect(downtime.limit == "<= 500ms")
         #expect(downtime.windows.count == 1, "\(downtime.windows)")
         let window = try #require(downtime.windows.first)
-        #expect(abs(window.duration.seconds - 1.0) <= 0.1, "window of \(window.duration)")
+        // The window is the time the process was really stopped (from injection to verified
+        // revert, which a loaded machine can stretch past the 1 s hold), to within the sampling.
+        let pausedFor = try pausedSeconds(in: workspace.url)
+        #expect(pausedFor >= 1.0, "the hold is 1s; the journal says the pause lasted \(pausedFor)s")
+        #expect(abs(window.duration.seconds - pausedFor) <= 0.15, "window of \(window.duration), pause of \(pausedFor)s")
         #expect(window.closed)
         #expect(checks["check: api (before)"]?.status == "passed")
         #expect(checks["recovery: api"]?.status == "passed")
@@ -53,6 +57,15 @@ import Glibc
         #expect(junit.contains(#"<testcase name="check: api max_downtime""#))
         #expect(junit.contains("downtime windows:"))
         #expect(try validateJUnit("reports/junit.xml", in: workspace.url) == [])
+    }
+
+    /// Seconds from the pause's injection to its verified revert, as the rollback summary reports them.
+    func pausedSeconds(in directory: URL) throws -> Double {
+        struct Fault: Decodable { var plugin: String; var injectedAt: Date?; var revertedAt: Date? }
+        struct Summary: Decodable { var faults: [Fault] }
+        let data = try Data(contentsOf: directory.appendingPathComponent("reports/rollback-summary.json"))
+        let pause = try #require(try JSONDecoder.journal.decode(Summary.self, from: data).faults.first { $0.plugin == "process.pause" })
+        return try #require(pause.revertedAt).timeIntervalSince(try #require(pause.injectedAt))
     }
 
     @Test func aFailingSteadyStateInjectsNothingAndExitsFour() throws {
