@@ -17,9 +17,10 @@ extension RollbackCommand {
             outside the workspace ($EBB_REGISTRY_DIR, else /var/lib/ebb/registry for root, else \
             $XDG_STATE_HOME/ebb/registry). The sweep reverts, verified, each pending record whose \
             deadline has passed and whose runner is dead, from the journal if it still exists, \
-            else from the registry. It also deletes Ebb's nft tables whose expiry (in their \
-            comment) has passed, in the host's and every named network namespace, even with no \
-            record left.
+            else from the registry. Even with no record left, it takes back what carries its \
+            expiry on the target: Ebb's nft tables (and the qdiscs and iptables rules they mark) \
+            in the host's and every named network namespace, and Ebb's cgroups (from their \
+            trusted.ebb.fault attribute).
 
             With --kubernetes: finds the objects labelled ebb.dev/run whose ebb.dev/expires-at \
             has passed and reverts them from their ebb.dev/undo annotation, verified; objects \
@@ -34,7 +35,7 @@ extension RollbackCommand {
         )
 
         @Flag(help: "Sweep Kubernetes objects (instead of this host, unless --host is given too).") var kubernetes = false
-        @Flag(help: "Sweep this host's registry and nft tables (the default without --kubernetes).") var host = false
+        @Flag(help: "Sweep this host's registry and marked faults (the default without --kubernetes).") var host = false
         @Option(help: ArgumentHelp("kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else the in-cluster service account).", valueName: "path"))
         var kubeconfig: String?
         @Option(help: ArgumentHelp("kubeconfig context (default: its current-context).", valueName: "name")) var context: String?
@@ -76,8 +77,8 @@ extension RollbackCommand {
 
         private func sweepHost(now: Date, into results: inout [RollbackResult], problems: inout [String]) throws {
             guard let registry = HostRegistry.standard else {
-                Output.standardOutput("host: no registry (EBB_REGISTRY_DIR=off); only nft tables are swept\n")
-                return sweepTables(now: now, liveRuns: [], into: &results)
+                Output.standardOutput("host: no registry (EBB_REGISTRY_DIR=off); only faults marked on their targets are swept\n")
+                return sweepMarked(now: now, liveRuns: [], into: &results)
             }
             var sweep = HostSweep(registry: registry, catalog: Wiring.catalog, logger: Wiring.logger(verbose: verbose))
             sweep.rollbackBudget = rollbackTimeout.duration
@@ -94,16 +95,28 @@ extension RollbackCommand {
                 problems += outcome.report.damaged.map { "\($0.path): \($0.problem)" }
             }
             let live = Set(outcomes.filter(\.isLive).map(\.report.runID))
-            sweepTables(now: now, liveRuns: live, into: &results)
+            sweepMarked(now: now, liveRuns: live, into: &results)
             if outcomes.allSatisfy({ $0.skipped != nil }) && results.isEmpty {
                 Output.standardOutput("Nothing to sweep on this host: no fault past its deadline is left.\n")
             }
         }
 
-        private func sweepTables(now: Date, liveRuns: Set<String>, into results: inout [RollbackResult]) {
+        /// Faults no record knows of, found by the expiry marked on their targets: nft tables
+        /// (with the qdiscs and rules they mark) and cgroups.
+        private func sweepMarked(now: Date, liveRuns: Set<String>, into results: inout [RollbackResult]) {
             for removal in NftOrphanSweep.sweep(now: now, liveRuns: liveRuns) {
-                Output.standardOutput("nft table \(removal.table) in \(removal.namespace), expired \(removal.expiredAt): \(removal.problem ?? "deleted")\n")
+                let leftovers = removal.leftovers.isEmpty ? "" : " with \(removal.leftovers.joined(separator: ", "))"
+                Output.standardOutput("nft table \(removal.table) in \(removal.namespace)\(leftovers), expired \(removal.expiredAt): \(removal.problem ?? "deleted")\n")
                 results.append(removal.result)
+            }
+            let groups = CgroupOrphanSweep.expired(now: now, liveRuns: liveRuns)
+            guard !groups.isEmpty else { return }
+            var executor = RollbackExecutor(catalog: Wiring.catalog, actor: HostSweep.actor, logger: Wiring.logger(verbose: verbose))
+            executor.budget = rollbackTimeout.duration
+            for result in executor.executeWithoutJournal(groups, runDirectory: URL(fileURLWithPath: "/")) {
+                let outcome = result.succeeded ? "reverted, verified" : "\(result.record.state.rawValue): \(result.record.message ?? "")"
+                Output.standardOutput("cgroup \(result.record.target), expired \(result.record.deadline): \(outcome)\n")
+                results.append(result)
             }
         }
 

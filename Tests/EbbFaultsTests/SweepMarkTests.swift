@@ -43,3 +43,20 @@ import Testing
         }
     }
 }
+
+/// What the host sweep reads when no record is left: iptables' own listing of a rule.
+@Suite struct IptablesRuleLineTests {
+    @Test func aListedRuleSplitsIntoTheWordsThatDeleteIt() {
+        let line = #"-A OUTPUT -p tcp -m tcp --dport 8080 -m comment --comment ebb:0badc0de/2 -j NFQUEUE --queue-num 4242 --queue-bypass"#
+        let words = IptablesRuleLine.words(line)
+        #expect(words.first == "-A" && words[1] == "OUTPUT")
+        #expect(words.contains("ebb:0badc0de/2"))
+        #expect(words.count == 17)
+    }
+
+    @Test func quotedWordsKeepTheirSpacesAndEscapedQuotes() {
+        #expect(IptablesRuleLine.words(#"-A INPUT -m comment --comment "two words \"quoted\"" -j ACCEPT"#)
+                == ["-A", "INPUT", "-m", "comment", "--comment", #"two words "quoted""#, "-j", "ACCEPT"])
+        #expect(IptablesRuleLine.words(#"-A X --comment """#) == ["-A", "X", "--comment", ""])
+    }
+}

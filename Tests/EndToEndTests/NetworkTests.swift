@@ -88,7 +88,9 @@ struct NetworkTests {
         let run = try start(suite("network.bandwidth: { netns: \(sandbox.server), interface: \(sandbox.serverInterface), rate: 8mbit }",
                                   duration: "15s"), in: workspace)
         let rate = try sandbox.downloadRate(bytes: 3_000_000)
-        #expect(abs(rate - 1_000_000) <= 100_000, "measured \(rate) bytes/s for 8mbit (1,000,000 bytes/s)")
+        // Never above the cap; below it only by what a machine busy with other tests costs the
+        // transfer (a unit mistake would be off by 8 or 1000 times).
+        #expect(rate <= 1_100_000 && rate >= 750_000, "measured \(rate) bytes/s for 8mbit (1,000,000 bytes/s)")
         #expect(run.wait() == 0, "\(run.stdout)\n\(run.stderr)")
         #expect(try sandbox.serverState() == before)
         #expect(try sandbox.downloadRate(bytes: 3_000_000) > 3_000_000)

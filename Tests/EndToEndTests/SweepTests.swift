@@ -142,4 +142,82 @@ import Glibc
         #expect(!left.contains { $0.contains("ebb_") && !$0.contains("0badf00d") }, "\(left)")
         for (name, _) in foreign { #expect(left.contains { $0.hasSuffix(name) }, "\(name) is not Ebb's to delete") }
     }
+
+    /// The same with faults whose own kernel objects have no room for an expiry: a root qdisc and
+    /// iptables rules (an nft table marks them), and cgroups (an extended attribute carries the
+    /// expiry and the undo). A group that looks like Ebb's but carries no mark is left alone.
+    @Test(.enabled(if: geteuid() == 0, "needs root for network namespaces, tc, iptables and cgroups"))
+    func qdiscsRulesAndCgroupsWithoutAnyRecordAreTakenBackAfterTheirExpiry() throws {
+        let workspace = try Workspace()
+        let sandbox = try NetworkSandbox()
+        defer { sandbox.close() }
+        let registry = workspace.url.appendingPathComponent("registry")
+        let frozen = try workspace.startSleeper("\(Int.random(in: 100_000...999_999)).4")
+        let throttled = try workspace.startSleeper("\(Int.random(in: 100_000...999_999)).5")
+        let cgroupsBefore = [frozen: CgroupCleanup.lines(frozen), throttled: CgroupCleanup.lines(throttled)]
+        let foreignGroup = "/sys/fs/cgroup/freezer/ebb-0badf00d-1"
+        try FileManager.default.createDirectory(atPath: foreignGroup, withIntermediateDirectories: false)
+        defer { rmdir(foreignGroup) }
+        let suite = try workspace.write(suite: """
+        scenarios:
+          - name: marked
+            duration: 2s
+            faults:
+              - network.bandwidth: { netns: \(sandbox.server), interface: \(sandbox.serverInterface), rate: 8mbit }
+              - network.delay: { netns: \(sandbox.server), delay: 50ms, port: \(sandbox.port) }
+              - process.freeze: { pid: \(frozen) }
+              - process.throttle: { pid: \(throttled), percent: 20 }
+        """)
+        let environment = ["EBB_REGISTRY_DIR": registry.path]
+        let run = try EbbRun(["run", suite, "--deadline-grace", "1s", "--no-guardian", "--state-dir", workspace.state.path],
+                             in: workspace.url, environment: environment)
+        #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
+        let runID = try unwrap(workspace.runIDs().first)
+        defer {
+            for group in CgroupCleanup.ebbGroups() where group.contains(runID) {
+                try? "THAWED".write(toFile: "\(group)/freezer.state", atomically: false, encoding: .utf8)
+            }
+        }
+        run.signal(SIGKILL)
+        _ = run.wait()
+        try FileManager.default.removeItem(at: workspace.state)
+        try FileManager.default.removeItem(at: registry)
+
+        func inNamespace(_ arguments: [String]) throws -> String {
+            try ChildProcess.run(["ip", "netns", "exec", sandbox.server] + arguments, timeout: .seconds(10)).output
+        }
+        func leftovers() throws -> [String] {
+            var found: [String] = []
+            if try inNamespace(["tc", "qdisc", "show", "dev", sandbox.serverInterface, "root"]).contains("tbf") { found.append("qdisc") }
+            if try inNamespace(["iptables", "-t", "mangle", "-S"]).contains("ebb:\(runID)/") { found.append("iptables rule") }
+            found += try inNamespace(["nft", "list", "tables"]).split(separator: "\n").filter { $0.contains("ebb_\(runID)_") }.map(String.init)
+            found += CgroupCleanup.ebbGroups().filter { $0.contains(runID) }
+            return found
+        }
+        let live = try leftovers()
+        #expect(live.contains("qdisc") && live.contains("iptables rule"), "\(live)")
+        #expect(live.filter { $0.contains("ebb_\(runID)_") }.count == 2, "an expiry marker for the qdisc and for the rules: \(live)")
+        #expect(live.filter { $0.hasPrefix("/sys/fs/cgroup") }.count == 2, "\(live)")
+
+        // Before the expiry: untouched.
+        let early = try sweep(workspace, environment)
+        #expect(early.status == 0, "\(early.output)")
+        #expect(try leftovers() == live)
+
+        var sweeps: [String] = []
+        let swept = eventually(timeout: .seconds(15)) {
+            if let swept = try? sweep(workspace, environment), !swept.output.contains("Nothing to sweep") { sweeps.append(swept.output) }
+            return (try? leftovers())?.isEmpty == true
+        }
+        let remaining = try leftovers()
+        #expect(swept, "the sweep takes everything back once the expiry has passed: \(remaining) \(sweeps)")
+        let lines = sweeps.joined().split(separator: "\n")
+        #expect(lines.filter { $0.hasSuffix(": deleted") || $0.hasSuffix(": reverted, verified") }.count == 4, "each fault once: \(sweeps)")
+        #expect(CgroupCleanup.lines(frozen) == cgroupsBefore[frozen], "the frozen process is back where it was, thawed")
+        #expect(CgroupCleanup.lines(throttled) == cgroupsBefore[throttled])
+        #expect(FileManager.default.fileExists(atPath: foreignGroup), "a group without Ebb's mark is not Ebb's")
+        let again = try sweep(workspace, environment)
+        #expect(again.status == 0)
+        #expect(again.output.contains("Nothing to sweep"), "\(again.output)")
+    }
 }

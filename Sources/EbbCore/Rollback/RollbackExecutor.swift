@@ -57,6 +57,26 @@ public struct RollbackExecutor: Sendable {
         }
     }
 
+    /// Executes records that no journal holds (made up by the sweep from marks on the targets),
+    /// newest first, with the same attempts, verification and budget; outcomes are only returned.
+    public func executeWithoutJournal(_ records: [UndoRecord], runDirectory: URL) -> [RollbackResult] {
+        let end = ContinuousClock.now + budget
+        return records.sorted { $0.sequence > $1.sequence }.map { record in
+            let start = ContinuousClock.now
+            guard let handler = catalog.undoHandlers[record.kind] else {
+                return finish(record, .revertFailed, "unknown undo kind '\(record.kind)'", start: start, store: nil)
+            }
+            let context = UndoContext(runID: record.runID, runDirectory: runDirectory, logger: logger)
+            guard let (state, message, tries) = Bounded.run(until: end, { undo(record, handler, context) }) else {
+                return finish(record, .revertFailed, "the undo was still running when the rollback budget (\(DurationText.format(budget))) ran out",
+                              start: start, store: nil)
+            }
+            var attempted = record
+            attempted.attempts += tries
+            return finish(attempted, state, message, start: start, store: nil)
+        }
+    }
+
     private func execute(_ record: UndoRecord, store: RecordStore, until end: ContinuousClock.Instant,
                          waitForOthers: Bool) -> RollbackResult? {
         let start = ContinuousClock.now

@@ -41,6 +41,7 @@ public enum ProcessFreeze: FaultPlugin {
             let payload = try plan.undoData.decode(ProcessThaw.Payload.self)
             let freezer = payload.freezer
             try freezer.create(payload.group)
+            CgroupMark.mark(plan, group: payload.group, in: freezer, expires: context.deadline, logger: context.logger)
             for target in payload.targets {
                 guard target.process.isRunning else { throw FaultError(description: "\(target.process.label) exited before it could be frozen") }
                 try freezer.move(target.process.pid, to: payload.group)
@@ -49,6 +50,11 @@ public enum ProcessFreeze: FaultPlugin {
             guard Poll.until(timeout: .seconds(2), { freezer.isFrozen(payload.group) }) else {
                 throw FaultError(description: "\(freezer.path(payload.group)) did not report frozen within 2s")
             }
+        }
+
+        func holdStarting(_ plan: FaultPlan, _ context: FaultContext) throws {
+            let payload = try plan.undoData.decode(ProcessThaw.Payload.self)
+            CgroupMark.mark(plan, group: payload.group, in: payload.freezer, expires: context.deadline, logger: context.logger)
         }
     }
 }

@@ -46,6 +46,7 @@ public enum ProcessThrottle: FaultPlugin {
             let payload = try plan.undoData.decode(ProcessUnthrottle.Payload.self)
             let hierarchy = payload.hierarchy
             try hierarchy.create(payload.group)
+            CgroupMark.mark(plan, group: payload.group, in: hierarchy, expires: context.deadline, logger: context.logger)
             // The cap is in place before the first target moves in.
             switch hierarchy.version {
             case .v2:
@@ -58,6 +59,11 @@ public enum ProcessThrottle: FaultPlugin {
                 guard target.process.isRunning else { throw FaultError(description: "\(target.process.label) exited before it could be throttled") }
                 try hierarchy.move(target.process.pid, to: payload.group)
             }
+        }
+
+        func holdStarting(_ plan: FaultPlan, _ context: FaultContext) throws {
+            let payload = try plan.undoData.decode(ProcessUnthrottle.Payload.self)
+            CgroupMark.mark(plan, group: payload.group, in: payload.hierarchy, expires: context.deadline, logger: context.logger)
         }
     }
 }

@@ -39,12 +39,18 @@ public enum NetworkBandwidth: FaultPlugin {
             let qdisc = OwnedRootQdisc(namespace: namespace, interface: interface, kind: "tbf", runID: context.runID, sequence: context.sequence)
             if !context.isDryRun { try qdisc.requireDefaultRoot() }
             return try FaultPlan(target: "egress of \(interface) in \(namespace.label) capped at \(rate.text)", undo: QdiscDelete.self,
-                                 payload: QdiscDelete.Payload(qdisc: qdisc), undoSummary: "delete \(qdisc.label)")
+                                 payload: QdiscDelete.Payload(qdisc: qdisc, expiryTable: try NftTable.expiryMarker(in: namespace, context)),
+                                 undoSummary: "delete \(qdisc.label)")
         }
 
         func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
-            let qdisc = try plan.undoData.decode(QdiscDelete.Payload.self).qdisc
-            try qdisc.add(["rate", "\(rate.bitsPerSecond)bit", "burst", String(burst), "latency", "\(Int(latency.seconds * 1_000_000))us"])
+            let payload = try plan.undoData.decode(QdiscDelete.Payload.self)
+            try payload.expiryTable?.createMarker(expires: context.deadline, scriptPath: NftTable.scriptPath(context))
+            try payload.qdisc.add(["rate", "\(rate.bitsPerSecond)bit", "burst", String(burst), "latency", "\(Int(latency.seconds * 1_000_000))us"])
+        }
+
+        func holdStarting(_ plan: FaultPlan, _ context: FaultContext) throws {
+            try plan.undoData.decode(QdiscDelete.Payload.self).expiryTable?.renew(expires: context.deadline, scriptPath: NftTable.scriptPath(context))
         }
     }
 }

@@ -74,23 +74,29 @@ struct OwnedRootQdisc: Codable, Sendable, Equatable {
 public enum QdiscDelete: UndoHandler {
     public struct Payload: Codable, Sendable {
         var qdisc: OwnedRootQdisc
+        /// The nft table carrying the fault's expiry (see ``NftTable/createMarker(expires:scriptPath:)``);
+        /// nil where nft is not installed, and in records from before markers.
+        var expiryTable: NftTable?
     }
 
     public static let kind = "network.qdisc-delete"
 
     public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
         let qdisc = payload.qdisc
-        guard try qdisc.interfaceExists() else { return .undone }   // the interface is gone, and the qdisc with it
-        guard let root = try RootQdisc.of(qdisc.interface, in: qdisc.namespace), !root.isDefault else { return .undone }
-        guard root.handle == qdisc.handle, root.kind == qdisc.kind else {
-            throw VerificationFailure("the root qdisc of \(qdisc.interface) in \(qdisc.namespace.label) is now \(root.kind) \(root.handle), not Ebb's \(qdisc.kind) \(qdisc.handle); left alone")
+        // A gone interface took the qdisc with it; a default root means it is deleted already.
+        if try qdisc.interfaceExists(), let root = try RootQdisc.of(qdisc.interface, in: qdisc.namespace), !root.isDefault {
+            guard root.handle == qdisc.handle, root.kind == qdisc.kind else {
+                throw VerificationFailure("the root qdisc of \(qdisc.interface) in \(qdisc.namespace.label) is now \(root.kind) \(root.handle), not Ebb's \(qdisc.kind) \(qdisc.handle); left alone")
+            }
+            try qdisc.namespace.run(["tc", "qdisc", "del", "dev", qdisc.interface, "root", "handle", qdisc.handle])
         }
-        try qdisc.namespace.run(["tc", "qdisc", "del", "dev", qdisc.interface, "root", "handle", qdisc.handle])
+        try payload.expiryTable?.deleteIfOurs()
         return .undone
     }
 
     public static func verify(_ payload: Payload, _ context: UndoContext) throws {
         let qdisc = payload.qdisc
+        if let table = payload.expiryTable, try table.listing() != nil { throw VerificationFailure("\(table.label) (its expiry marker) still exists") }
         guard try qdisc.interfaceExists() else { return }
         if let root = try RootQdisc.of(qdisc.interface, in: qdisc.namespace), root.handle == qdisc.handle {
             throw VerificationFailure("\(qdisc.label) is still the root qdisc")

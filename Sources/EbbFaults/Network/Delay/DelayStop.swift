@@ -58,6 +58,9 @@ public enum DelayStop: UndoHandler {
         var rules: [QueueRule]
         /// Mangle tables (`ip mangle`, `ip6 mangle`) that did not exist when the fault was planned.
         var absentTables: [String]
+        /// The nft table carrying the fault's expiry (see ``NftTable/createMarker(expires:scriptPath:)``);
+        /// nil where nft is not installed, and in records from before markers.
+        var expiryTable: NftTable?
 
         init(namespace: NetworkNamespace, runID: String, sequence: Int, match: PacketMatch) {
             self.namespace = namespace
@@ -102,17 +105,13 @@ public enum DelayStop: UndoHandler {
                 while try rule.isPresent(in: namespace) { try rule.delete(in: namespace) }
             }
         }
-        // Rules first, so nothing new is queued; SIGTERM lets the delayer release what it holds.
-        let delayers = ProcessTable.carrying(environmentKey, payload.marker)
-        for delayer in delayers { kill(delayer.pid, SIGTERM) }
-        for delayer in delayers where !ChildProcess.waitUntilGone(delayer.pid, startTime: delayer.startTime, timeout: .seconds(3)) {
-            kill(delayer.pid, SIGKILL)
-            _ = ChildProcess.waitUntilGone(delayer.pid, startTime: delayer.startTime, timeout: .seconds(3))
-        }
+        // Rules first, so nothing new is queued.
+        stopDelayers(marked: payload.marker)
         if !namespaceGone {
             for table in payload.absentTables where try isEmptyMangleTable(table, in: namespace) {
                 try namespace.run(["nft", "delete", "table"] + table.split(separator: " ").map(String.init))
             }
+            try payload.expiryTable?.deleteIfOurs()
         }
         return .undone
     }
@@ -129,6 +128,18 @@ public enum DelayStop: UndoHandler {
         }
         let delayers = ProcessTable.carrying(environmentKey, payload.marker)
         guard delayers.isEmpty else { throw VerificationFailure("packet delayers still run: pids \(delayers.map(\.pid))") }
+        if let table = payload.expiryTable, try table.listing() != nil { throw VerificationFailure("\(table.label) (its expiry marker) still exists") }
+    }
+
+    /// Stops the delayers whose environment carries `EBB_DELAY=<marker>`: SIGTERM lets one
+    /// release the packets it holds; SIGKILL after 3 s.
+    static func stopDelayers(marked marker: String) {
+        let delayers = ProcessTable.carrying(environmentKey, marker)
+        for delayer in delayers { kill(delayer.pid, SIGTERM) }
+        for delayer in delayers where !ChildProcess.waitUntilGone(delayer.pid, startTime: delayer.startTime, timeout: .seconds(3)) {
+            kill(delayer.pid, SIGKILL)
+            _ = ChildProcess.waitUntilGone(delayer.pid, startTime: delayer.startTime, timeout: .seconds(3))
+        }
     }
 
     /// Whether a mangle table holds nothing but iptables-nft's base chains, empty and accepting:

@@ -70,13 +70,15 @@ public enum NetworkDelay: FaultPlugin {
                     try qdisc.requireDefaultRoot()
                 }
                 return try FaultPlan(target: "egress of \(interface) in \(namespace.label) delayed \(amount) (netem)", undo: QdiscDelete.self,
-                                     payload: QdiscDelete.Payload(qdisc: qdisc), undoSummary: "delete \(qdisc.label)")
+                                     payload: QdiscDelete.Payload(qdisc: qdisc, expiryTable: try NftTable.expiryMarker(in: namespace, context)),
+                                     undoSummary: "delete \(qdisc.label)")
             }
             var payload = DelayStop.Payload(namespace: namespace, runID: context.runID, sequence: context.sequence, match: match)
             if !context.isDryRun {
                 try payload.requireTools()
                 payload.absentTables = try payload.absentMangleTables()
             }
+            payload.expiryTable = try NftTable.expiryMarker(in: namespace, context)
             return try FaultPlan(target: "\(match.label) in \(namespace.label) delayed \(amount) (NFQUEUE \(payload.queue), in user space)",
                                  undo: DelayStop.self, payload: payload,
                                  undoSummary: "delete the iptables rules commented \(payload.comment), stop the delayer marked \(DelayStop.environmentKey)=\(payload.marker)")
@@ -84,13 +86,16 @@ public enum NetworkDelay: FaultPlugin {
 
         func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
             if plan.undoKind == QdiscDelete.kind {
-                let qdisc = try plan.undoData.decode(QdiscDelete.Payload.self).qdisc
+                let payload = try plan.undoData.decode(QdiscDelete.Payload.self)
+                try payload.expiryTable?.createMarker(expires: context.deadline, scriptPath: NftTable.scriptPath(context))
+                let qdisc = payload.qdisc
                 var options = ["delay", "\(delay.milliseconds)ms"]
                 if jitter > .zero { options += ["\(jitter.milliseconds)ms"] }
                 try qdisc.add(options)
                 return
             }
             let payload = try plan.undoData.decode(DelayStop.Payload.self)
+            try payload.expiryTable?.createMarker(expires: context.deadline, scriptPath: NftTable.scriptPath(context))
             let ready = context.runDirectory.appendingPathComponent("delay-\(context.sequence).ready").path
             let arguments = ["delay-worker", "--queue", String(payload.queue), "--delay-ms", String(delay.milliseconds),
                              "--jitter-ms", String(jitter.milliseconds), "--until", String(format: "%.3f", context.deadline.timeIntervalSince1970),
@@ -107,6 +112,12 @@ public enum NetworkDelay: FaultPlugin {
                 throw FaultError(description: "the packet delayer did not bind NFQUEUE \(payload.queue): \(log.trimmingCharacters(in: .whitespacesAndNewlines))")
             }
             for rule in payload.rules { try rule.add(in: namespace) }
+        }
+
+        func holdStarting(_ plan: FaultPlan, _ context: FaultContext) throws {
+            let table = plan.undoKind == QdiscDelete.kind ? try plan.undoData.decode(QdiscDelete.Payload.self).expiryTable
+                : try plan.undoData.decode(DelayStop.Payload.self).expiryTable
+            try table?.renew(expires: context.deadline, scriptPath: NftTable.scriptPath(context))
         }
     }
 }

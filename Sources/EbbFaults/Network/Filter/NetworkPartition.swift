@@ -57,7 +57,10 @@ struct NftFilterFault: Fault {
     func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
         let table = try plan.undoData.decode(NftTableDelete.Payload.self).table
         let rule = [match.nftExpression, "counter", verdict].filter { !$0.isEmpty }.joined(separator: " ")
-        try table.create(rule: rule, directions: match.directions, expires: context.deadline,
-                         scriptPath: context.runDirectory.appendingPathComponent("nft-\(context.sequence).nft").path)
+        try table.create(rule: rule, directions: match.directions, expires: context.deadline, scriptPath: NftTable.scriptPath(context))
+    }
+
+    func holdStarting(_ plan: FaultPlan, _ context: FaultContext) throws {
+        try plan.undoData.decode(NftTableDelete.Payload.self).table.renew(expires: context.deadline, scriptPath: NftTable.scriptPath(context))
     }
 }

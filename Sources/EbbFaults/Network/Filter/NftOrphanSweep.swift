@@ -3,14 +3,18 @@ import Foundation
 
 /// Finds nft tables that Ebb made (`inet ebb_<run>_<seq>`, comment `ebb run <run> fault <seq>
 /// expires <unix seconds>`) and whose expiry has passed, in the host's namespace and in every
-/// named one, and deletes them: what `ebb rollback sweep` does when no record of the fault is
-/// left anywhere. A table without Ebb's exact comment, or without an expiry, is never touched.
+/// named one, removes what the fault left besides (a qdisc, iptables rules, a delayer: see
+/// ``NetworkLeftovers``; the table is their expiry marker) and deletes the table: what `ebb
+/// rollback sweep` does when no record of the fault is left anywhere. A table without Ebb's
+/// exact comment, or without an expiry, is never touched.
 public enum NftOrphanSweep {
     /// One table the sweep found expired, and what became of it.
     public struct Removal: Sendable {
         public var table: String
         public var namespace: String
         public var expiredAt: Date
+        /// What went with the table (a qdisc, iptables rules, a delayer), if anything.
+        public var leftovers: [String] = []
         /// nil when it was deleted and is verified gone.
         public var problem: String?
 
@@ -25,6 +29,7 @@ public enum NftOrphanSweep {
             record.finishedAt = Date()
             record.revertedBy = HostSweep.actor
             record.message = problem ?? "found by name and comment after its expiry, with no record left"
+                + (leftovers.isEmpty ? "" : "; removed with it: \(leftovers.joined(separator: ", "))")
             return RollbackResult(record: record, duration: .zero)
         }
     }
@@ -45,6 +50,8 @@ public enum NftOrphanSweep {
                 guard let text = try? table.listing(), let expiry = expiry(in: text, of: table), expiry < now else { continue }
                 var removal = Removal(table: name, namespace: namespace.label, expiredAt: expiry)
                 do {
+                    // The table goes last: while anything of the fault is left, it stays findable.
+                    removal.leftovers = try NetworkLeftovers.remove(runID: String(parts[1]), sequence: sequence, in: namespace)
                     try namespace.run(["nft", "delete", "table", "inet", name])
                     if try table.listing() != nil { removal.problem = "\(table.label) still exists after delete" }
                 } catch {

@@ -39,19 +39,66 @@ struct NftTable: Codable, Sendable, Equatable {
         }
     }
 
-    /// Creates the table with one rule per direction, atomically: `create` fails when a table of
-    /// this name appeared meanwhile, and then nothing of the batch is applied. The comment also
-    /// carries the fault's expiry (`expires <unix seconds>`), so `ebb rollback sweep` can remove
-    /// the table once it has passed, even when no journal or registry record is left.
-    func create(rule: String, directions: [PacketMatch.Direction], expires: Date, scriptPath: String) throws {
-        var lines = ["create table inet \(name) { comment \"\(comment) \(Self.expiryMark)\(Int(expires.timeIntervalSince1970.rounded(.up)))\"; }"]
-        for direction in directions {
+    /// Creates the table with one rule per direction (none for a marker), atomically: `create`
+    /// fails when a table of this name appeared meanwhile, and then nothing of the batch is
+    /// applied. The comment also carries the fault's expiry (`expires <unix seconds>`), so `ebb
+    /// rollback sweep` can remove the table once it has passed, even when no journal or registry
+    /// record is left. The script stays at `scriptPath` for ``renew(expires:scriptPath:)``.
+    func create(rule: String?, directions: [PacketMatch.Direction], expires: Date, scriptPath: String) throws {
+        var lines = ["create table inet \(name) { comment \"\(comment) \(Self.expiryMark)\(Self.seconds(expires))\"; }"]
+        for direction in rule == nil ? [] : directions {
             let (chain, hook) = direction == .ingress ? ("ingress", "input") : ("egress", "output")
             lines.append("add chain inet \(name) \(chain) { type filter hook \(hook) priority filter - 10; policy accept; }")
-            lines.append("add rule inet \(name) \(chain) \(rule)")
+            lines.append("add rule inet \(name) \(chain) \(rule ?? "")")
         }
         try (lines.joined(separator: "\n") + "\n").write(toFile: scriptPath, atomically: true, encoding: .utf8)
         try namespace.run(["nft", "-f", scriptPath])
+    }
+
+    /// An empty table that only carries a fault's expiry, for faults whose own kernel objects
+    /// have no room for one (a root qdisc, iptables rules): the sweep finds them through it
+    /// (see ``NetworkLeftovers``).
+    func createMarker(expires: Date, scriptPath: String) throws {
+        try create(rule: nil, directions: [], expires: expires, scriptPath: scriptPath)
+    }
+
+    /// Moves the expiry in the table's comment (nft cannot change a comment in place): deletes
+    /// and re-creates the table from its script in one transaction, which fails as a whole, and
+    /// brings nothing back, when the table is gone meanwhile.
+    func renew(expires: Date, scriptPath: String) throws {
+        guard let listing = try listing(), isOurs(listing) else { return }   // taken back already, or not ours
+        let script = try String(contentsOfFile: scriptPath, encoding: .utf8)
+        guard let range = script.range(of: "\(Self.expiryMark)[0-9]+", options: .regularExpression) else {
+            throw FaultError(description: "\(scriptPath) carries no expiry to move")
+        }
+        let renewed = script.replacingCharacters(in: range, with: "\(Self.expiryMark)\(Self.seconds(expires))")
+        try renewed.write(toFile: scriptPath, atomically: true, encoding: .utf8)
+        let batch = scriptPath + ".renew"
+        try ("delete table inet \(name)\n" + renewed).write(toFile: batch, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: batch) }
+        try namespace.run(["nft", "-f", batch])
+    }
+
+    /// Deletes the table if it exists and carries this fault's comment.
+    func deleteIfOurs() throws {
+        guard let listing = try listing(), isOurs(listing) else { return }
+        try namespace.run(["nft", "delete", "table", "inet", name])
+    }
+
+    private static func seconds(_ date: Date) -> Int { Int(date.timeIntervalSince1970.rounded(.up)) }
+
+    /// Where a fault's table script is kept: in its run directory.
+    static func scriptPath(_ context: FaultContext) -> String {
+        context.runDirectory.appendingPathComponent("nft-\(context.sequence).nft").path
+    }
+
+    /// The expiry marker of a fault in `namespace`, refused when a table of its name exists;
+    /// nil where nft is not installed (then only the journal and the registry know the fault).
+    static func expiryMarker(in namespace: NetworkNamespace, _ context: FaultContext) throws -> NftTable? {
+        guard SystemTool.isInstalled("nft") else { return nil }
+        let table = NftTable(namespace: namespace, runID: context.runID, sequence: context.sequence)
+        if !context.isDryRun { try table.requireAbsent() }
+        return table
     }
 }
 

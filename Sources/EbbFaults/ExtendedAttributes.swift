@@ -41,6 +41,23 @@ enum ExtendedAttributes {
         return failed
     }
 
+    /// The value of attribute `name` of the file open at `fd`; nil when it has none.
+    static func value(_ name: String, of fd: Int32) -> Data? {
+        guard let get = getFunction else { return nil }
+        let length = get(fd, name, nil, 0)
+        guard length >= 0 else { return nil }
+        var value = [UInt8](repeating: 0, count: max(length, 1))
+        let read = get(fd, name, &value, value.count)
+        return read >= 0 ? Data(value.prefix(read)) : nil
+    }
+
+    /// Sets attribute `name` of the file open at `fd` to `value`; throws why it could not.
+    static func set(_ name: String, to value: Data, on fd: Int32) throws {
+        guard let set = setFunction else { throw FaultError(description: "this C library has no fsetxattr") }
+        let bytes = [UInt8](value)
+        guard set(fd, name, bytes, bytes.count, 0) == 0 else { throw FaultError(description: "setxattr \(name): \(SystemCallError.reason())") }
+    }
+
     /// Names of `expected` attributes the file open at `fd` lacks or holds with another value.
     static func missing(_ expected: [String: String], on fd: Int32) -> [String] {
         let now = read(fd)
