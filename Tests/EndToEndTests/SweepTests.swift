@@ -220,4 +220,32 @@ import Glibc
         #expect(again.status == 0)
         #expect(again.output.contains("Nothing to sweep"), "\(again.output)")
     }
+
+    /// A marked expiry counts from the hold's start, like the record's deadline: a scenario whose
+    /// later faults take long to inject must not have its first fault swept in the middle of the hold.
+    @Test(.enabled(if: geteuid() == 0, "needs root for network namespaces and nft"))
+    func theMarkedExpiryMovesToTheEndOfTheHold() throws {
+        let workspace = try Workspace()
+        let sandbox = try NetworkSandbox()
+        defer { sandbox.close() }
+        let suite = try workspace.write(suite: """
+        scenarios:
+          - name: slow
+            duration: 4s
+            faults:
+              - network.partition: { netns: \(sandbox.server), port: 8080 }
+              - command: { inject: [sleep, "2"], rollback: ["true"] }
+        """)
+        let run = try EbbRun(["run", suite, "--deadline-grace", "1s", "--state-dir", workspace.state.path], in: workspace.url,
+                             environment: ["EBB_REGISTRY_DIR": "off"])
+        #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
+        let holding = Date()
+        let runID = try unwrap(workspace.runIDs().first)
+        let listing = try ChildProcess.run(["ip", "netns", "exec", sandbox.server, "nft", "list", "table", "inet", "ebb_\(runID)_1"],
+                                           timeout: .seconds(10)).output
+        let expiry = try unwrap(listing.range(of: "expires [0-9]+", options: .regularExpression).flatMap { Double(listing[$0].dropFirst(8)) })
+        // Injection + 5 s would be about 3 s from now (the command took 2 s); the hold's end + grace is 5 s.
+        #expect(expiry >= holding.timeIntervalSince1970 + 4.5, "expires \(expiry - holding.timeIntervalSince1970) s after the hold started")
+        #expect(run.wait() == 0, "\(run.stdout)\n\(run.stderr)")
+    }
 }
