@@ -111,6 +111,7 @@ extension RollbackCommand {
             }
             let groups = CgroupOrphanSweep.expired(now: now, liveRuns: liveRuns)
             guard !groups.isEmpty else { return }
+            Set(groups.map(\.runID)).forEach { InFlightTools.settle(runID: $0) }
             var executor = RollbackExecutor(catalog: Wiring.catalog, actor: HostSweep.actor, logger: Wiring.logger(verbose: verbose))
             executor.budget = rollbackTimeout.duration
             for result in executor.executeWithoutJournal(groups, runDirectory: URL(fileURLWithPath: "/")) {

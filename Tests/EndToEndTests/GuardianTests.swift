@@ -53,6 +53,48 @@ import Glibc
         #expect(list.stdout.contains("recovered by guardian"))
     }
 
+    /// A command the runner started can outlive it: an inject still running when the runner is
+    /// SIGKILLed must not act after the guardian's undo. The guardian waits for it (5 s), then
+    /// ends it, and only then takes the fault back.
+    @Test(arguments: [("sleep 1", "finishes while the guardian waits"), ("sleep 30", "is ended by the guardian")])
+    func anInjectStillRunningWhenTheRunnerDiesNeverActsAfterTheUndo(pause: String, fate: String) throws {
+        let workspace = try Workspace()
+        let suite = try workspace.write(suite: """
+        allowed_roots: [files]
+        scenarios:
+          - name: slow-inject
+            duration: 5m
+            faults:
+              - command:
+                  inject: [sh, -c, "touch files/started; \(pause); touch files/flag"]
+                  rollback: [rm, -f, files/flag]
+                  verify: [sh, -c, "! test -e files/flag"]
+                  timeout: 1m
+        """)
+        let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        let started = workspace.files.appendingPathComponent("started").path
+        #expect(eventually(timeout: .seconds(30)) { FileManager.default.fileExists(atPath: started) }, "\(run.stdout)\n\(run.stderr)")
+        let runID = try unwrap(workspace.runIDs().first)
+        run.signal(SIGKILL)
+        _ = run.wait()
+        #expect(eventually(timeout: .seconds(20)) { (try? runInfo(workspace, runID)["status"] as? String) == "crashed-recovered" })
+        // Recovered: the inject has finished or was ended, so nothing of the run acts any more.
+        #expect(processesActing(for: runID).isEmpty, "the inject \(fate)")
+        // (Without that wait, the inject would still be running: wait for it before judging.)
+        #expect(eventually(timeout: .seconds(40)) { processesActing(for: runID).isEmpty })
+        #expect(!FileManager.default.fileExists(atPath: workspace.files.appendingPathComponent("flag").path), "the inject acted after the undo")
+    }
+
+    /// Processes whose environment says they act for `runID`.
+    func processesActing(for runID: String) -> [Int32] {
+        let needle = Data("EBB_ACTING_FOR=\(runID)".utf8)
+        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init)
+        return pids.filter { pid in
+            guard let environ = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ")) else { return false }
+            return environ.split(separator: 0).contains { $0.elementsEqual(needle) }
+        }
+    }
+
     @Test func aRunWhoseGuardianWasKilledTooIsRecoveredByRollbackExecute() throws {
         let workspace = try Workspace()
         let suite = try workspace.write(suite: """

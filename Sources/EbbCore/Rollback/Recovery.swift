@@ -61,8 +61,15 @@ public struct Recovery: Sendable {
         if let problem = current.problem {
             report.damaged.append((current.directory.appendingPathComponent("run.json").path, problem))
         }
+        let pending = current.records.filter(\.state.isPending)
+        if !pending.isEmpty {
+            // A command the dead runner started may still be injecting: it must not act after the undo.
+            for command in InFlightTools.settle(runID: current.id) {
+                logger.warning("ended \(command.displayName) (pid \(command.pid)), still acting for dead run \(current.id) after 5s")
+            }
+        }
         let executor = RollbackExecutor(catalog: catalog, actor: actor, budget: rollbackBudget, logger: logger)
-        report.results = executor.execute(current.records.filter(\.state.isPending), store: RecordStore(runDirectory: current.directory))
+        report.results = executor.execute(pending, store: RecordStore(runDirectory: current.directory))
         if var info = current.info, info.status == .open || info.status == .crashedDirty {
             info.status = report.isComplete ? .crashedRecovered : .crashedDirty
             info.closedAt = Date()

@@ -60,7 +60,9 @@ public final class Runner: @unchecked Sendable {
 
     /// Creates the run's journal; fails when the state directory cannot be used.
     public func openJournal() throws -> RunJournal {
-        try RunJournal.create(stateDirectory: options.stateDirectory, suites: suites.map(\.path), registry: options.registry)
+        let journal = try RunJournal.create(stateDirectory: options.stateDirectory, suites: suites.map(\.path), registry: options.registry)
+        InFlightTools.markCommands(actingFor: journal.runID)
+        return journal
     }
 
     /// Runs every selected scenario of every suite, recording into `journal`, and closes it.

@@ -140,7 +140,8 @@ public enum ChildProcess {
         // The output goes to an anonymous in-memory file: an undo must work where $TMPDIR is
         // full, read-only or gone (a crashed job's container), so nothing is written to disk.
         let capture = try OutputCapture()
-        let pid = try spawn(arguments, environment: environment, directory: directory, outputPath: capture.path)
+        let marked = (environment ?? [:]).merging(InFlightTools.environment) { given, _ in given }
+        let pid = try spawn(arguments, environment: marked, directory: directory, outputPath: capture.path)
         guard let status = wait(pid, timeout: timeout) else {
             kill(-pid, SIGKILL)
             _ = wait(pid, timeout: nil)

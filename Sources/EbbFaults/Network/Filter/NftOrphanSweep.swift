@@ -49,6 +49,7 @@ public enum NftOrphanSweep {
                 let table = NftTable(namespace: namespace, runID: String(parts[1]), sequence: sequence)
                 guard let text = try? table.listing(), let expiry = expiry(in: text, of: table), expiry < now else { continue }
                 var removal = Removal(table: name, namespace: namespace.label, expiredAt: expiry)
+                InFlightTools.settle(runID: String(parts[1]))   // a dead runner's `tc` may still be adding
                 do {
                     // The table goes last: while anything of the fault is left, it stays findable.
                     removal.leftovers = try NetworkLeftovers.remove(runID: String(parts[1]), sequence: sequence, in: namespace)
