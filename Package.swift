@@ -103,18 +103,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "EbbCoreTests", dependencies: ["EbbCore", "EbbFaults"]),
+        // What every test target shares (the `.ownThread` trait); never part of a product.
+        .target(name: "EbbTestSupport", path: "Tests/EbbTestSupport"),
+        .testTarget(name: "EbbCoreTests", dependencies: ["EbbCore", "EbbFaults", "EbbTestSupport"]),
         .testTarget(
             name: "EbbFaultsTests",
             dependencies: [
-                "EbbFaults", "EbbCore", "EbbDemoTarget",
+                "EbbFaults", "EbbCore", "EbbDemoTarget", "EbbTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "EbbKubernetesTests", dependencies: ["EbbKubernetes", "EbbCore"]),
-        .testTarget(name: "EbbReportsTests", dependencies: ["EbbReports", "EbbCore"]),
-        .testTarget(name: "EbbChecksTests", dependencies: ["EbbChecks", "EbbCore", "EbbFaults"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["EbbCore", "EbbKubernetes"]),
+        .testTarget(name: "EbbReportsTests", dependencies: ["EbbReports", "EbbCore", "EbbTestSupport"]),
+        .testTarget(name: "EbbChecksTests", dependencies: ["EbbChecks", "EbbCore", "EbbFaults", "EbbTestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["EbbCore", "EbbKubernetes", "EbbTestSupport"]),
     ]
 )

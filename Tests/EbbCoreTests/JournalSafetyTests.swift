@@ -1,4 +1,5 @@
 import EbbCore
+import EbbTestSupport
 import Foundation
 import Logging
 import Testing
@@ -8,7 +9,7 @@ import Glibc
 
 /// One state machine and one writer per record: no interleaving of runner, guardian and
 /// recovery can make a live fault read `reverted`.
-@Suite struct RecordStateMachineTests {
+@Suite(.ownThread) struct RecordStateMachineTests {
     @Test func onlyForwardMovesAreAllowed() {
         #expect(RecordState.armed.canChange(to: .injected))
         #expect(RecordState.injected.canChange(to: .reverted))
@@ -94,7 +95,7 @@ import Glibc
 }
 
 /// The rollback has a budget: an undo that hangs cannot hold a CI job forever.
-@Suite struct RollbackBudgetTests {
+@Suite(.ownThread) struct RollbackBudgetTests {
     @Test func undosPastTheBudgetAreRecordedFailedInsteadOfHanging() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
@@ -123,7 +124,7 @@ import Glibc
 }
 
 /// Records with numbers no Ebb writes are damage, reported and never executed.
-@Suite struct DamagedRecordTests {
+@Suite(.ownThread) struct DamagedRecordTests {
     @Test(arguments: [
         ("\"sequence\" : 1", "\"sequence\" : 1e300"),
         ("\"attempts\" : 0", "\"attempts\" : 9223372036854775807"),
@@ -151,7 +152,7 @@ import Glibc
 }
 
 /// The journal is executed as code: only the user's own, unshared files are trusted.
-@Suite struct JournalTrustTests {
+@Suite(.ownThread) struct JournalTrustTests {
     @Test func aRecordOwnedBySomeoneElseOrWritableByOthersIsRefused() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
@@ -183,7 +184,7 @@ import Glibc
 
 /// Nothing can wedge the journal: stray entries are reported and passed over, half-created
 /// runs are never seen, and a run that can never be recovered can be forgotten.
-@Suite struct WedgedJournalTests {
+@Suite(.ownThread) struct WedgedJournalTests {
     @Test func strayAndHalfCreatedEntriesNeitherBlockNorHide() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
@@ -227,7 +228,7 @@ import Glibc
 }
 
 /// A run is tied to a machine, not to a hostname; cluster-only runs belong to no machine.
-@Suite struct HostIdentityTests {
+@Suite(.ownThread) struct HostIdentityTests {
     func deadRun(_ scratch: ScratchDirectory, kind: String, rewrite: (String) -> String) throws -> (RunSnapshot, String) {
         let log = scratch.url.appendingPathComponent("log").path
         _ = FileManager.default.createFile(atPath: log, contents: nil)

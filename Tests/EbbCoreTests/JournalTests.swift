@@ -1,8 +1,9 @@
 import EbbCore
+import EbbTestSupport
 import Foundation
 import Testing
 
-@Suite struct JournalTests {
+@Suite(.ownThread) struct JournalTests {
     @Test func recordsAreDurableFilesWithPrivatePermissions() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
@@ -91,7 +92,7 @@ import Testing
     }
 }
 
-@Suite struct RecoveryOwnershipTests {
+@Suite(.ownThread) struct RecoveryOwnershipTests {
     @Test func aRunRecordedOnAnotherHostIsReportedNotExecuted() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }

@@ -1,5 +1,6 @@
 import EbbCore
 import EbbFaults
+import EbbTestSupport
 import Foundation
 import Testing
 
@@ -27,7 +28,7 @@ final class Observations: @unchecked Sendable {
     var all: [String: Bool] { lock.withLock { armed } }
 }
 
-@Suite(.serialized) struct RunnerTests {
+@Suite(.serialized, .ownThread) struct RunnerTests {
     @Test func everyPluginIsArmedBeforeItActsAndEveryTargetEndsAsItWas() async throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }

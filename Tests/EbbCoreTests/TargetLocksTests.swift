@@ -1,9 +1,10 @@
 import EbbCore
+import EbbTestSupport
 import Foundation
 import Testing
 
 /// Two runs (two lock sets) on one state directory: a target one holds is refused to the other.
-@Suite struct TargetLocksTests {
+@Suite(.ownThread) struct TargetLocksTests {
     @Test func aTargetHeldByOneRunIsRefusedToAnotherUntilReleased() throws {
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("ebb-locks-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: state) }

@@ -1,12 +1,13 @@
 import EbbCore
 import EbbFaults
+import EbbTestSupport
 import Foundation
 import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
 
-@Suite struct FileFaultTests {
+@Suite(.ownThread) struct FileFaultTests {
     static let original = "line one\nline two: the original content\n"
 
     @Test(arguments: [
@@ -86,7 +87,7 @@ import Glibc
     }
 }
 
-@Suite struct DiskAndCommandFaultTests {
+@Suite(.ownThread) struct DiskAndCommandFaultTests {
     @Test func diskFillTakesTheSpaceAndTheUndoGivesItBack() throws {
         let harness = try FaultHarness()
         defer { harness.remove() }

@@ -1,5 +1,6 @@
 import EbbCore
 import EbbFaults
+import EbbTestSupport
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -9,7 +10,7 @@ import Glibc
 /// File faults pin their file (and its directory) by device and inode from preflight to
 /// restore: a symlink or a swapped directory put in between is never followed, and what the
 /// restore cannot keep (owner, special bits, xattrs) is kept or refused, never lost silently.
-@Suite struct FilePinningTests {
+@Suite(.ownThread) struct FilePinningTests {
     static let original = "line one\nline two: the original content\n"
 
     @Test func aSymlinkSwappedInBetweenBackupAndInjectIsNotFollowed() throws {

@@ -1,12 +1,13 @@
 import EbbCore
 import EbbFaults
+import EbbTestSupport
 import Foundation
 import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
 
-@Suite(.serialized) struct ProcessFaultTests {
+@Suite(.serialized, .ownThread) struct ProcessFaultTests {
     @Test func pauseStopsTheTargetAndTheUndoResumesItVerified() throws {
         let harness = try FaultHarness()
         defer { harness.remove() }

@@ -1,5 +1,6 @@
 import EbbCore
 import EbbFaults
+import EbbTestSupport
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -8,7 +9,7 @@ import Glibc
 
 /// Processes no selector may ever pick (PID 1, kernel threads, Ebb's runners and guardians),
 /// and `process.restart` starting a target exactly once.
-@Suite(.serialized) struct ProcessTargetTests {
+@Suite(.serialized, .ownThread) struct ProcessTargetTests {
     @Test func aPidfileNamingPID1IsRefused() throws {
         let harness = try FaultHarness()
         defer { harness.remove() }

@@ -1,12 +1,13 @@
 import EbbCore
 import EbbFaults
+import EbbTestSupport
 import Foundation
 import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
 
-@Suite("Proxy HTTP faults and undo", .serialized)
+@Suite("Proxy HTTP faults and undo", .serialized, .ownThread)
 struct ProxyHTTPTests {
     @Test("status 503 for a share of matching requests: ratio within tolerance over 1,000 requests, none reaches the demo target")
     func statusRatio() throws {

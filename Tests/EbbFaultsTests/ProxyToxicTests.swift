@@ -1,11 +1,12 @@
 import EbbCore
 import EbbFaults
+import EbbTestSupport
 import Foundation
 import Testing
 
 /// Real TCP traffic through a running proxy to a real upstream; faults are loaded from YAML and
 /// undone from their records, as a run does.
-@Suite("Proxy toxics", .serialized)
+@Suite("Proxy toxics", .serialized, .ownThread)
 struct ProxyToxicTests {
     @Test("latency adds the requested delay (within 10%) to HTTP round trips to the demo target")
     func latency() throws {

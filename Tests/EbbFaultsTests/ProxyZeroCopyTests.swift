@@ -1,5 +1,6 @@
 import EbbCore
 import EbbFaults
+import EbbTestSupport
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -8,7 +9,7 @@ import Glibc
 
 /// The clean proxy's zero-copy relay (splice(2)) and its hand-off to the NIO path when a rule
 /// arrives, with real TCP traffic.
-@Suite("Proxy zero-copy relay", .serialized)
+@Suite("Proxy zero-copy relay", .serialized, .ownThread)
 struct ProxyZeroCopyTests {
     @Test("a clean connection is relayed in the kernel: 8 MiB echoed intact, nothing held in Ebb's memory, a half-close passes")
     func cleanConnectionIsSpliced() throws {

@@ -1,3 +1,4 @@
+import EbbTestSupport
 import Foundation
 import Testing
 #if canImport(Glibc)

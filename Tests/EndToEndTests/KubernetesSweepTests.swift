@@ -1,5 +1,6 @@
 import EbbCore
 import EbbKubernetes
+import EbbTestSupport
 import Foundation
 import Testing
 #if canImport(Glibc)

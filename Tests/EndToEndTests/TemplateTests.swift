@@ -1,4 +1,5 @@
 import EbbCore
+import EbbTestSupport
 import Foundation
 import Testing
 

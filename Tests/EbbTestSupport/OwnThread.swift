@@ -1,15 +1,16 @@
 import Foundation
 import Testing
 
-/// Runs each test of a suite on a thread of its own. Swift Testing runs synchronous tests on
+/// Runs each test of a suite on a thread of its own (shared by every test target: they run in
+/// one process, so a blocking suite anywhere starves the async tests everywhere). Swift Testing runs synchronous tests on
 /// the cooperative pool, which has one thread per core (two on CI): two long end-to-end tests
 /// waiting there for processes would leave no thread to the async tests (the sampler's, whose
 /// samples are tasks), which then time out. The test keeps its task, and with it the test
 /// context its expectations report to; only the thread that runs it changes.
-struct OwnThread: SuiteTrait, TestTrait, TestScoping {
-    var isRecursive: Bool { true }
+public struct OwnThread: SuiteTrait, TestTrait, TestScoping {
+    public var isRecursive: Bool { true }
 
-    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+    public func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
         guard testCase != nil else { return try await function() }
         let executor = ThreadExecutor()
         defer { executor.stop() }
@@ -24,7 +25,7 @@ struct OwnThread: SuiteTrait, TestTrait, TestScoping {
 
 extension Trait where Self == OwnThread {
     /// Each test runs on a thread of its own instead of the cooperative pool.
-    static var ownThread: OwnThread { OwnThread() }
+    public static var ownThread: OwnThread { OwnThread() }
 }
 
 /// A task executor with one thread that runs its jobs in order until stopped.
