@@ -20,7 +20,6 @@ import Testing
     ]
 
     @Test func everyPluginsUndoKindsAreRegistered() throws {
-        #expect(catalog.plugins.count == 24)
         for plugin in catalog.sortedPlugins {
             #expect(!plugin.undoHandlers.isEmpty, "\(plugin.id) names no undo handler")
             for handler in plugin.undoHandlers {
@@ -31,8 +30,10 @@ import Testing
         }
     }
 
-    @Test func registeredKindsAreTheJournalsKinds() {
-        #expect(Set(catalog.undoHandlers.keys) == Self.journalKinds)
+    @Test func everyKindEarlierJournalsNameIsStillRegistered() {
+        // A renamed or dropped kind would leave earlier runs' records unexecutable; a new
+        // plugin's kind needs no entry here (add it once a release has written it).
+        #expect(Self.journalKinds.subtracting(catalog.undoHandlers.keys).isEmpty)
         // Kinds no plugin names are registered on purpose only: the setup records'.
         let fromPlugins = Set(catalog.plugins.values.flatMap { $0.undoHandlers.map { $0.kind } })
         #expect(Set(catalog.undoHandlers.keys).subtracting(fromPlugins) == ["fixture.stop", "proxy.stop"])

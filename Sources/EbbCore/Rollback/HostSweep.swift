@@ -61,6 +61,9 @@ public struct HostSweep: Sendable {
                 : kept ? "nothing pending, but damaged records: inspect \(directory.path)" : "nothing pending; its registry copy is removed"
             return Outcome(report: report, skipped: reason)
         }
+        for command in InFlightTools.settle(runID: run.id) {
+            logger.warning("ended \(command.displayName) (pid \(command.pid)), still acting for dead run \(run.id) after 5s")
+        }
         let executor = RollbackExecutor(catalog: catalog, actor: Self.actor, budget: rollbackBudget, logger: logger)
         report.results = executor.execute(due, store: RecordStore(runDirectory: directory))
         let after = JournalReader(holding: directory).run(at: directory)

@@ -22,7 +22,7 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
         }
     }
 
-    /// Rank in the precedence 2 > 3 > 130/143 > 1 > 4 > 0.
+    /// Rank in the precedence 2 > 3 > 129/130/143 > 1 > 4 > 0.
     private var rank: Int {
         switch self {
         case .rollbackIncomplete: return 5

@@ -31,7 +31,7 @@ public enum HTMLReport {
             html += section(scenario, summary: summary)
         }
         if let timeline = summary.timeline, timeline.scenarios.contains(where: { $0.series.contains(where: \.downsampled) }) {
-            html.append("<p class=\"muted\">Series of more than \(timeline.maxPointsPerSeries) samples are downsampled: every health transition and each bucket's lowest and highest value are kept (README, \"The timeline section\").</p>")
+            html.append("<p class=\"muted\">Series of more than \(timeline.maxPointsPerSeries) samples are downsampled: every health transition and each bucket's lowest and highest value are kept (docs/reference.md, \"The timeline section\").</p>")
         }
         for problem in summary.damaged { html.append("<p class=\"bad-text\">DAMAGED: \(HTMLText.escape(problem))</p>") }
         html += ["</body>", "</html>"]
