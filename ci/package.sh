@@ -76,8 +76,11 @@ cp -a Scenarios "$root/usr/share/ebb/examples"
 manual_date=$(git log -1 --format=%cs 2>/dev/null || date -u +%F)
 "$generate_manual" "$ebb" --date "$manual_date" --output-directory "$root/usr/share/man/man1"
 gzip -9n "$root/usr/share/man/man1/ebb.1"
-cp README.md "$root/usr/share/doc/ebb/README.md"
-# The sweep timer: installed, not enabled (systemctl enable --now ebb-sweep.timer; README).
+# The documentation: README, ARCHITECTURE, CONTRIBUTING and docs/ (guide, reference, the report's
+# picture), side by side as in the repository so that the links between them hold.
+cp README.md ARCHITECTURE.md CONTRIBUTING.md "$root/usr/share/doc/ebb/"
+cp -r docs "$root/usr/share/doc/ebb/docs"
+# The sweep timer: installed, not enabled (systemctl enable --now ebb-sweep.timer; ARCHITECTURE.md).
 install -m 644 packaging/systemd/ebb-sweep.service packaging/systemd/ebb-sweep.timer "$root/usr/lib/systemd/system/"
 find "$root" -type d -exec chmod 755 {} +
 find "$root/usr/share" -type f -exec chmod 644 {} +

@@ -19,7 +19,7 @@ enum Wiring {
     }
 
     /// Runs `body` with SIGINT/SIGTERM/SIGHUP noted but not obeyed: an undo cut in half by a CI
-    /// cancel would leave the system worse than either state (invariant 2).
+    /// cancel would leave the system worse than either state (ARCHITECTURE.md invariant 3).
     static func withoutInterruption<T>(_ body: () throws -> T) rethrows -> T {
         let trap = SignalTrap { number in
             printError("\(SignalTrap.name(of: number)) received: rollback is in progress and will finish first")

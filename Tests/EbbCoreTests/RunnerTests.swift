@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// Wraps a real fault and, at the moment it injects, reads the journal from disk: the undo
-/// record must already be there in state `armed` (invariant 1, arm before act).
+/// record must already be there in state `armed` (ARCHITECTURE.md invariant 1, arm before act).
 struct ArmCheckingFault: Fault {
     let inner: any Fault
     let name: String

@@ -4,7 +4,7 @@ import Logging
 import Glibc
 #endif
 
-/// The dead-man switch (DESIGN.md invariant 6): a detached process that watches one runner.
+/// The dead-man switch (ARCHITECTURE.md invariant 8): a detached process that watches one runner.
 /// When the runner dies without closing its journal, the guardian replays the pending undos
 /// from the journal; while the runner lives, it reverts any fault left past its deadline.
 public struct Guardian: Sendable {

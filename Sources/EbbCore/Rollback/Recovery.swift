@@ -14,14 +14,14 @@ public struct RecoveryReport: Sendable {
     public var isComplete: Bool { refusal == nil && damaged.isEmpty && results.allSatisfy(\.succeeded) }
 }
 
-/// Executes the undo records of runs from the journal alone: no suite, no plugin setup (invariant 7).
+/// Executes the undo records of runs from the journal alone: no suite, no plugin setup (ARCHITECTURE.md invariant 7).
 public struct Recovery: Sendable {
     public var reader: JournalReader
     public var catalog: PluginCatalog
     public var actor: String
     public var logger: Logger
     /// Execute runs recorded on another host (a shared state directory); off by default,
-    /// because their pids and paths name things on that host (ownership, invariant 5).
+    /// because their pids and paths name things on that host (ownership, ARCHITECTURE.md invariant 6).
     public var allowsOtherHosts = false
     /// The time budget of each run's rollback (`--rollback-timeout`).
     public var rollbackBudget = RollbackExecutor.defaultBudget

@@ -19,7 +19,7 @@ public struct RollbackResult: Sendable {
 }
 
 /// Runs undo records: newest first, each retried, then verified, each outcome written durably.
-/// One failure never stops the others (invariant 2), and the whole rollback has a time budget:
+/// One failure never stops the others (ARCHITECTURE.md invariant 2), and the whole rollback has a time budget:
 /// undos still waiting when it runs out are recorded as failed instead of hanging the run.
 public struct RollbackExecutor: Sendable {
     public var catalog: PluginCatalog

@@ -21,7 +21,7 @@ public final class RollbackScope: @unchecked Sendable {
     /// The records armed in this scope so far.
     public var records: [UndoRecord] { mutex.withLock { armed } }
 
-    /// Arm, then act (invariant 1), written once for faults, fixtures and proxies: makes the undo
+    /// Arm, then act (ARCHITECTURE.md invariant 1), written once for faults, fixtures and proxies: makes the undo
     /// record durable (state `armed`), runs `act`, and records the fault `injected`.
     ///
     /// The record's lock is held from arming until `injected` is written, so no other process
@@ -111,7 +111,7 @@ public final class RollbackScope: @unchecked Sendable {
 /// A fault that could not be injected, and how far it got.
 public struct InjectionFailure: Error, CustomStringConvertible {
     public enum Stage: String, Sendable {
-        /// The undo record could not be made durable: the fault was not injected (invariant 1).
+        /// The undo record could not be made durable: the fault was not injected (ARCHITECTURE.md invariant 1).
         case arm
         /// Injection failed after arming: the fault may be partly in place and is rolled back.
         case inject

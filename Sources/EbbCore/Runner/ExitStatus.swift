@@ -1,4 +1,4 @@
-/// Ebb's exit codes; one table, kept identical in code, README and `--help`.
+/// Ebb's exit codes; one table, kept identical in code, docs/reference.md and `--help`.
 public enum ExitStatus: Int32, Sendable, CaseIterable {
     case passed = 0
     case checksFailed = 1
@@ -46,7 +46,7 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
         }
     }
 
-    /// The table as `--help` and README print it.
+    /// The table as `--help` and docs/reference.md print it.
     public static var table: String {
         allCases.map { "  \(String($0.rawValue).padding(toLength: 4, withPad: " ", startingAt: 0)) \($0.meaning)" }
             .joined(separator: "\n")

@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// Turns SIGINT, SIGTERM and SIGHUP into calls of `handler` on a dispatch queue, instead of
-/// letting them end the process: the runner must roll back first (invariant 2).
+/// letting them end the process: the runner must roll back first (ARCHITECTURE.md invariant 2).
 public final class SignalTrap: @unchecked Sendable {
     private var sources: [DispatchSourceSignal] = []
 

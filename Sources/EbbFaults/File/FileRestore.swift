@@ -83,7 +83,7 @@ public enum FileRestore: UndoHandler {
     }
 
     /// A restore cut short (the runner killed mid-undo) leaves its temp copy beside the file.
-    /// Its name carries this run's id, which proves it is ours to delete (invariant 5).
+    /// Its name carries this run's id, which proves it is ours to delete (ARCHITECTURE.md invariant 6).
     static func removeInterruptedRestores(_ name: String, in directory: Int32, _ context: UndoContext) {
         let marker = ".\(name).ebb-\(context.runID).restore"
         for entry in Pinned.names(directory) where entry.contains(marker) {

@@ -2,7 +2,7 @@ import CLibXML2
 import EbbCore
 import Foundation
 
-/// Writes a run as a JUnit XML report (DESIGN.md, "JUnit mapping").
+/// Writes a run as a JUnit XML report (docs/reference.md, "JUnit mapping").
 ///
 /// Layout: a `<testsuites>` root; one `<testsuite>` per scenario (name = scenario, package =
 /// `ebb.<suite>`), plus one named `setup` for fixture steps when there are any; one

@@ -3,7 +3,7 @@ import Foundation
 
 /// The rollback summary: what happened to every fault a run armed, from its journal.
 /// Written as `rollback-summary.json` (schema `ebb.rollback-summary/v1`, documented in
-/// README) and as Markdown for people and CI step summaries.
+/// docs/reference.md) and as Markdown for people and CI step summaries.
 public struct RollbackSummary: Codable, Sendable {
     public static let schema = "ebb.rollback-summary/v1"
 
@@ -80,7 +80,7 @@ public struct RollbackSummary: Codable, Sendable {
     public var checks: [Check]
     public var damaged: [String]
     /// When things happened: every check's samples and every metric's scrapes per scenario,
-    /// bounded (schema `ebb.timeline/v1`, README "The timeline section"). Absent in summaries
+    /// bounded (schema `ebb.timeline/v1`, docs/reference.md "The timeline section"). Absent in summaries
     /// written before it existed.
     public var timeline: RunTimeline?
 

@@ -4,7 +4,7 @@ import Foundation
 /// Bounds the points a series keeps in the summary, so that an hour-long hold sampled every
 /// 50 ms (72,000 samples) still makes a summary of a few hundred kilobytes.
 ///
-/// The rule, for a limit of N points (README, "The timeline section"):
+/// The rule, for a limit of N points (docs/reference.md, "The timeline section"):
 /// 1. A series of at most N points is kept whole.
 /// 2. Otherwise it is cut into (N-2)/4 buckets of consecutive points (equal counts), and each
 ///    bucket keeps its first point and the points with its lowest and highest value; the

@@ -2,7 +2,7 @@ import EbbCore
 import Foundation
 
 /// The `timeline` section of `rollback-summary.json` (schema `ebb.timeline/v1`, documented in
-/// README): per scenario, when it ran and every check's and metric's samples, bounded by
+/// docs/reference.md): per scenario, when it ran and every check's and metric's samples, bounded by
 /// ``Downsampler``. Faults are not repeated here: `faults[]` has their times and fates.
 /// `ebb report html --from` draws the report from this section alone.
 public struct RunTimeline: Codable, Sendable, Equatable {
