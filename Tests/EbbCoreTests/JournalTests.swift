@@ -61,6 +61,17 @@ import Testing
         #expect(run.needsRecovery)
     }
 
+    /// Record file names are how every version finds a record: they must never change.
+    @Test func recordFileNamesStayAsEarlierVersionsWroteThem() throws {
+        func name(_ scenario: String, _ fault: String) throws -> String {
+            UndoRecord(runID: "r", sequence: 7, scenario: scenario, fault: fault, plugin: "p", target: "t", kind: "k",
+                       data: .null, state: .armed, armedAt: Date(), deadline: Date()).fileName
+        }
+        #expect(try name("pause-service", "process.pause") == "0007-pause_service-process.pause.json")
+        #expect(try name("café e\u{301}", "a/b c") == "0007-caf___-a_b_c.json", "one _ per character, accents and all")
+        #expect(try name(String(repeating: "x", count: 70), "f") == "0007-\(String(repeating: "x", count: 60))-f.json")
+    }
+
     /// The runner and the deadline heartbeat both copy a record's files into the host registry:
     /// two threads writing one file must both succeed and leave one whole version.
     @Test func threadsWritingOneFileAtOnceAllSucceed() throws {

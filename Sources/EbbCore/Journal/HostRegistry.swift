@@ -67,10 +67,12 @@ struct RegistryCopy: Sendable {
 
     init(directory: URL) { self.directory = directory }
 
-    /// Copies `record` and any backup of the run not copied yet, durably.
-    func write(_ record: UndoRecord, from runDirectory: URL) throws {
+    /// Copies `record` and any backup of the run not copied yet; backups always durably, the
+    /// record as `durably` says. Returns the record's path in the copy.
+    @discardableResult
+    func write(_ record: UndoRecord, from runDirectory: URL, durably: Bool = true) throws -> String {
         try copyBackups(from: runDirectory)
-        try record.write(into: directory)
+        return try record.write(into: directory, durably: durably)
     }
 
     /// The run-directory folders undos read besides their record: file backups (made before the

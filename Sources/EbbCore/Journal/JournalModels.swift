@@ -68,16 +68,23 @@ public struct UndoRecord: Codable, Sendable {
     }
 
     /// Writes this record durably into its run directory (see ``DurableFile``).
-    public func write(into runDirectory: URL) throws {
+    /// Writes the record into `runDirectory`; returns its path. See ``DurableFile/write(_:to:durably:)``.
+    @discardableResult
+    public func write(into runDirectory: URL, durably: Bool = true) throws -> String {
         var record = self
         record.message = message.map(SecretRedactor.shared.redact)  // a message may quote command output
-        try DurableFile.write(JSONEncoder.journal.encode(record), to: runDirectory.appendingPathComponent(fileName).path)
+        let path = runDirectory.appendingPathComponent(fileName).path
+        try DurableFile.write(JSONEncoder.journal.encode(record), to: path, durably: durably)
+        return path
     }
 
+    /// `text` with every character but ASCII letters, digits, `.` and `_` replaced by `_`, at
+    /// most 60 characters. Record file names come from it, so it must never change; it is
+    /// computed on every read and write of a record, so it builds no set.
     static func slug(_ text: String) -> String {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._")
-        let mapped = String(text.map { allowed.contains($0) ? $0 : "_" })
-        return String(mapped.prefix(60))
+        String(text.prefix(60).map { character in
+            (character.isASCII && (character.isLetter || character.isNumber)) || character == "." || character == "_" ? character : "_"
+        })
     }
 }
 

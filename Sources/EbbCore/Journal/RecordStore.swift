@@ -53,15 +53,19 @@ public struct RecordStore: Sendable {
 
     /// Replaces a record with `record`, if its current state allows the change. Hold its lock.
     /// A record on disk that cannot be read is replaced: the writer's copy is the better truth.
-    public func update(_ record: UndoRecord) throws {
+    /// With `durably` false the change is visible at once but fsynced only by a later
+    /// ``DurableFile/sync(_:)`` of the returned paths (a rollback commits its outcomes together).
+    @discardableResult
+    public func update(_ record: UndoRecord, durably: Bool = true) throws -> [String] {
         if let current = try? current(record), !current.state.canChange(to: record.state) {
             throw Conflict(description: "record \(record.fileName) is \(current.state.rawValue)"
                 + (current.revertedBy.map { " (by \($0))" } ?? "") + "; it cannot become \(record.state.rawValue)")
         }
-        try record.write(into: runDirectory)
+        var written = [try record.write(into: runDirectory, durably: durably)]
         // A copy removed once its run settled is not brought back by a late write.
         if let registryCopy, FileManager.default.fileExists(atPath: registryCopy.directory.path) {
-            try registryCopy.write(record, from: runDirectory)
+            written.append(try registryCopy.write(record, from: runDirectory, durably: durably))
         }
+        return written
     }
 }

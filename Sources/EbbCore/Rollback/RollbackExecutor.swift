@@ -50,11 +50,23 @@ public struct RollbackExecutor: Sendable {
     /// Each record is read afresh under its lock: one that another process finished meanwhile
     /// comes back as that process left it. With `waitForOthers` false (the guardian's deadline
     /// path), a record whose lock another process holds is skipped and left out of the result.
+    ///
+    /// Outcomes are written as each undo finishes (other processes see them at once) and made
+    /// durable together at the end: one journal commit for the batch instead of one per record
+    /// (1,000 paused processes resume in a fraction of the time). A crash before that commit
+    /// loses only outcomes, never an undo: the records read pending, and undos are idempotent.
     public func execute(_ records: [UndoRecord], store: RecordStore, waitForOthers: Bool = true) -> [RollbackResult] {
         let end = ContinuousClock.now + budget
-        return records.sorted { $0.sequence > $1.sequence }.compactMap {
-            execute($0, store: store, until: end, waitForOthers: waitForOthers)
+        var written: [String] = []
+        var results = records.sorted { $0.sequence > $1.sequence }.compactMap {
+            execute($0, store: store, until: end, waitForOthers: waitForOthers, written: &written)
         }
+        do { try DurableFile.sync(written) } catch {
+            let problem = "could not make the outcomes durable in the journal: \(error)"
+            logger.error("\(problem)")
+            for index in results.indices where results[index].journalProblem == nil { results[index].journalProblem = problem }
+        }
+        return results
     }
 
     /// Executes records that no journal holds (made up by the sweep from marks on the targets),
@@ -64,32 +76,32 @@ public struct RollbackExecutor: Sendable {
         return records.sorted { $0.sequence > $1.sequence }.map { record in
             let start = ContinuousClock.now
             guard let handler = catalog.undoHandlers[record.kind] else {
-                return finish(record, .revertFailed, "unknown undo kind '\(record.kind)'", start: start, store: nil)
+                return finish(record, .revertFailed, "unknown undo kind '\(record.kind)'", start: start)
             }
             let context = UndoContext(runID: record.runID, runDirectory: runDirectory, logger: logger)
             guard let (state, message, tries) = Bounded.run(until: end, { undo(record, handler, context) }) else {
                 return finish(record, .revertFailed, "the undo was still running when the rollback budget (\(DurationText.format(budget))) ran out",
-                              start: start, store: nil)
+                              start: start)
             }
             var attempted = record
             attempted.attempts += tries
-            return finish(attempted, state, message, start: start, store: nil)
+            return finish(attempted, state, message, start: start)
         }
     }
 
     private func execute(_ record: UndoRecord, store: RecordStore, until end: ContinuousClock.Instant,
-                         waitForOthers: Bool) -> RollbackResult? {
+                         waitForOthers: Bool, written: inout [String]) -> RollbackResult? {
         let start = ContinuousClock.now
         let lock: RunLock?
         do {
             lock = try store.lock(record.sequence, waitingUntil: waitForOthers ? end : nil)
         } catch {
-            return finish(record, .revertFailed, "cannot lock the record: \(error)", start: start, store: nil)
+            return finish(record, .revertFailed, "cannot lock the record: \(error)", start: start)
         }
         guard let lock else {
             guard waitForOthers else { return nil }
             return finish(record, .revertFailed, "another Ebb process held the record until the rollback budget (\(DurationText.format(budget))) ran out",
-                          start: start, store: nil)
+                          start: start)
         }
         defer { lock.release() }
         // The journal is the truth: the guardian or a recovery may have finished it meanwhile.
@@ -102,11 +114,11 @@ public struct RollbackExecutor: Sendable {
         guard current.state.isPending else { return RollbackResult(record: current, duration: .zero) }
         guard ContinuousClock.now < end else {
             return finish(current, .revertFailed, "not attempted: the rollback budget (\(DurationText.format(budget))) ran out first",
-                          start: start, store: store)
+                          start: start, store: store, written: &written)
         }
         guard let handler = catalog.undoHandlers[current.kind] else {
             return finish(current, .revertFailed, "unknown undo kind '\(current.kind)': this ebb cannot execute it (written by another version?)",
-                          start: start, store: store)
+                          start: start, store: store, written: &written)
         }
         let context = UndoContext(runID: current.runID, runDirectory: store.runDirectory, logger: logger)
         let payload = current
@@ -114,10 +126,10 @@ public struct RollbackExecutor: Sendable {
         guard let (state, message, tries) = attempt else {
             current.attempts += 1
             return finish(current, .revertFailed, "the undo was still running when the rollback budget (\(DurationText.format(budget))) ran out",
-                          start: start, store: store)
+                          start: start, store: store, written: &written)
         }
         current.attempts += tries
-        return finish(current, state, message, start: start, store: store)
+        return finish(current, state, message, start: start, store: store, written: &written)
     }
 
     /// Runs the undo and its verification, retried; returns the outcome and the attempts made.
@@ -144,9 +156,16 @@ public struct RollbackExecutor: Sendable {
         return (.revertFailed, lastError, attempts)
     }
 
-    /// Records the outcome durably (when `store` is given) and wraps it as a result.
+    /// The outcome as a result, recorded nowhere (no journal holds the record, or it cannot be locked).
+    private func finish(_ record: UndoRecord, _ state: RecordState, _ message: String?, start: ContinuousClock.Instant) -> RollbackResult {
+        var unused: [String] = []
+        return finish(record, state, message, start: start, store: nil, written: &unused)
+    }
+
+    /// Records the outcome in `store`, if given (visible at once; the caller commits `written`),
+    /// and wraps it as a result.
     private func finish(_ record: UndoRecord, _ state: RecordState, _ message: String?, start: ContinuousClock.Instant,
-                        store: RecordStore?) -> RollbackResult {
+                        store: RecordStore?, written: inout [String]) -> RollbackResult {
         var record = record
         record.state = state
         record.message = message
@@ -154,7 +173,7 @@ public struct RollbackExecutor: Sendable {
         record.revertedBy = actor
         var result = RollbackResult(record: record, duration: ContinuousClock.now - start)
         guard let store else { return result }
-        do { try store.update(record) } catch {
+        do { written += try store.update(record, durably: false) } catch {
             result.journalProblem = "could not record the outcome in the journal: \(error)"
             logger.error("\(result.journalProblem!)")
         }

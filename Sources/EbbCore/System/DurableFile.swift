@@ -17,7 +17,9 @@ public enum DurableFile {
     }
 
     /// Writes `data` to `path` so that after return either the old or the new content survives a crash.
-    public static func write(_ data: Data, to path: String) throws {
+    /// With `durably` false the replacement is atomic (other processes see the old or the new
+    /// content) but not yet fsynced: the caller commits a batch with ``sync(_:)``.
+    public static func write(_ data: Data, to path: String, durably: Bool = true) throws {
         let directory = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
         try refuseSymlink(path)
@@ -39,7 +41,7 @@ public enum DurableFile {
                 offset += written
             }
         }
-        if failure == nil && fsync(fd) != 0 { failure = Failure("fsync", temporary) }
+        if failure == nil && durably && fsync(fd) != 0 { failure = Failure("fsync", temporary) }
         close(fd)
         if let failure {
             unlink(temporary)
@@ -50,7 +52,22 @@ public enum DurableFile {
             unlink(temporary)
             throw failure
         }
-        try syncDirectory(directory)
+        if durably { try syncDirectory(directory) }
+    }
+
+    /// Makes earlier writes of `paths` (made with `durably` false) durable: each file, then each
+    /// directory once. One journal commit usually covers the whole batch, which is the point.
+    public static func sync(_ paths: [String]) throws {
+        var directories: [String] = []
+        for path in paths {
+            let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else { throw Failure("open", path) }
+            defer { close(fd) }
+            guard fsync(fd) == 0 else { throw Failure("fsync", path) }
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directories.contains(directory) { directories.append(directory) }
+        }
+        for directory in directories { try syncDirectory(directory) }
     }
 
     /// Reads a file, refusing symlinks.
