@@ -205,15 +205,15 @@ import Glibc
         #expect(early.status == 0, "\(early.output)")
         #expect(try leftovers() == live)
 
-        var sweeps: [String] = []
+        var sweeps: [(status: Int32, output: String)] = []
         let swept = eventually(timeout: .seconds(15)) {
-            if let swept = try? sweep(workspace, environment), !swept.output.contains("Nothing to sweep") { sweeps.append(swept.output) }
+            if let swept = try? sweep(workspace, environment) { sweeps.append(swept) }
             return (try? leftovers())?.isEmpty == true
         }
         let remaining = try leftovers()
         #expect(swept, "the sweep takes everything back once the expiry has passed: \(remaining) \(sweeps)")
-        let lines = sweeps.joined().split(separator: "\n")
-        #expect(lines.filter { $0.hasSuffix(": deleted") || $0.hasSuffix(": reverted, verified") }.count == 4, "each fault once: \(sweeps)")
+        // (A sweep is host-wide: one that another test runs meanwhile may take some back first.)
+        #expect(sweeps.allSatisfy { $0.status == 0 }, "\(sweeps)")
         #expect(CgroupCleanup.lines(frozen) == cgroupsBefore[frozen], "the frozen process is back where it was, thawed")
         #expect(CgroupCleanup.lines(throttled) == cgroupsBefore[throttled])
         #expect(FileManager.default.fileExists(atPath: foreignGroup), "a group without Ebb's mark is not Ebb's")
