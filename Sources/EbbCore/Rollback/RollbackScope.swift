@@ -83,21 +83,14 @@ public final class RollbackScope: @unchecked Sendable {
     /// like a stuck runner to the guardian. Records already reverted are left alone.
     public func renewDeadlines(lifetime: Duration) {
         let deadline = Date().addingTimeInterval(lifetime.seconds)
-        // Committed together, like a rollback's outcomes: a deadline lost to a machine crash is
-        // only the earlier one, and that run is dead anyway.
-        var written: [String] = []
+        // Each durably, unlike a rollback's outcomes: these faults are live, and a record left
+        // unreadable by a machine crash could not take back one that outlives a reboot (a file).
         for record in records {
             guard let lock = try? store.lock(record.sequence, waitingUntil: .now + .seconds(1)) else { continue }
             defer { lock.release() }
             guard var current = try? store.current(record), current.state == .injected, current.deadline < deadline else { continue }
             current.deadline = deadline
-            if let paths = try? store.update(current, durably: false) {
-                written += paths
-                remember(current)
-            }
-        }
-        do { try DurableFile.sync(written) } catch {
-            executor.logger.warning("renewed deadlines are written but not yet durable: \(error)")
+            if (try? store.update(current)) != nil { remember(current) }
         }
     }
 
