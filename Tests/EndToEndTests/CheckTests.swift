@@ -41,13 +41,18 @@ import Glibc
         let downtime = try #require(checks["check: api max_downtime"])
         #expect(downtime.status == "failed")
         #expect(downtime.limit == "<= 500ms")
-        #expect(downtime.windows.count == 1, "\(downtime.windows)")
-        let window = try #require(downtime.windows.first)
-        // The window is the time the process was really stopped (from injection to verified
-        // revert, which a loaded machine can stretch past the 1 s hold), to within the sampling.
-        let pausedFor = try pausedSeconds(in: workspace.url)
+        // The pause is one window: the time the process was really stopped (from injection to
+        // verified revert, which a loaded machine can stretch past the 1 s hold), to within the
+        // sampling. A busy machine may also fail a single sample elsewhere: the check reports
+        // that as the short window it is, and it is no part of the pause's.
+        let (injected, reverted) = try pauseInterval(in: workspace.url)
+        let pausedFor = reverted.timeIntervalSince(injected)
         #expect(pausedFor >= 1.0, "the hold is 1s; the journal says the pause lasted \(pausedFor)s")
+        let overlapping = downtime.windows.filter { $0.start < reverted && $0.end > injected }
+        #expect(overlapping.count == 1, "\(downtime.windows)")
+        let window = try #require(overlapping.first)
         #expect(abs(window.duration.seconds - pausedFor) <= 0.15, "window of \(window.duration), pause of \(pausedFor)s")
+        #expect(downtime.windows.allSatisfy { $0.start == window.start || $0.duration <= .milliseconds(300) }, "\(downtime.windows)")
         #expect(window.closed)
         #expect(checks["check: api (before)"]?.status == "passed")
         #expect(checks["recovery: api"]?.status == "passed")
@@ -60,13 +65,13 @@ import Glibc
         #expect(try validateJUnit("reports/junit.xml", in: workspace.url) == [])
     }
 
-    /// Seconds from the pause's injection to its verified revert, as the rollback summary reports them.
-    func pausedSeconds(in directory: URL) throws -> Double {
+    /// The pause's injection and verified revert, as the rollback summary reports them.
+    func pauseInterval(in directory: URL) throws -> (injected: Date, reverted: Date) {
         struct Fault: Decodable { var plugin: String; var injectedAt: Date?; var revertedAt: Date? }
         struct Summary: Decodable { var faults: [Fault] }
         let data = try Data(contentsOf: directory.appendingPathComponent("reports/rollback-summary.json"))
         let pause = try #require(try JSONDecoder.journal.decode(Summary.self, from: data).faults.first { $0.plugin == "process.pause" })
-        return try #require(pause.revertedAt).timeIntervalSince(try #require(pause.injectedAt))
+        return (try #require(pause.injectedAt), try #require(pause.revertedAt))
     }
 
     @Test func aFailingSteadyStateInjectsNothingAndExitsFour() throws {
