@@ -117,7 +117,7 @@ struct EC2Scope: Sendable {
             throw FaultError(description: "\(description) in \(client.connection.region): no running instance to \(verb)\(note)")
         }
         guard chosen.count <= maxInstances else {
-            throw FaultError(description: "\(description) would \(verb) \(chosen.count) instances (\(chosen.map(\.id).joined(separator: ", "))), more than max_instances \(maxInstances); nothing was changed")
+            throw FaultError(description: "\(description) would \(verb) \(chosen.count) instances (\(chosen.map(\.id).joined(separator: ", "))), more than max_instances \(maxInstances)\(note); nothing was changed")
         }
         return (chosen, note)
     }
