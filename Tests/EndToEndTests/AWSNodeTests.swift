@@ -117,6 +117,19 @@ struct AWSNodeTests {
         #expect(emulator.state("node-1") == "terminated", "a terminated instance is never started")
     }
 
+    @Test func anInstanceEC2NoLongerKnowsFailsTheRollbackClosed() throws {
+        let run = try run(suite("      - cloud.aws.instance-stop: { tags: [role=batch] }", hold: "5m"), ["--no-guardian"])
+        #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
+        run.signal(SIGKILL)
+        _ = run.wait()
+        // moto forgets every instance, as EC2 forgets one terminated long ago, or as another
+        // account's keys would see it: the undo cannot tell which, so it fails, for a person.
+        #expect(emulator.reset())
+        let execute = try EbbRun(["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url, environment: environment)
+        #expect(execute.wait() == ExitStatus.rollbackIncomplete.rawValue, "\(execute.stdout)\n\(execute.stderr)")
+        #expect("\(execute.stdout)\(execute.stderr)".contains("does not know \(try id("batch-1")) (batch-1)"), "\(execute.stdout)\n\(execute.stderr)")
+    }
+
     @Test func aRebootIsRecordedAsSelfEndingAndVerifiedRunning() throws {
         let run = try run(suite("      - cloud.aws.instance-reboot: { instance_ids: [\(try id("web-2"))] }", hold: "1s"))
         #expect(run.wait() == 0, "\(run.stdout)\n\(run.stderr)")

@@ -79,6 +79,13 @@ final class EC2Emulator {
         Dictionary(uniqueKeysWithValues: ids.keys.map { ($0, state($0) ?? "?") })
     }
 
+    /// Empties moto (every instance forgotten), through its own reset endpoint.
+    func reset() -> Bool {
+        guard let result = try? ChildProcess.run(["curl", "-sf", "--max-time", "10", "-X", "POST", endpoint + "/moto-api/reset"],
+                                                 timeout: .seconds(15)) else { return false }
+        return result.status == 0
+    }
+
     @discardableResult
     func terminate(_ name: String) -> Bool { call("TerminateInstances", ["InstanceId.1": ids[name] ?? "?"]) != nil }
 }

@@ -11,10 +11,10 @@ struct EC2Scope: Sendable {
     static let parameters: [ParameterSpec] = [
         ParameterSpec("instance_ids", .argv, "the instances' ids, e.g. [i-0123456789abcdef0]"),
         ParameterSpec("tags", .argv, "or tags every chosen instance carries: Key=Value, or Key for any value"),
-        ParameterSpec("max_instances", .integer, "refuse at preflight to act on more instances than this (default 1)"),
+        ParameterSpec("max_instances", .integer, "refuse to act on more instances than this (default 1): ids when the suite loads, tags at preflight"),
         ParameterSpec("region", .string, "AWS region (default $AWS_REGION, $AWS_DEFAULT_REGION, else the profile's; none: refused)"),
         ParameterSpec("profile", .string, "profile of ~/.aws/credentials and ~/.aws/config (default: the environment's keys, else $AWS_PROFILE, else default)"),
-        ParameterSpec("endpoint", .string, "EC2 API URL (default $AWS_ENDPOINT_URL_EC2, $AWS_ENDPOINT_URL, else the region's); http only to 127.0.0.1"),
+        ParameterSpec("endpoint", .string, "EC2 API URL (default $AWS_ENDPOINT_URL_EC2, $AWS_ENDPOINT_URL, else the region's); plain http only to this machine"),
         ParameterSpec("running_timeout", .duration, "how long the undo's verification waits for the instances to be running (default 240s)"),
     ]
 
