@@ -5,6 +5,7 @@ running instances. It listens on 127.0.0.1 only and never reaches AWS: moto answ
 call itself, with any keys.
 
     ec2_emulator.py [--port N] [--port-file PATH] [--instances-file PATH] [--region us-east-1]
+                    [--verify-signatures KEYS_FILE]
 
 The instances are made through a first server on a port the kernel picks; only then does
 the server on --port (0: another free port) start, so that anything that reaches it sees them.
@@ -43,6 +44,9 @@ def main():
     parser.add_argument("--port-file")
     parser.add_argument("--instances-file")
     parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--verify-signatures", metavar="KEYS_FILE",
+                        help="check every request's SigV4 signature and IAM permission: writes the keys of an IAM user "
+                             "allowed ec2:* (JSON) here; any other key is refused with AuthFailure")
     arguments = parser.parse_args()
 
     # The seeding client reads no AWS setting of the caller's (an empty AWS_PROFILE alone
@@ -66,7 +70,20 @@ def main():
             TagSpecifications=[{"ResourceType": "instance",
                                 "Tags": [{"Key": "Name", "Value": name}] + [{"Key": k, "Value": v} for k, v in tags.items()]}])
         ids[name] = answer["Instances"][0]["InstanceId"]
+    if arguments.verify_signatures:
+        iam = boto3.client("iam", region_name=arguments.region, endpoint_url=f"http://127.0.0.1:{seeding.get_host_and_port()[1]}")
+        iam.create_user(UserName="chaos")
+        iam.put_user_policy(UserName="chaos", PolicyName="ec2", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}]}))
+        key = iam.create_access_key(UserName="chaos")["AccessKey"]
+        write_atomically(arguments.verify_signatures,
+                         json.dumps({"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}))
     seeding.stop()
+    if arguments.verify_signatures:
+        # From now on moto recomputes each request's signature (botocore's SigV4) from the
+        # headers and body it received, and checks the key's IAM policy.
+        from moto import settings
+        settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=arguments.port, verbose=False)
     server.start()

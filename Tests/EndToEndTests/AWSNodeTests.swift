@@ -117,6 +117,25 @@ struct AWSNodeTests {
         #expect(emulator.state("node-1") == "terminated", "a terminated instance is never started")
     }
 
+    @Test func theSignaturesHoldOnTheWireAndAWrongSecretIsRefused() throws {
+        // moto recomputes each signature from the request as it arrived (Host with the port,
+        // the form body), so this checks the signing end to end, beyond the test vectors.
+        let verifying = try EC2Emulator(in: workspace.url, verifyingSignatures: true)
+        let keys = try unwrap(verifying.keys)
+        var signed = verifying.environment(in: workspace.url)
+        signed["AWS_ACCESS_KEY_ID"] = keys.id
+        signed["AWS_SECRET_ACCESS_KEY"] = keys.secret
+        signed["AWS_SESSION_TOKEN"] = ""
+        let path = try workspace.write(suite: suite("      - cloud.aws.instance-stop: { tags: [role=batch] }", hold: "1s"))
+        let run = try EbbRun(["run", path, "--state-dir", workspace.state.path], in: workspace.url, environment: signed)
+        #expect(run.wait() == 0, "\(run.stdout)\n\(run.stderr)")
+        #expect(run.stdout.contains("ok   inject: cloud.aws.instance-stop") && run.stdout.contains("ok   rollback: cloud.aws.instance-stop"), "\(run.stdout)")
+        signed["AWS_SECRET_ACCESS_KEY"] = "not-the-secret"
+        let refused = try EbbRun(["run", path, "--state-dir", workspace.state.path], in: workspace.url, environment: signed)
+        #expect(refused.wait() == ExitStatus.inconclusive.rawValue, "\(refused.stdout)\n\(refused.stderr)")
+        #expect(refused.stdout.contains("EC2 DescribeInstances at \(verifying.endpoint) (region us-east-1): HTTP 401 AuthFailure"), "\(refused.stdout)")
+    }
+
     @Test func anInstanceEC2NoLongerKnowsFailsTheRollbackClosed() throws {
         let run = try run(suite("      - cloud.aws.instance-stop: { tags: [role=batch] }", hold: "5m"), ["--no-guardian"])
         #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")

@@ -28,13 +28,20 @@ final class EC2Emulator {
     let ids: [String: String]
     var endpoint: String { "http://127.0.0.1:\(port)" }
 
-    init(in directory: URL) throws {
+    /// With `verifyingSignatures`, moto checks every request's SigV4 signature (recomputed by
+    /// botocore from what it received) and accepts only the keys in ``keys``.
+    let keys: (id: String, secret: String)?
+
+    init(in directory: URL, verifyingSignatures: Bool = false) throws {
         guard let python = Self.python else { throw NotStarted(description: "\(Self.skipReason)") }
-        let portFile = directory.appendingPathComponent("ec2-port").path
-        let idsFile = directory.appendingPathComponent("ec2-instances.json").path
+        let name = verifyingSignatures ? "ec2-verifying" : "ec2"
+        let portFile = directory.appendingPathComponent("\(name)-port").path
+        let idsFile = directory.appendingPathComponent("\(name)-instances.json").path
+        let keysFile = directory.appendingPathComponent("\(name)-keys.json").path
         let script = Self.repository.appendingPathComponent("Scenarios/aws-nodes/ec2_emulator.py").path
-        service = try LocalService([python, script, "--port-file", portFile, "--instances-file", idsFile, "--region", Self.region],
-                                   in: directory, name: "ec2-emulator")
+        service = try LocalService([python, script, "--port-file", portFile, "--instances-file", idsFile, "--region", Self.region]
+                                   + (verifyingSignatures ? ["--verify-signatures", keysFile] : []),
+                                   in: directory, name: "\(name)-emulator")
         let clock = ContinuousClock()
         let end = clock.now + .seconds(120)
         var found: Int?
@@ -45,6 +52,12 @@ final class EC2Emulator {
         guard let found else { throw NotStarted(description: "the EC2 emulator did not start within 120s:\n\(service.output)") }
         port = found
         ids = try JSONDecoder().decode([String: String].self, from: Data(contentsOf: URL(fileURLWithPath: idsFile)))
+        if verifyingSignatures {
+            let key = try JSONDecoder().decode([String: String].self, from: Data(contentsOf: URL(fileURLWithPath: keysFile)))
+            keys = (try unwrap(key["AccessKeyId"]), try unwrap(key["SecretAccessKey"]))
+        } else {
+            keys = nil
+        }
     }
 
     /// What `ebb` needs to reach the emulator and nothing else: fake keys, its region and

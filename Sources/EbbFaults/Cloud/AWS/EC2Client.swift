@@ -179,7 +179,7 @@ public struct EC2APIError: Error, CustomStringConvertible {
         if let requestID { text += " (request \(requestID))" }
         switch code {
         case "AuthFailure", "InvalidClientTokenId", "UnrecognizedClientException":
-            text += "; the access key is not valid for this endpoint (wrong account, expired session token, or a region that is not enabled)"
+            text += "; the keys are not valid here (a wrong secret, another account's key, an expired session token, or a region that is not enabled)"
         case "SignatureDoesNotMatch":
             text += "; the secret key does not match the access key"
         case "RequestExpired":
