@@ -265,6 +265,7 @@ extension EC2ErrorDocument {
             "cloud.aws.instance-stop: { instance_ids: [i-0123456789abcdef0], region: eu-west-1 }",
             "cloud.aws.instance-stop: { tags: [role=web, 'team'], max_instances: 3, force: true, running_timeout: 10m, endpoint: 'http://127.0.0.1:5000' }",
             "cloud.aws.instance-reboot: { instance_ids: [i-0123456789abcdef0, i-0123456789abcdef1], max_instances: 2, profile: ci }",
+            "cloud.aws.instance-stop: { tags: [pool=chaos], node_ready: true, kubeconfig: '', context: prod }",
         ] {
             #expect(try problem(yaml) == nil, "\(yaml)")
         }
@@ -279,10 +280,38 @@ extension EC2ErrorDocument {
             ("cloud.aws.instance-reboot: { tags: [role=web], max_instances: 0 }", "at least 1"),
             ("cloud.aws.instance-reboot: { tags: ['=web'] }", "not Key=Value or Key"),
             ("cloud.aws.instance-stop: { tags: [role=web], region: 'EU West' }", "not an AWS region name"),
+            ("cloud.aws.instance-stop: { tags: [role=web], kubeconfig: kc }", "read only with node_ready: true"),
         ]
         for (yaml, expected) in cases {
             let message = try problem(yaml)
             #expect(message?.contains(expected) == true, "\(yaml): \(message ?? "loaded")")
         }
+    }
+}
+
+/// Which Kubernetes node runs on an instance, for `node_ready`.
+@Suite struct EC2NodeMapTests {
+    let instance = EC2Instance(id: "i-0c2c74e1e8c9d2196", state: "running", tags: [:], privateDNSName: "ip-10-0-0-1.ec2.internal")
+
+    func node(_ name: String, provider: String? = nil, ready: String? = nil) -> JSONValue {
+        var spec: [String: JSONValue] = [:]
+        if let provider { spec["providerID"] = .string(provider) }
+        let conditions: [JSONValue] = ready.map { [["type": "MemoryPressure", "status": "False"], ["type": "Ready", "status": .string($0)]] } ?? []
+        return ["metadata": ["name": .string(name)], "spec": .object(spec), "status": ["conditions": .array(conditions)]]
+    }
+
+    @Test func theProviderIDWinsThenThePrivateDNSName() {
+        let byProvider = [node("ip-10-0-0-1.ec2.internal"), node("eks-node-a", provider: "aws:///us-east-1a/i-0c2c74e1e8c9d2196")]
+        #expect(EC2NodeMap.node(of: instance, among: byProvider) == "eks-node-a")
+        #expect(EC2NodeMap.node(of: instance, among: [node("ip-10-0-0-1.ec2.internal"), node("other", provider: "aws:///us-east-1a/i-1")]) == "ip-10-0-0-1.ec2.internal")
+        // Another cloud's id, or an id this one only starts with, is not this instance.
+        #expect(EC2NodeMap.node(of: instance, among: [node("gce", provider: "gce://p/z/i-0c2c74e1e8c9d2196"),
+                                                      node("longer", provider: "aws:///us-east-1a/i-0c2c74e1e8c9d21960")]) == nil)
+    }
+
+    @Test func readinessIsTheReadyCondition() {
+        #expect(EC2NodeMap.ready(node("n", ready: "True")) == "True")
+        #expect(EC2NodeMap.ready(node("n", ready: "Unknown")) == "Unknown")
+        #expect(EC2NodeMap.ready(node("n")) == nil)
     }
 }

@@ -1,4 +1,5 @@
 import EbbCore
+import EbbKubernetes
 import EbbTestSupport
 import Foundation
 import Testing
@@ -134,6 +135,36 @@ struct AWSNodeTests {
         let refused = try EbbRun(["run", path, "--state-dir", workspace.state.path], in: workspace.url, environment: signed)
         #expect(refused.wait() == ExitStatus.inconclusive.rawValue, "\(refused.stdout)\n\(refused.stderr)")
         #expect(refused.stdout.contains("EC2 DescribeInstances at \(verifying.endpoint) (region us-east-1): HTTP 401 AuthFailure"), "\(refused.stdout)")
+    }
+
+    @Test func nodeReadyWaitsForTheKubernetesNodeOnTheStartedInstance() throws {
+        // The Kubernetes emulator holds the node the AWS cloud provider would register for
+        // node-1: its providerID names the instance.
+        let path = KubeResource.nodes.path("ip-10-0-0-1.ec2.internal", in: nil)
+        let kube = try KubeEmulator(in: workspace.url, seed: [
+            ["apiVersion": "v1", "kind": "Node", "metadata": ["name": "ip-10-0-0-1.ec2.internal"],
+             "spec": ["providerID": .string("aws:///us-east-1a/\(try id("node-1"))")],
+             "status": ["conditions": [["type": "Ready", "status": "True"]]]],
+        ])
+        let kubeconfig = try kube.kubeconfig()
+        let faults = "      - cloud.aws.instance-stop: { tags: [pool=chaos], node_ready: true, kubeconfig: \(kubeconfig), running_timeout: 3s }"
+        let stopped = try run(suite(faults, hold: "2s"))
+        #expect(stopped.waitForOutput("holding for"), "\(stopped.stdout)\n\(stopped.stderr)")
+        // The node goes NotReady with its instance, and stays so: the instance runs again, the
+        // node does not come back, and the rollback says which node is not Ready.
+        try kube.patch(path, ["status": ["conditions": [["type": "Ready", "status": "False"]]]])
+        #expect(stopped.wait() == ExitStatus.rollbackIncomplete.rawValue, "\(stopped.stdout)\n\(stopped.stderr)")
+        #expect(stopped.stdout.contains("node ip-10-0-0-1.ec2.internal on \(try id("node-1")) (node-1): Ready False"), "\(stopped.stdout)")
+        #expect(emulator.state("node-1") == "running")
+        // Once the node is Ready, the record verifies, from the journal alone.
+        try kube.patch(path, ["status": ["conditions": [["type": "Ready", "status": "True"]]]])
+        let execute = try EbbRun(["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url, environment: environment)
+        #expect(execute.wait() == 0, "\(execute.stdout)\n\(execute.stderr)")
+        // An instance with no node is refused at preflight when node_ready asks for one.
+        let none = try run(suite("      - cloud.aws.instance-stop: { tags: [role=batch], node_ready: true, kubeconfig: \(kubeconfig) }"))
+        #expect(none.wait() == ExitStatus.inconclusive.rawValue, "\(none.stdout)\n\(none.stderr)")
+        #expect(none.stdout.contains("no Kubernetes node"), "\(none.stdout)")
+        #expect(emulator.state("batch-1") == "running")
     }
 
     @Test func anInstanceEC2NoLongerKnowsFailsTheRollbackClosed() throws {

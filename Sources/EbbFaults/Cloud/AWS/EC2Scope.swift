@@ -1,4 +1,5 @@
 import EbbCore
+import EbbKubernetes
 import Foundation
 
 /// What the `cloud.aws.*` faults share: which API (region, endpoint, profile), which instances
@@ -15,7 +16,10 @@ struct EC2Scope: Sendable {
         ParameterSpec("region", .string, "AWS region (default $AWS_REGION, $AWS_DEFAULT_REGION, else the profile's; none: refused)"),
         ParameterSpec("profile", .string, "profile of ~/.aws/credentials and ~/.aws/config (default: the environment's keys, else $AWS_PROFILE, else default)"),
         ParameterSpec("endpoint", .string, "EC2 API URL (default $AWS_ENDPOINT_URL_EC2, $AWS_ENDPOINT_URL, else the region's); plain http only to this machine"),
-        ParameterSpec("running_timeout", .duration, "how long the undo's verification waits for the instances to be running (default 240s)"),
+        ParameterSpec("running_timeout", .duration, "how long the undo's verification waits for the instances to be running (and their nodes Ready) (default 240s)"),
+        ParameterSpec("node_ready", .boolean, "also verify that the Kubernetes node on each instance is Ready again (node found by spec.providerID, else by private DNS name; default false)"),
+        ParameterSpec("kubeconfig", .string, "with node_ready: kubeconfig file (default or empty: $KUBECONFIG, else ~/.kube/config, else the in-cluster service account)"),
+        ParameterSpec("context", .string, "with node_ready: kubeconfig context (default: its current-context)"),
     ]
 
     enum Selection: Sendable {
@@ -30,8 +34,10 @@ struct EC2Scope: Sendable {
     var profile: String?
     var endpoint: String?
     var runningTimeout: Duration
+    /// Where the instances' Kubernetes nodes are, when `node_ready` asks for them.
+    var cluster: ClusterSource?
 
-    init(_ parameters: FaultParameters) throws {
+    init(_ parameters: FaultParameters, suite: SuiteContext) throws {
         let ids = try parameters.argv("instance_ids")
         let tags = try parameters.argv("tags")
         guard (ids == nil) != (tags == nil) else { throw parameters.error("instance_ids", "give either instance_ids or tags") }
@@ -62,6 +68,15 @@ struct EC2Scope: Sendable {
         }
         runningTimeout = try parameters.duration("running_timeout") ?? .seconds(240)
         guard runningTimeout > .zero else { throw parameters.error("running_timeout", "must be longer than 0s") }
+        if try parameters.boolean("node_ready") == true {
+            // As the k8s.* faults read it: an empty kubeconfig (an unset `${VAR:-}`) means the default.
+            let kubeconfig = try parameters.string("kubeconfig").flatMap { $0.isEmpty ? nil : suite.resolve($0) }
+            cluster = ClusterSource(kubeconfig: kubeconfig, context: try parameters.string("context"))
+        } else {
+            for name in ["kubeconfig", "context"] where parameters.contains(name) {
+                throw parameters.error(name, "\(name) is read only with node_ready: true")
+            }
+        }
     }
 
     static func isInstanceID(_ text: String) -> Bool {
@@ -122,6 +137,22 @@ struct EC2Scope: Sendable {
         return (chosen, note)
     }
 
+    /// The recorded instances with their Kubernetes nodes when `node_ready` asks for them, and
+    /// the pinned cluster (so that the undo reads the same cluster, from any process). An
+    /// instance without a node is refused: node_ready on it would prove nothing.
+    func record(_ chosen: [EC2Instance]) throws -> (instances: [RecordedInstance], cluster: ClusterSource?) {
+        guard let cluster else { return (chosen.map { RecordedInstance($0) }, nil) }
+        let source = cluster.pinned()
+        let nodes = try KubeScope.withClient(source) { try $0.list(KubeResource.nodes.collection(in: nil)) }
+        let instances = try chosen.map { instance in
+            guard let node = EC2NodeMap.node(of: instance, among: nodes) else {
+                throw FaultError(description: "node_ready: no Kubernetes node of \(source) runs on \(instance.label) (none has spec.providerID ending /\(instance.id)\(instance.privateDNSName.map { " or is named \($0)" } ?? ""))")
+            }
+            return RecordedInstance(instance, node: node)
+        }
+        return (instances, source)
+    }
+
     /// One lock per instance, so that no second run on this machine faults it meanwhile.
     static func lockKeys(_ connection: EC2Connection, _ instances: [EC2Instance]) -> [String] {
         instances.map { "aws-ec2-\(connection.region)-\($0.id)" }
@@ -133,13 +164,38 @@ public struct RecordedInstance: Codable, Sendable, Equatable {
     public var id: String
     /// Its `Name` tag when it had one, for people reading the journal.
     public var name: String?
+    /// The Kubernetes node on it, with `node_ready` (else nil).
+    public var node: String?
 
-    init(_ instance: EC2Instance) {
+    init(_ instance: EC2Instance, node: String? = nil) {
         id = instance.id
         name = instance.name
+        self.node = node
     }
 
     var label: String { name.map { "\(id) (\($0))" } ?? id }
+}
+
+/// Which Kubernetes node runs on an EC2 instance: the one whose `spec.providerID` is
+/// `aws:///<zone>/<instance id>` (set by the AWS cloud provider, EKS included), else the one
+/// named after the instance's private DNS name (kubelet's default name on EC2).
+enum EC2NodeMap {
+    static func node(of instance: EC2Instance, among nodes: [JSONValue]) -> String? {
+        let names = nodes.compactMap { node -> (name: String, provider: String?)? in
+            guard let name = node.value(at: "metadata.name")?.stringValue else { return nil }
+            return (name, node.value(at: "spec.providerID")?.stringValue)
+        }
+        if let byProvider = names.first(where: { $0.provider.map { $0.hasPrefix("aws://") && $0.hasSuffix("/\(instance.id)") } ?? false }) {
+            return byProvider.name
+        }
+        guard let dns = instance.privateDNSName else { return nil }
+        return names.first { $0.name == dns }?.name
+    }
+
+    /// The node's Ready condition: "True", "False", "Unknown", or nil when it has none.
+    static func ready(_ node: JSONValue) -> String? {
+        node.value(at: "status.conditions")?.arrayValue?.first { $0["type"]?.stringValue == "Ready" }?["status"]?.stringValue
+    }
 }
 
 /// The waits and checks the `cloud.aws.*` undos share.
@@ -147,6 +203,33 @@ enum EC2Wait {
     /// Polls DescribeInstances until every instance is `running`, up to `timeout`.
     /// Terminated instances are skipped: nothing can make them run, and the undo reported
     /// them already. Throws a ``VerificationFailure`` naming the states.
+    /// The verification both undos share: every instance `running`, then, with `cluster`, every
+    /// recorded node `Ready`, all within `timeout`.
+    static func verify(_ connection: EC2Connection, _ instances: [RecordedInstance], cluster: ClusterSource?, timeout: Duration) throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        try EC2Client.with(connection) { try untilRunning($0, instances, timeout: timeout) }
+        guard let cluster else { return }
+        let nodes = instances.compactMap { instance in instance.node.map { (instance, $0) } }
+        guard !nodes.isEmpty else { return }
+        try KubeScope.withClient(cluster) { client in
+            var states: [String: String] = [:]
+            let ready = Poll.until(timeout: max(.zero, timeout - (clock.now - start)), every: .seconds(2)) {
+                for (_, node) in nodes where states[node] != "True" {
+                    do {
+                        states[node] = try client.find(KubeResource.nodes.path(node, in: nil)).map { EC2NodeMap.ready($0) ?? "no Ready condition" } ?? "not found"
+                    } catch {
+                        states[node] = "unreadable (\(error))"
+                    }
+                }
+                return nodes.allSatisfy { states[$0.1] == "True" }
+            }
+            guard !ready else { return }
+            let pending = nodes.filter { states[$0.1] != "True" }.map { "node \($0.1) on \($0.0.label): Ready \(states[$0.1] ?? "?")" }
+            throw VerificationFailure("instances running, but not every Kubernetes node Ready within \(DurationText.format(timeout)): \(pending.joined(separator: ", "))")
+        }
+    }
+
     static func untilRunning(_ client: EC2Client, _ instances: [RecordedInstance], timeout: Duration) throws {
         var last: [String: EC2Instance?] = [:]
         var lastError: Error?

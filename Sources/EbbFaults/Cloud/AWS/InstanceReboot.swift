@@ -1,4 +1,5 @@
 import EbbCore
+import EbbKubernetes
 import Foundation
 
 /// `cloud.aws.instance-reboot`: reboots running EC2 instances (by id or tags, at most
@@ -12,7 +13,7 @@ public enum InstanceReboot: FaultPlugin {
     public static let parameters = EC2Scope.parameters
 
     public static func make(_ parameters: FaultParameters, suite: SuiteContext) throws -> any Fault {
-        RebootFault(scope: try EC2Scope(parameters))
+        RebootFault(scope: try EC2Scope(parameters, suite: suite))
     }
 
     struct RebootFault: Fault {
@@ -21,11 +22,13 @@ public enum InstanceReboot: FaultPlugin {
         func plan(_ context: FaultContext) throws -> FaultPlan {
             let connection = try scope.connection()
             let (chosen, note) = try EC2Client.with(connection) { try scope.resolve($0, verb: "reboot") }
-            let instances = chosen.map(RecordedInstance.init)
-            let payload = InstanceRebooted.Payload(connection: connection, instances: instances, runningTimeoutSeconds: scope.runningTimeout.seconds)
+            let (instances, cluster) = try scope.record(chosen)
+            let payload = InstanceRebooted.Payload(connection: connection, instances: instances, runningTimeoutSeconds: scope.runningTimeout.seconds,
+                                                cluster: cluster)
             let labels = instances.map(\.label).joined(separator: ", ")
+            let nodes = cluster == nil ? "" : ", their Kubernetes nodes (" + instances.compactMap(\.node).joined(separator: ", ") + ") Ready"
             return try FaultPlan(target: "EC2 \(labels) in \(connection.region)\(note)", undo: InstanceRebooted.self, payload: payload,
-                                 undoSummary: "none: a reboot ends by itself; verified: \(labels) running again (up to \(DurationText.format(scope.runningTimeout)))",
+                                 undoSummary: "none: a reboot ends by itself; verified: \(labels) running again\(nodes) (up to \(DurationText.format(scope.runningTimeout)))",
                                  lockKeys: EC2Scope.lockKeys(connection, chosen))
         }
 
@@ -48,6 +51,8 @@ public enum InstanceRebooted: UndoHandler {
         var connection: EC2Connection
         var instances: [RecordedInstance]
         var runningTimeoutSeconds: Double
+        /// With `node_ready`: the cluster of the instances' nodes (each instance names its node).
+        var cluster: ClusterSource?
     }
 
     public static let kind = "cloud.aws.instance-reboot"
@@ -65,8 +70,6 @@ public enum InstanceRebooted: UndoHandler {
     }
 
     public static func verify(_ payload: Payload, _ context: UndoContext) throws {
-        try EC2Client.with(payload.connection) { client in
-            try EC2Wait.untilRunning(client, payload.instances, timeout: .seconds(payload.runningTimeoutSeconds))
-        }
+        try EC2Wait.verify(payload.connection, payload.instances, cluster: payload.cluster, timeout: .seconds(payload.runningTimeoutSeconds))
     }
 }

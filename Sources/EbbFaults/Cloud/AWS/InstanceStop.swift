@@ -1,4 +1,5 @@
 import EbbCore
+import EbbKubernetes
 import Foundation
 
 /// `cloud.aws.instance-stop`: stops running EC2 instances (by id or tags, at most
@@ -12,7 +13,7 @@ public enum InstanceStop: FaultPlugin {
     ]
 
     public static func make(_ parameters: FaultParameters, suite: SuiteContext) throws -> any Fault {
-        StopFault(scope: try EC2Scope(parameters), force: try parameters.boolean("force") ?? false)
+        StopFault(scope: try EC2Scope(parameters, suite: suite), force: try parameters.boolean("force") ?? false)
     }
 
     struct StopFault: Fault {
@@ -22,11 +23,13 @@ public enum InstanceStop: FaultPlugin {
         func plan(_ context: FaultContext) throws -> FaultPlan {
             let connection = try scope.connection()
             let (chosen, note) = try EC2Client.with(connection) { try scope.resolve($0, verb: "stop") }
-            let instances = chosen.map(RecordedInstance.init)
-            let payload = InstanceStart.Payload(connection: connection, instances: instances, runningTimeoutSeconds: scope.runningTimeout.seconds)
+            let (instances, cluster) = try scope.record(chosen)
+            let payload = InstanceStart.Payload(connection: connection, instances: instances, runningTimeoutSeconds: scope.runningTimeout.seconds,
+                                                cluster: cluster)
             let labels = instances.map(\.label).joined(separator: ", ")
+            let nodes = cluster == nil ? "" : ", their Kubernetes nodes (" + instances.compactMap(\.node).joined(separator: ", ") + ") Ready"
             return try FaultPlan(target: "EC2 \(labels) in \(connection.region)\(note)", undo: InstanceStart.self, payload: payload,
-                                 undoSummary: "start \(labels) and wait until running (up to \(DurationText.format(scope.runningTimeout)))",
+                                 undoSummary: "start \(labels) and wait until running\(nodes) (up to \(DurationText.format(scope.runningTimeout)))",
                                  lockKeys: EC2Scope.lockKeys(connection, chosen))
         }
 
@@ -49,6 +52,8 @@ public enum InstanceStart: UndoHandler {
         /// The instances Ebb stopped: only ones that were running at preflight.
         var instances: [RecordedInstance]
         var runningTimeoutSeconds: Double
+        /// With `node_ready`: the cluster of the instances' nodes (each instance names its node).
+        var cluster: ClusterSource?
     }
 
     public static let kind = "cloud.aws.instance-start"
@@ -78,8 +83,6 @@ public enum InstanceStart: UndoHandler {
     }
 
     public static func verify(_ payload: Payload, _ context: UndoContext) throws {
-        try EC2Client.with(payload.connection) { client in
-            try EC2Wait.untilRunning(client, payload.instances, timeout: .seconds(payload.runningTimeoutSeconds))
-        }
+        try EC2Wait.verify(payload.connection, payload.instances, cluster: payload.cluster, timeout: .seconds(payload.runningTimeoutSeconds))
     }
 }
