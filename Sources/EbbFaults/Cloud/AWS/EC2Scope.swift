@@ -200,17 +200,16 @@ enum EC2NodeMap {
 
 /// The waits and checks the `cloud.aws.*` undos share.
 enum EC2Wait {
-    /// Polls DescribeInstances until every instance is `running`, up to `timeout`.
-    /// Terminated instances are skipped: nothing can make them run, and the undo reported
-    /// them already. Throws a ``VerificationFailure`` naming the states.
     /// The verification both undos share: every instance `running`, then, with `cluster`, every
-    /// recorded node `Ready`, all within `timeout`.
+    /// recorded node `Ready`, all within `timeout`. The nodes of terminated instances are not
+    /// waited for: they will never be Ready, and the undo reported their instances.
     static func verify(_ connection: EC2Connection, _ instances: [RecordedInstance], cluster: ClusterSource?, timeout: Duration) throws {
         let clock = ContinuousClock()
         let start = clock.now
-        try EC2Client.with(connection) { try untilRunning($0, instances, timeout: timeout) }
+        let found = try EC2Client.with(connection) { try untilRunning($0, instances, timeout: timeout) }
         guard let cluster else { return }
-        let nodes = instances.compactMap { instance in instance.node.map { (instance, $0) } }
+        let nodes = instances.filter { instance in !((found[instance.id] ?? nil).map(isGone) ?? false) }
+            .compactMap { instance in instance.node.map { (instance, $0) } }
         guard !nodes.isEmpty else { return }
         try KubeScope.withClient(cluster) { client in
             var states: [String: String] = [:]
@@ -230,7 +229,11 @@ enum EC2Wait {
         }
     }
 
-    static func untilRunning(_ client: EC2Client, _ instances: [RecordedInstance], timeout: Duration) throws {
+    /// Polls DescribeInstances until every instance is `running`, up to `timeout`, and returns
+    /// what it saw last. Terminated instances are skipped: nothing can make them run, and the
+    /// undo reported them already. Throws a ``VerificationFailure`` naming the states.
+    @discardableResult
+    static func untilRunning(_ client: EC2Client, _ instances: [RecordedInstance], timeout: Duration) throws -> [String: EC2Instance?] {
         var last: [String: EC2Instance?] = [:]
         var lastError: Error?
         let running = Poll.until(timeout: timeout, every: .seconds(2)) {
@@ -250,7 +253,7 @@ enum EC2Wait {
             }
         }
         if let failure = lastError as? VerificationFailure { throw failure }
-        guard !running else { return }
+        guard !running else { return last }
         if let lastError { throw VerificationFailure("instances not seen running within \(DurationText.format(timeout)): \(lastError)") }
         let states = instances.map { recorded in "\(recorded.label) \((last[recorded.id] ?? nil)?.state ?? "unknown")" }
         throw VerificationFailure("instances not running within \(DurationText.format(timeout)): \(states.joined(separator: ", "))")
