@@ -57,11 +57,15 @@ let package = Package(
         .target(
             name: "EbbFaults",
             dependencies: [
-                "EbbCore", "EbbKubernetes", "CNetfilterQueue", "CLinuxIO",
+                "EbbCore", "EbbKubernetes", "CNetfilterQueue", "CLinuxIO", "CLibXML2",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // The EC2 client of the cloud.aws.* faults (EbbKubernetes already links both).
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
         ),
         // The demo service that Scenarios/demo.yaml breaks; a test fixture, not part of the runner.

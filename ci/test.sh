@@ -26,15 +26,19 @@ ensure_packages "${EBB_BUILD_PACKAGES[@]}" e2fsprogs procps libxml2-utils promet
 # (.ci-venv, git-ignored), made from Debian's python3 once and reused while the pin matches.
 # The same virtualenv holds mermaidx (PyPI), which runs Mermaid's own mermaid.js in an
 # embedded QuickJS, offline: the tests parse the Markdown summary's gantt timelines with it.
+# And moto (PyPI, Apache-2.0), whose server is the EC2 API the cloud.aws.* tests and
+# Scenarios/aws-nodes.yaml run against (Scenarios/aws-nodes/ec2_emulator.py, on 127.0.0.1).
 KMOCK_VERSION=0.8
 MERMAIDX_VERSION=0.10.1
+MOTO_VERSION=5.2.5
 ensure_packages python3-venv
-if ! .ci-venv/bin/python -c "import sys, importlib.metadata as m; sys.exit(m.version('kmock') != '$KMOCK_VERSION' or m.version('mermaidx') != '$MERMAIDX_VERSION')" 2>/dev/null; then
+if ! .ci-venv/bin/python -c "import sys, importlib.metadata as m; sys.exit(m.version('kmock') != '$KMOCK_VERSION' or m.version('mermaidx') != '$MERMAIDX_VERSION' or m.version('moto') != '$MOTO_VERSION')" 2>/dev/null; then
     /usr/bin/python3 -m venv .ci-venv
-    .ci-venv/bin/pip install --quiet --disable-pip-version-check "kmock==$KMOCK_VERSION" "mermaidx==$MERMAIDX_VERSION"
+    .ci-venv/bin/pip install --quiet --disable-pip-version-check "kmock==$KMOCK_VERSION" "mermaidx==$MERMAIDX_VERSION" "moto[server]==$MOTO_VERSION"
 fi
 export EBB_KUBE_PYTHON="$PWD/.ci-venv/bin/python"
 export EBB_MERMAID_PYTHON="$PWD/.ci-venv/bin/python"
+export EBB_AWS_PYTHON="$PWD/.ci-venv/bin/python"
 
 # The release artifacts (dist/): PackageTests and TemplateTests install the .deb in a clean
 # Debian root. EBB_SKIP_PACKAGE=1 leaves them out (those tests then say why they skip).

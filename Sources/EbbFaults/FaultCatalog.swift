@@ -9,7 +9,7 @@ extension PluginCatalog {
                                              HogCPU.self, HogMemory.self, HogIO.self, ProcessFreeze.self, ProcessThrottle.self,
                                              NetworkPartition.self, NetworkLoss.self, NetworkBandwidth.self, NetworkDelay.self,
                                              PodDelete.self, PodNetworkOutage.self, WorkloadScale.self, NodeCordon.self, ServiceHijack.self,
-                                             ProxyToxic.self, ProxyHTTP.self] {
+                                             ProxyToxic.self, ProxyHTTP.self, InstanceStop.self, InstanceReboot.self] {
             catalog.register(plugin)
         }
         // register(plugin) registered each plugin's undo handlers. proxy.stop belongs to no plugin:
