@@ -28,13 +28,23 @@ public final class RunLock: @unchecked Sendable {
         return RunLock(descriptor: fd)
     }
 
-    /// Whether some process holds the lock of `runDirectory` right now. Probes with a shared
-    /// lock and never creates the lock file, so reading the journal changes nothing.
+    /// Whether some process holds the lock of `runDirectory`. Probes with a shared lock and
+    /// never creates the lock file, so reading the journal changes nothing. A lock seen held is
+    /// probed again for up to 50 ms: a child being spawned by the process that just released
+    /// it shares the lock's open file until its exec, and that is not a live run.
     public static func isHeld(_ runDirectory: URL) -> Bool {
         let fd = open(runDirectory.appendingPathComponent("lock").path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        return flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK
+        for attempt in 0..<6 {
+            if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+                flock(fd, LOCK_UN)
+                return false
+            }
+            guard errno == EWOULDBLOCK || errno == EINTR else { return false }
+            if attempt < 5 { Thread.sleep(forTimeInterval: 0.01) }
+        }
+        return true
     }
 
     private init(descriptor: Int32) { self.descriptor = descriptor }

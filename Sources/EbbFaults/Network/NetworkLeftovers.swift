@@ -15,7 +15,9 @@ enum NetworkLeftovers {
         let handle = OwnedRootQdisc(namespace: namespace, interface: "", kind: "", runID: runID, sequence: sequence).handle
         for interface in try interfaces(in: namespace) {
             guard let root = try RootQdisc.of(interface, in: namespace), root.handle == handle, ["tbf", "netem"].contains(root.kind) else { continue }
-            try namespace.run(["tc", "qdisc", "del", "dev", interface, "root", "handle", handle])
+            // Another sweep may delete it first: only a qdisc still there after a failure is one.
+            try remove({ try namespace.run(["tc", "qdisc", "del", "dev", interface, "root", "handle", handle]) },
+                       stillThere: { try RootQdisc.of(interface, in: namespace)?.handle == handle })
             removed.append("\(root.kind) qdisc \(handle) on \(interface)")
         }
         let comment = "ebb:\(runID)/\(sequence)"
@@ -25,7 +27,8 @@ enum NetworkLeftovers {
                 for line in listing.split(separator: "\n").map(String.init) where QueueRule.carries(line + " ", comment: comment) {
                     let words = IptablesRuleLine.words(line)
                     guard words.count > 2, words[0] == "-A" else { continue }
-                    try namespace.run([tool, "-w", "-t", "mangle", "-D"] + words.dropFirst())
+                    try remove({ try namespace.run([tool, "-w", "-t", "mangle", "-D"] + words.dropFirst()) },
+                               stillThere: { QueueRule.carries(try namespace.run([tool, "-w", "-t", "mangle", "-S", chain]) + " ", comment: comment) })
                     removed.append("\(tool) rule in \(chain) commented \(comment)")
                 }
             }
@@ -36,6 +39,14 @@ enum NetworkLeftovers {
             removed.append("packet delayer pid \(delayers.map { String($0.pid) }.joined(separator: ", "))")
         }
         return removed
+    }
+
+    /// Runs `action`; a failure counts only if the thing is `stillThere` afterwards: many
+    /// sweeps may run at once, and one that deleted it first has done the job.
+    static func remove(_ action: () throws -> Void, stillThere: () throws -> Bool) throws {
+        do { try action() } catch {
+            if try stillThere() { throw error }
+        }
     }
 
     /// The namespace's interfaces, from `ip -j link show`.

@@ -53,7 +53,9 @@ public enum NftOrphanSweep {
                 do {
                     // The table goes last: while anything of the fault is left, it stays findable.
                     removal.leftovers = try NetworkLeftovers.remove(runID: String(parts[1]), sequence: sequence, in: namespace)
-                    try namespace.run(["nft", "delete", "table", "inet", name])
+                    // Another sweep (many may run at once) can delete it first: gone is what counts.
+                    try NetworkLeftovers.remove({ try namespace.run(["nft", "delete", "table", "inet", name]) },
+                                                stillThere: { try table.listing() != nil })
                     if try table.listing() != nil { removal.problem = "\(table.label) still exists after delete" }
                 } catch {
                     removal.problem = "\(error)"
