@@ -16,6 +16,9 @@ extension PluginCatalog {
         // the proxies: section's setup records (and journals of earlier runs) name it, so it is
         // registered on its own; fixture.stop is registered by PluginCatalog itself.
         catalog.register(undo: ProxyStop.self)
+        // A fault with `host:` runs any plugin above on another machine; its record is remote.fault.
+        catalog.register(undo: RemoteUndo.self)
+        catalog.register(undo: NothingToUndo.self)
         return catalog
     }
 }

@@ -16,7 +16,7 @@ struct Ebb: AsyncParsableCommand {
         \(ExitStatus.table)
         """,
         version: EbbVersion.current,
-        subcommands: [RunCommand.self, ValidateCommand.self, PluginsCommand.self, SchemaCommand.self, RollbackCommand.self, ReportCommand.self, DemoTargetCommand.self, GuardianCommand.self, BenchCommand.self, HogWorkerCommand.self, DelayWorkerCommand.self]
+        subcommands: [RunCommand.self, ValidateCommand.self, PluginsCommand.self, SchemaCommand.self, RollbackCommand.self, ReportCommand.self, DemoTargetCommand.self, GuardianCommand.self, RemoteCommand.self, BenchCommand.self, HogWorkerCommand.self, DelayWorkerCommand.self]
     )
 }
 

@@ -10,7 +10,8 @@ import Logging
 /// steps several commands take alike.
 enum Wiring {
     static let catalog = PluginCatalog.standard
-    static let loader = SuiteLoader(catalog: catalog, checkReader: ChecksReader(), proxyReader: ProxiesReader())
+    static let remoteFleet = RemoteFleet()
+    static let loader = SuiteLoader(catalog: catalog, checkReader: ChecksReader(), proxyReader: ProxiesReader(), remoteFaults: remoteFleet)
 
     static func logger(verbose: Bool) -> Logger {
         var logger = Logger(label: "ebb") { RedactingLogHandler(StreamLogHandler.standardError(label: $0)) }

@@ -13,9 +13,12 @@ public final class RunJournal: @unchecked Sendable {
     private var nextSequence = 1
 
     /// Opens a new run under `<stateDirectory>/rollback/` and holds its lock until ``close(status:)``.
-    /// With a `registry`, every record is also copied there before its fault acts.
-    public static func create(stateDirectory: URL, suites: [String], registry: HostRegistry? = nil) throws -> RunJournal {
-        let id = Self.makeRunID()
+    /// With a `registry`, every record is also copied there before its fault acts. `runID` is
+    /// chosen by the caller only where another journal must name this run before it exists (a
+    /// remote host's run, named after the local run and the host); otherwise it is random.
+    public static func create(stateDirectory: URL, suites: [String], registry: HostRegistry? = nil,
+                              runID: String? = nil) throws -> RunJournal {
+        let id = runID ?? Self.makeRunID()
         let started = Date()
         let nanoseconds = UInt64(started.timeIntervalSince1970 * 1e9)
         let root = stateDirectory.appendingPathComponent("rollback")

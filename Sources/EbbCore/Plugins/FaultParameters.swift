@@ -1,3 +1,4 @@
+import Foundation
 import Yams
 
 /// A fault's parameters as written in the suite, with typed accessors whose errors point at the
@@ -26,6 +27,14 @@ public struct FaultParameters {
             }
             try check(value, as: spec)
         }
+    }
+
+    /// Parameters that arrive as JSON (a remote host's agent gets them from the runner, which
+    /// validated them already): read through the same checks, since JSON is YAML.
+    public init(json: JSONValue, specs: [ParameterSpec], keyPath: String) throws {
+        let text = String(decoding: try JSONEncoder().encode(json), as: UTF8.self)
+        guard let node = try Yams.compose(yaml: text) else { throw FaultError(description: "\(keyPath): empty parameters") }
+        try self.init(node: node, keyPath: keyPath, specs: specs, reader: YAMLNodeReader(file: "(remote request)"))
     }
 
     /// Names of the parameters the suite gave.

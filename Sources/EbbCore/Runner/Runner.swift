@@ -134,6 +134,8 @@ public final class Runner: @unchecked Sendable {
             observe(.scenarioFinished(outcome))
         }
         await suite.checks?.shutdown()
+        // Every remote fault is taken back by now: the hosts' agents close their journals.
+        await Blocking.perform { suite.remote?.endRun(journal.runID) }
         heartbeat.cancel()
         let rollbacks = await rollBack(setup, label: "setup")
         result.setupSteps += rollbacks.map { rollbackStep($0, name: $0.record.fault) }

@@ -17,6 +17,10 @@ public struct Suite: Sendable {
     /// suite has none.
     public var checks: (any CheckPlan)?
     public var scenarios: [Scenario]
+    /// The machines of `hosts:` that faults can act on over SSH.
+    public var hosts: [RemoteHost] = []
+    /// What runs faults on those hosts; nil when the suite has none.
+    public var remote: (any RemoteFaultMaker)?
 
     /// What the suite's faults may know while they plan and inject.
     public var context: SuiteContext {

@@ -8,21 +8,25 @@ public struct SuiteLoader: Sendable {
     public let checkReader: (any CheckSectionReader)?
     /// Reads `proxies:`; without one, a suite that has them is refused.
     public let proxyReader: (any ProxySectionReader)?
+    /// Runs faults on the suite's `hosts:`; without one, a suite that has them is refused.
+    public let remoteFaults: (any RemoteFaultMaker)?
     /// Where `${NAME}` references are looked up.
     public let environment: [String: String]
     /// Learns the values of the variables a suite names in `secret_env:`.
     public let redactor: SecretRedactor
 
     public init(catalog: PluginCatalog, checkReader: (any CheckSectionReader)? = nil, proxyReader: (any ProxySectionReader)? = nil,
+                remoteFaults: (any RemoteFaultMaker)? = nil,
                 environment: [String: String] = ProcessInfo.processInfo.environment, redactor: SecretRedactor = .shared) {
         self.catalog = catalog
+        self.remoteFaults = remoteFaults
         self.checkReader = checkReader
         self.proxyReader = proxyReader
         self.environment = environment
         self.redactor = redactor
     }
 
-    static let suiteKeys = ["suite", "allowed_roots", "include", "include_roots", "secret_env", "setup", "proxies", "checks", "telemetry", "scenarios"]
+    static let suiteKeys = ["suite", "allowed_roots", "include", "include_roots", "secret_env", "hosts", "setup", "proxies", "checks", "telemetry", "scenarios"]
     static let includeKeys = ["checks", "telemetry"]
     static let fixtureKeys = ["name", "command", "env", "directory", "ready"]
     static let readinessKeys = ["http", "tcp", "command", "timeout"]
@@ -61,6 +65,10 @@ public struct SuiteLoader: Sendable {
         let name = values["suite"].flatMap { node in problems.collect { try reader.string(node, "suite") } }
             ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         let roots = values["allowed_roots"].flatMap { node in problems.collect { try reader.stringList(node, "allowed_roots") } } ?? []
+        let hosts = values["hosts"].flatMap { node in problems.collect { try self.hosts(node, reader, relativeTo: directory) } } ?? []
+        if let node = values["hosts"], !hosts.isEmpty, remoteFaults == nil {
+            problems.add(reader.error(node, "hosts", "this build of ebb cannot act on remote hosts"))
+        }
         let fixtures = values["setup"].flatMap { node in problems.collect { try self.fixtures(node, reader, relativeTo: directory) } } ?? []
         var proxies: [any SuiteProxy] = []
         if let node = values["proxies"] {
@@ -104,7 +112,7 @@ public struct SuiteLoader: Sendable {
         if let node = values["scenarios"] {
             let items = problems.collect({ try reader.sequence(node, "scenarios") }) ?? []
             for (index, item) in items.enumerated() {
-                if let scenario = problems.collect({ try self.scenario(item, at: "scenarios[\(index)]", reader, context, checkNames: checks?.names ?? []) }) {
+                if let scenario = problems.collect({ try self.scenario(item, at: "scenarios[\(index)]", reader, context, checkNames: checks?.names ?? [], hosts: hosts) }) {
                     if scenarios.contains(where: { $0.name == scenario.name }) {
                         problems.add(reader.error(item, "scenarios[\(index)].name", "scenario name '\(scenario.name)' is used twice"))
                     }
@@ -119,7 +127,7 @@ public struct SuiteLoader: Sendable {
         }
         try problems.throwIfAny()
         return Suite(name: name, path: path, allowedRoots: context.allowedRoots, fixtures: fixtures, proxies: proxies,
-                     checks: checks, scenarios: scenarios)
+                     checks: checks, scenarios: scenarios, hosts: hosts, remote: hosts.isEmpty ? nil : remoteFaults)
     }
 
     /// Composes the YAML tree of a suite or included file, then substitutes the environment
@@ -237,7 +245,7 @@ public struct SuiteLoader: Sendable {
     }
 
     private func scenario(_ node: Node, at key: String, _ reader: YAMLNodeReader, _ context: SuiteContext,
-                          checkNames: [String]) throws -> Scenario {
+                          checkNames: [String], hosts: [RemoteHost]) throws -> Scenario {
         var errors: [SuiteError] = []
         let values = try reader.knownEntries(node, at: key, allowed: Self.scenarioKeys, problems: &errors)
         func require(_ name: String, _ message: String) -> Node? {
@@ -255,11 +263,12 @@ public struct SuiteLoader: Sendable {
         if let faultsNode, items.isEmpty { errors.append(reader.error(faultsNode, "\(key).faults", "a scenario needs at least one fault")) }
         for (index, item) in items.enumerated() {
             do {
-                let spec = try fault(item, at: "\(key).faults[\(index)]", reader, context)
-                if faults.contains(where: { $0.name == spec.name }) {
-                    throw reader.error(item, "\(key).faults[\(index)]", "two faults are named '\(spec.name)'; give one a distinct 'name'")
+                for spec in try fault(item, at: "\(key).faults[\(index)]", reader, context, hosts: hosts) {
+                    if faults.contains(where: { $0.name == spec.name }) {
+                        throw reader.error(item, "\(key).faults[\(index)]", "two faults are named '\(spec.name)'; give one a distinct 'name'")
+                    }
+                    faults.append(spec)
                 }
-                faults.append(spec)
             } catch let error as SuiteError {
                 errors.append(error)
             }
@@ -295,11 +304,14 @@ public struct SuiteLoader: Sendable {
         return Scenario(name: name, faults: faults, duration: hold, waitBefore: waitBefore, waitAfter: waitAfter, checks: checks)
     }
 
-    private func fault(_ node: Node, at key: String, _ reader: YAMLNodeReader, _ context: SuiteContext) throws -> FaultSpec {
+    /// One fault entry: a local fault, or one fault per selected host (named `<name>@<host>`).
+    private func fault(_ node: Node, at key: String, _ reader: YAMLNodeReader, _ context: SuiteContext,
+                       hosts: [RemoteHost]) throws -> [FaultSpec] {
         let entries = try reader.entries(node, at: key, allowed: nil)
-        let pluginEntries = entries.filter { $0.key != "name" }
+        let pluginEntries = entries.filter { !["name", "host", "hosts"].contains($0.key) }
         guard pluginEntries.count == 1, let entry = pluginEntries.first else {
-            throw reader.error(node, key, "a fault is one plugin id with its parameters, e.g. 'process.pause: {pid: 42}' (an optional 'name' may sit beside it)")
+            throw reader.error(node, key, "a fault is one plugin id with its parameters, e.g. 'process.pause: {pid: 42}' "
+                               + "(an optional 'name', and 'host' or 'hosts' to act on remote hosts, may sit beside it)")
         }
         guard let plugin = catalog.plugins[entry.key] else {
             var message = "unknown plugin '\(entry.key)'"
@@ -310,7 +322,22 @@ public struct SuiteLoader: Sendable {
         let parameters = try FaultParameters(node: entry.value, keyPath: "\(key).\(entry.key)", specs: plugin.parameters, reader: reader)
         let fault = try plugin.make(parameters, suite: context)
         let name = try entries.first { $0.key == "name" }.map { try reader.string($0.value, "\(key).name") } ?? plugin.id
-        return FaultSpec(name: name, pluginID: plugin.id, parameters: parameters.json, fault: fault)
+        let spec = FaultSpec(name: name, pluginID: plugin.id, parameters: parameters.json, fault: fault)
+        let selectors = entries.filter { ["host", "hosts"].contains($0.key) }
+        guard let selector = selectors.first else { return [spec] }
+        if selectors.count > 1 { throw reader.error(selectors[1].keyNode, "\(key).\(selectors[1].key)", "give 'host' or 'hosts', not both") }
+        let selected = try HostSelection.hosts(selector.value, key: "\(key).\(selector.key)", among: hosts, reader: reader)
+        guard let remoteFaults else { throw reader.error(selector.keyNode, "\(key).\(selector.key)", "this build of ebb cannot act on remote hosts") }
+        return try selected.map { host in
+            do {
+                var remote = spec
+                remote.name = "\(name)@\(host.name)"
+                remote.fault = try remoteFaults.remote(spec, on: host, suite: context)
+                return remote
+            } catch {
+                throw reader.error(selector.value, "\(key).\(selector.key)", "\(error)")
+            }
+        }
     }
 
     /// Yams' own descriptions quote the offending line or the whole document; only the

@@ -15,18 +15,26 @@ public enum ChildProcess {
     /// Starts `arguments` in a new process group and returns its pid without waiting.
     /// Output goes to `outputPath` (appended), or to /dev/null; errors go with it unless `errorPath` is given.
     /// With `newSession`, the child leads a session of its own, so it survives its parent and a
-    /// kill of the parent's process group (a CI step being cancelled).
+    /// kill of the parent's process group (a CI step being cancelled). `input` and `output`, when
+    /// given, are descriptors (pipe ends) the child gets as stdin and stdout instead.
     public static func spawn(_ arguments: [String], environment: [String: String]? = nil,
                              directory: String? = nil, outputPath: String? = nil, errorPath: String? = nil,
-                             newSession: Bool = false) throws -> Int32 {
+                             newSession: Bool = false, input: Int32? = nil, output: Int32? = nil) throws -> Int32 {
         guard let program = arguments.first else { throw Failure(description: "empty command") }
         let executable = resolve(program)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        let sink = outputPath ?? "/dev/null"
-        posix_spawn_file_actions_addopen(&actions, 1, sink, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        if let input {
+            posix_spawn_file_actions_adddup2(&actions, input, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
+        if let output {
+            posix_spawn_file_actions_adddup2(&actions, output, 1)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, outputPath ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        }
         if let errorPath {
             posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         } else {
@@ -134,14 +142,14 @@ public enum ChildProcess {
     }
 
     /// Runs a command to completion, capturing its combined output (kept to the last 64 KiB).
-    /// On timeout the whole process group is killed.
+    /// On timeout the whole process group is killed. `input`: a descriptor the command reads as stdin.
     public static func run(_ arguments: [String], timeout: Duration, environment: [String: String]? = nil,
-                           directory: String? = nil) throws -> (status: Int32, output: String) {
+                           directory: String? = nil, input: Int32? = nil) throws -> (status: Int32, output: String) {
         // The output goes to an anonymous in-memory file: an undo must work where $TMPDIR is
         // full, read-only or gone (a crashed job's container), so nothing is written to disk.
         let capture = try OutputCapture()
         let marked = (environment ?? [:]).merging(InFlightTools.environment) { given, _ in given }
-        let pid = try spawn(arguments, environment: marked, directory: directory, outputPath: capture.path)
+        let pid = try spawn(arguments, environment: marked, directory: directory, outputPath: capture.path, input: input)
         guard let status = wait(pid, timeout: timeout) else {
             kill(-pid, SIGKILL)
             _ = wait(pid, timeout: nil)

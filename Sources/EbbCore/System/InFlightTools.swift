@@ -22,7 +22,7 @@ public enum InFlightTools {
     }
 
     /// The environment entry for a command this process runs, if it is a runner.
-    static var environment: [String: String] {
+    public static var environment: [String: String] {
         markedRun.withLock { run in run.map { [environmentKey: $0] } ?? [:] }
     }
 

@@ -1,0 +1,96 @@
+import EbbCore
+import Foundation
+import Synchronization
+
+/// Runs a suite's faults on its `hosts:`: one agent per host and run, started the first time
+/// a fault of the run needs a host, for every host the suite's faults name at once and in
+/// parallel (`forks` at a time), so a fleet costs one round of connections, not one per host.
+public final class RemoteFleet: RemoteFaultMaker {
+    /// How many hosts are connected to at once.
+    public let forks: Int
+    /// How long a host may take to answer one request (an inject, a renewal).
+    public let requestTimeout: Duration
+    private let state = Mutex<State>(State())
+
+    private struct State {
+        /// Hosts the loaded suites' faults act on, by name.
+        var hosts: [String: RemoteHost] = [:]
+        /// Each run's agents, or why a host could not be reached.
+        var agents: [String: [String: Result<AgentConnection, RemoteHostError>]] = [:]
+    }
+
+    public init(forks: Int = 10, requestTimeout: Duration = .seconds(60)) {
+        self.forks = max(1, forks)
+        self.requestTimeout = requestTimeout
+    }
+
+    public func remote(_ spec: FaultSpec, on host: RemoteHost, suite: SuiteContext) throws -> any Fault {
+        if spec.pluginID.hasPrefix("proxy.") {
+            throw FaultError(description: "\(spec.pluginID) acts on a proxy inside the runner; it cannot run on host \(host.name)")
+        }
+        if case .object(let parameters) = spec.parameters, parameters["fixture"] != nil {
+            throw FaultError(description: "a fault on host \(host.name) cannot target a fixture: fixtures run on the runner's machine")
+        }
+        state.withLock { $0.hosts[host.name] = host }
+        return RemoteFault(host: host, name: spec.name, pluginID: spec.pluginID, parameters: spec.parameters,
+                           suiteDirectory: suite.directory.path, allowedRoots: suite.allowedRoots, fleet: self)
+    }
+
+    /// The agent of `host` for run `runID`, connecting to every known host first if this run
+    /// has none yet. Throws the host's own failure, which every fault on it reports.
+    func agent(for host: RemoteHost, runID: String) throws -> AgentConnection {
+        let (known, hosts) = state.withLock { ($0.agents[runID], Array($0.hosts.values)) }
+        if known == nil { connect(hosts.sorted { $0.name < $1.name }, runID: runID) }
+        let result = state.withLock { state -> Result<AgentConnection, RemoteHostError>? in
+            if let result = state.agents[runID]?[host.name] { return result }
+            return nil
+        } ?? connectOne(host, runID: runID)
+        return try result.get()
+    }
+
+    private func connect(_ hosts: [RemoteHost], runID: String) {
+        state.withLock { state in if state.agents[runID] == nil { state.agents[runID] = [:] } }
+        let gate = DispatchSemaphore(value: forks)
+        DispatchQueue.concurrentPerform(iterations: hosts.count) { index in
+            gate.wait()
+            defer { gate.signal() }
+            _ = connectOne(hosts[index], runID: runID)
+        }
+    }
+
+    private func connectOne(_ host: RemoteHost, runID: String) -> Result<AgentConnection, RemoteHostError> {
+        if let existing = state.withLock({ $0.agents[runID]?[host.name] }) { return existing }
+        let result: Result<AgentConnection, RemoteHostError>
+        do {
+            let executable = try RemoteBinary.ensure(on: SSHCommand(host: host))
+            result = .success(try AgentConnection(host: host, runID: Self.remoteRunID(runID, host: host), executable: executable,
+                                                  timeout: requestTimeout))
+        } catch let error as RemoteHostError {
+            result = .failure(error)
+        } catch {
+            result = .failure(RemoteHostError(host: host, problem: "\(error)"))
+        }
+        return state.withLock { state in
+            if let raced = state.agents[runID]?[host.name] {
+                if case .success(let extra) = result { extra.finish() }
+                return raced
+            }
+            state.agents[runID, default: [:]][host.name] = result
+            return result
+        }
+    }
+
+    public func endRun(_ runID: String) {
+        let agents = state.withLock { $0.agents.removeValue(forKey: runID) } ?? [:]
+        let connected = agents.values.compactMap { try? $0.get() }
+        // The shared ssh connections go too: nothing of this run is left behind on a host.
+        DispatchQueue.concurrentPerform(iterations: connected.count) { index in
+            connected[index].finish()
+            SSHCommand(host: connected[index].host).closeMaster()
+        }
+    }
+
+    /// The host's run is named after the runner's, so the runner's record can name it before
+    /// the host's journal exists.
+    static func remoteRunID(_ runID: String, host: RemoteHost) -> String { "\(runID)-\(host.name)" }
+}
