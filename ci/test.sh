@@ -16,10 +16,11 @@ source ci/packages.sh
 # reports/report.html in Debian's chromium (headless: a screenshot and the DOM). The package tests unpack the .deb
 # (dpkg-dev, binutils' objdump and readelf), install it in a clean Debian root made by
 # mmdebstrap (ci/rootfs.sh), and run the container image of ci/image.sh with podman (runc:
-# the only runtime podman works with on this machine kind).
+# the only runtime podman works with on this machine kind). The fleet tests' hosts are network
+# namespaces running Debian's sshd (openssh-server), reached with its ssh (openssh-client).
 ensure_packages "${EBB_BUILD_PACKAGES[@]}" e2fsprogs procps libxml2-utils prometheus prometheus-pushgateway curl \
     python3-jsonschema python3-yaml groovy nftables iptables iproute2 iputils-ping stress-ng \
-    dpkg-dev binutils mmdebstrap podman runc chromium
+    dpkg-dev binutils mmdebstrap podman runc chromium openssh-client openssh-server
 
 # The Kubernetes tests run against kmock's KubernetesEmulator (PyPI, MIT), extended by
 # ci/kube-emulator/kube_emulator.py. It is pinned and lives in a virtualenv of the clone's own
@@ -57,7 +58,7 @@ export EBB_REGISTRY_DIR="${EBB_REGISTRY_DIR:-$(mktemp -d /tmp/ebb-test-registry.
 # run in a pass of their own: beside the suites that load the machine on purpose (CPU hogs,
 # clean-root installs, emulators, the torture) a 2-core runner answers a health probe late,
 # and they would measure that load instead of Ebb.
-timed='CheckTests|HTMLReportTests|SamplerTests|ProxyToxicTests|ProxyHTTPTests|ThrottleTests|NetworkTests'
+timed='CheckTests|HTMLReportTests|SamplerTests|ProxyToxicTests|ProxyHTTPTests|ThrottleTests|NetworkTests|FleetTests'
 status=0
 swift test --skip "$timed" || status=1
 swift test --filter "$timed" || status=1

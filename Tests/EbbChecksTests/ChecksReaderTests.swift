@@ -130,7 +130,8 @@ import Testing
         let suites = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }
         #expect(suites.count >= 2)
         for name in suites {
-            let suite = try SuiteLoader(catalog: .standard, checkReader: ChecksReader(), proxyReader: ProxiesReader())
+            let suite = try SuiteLoader(catalog: .standard, checkReader: ChecksReader(), proxyReader: ProxiesReader(),
+                                        remoteFaults: RemoteFleet())
                 .load(path: folder.appendingPathComponent(name).path)
             #expect(suite.checks != nil, "\(name) has no checks")
         }

@@ -19,6 +19,8 @@ final class AgentConnection: Sendable {
         var buffer: [UInt8] = []
         /// The last line that was not a reply: ssh's own complaint, or a remote shell's.
         var lastNoise = ""
+        /// Why the agent was given up (a request failed or timed out): later requests fail at once.
+        var lost: RemoteHostError?
     }
 
     /// Starts the agent for run `runID` (the host's journal is named after it) and waits for its hello.
@@ -65,19 +67,29 @@ final class AgentConnection: Sendable {
     /// Sends `request` and waits up to `timeout` for the answer.
     func send(_ request: AgentRequest, timeout: Duration) throws -> AgentReply {
         try state.withLock { pipes in
-            var line = try JSONEncoder().encode(request)
-            line.append(UInt8(ascii: "\n"))
-            try line.withUnsafeBytes { bytes in
-                var offset = 0
-                while offset < bytes.count {
-                    let written = write(pipes.toAgent, bytes.baseAddress! + offset, bytes.count - offset)
-                    if written < 0 && errno == EINTR { continue }
-                    guard written > 0 else { throw RemoteHostError(host: host, problem: "the connection to the agent is gone") }
-                    offset += written
-                }
+            if let lost = pipes.lost { throw lost }
+            do {
+                return try Self.exchange(request, &pipes, host: host, timeout: timeout)
+            } catch let error as RemoteHostError {
+                pipes.lost = error
+                throw error
             }
-            return try Self.readReply(&pipes, host: host, timeout: timeout)
         }
+    }
+
+    private static func exchange(_ request: AgentRequest, _ pipes: inout Pipes, host: RemoteHost, timeout: Duration) throws -> AgentReply {
+        var line = try JSONEncoder().encode(request)
+        line.append(UInt8(ascii: "\n"))
+        try line.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = write(pipes.toAgent, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 && errno == EINTR { continue }
+                guard written > 0 else { throw RemoteHostError(host: host, problem: "the connection to the agent is gone") }
+                offset += written
+            }
+        }
+        return try readReply(&pipes, host: host, timeout: timeout)
     }
 
     /// Asks the agent to close its journal, then ends the session (waiting a little for ssh).

@@ -32,7 +32,6 @@ public struct RemoteAgent {
     /// Serves requests from stdin until `close` or end-of-file; returns the exit status. It
     /// exits without closing the journal while a fault is live, so the guardian takes it back.
     public func serve() -> Int32 {
-        signal(SIGPIPE, SIG_IGN)
         let journal: RunJournal
         do {
             if try JournalReader(stateDirectory: stateDirectory).run(id: runID) != nil {

@@ -40,10 +40,12 @@ struct RemoteFault: Fault {
         context.logger.info("host \(host.name): \(pluginID) acts on \(reply.target ?? "?")")
     }
 
+    /// A host that does not answer within a few seconds is given up for the run (its guardian
+    /// keeps the fault's first deadline): one lost host must not hold back the others' hold.
     func holdStarting(_ plan: FaultPlan, _ context: FaultContext) throws {
         let agent = try fleet.agent(for: host, runID: context.runID)
         let reply = try agent.send(AgentRequest(operation: .renew, sequence: context.sequence, lifetime: max(1, context.deadline.timeIntervalSinceNow)),
-                                   timeout: fleet.requestTimeout)
+                                   timeout: min(fleet.requestTimeout, .seconds(5)))
         guard reply.ok else { throw FaultError(description: "host \(host.name): \(reply.error ?? "the agent refused the renewal")") }
     }
 }

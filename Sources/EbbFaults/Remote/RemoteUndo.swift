@@ -39,7 +39,13 @@ public struct RemoteUndo: UndoHandler {
         let ssh = SSHCommand(host: payload.host)
         let command = (payload.host.sudo ? "sudo -n " : "") + Shell.path(payload.executable) + " remote \(action) --state-dir "
             + Shell.path(payload.host.stateDirectory) + " --run-id " + Shell.quoted(payload.runID) + " --sequence \(payload.sequence)"
-        var result = try ssh.run(command, timeout: .seconds(120))
+        var result: (status: Int32, output: String)
+        do {
+            result = try ssh.run(command, timeout: .seconds(120))
+        } catch let error as RemoteHostError {
+            throw FaultError(description: "\(error); the host's guardian reverts the fault at its deadline on its own; "
+                             + "confirm with 'ebb rollback execute' once the host can be reached")
+        }
         // 127: the host lost its copy of ebb (a cleaned cache). This binary can stand in if it is the same build.
         if result.status == 127, (try? RemoteBinary.digest.get()).map(RemoteBinary.remotePath(digest:)) == payload.executable {
             _ = try RemoteBinary.ensure(on: ssh)
