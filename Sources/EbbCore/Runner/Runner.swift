@@ -147,8 +147,7 @@ public final class Runner: @unchecked Sendable {
         result.setupRollbacks += rollbacks
     }
 
-    /// A scenario in its phases: wait, preflight, steady state, arm and inject, hold, rollback,
-    /// verdicts, wait. Each phase returns whether the scenario goes on.
+    /// Runs one scenario and times it.
     private func run(_ scenario: Scenario, of suite: Suite, journal: RunJournal, fixturePIDs: [String: Int32]) async -> ScenarioResult {
         let clock = ContinuousClock()
         let start = clock.now
@@ -161,6 +160,8 @@ public final class Runner: @unchecked Sendable {
         return steps.result
     }
 
+    /// A scenario in its phases: wait, preflight, steady state, arm and inject, hold, rollback,
+    /// verdicts, wait. The phases before the injection return whether the scenario goes on.
     private func runPhases(of scenario: Scenario, in suite: Suite, journal: RunJournal, fixturePIDs: [String: Int32],
                            _ steps: ScenarioSteps) async {
         // A fault may stay in place for its hold plus the grace, counted from its injection.
