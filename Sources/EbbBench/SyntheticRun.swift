@@ -4,8 +4,9 @@ import Foundation
 /// A made-up run of any size, for benchmarking the report writers (`ebb report synthesize`).
 /// Every fourth step fails, and messages carry the awkward text real tools print.
 public enum SyntheticRun {
-    public static func make(testcases: Int, scenarios: Int) -> RunResult {
-        var result = RunResult(runID: "bench", journalDirectory: URL(fileURLWithPath: "/tmp/ebb-bench"), startedAt: Date())
+    /// The run's scenarios one at a time, as a runner finishes them: a report writer that keeps
+    /// up holds one scenario in memory, not the run.
+    public static func forEachScenario(testcases: Int, scenarios: Int, _ body: (ScenarioResult) throws -> Void) rethrows {
         let perScenario = max(1, testcases / max(1, scenarios))
         var made = 0
         var index = 0
@@ -20,9 +21,8 @@ public enum SyntheticRun {
                     duration: .milliseconds(step % 1000), properties: ["target": "/srv/file-\(step)"]))
             }
             made += scenario.steps.count
-            result.scenarios.append(scenario)
+            try body(scenario)
             index += 1
         }
-        return result
     }
 }

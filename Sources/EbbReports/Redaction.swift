@@ -9,14 +9,20 @@ extension RunResult {
         guard !redactor.isEmpty else { return self }
         var result = self
         result.setupSteps = setupSteps.map { $0.redacted(by: redactor) }
-        result.scenarios = scenarios.map { scenario in
-            var scenario = scenario
-            scenario.name = redactor.redact(scenario.name)
-            scenario.suite = redactor.redact(scenario.suite)
-            scenario.steps = scenario.steps.map { $0.redacted(by: redactor) }
-            return scenario
-        }
+        result.scenarios = scenarios.map { $0.redacted(by: redactor) }
         return result
+    }
+}
+
+extension ScenarioResult {
+    /// This scenario with its names and every step redacted.
+    public func redacted(by redactor: SecretRedactor) -> ScenarioResult {
+        guard !redactor.isEmpty else { return self }
+        var scenario = self
+        scenario.name = redactor.redact(name)
+        scenario.suite = redactor.redact(suite)
+        scenario.steps = steps.map { $0.redacted(by: redactor) }
+        return scenario
     }
 }
 

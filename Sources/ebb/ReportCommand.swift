@@ -53,8 +53,11 @@ struct ReportCommand: ParsableCommand {
         @Option var flavor: JUnitFlavor = .portable
 
         func run() throws {
-            let result = SyntheticRun.make(testcases: testcases, scenarios: scenarios)
-            try JUnitWriter.write(result, to: output, options: JUnitOptions(flavor: flavor, logPathForScenario: { _ in nil }))
+            // Streamed as a runner's results arrive: one scenario in memory at a time.
+            let stream = try JUnitStream(path: output, options: JUnitOptions(flavor: flavor, logPathForScenario: { _ in nil }),
+                                         runID: "bench", journalDirectory: URL(fileURLWithPath: "/tmp/ebb-bench"), startedAt: Date())
+            try SyntheticRun.forEachScenario(testcases: testcases, scenarios: scenarios) { try stream.append($0, signal: nil) }
+            try stream.finish(setupSteps: [], duration: .zero, signal: nil)
         }
     }
 }

@@ -9,9 +9,10 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run scenario suites: inject each fault, hold it, roll back and verify.",
         discussion: """
-        Before each fault is injected its undo record is made durable in the journal \
-        (<state-dir>/rollback/<start>-<run id>/). Whatever ends the run, every fault is rolled \
-        back newest-first and verified; a second signal never interrupts a rollback.
+        Before a scenario's faults are injected their undo records are made durable in the \
+        journal (<state-dir>/rollback/<start>-<run id>/). Whatever ends the run, every fault is \
+        rolled back and verified: newest-first where faults share a target, up to --forks at \
+        once otherwise; a second signal never interrupts a rollback.
 
         Refuses to start while the journal holds pending records of a dead run; recover \
         them with 'ebb rollback execute', or pass --recover to do so first.
@@ -59,6 +60,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Time budget of each rollback (a scenario's, the fixtures', a recovery's): undos still waiting when it runs out are recorded revert-failed (exit 2) instead of hanging the job.", valueName: "duration"))
     var rollbackTimeout = DurationArgument(RollbackExecutor.defaultBudget)
 
+    @Option(help: ArgumentHelp("How many faults of a scenario are planned, prepared and injected at once (on many hosts: how many are connected to at once), and how many undos of unrelated targets run at once; 1 does everything in file order, newest-first on rollback.", valueName: "n"))
+    var forks = Forks.defaultLimit
+
     @Flag(help: "Do not start the guardian (UNSAFE: if ebb is SIGKILLed, its faults stay until 'ebb rollback execute').")
     var noGuardian = false
 
@@ -78,6 +82,7 @@ struct RunCommand: AsyncParsableCommand {
     var pushgateway: String?
 
     func validate() throws {
+        guard forks >= 1 else { throw ValidationError("--forks \(forks): must be at least 1") }
         if let pushgateway, URL(string: pushgateway)?.host == nil || !["http", "https"].contains(URL(string: pushgateway)?.scheme ?? "") {
             throw ValidationError("--pushgateway \(pushgateway): not an http:// or https:// URL")
         }
@@ -85,6 +90,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let loaded: [Suite]
+        Wiring.remoteFleet.forks = forks
         do {
             loaded = try suites.map(Wiring.loader.load(path:))
         } catch {
@@ -100,7 +106,7 @@ struct RunCommand: AsyncParsableCommand {
         let options = Runner.Options(stateDirectory: state.directory,
                                      reportDirectory: URL(fileURLWithPath: reportDir).standardizedFileURL,
                                      scenarioNames: scenarios, rollbackGrace: deadlineGrace.duration,
-                                     rollbackBudget: rollbackTimeout.duration, registry: HostRegistry.standard)
+                                     rollbackBudget: rollbackTimeout.duration, registry: HostRegistry.standard, forks: forks)
         let console = ConsoleReporter(style: logFormat == .json ? .json : ConsoleReporter.terminalStyle, quiet: quiet)
         let reports = RunReports(reportDirectory: options.reportDirectory, junitPath: junit.map { URL(fileURLWithPath: $0).standardizedFileURL },
                                  flavor: junitFlavor, maxOutputBytes: junitMaxOutput)

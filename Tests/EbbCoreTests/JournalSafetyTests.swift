@@ -52,15 +52,15 @@ import Glibc
         let guardian = RollbackExecutor(catalog: .testing, actor: Guardian.deadlineActor, logger: testLogger)
         let store = RecordStore(runDirectory: journal.directory)
         let plan = try FaultPlan(target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: "undo", log: log), undoSummary: "")
-        var seenDuringInjection: [RollbackResult] = []
-        let injected = try scope.armAndAct(fault: "f", plugin: "test", plan: plan, sequence: 1, lifetime: .zero) {
+        let seenDuringInjection = Captured<[RollbackResult]>()
+        let injected = try scope.armAndAct(Arming(fault: "f", plugin: "test", plan: plan, sequence: 1) {
             // The record is armed and already past its deadline; the guardian tries it now.
             let armed = try #require(JournalReader(holding: journal.directory).run(at: journal.directory).records.first)
             #expect(armed.state == .armed)
-            seenDuringInjection = guardian.execute([armed], store: store, waitForOthers: false)
+            seenDuringInjection.value = guardian.execute([armed], store: store, waitForOthers: false)
             return nil
-        }
-        #expect(seenDuringInjection.isEmpty, "the guardian skipped the record whose lock the runner held")
+        }, lifetime: .zero)
+        #expect(seenDuringInjection.value?.isEmpty == true, "the guardian skipped the record whose lock the runner held")
         #expect(LoggingUndo.lines(log).isEmpty, "no undo ran in the middle of the injection")
         #expect(try store.current(injected)?.state == .injected)
         // Now the fault is in place and overdue: the guardian takes it back, and the runner's
@@ -78,15 +78,15 @@ import Glibc
         defer { try? journal.close() }
         let scope = RollbackScope(journal: journal, scenario: "s", executor: RollbackExecutor(catalog: .testing, actor: "runner", logger: testLogger))
         let plan = try FaultPlan(target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: "a", log: "/dev/null"), undoSummary: "")
-        var armedDeadline = Date.distantPast
-        let injected = try scope.armAndAct(fault: "f", plugin: "test", plan: plan, sequence: 1, lifetime: .seconds(10)) {
-            armedDeadline = try #require(JournalReader(holding: journal.directory).run(at: journal.directory).records.first).deadline
+        let armedDeadline = Captured<Date>()
+        let injected = try scope.armAndAct(Arming(fault: "f", plugin: "test", plan: plan, sequence: 1) {
+            armedDeadline.value = try #require(JournalReader(holding: journal.directory).run(at: journal.directory).records.first).deadline
             Thread.sleep(forTimeInterval: 0.2)   // an injection that takes time: the deadline must not pay for it
             return nil
-        }
+        }, lifetime: .seconds(10))
         let injectedAt = try #require(injected.injectedAt)
         #expect(abs(injected.deadline.timeIntervalSince(injectedAt) - 10) < 0.001)
-        #expect(injected.deadline.timeIntervalSince(armedDeadline) >= 0.2)
+        #expect(injected.deadline.timeIntervalSince(try #require(armedDeadline.value)) >= 0.2)
         Thread.sleep(forTimeInterval: 0.05)
         scope.renewDeadlines(lifetime: .seconds(10))
         let renewed = try #require(try RecordStore(runDirectory: journal.directory).current(injected))
@@ -112,7 +112,8 @@ import Glibc
         }
         let records = [try record(1, "older", hangs: false), try record(2, "stuck", hangs: true)]
         try records.forEach(store.create)
-        let executor = RollbackExecutor(catalog: .testing, actor: "runner", budget: .milliseconds(300), logger: testLogger)
+        // One at a time, so the older undo waits behind the stuck one.
+        let executor = RollbackExecutor(catalog: .testing, actor: "runner", budget: .milliseconds(300), forks: 1, logger: testLogger)
         let results = executor.execute(records, store: store)
         #expect(results.map(\.record.fault) == ["stuck", "older"])
         #expect(results.map(\.record.state) == [.revertFailed, .revertFailed])

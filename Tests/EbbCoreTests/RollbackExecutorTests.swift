@@ -20,7 +20,7 @@ import Testing
         let records = [try record(1, label: "first", log: log), try record(2, label: "broken", log: log, blocker: blocker),
                        try record(3, label: "third", log: log)]
         try records.forEach(store.create)
-        let executor = RollbackExecutor(catalog: .testing, actor: "test", attempts: 3, backoff: .milliseconds(1), logger: testLogger)
+        let executor = RollbackExecutor(catalog: .testing, actor: "test", attempts: 3, backoff: .milliseconds(1), forks: 1, logger: testLogger)
         let results = executor.execute(records, store: store)
         let persisted = Dictionary(uniqueKeysWithValues: try records.map { ($0.fault, try #require(try store.current($0)).state) })
         #expect(LoggingUndo.lines(log) == ["third", "broken", "broken", "broken", "first"])

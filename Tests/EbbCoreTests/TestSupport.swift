@@ -66,3 +66,13 @@ extension PluginCatalog {
         return catalog
     }
 }
+
+/// A value set on one thread (an injection, an undo) and read on the test's.
+final class Captured<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value?
+    var value: Value? {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}

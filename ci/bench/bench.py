@@ -1,7 +1,9 @@
 """Ebb's benchmark, run by ci/bench/run.sh: writes reports/bench.json and reports/bench.md.
 
 Every figure is a median over repeated runs with its spread (min..max), measured on this
-machine in this run; Chaos Toolkit runs the equivalent experiments beside Ebb.
+machine in this run; Chaos Toolkit runs the equivalent experiments beside Ebb, and so does
+the baseline build of Ebb (EBB_BASELINE_BIN, the revision in EBB_BASELINE_REV) when given:
+the comparison table puts Ebb before and after beside Chaos Toolkit, runs interleaved.
 """
 import json
 import os
@@ -19,10 +21,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 EBB = os.environ["EBB_RELEASE_BIN"]
+BASELINE = os.environ.get("EBB_BASELINE_BIN")
+BASELINE_REV = os.environ.get("EBB_BASELINE_REV", "baseline")
+# The Ebb builds compared: "before" (the baseline revision) and "after" (this tree).
+VARIANTS = {**({"before": BASELINE} if BASELINE else {}), "after": EBB}
 QUICK = "--quick" in sys.argv
+COMPARE_ONLY = "--compare-only" in sys.argv
 REPEATS = 5 if QUICK else 15
 SCALE = 100 if QUICK else 1000
 WORK = Path(tempfile.mkdtemp(prefix="ebb-bench-"))
+# Registry copies (part of every run's cost) go under the work folder, not the machine's own registry.
+os.environ.setdefault("EBB_REGISTRY_DIR", str(WORK / "registry"))
 CHAOS_VERSION = "1.19.0"
 
 
@@ -40,14 +49,26 @@ def timed(command, cwd=WORK, env=None):
 
 
 def repeat(command, runs=REPEATS, **kwargs):
-    walls, peaks, codes = [], [], set()
+    return repeat_interleaved({"only": (command, None)}, runs, **kwargs)["only"]
+
+
+def repeat_interleaved(commands, runs=REPEATS, **kwargs):
+    """`commands` (name -> (argv, prepare or None)) run in turn, `runs` rounds, so the machine's
+    drift weighs on all alike; `prepare` runs untimed before each run (a fresh state folder)."""
+    walls = {name: [] for name in commands}
+    peaks = {name: [] for name in commands}
+    codes = {name: set() for name in commands}
     for _ in range(runs):
-        start = time.perf_counter()
-        _, rss, code, err = timed(command, **kwargs)
-        walls.append(time.perf_counter() - start)
-        peaks.append(rss)
-        codes.add(code)
-    return {"seconds": summary(walls), "peakRSSKiB": summary(peaks), "exitCodes": sorted(codes)}
+        for name, (command, prepare) in commands.items():
+            if prepare:
+                prepare()
+            start = time.perf_counter()
+            _, rss, code, err = timed(command, **kwargs)
+            walls[name].append(time.perf_counter() - start)
+            peaks[name].append(rss)
+            codes[name].add(code)
+    return {name: {"seconds": summary(walls[name]), "peakRSSKiB": summary(peaks[name]), "exitCodes": sorted(codes[name])}
+            for name in commands}
 
 
 def free_port():
@@ -106,19 +127,32 @@ def chaos_experiment(faults, port, path):
     }))
 
 
+def fresh(folder):
+    """A preparation step: `folder` removed, so every run starts from an empty journal."""
+    return lambda: shutil.rmtree(folder, ignore_errors=True)
+
+
 def overhead(chaos, port):
     results = {}
     for faults in (1, 50):
         suite, experiment = WORK / f"overhead-{faults}.yaml", WORK / f"overhead-{faults}.json"
         ebb_suite(faults, port, suite)
         chaos_experiment(faults, port, experiment)
-        state = WORK / "state"
-        ebb = repeat([EBB, "run", str(suite), "--state-dir", str(state), "--report-dir", str(WORK / "reports"), "--quiet"])
-        ctk = repeat([chaos, "--no-version-check", "--log-file", str(WORK / "chaos.log"), "run", "--rollback-strategy", "always",
-                      "--journal-path", str(WORK / "journal.json"), str(experiment)])
-        results[f"{faults}fault"] = {"ebb": ebb, "chaosToolkit": ctk,
-                                     "wallRatio": ebb["seconds"]["median"] / ctk["seconds"]["median"],
-                                     "rssRatio": ebb["peakRSSKiB"]["median"] / ctk["peakRSSKiB"]["median"]}
+        commands = {}
+        for variant, binary in VARIANTS.items():
+            state = WORK / f"state-{variant}"
+            commands[variant] = ([binary, "run", str(suite), "--state-dir", str(state), "--report-dir", str(WORK / "reports"), "--quiet"],
+                                 fresh(state))
+        commands["chaosToolkit"] = ([chaos, "--no-version-check", "--log-file", str(WORK / "chaos.log"), "run", "--rollback-strategy",
+                                     "always", "--journal-path", str(WORK / "journal.json"), str(experiment)], None)
+        measured = repeat_interleaved(commands)
+        ctk = measured["chaosToolkit"]
+        row = {"ebb": measured["after"], "chaosToolkit": ctk,
+               "wallRatio": measured["after"]["seconds"]["median"] / ctk["seconds"]["median"],
+               "rssRatio": measured["after"]["peakRSSKiB"]["median"] / ctk["peakRSSKiB"]["median"]}
+        if "before" in measured:
+            row["ebbBefore"] = measured["before"]
+        results[f"{faults}fault"] = row
     return results
 
 
@@ -130,19 +164,19 @@ def process_state(pid):
         return None
 
 
-def rollback_at_scale(how):
+def rollback_at_scale(how, binary=EBB, label="after"):
     """SCALE paused processes; `how` (SIGTERM or SIGKILL) hits the runner mid-hold; time until
     every process runs again (and, after SIGKILL, until the guardian closed the run)."""
     sleepers = [subprocess.Popen(["sleep", "3600"], start_new_session=True) for _ in range(SCALE)]
     try:
-        suite = WORK / f"scale-{how}.yaml"
+        suite = WORK / f"scale-{how}-{label}.yaml"
         lines = ["suite: scale", "scenarios:", "  - name: scale", "    duration: 10m", "    faults:"]
         for index, sleeper in enumerate(sleepers):
             lines += [f"      - name: p{index}", f"        process.pause: {{ pid: {sleeper.pid} }}"]
         suite.write_text("\n".join(lines) + "\n")
-        state, log = WORK / f"state-{how}", WORK / f"scale-{how}.log"
+        state, log = WORK / f"state-{how}-{label}", WORK / f"scale-{how}-{label}.log"
         with open(log, "w") as output:
-            runner = subprocess.Popen([EBB, "run", str(suite), "--state-dir", str(state), "--report-dir", str(WORK / f"reports-{how}")],
+            runner = subprocess.Popen([binary, "run", str(suite), "--state-dir", str(state), "--report-dir", str(WORK / f"reports-{how}-{label}")],
                                       stdout=output, stderr=subprocess.STDOUT, cwd=WORK)
         deadline = time.time() + 600
         while "holding for" not in log.read_text():
@@ -176,12 +210,12 @@ def rollback_at_scale(how):
             sleeper.wait()
 
 
-def junit_bench():
+def junit_bench(binary=EBB, flavors=("portable", "ant")):
     rows = {}
-    for flavor in ("portable", "ant"):
+    for flavor in flavors:
         file = WORK / f"junit-{flavor}.xml"
-        write = timed([EBB, "report", "synthesize", "--testcases", "100000", "--output", str(file), "--flavor", flavor])
-        validate = timed([EBB, "report", "validate", str(file), "--flavor", flavor])
+        write = timed([binary, "report", "synthesize", "--testcases", "100000", "--output", str(file), "--flavor", flavor])
+        validate = timed([binary, "report", "validate", str(file), "--flavor", flavor])
         rows[flavor] = {"writeSeconds": write[0], "writePeakRSSKiB": write[1], "validateSeconds": validate[0],
                         "validatePeakRSSKiB": validate[1], "fileMiB": round(file.stat().st_size / 1048576, 1)}
         file.unlink()
@@ -194,31 +228,37 @@ def script_lines(command, prefix):
 
 
 def main():
-    report = {"machine": machine(), "quick": QUICK}
+    report = {"machine": machine(), "quick": QUICK, "baselineRevision": BASELINE_REV if BASELINE else None}
     report["ebbVersion"] = subprocess.run([EBB, "--version"], capture_output=True, text=True).stdout.strip()
     chaos = install_chaos_toolkit()
     report["chaosToolkitVersion"] = CHAOS_VERSION
     port = free_port()
     demo = start_demo(port)
     try:
-        report["startup"] = {
-            "ebbVersion": repeat([EBB, "--version"]),
-            "ebbValidateDemo": repeat([EBB, "validate", str(ROOT / "Scenarios/demo.yaml")]),
-            "chaosVersion": repeat([chaos, "--no-version-check", "--version"]),
-        }
-        report["startup"]["versionRatio"] = (report["startup"]["ebbVersion"]["seconds"]["median"]
-                                             / report["startup"]["chaosVersion"]["seconds"]["median"])
+        if not COMPARE_ONLY:
+            report["startup"] = {
+                "ebbVersion": repeat([EBB, "--version"]),
+                "ebbValidateDemo": repeat([EBB, "validate", str(ROOT / "Scenarios/demo.yaml")]),
+                "chaosVersion": repeat([chaos, "--no-version-check", "--version"]),
+            }
+            report["startup"]["versionRatio"] = (report["startup"]["ebbVersion"]["seconds"]["median"]
+                                                 / report["startup"]["chaosVersion"]["seconds"]["median"])
         report["overhead"] = overhead(chaos, port)
     finally:
         demo.kill()
         demo.wait()
-    journal = subprocess.run([EBB, "bench", "journal", "--records", "1000", "--rounds", "5", "--directory", str(WORK)],
-                             capture_output=True, text=True, check=True)
-    report["journal"] = json.loads(journal.stdout)
+    if not COMPARE_ONLY:
+        journal = subprocess.run([EBB, "bench", "journal", "--records", "1000", "--rounds", "5", "--directory", str(WORK)],
+                                 capture_output=True, text=True, check=True)
+        report["journal"] = json.loads(journal.stdout)
     report["rollbackAtScale"] = {"SIGTERM": rollback_at_scale("SIGTERM"), "SIGKILL": rollback_at_scale("SIGKILL")}
-    report["junit100k"] = junit_bench()
-    report["probes"] = script_lines(["bash", "ci/bench/probes.sh", "3" if QUICK else "5"], ("cadence:", "outage:"))
-    report["torture"] = script_lines(["bash", "ci/bench/torture.sh", "10" if QUICK else "30"], ("torture:",))
+    report["junit100k"] = junit_bench(flavors=("portable",) if COMPARE_ONLY else ("portable", "ant"))
+    if BASELINE:
+        report["before"] = {"rollbackAtScale": {how: rollback_at_scale(how, BASELINE, "before") for how in ("SIGTERM", "SIGKILL")},
+                            "junit100k": junit_bench(BASELINE, flavors=("portable",))}
+    if not COMPARE_ONLY:
+        report["probes"] = script_lines(["bash", "ci/bench/probes.sh", "3" if QUICK else "5"], ("cadence:", "outage:"))
+        report["torture"] = script_lines(["bash", "ci/bench/torture.sh", "10" if QUICK else "30"], ("torture:",))
     out = ROOT / "reports"
     out.mkdir(exist_ok=True)
     (out / "bench.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
@@ -236,13 +276,50 @@ def rss(entry):
     return f"{entry['peakRSSKiB']['median'] / 1024:.1f} MiB"
 
 
+def comparison(r):
+    """The table of issue 20: Ebb before and after beside Chaos Toolkit, with each target."""
+    before = r.get("before")
+    o = r["overhead"]
+    scale = r["rollbackAtScale"]
+    headers = (["measurement"] + ([f"Ebb before ({r['baselineRevision']})"] if before else []) + ["Ebb after", f"Chaos Toolkit {r['chaosToolkitVersion']}",
+               "target", "met"])
+    lines = ["## Before, after and Chaos Toolkit", "", "| " + " | ".join(headers) + " |", "|" + " --- |" + " ---: |" * (len(headers) - 3) + " --- | :---: |"]
+
+    def row(label, values, ctk, target, met):
+        cells = [label] + (values if before else values[1:]) + [ctk, target, "yes" if met else "**no**"]
+        lines.append("| " + " | ".join(cells) + " |")
+
+    for key, faults, share in (("1fault", 1, 5), ("50fault", 50, 3)):
+        entry, ctk = o[key], o[key]["chaosToolkit"]
+        after = entry["ebb"]["seconds"]["median"]
+        row(f"{faults} fault{'s' if faults > 1 else ''} + HTTP probe, wall", [seconds(entry["ebbBefore"]) if before else "", seconds(entry["ebb"])],
+            seconds(ctk), f"<= 1/{share} of Chaos Toolkit's", after <= ctk["seconds"]["median"] / share)
+    entry = o["50fault"]
+    row("peak RSS (50 faults)", [rss(entry["ebbBefore"]) if before else "", rss(entry["ebb"])], rss(entry["chaosToolkit"]),
+        "not above Chaos Toolkit's", entry["ebb"]["peakRSSKiB"]["median"] <= entry["chaosToolkit"]["peakRSSKiB"]["median"])
+    for how, limit in (("SIGTERM", 0.5), ("SIGKILL", 1.0)):
+        label = f"{scale[how]['faults']:,} paused processes, {how} to all resumed" + (" (guardian)" if how == "SIGKILL" else "")
+        values = [f"{before['rollbackAtScale'][how]['secondsUntilAllResumed']:.2f} s" if before else "",
+                  f"{scale[how]['secondsUntilAllResumed']:.2f} s ({scale[how]['leftStopped']} left stopped)"]
+        row(label, values, "", f"< {limit} s", scale[how]["secondsUntilAllResumed"] < limit and scale[how]["leftStopped"] == 0)
+    junit = r["junit100k"]["portable"]
+    values = [f"{before['junit100k']['portable']['writePeakRSSKiB'] / 1024:.0f} MiB" if before else "",
+              f"{junit['writePeakRSSKiB'] / 1024:.0f} MiB ({junit['writeSeconds']:.2f} s)"]
+    row("JUnit of 100,000 testcases, peak RSS", values, "", "< 64 MiB", junit["writePeakRSSKiB"] < 64 * 1024)
+    return lines
+
+
 def markdown(r):
     m = r["machine"]
+    runs = r["overhead"]["1fault"]["ebb"]["seconds"]["runs"]
     lines = ["# Ebb benchmark", "",
              f"{m['date']} on {m['cores']} cores ({m['cpu']}), {m['memoryGiB']} GiB, Linux {m['kernel']}; "
              f"{r['ebbVersion']} (release build) vs Chaos Toolkit {r['chaosToolkitVersion']}. "
-             f"Medians (min..max) over {r['startup']['ebbVersion']['seconds']['runs']} runs.", "",
-             "## Start-up", "", "| command | wall | peak RSS |", "| --- | ---: | ---: |"]
+             f"Medians (min..max) over {runs} runs.", ""]
+    lines += comparison(r)
+    if "startup" not in r:
+        return "\n".join(lines) + "\n"
+    lines += ["", "## Start-up", "", "| command | wall | peak RSS |", "| --- | ---: | ---: |"]
     names = {"ebbVersion": "ebb --version", "ebbValidateDemo": "ebb validate Scenarios/demo.yaml", "chaosVersion": "chaos --version"}
     for key, label in names.items():
         lines.append(f"| `{label}` | {seconds(r['startup'][key])} | {rss(r['startup'][key])} |")

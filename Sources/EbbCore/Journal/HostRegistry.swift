@@ -81,7 +81,7 @@ struct RegistryCopy: Sendable {
 
     /// Copying them with the record keeps the rule "everything the undo needs is durable before
     /// the fault acts" for the copy too.
-    private func copyBackups(from runDirectory: URL) throws {
+    func copyBackups(from runDirectory: URL) throws {
         for folder in Self.undoFolders {
             let source = runDirectory.appendingPathComponent(folder)
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: source.path), !names.isEmpty else { continue }

@@ -46,6 +46,9 @@ public struct UndoRecord: Codable, Sendable {
     public var message: String?
     /// Who ran the undo: `runner`, `rollback execute`, ...
     public var revertedBy: String?
+    /// The plan's target locks (``FaultPlan/lockKeys``): records sharing one are undone newest
+    /// first, one after another (see ``RollbackExecutor``). Absent in records of older builds.
+    public var lockKeys: [String]?
 
     public init(runID: String, sequence: Int, scenario: String, fault: String, plugin: String, target: String,
                 kind: String, data: JSONValue, state: RecordState, armedAt: Date, deadline: Date) {
@@ -67,15 +70,19 @@ public struct UndoRecord: Codable, Sendable {
         String(format: "%04d", sequence) + "-\(Self.slug(scenario))-\(Self.slug(fault)).json"
     }
 
-    /// Writes this record durably into its run directory (see ``DurableFile``).
     /// Writes the record into `runDirectory`; returns its path. See ``DurableFile/write(_:to:durably:)``.
     @discardableResult
     public func write(into runDirectory: URL, durably: Bool = true) throws -> String {
+        let path = runDirectory.appendingPathComponent(fileName).path
+        try DurableFile.write(encoded(), to: path, durably: durably)
+        return path
+    }
+
+    /// The record's file content, as ``write(into:durably:)`` writes it.
+    func encoded() throws -> Data {
         var record = self
         record.message = message.map(SecretRedactor.shared.redact)  // a message may quote command output
-        let path = runDirectory.appendingPathComponent(fileName).path
-        try DurableFile.write(JSONEncoder.journal.encode(record), to: path, durably: durably)
-        return path
+        return try JSONEncoder.journal.encode(record)
     }
 
     /// `text` with every character but ASCII letters, digits, `.` and `_` replaced by `_`, at

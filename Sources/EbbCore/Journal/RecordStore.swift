@@ -44,11 +44,37 @@ public struct RecordStore: Sendable {
 
     /// Writes a new record; refuses when one with its name exists. Hold its lock.
     public func create(_ record: UndoRecord) throws {
-        if try current(record) != nil {
+        try create([record])
+    }
+
+    /// Writes new records, in the journal and the registry copy, all durable on return with one
+    /// commit for the batch (see ``DurableFile/write(_:)``); refuses when any of them exists
+    /// already, writing none. Hold their locks.
+    public func create(_ records: [UndoRecord]) throws {
+        for record in records where FileManager.default.fileExists(atPath: runDirectory.appendingPathComponent(record.fileName).path) {
             throw Conflict(description: "record \(record.fileName) exists already in \(runDirectory.path)")
         }
-        try record.write(into: runDirectory)
-        try registryCopy?.write(record, from: runDirectory)
+        try registryCopy?.copyBackups(from: runDirectory)
+        try DurableFile.write(files(of: records, copying: registryCopy != nil))
+    }
+
+    /// Replaces records that this process wrote and whose locks it has held ever since, all
+    /// durable on return with one commit for the batch. Nobody else can have changed them, so
+    /// they are not read back first (``update(_:durably:)`` is for every other change).
+    public func replace(heldSinceWritten records: [UndoRecord]) throws {
+        // A copy removed once its run settled is not brought back by a late write.
+        let copying = registryCopy.map { FileManager.default.fileExists(atPath: $0.directory.path) } ?? false
+        try DurableFile.write(files(of: records, copying: copying))
+    }
+
+    /// Each record's content and paths: in the run directory, and in the registry copy if `copying`.
+    private func files(of records: [UndoRecord], copying: Bool) throws -> [(data: Data, path: String)] {
+        try records.flatMap { record -> [(data: Data, path: String)] in
+            let data = try record.encoded()
+            let local = (data, runDirectory.appendingPathComponent(record.fileName).path)
+            guard copying, let registryCopy else { return [local] }
+            return [local, (data, registryCopy.directory.appendingPathComponent(record.fileName).path)]
+        }
     }
 
     /// Replaces a record with `record`, if its current state allows the change. Hold its lock.

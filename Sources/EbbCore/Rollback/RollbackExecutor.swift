@@ -18,9 +18,10 @@ public struct RollbackResult: Sendable {
     public var succeeded: Bool { record.state == .reverted || record.state == .irreversible }
 }
 
-/// Runs undo records: newest first, each retried, then verified, each outcome written durably.
-/// One failure never stops the others (ARCHITECTURE.md invariant 2), and the whole rollback has a time budget:
-/// undos still waiting when it runs out are recorded as failed instead of hanging the run.
+/// Runs undo records: newest first where it matters, each retried, then verified, each outcome
+/// written durably. One failure never stops the others (ARCHITECTURE.md invariant 2), and the
+/// whole rollback has a time budget: undos still waiting when it runs out are recorded as failed
+/// instead of hanging the run.
 public struct RollbackExecutor: Sendable {
     public var catalog: PluginCatalog
     /// Who is executing, recorded in each record (`runner`, `rollback execute`).
@@ -30,22 +31,29 @@ public struct RollbackExecutor: Sendable {
     public var backoff: Duration
     /// The time one call of ``execute(_:store:waitForOthers:)`` may take in all.
     public var budget: Duration
+    /// How many independent undos run at once (`ebb run --forks`); 1 runs every undo newest first, one by one.
+    public var forks: Int
     public var logger: Logger
 
     /// The default of `--rollback-timeout`.
     public static let defaultBudget: Duration = .seconds(300)
 
     public init(catalog: PluginCatalog, actor: String, attempts: Int = 3, backoff: Duration = .milliseconds(200),
-                budget: Duration = RollbackExecutor.defaultBudget, logger: Logger) {
+                budget: Duration = RollbackExecutor.defaultBudget, forks: Int = Forks.defaultLimit, logger: Logger) {
         self.catalog = catalog
         self.actor = actor
         self.attempts = max(1, attempts)
         self.backoff = backoff
         self.budget = budget
+        self.forks = max(1, forks)
         self.logger = logger
     }
 
-    /// Executes `records` newest-first (by sequence), each under its lock in `store`.
+    /// Executes `records`, each under its lock in `store`, newest first (by sequence) where
+    /// that matters (ARCHITECTURE.md, "Rollback order"): records are taken in waves, one per
+    /// scenario (or setup) in the order the run made them, newest wave first; within a wave,
+    /// records that share a target or a target lock key are undone one after another, newest
+    /// first, and unrelated ones up to ``forks`` at once. Results come newest first.
     ///
     /// Each record is read afresh under its lock: one that another process finished meanwhile
     /// comes back as that process left it. With `waitForOthers` false (the guardian's deadline
@@ -57,16 +65,64 @@ public struct RollbackExecutor: Sendable {
     /// loses only outcomes, never an undo: the records read pending, and undos are idempotent.
     public func execute(_ records: [UndoRecord], store: RecordStore, waitForOthers: Bool = true) -> [RollbackResult] {
         let end = ContinuousClock.now + budget
+        let newestFirst = records.sorted { $0.sequence > $1.sequence }
+        var slots = [RollbackResult?](repeating: nil, count: newestFirst.count)
         var written: [String] = []
-        var results = records.sorted { $0.sequence > $1.sequence }.compactMap {
-            execute($0, store: store, until: end, waitForOthers: waitForOthers, written: &written)
+        for wave in Self.waves(newestFirst) {
+            let chains = Forks.map(wave.count, limit: forks) { chain in
+                var written: [String] = []
+                let results = wave[chain].map { index in
+                    (index, execute(newestFirst[index], store: store, until: end, waitForOthers: waitForOthers, written: &written))
+                }
+                return (results, written)
+            }
+            for (results, paths) in chains {
+                for (index, result) in results { slots[index] = result }
+                written += paths
+            }
         }
+        var results = slots.compactMap { $0 }
         do { try DurableFile.sync(written) } catch {
             let problem = "could not make the outcomes durable in the journal: \(error)"
             logger.error("\(problem)")
             for index in results.indices where results[index].journalProblem == nil { results[index].journalProblem = problem }
         }
         return results
+    }
+
+    /// `records` (newest first) as waves of chains of indices: a wave is a run of records of one
+    /// scenario; a chain, the records of a wave that share a target or a lock key, newest first.
+    static func waves(_ records: [UndoRecord]) -> [[[Int]]] {
+        var waves: [[[Int]]] = []
+        var start = 0
+        while start < records.count {
+            var end = start
+            while end < records.count && records[end].scenario == records[start].scenario { end += 1 }
+            waves.append(chains(records, start..<end))
+            start = end
+        }
+        return waves
+    }
+
+    private static func chains(_ records: [UndoRecord], _ range: Range<Int>) -> [[Int]] {
+        var chainOf: [String: Int] = [:]
+        var chains: [[Int]] = []
+        for index in range {
+            let keys = ["target:" + records[index].target] + (records[index].lockKeys ?? []).map { "lock:" + $0 }
+            // Chains this record joins; if it links several, they merge into the oldest-made one.
+            let joined = Set(keys.compactMap { chainOf[$0] }).sorted()
+            let chain = joined.first ?? chains.count
+            if chain == chains.count { chains.append([]) }
+            for other in joined.dropFirst() {
+                chains[chain] += chains[other]
+                chains[other] = []
+                for (key, value) in chainOf where value == other { chainOf[key] = chain }
+            }
+            chains[chain].append(index)
+            for key in keys { chainOf[key] = chain }
+        }
+        // Merged chains keep newest first.
+        return chains.filter { !$0.isEmpty }.map { $0.sorted() }
     }
 
     /// Executes records that no journal holds (made up by the sweep from marks on the targets),

@@ -17,21 +17,22 @@ struct FixtureSupervisor {
     func start(_ fixture: Fixture, sequence: Int) async throws -> Int32 {
         try Task.checkCancellation()
         let marker = "\(scope.journal.runID)/\(fixture.name)"
-        var payload = FixtureStop.Payload(name: fixture.name, marker: marker)
+        let payload = FixtureStop.Payload(name: fixture.name, marker: marker)
         let plan = try FaultPlan(target: "fixture \(fixture.name)", undo: FixtureStop.self, payload: payload,
                                  undoSummary: "stop process group of fixture \(fixture.name)")
         try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
         let log = logDirectory.appendingPathComponent("fixture-\(fixture.name).log").path
-        var environment = fixture.environment
-        environment[FixtureStop.environmentKey] = marker
-        // So a fixture's script can start `ebb demo-target` and the like with this very binary.
-        environment["EBB_EXECUTABLE"] = ChildProcess.currentExecutable
-        var pid: Int32 = 0
-        try scope.armAndAct(fault: "fixture \(fixture.name)", plugin: "setup", plan: plan, sequence: sequence, lifetime: lifetime) {
-            pid = try ChildProcess.spawn(fixture.command, environment: environment, directory: fixture.directory, outputPath: log)
-            payload.pid = pid
-            payload.startTime = ProcessTable.snapshot(pid)?.startTime
-            return try JSONValue(encoding: payload)
+        // EBB_EXECUTABLE: so a fixture's script can start `ebb demo-target` and the like with this very binary.
+        let environment = fixture.environment.merging([FixtureStop.environmentKey: marker, "EBB_EXECUTABLE": ChildProcess.currentExecutable]) { $1 }
+        let record = try scope.armAndAct(Arming(fault: "fixture \(fixture.name)", plugin: "setup", plan: plan, sequence: sequence) {
+            var started = payload
+            let pid = try ChildProcess.spawn(fixture.command, environment: environment, directory: fixture.directory, outputPath: log)
+            started.pid = pid
+            started.startTime = ProcessTable.snapshot(pid)?.startTime
+            return try JSONValue(encoding: started)
+        }, lifetime: lifetime)
+        guard let pid = try record.data.decode(FixtureStop.Payload.self).pid else {
+            throw SetupFailure(description: "fixture \(fixture.name) started without a pid")
         }
         if let readiness = fixture.readiness {
             try await waitUntilReady(fixture, readiness, pid: pid, log: log)

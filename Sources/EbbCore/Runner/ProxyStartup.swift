@@ -6,9 +6,10 @@ extension FixtureSupervisor {
     /// a record that says what went down with the runner.
     func start(_ proxy: any SuiteProxy, sequence: Int, logger: Logger) throws {
         let plan = try proxy.plan(runID: scope.journal.runID)
-        try scope.armAndAct(fault: "proxy \(proxy.name)", plugin: "setup", plan: plan, sequence: sequence, lifetime: lifetime) {
-            try proxy.start(plan, runID: scope.journal.runID, logger: logger)
+        let runID = scope.journal.runID
+        try scope.armAndAct(Arming(fault: "proxy \(proxy.name)", plugin: "setup", plan: plan, sequence: sequence) {
+            try proxy.start(plan, runID: runID, logger: logger)
             return nil
-        }
+        }, lifetime: lifetime)
     }
 }

@@ -63,6 +63,20 @@ extension StepResult.Status {
 }
 
 extension StepResult {
+    /// The `rollback:` step of one record's rollback: its status from the record's final state
+    /// (``Status/init(rollbackOf:)``), or an error when the journal could not record that state,
+    /// whatever the undo achieved.
+    public init(rollback: RollbackResult, name: String) {
+        let record = rollback.record
+        let status: Status = rollback.journalProblem == nil ? Status(rollbackOf: record.state) : .error
+        var message = record.message
+        if let problem = rollback.journalProblem { message = [message, problem].compactMap { $0 }.joined(separator: "; ") }
+        self.init(kind: .rollback, name: name, status: status, message: message, startedAt: record.finishedAt ?? Date(),
+                  duration: rollback.duration,
+                  properties: ["state": record.state.rawValue, "kind": record.kind, "target": record.target,
+                               "attempts": String(record.attempts), "record": record.fileName])
+    }
+
     /// Whether the step is a health check, SLO, recovery or telemetry verdict (steady-state
     /// checks are `preflight` steps named `check: ...`).
     public var isCheck: Bool {

@@ -2,7 +2,9 @@ import Foundation
 import Logging
 
 /// Runs suites: fixtures up, then for each scenario plan, arm, inject, hold and roll back,
-/// and fixtures down; every exit path (errors, cancellation, signals) rolls back.
+/// and fixtures down; every exit path (errors, cancellation, signals) rolls back. A scenario's
+/// faults are planned, prepared and injected up to ``Options/forks`` at once, all armed before
+/// the first acts.
 public final class Runner: @unchecked Sendable {
     public struct Options: Sendable {
         public var stateDirectory: URL
@@ -15,15 +17,20 @@ public final class Runner: @unchecked Sendable {
         public var rollbackBudget: Duration
         /// Where records are copied for `ebb rollback sweep`; nil for none.
         public var registry: HostRegistry?
+        /// How many faults of a scenario are planned, prepared and injected at once, and how many
+        /// independent undos run at once (`ebb run --forks`); 1 does everything in file order.
+        public var forks: Int
 
         public init(stateDirectory: URL, reportDirectory: URL, scenarioNames: [String] = [], rollbackGrace: Duration = .seconds(30),
-                    rollbackBudget: Duration = RollbackExecutor.defaultBudget, registry: HostRegistry? = nil) {
+                    rollbackBudget: Duration = RollbackExecutor.defaultBudget, registry: HostRegistry? = nil,
+                    forks: Int = Forks.defaultLimit) {
             self.stateDirectory = stateDirectory
             self.reportDirectory = reportDirectory
             self.scenarioNames = scenarioNames
             self.rollbackGrace = rollbackGrace
             self.rollbackBudget = rollbackBudget
             self.registry = registry
+            self.forks = max(1, forks)
         }
     }
 
@@ -138,164 +145,211 @@ public final class Runner: @unchecked Sendable {
         await Blocking.perform { suite.remote?.endRun(journal.runID) }
         heartbeat.cancel()
         let rollbacks = await rollBack(setup, label: "setup")
-        result.setupSteps += rollbacks.map { rollbackStep($0, name: $0.record.fault) }
+        result.setupSteps += rollbacks.map { StepResult(rollback: $0, name: $0.record.fault) }
         result.setupRollbacks += rollbacks
     }
 
+    /// Runs one scenario and times it.
     private func run(_ scenario: Scenario, of suite: Suite, journal: RunJournal, fixturePIDs: [String: Int32]) async -> ScenarioResult {
         let clock = ContinuousClock()
         let start = clock.now
-        var result = await steps(of: scenario, in: suite, journal: journal, fixturePIDs: fixturePIDs)
-        result.duration = clock.now - start
-        return result
-    }
-
-    private func steps(of scenario: Scenario, in suite: Suite, journal: RunJournal, fixturePIDs: [String: Int32]) async -> ScenarioResult {
-        let clock = ContinuousClock()
-        var result = ScenarioResult(suite: suite.name, name: scenario.name, startedAt: Date())
         observe(.scenarioStarted(suite: suite.name, name: scenario.name, faults: scenario.faults.count, duration: scenario.duration))
-        let context = suite.context
-
-        func record(_ step: StepResult) {
-            result.steps.append(step)
+        let steps = ScenarioSteps(ScenarioResult(suite: suite.name, name: scenario.name, startedAt: Date())) { [observe] step in
             observe(.step(scenario: scenario.name, step))
         }
+        await runPhases(of: scenario, in: suite, journal: journal, fixturePIDs: fixturePIDs, steps)
+        steps.result.duration = clock.now - start
+        return steps.result
+    }
 
-        do {
-            try await Task.sleep(for: scenario.waitBefore)
-        } catch {
-            result.interrupted = true
-            record(StepResult(kind: .preflight, name: "preflight", status: .skipped, message: "the run was interrupted before injection"))
-            return result
-        }
-
-        // Preflight: every fault resolves its targets before any is injected.
-        let preflightStart = clock.now
+    /// A scenario in its phases: wait, preflight, steady state, arm and inject, hold, rollback,
+    /// verdicts, wait. The phases before the injection return whether the scenario goes on.
+    private func runPhases(of scenario: Scenario, in suite: Suite, journal: RunJournal, fixturePIDs: [String: Int32],
+                           _ steps: ScenarioSteps) async {
         // A fault may stay in place for its hold plus the grace, counted from its injection.
         let lifetime = scenario.duration + options.rollbackGrace
-        var plans: [(FaultSpec, FaultPlan, FaultContext)] = []
-        var planProblems: [String] = []
-        for spec in scenario.faults {
-            let faultContext = FaultContext(runID: journal.runID, runDirectory: journal.directory, sequence: journal.reserveSequence(),
-                                            scenario: scenario.name, suite: context, fixturePIDs: fixturePIDs, logger: logger,
-                                            deadline: Date().addingTimeInterval(lifetime.seconds))
-            do {
-                plans.append((spec, try spec.fault.plan(faultContext), faultContext))
-            } catch {
-                planProblems.append("\(spec.name): \(error)")
-            }
-        }
-        guard planProblems.isEmpty else {
-            record(StepResult(kind: .preflight, name: "preflight", status: .error,
-                              message: "not injected: " + planProblems.joined(separator: "; "), duration: clock.now - preflightStart))
-            for spec in scenario.faults {
-                record(StepResult(kind: .inject, name: "inject: \(spec.name)", status: .skipped, message: "preflight failed"))
-            }
-            return result
-        }
-        record(StepResult(kind: .preflight, name: "preflight", status: .passed,
-                          message: plans.map { "\($0.0.name) -> \($0.1.target)" }.joined(separator: "; "),
-                          duration: clock.now - preflightStart))
-
+        guard await waitBefore(scenario, steps),
+              let planned = await preflight(scenario, of: suite, journal: journal, fixturePIDs: fixturePIDs, lifetime: lifetime, steps)
+        else { return }
         let watch = suite.checks?.watch(scenario: scenario.name, selected: scenario.checks, logger: logger)
         let hold = Hold()
-        if let watch {
-            let steady = await watch.steadyState()
-            steady.forEach(record)
-            if steady.contains(where: { $0.status != .passed }) || Task.isCancelled {
-                result.interrupted = Task.isCancelled
-                let reason = Task.isCancelled ? "the run was interrupted" : "not injected: the steady state did not hold"
-                for spec in scenario.faults {
-                    record(StepResult(kind: .inject, name: "inject: \(spec.name)", status: .skipped, message: reason))
-                }
-                return result
-            }
-            await watch.faultsStarting { reason in hold.breach(reason) }
-        }
+        guard await steadyState(watch, scenario, hold: hold, steps) else { return }
 
         let scope = RollbackScope(journal: journal, scenario: scenario.name, executor: executor)
         // Held from before arming until the scenario is rolled back: no other run faults these targets meanwhile.
         let locks = TargetLocks(stateDirectory: options.stateDirectory, runID: journal.runID)
-        var injectedAll = true
-        for (spec, plan, faultContext) in plans {
-            guard injectedAll else {
-                record(StepResult(kind: .inject, name: "inject: \(spec.name)", status: .skipped,
-                                  message: "not injected: an earlier fault of the scenario failed", properties: ["target": plan.target]))
-                continue
-            }
-            let stepStart = clock.now
-            var properties = ["target": plan.target, "undo": plan.undoSummary, "plugin": spec.pluginID,
-                              "parameters": spec.parameters.description]
-            guard !Task.isCancelled else {
-                record(StepResult(kind: .inject, name: "inject: \(spec.name)", status: .skipped, message: "the run was interrupted", properties: properties))
-                continue
-            }
-            do {
-                let armed = try await Blocking.perform { () throws -> UndoRecord in
-                    try locks.acquire(plan.lockKeys, target: plan.target, sequence: faultContext.sequence)
-                    try spec.fault.prepare(plan, faultContext)
-                    return try scope.armAndAct(fault: spec.name, plugin: spec.pluginID, plan: plan, sequence: faultContext.sequence,
-                                               lifetime: lifetime) {
-                        // A fault that ends itself (a hog, the delayer, a toxic) counts from now, as its record does.
-                        var injecting = faultContext
-                        injecting.deadline = Date().addingTimeInterval(lifetime.seconds)
-                        try spec.fault.inject(plan, injecting)
-                        return nil
-                    }
-                }
-                properties["record"] = journal.directory.appendingPathComponent(armed.fileName).path
-                record(StepResult(kind: .inject, name: "inject: \(spec.name)", status: .passed, message: plan.target,
-                                  duration: clock.now - stepStart, properties: properties))
-            } catch {
-                injectedAll = false
-                record(StepResult(kind: .inject, name: "inject: \(spec.name)", status: .error, message: "\(error)",
-                                  duration: clock.now - stepStart, properties: properties))
-            }
-        }
-
+        let injectedAll = await armAndInject(planned, scope: scope, locks: locks, lifetime: lifetime, steps)
         if injectedAll && !Task.isCancelled {
-            // The deadline counts from the start of the hold: injecting the other faults took time.
-            let injected = plans
-            await Blocking.perform {
-                scope.renewDeadlines(lifetime: lifetime)
-                // Expiries written on the targets move too: a sweep must not revert before the record's deadline.
-                for (spec, plan, faultContext) in injected {
-                    var holding = faultContext
-                    holding.deadline = Date().addingTimeInterval(lifetime.seconds)
-                    do { try spec.fault.holdStarting(plan, holding) } catch {
-                        self.logger.warning("\(spec.name): could not move its expiry on the target to the end of the hold: \(error)")
-                    }
-                }
-            }
-            observe(.holding(scenario: scenario.name, duration: scenario.duration))
-            switch await hold.wait(scenario.duration) {
-            case .elapsed: break
-            case .cancelled: result.interrupted = true
-            case .breached(let reason): observe(.holdEnded(scenario: scenario.name, reason: reason))
-            }
+            await holdFaults(planned, scenario, hold: hold, lifetime: lifetime, steps)
         } else if Task.isCancelled {
-            result.interrupted = true
+            steps.result.interrupted = true
         }
-
         let rollbacks = await rollBack(scope, label: scenario.name)
-        locks.release(sequences: plans.map { $0.2.sequence })
-        result.rollbacks = rollbacks
+        locks.release(sequences: planned.map(\.context.sequence))
+        steps.result.rollbacks = rollbacks
         for rollback in rollbacks {
-            record(rollbackStep(rollback, name: "rollback: \(rollback.record.fault)"))
-            if let cutShort = Self.deadlineStep(rollback) { record(cutShort) }
+            steps.record(StepResult(rollback: rollback, name: "rollback: \(rollback.record.fault)"))
+            if let cutShort = Self.deadlineStep(rollback) { steps.record(cutShort) }
         }
         if let watch {
-            await watch.faultsRolledBack(interrupted: result.interrupted || Task.isCancelled).forEach(record)
-            if Task.isCancelled { result.interrupted = true }
+            await watch.faultsRolledBack(interrupted: steps.result.interrupted || Task.isCancelled).forEach(steps.record)
+            if Task.isCancelled { steps.result.interrupted = true }
         }
-        if !result.interrupted {
-            do {
-                try await Task.sleep(for: scenario.waitAfter)
-            } catch {
-                result.interrupted = true
+        await waitAfter(scenario, steps)
+    }
+
+    /// One fault of a scenario, planned.
+    private struct PlannedFault: Sendable {
+        var spec: FaultSpec
+        var plan: FaultPlan
+        var context: FaultContext
+    }
+
+    private func waitBefore(_ scenario: Scenario, _ steps: ScenarioSteps) async -> Bool {
+        do {
+            try await Task.sleep(for: scenario.waitBefore)
+            return true
+        } catch {
+            steps.result.interrupted = true
+            steps.record(StepResult(kind: .preflight, name: "preflight", status: .skipped, message: "the run was interrupted before injection"))
+            return false
+        }
+    }
+
+    /// Preflight: every fault resolves its targets before any is injected, up to `forks` at
+    /// once; nil (and nothing injected) when one cannot be planned.
+    private func preflight(_ scenario: Scenario, of suite: Suite, journal: RunJournal, fixturePIDs: [String: Int32],
+                           lifetime: Duration, _ steps: ScenarioSteps) async -> [PlannedFault]? {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let contexts = scenario.faults.map { _ in
+            FaultContext(runID: journal.runID, runDirectory: journal.directory, sequence: journal.reserveSequence(),
+                         scenario: scenario.name, suite: suite.context, fixturePIDs: fixturePIDs, logger: logger,
+                         deadline: Date().addingTimeInterval(lifetime.seconds))
+        }
+        let faults = scenario.faults
+        let forks = options.forks
+        let outcomes = await Blocking.perform {
+            Forks.map(faults.count, limit: forks) { index in
+                Result { PlannedFault(spec: faults[index], plan: try faults[index].fault.plan(contexts[index]), context: contexts[index]) }
             }
         }
-        return result
+        let problems = zip(faults, outcomes).compactMap { spec, outcome -> String? in
+            guard case .failure(let error) = outcome else { return nil }
+            return "\(spec.name): \(error)"
+        }
+        guard problems.isEmpty else {
+            steps.record(StepResult(kind: .preflight, name: "preflight", status: .error,
+                                    message: "not injected: " + problems.joined(separator: "; "), duration: clock.now - start))
+            steps.skipInjections(faults, because: "preflight failed")
+            return nil
+        }
+        let planned = outcomes.map { try! $0.get() }
+        steps.record(StepResult(kind: .preflight, name: "preflight", status: .passed,
+                                message: planned.map { "\($0.spec.name) -> \($0.plan.target)" }.joined(separator: "; "),
+                                duration: clock.now - start))
+        return planned
+    }
+
+    /// Steady state: the checks' `before` samples must hold, and the run must not be
+    /// interrupted, for anything to be injected.
+    private func steadyState(_ watch: (any ScenarioWatch)?, _ scenario: Scenario, hold: Hold, _ steps: ScenarioSteps) async -> Bool {
+        guard let watch else { return true }
+        let steady = await watch.steadyState()
+        steady.forEach(steps.record)
+        if steady.contains(where: { $0.status != .passed }) || Task.isCancelled {
+            steps.result.interrupted = Task.isCancelled
+            steps.skipInjections(scenario.faults, because: Task.isCancelled ? "the run was interrupted" : "not injected: the steady state did not hold")
+            return false
+        }
+        await watch.faultsStarting { reason in hold.breach(reason) }
+        return true
+    }
+
+    /// Arm and inject every fault of the scenario (``RollbackScope/armThenAct(_:lifetime:forks:proceed:)``):
+    /// all records are durable before the first fault acts. Steps are recorded in fault order.
+    /// Returns whether every fault was injected.
+    private func armAndInject(_ planned: [PlannedFault], scope: RollbackScope, locks: TargetLocks, lifetime: Duration,
+                              _ steps: ScenarioSteps) async -> Bool {
+        guard !Task.isCancelled else {
+            for fault in planned {
+                steps.record(StepResult(kind: .inject, name: "inject: \(fault.spec.name)", status: .skipped,
+                                        message: "the run was interrupted", properties: Self.properties(of: fault)))
+            }
+            return false
+        }
+        let clock = ContinuousClock()
+        let timings = ActTimings(count: planned.count)
+        let armings = planned.enumerated().map { index, fault in
+            Arming(fault: fault.spec.name, plugin: fault.spec.pluginID, plan: fault.plan, sequence: fault.context.sequence,
+                   prepare: {
+                       try locks.acquire(fault.plan.lockKeys, target: fault.plan.target, sequence: fault.context.sequence)
+                       try fault.spec.fault.prepare(fault.plan, fault.context)
+                   },
+                   act: {
+                       let start = clock.now
+                       defer { timings.set(index, clock.now - start) }
+                       // A fault that ends itself (a hog, the delayer, a toxic) counts from now, as its record does.
+                       var injecting = fault.context
+                       injecting.deadline = Date().addingTimeInterval(lifetime.seconds)
+                       try fault.spec.fault.inject(fault.plan, injecting)
+                       return nil
+                   })
+        }
+        let forks = options.forks
+        let outcomes = await Blocking.perform { scope.armThenAct(armings, lifetime: lifetime, forks: forks) { self.signal == nil } }
+        for (index, (fault, outcome)) in zip(planned, outcomes).enumerated() {
+            var properties = Self.properties(of: fault)
+            let name = "inject: \(fault.spec.name)"
+            switch outcome {
+            case .success(let record):
+                properties["record"] = scope.journal.directory.appendingPathComponent(record.fileName).path
+                steps.record(StepResult(kind: .inject, name: name, status: .passed, message: fault.plan.target,
+                                        duration: timings[index], properties: properties))
+            case .failure(let failure) where failure.stage == .notStarted:
+                steps.record(StepResult(kind: .inject, name: name, status: .skipped, message: "\(failure)", properties: properties))
+            case .failure(let failure):
+                steps.record(StepResult(kind: .inject, name: name, status: .error, message: "\(failure)",
+                                        duration: timings[index], properties: properties))
+            }
+        }
+        return outcomes.allSatisfy { (try? $0.get()) != nil }
+    }
+
+    private static func properties(of fault: PlannedFault) -> [String: String] {
+        ["target": fault.plan.target, "undo": fault.plan.undoSummary, "plugin": fault.spec.pluginID, "parameters": fault.spec.parameters.description]
+    }
+
+    /// The hold: each fault moves the expiry it wrote on its target to the end of the hold (the
+    /// records' deadlines were set when the last fault was injected), then the runner waits.
+    private func holdFaults(_ planned: [PlannedFault], _ scenario: Scenario, hold: Hold, lifetime: Duration, _ steps: ScenarioSteps) async {
+        let forks = options.forks
+        await Blocking.perform {
+            // Expiries written on the targets move too: a sweep must not revert before the record's deadline.
+            _ = Forks.map(planned.count, limit: forks) { index in
+                let fault = planned[index]
+                var holding = fault.context
+                holding.deadline = Date().addingTimeInterval(lifetime.seconds)
+                do { try fault.spec.fault.holdStarting(fault.plan, holding) } catch {
+                    self.logger.warning("\(fault.spec.name): could not move its expiry on the target to the end of the hold: \(error)")
+                }
+            }
+        }
+        observe(.holding(scenario: scenario.name, duration: scenario.duration))
+        switch await hold.wait(scenario.duration) {
+        case .elapsed: break
+        case .cancelled: steps.result.interrupted = true
+        case .breached(let reason): observe(.holdEnded(scenario: scenario.name, reason: reason))
+        }
+    }
+
+    private func waitAfter(_ scenario: Scenario, _ steps: ScenarioSteps) async {
+        guard !steps.result.interrupted else { return }
+        do {
+            try await Task.sleep(for: scenario.waitAfter)
+        } catch {
+            steps.result.interrupted = true
+        }
     }
 
     /// Rolls `scope` back outside the run's task, so cancellation (a signal) cannot cut it short.
@@ -310,20 +364,8 @@ public final class Runner: @unchecked Sendable {
         return results
     }
 
-    private func rollbackStep(_ rollback: RollbackResult, name: String) -> StepResult {
-        let record = rollback.record
-        // An outcome the journal could not record is an error, whatever the undo achieved.
-        let status: StepResult.Status = rollback.journalProblem == nil ? StepResult.Status(rollbackOf: record.state) : .error
-        var message = record.message
-        if let problem = rollback.journalProblem { message = [message, problem].compactMap { $0 }.joined(separator: "; ") }
-        return StepResult(kind: .rollback, name: name, status: status, message: message, startedAt: record.finishedAt ?? Date(),
-                          duration: rollback.duration,
-                          properties: ["state": record.state.rawValue, "kind": record.kind, "target": record.target,
-                                       "attempts": String(record.attempts), "record": record.fileName])
-    }
-
     private var executor: RollbackExecutor {
-        RollbackExecutor(catalog: catalog, actor: "runner", budget: options.rollbackBudget, logger: logger)
+        RollbackExecutor(catalog: catalog, actor: "runner", budget: options.rollbackBudget, forks: options.forks, logger: logger)
     }
 
     /// Renews the deadlines of `scope`'s records while the runner lives and makes progress: a
@@ -352,4 +394,39 @@ public final class Runner: @unchecked Sendable {
                           startedAt: record.finishedAt ?? Date(),
                           properties: ["state": record.state.rawValue, "revertedBy": Guardian.deadlineActor, "record": record.fileName])
     }
+}
+
+/// The steps of one scenario as its phases record them, each reported as it happens.
+private final class ScenarioSteps: @unchecked Sendable {
+    var result: ScenarioResult
+    private let report: (StepResult) -> Void
+
+    init(_ result: ScenarioResult, report: @escaping (StepResult) -> Void) {
+        self.result = result
+        self.report = report
+    }
+
+    func record(_ step: StepResult) {
+        result.steps.append(step)
+        report(step)
+    }
+
+    /// A skipped `inject:` step for each fault.
+    func skipInjections(_ faults: [FaultSpec], because reason: String) {
+        for spec in faults {
+            record(StepResult(kind: .inject, name: "inject: \(spec.name)", status: .skipped, message: reason))
+        }
+    }
+}
+
+/// How long each fault's injection took, written from the threads that inject.
+private final class ActTimings: @unchecked Sendable {
+    private let lock = NSLock()
+    private var durations: [Duration]
+
+    init(count: Int) { durations = Array(repeating: .zero, count: count) }
+
+    func set(_ index: Int, _ duration: Duration) { lock.withLock { durations[index] = duration } }
+
+    subscript(index: Int) -> Duration { lock.withLock { durations[index] } }
 }

@@ -20,6 +20,36 @@ public enum DurableFile {
     /// With `durably` false the replacement is atomic (other processes see the old or the new
     /// content) but not yet fsynced: the caller commits a batch with ``sync(_:)``.
     public static func write(_ data: Data, to path: String, durably: Bool = true) throws {
+        let temporary = try writeTemporary(data, for: path, durably: durably)
+        try rename(temporary, to: path)
+        if durably { try syncDirectory((path as NSString).deletingLastPathComponent) }
+    }
+
+    /// Writes every file of `files` as ``write(_:to:durably:)`` does, durable on return, with one
+    /// commit for the batch instead of one per file: every temp file is written first, then all
+    /// are fsynced, renamed into place, and each directory is fsynced once. A crash at any point
+    /// leaves each path with its old or its new content, and whichever it is, it was durable.
+    /// On a failure no temp file is left; files renamed already keep their new content.
+    public static func write(_ files: [(data: Data, path: String)]) throws {
+        var temporaries: [String] = []
+        defer { for temporary in temporaries where !temporary.isEmpty { unlink(temporary) } }
+        for file in files {
+            temporaries.append(try writeTemporary(file.data, for: file.path, durably: false))
+        }
+        try sync(temporaries, directories: false)
+        var directories: [String] = []
+        for (index, file) in files.enumerated() {
+            try rename(temporaries[index], to: file.path)
+            temporaries[index] = ""
+            let directory = (file.path as NSString).deletingLastPathComponent
+            if !directories.contains(directory) { directories.append(directory) }
+        }
+        for directory in directories { try syncDirectory(directory) }
+    }
+
+    /// Writes `data` to a new temp file beside `path` (0600, `O_EXCL|O_NOFOLLOW`), fsynced when
+    /// `durably`; returns its path. Nothing is left behind on a failure.
+    private static func writeTemporary(_ data: Data, for path: String, durably: Bool) throws -> String {
         let directory = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
         try refuseSymlink(path)
@@ -47,17 +77,24 @@ public enum DurableFile {
             unlink(temporary)
             throw failure
         }
-        guard rename(temporary, path) == 0 else {
+        return temporary
+    }
+
+    private static func rename(_ temporary: String, to path: String) throws {
+        guard Glibc.rename(temporary, path) == 0 else {
             let failure = Failure("rename", path)
             unlink(temporary)
             throw failure
         }
-        if durably { try syncDirectory(directory) }
     }
 
     /// Makes earlier writes of `paths` (made with `durably` false) durable: each file, then each
     /// directory once. One journal commit usually covers the whole batch, which is the point.
     public static func sync(_ paths: [String]) throws {
+        try sync(paths, directories: true)
+    }
+
+    private static func sync(_ paths: [String], directories syncingDirectories: Bool) throws {
         var directories: [String] = []
         for path in paths {
             let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
@@ -67,7 +104,9 @@ public enum DurableFile {
             let directory = (path as NSString).deletingLastPathComponent
             if !directories.contains(directory) { directories.append(directory) }
         }
-        for directory in directories { try syncDirectory(directory) }
+        if syncingDirectories {
+            for directory in directories { try syncDirectory(directory) }
+        }
     }
 
     /// Reads a file, refusing symlinks.

@@ -126,12 +126,11 @@ private struct AgentSession {
         let context = FaultContext(runID: journal.runID, runDirectory: journal.directory, sequence: sequence, scenario: scenario,
                                    suite: suite, fixturePIDs: [:], logger: logger, deadline: Date().addingTimeInterval(lifetime))
         let plan = try fault.plan(context)
-        try fault.prepare(plan, context)
         let scope = scopes[scenario] ?? RollbackScope(journal: journal, scenario: scenario,
                                                       executor: RollbackExecutor(catalog: catalog, actor: "remote agent", logger: logger))
         scopes[scenario] = scope
         let store = RecordStore(runDirectory: journal.directory)
-        try scope.armAndAct(fault: name, plugin: pluginID, plan: plan, sequence: sequence, lifetime: .seconds(lifetime)) {
+        let arming = Arming(fault: name, plugin: pluginID, plan: plan, sequence: sequence, prepare: { try fault.prepare(plan, context) }) {
             // Under the record's lock: an undo that found no record wrote a tombstone, and
             // then this fault must never act (see RemoteRecords.undo).
             if RemoteRecords.tombstone(sequence, in: store) != nil {
@@ -140,6 +139,7 @@ private struct AgentSession {
             try fault.inject(plan, context)
             return nil
         }
+        try scope.armAndAct(arming, lifetime: .seconds(lifetime))
         live[sequence] = (fault, plan, context, scope)
         return AgentReply(ok: true, target: plan.target)
     }

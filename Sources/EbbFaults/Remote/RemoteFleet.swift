@@ -6,13 +6,17 @@ import Synchronization
 /// a fault of the run needs a host, for every host the suite's faults name at once and in
 /// parallel (`forks` at a time), so a fleet costs one round of connections, not one per host.
 public final class RemoteFleet: RemoteFaultMaker {
-    /// How many hosts are connected to at once.
-    public let forks: Int
+    /// How many hosts are connected to at once (`ebb run --forks`).
+    public var forks: Int {
+        get { state.withLock { $0.forks } }
+        set { state.withLock { $0.forks = max(1, newValue) } }
+    }
     /// How long a host may take to answer one request (an inject, a renewal).
     public let requestTimeout: Duration
     private let state = Mutex<State>(State())
 
     private struct State {
+        var forks = 10
         /// Hosts the loaded suites' faults act on, by name.
         var hosts: [String: RemoteHost] = [:]
         /// Each run's agents, or why a host could not be reached.
@@ -20,8 +24,8 @@ public final class RemoteFleet: RemoteFaultMaker {
     }
 
     public init(forks: Int = 10, requestTimeout: Duration = .seconds(60)) {
-        self.forks = max(1, forks)
         self.requestTimeout = requestTimeout
+        self.forks = forks
     }
 
     public func remote(_ spec: FaultSpec, on host: RemoteHost, suite: SuiteContext) throws -> any Fault {

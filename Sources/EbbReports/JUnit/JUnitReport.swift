@@ -1,10 +1,11 @@
 import EbbCore
 import Foundation
 
-/// A run as the JUnit file will show it: every string already cleaned, every synthetic case
-/// already added. Building it first means the counts written on `<testsuite>` are computed
-/// from exactly the children that follow, and the writer only has to stream.
-struct JUnitReport {
+/// A run's suites as the JUnit file will show them: every string already cleaned, every
+/// synthetic case already added. Building a suite before writing it means the counts written on
+/// `<testsuite>` are computed from exactly the children that follow; suites are built one at a
+/// time, as their scenarios finish, so a run's size never has to fit in memory at once.
+enum JUnitReport {
     struct Case {
         enum Outcome {
             case passed
@@ -38,19 +39,13 @@ struct JUnitReport {
         var skipped: Int { cases.count(where: { if case .skipped = $0.outcome { true } else { false } }) }
     }
 
-    var suites: [Suite]
-    var time: Duration
-
-    var tests: Int { suites.reduce(0) { $0 + $1.tests } }
-    var failures: Int { suites.reduce(0) { $0 + $1.failures } }
-    var errors: Int { suites.reduce(0) { $0 + $1.errors } }
-
-    init(_ result: RunResult, options: JUnitOptions) {
-        var builder = Builder(result: result, options: options)
-        suites = result.scenarios.map { builder.suite(for: $0) }
-        if !result.setupSteps.isEmpty { suites.append(builder.setupSuite()) }
-        let total = suites.reduce(Duration.zero) { $0 + $1.time }
-        time = result.duration > .zero ? result.duration : total
+    /// What every suite of one run shares: the run's identity and, once known, its signal.
+    struct Run {
+        var runID: String?
+        var journalDirectory: URL?
+        var startedAt: Date
+        /// The signal that interrupted the run, if one did (an interrupted scenario names it).
+        var signal: Int32?
     }
 
     /// Seconds with exactly three decimals and a `.`, computed without floating point or
@@ -83,17 +78,18 @@ struct JUnitReport {
 }
 
 /// Turns results into cleaned suites and cases.
-private struct Builder {
-    let result: RunResult
+struct JUnitSuiteBuilder {
+    var run: JUnitReport.Run
     let options: JUnitOptions
     let limit: Int
     let hostname: String
     /// classname + name pairs already used: GitLab keys cases by them and silently drops
-    /// duplicates, so a repeated pair gets a ` (2)`, ` (3)` ... suffix instead.
-    var seen: [String: Int] = [:]
+    /// duplicates, so a repeated pair gets a ` (2)`, ` (3)` ... suffix instead. Keyed by the
+    /// pair's hash, not the pair: a run's every case name must not have to stay in memory.
+    var seen: [Int: Int] = [:]
 
-    init(result: RunResult, options: JUnitOptions) {
-        self.result = result
+    init(run: JUnitReport.Run, options: JUnitOptions) {
+        self.run = run
         self.options = options
         limit = options.textLimit
         let host = TextHygiene.sanitized(options.hostname, limit: 255).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -113,7 +109,7 @@ private struct Builder {
         var notes: [String] = []
         if scenario.interrupted {
             properties.append(("interrupted", "true"))
-            if let signal = result.signal { properties.append(("signal", SignalTrap.name(of: signal))) }
+            if let signal = run.signal { properties.append(("signal", SignalTrap.name(of: signal))) }
             notes.append("not finished: \(interruption)")
         }
         properties += stepProperties(scenario.steps)
@@ -137,25 +133,24 @@ private struct Builder {
     }
 
     /// Fixture rollbacks and other steps outside any scenario.
-    mutating func setupSuite() -> JUnitReport.Suite {
-        let steps = result.setupSteps
+    mutating func setupSuite(_ steps: [StepResult]) -> JUnitReport.Suite {
         let cases = steps.map { testcase($0, classname: "ebb.setup", logPath: nil) }
         return JUnitReport.Suite(name: "setup", package: "ebb.setup",
-                                 timestamp: JUnitReport.timestamp(steps.map(\.startedAt).min() ?? result.startedAt),
+                                 timestamp: JUnitReport.timestamp(steps.map(\.startedAt).min() ?? run.startedAt),
                                  hostname: hostname, time: steps.reduce(Duration.zero) { $0 + $1.duration },
                                  properties: runProperties() + stepProperties(steps), cases: cases,
                                  output: suiteOutput(steps, logPath: nil, notes: []))
     }
 
     private var interruption: String {
-        result.signal.map { "run interrupted by \(SignalTrap.name(of: $0))" } ?? "run interrupted"
+        run.signal.map { "run interrupted by \(SignalTrap.name(of: $0))" } ?? "run interrupted"
     }
 
     private func runProperties() -> [(name: String, value: String)] {
         var properties: [(name: String, value: String)] = []
-        if let runID = result.runID { properties.append(("run-id", attribute(runID))) }
+        if let runID = run.runID { properties.append(("run-id", attribute(runID))) }
         properties.append(("host", hostname))
-        if let journal = result.journalDirectory { properties.append(("journal", attribute(journal.path))) }
+        if let journal = run.journalDirectory { properties.append(("journal", attribute(journal.path))) }
         return properties
     }
 
@@ -167,7 +162,10 @@ private struct Builder {
     }
 
     private mutating func unique(_ name: String, classname: String) -> String {
-        let key = classname + "\u{0}" + name   // NUL never survives hygiene, so it cannot be ambiguous
+        var hasher = Hasher()
+        hasher.combine(classname)
+        hasher.combine(name)   // each String hashes with a terminator, so the pair cannot be ambiguous
+        let key = hasher.finalize()
         let count = seen[key, default: 0] + 1
         seen[key] = count
         return count == 1 ? name : "\(name) (\(count))"

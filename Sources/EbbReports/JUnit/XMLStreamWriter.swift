@@ -51,6 +51,11 @@ final class XMLStreamWriter {
         try call("flush") { xmlTextWriterFlush(writer) }
     }
 
+    /// Hands what libxml2 buffered to the file descriptor.
+    func flush() throws {
+        try call("flush") { xmlTextWriterFlush(writer) }
+    }
+
     func startElement(_ name: String) throws {
         try call("start <\(name)>") { name.withXMLChars { xmlTextWriterStartElement(writer, $0) } }
     }

@@ -1,0 +1,60 @@
+import Foundation
+
+/// Blocking work on many targets at once, bounded: `ebb run --forks` (faults of a scenario
+/// planned, prepared and injected at once) and the rollback of independent records. Each item
+/// is system work that waits (a command, an API call, an fsync), so threads, not the
+/// cooperative pool, which has one thread per core and must stay free for the health checks.
+public enum Forks {
+    /// The default of `--forks`: enough to hide the latency of commands and remote calls,
+    /// few enough not to swamp a small CI machine with processes.
+    public static let defaultLimit = 10
+
+    /// Calls `body` for every index in `0..<count`, at most `limit` at once, and returns the
+    /// results in index order. With a limit of 1 (or one item) everything runs in order on the
+    /// calling thread, exactly as a plain loop.
+    static func map<T: Sendable>(_ count: Int, limit: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
+        guard count > 1, limit > 1 else { return (0..<count).map(body) }
+        let state = State<T>(count: count)
+        let done = DispatchGroup()
+        // The calling thread is one of the workers: it would only wait otherwise.
+        for _ in 1..<min(limit, count) {
+            done.enter()
+            let thread = Thread {
+                state.work(body)
+                done.leave()
+            }
+            thread.name = "ebb.forks"
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        state.work(body)
+        done.wait()
+        return state.results
+    }
+
+    /// Hands out indices and collects results; `body` runs outside the lock.
+    private final class State<T>: @unchecked Sendable {
+        private let lock = NSLock()
+        private var next = 0
+        private var slots: [T?]
+
+        init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+        func work(_ body: @Sendable (Int) -> T) {
+            while let index = take() {
+                let value = body(index)
+                lock.withLock { slots[index] = value }
+            }
+        }
+
+        private func take() -> Int? {
+            lock.withLock {
+                guard next < slots.count else { return nil }
+                defer { next += 1 }
+                return next
+            }
+        }
+
+        var results: [T] { lock.withLock { slots.map { $0! } } }
+    }
+}
