@@ -9,13 +9,11 @@ extension PluginCatalog {
                                              HogCPU.self, HogMemory.self, HogIO.self, ProcessFreeze.self, ProcessThrottle.self,
                                              NetworkPartition.self, NetworkLoss.self, NetworkBandwidth.self, NetworkDelay.self,
                                              PodDelete.self, PodNetworkOutage.self, WorkloadScale.self, NodeCordon.self, ServiceHijack.self,
-                                             ProxyToxic.self, ProxyHTTP.self, InstanceStop.self, InstanceReboot.self] {
+                                             InstanceStop.self, InstanceReboot.self] {
             catalog.register(plugin)
         }
-        // register(plugin) registered each plugin's undo handlers. proxy.stop belongs to no plugin:
-        // the proxies: section's setup records (and journals of earlier runs) name it, so it is
-        // registered on its own; fixture.stop is registered by PluginCatalog itself.
-        catalog.register(undo: ProxyStop.self)
+        // register(plugin) registered each plugin's undo handlers; fixture.stop is registered by
+        // PluginCatalog itself. The proxy faults are EbbProxy's (`registerProxies()`).
         return catalog
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import EbbChecks
 import EbbCore
 import EbbFaults
+import EbbProxy
 import EbbReports
 import Foundation
 import Logging
@@ -9,7 +10,11 @@ import Logging
 /// What the commands share: the plugin catalog, the suite loader, logging, and the few
 /// steps several commands take alike.
 enum Wiring {
-    static let catalog = PluginCatalog.standard
+    static let catalog: PluginCatalog = {
+        var catalog = PluginCatalog.standard
+        catalog.registerProxies()
+        return catalog
+    }()
     static let loader = SuiteLoader(catalog: catalog, checkReader: ChecksReader(), proxyReader: ProxiesReader())
 
     static func logger(verbose: Bool) -> Logger {
