@@ -5,7 +5,7 @@ extension PluginCatalog {
     public static var standard: PluginCatalog {
         var catalog = PluginCatalog()
         for plugin: any FaultPlugin.Type in [ProcessPause.self, ProcessKill.self, FileCorrupt.self, FileTruncate.self,
-                                             FileRemove.self, FileReplace.self, DiskFill.self, CommandFault.self,
+                                             FileRemove.self, FileReplace.self, FileChmod.self, DiskFill.self, CommandFault.self,
                                              HogCPU.self, HogMemory.self, HogIO.self, ProcessFreeze.self, ProcessThrottle.self,
                                              NetworkPartition.self, NetworkLoss.self, NetworkBandwidth.self, NetworkDelay.self,
                                              PodDelete.self, PodNetworkOutage.self, WorkloadScale.self, NodeCordon.self, ServiceHijack.self,
