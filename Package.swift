@@ -3,7 +3,8 @@ import PackageDescription
 
 let package = Package(
     name: "Ebb",
-    platforms: [.macOS(.v14)],
+    // macOS 15: Synchronization's Mutex.
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "ebb", targets: ["ebb"]),
     ],
@@ -57,7 +58,7 @@ let package = Package(
         .target(
             name: "EbbFaults",
             dependencies: [
-                "EbbCore", "EbbKubernetes", "CNetfilterQueue", "CLinuxIO", "CLibXML2",
+                "EbbCore", "EbbKubernetes", "CNetfilterQueue", "CLibXML2",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -66,6 +67,17 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]
+        ),
+        // The fault proxy (proxies:, proxy.toxic, proxy.http) on SwiftNIO, with its zero-copy relay.
+        .target(
+            name: "EbbProxy",
+            dependencies: [
+                "EbbCore", "CLinuxIO",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // The demo service that Scenarios/demo.yaml breaks; a test fixture, not part of the runner.
@@ -102,7 +114,7 @@ let package = Package(
         .executableTarget(
             name: "ebb",
             dependencies: [
-                "EbbCore", "EbbFaults", "EbbChecks", "EbbReports", "EbbDemoTarget", "EbbBench",
+                "EbbCore", "EbbFaults", "EbbProxy", "EbbChecks", "EbbReports", "EbbDemoTarget", "EbbBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -112,15 +124,19 @@ let package = Package(
         .testTarget(name: "EbbCoreTests", dependencies: ["EbbCore", "EbbFaults", "EbbTestSupport"]),
         .testTarget(
             name: "EbbFaultsTests",
+            dependencies: ["EbbFaults", "EbbCore", "EbbTestSupport"]
+        ),
+        .testTarget(
+            name: "EbbProxyTests",
             dependencies: [
-                "EbbFaults", "EbbCore", "EbbDemoTarget", "EbbTestSupport",
+                "EbbProxy", "EbbCore", "EbbDemoTarget", "EbbTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "EbbKubernetesTests", dependencies: ["EbbKubernetes", "EbbCore"]),
         .testTarget(name: "EbbReportsTests", dependencies: ["EbbReports", "EbbCore", "EbbTestSupport"]),
-        .testTarget(name: "EbbChecksTests", dependencies: ["EbbChecks", "EbbCore", "EbbFaults", "EbbTestSupport"]),
+        .testTarget(name: "EbbChecksTests", dependencies: ["EbbChecks", "EbbCore", "EbbFaults", "EbbProxy", "EbbTestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["EbbCore", "EbbKubernetes", "EbbTestSupport"]),
     ]
 )

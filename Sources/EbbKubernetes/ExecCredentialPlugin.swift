@@ -1,5 +1,6 @@
 import EbbCore
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -83,23 +84,22 @@ struct ExecCredentialPlugin: Decodable, Hashable {
 }
 
 /// Exec plugin credentials by plugin and kubeconfig folder, each with its expiry.
-final class CredentialCache: @unchecked Sendable {
+final class CredentialCache: Sendable {
     private struct Key: Hashable {
         var plugin: ExecCredentialPlugin
         var directory: String
     }
 
-    private let lock = NSLock()
-    private var entries: [Key: (credentials: KubeConfig.Credentials, expiry: Date)] = [:]
+    private let entries = Mutex<[Key: (credentials: KubeConfig.Credentials, expiry: Date)]>([:])
 
     func credentials(for plugin: ExecCredentialPlugin, directory: String) -> KubeConfig.Credentials? {
-        lock.withLock {
+        entries.withLock { entries in
             guard let entry = entries[Key(plugin: plugin, directory: directory)], entry.expiry > Date() else { return nil }
             return entry.credentials
         }
     }
 
     func store(_ credentials: KubeConfig.Credentials, for plugin: ExecCredentialPlugin, directory: String, until expiry: Date) {
-        lock.withLock { entries[Key(plugin: plugin, directory: directory)] = (credentials, expiry) }
+        entries.withLock { $0[Key(plugin: plugin, directory: directory)] = (credentials, expiry) }
     }
 }

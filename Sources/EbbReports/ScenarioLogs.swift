@@ -1,12 +1,13 @@
 import EbbCore
 import Foundation
+import Synchronization
 
 /// Writes the full, untruncated story of each scenario to `<report dir>/logs/<scenario>.log`;
 /// the JUnit file keeps a truncated copy and points here with `[[ATTACHMENT|...]]`.
-public final class ScenarioLogs: @unchecked Sendable {
+public final class ScenarioLogs: Sendable {
     public let directory: URL
-    private let lock = NSLock()
-    private var handles: [String: FileHandle] = [:]
+    /// Open log files by scenario; written under the lock so lines of concurrent events never interleave.
+    private let handles = Mutex<[String: FileHandle]>([:])
 
     private let redactor: SecretRedactor
 
@@ -39,21 +40,21 @@ public final class ScenarioLogs: @unchecked Sendable {
         case .rollingBack(let scenario, let faults):
             append(scenario, "rolling back \(faults) fault(s), newest first")
         case .signal(let number, let duringRollback):
-            lock.withLock {
+            handles.withLock { handles in
                 for handle in handles.values {
                     try? handle.write(contentsOf: Data("\(Self.stamp()) signal \(number)\(duringRollback ? " during rollback" : "")\n".utf8))
                 }
             }
         case .scenarioFinished(let result):
             append(result.name, "finished: \(result.interrupted ? "interrupted" : result.status == .passed ? "passed" : "not passed")")
-            lock.withLock { try? handles.removeValue(forKey: result.name)?.close() }
+            handles.withLock { try? $0.removeValue(forKey: result.name)?.close() }
         default:
             break
         }
     }
 
     private func append(_ scenario: String, _ text: String) {
-        lock.withLock {
+        handles.withLock { handles in
             if handles[scenario] == nil {
                 try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
                 let url = path(for: scenario)

@@ -54,8 +54,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Bytes of step output kept per JUnit text node (head and tail); the full text is in reports/logs.", valueName: "bytes"))
     var junitMaxOutput = 64 * 1024
 
-    @Option(help: ArgumentHelp("Added to each fault's hold to form its deadline, counted from the fault's injection: past it, the guardian reverts the fault even if the runner still lives but is stuck (and the scenario fails).", valueName: "duration"))
-    var deadlineGrace = DurationArgument(.seconds(30))
+    @Option(help: ArgumentHelp("Added to each fault's hold to form its deadline, counted from the fault's injection: past it, the guardian reverts the fault even if the runner still lives but is stuck (and the scenario fails). From 100ms to 24h (default 30s).", valueName: "duration"),
+            transform: DeadlineGrace.init(parsing:))
+    var deadlineGrace = DeadlineGrace(.seconds(30))
 
     @Option(help: ArgumentHelp("Time budget of each rollback (a scenario's, the fixtures', a recovery's): undos still waiting when it runs out are recorded revert-failed (exit 2) instead of hanging the job.", valueName: "duration"))
     var rollbackTimeout = DurationArgument(RollbackExecutor.defaultBudget)

@@ -2,6 +2,7 @@ import ArgumentParser
 import EbbChecks
 import EbbCore
 import EbbFaults
+import EbbProxy
 import EbbReports
 import Foundation
 import Logging
@@ -9,7 +10,11 @@ import Logging
 /// What the commands share: the plugin catalog, the suite loader, logging, and the few
 /// steps several commands take alike.
 enum Wiring {
-    static let catalog = PluginCatalog.standard
+    static let catalog: PluginCatalog = {
+        var catalog = PluginCatalog.standard
+        catalog.registerProxies()
+        return catalog
+    }()
     static let remoteFleet = RemoteFleet()
     static let loader = SuiteLoader(catalog: catalog, checkReader: ChecksReader(), proxyReader: ProxiesReader(), remoteFaults: remoteFleet)
 
@@ -48,22 +53,18 @@ enum Wiring {
         }
     }
 
-    /// Executes `runs` from their journal, printing each outcome and writing its reports; the
-    /// one recovery loop of `rollback execute` and `run --recover`. True when all verified.
+    /// Executes `runs` with ``Recovery/execute(_:each:)``, the one recovery loop of `rollback
+    /// execute` and `run --recover`, printing each outcome and writing its reports. True when all verified.
     static func recover(_ runs: [RunSnapshot], with recovery: Recovery, reports: RunReports) -> Bool {
-        var complete = true
-        for run in runs {
-            do {
-                let report = try recovery.execute(run)
+        recovery.execute(runs) { run, outcome in
+            switch outcome {
+            case .success(let report):
                 Output.standardOutput(JournalListing.recovery(report) + "\n")   // redacted, unlike print
                 writeReports { try reports.write(report, reader: recovery.reader, actor: recovery.actor) }
-                complete = complete && report.isComplete
-            } catch {
+            case .failure(let error):
                 printError("error: run \(run.id): \(error)")
-                complete = false
             }
         }
-        return complete
     }
 
     static func printError(_ text: String) {

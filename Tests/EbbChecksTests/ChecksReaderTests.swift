@@ -1,6 +1,7 @@
 import EbbChecks
 import EbbCore
 import EbbFaults
+import EbbProxy
 import Foundation
 import Testing
 
@@ -129,8 +130,10 @@ import Testing
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Scenarios").standardized
         let suites = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }
         #expect(suites.count >= 2)
+        var catalog = PluginCatalog.standard
+        catalog.registerProxies()
         for name in suites {
-            let suite = try SuiteLoader(catalog: .standard, checkReader: ChecksReader(), proxyReader: ProxiesReader(),
+            let suite = try SuiteLoader(catalog: catalog, checkReader: ChecksReader(), proxyReader: ProxiesReader(),
                                         remoteFaults: RemoteFleet())
                 .load(path: folder.appendingPathComponent(name).path)
             #expect(suite.checks != nil, "\(name) has no checks")

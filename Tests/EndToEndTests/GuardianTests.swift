@@ -121,6 +121,25 @@ import Glibc
         #expect(workspace.filesAreAsTheyWere())
     }
 
+    @Test func aGraceTooShortOrTooLongIsRefusedBeforeAnythingActs() throws {
+        let workspace = try Workspace()
+        let suite = try workspace.write(suite: """
+        allowed_roots: [files]
+        scenarios:
+          - name: hold
+            duration: 300ms
+            faults:
+              - file.truncate: { path: files/a.txt }
+        """)
+        for grace in ["10ms", "25h", "soon"] {
+            let run = try EbbRun.run(["run", suite, "--deadline-grace", grace, "--state-dir", workspace.state.path], in: workspace.url)
+            #expect(run.status == 3, "\(grace): \(run.stderr)")
+            #expect(run.stderr.contains("--deadline-grace"), "\(run.stderr)")
+        }
+        #expect(workspace.runIDs().isEmpty, "no run started")
+        #expect(workspace.filesAreAsTheyWere())
+    }
+
     @Test func aStoppedRunnerDoesNotKeepAFaultPastItsDeadline() throws {
         let workspace = try Workspace()
         let suite = try workspace.write(suite: """

@@ -3,18 +3,19 @@ import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// The HTTP clients a run's checks share: one that verifies TLS and one that does not, made
 /// on first use and shut down once at the end of the run.
-final class HTTPClients: @unchecked Sendable {
+final class HTTPClients: Sendable {
     /// Samples overlap when a target is slow, so a host may need many connections at once.
     static let connectionsPerHost = 64
 
-    private let lock = NSLock()
-    private var clients: [Bool: HTTPClient] = [:]
+    /// By whether they verify TLS.
+    private let clients = Mutex<[Bool: HTTPClient]>([:])
 
     func client(verifyingTLS: Bool) -> HTTPClient {
-        lock.withLock {
+        clients.withLock { clients in
             if let client = clients[verifyingTLS] { return client }
             var tls = TLSConfiguration.makeClientConfiguration()
             if !verifyingTLS { tls.certificateVerification = .none }
@@ -30,7 +31,7 @@ final class HTTPClients: @unchecked Sendable {
     }
 
     func shutdown() async {
-        let all = lock.withLock { () -> [HTTPClient] in
+        let all = clients.withLock { clients in
             defer { clients = [:] }
             return Array(clients.values)
         }

@@ -1,14 +1,15 @@
 import EbbKubernetes
 import Foundation
+import Synchronization
 
 /// The Kubernetes clients a run's k8s probes share, one per cluster source, made on first use
 /// (an exec credential plugin runs then) and shut down once at the end of the run.
-final class KubeClients: @unchecked Sendable {
-    private let lock = NSLock()
-    private var clients: [ClusterSource: KubeClient] = [:]
+final class KubeClients: Sendable {
+    private let clients = Mutex<[ClusterSource: KubeClient]>([:])
 
     func client(for source: ClusterSource) throws -> KubeClient {
-        try lock.withLock {
+        // Made under the lock: two probes of one cluster must not both run its credential plugin.
+        try clients.withLock { clients in
             if let client = clients[source] { return client }
             let client = try KubeClient(config: try source.load(), timeout: .seconds(30))
             clients[source] = client
@@ -17,7 +18,7 @@ final class KubeClients: @unchecked Sendable {
     }
 
     func shutdown() async {
-        let all = lock.withLock { () -> [KubeClient] in
+        let all = clients.withLock { clients in
             defer { clients = [:] }
             return Array(clients.values)
         }

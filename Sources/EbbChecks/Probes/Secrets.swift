@@ -1,9 +1,10 @@
 import EbbCore
 import Foundation
+import Synchronization
 
 /// Bearer tokens read from the environment, and the redaction that keeps them out of every
 /// message a check produces (an endpoint may echo a header back in its body or an error).
-final class Secrets: @unchecked Sendable {
+final class Secrets: Sendable {
     struct Missing: Error, CustomStringConvertible {
         var variable: String
         var description: String { "the environment variable \(variable) (bearer_token_env) is not set" }
@@ -16,8 +17,7 @@ final class Secrets: @unchecked Sendable {
         }
     }
 
-    private let lock = NSLock()
-    private var values: Set<String> = []
+    private let values = Mutex<Set<String>>([])
     private let environment: [String: String]
 
     init(environment: [String: String] = ProcessInfo.processInfo.environment) {
@@ -32,14 +32,14 @@ final class Secrets: @unchecked Sendable {
         guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw Unusable(variable: variable)
         }
-        lock.withLock { _ = values.insert(value) }
+        values.withLock { _ = $0.insert(value) }
         SecretRedactor.shared.register(value)
         return value
     }
 
     /// `text` with every known token replaced.
     func redact(_ text: String) -> String {
-        let known = lock.withLock { values }
+        let known = values.withLock { $0 }
         return known.reduce(text) { $0.replacingOccurrences(of: $1, with: "[redacted]") }
     }
 }

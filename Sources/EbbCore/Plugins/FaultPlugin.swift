@@ -85,6 +85,8 @@ public struct FaultContext: Sendable {
     /// The fault's deadline (end of the hold plus the grace): what a fault that must end on
     /// its own, even without Ebb, ends at.
     public var deadline: Date
+    /// What runs keep alive in this process (suite proxies), for faults that act through one.
+    public var services: LiveServices
 
     /// The run id of `ebb run --dry-run`, whose plans must not depend on what setup creates.
     public static let dryRunID = "dry-run"
@@ -92,7 +94,8 @@ public struct FaultContext: Sendable {
     public var isDryRun: Bool { runID == Self.dryRunID }
 
     public init(runID: String, runDirectory: URL, sequence: Int, scenario: String, suite: SuiteContext,
-                fixturePIDs: [String: Int32], logger: Logger, deadline: Date = .distantFuture) {
+                fixturePIDs: [String: Int32], logger: Logger, deadline: Date = .distantFuture,
+                services: LiveServices = .thisProcess) {
         self.runID = runID
         self.runDirectory = runDirectory
         self.sequence = sequence
@@ -101,6 +104,7 @@ public struct FaultContext: Sendable {
         self.fixturePIDs = fixturePIDs
         self.logger = logger
         self.deadline = deadline
+        self.services = services
     }
 }
 

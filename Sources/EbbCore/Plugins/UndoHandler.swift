@@ -43,11 +43,15 @@ public struct UndoContext: Sendable {
     public var runID: String
     public var runDirectory: URL
     public var logger: Logger
+    /// What runs keep alive in this process (suite proxies): an undo of a fault on one reaches it
+    /// here, and finds nothing when it runs in another process than the one holding it.
+    public var services: LiveServices
 
-    public init(runID: String, runDirectory: URL, logger: Logger) {
+    public init(runID: String, runDirectory: URL, logger: Logger, services: LiveServices = .thisProcess) {
         self.runID = runID
         self.runDirectory = runDirectory
         self.logger = logger
+        self.services = services
     }
 
     /// A file the record names inside its run directory (a backup), found where this undo runs

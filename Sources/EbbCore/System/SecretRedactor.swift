@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The values that must never be written anywhere Ebb writes: reports, logs, the console and
 /// journal messages. Filled while suites load (every variable named in `secret_env:` and by
@@ -9,7 +10,7 @@ import Foundation
 /// replaced: blanking every `1` or `true` in a report would garble it and hide nothing a guess
 /// would not find. ``holdsSecret(_:)`` still sees them, and reports that hold one are written
 /// readable by their owner only.
-public final class SecretRedactor: @unchecked Sendable {
+public final class SecretRedactor: Sendable {
     /// The redactor the `ebb` process uses.
     public static let shared = SecretRedactor()
     /// What a secret is replaced with.
@@ -20,34 +21,37 @@ public final class SecretRedactor: @unchecked Sendable {
     /// inherits the environment but does not read the suite.
     public static let environmentKey = "EBB_SECRET_ENV"
 
-    private let lock = NSLock()
-    private var values: Set<String> = []
-    /// Every form to replace, longest first, so a secret that contains another goes whole.
-    private var forms: [String] = []
-    private var names: [String] = []
+    private struct State {
+        var values: Set<String> = []
+        /// Every form to replace, longest first, so a secret that contains another goes whole.
+        var forms: [String] = []
+        var names: [String] = []
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
     /// Remembers `value` as a secret.
     public func register(_ value: String) {
         guard !value.isEmpty else { return }
-        lock.withLock {
-            guard values.insert(value).inserted, value.count >= Self.minimumLength else { return }
+        state.withLock { state in
+            guard state.values.insert(value).inserted, value.count >= Self.minimumLength else { return }
             let added = Set([value, Self.jsonEscaped(value), Self.xmlEscaped(value)])
-            forms = Array(Set(forms).union(added)).sorted { $0.count > $1.count }
+            state.forms = Array(Set(state.forms).union(added)).sorted { $0.count > $1.count }
         }
     }
 
     /// Remembers the value of each of `variables` that is set in `environment`.
     public func register(variables: [String], from environment: [String: String]) {
         for variable in variables {
-            lock.withLock { if !names.contains(variable) { names.append(variable) } }
+            state.withLock { if !$0.names.contains(variable) { $0.names.append(variable) } }
             if let value = environment[variable] { register(value) }
         }
     }
 
     /// The names of the variables registered so far, for ``environmentKey``.
-    public var variableNames: [String] { lock.withLock { names } }
+    public var variableNames: [String] { state.withLock { $0.names } }
 
     /// Registers the variables that ``environmentKey`` in `environment` names.
     public func registerInherited(from environment: [String: String]) {
@@ -56,18 +60,18 @@ public final class SecretRedactor: @unchecked Sendable {
     }
 
     /// Whether no secret is known.
-    public var isEmpty: Bool { lock.withLock { values.isEmpty } }
+    public var isEmpty: Bool { state.withLock { $0.values.isEmpty } }
 
     /// `text` with every known secret (of at least ``minimumLength`` characters) replaced by ``marker``.
     public func redact(_ text: String) -> String {
-        let forms = lock.withLock { self.forms }
+        let forms = state.withLock { $0.forms }
         guard !forms.isEmpty else { return text }
         return forms.reduce(text) { $0.contains($1) ? $0.replacingOccurrences(of: $1, with: Self.marker) : $0 }
     }
 
     /// Whether `text` still holds a secret, i.e. one too short to redact.
     public func holdsSecret(_ text: String) -> Bool {
-        let values = lock.withLock { self.values }
+        let values = state.withLock { $0.values }
         return values.contains { text.contains($0) }
     }
 

@@ -6,24 +6,6 @@ public enum ProxyDirection: String, Sendable, CaseIterable {
     case upstream, downstream
 }
 
-/// A TCP-level fault on one direction of a proxy's connections (Toxiproxy's toxics).
-public enum Toxic: Sendable, Equatable {
-    /// Every chunk waits `latency` +/- up to `jitter`; order is kept.
-    case latency(Duration, jitter: Duration)
-    /// At most `bytesPerSecond` pass.
-    case bandwidth(bytesPerSecond: UInt64)
-    /// Nothing passes (and nothing more is read); the connection closes after `closeAfter` if given.
-    case timeout(closeAfter: Duration?)
-    /// The receiving peer of the direction gets a TCP RST after `after`.
-    case resetPeer(after: Duration)
-    /// When the sending side closes, the close reaches the other side `delay` later.
-    case slowClose(delay: Duration)
-    /// Data is cut into slices of `averageSize` +/- `variation` bytes, `delay` apart.
-    case slicer(averageSize: Int, variation: Int, delay: Duration)
-    /// The connection closes once `bytes` have passed.
-    case limitData(bytes: UInt64)
-}
-
 /// An HTTP/1.1 fault: what happens to requests whose method and path match.
 public struct HTTPRule: Sendable, Equatable {
     public enum Action: Sendable, Equatable {
@@ -54,9 +36,9 @@ public struct HTTPRule: Sendable, Equatable {
 }
 
 /// One fault applied by a running proxy, from its injection until its undo or deadline.
-public struct ProxyRule: Sendable, Equatable {
-    public enum Effect: Sendable, Equatable {
-        case toxic(Toxic, ProxyDirection)
+public struct ProxyRule: Sendable {
+    public enum Effect: Sendable {
+        case toxic(any Toxic, ProxyDirection)
         case http(HTTPRule)
     }
 

@@ -1,5 +1,5 @@
 import EbbCore
-import EbbFaults
+import EbbProxy
 import EbbTestSupport
 import Foundation
 import Testing
@@ -87,7 +87,7 @@ struct ProxyHTTPTests {
     func undoWithoutTheProxy() throws {
         struct Owner: Codable { var pid: Int32; var startTime: UInt64? }
         struct Payload: Codable { var proxy: String; var listen: String; var rule: String; var owner: Owner }
-        let handler = try require(PluginCatalog.standard.undoHandlers["proxy.remove"])
+        let handler = try require(PluginCatalog.proxies.undoHandlers["proxy.remove"])
         let context = UndoContext(runID: "gone-run", runDirectory: URL(fileURLWithPath: "/tmp"), logger: .init(label: "t"))
         let dead = try ChildProcess.spawn(["true"])
         _ = ChildProcess.wait(dead, timeout: .seconds(5))
@@ -110,9 +110,9 @@ struct ProxyHTTPTests {
         let spec = try require(try ProxiesReaderTests.load("""
             proxies:
               - { name: web, listen: "127.0.0.1:\(try freePort())", upstream: "127.0.0.1:\(SharedDemoTarget.port)" }
-            """).first)
+            """, faultOn: "web", loader: harness.loader).first)
         let plan = try spec.plan(runID: harness.runID)
-        try spec.start(plan, runID: harness.runID, logger: harness.faults.logger)
+        try spec.start(plan, runID: harness.runID, logger: harness.logger)
         let port = try require(ProxyAddress(try plan.undoData.decode(ProxyStop.Payload.self).listen)).port
         #expect(try TestClient(port: port).get("/healthz")?.status == 200)
         #expect(try harness.undo(plan) == .undone)

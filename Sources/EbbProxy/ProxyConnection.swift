@@ -65,7 +65,7 @@ final class ProxyConnection: @unchecked Sendable {
     /// every connection has let go of a removed rule.
     func apply(_ rules: [ProxyRule], generation: Int) {
         guard !isClosed else { return }
-        var toxics: [ProxyDirection: [(id: String, toxic: Toxic)]] = [:]
+        var toxics: [ProxyDirection: [(id: String, toxic: any Toxic)]] = [:]
         var http: [ProxyRule] = []
         for rule in rules {
             switch rule.effect {
@@ -90,15 +90,13 @@ final class ProxyConnection: @unchecked Sendable {
         proxy?.noteApplied(self, generation: generation)
     }
 
-    private func startTimer(_ id: String, _ toxic: Toxic, _ direction: ProxyDirection) {
-        guard timers[id] == nil else { return }
-        switch toxic {
-        case .timeout(let closeAfter?):
-            timers[id] = eventLoop.scheduleTask(in: TimeAmount(closeAfter)) { [weak self] in self?.close() }
-        case .resetPeer(let after):
-            timers[id] = eventLoop.scheduleTask(in: TimeAmount(after)) { [weak self] in self?.reset(direction) }
-        default:
-            break
+    private func startTimer(_ id: String, _ toxic: any Toxic, _ direction: ProxyDirection) {
+        guard timers[id] == nil, let (after, end) = toxic.connectionEnd else { return }
+        timers[id] = eventLoop.scheduleTask(in: TimeAmount(after)) { [weak self] in
+            switch end {
+            case .close: self?.close()
+            case .resetPeer: self?.reset(direction)
+            }
         }
     }
 

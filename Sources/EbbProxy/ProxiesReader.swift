@@ -6,8 +6,14 @@ import Yams
 /// Reads the suite's `proxies:` section: `name`, `listen` and `upstream` of each proxy.
 public struct ProxiesReader: ProxySectionReader {
     static let keys = ["name", "listen", "upstream"]
+    /// Where the proxies this reader's suites start are kept for their faults and undos.
+    let services: LiveServices
 
-    public init() {}
+    /// `services` must be what the runner's fault and undo contexts hold (by default, both use
+    /// ``LiveServices/thisProcess``).
+    public init(services: LiveServices = .thisProcess) {
+        self.services = services
+    }
 
     public func read(_ node: Node, reader: YAMLNodeReader) throws -> [any SuiteProxy] {
         var problems = SuiteProblems { reader.error(node, "proxies", "\($0)") }
@@ -38,7 +44,7 @@ public struct ProxiesReader: ProxySectionReader {
         guard listen.port != 0 else { throw reader.error(values["listen"], "\(key).listen", "give a fixed port: clients must know where to connect") }
         let upstream = try address(try required("upstream", "host:port of the dependency, e.g. 127.0.0.1:8080"), "\(key).upstream", reader)
         guard upstream.port != 0 else { throw reader.error(values["upstream"], "\(key).upstream", "port 0 is not a dependency's port") }
-        return ProxySpec(name: name, listen: listen, upstream: upstream)
+        return ProxySpec(name: name, listen: listen, upstream: upstream, services: services)
     }
 
     private func address(_ node: Node, _ key: String, _ reader: YAMLNodeReader) throws -> ProxyAddress {
@@ -61,6 +67,7 @@ struct ProxySpec: SuiteProxy {
     let name: String
     let listen: ProxyAddress
     let upstream: ProxyAddress
+    let services: LiveServices
 
     var outline: String { "\(name) \(listen) -> \(upstream)" }
 
@@ -78,6 +85,6 @@ struct ProxySpec: SuiteProxy {
             proxy.stop()
             throw FaultError(description: "proxy \(name) cannot listen on \(listen): \(error)")
         }
-        RunningProxies.add(proxy, runID: runID)
+        services.add(proxy, runID: runID, name: name)
     }
 }

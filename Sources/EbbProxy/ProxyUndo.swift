@@ -52,7 +52,7 @@ public enum ProxyRuleRemoval: UndoHandler {
     public static let kind = "proxy.remove"
 
     public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
-        guard let proxy = RunningProxies.proxy(runID: context.runID, name: payload.proxy) else {
+        guard let proxy = context.services.service(FaultProxy.self, runID: context.runID, name: payload.proxy) else {
             return try payload.owner.absence(of: payload.proxy, listen: payload.listen)
         }
         proxy.remove(payload.rule)
@@ -60,7 +60,7 @@ public enum ProxyRuleRemoval: UndoHandler {
     }
 
     public static func verify(_ payload: Payload, _ context: UndoContext) throws {
-        guard let proxy = RunningProxies.proxy(runID: context.runID, name: payload.proxy) else {
+        guard let proxy = context.services.service(FaultProxy.self, runID: context.runID, name: payload.proxy) else {
             return try payload.owner.verifyAbsent(payload.proxy)
         }
         guard Poll.until(timeout: .seconds(2), every: .milliseconds(5), { proxy.isClean(of: payload.rule) }) else {
@@ -81,7 +81,7 @@ public enum ProxyStop: UndoHandler {
     public static let kind = "proxy.stop"
 
     public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
-        guard let proxy = RunningProxies.remove(runID: context.runID, name: payload.proxy) else {
+        guard let proxy = context.services.remove(FaultProxy.self, runID: context.runID, name: payload.proxy) else {
             return try payload.owner.absence(of: payload.proxy, listen: payload.listen)
         }
         proxy.stop()
@@ -90,7 +90,7 @@ public enum ProxyStop: UndoHandler {
     }
 
     public static func verify(_ payload: Payload, _ context: UndoContext) throws {
-        if RunningProxies.proxy(runID: context.runID, name: payload.proxy) != nil {
+        if context.services.service(FaultProxy.self, runID: context.runID, name: payload.proxy) != nil {
             throw VerificationFailure("proxy \(payload.proxy) is still running")
         }
         try payload.owner.verifyAbsent(payload.proxy)

@@ -27,7 +27,7 @@ final class ProxyFlow: @unchecked Sendable {
     private var limitReached = false
     private var finished = false
     /// The toxics that affect this flow, with where `limit_data` started counting.
-    private var toxics: [(id: String, toxic: Toxic, baseline: UInt64)] = []
+    private var toxics: [(id: String, toxic: any Toxic, baseline: UInt64)] = []
     /// Only the upstream flow frames HTTP requests.
     private var framer: HTTPRequestFramer?
     private var httpRules: [ProxyRule] = []
@@ -42,12 +42,12 @@ final class ProxyFlow: @unchecked Sendable {
     }
 
     private var isPaused: Bool {
-        toxics.contains { if case .timeout = $0.toxic { return true } else { return false } }
+        toxics.contains { $0.toxic.holdsData }
     }
 
     /// Takes the toxics and HTTP rules now affecting this flow; data already queued keeps its
     /// release time, so order is kept and a removed toxic drains within its own delay.
-    func apply(toxics newToxics: [(id: String, toxic: Toxic)], http: [ProxyRule]) {
+    func apply(toxics newToxics: [(id: String, toxic: any Toxic)], http: [ProxyRule]) {
         let old = Dictionary(uniqueKeysWithValues: toxics.map { ($0.id, $0.baseline) })
         toxics = newToxics.map { ($0.id, $0.toxic, old[$0.id] ?? accepted) }
         httpRules = http
@@ -137,22 +137,14 @@ final class ProxyFlow: @unchecked Sendable {
         var release = max(now, lastRelease)
         for (index, piece) in pieces(of: buffer).enumerated() {
             for entry in toxics {
-                switch entry.toxic {
-                case .slicer(_, _, let delay) where index > 0:
-                    release = release + TimeAmount(delay)
-                case .bandwidth(let rate):
+                if index > 0 { release = release + TimeAmount(entry.toxic.gapBetweenPieces) }
+                if let rate = entry.toxic.bytesPerSecond {
                     release = max(release, bandwidthCursor)
                     bandwidthCursor = release + .nanoseconds(Int64(Double(piece.readableBytes) / Double(rate) * 1e9))
-                default:
-                    break
                 }
             }
             var due = release + TimeAmount(extraDelay ?? .zero)
-            for entry in toxics {
-                guard case .latency(let latency, let jitter) = entry.toxic else { continue }
-                let spread = TimeAmount(jitter).nanoseconds
-                due = due + TimeAmount(latency) + .nanoseconds(spread > 0 ? Int64.random(in: -spread...spread) : 0)
-            }
+            for entry in toxics { due = due + TimeAmount(entry.toxic.delay()) }
             // TCP keeps order: a chunk never overtakes the one before it.
             due = max(due, lastRelease)
             lastRelease = due
@@ -165,7 +157,7 @@ final class ProxyFlow: @unchecked Sendable {
     /// Bytes still allowed by the strictest `limit_data`, if one applies.
     private func limitAllowance() -> UInt64? {
         toxics.compactMap { entry -> UInt64? in
-            guard case .limitData(let bytes) = entry.toxic else { return nil }
+            guard let bytes = entry.toxic.byteLimit else { return nil }
             let used = accepted - entry.baseline
             return bytes > used ? bytes - used : 0
         }.min()
@@ -176,16 +168,9 @@ final class ProxyFlow: @unchecked Sendable {
     private func pieces(of buffer: ByteBuffer) -> [ByteBuffer] {
         var size = Int.max
         var variation = 0
-        for entry in toxics {
-            switch entry.toxic {
-            case .slicer(let average, let spread, _):
-                size = min(size, average)
-                variation = spread
-            case .bandwidth(let rate):
-                size = min(size, max(1, Int(rate / 20)))
-            default:
-                break
-            }
+        for pieces in toxics.compactMap(\.toxic.pieces) where pieces.size < size {
+            size = pieces.size
+            variation = pieces.variation
         }
         guard size < buffer.readableBytes else { return [buffer] }
         var rest = buffer
@@ -235,9 +220,7 @@ final class ProxyFlow: @unchecked Sendable {
         guard sourceEnded, !finished, queue.isEmpty, !isPaused else { return }
         finished = true
         flushIfNeeded()
-        let delay = toxics.compactMap { entry -> Duration? in
-            if case .slowClose(let delay) = entry.toxic { return delay } else { return nil }
-        }.max()
+        let delay = toxics.compactMap(\.toxic.closeDelay).max()
         let close: @Sendable () -> Void = { [connection, direction, limitReached] in connection.flowFinished(direction, closeBoth: limitReached) }
         if let delay {
             sink.eventLoop.scheduleTask(in: TimeAmount(delay)) { close() }

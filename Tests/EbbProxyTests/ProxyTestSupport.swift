@@ -1,6 +1,6 @@
 import EbbCore
 import EbbDemoTarget
-import EbbFaults
+import EbbProxy
 import Foundation
 import Logging
 import NIOCore
@@ -182,22 +182,30 @@ final class TestClient: @unchecked Sendable {
     }
 }
 
-/// A proxy started the way the runner does, under a run id of its own (tests run in parallel
-/// and the registry of running proxies is per process), with faults loaded through the real
-/// suite loader and undone from their records alone.
+/// A proxy started the way the runner does, under a run id and a directory of live services of
+/// its own (tests run in parallel in one process), with faults loaded through the real suite
+/// loader and undone from their records alone, the services reaching both through their contexts.
 struct ProxyHarness {
-    let faults = try! FaultHarness()
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ebb-proxy-\(UUID().uuidString.prefix(8))")
     let runID = "proxytest-\(UUID().uuidString.prefix(8))"
+    let services = LiveServices()
+    let catalog = PluginCatalog.proxies
+    let logger: Logger
     let proxy: FaultProxy
 
     init(upstreamPort: Int, logger: Logger = Logger(label: "ebb.proxy-test")) throws {
+        self.logger = logger
         proxy = FaultProxy(name: "api", listen: ProxyAddress(host: "127.0.0.1", port: 0),
                            upstream: ProxyAddress(host: "127.0.0.1", port: upstreamPort), logger: logger)
+        try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
         try proxy.start()
-        RunningProxies.add(proxy, runID: runID)
+        services.add(proxy, runID: runID, name: "api")
     }
 
     var port: Int { proxy.port }
+    var runDirectory: URL { directory.appendingPathComponent("state/rollback/1-\(runID)") }
+    /// Loads suites whose proxies start into this harness's services.
+    var loader: SuiteLoader { SuiteLoader(catalog: catalog, proxyReader: ProxiesReader(services: services)) }
 
     func fault(_ yaml: String) throws -> any Fault {
         let text = """
@@ -210,14 +218,14 @@ struct ProxyHarness {
               - \(yaml)
 
         """
-        let loader = SuiteLoader(catalog: .standard, proxyReader: ProxiesReader())
-        return try loader.load(text: text, path: faults.directory.appendingPathComponent("suite.yaml").path).scenarios[0].faults[0].fault
+        return try loader.load(text: text, path: directory.appendingPathComponent("suite.yaml").path).scenarios[0].faults[0].fault
     }
 
     func inject(_ yaml: String, sequence: Int = 1) throws -> FaultPlan {
         let fault = try fault(yaml)
-        let context = FaultContext(runID: runID, runDirectory: faults.runDirectory, sequence: sequence, scenario: "s",
-                                   suite: faults.suite, fixturePIDs: [:], logger: faults.logger)
+        let suite = SuiteContext(directory: directory, allowedRoots: [], fixtureNames: [], proxyNames: ["api"])
+        let context = FaultContext(runID: runID, runDirectory: runDirectory, sequence: sequence, scenario: "s",
+                                   suite: suite, fixturePIDs: [:], logger: logger, services: services)
         let plan = try fault.plan(context)
         try fault.inject(plan, context)
         return plan
@@ -225,18 +233,57 @@ struct ProxyHarness {
 
     /// Runs the record's undo and verification as `ebb rollback execute` would.
     func undo(_ plan: FaultPlan) throws -> UndoOutcome {
-        let handler = try require(faults.catalog.undoHandlers[plan.undoKind])
-        let context = UndoContext(runID: runID, runDirectory: faults.runDirectory, logger: faults.logger)
+        let handler = try require(catalog.undoHandlers[plan.undoKind])
+        let context = UndoContext(runID: runID, runDirectory: runDirectory, logger: logger, services: services)
         let outcome = try handler.undo(plan.undoData, context)
         try handler.verify(plan.undoData, context)
         return outcome
     }
 
     func stop() {
-        _ = RunningProxies.remove(runID: runID, name: "api")
+        _ = services.remove(FaultProxy.self, runID: runID, name: "api")
         proxy.stop()
-        faults.remove()
+        try? FileManager.default.removeItem(at: directory)
     }
+}
+
+extension PluginCatalog {
+    /// The proxy faults alone, as `registerProxies()` adds them to the CLI's catalog.
+    static var proxies: PluginCatalog {
+        var catalog = PluginCatalog()
+        catalog.registerProxies()
+        return catalog
+    }
+}
+
+struct Missing: Error {}
+
+func require<T>(_ value: T?) throws -> T {
+    guard let value else { throw Missing() }
+    return value
+}
+
+/// A `sleep` child, ended by pid when the test is done.
+struct Sleeper {
+    let pid: Int32
+    init() throws {
+        pid = try ChildProcess.spawn(["sleep", "120"])
+    }
+    func end() {
+        kill(pid, SIGKILL)
+        _ = ChildProcess.wait(pid, timeout: .seconds(5))
+    }
+}
+
+/// Waits until `condition` holds, re-checking every 10 ms, for at most `timeout`.
+func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) -> Bool {
+    let clock = ContinuousClock()
+    let end = clock.now + timeout
+    while clock.now < end {
+        if condition() { return true }
+        Thread.sleep(forTimeInterval: 0.01)
+    }
+    return condition()
 }
 
 /// Median of `values`.

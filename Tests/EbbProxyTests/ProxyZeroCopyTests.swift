@@ -1,5 +1,5 @@
 import EbbCore
-import EbbFaults
+import EbbProxy
 import EbbTestSupport
 import Foundation
 import Testing

@@ -1,16 +1,17 @@
 import EbbCore
-import EbbFaults
+import EbbProxy
 import Foundation
 import Testing
 
 @Suite("proxies: section and proxy fault parameters")
 struct ProxiesReaderTests {
-    static func load(_ yaml: String) throws -> [any SuiteProxy] {
-        try loader.load(text: yaml + "\nscenarios:\n  - { name: s, duration: 1s, faults: [{ command: { inject: [true], rollback: [true] } }] }\n",
+    /// The proxies of a suite whose one fault is on proxy `faultOn`.
+    static func load(_ yaml: String, faultOn proxy: String = "api", loader: SuiteLoader = loader) throws -> [any SuiteProxy] {
+        try loader.load(text: yaml + "\nscenarios:\n  - { name: s, duration: 1s, faults: [{ proxy.toxic: { proxy: \(proxy), toxic: timeout } }] }\n",
                         path: "/tmp/proxies.yaml").proxies
     }
 
-    static let loader = SuiteLoader(catalog: .standard, proxyReader: ProxiesReader())
+    static let loader = SuiteLoader(catalog: .proxies, proxyReader: ProxiesReader())
 
     /// The errors of a suite with one proxy `api` and one fault.
     func errors(_ fault: String, proxies: String = "proxies:\n  - { name: api, listen: \"127.0.0.1:18080\", upstream: \"127.0.0.1:8080\" }\n") -> [SuiteError] {

@@ -12,7 +12,7 @@ struct ProxyRuleFault: Fault {
 
     func plan(_ context: FaultContext) throws -> FaultPlan {
         // Proxies start with the suite's setup; a dry run plans without them.
-        let listen = RunningProxies.proxy(runID: context.runID, name: proxy)?.listen.description ?? "its listen address"
+        let listen = context.services.service(FaultProxy.self, runID: context.runID, name: proxy)?.listen.description ?? "its listen address"
         let payload = ProxyRuleRemoval.Payload(proxy: proxy, listen: listen, rule: "\(context.runID)/\(context.sequence)", owner: .current)
         return try FaultPlan(target: "proxy \(proxy): \(summary)" + (share < 1 ? " (\(Self.percent(share)) of \(Self.unit(effect)))" : ""),
                              undo: ProxyRuleRemoval.self, payload: payload,
@@ -21,7 +21,7 @@ struct ProxyRuleFault: Fault {
 
     func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
         let payload = try plan.undoData.decode(ProxyRuleRemoval.Payload.self)
-        guard let running = RunningProxies.proxy(runID: context.runID, name: proxy) else {
+        guard let running = context.services.service(FaultProxy.self, runID: context.runID, name: proxy) else {
             throw FaultError(description: "proxy \(proxy) is not running in this run")
         }
         running.add(ProxyRule(id: payload.rule, effect: effect, share: share), until: context.deadline)

@@ -247,24 +247,3 @@ public struct ProxyAddress: Sendable, Equatable, Codable, CustomStringConvertibl
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
-
-/// The proxies running in this process, by run and name, so faults and undos reach them.
-public enum RunningProxies {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var proxies: [String: FaultProxy] = [:]
-
-    static func key(runID: String, name: String) -> String { "\(runID)/\(name)" }
-
-    public static func add(_ proxy: FaultProxy, runID: String) {
-        lock.withLock { proxies[key(runID: runID, name: proxy.name)] = proxy }
-    }
-
-    public static func proxy(runID: String, name: String) -> FaultProxy? {
-        lock.withLock { proxies[key(runID: runID, name: name)] }
-    }
-
-    /// Forgets the proxy and returns it, so the caller can stop it.
-    public static func remove(runID: String, name: String) -> FaultProxy? {
-        lock.withLock { proxies.removeValue(forKey: key(runID: runID, name: name)) }
-    }
-}
