@@ -42,6 +42,8 @@ struct RollbackCommand: ParsableCommand {
             discussion: """
             Works from the journal alone. Each undo is retried, verified and recorded; one failure \
             never stops the others. Live runs are refused. Running it twice is harmless. \
+            A fault on a remote host is confirmed through that host's own journal over ssh (its \
+            guardian may already have reverted it); an unreachable host stays pending. \
             Exit 0 when everything is verified reverted, 2 when anything is not (or a record is damaged).
             """
         )

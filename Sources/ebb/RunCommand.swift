@@ -17,6 +17,10 @@ struct RunCommand: AsyncParsableCommand {
         Refuses to start while the journal holds pending records of a dead run; recover \
         them with 'ebb rollback execute', or pass --recover to do so first.
 
+        Faults with host:/hosts: run on the suite's hosts: over ssh: Ebb copies itself there \
+        once, journals each fault on the host too, and a guardian on the host reverts it at \
+        its deadline if this runner or the link dies. Up to --forks hosts are connected to at once.
+
         A suite's proxies (proxies:) run inside this process: if it dies, they die with it \
         and their clients get "connection refused"; the guardian's summary says so.
 
