@@ -17,7 +17,7 @@ struct SchemaCommand: ParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let document = SuiteSchema.document(catalog: Wiring.catalog, checkReader: Wiring.loader.checkReader,
-                                           proxyReader: Wiring.loader.proxyReader)
+                                           proxyReader: Wiring.loader.proxyReader, remoteHosts: Wiring.loader.remoteFaults != nil)
         print(String(decoding: try encoder.encode(document), as: UTF8.self))
     }
 }

@@ -6,8 +6,14 @@ import Foundation
 public enum SuiteSchema {
     public static let identifier = "https://ebb.dev/schemas/suite.json"
 
+    /// With `remoteHosts`, the `hosts:` section and a fault's `host:`/`hosts:` (a build that can
+    /// act on remote hosts, see ``RemoteFaultMaker``).
     public static func document(catalog: PluginCatalog, checkReader: (any CheckSectionReader)?,
-                                proxyReader: (any ProxySectionReader)? = nil) -> JSONValue {
+                                proxyReader: (any ProxySectionReader)? = nil, remoteHosts: Bool = false) -> JSONValue {
+        let selectors: [(String, JSONValue)] = remoteHosts
+            ? [("host", ["type": "string", "description": "run this fault on the suite's host of this name"]),
+               ("hosts", ["$ref": "#/$defs/hostSelector"])]
+            : []
         var definitions: [String: JSONValue] = [
             "duration": ["type": "string", "pattern": "^([0-9]+(\\.[0-9]+)?(ms|us|ns|h|m|s))+$",
                          "description": "e.g. 250ms, 2s, 1m30s"],
@@ -37,7 +43,7 @@ public enum SuiteSchema {
                 catalog.plugins[id].map { plugin -> JSONValue in
                     let parameters = object(plugin.parameters.map { ($0.name, schema(for: $0)) },
                                             required: plugin.parameters.filter(\.isRequired).map(\.name))
-                    return object([("name", ["type": "string"]), (id, parameters)], required: [id], description: plugin.summary)
+                    return object([("name", ["type": "string"]), (id, parameters)] + selectors, required: [id], description: plugin.summary)
                 }
             })],
         ]
@@ -50,6 +56,26 @@ public enum SuiteSchema {
             ("setup", ["type": "array", "items": ["$ref": "#/$defs/fixture"]]),
             ("scenarios", ["type": "array", "minItems": 1, "items": ["$ref": "#/$defs/scenario"]]),
         ]
+        if remoteHosts {
+            definitions["host"] = object([
+                "name": ["type": "string", "pattern": "^[A-Za-z0-9._-]+$"],
+                "address": ["type": "string", "pattern": "^[^-\\s][^\\s]*$", "description": "what ssh connects to"],
+                "user": ["type": "string"],
+                "port": ["type": "integer", "minimum": 1, "maximum": 65_535],
+                "identity": ["type": "string", "description": "a private key file (relative to the suite)"],
+                "known_hosts": ["type": "string", "description": "a known_hosts file checked besides your own"],
+                "sudo": ["type": "boolean", "description": "run Ebb on the host through sudo -n"],
+                "labels": ["type": "object", "additionalProperties": ["type": "string"]],
+                "ssh": ["type": "array", "items": ["type": "string"], "minItems": 1, "description": "the ssh command (default [ssh])"],
+                "options": ["type": "object", "additionalProperties": ["type": "string"], "description": "more ssh -o options"],
+                "state_dir": ["type": "string", "description": "the host's journal (default .cache/ebb/state in the remote home)"],
+            ], required: ["name", "address"])
+            definitions["hostSelector"] = ["description": "host names, or labels every selected host carries",
+                                           "anyOf": [["type": "string"], ["type": "array", "items": ["type": "string"], "minItems": 1],
+                                                     ["type": "object", "additionalProperties": ["type": "string"]]]]
+            properties.append(("hosts", ["type": "array", "items": ["$ref": "#/$defs/host"],
+                                         "description": "remote machines faults act on over SSH"]))
+        }
         if let proxies = proxyReader?.schema {
             properties.append(("proxies", proxies))
         }
