@@ -1,10 +1,11 @@
 import EbbCore
 import Foundation
+import Synchronization
 
 /// Prints a run as it happens and a closing table. Three styles: `plain` (one line per event,
 /// for CI logs), `live` (plain plus a ticking hold timer, for terminals) and `json` (one JSON
 /// object per event, for machines).
-public final class ConsoleReporter: @unchecked Sendable {
+public final class ConsoleReporter: Sendable {
     public enum Style: String, Sendable {
         case plain, live, json
     }
@@ -12,8 +13,9 @@ public final class ConsoleReporter: @unchecked Sendable {
     private let style: Style
     private let quiet: Bool
     private let write: @Sendable (String) -> Void
-    private let lock = NSLock()
-    private var ticker: DispatchSourceTimer?
+    /// The hold timer of the live style; events are written under its lock so their lines never
+    /// interleave with each other or with the timer's.
+    private let ticker = Mutex<(any DispatchSourceTimer)?>(nil)
 
     public init(style: Style = .plain, quiet: Bool = false,
                 write: @escaping @Sendable (String) -> Void = { Output.standardOutput($0 + "\n") }) {
@@ -26,19 +28,21 @@ public final class ConsoleReporter: @unchecked Sendable {
     public static var terminalStyle: Style { isatty(STDOUT_FILENO) == 1 ? .live : .plain }
 
     public func handle(_ event: RunEvent) {
-        lock.withLock {
-            stopTicker()
+        ticker.withLock { ticker in
+            Self.stop(&ticker)
             if style == .json {
                 if let line = Self.json(event) { write(line) }
                 return
             }
             if let line = line(for: event) { write(line) }
-            if style == .live, !quiet, case .holding(let scenario, let duration) = event { startTicker(scenario, duration) }
+            if style == .live, !quiet, case .holding(let scenario, let duration) = event {
+                ticker = Self.startTicker(scenario, duration)
+            }
         }
     }
 
     /// Rewrites one terminal line with elapsed and remaining hold time until the next event.
-    private func startTicker(_ scenario: String, _ duration: Duration) {
+    private static func startTicker(_ scenario: String, _ duration: Duration) -> any DispatchSourceTimer {
         let start = ContinuousClock.now
         let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "ebb.console.ticker"))
         timer.schedule(deadline: .now() + 0.25, repeating: 0.25)
@@ -49,13 +53,13 @@ public final class ConsoleReporter: @unchecked Sendable {
             Output.standardOutput(text)
         }
         timer.resume()
-        ticker = timer
+        return timer
     }
 
-    private func stopTicker() {
-        guard let ticker else { return }
-        ticker.cancel()
-        self.ticker = nil
+    private static func stop(_ ticker: inout (any DispatchSourceTimer)?) {
+        guard let timer = ticker else { return }
+        timer.cancel()
+        ticker = nil
         Output.standardOutput("\r\u{1B}[K")
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// One answer of a probe, placed on the monotonic clock.
 struct Sample: Sendable {
@@ -14,24 +15,28 @@ struct Sample: Sendable {
 /// Samples a probe on a fixed cadence from the monotonic clock: sample k starts at
 /// `origin + k * interval` whatever earlier samples took, so a slow or hanging target never
 /// stretches the schedule. Samples overlap when the target is slower than the interval.
-final class Sampler: @unchecked Sendable {
+final class Sampler: Sendable {
     let probe: any Probe
     let interval: Duration
     /// Samples in flight at once; a tick beyond this is recorded as a failed sample.
     let maxInFlight: Int
 
     private let clock = ContinuousClock()
-    private let lock = NSLock()
-    /// Kept in schedule order as samples arrive (they can finish out of order).
-    private var samples: [Sample] = []
-    /// Samples in flight, by tick; separate tasks, so that stopping the schedule does not
-    /// cancel them (see ``stop(drain:)``).
-    private var inFlight: [Int: Task<Void, Never>] = [:]
-    /// Ticks skipped because the scheduler itself ran late (the machine was starved).
-    private var missed = 0
-    private var loop: Task<Void, Never>?
-    private var waiters: [UUID: (predicate: ([Sample]) -> Bool, continuation: CheckedContinuation<Void, Never>)] = [:]
     private let onSample: @Sendable (Sample) -> Void
+
+    private struct State {
+        /// Kept in schedule order as samples arrive (they can finish out of order).
+        var samples: [Sample] = []
+        /// Samples in flight, by tick; separate tasks, so that stopping the schedule does not
+        /// cancel them (see ``Sampler/stop(drain:)``).
+        var inFlight: [Int: Task<Void, Never>] = [:]
+        /// Ticks skipped because the scheduler itself ran late (the machine was starved).
+        var missed = 0
+        var loop: Task<Void, Never>?
+        var waiters: [UUID: (predicate: @Sendable ([Sample]) -> Bool, continuation: CheckedContinuation<Void, Never>)] = [:]
+    }
+
+    private let state = Mutex(State())
 
     init(probe: any Probe, interval: Duration, timeout: Duration, onSample: @escaping @Sendable (Sample) -> Void = { _ in }) {
         self.probe = probe
@@ -43,7 +48,7 @@ final class Sampler: @unchecked Sendable {
     /// Starts sampling; the first sample starts at once.
     func start() {
         let origin = clock.now
-        loop = Task.detached { [self] in
+        let loop = Task.detached { [self] in
             var tick = 0
             while !Task.isCancelled {
                 let scheduled = origin + interval * tick
@@ -51,9 +56,9 @@ final class Sampler: @unchecked Sendable {
                 let lateTicks = Int(((clock.now - scheduled) / interval).rounded(.down))
                 let current = tick
                 tick += 1 + lateTicks
-                let admitted = lock.withLock { () -> Bool in
-                    missed += lateTicks
-                    return inFlight.count < maxInFlight
+                let admitted = state.withLock { state -> Bool in
+                    state.missed += lateTicks
+                    return state.inFlight.count < maxInFlight
                 }
                 guard admitted else {
                     record(Sample(scheduled: scheduled, started: scheduled, finished: clock.now,
@@ -64,24 +69,25 @@ final class Sampler: @unchecked Sendable {
                     let started = clock.now
                     let outcome = await probe.sample()
                     let sample = Sample(scheduled: scheduled, started: started, finished: clock.now, outcome: outcome)
-                    lock.withLock { inFlight[current] = nil }
+                    state.withLock { $0.inFlight[current] = nil }
                     // A sample cut short by stop() says nothing about the target.
                     if !Task.isCancelled { record(sample) }
                 }
-                lock.withLock { inFlight[current] = task }
+                state.withLock { $0.inFlight[current] = task }
             }
         }
+        state.withLock { $0.loop = loop }
     }
 
     private func record(_ sample: Sample) {
-        let ready = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
+        let ready = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             // Walk back from the end to the sample's place: samples arrive nearly in order.
-            var low = samples.count
-            while low > 0 && samples[low - 1].scheduled > sample.scheduled { low -= 1 }
-            samples.insert(sample, at: low)
-            guard !waiters.isEmpty else { return [] }
-            let done = waiters.filter { $0.value.predicate(samples) }
-            for id in done.keys { waiters[id] = nil }
+            var low = state.samples.count
+            while low > 0 && state.samples[low - 1].scheduled > sample.scheduled { low -= 1 }
+            state.samples.insert(sample, at: low)
+            guard !state.waiters.isEmpty else { return [] }
+            let done = state.waiters.filter { $0.value.predicate(state.samples) }
+            for id in done.keys { state.waiters[id] = nil }
             return done.values.map(\.continuation)
         }
         ready.forEach { $0.resume() }
@@ -91,30 +97,33 @@ final class Sampler: @unchecked Sendable {
     /// Stops scheduling at once. With `drain`, samples in flight finish (each within its
     /// probe's timeout); otherwise they are cancelled and dropped.
     func stop(drain: Bool) async {
-        guard let loop else { return }
+        guard let loop = state.withLock({ $0.loop }) else { return }
         loop.cancel()
         await loop.value
-        self.loop = nil
-        let pending = lock.withLock { Array(inFlight.values) }
+        let pending = state.withLock { state in
+            state.loop = nil
+            return Array(state.inFlight.values)
+        }
         for task in pending {
             if !drain { task.cancel() }
             await task.value
         }
     }
 
-    var missedTicks: Int { lock.withLock { missed } }
+    var missedTicks: Int { state.withLock { $0.missed } }
 
     /// The samples so far, in schedule order.
     var snapshot: [Sample] {
-        lock.withLock { samples }
+        state.withLock { $0.samples }
     }
 
     /// Waits until `predicate` holds for the samples (in schedule order) or `deadline` passes;
-    /// returns whether it held.
-    func wait(until deadline: ContinuousClock.Instant, for predicate: @escaping ([Sample]) -> Bool) async -> Bool {
+    /// returns whether it held. `predicate` is also run by the sample tasks as samples arrive,
+    /// hence `@Sendable`.
+    func wait(until deadline: ContinuousClock.Instant, for predicate: @escaping @Sendable ([Sample]) -> Bool) async -> Bool {
         let id = UUID()
         let release: @Sendable () -> Void = { [self] in
-            let waiter = lock.withLock { waiters.removeValue(forKey: id) }
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
             waiter?.continuation.resume()
         }
         let timer = Task { [clock] in
@@ -123,9 +132,9 @@ final class Sampler: @unchecked Sendable {
         }
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let holds = lock.withLock { () -> Bool in
-                    if predicate(samples) || Task.isCancelled || clock.now >= deadline { return true }
-                    waiters[id] = (predicate, continuation)
+                let holds = state.withLock { state -> Bool in
+                    if predicate(state.samples) || Task.isCancelled || clock.now >= deadline { return true }
+                    state.waiters[id] = (predicate, continuation)
                     return false
                 }
                 if holds { continuation.resume() }

@@ -2,10 +2,11 @@ import AsyncHTTPClient
 import EbbCore
 import Foundation
 import NIOCore
+import Synchronization
 
 /// Scrapes one `/metrics` endpoint at the start of the scenario, every `interval` while it
 /// runs, and at its end, and holds the metric's sum (over matching series) to the assertion.
-final class ScrapeWatch: @unchecked Sendable {
+final class ScrapeWatch: Sendable {
     /// Expositions larger than this are refused rather than read into memory.
     static let sizeLimit = 16 * 1024 * 1024
 
@@ -16,11 +17,15 @@ final class ScrapeWatch: @unchecked Sendable {
     private let secrets: Secrets
     private let anchor: ClockAnchor
     private let clock = ContinuousClock()
-    private let lock = NSLock()
-    /// Each successful scrape: the matching series by their label sets.
-    private var scrapes: [(at: ContinuousClock.Instant, series: [String: Double])] = []
-    private var errors: [String] = []
-    private var loop: Task<Void, Never>?
+
+    private struct State {
+        /// Each successful scrape: the matching series by their label sets.
+        var scrapes: [(at: ContinuousClock.Instant, series: [String: Double])] = []
+        var errors: [String] = []
+        var loop: Task<Void, Never>?
+    }
+
+    private let state = Mutex(State())
 
     init(assertion: ScrapeAssertion, client: HTTPClient, token: String?, secrets: Secrets, anchor: ClockAnchor) {
         self.assertion = assertion
@@ -34,7 +39,7 @@ final class ScrapeWatch: @unchecked Sendable {
     func start() async {
         await scrape()
         let interval = assertion.interval
-        loop = Task { [self] in
+        let loop = Task { [self] in
             let origin = clock.now
             var tick = 1
             while !Task.isCancelled {
@@ -43,17 +48,19 @@ final class ScrapeWatch: @unchecked Sendable {
                 await scrape()
             }
         }
+        state.withLock { $0.loop = loop }
     }
 
     /// Takes the last scrape and returns the verdict.
     func finish(interrupted: Bool) async -> StepResult {
+        let loop = state.withLock { $0.loop }
         loop?.cancel()
         await loop?.value
         let stepName = "telemetry: \(assertion.name)"
         guard !interrupted else { return StepResult(kind: .telemetry, name: stepName, status: .skipped, message: "the run was interrupted") }
         await scrape()
         if Task.isCancelled { return StepResult(kind: .telemetry, name: stepName, status: .skipped, message: "the run was interrupted") }
-        let (scrapes, errors) = lock.withLock { (self.scrapes, self.errors) }
+        let (scrapes, errors) = state.withLock { ($0.scrapes, $0.errors) }
         let started = scrapes.first.map { anchor.date($0.at) } ?? Date()
         let span = (scrapes.last?.at).flatMap { last in scrapes.first.map { last - $0.at } } ?? .zero
         let properties = ["url": assertion.url.absoluteString, "metric": assertion.metric, "scrapes": String(scrapes.count),
@@ -129,12 +136,12 @@ final class ScrapeWatch: @unchecked Sendable {
             let series = Dictionary(samples.map { sample in
                 (sample.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","), sample.value)
             }, uniquingKeysWith: +)
-            lock.withLock { scrapes.append((at, series)) }
+            state.withLock { $0.scrapes.append((at, series)) }
         } catch {
             // A periodic scrape cut short by the end of the scenario says nothing about the target.
             if Task.isCancelled { return }
             let text = error is ScrapeFailure || error is Exposition.SyntaxError ? "\(error)" : HTTPProbe.describe(error, redacting: secrets)
-            lock.withLock { errors.append(text) }
+            state.withLock { $0.errors.append(text) }
         }
     }
 

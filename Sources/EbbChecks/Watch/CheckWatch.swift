@@ -1,22 +1,27 @@
 import EbbCore
 import Foundation
 import Logging
+import Synchronization
 
 /// Follows one check through a scenario: steady state before, continuous samples while the
 /// faults are live, recovery after rollback, one `after` sample, then the SLO verdicts.
-final class CheckWatch: @unchecked Sendable {
+final class CheckWatch: Sendable {
     let definition: CheckDefinition
     /// Nil when the probe could not be set up (a missing token); `problem` says why.
     private let probe: (any Probe)?
     private let problem: String?
     private let anchor: ClockAnchor
     private let clock = ContinuousClock()
-    private let lock = NSLock()
-    /// Set once by the runner's task; read by sample callbacks on other threads, hence the lock.
-    private var currentSampler: Sampler?
-    private var sampler: Sampler? { lock.withLock { currentSampler } }
-    private var liveSince: ContinuousClock.Instant?
-    private var breached = false
+
+    private struct State {
+        /// Set once by the runner's task; read by sample callbacks on other threads, hence the lock.
+        var sampler: Sampler?
+        var liveSince: ContinuousClock.Instant?
+        var breached = false
+    }
+
+    private let state = Mutex(State())
+    private var sampler: Sampler? { state.withLock { $0.sampler } }
 
     init(definition: CheckDefinition, probe: Result<any Probe, any Error>, anchor: ClockAnchor) {
         self.definition = definition
@@ -63,7 +68,7 @@ final class CheckWatch: @unchecked Sendable {
 
     /// Starts the `during` samples as the faults go in.
     func faultsStarting(breach: @escaping @Sendable (String) -> Void) {
-        liveSince = clock.now
+        state.withLock { $0.liveSince = clock.now }
         guard definition.phases.contains(.during) else { return }
         startSampling(breach: breach)
     }
@@ -75,13 +80,13 @@ final class CheckWatch: @unchecked Sendable {
             // Only a failed sample can open or lengthen downtime, so only it can breach.
             if let abort, !sample.outcome.healthy { self?.checkBreach(abort) }
         }
-        lock.withLock { currentSampler = sampler }
+        state.withLock { $0.sampler = sampler }
         sampler.start()
     }
 
     /// Ends the hold early when downtime or a failure run already exceeds its limit.
     private func checkBreach(_ breach: @Sendable (String) -> Void) {
-        guard let sampler, let slo = definition.slo, !lock.withLock({ breached }) else { return }
+        guard let sampler, let slo = definition.slo, !state.withLock({ $0.breached }) else { return }
         let timeline = Timeline(sampler.snapshot, now: clock.now)
         var reason: String?
         if let limit = slo.maxDowntime, timeline.downtime > limit {
@@ -89,9 +94,9 @@ final class CheckWatch: @unchecked Sendable {
         } else if let limit = slo.maxConsecutiveFailures, timeline.longestFailureRun > limit {
             reason = "check \(name): \(timeline.longestFailureRun) failures in a row exceed max_consecutive_failures \(limit)"
         }
-        guard let reason, lock.withLock({ () -> Bool in
-            defer { breached = true }
-            return !breached
+        guard let reason, state.withLock({ state -> Bool in
+            defer { state.breached = true }
+            return !state.breached
         }) else { return }
         breach(reason)
     }
@@ -99,7 +104,7 @@ final class CheckWatch: @unchecked Sendable {
     /// After rollback: waits for recovery, takes the `after` sample and returns every verdict.
     func faultsRolledBack(interrupted: Bool) async -> [StepResult] {
         let rolledBack = clock.now
-        let start = liveSince ?? rolledBack
+        let start = state.withLock { $0.liveSince } ?? rolledBack
         guard !interrupted else {
             await sampler?.stop(drain: false)
             return [StepResult(kind: .check, name: "check: \(name)", status: .skipped, message: "the run was interrupted before the check was evaluated")]

@@ -1,9 +1,10 @@
 import EbbCore
 import Foundation
 import Logging
+import Synchronization
 
 /// Watches one scenario with the checks and telemetry assertions it selected.
-final class ScenarioChecks: ScenarioWatch, @unchecked Sendable {
+final class ScenarioChecks: ScenarioWatch {
     private let checks: [CheckWatch]
     private let scrapes: [ScrapeWatch]
     /// Scrape assertions that could not be set up (an unset token), reported as errors.
@@ -11,8 +12,7 @@ final class ScenarioChecks: ScenarioWatch, @unchecked Sendable {
     private let queries: [QueryAssertion]
     private let alerts: [AlertRule]
     private let api: Result<PrometheusAPI, any Error>?
-    private let lock = NSLock()
-    private var liveSince: Date?
+    private let liveSince = Mutex<Date?>(nil)
 
     init(checks: [CheckWatch], scrapes: [ScrapeWatch], scrapeProblems: [StepResult], queries: [QueryAssertion], alerts: [AlertRule],
          api: Result<PrometheusAPI, any Error>?) {
@@ -30,13 +30,13 @@ final class ScenarioChecks: ScenarioWatch, @unchecked Sendable {
     }
 
     func faultsStarting(breach: @escaping @Sendable (String) -> Void) async {
-        lock.withLock { liveSince = Date() }
+        liveSince.withLock { $0 = Date() }
         for check in checks { check.faultsStarting(breach: breach) }
         _ = await inOrder(scrapes) { await $0.start() }
     }
 
     func faultsRolledBack(interrupted: Bool) async -> [StepResult] {
-        let start = lock.withLock { liveSince } ?? Date()
+        let start = liveSince.withLock { $0 } ?? Date()
         async let checkSteps = inOrder(checks) { await $0.faultsRolledBack(interrupted: interrupted) }
         async let scrapeSteps = inOrder(scrapes) { await $0.finish(interrupted: interrupted) }
         var steps = await checkSteps.flatMap { $0 } + scrapeSteps + scrapeProblems
