@@ -9,13 +9,18 @@
 # The hosts share this machine's filesystem, so "cold" copies the binary to one ~/.cache/ebb
 # that every host sees: on real hosts each would receive its own copy.
 # Usage: sudo ci/bench/fleet.sh [COUNT ...]   (default: 1 10 30)
+# EBB_BIN=path measures that binary instead of a fresh release build (e.g. dist's packaged one).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "fleet.sh: needs root (network namespaces, nft)" >&2; exit 1; }
 source ci/packages.sh
 ensure_packages "${EBB_BUILD_PACKAGES[@]}" openssh-client openssh-server nftables iproute2
-swift build -c release --product ebb >/dev/null
-ebb="$(swift build -c release --show-bin-path)/ebb"
+if [ -n "${EBB_BIN:-}" ]; then
+    ebb=$EBB_BIN
+else
+    swift build -c release --product ebb >/dev/null
+    ebb="$(swift build -c release --show-bin-path)/ebb"
+fi
 counts=("$@")
 [ ${#counts[@]} -gt 0 ] || counts=(1 10 30)
 work=$(mktemp -d /tmp/ebb-fleet-bench.XXXXXX)

@@ -23,7 +23,10 @@ enum RemoteBinary {
     static func remotePath(digest: String) -> String { ".cache/ebb/\(digest)/ebb" }
 
     /// Makes sure the host has this binary; copies it (checked against its digest before it
-    /// is moved into place, so a cut copy is never run) when it has not.
+    /// is put in place, so a cut copy is never run) when it has not. The copy is linked into
+    /// place, never renamed over: an agent of another run (or of another host on a shared home)
+    /// may already run the file at that path, and replacing it under a running agent leaves
+    /// its /proc/self/exe "(deleted)", so it could no longer start its guardian.
     static func ensure(on ssh: SSHCommand) throws -> String {
         let digest = try digest.get()
         let path = remotePath(digest: digest)
@@ -35,7 +38,10 @@ enum RemoteBinary {
         guard input >= 0 else { throw systemError("cannot open", source) }
         defer { close(input) }
         let script = "p=\(target); t=\"$p.$$\"; mkdir -p \"${p%/*}\" && cat > \"$t\" && "
-            + "[ \"$(sha256sum < \"$t\" | cut -d' ' -f1)\" = \(digest) ] && chmod 755 \"$t\" && mv -f \"$t\" \"$p\" && echo shipped "
+            + "[ \"$(sha256sum < \"$t\" | cut -d' ' -f1)\" = \(digest) ] && chmod 755 \"$t\" && "
+            // ln fails when the file is there already (a concurrent copy won: same content); mv
+            // only where the file system has no hard links.
+            + "{ ln \"$t\" \"$p\" 2>/dev/null || [ -x \"$p\" ] || mv \"$t\" \"$p\"; } && rm -f \"$t\" && echo shipped "
             + "|| { rm -f \"$t\"; echo 'the copy of ebb did not arrive whole' >&2; exit 1; }"
         let shipped = try ssh.run(script, timeout: .seconds(300), input: input)
         guard shipped.status == 0, shipped.output.contains("shipped") else {
