@@ -89,7 +89,7 @@ run_once() { # LABEL COUNT
     [ "$status" = 0 ] || { tail -5 "$work/stderr" >&2; grep -h '"status":"error"' "$work/events.jsonl" | head -3 >&2; }
 }
 
-echo "== inject one fault on N hosts (release build, $(nproc) cores)"
+echo "== inject one fault on N hosts ($ebb, $(nproc) cores)"
 for count in "${counts[@]}"; do
     start_hosts "$count"
     write_suite "$count" 1s
@@ -121,4 +121,4 @@ print("cut -> table gone %.3f s; reverted by: %s; past its deadline by %.3f s"
       % (gone - cut, record.get("revertedBy"), stamp(record["finishedAt"]) - stamp(record["deadline"])))
 EOF
 ip -n "$prefix-cli" link set "$prefix-v1" up
-"$ebb" rollback execute --all --state-dir "$work/state" > /dev/null && echo "rollback execute: exit 0 (confirmed through the host's journal)"
+(cd "$work" && "$ebb" rollback execute --all --state-dir "$work/state" > /dev/null) && echo "rollback execute: exit 0 (confirmed through the host's journal)"

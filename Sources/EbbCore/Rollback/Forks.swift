@@ -1,7 +1,8 @@
 import Foundation
 
 /// Blocking work on many targets at once, bounded: `ebb run --forks` (faults of a scenario
-/// planned, prepared and injected at once) and the rollback of independent records. Each item
+/// planned, prepared and injected at once, hosts connected to) and the rollback of independent
+/// records. Each item
 /// is system work that waits (a command, an API call, an fsync), so threads, not the
 /// cooperative pool, which has one thread per core and must stay free for the health checks.
 public enum Forks {
@@ -12,7 +13,7 @@ public enum Forks {
     /// Calls `body` for every index in `0..<count`, at most `limit` at once, and returns the
     /// results in index order. With a limit of 1 (or one item) everything runs in order on the
     /// calling thread, exactly as a plain loop.
-    static func map<T: Sendable>(_ count: Int, limit: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
+    public static func map<T: Sendable>(_ count: Int, limit: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
         guard count > 1, limit > 1 else { return (0..<count).map(body) }
         let state = State<T>(count: count)
         let done = DispatchGroup()

@@ -64,6 +64,9 @@ final class AgentConnection: Sendable {
         }
     }
 
+    /// Whether a request failed or timed out, so that the agent was given up.
+    var isLost: Bool { state.withLock { $0.lost != nil } }
+
     /// Sends `request` and waits up to `timeout` for the answer.
     func send(_ request: AgentRequest, timeout: Duration) throws -> AgentReply {
         try state.withLock { pipes in

@@ -8,6 +8,10 @@ struct AgentRequest: Codable, Sendable {
         case inject
         /// The hold starts: move the fault's deadline (and any mark on its target) to `lifetime` from now.
         case renew
+        /// Take record `sequence` back (as `ebb remote undo` does), from the runner's own rollback.
+        case undo
+        /// Prove record `sequence` is gone (as `ebb remote verify` does).
+        case verify
         /// The run is done here: the agent closes its journal and exits.
         case close
     }
@@ -31,6 +35,8 @@ struct AgentReply: Codable, Sendable {
     var target: String?
     var runID: String?
     var pid: Int32?
+    /// The answer to an undo or verify.
+    var outcome: RemoteRecordOutcome?
 }
 
 /// The answer of `ebb remote undo` / `ebb remote verify` on a host, printed as one JSON line.

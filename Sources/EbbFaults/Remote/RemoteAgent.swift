@@ -45,7 +45,7 @@ public struct RemoteAgent {
             return 1
         }
         reply(AgentReply(ok: true, runID: runID, pid: getpid()))
-        var session = AgentSession(journal: journal, catalog: catalog, logger: logger)
+        var session = AgentSession(stateDirectory: stateDirectory, journal: journal, catalog: catalog, logger: logger)
         var input = LineReader(descriptor: 0)
         while let line = input.next() {
             guard let request = try? JSONDecoder().decode(AgentRequest.self, from: Data(line)) else {
@@ -89,13 +89,15 @@ public struct RemoteAgent {
 /// The faults one agent injected, by sequence, so that a renewal reaches the fault itself
 /// (a mark on its target moves with its deadline).
 private struct AgentSession {
+    let stateDirectory: URL
     let journal: RunJournal
     let catalog: PluginCatalog
     let logger: Logger
     var scopes: [String: RollbackScope] = [:]
     var live: [Int: (fault: any Fault, plan: FaultPlan, context: FaultContext, scope: RollbackScope)] = [:]
 
-    init(journal: RunJournal, catalog: PluginCatalog, logger: Logger) {
+    init(stateDirectory: URL, journal: RunJournal, catalog: PluginCatalog, logger: Logger) {
+        self.stateDirectory = stateDirectory
         self.journal = journal
         self.catalog = catalog
         self.logger = logger
@@ -106,6 +108,7 @@ private struct AgentSession {
             switch request.operation {
             case .inject: return try inject(request)
             case .renew: return try renew(request)
+            case .undo, .verify: return try takeBack(request)
             case .close: return AgentReply(ok: true)
             }
         } catch {
@@ -142,6 +145,17 @@ private struct AgentSession {
         try scope.armAndAct(arming, lifetime: .seconds(lifetime))
         live[sequence] = (fault, plan, context, scope)
         return AgentReply(ok: true, target: plan.target)
+    }
+
+    /// The same work as `ebb remote undo` / `ebb remote verify`, without a process and an ssh
+    /// session per record: the runner's rollback asks the agent it already talks to.
+    private mutating func takeBack(_ request: AgentRequest) throws -> AgentReply {
+        guard let sequence = request.sequence else { throw FaultError(description: "an undo or verify request needs a sequence") }
+        let outcome = request.operation == .undo
+            ? RemoteRecords.undo(stateDirectory: stateDirectory, runID: journal.runID, sequence: sequence, catalog: catalog, logger: logger)
+            : RemoteRecords.verify(stateDirectory: stateDirectory, runID: journal.runID, sequence: sequence, catalog: catalog, logger: logger)
+        if outcome.state != .failed { live[sequence] = nil }
+        return AgentReply(ok: true, outcome: outcome)
     }
 
     private mutating func renew(_ request: AgentRequest) throws -> AgentReply {

@@ -28,6 +28,7 @@ struct RemoteFault: Fault {
     /// reached fails the fault with nothing armed and nothing injected.
     func prepare(_ plan: FaultPlan, _ context: FaultContext) throws {
         _ = try fleet.agent(for: host, runID: context.runID)
+        context.services.add(fleet, runID: context.runID, name: RemoteFleet.serviceName)
     }
 
     func inject(_ plan: FaultPlan, _ context: FaultContext) throws {

@@ -14,6 +14,8 @@ public final class RemoteFleet: RemoteFaultMaker {
     /// How long a host may take to answer one request (an inject, a renewal).
     public let requestTimeout: Duration
     private let state = Mutex<State>(State())
+    /// Held while a run's hosts are being connected to.
+    private let connecting = Mutex(())
 
     private struct State {
         var forks = 10
@@ -43,22 +45,22 @@ public final class RemoteFleet: RemoteFaultMaker {
     /// The agent of `host` for run `runID`, connecting to every known host first if this run
     /// has none yet. Throws the host's own failure, which every fault on it reports.
     func agent(for host: RemoteHost, runID: String) throws -> AgentConnection {
-        let (known, hosts) = state.withLock { ($0.agents[runID], Array($0.hosts.values)) }
-        if known == nil { connect(hosts.sorted { $0.name < $1.name }, runID: runID) }
-        let result = state.withLock { state -> Result<AgentConnection, RemoteHostError>? in
-            if let result = state.agents[runID]?[host.name] { return result }
-            return nil
-        } ?? connectOne(host, runID: runID)
-        return try result.get()
+        if let known = state.withLock({ $0.agents[runID]?[host.name] }) { return try known.get() }
+        // One connecting round per run: the faults of a scenario are prepared at once, and
+        // each would otherwise start its own round to every host.
+        return try connecting.withLock { _ in
+            let (known, hosts) = state.withLock { ($0.agents[runID], Array($0.hosts.values)) }
+            if known == nil { connect(hosts.sorted { $0.name < $1.name }, runID: runID) }
+            return state.withLock { $0.agents[runID]?[host.name] } ?? connectOne(host, runID: runID)
+        }.get()
     }
 
     private func connect(_ hosts: [RemoteHost], runID: String) {
         state.withLock { state in if state.agents[runID] == nil { state.agents[runID] = [:] } }
-        let gate = DispatchSemaphore(value: forks)
-        DispatchQueue.concurrentPerform(iterations: hosts.count) { index in
-            gate.wait()
-            defer { gate.signal() }
-            _ = connectOne(hosts[index], runID: runID)
+        // Threads, not concurrentPerform: that runs one item per core, and each item here mostly
+        // waits for a network round trip.
+        _ = Forks.map(hosts.count, limit: forks) { index in
+            _ = self.connectOne(hosts[index], runID: runID)
         }
     }
 
@@ -84,11 +86,21 @@ public final class RemoteFleet: RemoteFaultMaker {
         }
     }
 
+    /// The name the fleet is kept under in a run's ``LiveServices``, so the runner's own undos
+    /// reach the agents it talks to (the guardian and `ebb rollback execute` find none and use ssh).
+    static let serviceName = "remote hosts"
+
+    /// The connected agent of `host` in run `runID`, unless the run ended or the host was lost.
+    func liveAgent(_ host: RemoteHost, runID: String) -> AgentConnection? {
+        guard case .success(let agent) = state.withLock({ $0.agents[runID]?[host.name] }), !agent.isLost else { return nil }
+        return agent
+    }
+
     public func endRun(_ runID: String) {
         let agents = state.withLock { $0.agents.removeValue(forKey: runID) } ?? [:]
         let connected = agents.values.compactMap { try? $0.get() }
         // The shared ssh connections go too: nothing of this run is left behind on a host.
-        DispatchQueue.concurrentPerform(iterations: connected.count) { index in
+        _ = Forks.map(connected.count, limit: forks) { index in
             connected[index].finish()
             SSHCommand(host: connected[index].host).closeMaster()
         }

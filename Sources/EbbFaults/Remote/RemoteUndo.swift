@@ -21,7 +21,7 @@ public struct RemoteUndo: UndoHandler {
     public static var actsOnHost: Bool { true }
 
     public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
-        let outcome = try run("undo", payload)
+        let outcome = try run("undo", payload, context)
         switch outcome.state {
         case .undone: return .undone
         case .gone: return .gone(reason: outcome.detail)
@@ -31,11 +31,19 @@ public struct RemoteUndo: UndoHandler {
     }
 
     public static func verify(_ payload: Payload, _ context: UndoContext) throws {
-        let outcome = try run("verify", payload)
+        let outcome = try run("verify", payload, context)
         guard outcome.state == .undone else { throw VerificationFailure("host \(payload.host.name): \(outcome.detail)") }
     }
 
-    private static func run(_ action: String, _ payload: Payload) throws -> RemoteRecordOutcome {
+    private static func run(_ action: String, _ payload: Payload, _ context: UndoContext) throws -> RemoteRecordOutcome {
+        // The runner's own rollback asks the agent it is connected to; if that agent is gone
+        // (the link, the session), a fresh ssh session asks the host's journal.
+        if let fleet = context.services.service(RemoteFleet.self, runID: context.runID, name: RemoteFleet.serviceName),
+           let agent = fleet.liveAgent(payload.host, runID: context.runID),
+           let reply = try? agent.send(AgentRequest(operation: action == "undo" ? .undo : .verify, sequence: payload.sequence), timeout: .seconds(120)),
+           let outcome = reply.outcome {
+            return outcome
+        }
         let ssh = SSHCommand(host: payload.host)
         let command = (payload.host.sudo ? "sudo -n " : "") + Shell.path(payload.executable) + " remote \(action) --state-dir "
             + Shell.path(payload.host.stateDirectory) + " --run-id " + Shell.quoted(payload.runID) + " --sequence \(payload.sequence)"
