@@ -68,19 +68,28 @@ public struct JournalReader: Sendable {
     /// never thrown: one bad entry must not hide the others. Throws only when the state
     /// directory itself cannot be read or trusted.
     public func runs() throws -> [RunSnapshot] {
+        try runNames().map { run(at: rollbackDirectory.appendingPathComponent($0)) }
+    }
+
+    /// The run whose id (or directory name) is `id`. Only directories named for it
+    /// (`<start>-<id>`, as ``RunJournal/create(stateDirectory:suites:runID:)`` names them) are
+    /// read: a host's journal keeps many runs, and reading each (a live one's lock is watched
+    /// for 50 ms) would make every lookup as slow as `rollback list`.
+    public func run(id: String) throws -> RunSnapshot? {
+        try runNames().filter { $0 == id || $0.hasSuffix("-\(id)") }
+            .lazy.map { run(at: rollbackDirectory.appendingPathComponent($0)) }
+            .first { $0.id == id || $0.directory.lastPathComponent == id }
+    }
+
+    /// The entries of `rollback/`, sorted, once the state directory is trusted.
+    private func runNames() throws -> [String] {
         let root = rollbackDirectory.path
         try DurableFile.refuseSymlink(stateDirectory.path)
         guard FileManager.default.fileExists(atPath: root) else { return [] }
         try DurableFile.refuseSymlink(root)
         try JournalTrust.check(directory: stateDirectory.path)
         try JournalTrust.check(directory: root)
-        let names = try FileManager.default.contentsOfDirectory(atPath: root).filter { !$0.hasPrefix(".") }.sorted()
-        return names.map { run(at: rollbackDirectory.appendingPathComponent($0)) }
-    }
-
-    /// The run whose id (or directory name) is `id`.
-    public func run(id: String) throws -> RunSnapshot? {
-        try runs().first { $0.id == id || $0.directory.lastPathComponent == id }
+        return try FileManager.default.contentsOfDirectory(atPath: root).filter { !$0.hasPrefix(".") }.sorted()
     }
 
     /// The run in `directory`, with what could not be read or trusted in it reported.
