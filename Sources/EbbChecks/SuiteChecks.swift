@@ -4,7 +4,7 @@ import Logging
 
 /// A suite's health checks and telemetry assertions (the `checks:` and `telemetry:` sections),
 /// read by ``ChecksReader``. The runner asks it for a watch over each scenario.
-public final class SuiteChecks: CheckPlan, @unchecked Sendable {
+public final class SuiteChecks: CheckPlan, Sendable {
     let checks: [CheckDefinition]
     let telemetry: TelemetryDefinition
     private let clients = HTTPClients()

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// A tiny HTTP service for the demo suite and the tests to break: `/healthz` answers `ok`,
 /// `/metrics` serves Prometheus text-format counters, `/bytes?n=N` sends N bytes (at most 256 MiB)
@@ -34,14 +35,13 @@ public enum DemoTarget {
 }
 
 /// Request counters, shared by every connection (all on the one event loop, but made safe anyway).
-final class Counters: @unchecked Sendable {
-    private let lock = NSLock()
-    private var requests: [String: Int] = [:]
+final class Counters: Sendable {
+    private let requests = Mutex<[String: Int]>([:])
 
-    func count(_ path: String) { lock.withLock { requests[path, default: 0] += 1 } }
+    func count(_ path: String) { requests.withLock { $0[path, default: 0] += 1 } }
 
     var exposition: String {
-        let snapshot = lock.withLock { requests }
+        let snapshot = requests.withLock { $0 }
         var lines = ["# HELP demo_requests_total Requests served, by path.", "# TYPE demo_requests_total counter"]
         for (path, count) in snapshot.sorted(by: { $0.key < $1.key }) {
             lines.append("demo_requests_total{path=\"\(path)\"} \(count)")
