@@ -8,7 +8,7 @@ import Testing
 /// The `checks:` and `telemetry:` sections are validated completely before anything runs, and
 /// every mistake names file, line, column and key.
 @Suite struct ChecksReaderTests {
-    let loader = SuiteLoader(catalog: .standard, checkReader: ChecksReader())
+    let loader = SuiteLoader(catalog: .standard, checkReader: ChecksReader(), remoteFaults: RemoteFleet())
     static let scenario = """
     scenarios:
       - name: one
@@ -105,6 +105,34 @@ import Testing
         """).first
         #expect(problem?.key == "checks[0].http.headers.Authorization")
         #expect(problem?.message.contains("bearer_token_env") == true)
+    }
+
+    @Test func aCommandCheckMayRunOnAHostAndOthersMayNot() throws {
+        let hosts = "hosts:\n  - { name: web1, address: 10.9.0.11, user: deploy }\n"
+        let suite = try loader.load(text: hosts + """
+        checks:
+          - name: disk
+            command: { run: [sh, -c, "df -P / | tail -1"] }
+            host: web1
+        """ + "\n" + Self.scenario, path: "suite.yaml")
+        let outline = try #require(suite.checks?.outline.first)
+        #expect(outline.contains("command on host web1: sh -c df -P / | tail -1"), "\(outline)")
+        let onHTTP = errors(hosts + """
+        checks:
+          - name: api
+            http: { url: "http://127.0.0.1:8080/" }
+            host: web1
+        """)
+        #expect(onHTTP.first?.key == "checks[0].host", "\(onHTTP)")
+        #expect(onHTTP.first?.message.contains("only a command check runs on a host") == true, "\(onHTTP)")
+        let typo = errors(hosts + """
+        checks:
+          - name: disk
+            command: { run: [true] }
+            host: web2
+        """)
+        #expect(typo.first?.key == "checks[0].host", "\(typo)")
+        #expect(typo.first?.message.contains("did you mean 'web1'") == true, "\(typo)")
     }
 
     @Test func aScenarioMayPickOnlyChecksThatExist() {

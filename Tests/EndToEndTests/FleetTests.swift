@@ -95,6 +95,33 @@ struct FleetTests {
         #expect(execute.status == 0, "\(execute.stdout)\n\(execute.stderr)")
     }
 
+    @Test func aCommandCheckOnAHostRunsThere() throws {
+        let workspace = try Workspace()
+        let fleet = try TestFleet(count: 2, in: workspace)
+        defer { fleet.close() }
+        // Passes only inside host 1's namespace: on the runner `ip netns identify` prints nothing.
+        let path = try workspace.write(suite: """
+        suite: fleet-check
+        \(fleet.hostsSection)
+        checks:
+          - name: on-h1
+            command: { run: [sh, -c, "ip netns identify | grep -qx \(fleet.prefix)-h1"], timeout: 5s }
+            host: h1
+            interval: 200ms
+            slo: { max_downtime: 0s }
+        scenarios:
+          - name: partition
+            duration: 1s
+            faults:
+              - network.partition: { direction: ingress, port: 8080, action: reject }
+                host: h2
+        """)
+        let (status, stdout, stderr) = try EbbRun.run(["run", path, "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(status == 0, "\(stdout)\n\(stderr)")
+        #expect(stdout.contains("ok   check: on-h1 (before)"), "\(stdout)")
+        #expect(stdout.contains("100% healthy"), "\(stdout)")
+    }
+
     @Test func theExampleFleetSuiteRunsAndLeavesNothingBehind() throws {
         let workspace = try Workspace()
         let namespacesBefore = try ChildProcess.run(["ip", "netns", "list"], timeout: .seconds(10)).output

@@ -39,7 +39,9 @@ enum ProbeSpec: Sendable {
         switch self {
         case .http(let spec): return "http \(spec.method) \(spec.url.absoluteString)"
         case .tcp(let spec): return "tcp \(spec.host):\(spec.port)"
-        case .command(let spec): return "command \(spec.command.joined(separator: " "))"
+        case .command(let spec):
+            if let remote = spec.remote { return "command on host \(remote.host): \(remote.command.joined(separator: " "))" }
+            return "command \(spec.command.joined(separator: " "))"
         case .k8s(let spec): return "k8s \(spec.measured) \(spec.expect)"
         }
     }
@@ -97,6 +99,9 @@ struct CommandProbeSpec: Sendable {
     var outputMatches: String?
     var timeout: Duration
     var directory: String
+    /// The suite host the command runs on and the command as written, when `command` is the
+    /// ssh command line that runs it there.
+    var remote: (host: String, command: [String])?
 }
 
 /// The service levels a check is held to while the faults are live and after.

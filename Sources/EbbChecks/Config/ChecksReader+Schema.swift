@@ -43,6 +43,7 @@ extension ChecksReader {
         ])
         var check = closed(Self.checkKeys, [
             "name": ["type": "string"], "http": http, "tcp": tcp, "command": command, "k8s": kube, "interval": duration,
+            "host": ["type": "string", "description": "run the command check on this host of the suite's hosts: (over ssh)"],
             "phases": ["type": "array", "items": ["enum": .array(CheckPhase.allCases.map { .string($0.rawValue) })]],
             "before_samples": ["type": "integer", "minimum": 1], "slo": slo,
         ], required: ["name"])

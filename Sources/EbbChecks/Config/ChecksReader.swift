@@ -13,7 +13,7 @@ public struct ChecksReader: CheckSectionReader {
         SuiteError(file: "", line: 1, column: 1, key: "(checks)", message: "\(error)")
     }
 
-    static let checkKeys = ["name", "http", "tcp", "command", "k8s", "interval", "phases", "before_samples", "slo"]
+    static let checkKeys = ["name", "http", "tcp", "command", "k8s", "host", "interval", "phases", "before_samples", "slo"]
     static let httpKeys = ["url", "method", "headers", "bearer_token_env", "status", "body_contains", "body_matches", "tls_verify", "timeout"]
     static let tcpKeys = ["address", "timeout"]
     static let commandKeys = ["run", "exit_code", "output_contains", "output_matches", "timeout"]
@@ -33,7 +33,7 @@ public struct ChecksReader: CheckSectionReader {
             if let checks = section.checks {
                 let items = problems.collect { try reader.sequence(checks, "checks") } ?? []
                 for (index, item) in items.enumerated() {
-                    if let check = problems.collect({ try check(item, at: "checks[\(index)]", reader, section.directory) }) {
+                    if let check = problems.collect({ try check(item, at: "checks[\(index)]", reader, section.directory, hosts: section.hosts) }) {
                         definitions.append(check)
                         names.append((check.name, item))
                     }
@@ -67,7 +67,8 @@ public struct ChecksReader: CheckSectionReader {
         return SuiteChecks(checks: definitions, telemetry: telemetry)
     }
 
-    private func check(_ node: Node, at key: String, _ reader: YAMLNodeReader, _ suiteDirectory: URL) throws -> CheckDefinition {
+    private func check(_ node: Node, at key: String, _ reader: YAMLNodeReader, _ suiteDirectory: URL,
+                       hosts: [RemoteHost]) throws -> CheckDefinition {
         var problems = SuiteProblems(placingOthers: ChecksReader.placed)
         var unknown: [SuiteError] = []
         let values = try reader.knownEntries(node, at: key, allowed: Self.checkKeys, problems: &unknown)
@@ -88,6 +89,9 @@ public struct ChecksReader: CheckSectionReader {
                 default: return .command(try command(probeNode, at: path, reader, suiteDirectory))
                 }
             }
+        }
+        if let hostNode = values["host"], let current = probe {
+            probe = problems.collect { try onHost(current, hostNode, at: "\(key).host", reader, hosts: hosts) }
         }
         let interval = problems.collect { () -> Duration in
             guard let node = values["interval"] else { return .milliseconds(100) }
@@ -115,6 +119,20 @@ public struct ChecksReader: CheckSectionReader {
         try problems.throwIfAny()
         guard let probe, let interval, let phases, let beforeSamples, let slo else { throw SuiteErrors([]) }
         return CheckDefinition(name: name, probe: probe, interval: interval, phases: phases, beforeSamples: beforeSamples, slo: slo)
+    }
+
+    /// A command check with `host:` runs its command on that host, through the same ssh
+    /// (one shared connection per host) as faults there; so it sees what the host sees.
+    private func onHost(_ probe: ProbeSpec, _ node: Node, at key: String, _ reader: YAMLNodeReader, hosts: [RemoteHost]) throws -> ProbeSpec {
+        let host = try HostSelection.host(node, key: key, among: hosts, reader: reader)
+        guard case .command(var spec) = probe else {
+            throw reader.error(node, key, "only a command check runs on a host (e.g. command: { run: [curl, -sf, \"http://127.0.0.1:8080/\"] }); "
+                               + "http, tcp and k8s checks probe from this machine")
+        }
+        try SSHCommand.prepareControlDirectory()
+        spec.remote = (host.name, spec.command)
+        spec.command = SSHCommand(host: host).arguments(running: spec.command.map(Shell.quoted).joined(separator: " "))
+        return .command(spec)
     }
 
     private func http(_ node: Node, at key: String, _ reader: YAMLNodeReader) throws -> HTTPProbeSpec {

@@ -10,6 +10,8 @@ public struct CheckSections {
     public var reader: YAMLNodeReader
     /// Relative paths in these sections are relative to this folder.
     public var directory: URL
+    /// The suite's `hosts:`, which a check may run on (`host:`).
+    public var hosts: [RemoteHost] = []
 
     public init(checks: Node?, telemetry: Node?, reader: YAMLNodeReader, directory: URL) {
         self.checks = checks

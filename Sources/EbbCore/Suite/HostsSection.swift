@@ -62,16 +62,21 @@ extension SuiteLoader {
 }
 
 /// Which hosts a fault's `host:` or `hosts:` selects: one name, a list of names, or labels.
-enum HostSelection {
+public enum HostSelection {
+    /// The host `node` names (a check's `host:`); an unknown name is an error with a suggestion.
+    public static func host(_ node: Node, key: String, among hosts: [RemoteHost], reader: YAMLNodeReader) throws -> RemoteHost {
+        let name = try reader.string(node, key)
+        guard let host = hosts.first(where: { $0.name == name }) else {
+            var message = hosts.isEmpty ? "no host is named '\(name)': the suite has no 'hosts:' section" : "no host is named '\(name)'"
+            if let guess = Spelling.suggestion(for: name, among: hosts.map(\.name)) { message += "; did you mean '\(guess)'?" }
+            throw reader.error(node, key, message)
+        }
+        return host
+    }
+
     static func hosts(_ node: Node, key: String, among hosts: [RemoteHost], reader: YAMLNodeReader) throws -> [RemoteHost] {
         func named(_ item: Node, _ itemKey: String) throws -> RemoteHost {
-            let name = try reader.string(item, itemKey)
-            guard let host = hosts.first(where: { $0.name == name }) else {
-                var message = hosts.isEmpty ? "no host is named '\(name)': the suite has no 'hosts:' section" : "no host is named '\(name)'"
-                if let guess = Spelling.suggestion(for: name, among: hosts.map(\.name)) { message += "; did you mean '\(guess)'?" }
-                throw reader.error(item, itemKey, message)
-            }
-            return host
+            try host(item, key: itemKey, among: hosts, reader: reader)
         }
         switch node {
         case .scalar:

@@ -101,6 +101,7 @@ public struct SuiteLoader: Sendable {
         var checks: (any CheckPlan)?
         if let first = sections.first(where: { $0.checks != nil || $0.telemetry != nil }) {
             if let checkReader {
+                for index in sections.indices { sections[index].hosts = hosts }
                 checks = problems.collect { try checkReader.read(sections) }
             } else {
                 let key = first.checks != nil ? "checks" : "telemetry"

@@ -1,4 +1,3 @@
-import EbbCore
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -9,14 +8,16 @@ import Glibc
 ///
 /// Host keys are always checked (BatchMode makes an unknown key an error instead of a prompt).
 /// ServerAlive probes make a cut link fail within a few seconds instead of hanging a rollback.
-struct SSHCommand: Sendable {
-    let host: RemoteHost
+public struct SSHCommand: Sendable {
+    public let host: RemoteHost
+
+    public init(host: RemoteHost) { self.host = host }
 
     /// Where the control sockets live: a private folder, short enough for a socket path.
-    static var controlDirectory: String { "/tmp/ebb-ssh-\(getuid())" }
+    public static var controlDirectory: String { "/tmp/ebb-ssh-\(getuid())" }
 
     /// The ssh command line that runs `command` (a shell command line) on the host.
-    func arguments(running command: String, master: Bool = true) -> [String] {
+    public func arguments(running command: String, master: Bool = true) -> [String] {
         var arguments = host.sshCommand + ["-T", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
                                            "-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=3"]
         if master {
@@ -32,7 +33,7 @@ struct SSHCommand: Sendable {
 
     /// Runs `command` on the host and returns its output; throws ``RemoteHostError`` when ssh
     /// itself fails (exit 255: unreachable, key refused) or the command fails.
-    func run(_ command: String, timeout: Duration, input: Int32? = nil) throws -> (status: Int32, output: String) {
+    public func run(_ command: String, timeout: Duration, input: Int32? = nil) throws -> (status: Int32, output: String) {
         try Self.prepareControlDirectory()
         let result: (status: Int32, output: String)
         do {
@@ -45,13 +46,13 @@ struct SSHCommand: Sendable {
     }
 
     /// Ends the host's shared connection, if one is open (`ssh -O exit`).
-    func closeMaster() {
+    public func closeMaster() {
         let arguments = host.sshCommand + ["-o", "ControlPath=\(Self.controlDirectory)/%C"] + (host.port.map { ["-p", String($0)] } ?? [])
             + (host.user.map { ["-l", $0] } ?? []) + ["-O", "exit", "--", host.address]
         _ = try? ChildProcess.run(arguments, timeout: .seconds(5))
     }
 
-    static func prepareControlDirectory() throws {
+    public static func prepareControlDirectory() throws {
         let path = controlDirectory
         if mkdir(path, 0o700) != 0 && errno != EEXIST { throw systemError("cannot create", path) }
         var status = stat()
@@ -62,20 +63,26 @@ struct SSHCommand: Sendable {
 }
 
 /// A remote host that could not be reached or refused: reported per host, never a hang.
-struct RemoteHostError: Error, CustomStringConvertible {
-    var host: RemoteHost
-    var problem: String
-    var description: String { "host \(host.name) (\(host.address)): \(problem)" }
+public struct RemoteHostError: Error, CustomStringConvertible {
+    public var host: RemoteHost
+    public var problem: String
+
+    public init(host: RemoteHost, problem: String) {
+        self.host = host
+        self.problem = problem
+    }
+
+    public var description: String { "host \(host.name) (\(host.address)): \(problem)" }
 }
 
 /// Words for a POSIX shell: what ssh hands the remote user's shell is one command line.
-enum Shell {
-    static func quoted(_ word: String) -> String {
+public enum Shell {
+    public static func quoted(_ word: String) -> String {
         "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
     /// A path on the host: absolute as it is, relative ones inside the remote user's home.
-    static func path(_ path: String) -> String {
+    public static func path(_ path: String) -> String {
         path.hasPrefix("/") ? quoted(path) : "\"$HOME\"/" + quoted(path)
     }
 }
