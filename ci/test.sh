@@ -57,8 +57,9 @@ export EBB_REGISTRY_DIR="${EBB_REGISTRY_DIR:-$(mktemp -d /tmp/ebb-test-registry.
 # Suites that judge time (downtime windows, added latency, sampling cadence, CPU shares, rates)
 # run in a pass of their own: beside the suites that load the machine on purpose (CPU hogs,
 # clean-root installs, emulators, the torture) a 2-core runner answers a health probe late,
-# and they would measure that load instead of Ebb.
-timed='CheckTests|HTMLReportTests|SamplerTests|ProxyToxicTests|ProxyHTTPTests|ThrottleTests|NetworkTests|FleetTests'
+# and they would measure that load instead of Ebb (the proxy example's latency toxics against its
+# downtime SLO did, in CI: 2.01 s against 2 s).
+timed='CheckTests|HTMLReportTests|SamplerTests|ProxyToxicTests|ProxyHTTPTests|EndToEndTests\.ProxyTests|ThrottleTests|NetworkTests|FleetTests'
 status=0
 swift test --skip "$timed" || status=1
 swift test --filter "$timed" || status=1
