@@ -26,10 +26,13 @@ enum LoggingUndo: UndoHandler {
     static let kind = "test.logging"
 
     static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: payload.log))
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Data("\(payload.label)\n".utf8))
-        try handle.close()
+        // O_APPEND: undos of unrelated targets run at once, and a seek-then-write would let
+        // one overwrite another's line.
+        let descriptor = open(payload.log, O_WRONLY | O_APPEND)
+        guard descriptor >= 0 else { throw VerificationFailure("cannot open \(payload.log): errno \(errno)") }
+        defer { close(descriptor) }
+        let line = Array("\(payload.label)\n".utf8)
+        guard write(descriptor, line, line.count) == line.count else { throw VerificationFailure("cannot write \(payload.log)") }
         if let hangWhile = payload.hangWhile {
             let end = Date().addingTimeInterval(30)
             while FileManager.default.fileExists(atPath: hangWhile) && Date() < end { Thread.sleep(forTimeInterval: 0.01) }
