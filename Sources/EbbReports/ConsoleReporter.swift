@@ -79,7 +79,7 @@ public final class ConsoleReporter: Sendable {
     private func progress(_ event: RunEvent) -> String? {
         switch event {
         case .runStarted(let id, let journal): return "ebb run \(id): journal \(journal.path)"
-        case .fixtureReady(let name, let pid): return "setup: fixture \(name) ready (pid \(pid))"
+        case .fixtureReady(let name, let pid, let host): return "setup: fixture \(name) ready (pid \(pid)\(host.map { " on host \($0)" } ?? ""))"
         case .scenarioStarted(let suite, let name, let faults, let duration):
             return "\n== \(suite) / \(name): \(faults) fault(s), hold \(DurationText.format(duration))"
         case .holding(_, let duration): return "   holding for \(DurationText.format(duration))"
@@ -125,8 +125,9 @@ public final class ConsoleReporter: Sendable {
         switch event {
         case .runStarted(let id, let journal):
             object.merge(["event": .string("run-started"), "run": .string(id), "journal": .string(journal.path)]) { $1 }
-        case .fixtureReady(let name, let pid):
+        case .fixtureReady(let name, let pid, let host):
             object.merge(["event": .string("fixture-ready"), "fixture": .string(name), "pid": .number(Double(pid))]) { $1 }
+            if let host { object["host"] = .string(host) }
         case .scenarioStarted(let suite, let name, let faults, let duration):
             object.merge(["event": .string("scenario-started"), "suite": .string(suite), "scenario": .string(name),
                           "faults": .number(Double(faults)), "holdSeconds": .number(duration.seconds)]) { $1 }

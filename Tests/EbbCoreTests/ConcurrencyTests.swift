@@ -186,31 +186,32 @@ struct GatedFault: Fault {
         return record
     }
 
-    @Test func recordsOfOneTargetOrLockGoNewestFirstAndSetupGoesLast() throws {
+    @Test func recordsOfOneTargetOrLockGoNewestFirstAndSetupGoesLastInOrder() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         let log = scratch.url.appendingPathComponent("log").path
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let store = RecordStore(runDirectory: scratch.url)
         let records = [
-            try record(1, scenario: "setup", target: "fixture", label: "fixture", log: log),
-            try record(2, target: "a", label: "a1", log: log),
-            try record(3, target: "b", label: "b1", log: log, lockKeys: ["inode-7"]),
-            try record(4, target: "a", label: "a2", log: log),
-            try record(5, target: "c", label: "c1", log: log),
-            try record(6, target: "b-by-another-name", label: "b2", log: log, lockKeys: ["inode-7"]),
-            try record(7, target: "a", label: "a3", log: log),
+            try record(1, scenario: "setup", target: "proxy", label: "proxy", log: log),
+            try record(2, scenario: "setup", target: "fixture", label: "fixture", log: log),
+            try record(3, target: "a", label: "a1", log: log),
+            try record(4, target: "b", label: "b1", log: log, lockKeys: ["inode-7"]),
+            try record(5, target: "a", label: "a2", log: log),
+            try record(6, target: "c", label: "c1", log: log),
+            try record(7, target: "b-by-another-name", label: "b2", log: log, lockKeys: ["inode-7"]),
+            try record(8, target: "a", label: "a3", log: log),
         ]
         try records.forEach(store.create)
         let executor = RollbackExecutor(catalog: .testing, actor: "test", forks: 4, logger: testLogger)
         let results = executor.execute(records.shuffled(), store: store)
 
-        #expect(results.map(\.record.sequence) == [7, 6, 5, 4, 3, 2, 1], "results come newest first")
+        #expect(results.map(\.record.sequence) == [8, 7, 6, 5, 4, 3, 2, 1], "results come newest first")
         #expect(results.allSatisfy { $0.record.state == .reverted })
         let order = LoggingUndo.lines(log)
         #expect(order.filter { $0.hasPrefix("a") } == ["a3", "a2", "a1"], "one target: newest first")
         #expect(order.filter { $0.hasPrefix("b") } == ["b2", "b1"], "one lock key: newest first")
-        #expect(order.last == "fixture", "setup after the scenario's faults")
+        #expect(order.suffix(2) == ["fixture", "proxy"], "setup after the scenario's faults, strictly newest first")
     }
 
     @Test func unrelatedUndosRunAtOnceSoAStuckOneDoesNotHoldTheOthers() throws {

@@ -115,7 +115,43 @@ import Testing
                 host: web1
         """)
         #expect(problems.first?.key == "scenarios[0].faults[0].host", "\(problems)")
-        #expect(problems.first?.message.contains("fixtures run on the runner's machine") == true, "\(problems)")
+        #expect(problems.first?.message.contains("cannot target a fixture by name") == true, "\(problems)")
+    }
+
+    func fixtureSuite(api: String, fault: String = "process.pause: { fixture: local }") -> String {
+        """
+        hosts:
+          - { name: web1, address: 10.9.0.11 }
+        setup:
+          - { name: api, command: [ebb, demo-target], \(api) }
+          - { name: local, command: [sleep, "60"] }
+        scenarios:
+          - name: s
+            duration: 1s
+            faults:
+              - \(fault)
+        """
+    }
+
+    @Test func aFixtureRunsOnOneNamedHostInItsDirectoryThere() throws {
+        let suite = try loader.load(text: fixtureSuite(api: "host: web1, directory: srv"), path: "/srv/chaos/suite.yaml")
+        #expect(suite.fixtures.map { $0.host?.name } == ["web1", nil])
+        #expect(suite.fixtures.map(\.directory) == ["srv", "/srv/chaos"], "a path on a host is as written; here, relative to the suite")
+        #expect(suite.context.fixtureNames == ["local"])
+        #expect(suite.context.remoteFixtureHosts == ["api": "web1"])
+
+        let unknown = errors(fixtureSuite(api: "host: web9"))
+        #expect(unknown.first?.key == "setup[0].host", "\(unknown)")
+        #expect(unknown.first?.message.contains("did you mean 'web1'?") == true, "\(unknown)")
+        let list = errors(fixtureSuite(api: "host: [web1]"))
+        #expect(list.first?.key == "setup[0].host", "\(list)")
+        #expect(list.first?.message == "a fixture runs on one host: give its name", "\(list)")
+    }
+
+    @Test func aFaultOnTheRunnerCannotTargetAFixtureOnAHost() {
+        let problems = errors(fixtureSuite(api: "host: web1", fault: "process.pause: { fixture: api }"))
+        #expect(problems.map(\.key) == ["scenarios[0].faults[0].process.pause.fixture"], "\(problems)")
+        #expect(problems.first?.message.contains("fixture 'api' runs on host web1") == true, "\(problems)")
     }
 
     @Test func aBuildWithoutRemoteSupportRefusesHostsWhereTheyAreWritten() {

@@ -122,6 +122,72 @@ struct FleetTests {
         #expect(stdout.contains("100% healthy"), "\(stdout)")
     }
 
+    /// A suite whose fixture serves on 127.0.0.1 of host h1: only a probe on the host itself can
+    /// see it (the runner's 127.0.0.1 is another network namespace).
+    func fixtureSuite(_ fleet: TestFleet, hold: String) -> String {
+        """
+        suite: fleet-fixture
+        \(fleet.hostsSection)
+        setup:
+          - name: api
+            host: h1
+            command: [ebb, demo-target, --host, 127.0.0.1, --port, "9090"]
+            ready: { http: "http://127.0.0.1:9090/healthz", timeout: 20s }
+        checks:
+          - name: api-on-h1
+            command: { run: [curl, -sf, --max-time, "1", "http://127.0.0.1:9090/healthz"], timeout: 2s }
+            host: h1
+            interval: 200ms
+            slo: { max_downtime: 0s }
+        scenarios:
+          - name: partition
+            duration: \(hold)
+            faults:
+              - network.partition: { direction: ingress, port: 8080, action: reject }
+                host: h2
+        """
+    }
+
+    /// The pid the run printed for its fixture on a host.
+    func fixturePID(_ stdout: String) -> Int32? {
+        guard let range = stdout.range(of: #"fixture api ready \(pid (\d+) on host h1\)"#, options: .regularExpression) else { return nil }
+        return Int32(stdout[range].split(separator: " ")[4])
+    }
+
+    @Test func aFixtureOnAHostStartsThereIsProbedThereAndStopsWithTheRun() throws {
+        let workspace = try Workspace()
+        let fleet = try TestFleet(count: 2, in: workspace)
+        defer { fleet.close() }
+        let path = try workspace.write(suite: fixtureSuite(fleet, hold: "1s"))
+        let (status, stdout, stderr) = try EbbRun.run(["run", path, "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(status == 0, "\(stdout)\n\(stderr)")
+        #expect(stdout.contains("ok   check: api-on-h1 (before)"), "the fixture served on h1 before the faults: \(stdout)")
+        let junit = try String(contentsOf: workspace.url.appendingPathComponent("reports/junit.xml"), encoding: .utf8)
+        #expect(junit.contains(#"name="fixture api""#), "the setup suite reports the fixture's stop: \(junit)")
+        let pid = try #require(fixturePID(stdout), "\(stdout)")
+        #expect(ProcessTable.snapshot(pid)?.isGone ?? true, "the fixture's process \(pid) is gone")
+        let runID = try unwrap(workspace.runIDs().first)
+        let record = try unwrap(fleet.remoteRecords(1, runID: runID).first { $0["kind"] as? String == "fixture.stop" })
+        #expect(record["state"] as? String == "reverted", "h1 journaled the fixture and its stop: \(record)")
+        #expect(fleet.remoteRun(1, runID: runID)?["status"] as? String == "closed")
+    }
+
+    @Test func whenTheRunnerIsKilledTheHostsGuardianStopsItsFixture() throws {
+        let workspace = try Workspace()
+        let fleet = try TestFleet(count: 2, in: workspace)
+        defer { fleet.close() }
+        let path = try workspace.write(suite: fixtureSuite(fleet, hold: "5m"))
+        let run = try EbbRun(["run", path, "--no-guardian", "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
+        let pid = try #require(fixturePID(run.stdout), "\(run.stdout)")
+        #expect(ProcessTable.snapshot(pid).map { !$0.isGone } == true, "the fixture runs on h1")
+        run.signal(SIGKILL)
+        #expect(run.wait() == 137)
+        #expect(eventually(timeout: .seconds(30)) { ProcessTable.snapshot(pid)?.isGone ?? true }, "h1's guardian stopped the fixture")
+        let execute = try EbbRun.run(["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(execute.status == 0, "\(execute.stdout)\n\(execute.stderr)")
+    }
+
     @Test func theExampleFleetSuiteRunsAndLeavesNothingBehind() throws {
         let workspace = try Workspace()
         let namespacesBefore = try ChildProcess.run(["ip", "netns", "list"], timeout: .seconds(10)).output

@@ -114,16 +114,28 @@ public struct SuiteContext: Sendable {
     public var directory: URL
     /// `allowed_roots`, resolved to absolute paths.
     public var allowedRoots: [String]
-    /// Names of the suite's fixtures, so process faults can target them.
+    /// Names of the suite's fixtures on the runner's machine, so process faults can target them.
     public var fixtureNames: [String]
+    /// The suite's fixtures on remote hosts: fixture name to host name (a fault here cannot target them).
+    public var remoteFixtureHosts: [String: String]
     /// Names of the suite's `proxies:`, so proxy faults can name theirs.
     public var proxyNames: [String]
 
-    public init(directory: URL, allowedRoots: [String], fixtureNames: [String], proxyNames: [String] = []) {
+    public init(directory: URL, allowedRoots: [String], fixtureNames: [String], remoteFixtureHosts: [String: String] = [:],
+                proxyNames: [String] = []) {
         self.directory = directory
         self.allowedRoots = allowedRoots
         self.fixtureNames = fixtureNames
+        self.remoteFixtureHosts = remoteFixtureHosts
         self.proxyNames = proxyNames
+    }
+
+    /// The context of a suite whose setup is `fixtures`.
+    public init(directory: URL, allowedRoots: [String], fixtures: [Fixture], proxyNames: [String] = []) {
+        var remote: [String: String] = [:]
+        for fixture in fixtures { if let host = fixture.host { remote[fixture.name] = host.name } }
+        self.init(directory: directory, allowedRoots: allowedRoots, fixtureNames: fixtures.filter { $0.host == nil }.map(\.name),
+                  remoteFixtureHosts: remote, proxyNames: proxyNames)
     }
 
     /// An absolute path for a parameter written relative to the suite file.

@@ -91,7 +91,8 @@ public struct RollbackExecutor: Sendable {
     }
 
     /// `records` (newest first) as waves of chains of indices: a wave is a run of records of one
-    /// scenario; a chain, the records of a wave that share a target or a lock key, newest first.
+    /// scenario; a chain, the records of a wave that share a target or a lock key, newest first,
+    /// or all of setup's.
     static func waves(_ records: [UndoRecord]) -> [[[Int]]] {
         var waves: [[[Int]]] = []
         var start = 0
@@ -104,11 +105,17 @@ public struct RollbackExecutor: Sendable {
         return waves
     }
 
+    /// The `scenario` of the records of a suite's fixtures and proxies.
+    public static let setupScenario = "setup"
+
     private static func chains(_ records: [UndoRecord], _ range: Range<Int>) -> [[Int]] {
         var chainOf: [String: Int] = [:]
         var chains: [[Int]] = []
         for index in range {
-            let keys = ["target:" + records[index].target] + (records[index].lockKeys ?? []).map { "lock:" + $0 }
+            // Setup is one chain: a fixture may need one started before it (a server behind a
+            // proxy, a service on a host that an earlier fixture made reachable).
+            let keys = records[index].scenario == Self.setupScenario ? ["setup"]
+                : ["target:" + records[index].target] + (records[index].lockKeys ?? []).map { "lock:" + $0 }
             // Chains this record joins; if it links several, they merge into the oldest-made one.
             let joined = Set(keys.compactMap { chainOf[$0] }).sorted()
             let chain = joined.first ?? chains.count

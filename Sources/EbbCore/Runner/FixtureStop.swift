@@ -3,9 +3,8 @@ import Foundation
 import Glibc
 #endif
 
-/// Undo kind `fixture.stop`: ends a fixture's whole process group. The record is armed before the
-/// fixture starts, with the marker the fixture will carry in its environment, so a crash between
-/// spawn and the pid being recorded still leaves the process findable, and provably ours.
+/// Undo kind `fixture.stop`: ends a fixture's whole process group, found by the marker its
+/// processes carry (see ``FixtureProcess``).
 public enum FixtureStop: UndoHandler {
     public struct Payload: Codable, Sendable {
         public var name: String
@@ -37,6 +36,9 @@ public enum FixtureStop: UndoHandler {
             throw VerificationFailure("fixture \(payload.name) still runs: pids \(left.map(\.pid))")
         }
     }
+
+    /// Whether any process of the fixture still runs.
+    public static func isRunning(_ payload: Payload) -> Bool { !owned(payload).isEmpty }
 
     /// Processes that carry the fixture's marker (and the recorded leader, if it still runs).
     static func owned(_ payload: Payload) -> [ProcessSnapshot] {

@@ -3,7 +3,8 @@ import Foundation
 /// What happens during a run, as it happens; console and live reporters subscribe to these.
 public enum RunEvent: Sendable {
     case runStarted(runID: String, journal: URL)
-    case fixtureReady(name: String, pid: Int32)
+    /// `pid` is on `host` for a fixture of `hosts:` (nil: the runner's machine).
+    case fixtureReady(name: String, pid: Int32, host: String?)
     case scenarioStarted(suite: String, name: String, faults: Int, duration: Duration)
     case holding(scenario: String, duration: Duration)
     /// A check with `abort_on_breach` ended the hold early.

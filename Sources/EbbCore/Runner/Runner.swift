@@ -95,14 +95,16 @@ public final class Runner: @unchecked Sendable {
     private func run(_ suite: Suite, journal: RunJournal, into result: inout RunResult) async {
         let selected = suite.scenarios.filter { options.scenarioNames.isEmpty || options.scenarioNames.contains($0.name) }
         guard !selected.isEmpty else { return }
-        let setup = RollbackScope(journal: journal, scenario: "setup", executor: executor)
+        let setup = RollbackScope(journal: journal, scenario: RollbackExecutor.setupScenario, executor: executor)
         let logs = options.reportDirectory.appendingPathComponent("logs")
         // Fixtures live for the whole suite: their deadline is renewed while the runner works
         // (see renewing(_:lifetime:)), so only a runner that stopped making progress loses them.
         let longest = selected.reduce(Duration.zero) { $0 + $1.waitBefore + $1.duration + $1.waitAfter }
         let setupLifetime = longest + options.rollbackGrace
-        let supervisor = FixtureSupervisor(scope: setup, logDirectory: logs, lifetime: setupLifetime)
-        let heartbeat = renewing(setup, lifetime: setupLifetime)
+        let setupOnHosts = RollbackScope(journal: journal, scenario: RollbackExecutor.setupScenario, executor: executor)
+        let supervisor = FixtureSupervisor(scope: setup, hostScope: setupOnHosts, logDirectory: logs, lifetime: setupLifetime,
+                                           suite: suite, logger: logger)
+        let heartbeat = renewing(supervisor)
         defer { heartbeat.cancel() }
         var fixturePIDs: [String: Int32] = [:]
         var setupProblem: String?
@@ -119,7 +121,7 @@ public final class Runner: @unchecked Sendable {
             do {
                 let pid = try await supervisor.start(fixture, sequence: journal.reserveSequence())
                 fixturePIDs[fixture.name] = pid
-                observe(.fixtureReady(name: fixture.name, pid: pid))
+                observe(.fixtureReady(name: fixture.name, pid: pid, host: fixture.host?.name))
             } catch is CancellationError {
                 setupProblem = "the run was interrupted while fixture \(fixture.name) was starting"
             } catch {
@@ -141,10 +143,13 @@ public final class Runner: @unchecked Sendable {
             observe(.scenarioFinished(outcome))
         }
         await suite.checks?.shutdown()
-        // Every remote fault is taken back by now: the hosts' agents close their journals.
-        await Blocking.perform { suite.remote?.endRun(journal.runID) }
         heartbeat.cancel()
-        let rollbacks = await rollBack(setup, label: "setup")
+        // Fixtures on hosts first, through the agents still connected (the runner's own
+        // fixtures may be what makes the hosts reachable); then every remote fault is taken
+        // back, and the hosts' agents close their journals.
+        var rollbacks = await rollBack(setupOnHosts, label: "setup on hosts")
+        await Blocking.perform { suite.remote?.endRun(journal.runID) }
+        rollbacks += await rollBack(setup, label: "setup")
         result.setupSteps += rollbacks.map { StepResult(rollback: $0, name: $0.record.fault) }
         result.setupRollbacks += rollbacks
     }
@@ -368,13 +373,13 @@ public final class Runner: @unchecked Sendable {
         RollbackExecutor(catalog: catalog, actor: "runner", budget: options.rollbackBudget, forks: options.forks, logger: logger)
     }
 
-    /// Renews the deadlines of `scope`'s records while the runner lives and makes progress: a
-    /// fixture must outlast long check phases, yet not outlive a runner that is stopped.
-    private func renewing(_ scope: RollbackScope, lifetime: Duration) -> Task<Void, Never> {
+    /// Renews the fixtures' deadlines while the runner lives and makes progress: a fixture must
+    /// outlast long check phases, yet not outlive a runner that is stopped.
+    private func renewing(_ supervisor: FixtureSupervisor) -> Task<Void, Never> {
         let period = max(Duration.milliseconds(100), min(options.rollbackGrace / 3, .seconds(5)))
         return Task.detached {
             while !Task.isCancelled {
-                scope.renewDeadlines(lifetime: lifetime)
+                await supervisor.renew()
                 try? await Task.sleep(for: period)
             }
         }

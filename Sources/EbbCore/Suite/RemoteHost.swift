@@ -51,7 +51,19 @@ public protocol RemoteFaultMaker: Sendable {
     /// A fault that runs `spec` on `host` through Ebb's agent there. Throws a message for a
     /// fault that can only act on the runner's machine (a proxy, a fixture).
     func remote(_ spec: FaultSpec, on host: RemoteHost, suite: SuiteContext) throws -> any Fault
+    /// A fault that starts `fixture` on `host` through Ebb's agent there, which journals it
+    /// and whose guardian stops it if the runner or the link dies.
+    func fixture(_ fixture: FixtureProcess, on host: RemoteHost) throws -> any RemoteFixture
     /// Ends the connections and agents of run `runID` (its remote journals close once every
     /// remote fault is reverted). The runner calls it when a suite is done.
     func endRun(_ runID: String)
+}
+
+/// A fixture started on a remote host (``RemoteFaultMaker/fixture(_:on:)``).
+public protocol RemoteFixture: Fault {
+    /// Starts the fixture (after its record is durable here and there) and returns its pid on the host.
+    func start(_ plan: FaultPlan, _ context: FaultContext) throws -> Int32
+    /// Probes `condition` on the host, where the fixture's addresses mean what the suite says;
+    /// `.exited` once the fixture's processes are gone there.
+    func probe(_ condition: Readiness.Condition, _ context: FaultContext) -> ReadinessAnswer
 }

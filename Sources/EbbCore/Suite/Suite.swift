@@ -25,7 +25,7 @@ public struct Suite: Sendable {
     /// What the suite's faults may know while they plan and inject.
     public var context: SuiteContext {
         SuiteContext(directory: URL(fileURLWithPath: path).deletingLastPathComponent(), allowedRoots: allowedRoots,
-                     fixtureNames: fixtures.map(\.name), proxyNames: proxies.map(\.name))
+                     fixtures: fixtures, proxyNames: proxies.map(\.name))
     }
 }
 
@@ -35,14 +35,17 @@ public struct Fixture: Sendable {
     /// The program and its arguments; a leading `ebb` means this very binary.
     public var command: [String]
     public var environment: [String: String]
-    /// Where it runs: `directory` from the suite (relative to the suite file), else the suite's folder.
-    public var directory: String
+    /// Where it runs: `directory` from the suite (relative to the suite file), else the suite's
+    /// folder. On a host: the path as written (relative to the remote user's home), else that home.
+    public var directory: String?
     public var readiness: Readiness?
+    /// The host of `hosts:` it runs on (`host: NAME`); nil: the runner's machine.
+    public var host: RemoteHost?
 }
 
 /// How to tell that a fixture is ready to serve.
 public struct Readiness: Sendable {
-    public enum Condition: Sendable, Equatable {
+    public enum Condition: Sendable, Equatable, Codable {
         /// An HTTP GET that answers 2xx.
         case http(URL)
         /// A TCP connect that succeeds, as `host:port`.

@@ -28,7 +28,7 @@ public struct SuiteLoader: Sendable {
 
     static let suiteKeys = ["suite", "allowed_roots", "include", "include_roots", "secret_env", "hosts", "setup", "proxies", "checks", "telemetry", "scenarios"]
     static let includeKeys = ["checks", "telemetry"]
-    static let fixtureKeys = ["name", "command", "env", "directory", "ready"]
+    static let fixtureKeys = ["name", "command", "env", "directory", "ready", "host"]
     static let readinessKeys = ["http", "tcp", "command", "timeout"]
     static let scenarioKeys = ["name", "faults", "duration", "wait_before", "wait_after", "checks"]
 
@@ -69,7 +69,7 @@ public struct SuiteLoader: Sendable {
         if let node = values["hosts"], !hosts.isEmpty, remoteFaults == nil {
             problems.add(reader.error(node, "hosts", "this build of ebb cannot act on remote hosts"))
         }
-        let fixtures = values["setup"].flatMap { node in problems.collect { try self.fixtures(node, reader, relativeTo: directory) } } ?? []
+        let fixtures = values["setup"].flatMap { node in problems.collect { try self.fixtures(node, reader, relativeTo: directory, hosts: hosts) } } ?? []
         var proxies: [any SuiteProxy] = []
         if let node = values["proxies"] {
             if let proxyReader {
@@ -81,7 +81,7 @@ public struct SuiteLoader: Sendable {
         let context = SuiteContext(
             directory: directory,
             allowedRoots: roots.map { URL(fileURLWithPath: $0, relativeTo: directory).standardizedFileURL.path },
-            fixtureNames: fixtures.map(\.name),
+            fixtures: fixtures,
             proxyNames: proxies.map(\.name)
         )
         var sections = [CheckSections(checks: values["checks"], telemetry: values["telemetry"], reader: reader, directory: directory)]
@@ -182,7 +182,7 @@ public struct SuiteLoader: Sendable {
                              directory: url.deletingLastPathComponent())
     }
 
-    private func fixtures(_ node: Node, _ reader: YAMLNodeReader, relativeTo suiteDirectory: URL) throws -> [Fixture] {
+    private func fixtures(_ node: Node, _ reader: YAMLNodeReader, relativeTo suiteDirectory: URL, hosts: [RemoteHost]) throws -> [Fixture] {
         var fixtures: [Fixture] = []
         for (index, item) in try reader.sequence(node, "setup").enumerated() {
             let key = "setup[\(index)]"
@@ -202,15 +202,26 @@ public struct SuiteLoader: Sendable {
                     environment[entry.key] = try reader.string(entry.value, "\(key).env.\(entry.key)")
                 }
             }
+            // On a host, the suite's folder means nothing: a directory is a path there, as written.
+            let host = try values["host"].map { try fixtureHost($0, at: "\(key).host", reader, among: hosts) }
+            let directory = try values["directory"].map { try reader.string($0, "\(key).directory") }
             fixtures.append(Fixture(
                 name: name, command: command, environment: environment,
-                directory: try values["directory"].map {
-                    URL(fileURLWithPath: try reader.string($0, "\(key).directory"), relativeTo: suiteDirectory).standardizedFileURL.path
-                } ?? suiteDirectory.path,
-                readiness: try values["ready"].map { try readiness($0, at: "\(key).ready", reader) }
+                directory: host != nil ? directory
+                    : directory.map { URL(fileURLWithPath: $0, relativeTo: suiteDirectory).standardizedFileURL.path } ?? suiteDirectory.path,
+                readiness: try values["ready"].map { try readiness($0, at: "\(key).ready", reader) },
+                host: host
             ))
         }
         return fixtures
+    }
+
+    /// The one host a fixture runs on; a fixture is one process tree, so no lists or labels.
+    private func fixtureHost(_ node: Node, at key: String, _ reader: YAMLNodeReader, among hosts: [RemoteHost]) throws -> RemoteHost {
+        guard case .scalar = node else { throw reader.error(node, key, "a fixture runs on one host: give its name") }
+        let host = try HostSelection.host(node, key: key, among: hosts, reader: reader)
+        guard remoteFaults != nil else { throw reader.error(node, key, "this build of ebb cannot act on remote hosts") }
+        return host
     }
 
     private func readiness(_ node: Node, at key: String, _ reader: YAMLNodeReader) throws -> Readiness {

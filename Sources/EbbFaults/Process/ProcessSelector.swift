@@ -41,6 +41,10 @@ struct ProcessSelector: Codable, Sendable {
             source = .match(pattern)
         default:
             let name = try parameters.string("fixture")!
+            if let host = suite.remoteFixtureHosts[name] {
+                throw parameters.error("fixture", "fixture '\(name)' runs on host \(host), and a fault can only target a fixture of the runner's machine; "
+                                       + "give the fault 'host: \(host)' and select its processes with 'match' instead")
+            }
             guard suite.fixtureNames.contains(name) else {
                 throw parameters.error("fixture", "no fixture named '\(name)' in this suite's setup (have: \(suite.fixtureNames.joined(separator: ", ")))")
             }

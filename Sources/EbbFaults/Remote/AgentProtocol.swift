@@ -12,6 +12,8 @@ struct AgentRequest: Codable, Sendable {
         case undo
         /// Prove record `sequence` is gone (as `ebb remote verify` does).
         case verify
+        /// Probe the readiness of fixture `sequence` on the host (`readiness`).
+        case probe
         /// The run is done here: the agent closes its journal and exits.
         case close
     }
@@ -25,6 +27,7 @@ struct AgentRequest: Codable, Sendable {
     var lifetime: Double?
     var suiteDirectory: String?
     var allowedRoots: [String]?
+    var readiness: Readiness.Condition?
 }
 
 /// One line of JSON from the agent back: the hello on start, then one per request.
@@ -37,6 +40,8 @@ struct AgentReply: Codable, Sendable {
     var pid: Int32?
     /// The answer to an undo or verify.
     var outcome: RemoteRecordOutcome?
+    /// The answer to a probe.
+    var readiness: ReadinessAnswer?
 }
 
 /// The answer of `ebb remote undo` / `ebb remote verify` on a host, printed as one JSON line.

@@ -1,6 +1,7 @@
 import EbbCore
 import Foundation
 import Logging
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -109,6 +110,7 @@ private struct AgentSession {
             case .inject: return try inject(request)
             case .renew: return try renew(request)
             case .undo, .verify: return try takeBack(request)
+            case .probe: return try probe(request)
             case .close: return AgentReply(ok: true)
             }
         } catch {
@@ -121,11 +123,9 @@ private struct AgentSession {
               let scenario = request.scenario, let name = request.fault else {
             throw FaultError(description: "an inject request needs sequence, plugin, lifetime, scenario and fault")
         }
-        guard let plugin = catalog.plugins[pluginID] else { throw FaultError(description: "this ebb has no plugin '\(pluginID)'") }
-        let parameters = try FaultParameters(json: request.parameters ?? .object([:]), specs: plugin.parameters, keyPath: name)
         let suite = SuiteContext(directory: URL(fileURLWithPath: request.suiteDirectory ?? "/"), allowedRoots: request.allowedRoots ?? [],
                                  fixtureNames: [])
-        let fault = try plugin.make(parameters, suite: suite)
+        let fault = try self.fault(pluginID, request, named: name, suite: suite)
         let context = FaultContext(runID: journal.runID, runDirectory: journal.directory, sequence: sequence, scenario: scenario,
                                    suite: suite, fixturePIDs: [:], logger: logger, deadline: Date().addingTimeInterval(lifetime))
         let plan = try fault.plan(context)
@@ -139,12 +139,40 @@ private struct AgentSession {
             if RemoteRecords.tombstone(sequence, in: store) != nil {
                 throw FaultError(description: "the runner took this fault back before it could act")
             }
+            // A fixture's record learns its pid, as on the runner's machine.
+            if let fixture = fault as? FixtureProcess { return try JSONValue(encoding: fixture.start(plan)) }
             try fault.inject(plan, context)
             return nil
         }
-        try scope.armAndAct(arming, lifetime: .seconds(lifetime))
+        let record = try scope.armAndAct(arming, lifetime: .seconds(lifetime))
         live[sequence] = (fault, plan, context, scope)
-        return AgentReply(ok: true, target: plan.target)
+        return AgentReply(ok: true, target: plan.target, pid: (try? record.data.decode(FixtureStop.Payload.self))?.pid)
+    }
+
+    /// A plugin of the catalog, or a fixture of the suite's `setup:` (its output kept in this journal).
+    private func fault(_ pluginID: String, _ request: AgentRequest, named name: String, suite: SuiteContext) throws -> any Fault {
+        if pluginID == FixtureProcess.plugin {
+            var fixture = try (request.parameters ?? .object([:])).decode(FixtureProcess.self)
+            fixture.logPath = journal.directory.appendingPathComponent("logs/fixture-\(fixture.name).log").path
+            return fixture
+        }
+        guard let plugin = catalog.plugins[pluginID] else { throw FaultError(description: "this ebb has no plugin '\(pluginID)'") }
+        let parameters = try FaultParameters(json: request.parameters ?? .object([:]), specs: plugin.parameters, keyPath: name)
+        return try plugin.make(parameters, suite: suite)
+    }
+
+    /// Probes a fixture's readiness here, where its addresses and paths are the suite's.
+    private func probe(_ request: AgentRequest) throws -> AgentReply {
+        guard let sequence = request.sequence, let condition = request.readiness else {
+            throw FaultError(description: "a probe request needs sequence and readiness")
+        }
+        guard let entry = live[sequence], let fixture = entry.fault as? FixtureProcess else {
+            throw FaultError(description: "no fixture \(sequence) runs on this host")
+        }
+        guard FixtureStop.isRunning(try entry.plan.undoData.decode(FixtureStop.Payload.self)) else {
+            return AgentReply(ok: true, readiness: .exited("exited before it was ready; its output on this host:\n\(fixture.outputTail)"))
+        }
+        return AgentReply(ok: true, readiness: AwaitOnThisThread.value { await ReadinessProbe.probe(condition, directory: fixture.directory) })
     }
 
     /// The same work as `ebb remote undo` / `ebb remote verify`, without a process and an ssh
@@ -191,5 +219,21 @@ private struct LineReader {
             guard count > 0 else { return nil }
             buffer.append(contentsOf: chunk[..<count])
         }
+    }
+}
+
+/// Waits for async work from synchronous code that runs on a thread of its own (the agent's
+/// main thread, never one of the concurrency pool's, which the work itself needs).
+private enum AwaitOnThisThread {
+    static func value<T: Sendable>(_ work: @escaping @Sendable () async -> T) -> T {
+        let result = Mutex<T?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            let value = await work()
+            result.withLock { $0 = value }
+            done.signal()
+        }
+        done.wait()
+        return result.withLock { $0 }!
     }
 }

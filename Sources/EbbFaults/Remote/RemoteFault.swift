@@ -32,6 +32,11 @@ struct RemoteFault: Fault {
     }
 
     func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
+        _ = try injectOnHost(context)
+    }
+
+    /// Asks the agent to arm and inject; its reply says what acted (and a fixture's pid there).
+    func injectOnHost(_ context: FaultContext) throws -> AgentReply {
         let agent = try fleet.agent(for: host, runID: context.runID)
         let request = AgentRequest(operation: .inject, sequence: context.sequence, scenario: context.scenario, fault: name, plugin: pluginID,
                                    parameters: parameters, lifetime: max(1, context.deadline.timeIntervalSinceNow),
@@ -39,6 +44,7 @@ struct RemoteFault: Fault {
         let reply = try agent.send(request, timeout: fleet.requestTimeout)
         guard reply.ok else { throw FaultError(description: "host \(host.name): \(reply.error ?? "the agent refused")") }
         context.logger.info("host \(host.name): \(pluginID) acts on \(reply.target ?? "?")")
+        return reply
     }
 
     /// A host that does not answer within a few seconds is given up for the run (its guardian

@@ -35,11 +35,17 @@ public final class RemoteFleet: RemoteFaultMaker {
             throw FaultError(description: "\(spec.pluginID) acts on a proxy inside the runner; it cannot run on host \(host.name)")
         }
         if case .object(let parameters) = spec.parameters, parameters["fixture"] != nil {
-            throw FaultError(description: "a fault on host \(host.name) cannot target a fixture: fixtures run on the runner's machine")
+            throw FaultError(description: "a fault on host \(host.name) cannot target a fixture by name (only the runner knows its fixtures' pids); "
+                             + "select the processes there with 'match' instead")
         }
         state.withLock { $0.hosts[host.name] = host }
         return RemoteFault(host: host, name: spec.name, pluginID: spec.pluginID, parameters: spec.parameters,
                            suiteDirectory: suite.directory.path, allowedRoots: suite.allowedRoots, fleet: self)
+    }
+
+    public func fixture(_ fixture: FixtureProcess, on host: RemoteHost) throws -> any RemoteFixture {
+        state.withLock { $0.hosts[host.name] = host }
+        return try FixtureOnHost(fixture, on: host, fleet: self)
     }
 
     /// The agent of `host` for run `runID`, connecting to every known host first if this run
