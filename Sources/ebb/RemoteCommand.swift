@@ -36,30 +36,28 @@ struct RemoteCommand: ParsableCommand {
 
     struct Undo: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Take one record of this host's run back and verify it; print the outcome as JSON.")
-        @OptionGroup var location: Location
-        @Option var sequence: Int
+        @OptionGroup var record: Record
 
-        func run() throws {
-            let outcome = RemoteRecords.undo(stateDirectory: location.stateDirectory, runID: location.runId, sequence: sequence,
-                                             catalog: Wiring.catalog, logger: Wiring.logger(verbose: false))
-            try RemoteCommand.print(outcome)
-        }
+        func run() throws { try record.perform(.undo) }
     }
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Prove one record of this host's run is gone; print the outcome as JSON.")
+        @OptionGroup var record: Record
+
+        func run() throws { try record.perform(.verify) }
+    }
+
+    /// One record of the host's run, and what `undo` and `verify` do with it.
+    struct Record: ParsableArguments {
         @OptionGroup var location: Location
         @Option var sequence: Int
 
-        func run() throws {
-            let outcome = RemoteRecords.verify(stateDirectory: location.stateDirectory, runID: location.runId, sequence: sequence,
-                                               catalog: Wiring.catalog, logger: Wiring.logger(verbose: false))
-            try RemoteCommand.print(outcome)
+        func perform(_ action: RemoteRecords.Action) throws {
+            let outcome = RemoteRecords.perform(action, stateDirectory: location.stateDirectory, runID: location.runId, sequence: sequence,
+                                                catalog: Wiring.catalog, logger: Wiring.logger(verbose: false))
+            Output.standardOutput(String(decoding: try JSONEncoder().encode(outcome), as: UTF8.self) + "\n")
+            if outcome.state == .failed { throw ExitCode(1) }
         }
-    }
-
-    static func print(_ outcome: RemoteRecordOutcome) throws {
-        Output.standardOutput(String(decoding: try JSONEncoder().encode(outcome), as: UTF8.self) + "\n")
-        if outcome.state == .failed { throw ExitCode(1) }
     }
 }

@@ -16,6 +16,16 @@ struct AgentRequest: Codable, Sendable {
         case probe
         /// The run is done here: the agent closes its journal and exits.
         case close
+
+        init(_ action: RemoteRecords.Action) {
+            switch action {
+            case .undo: self = .undo
+            case .verify: self = .verify
+            }
+        }
+
+        /// What an undo or verify request asks of its record.
+        var recordAction: RemoteRecords.Action? { RemoteRecords.Action(rawValue: rawValue) }
     }
     var operation: Operation
     var sequence: Int?

@@ -178,10 +178,10 @@ private struct AgentSession {
     /// The same work as `ebb remote undo` / `ebb remote verify`, without a process and an ssh
     /// session per record: the runner's rollback asks the agent it already talks to.
     private mutating func takeBack(_ request: AgentRequest) throws -> AgentReply {
-        guard let sequence = request.sequence else { throw FaultError(description: "an undo or verify request needs a sequence") }
-        let outcome = request.operation == .undo
-            ? RemoteRecords.undo(stateDirectory: stateDirectory, runID: journal.runID, sequence: sequence, catalog: catalog, logger: logger)
-            : RemoteRecords.verify(stateDirectory: stateDirectory, runID: journal.runID, sequence: sequence, catalog: catalog, logger: logger)
+        guard let sequence = request.sequence, let action = request.operation.recordAction else {
+            throw FaultError(description: "an undo or verify request needs a sequence")
+        }
+        let outcome = RemoteRecords.perform(action, stateDirectory: stateDirectory, runID: journal.runID, sequence: sequence, catalog: catalog, logger: logger)
         if outcome.state != .failed { live[sequence] = nil }
         return AgentReply(ok: true, outcome: outcome)
     }

@@ -11,8 +11,22 @@ public enum RemoteRecords {
     /// so that an agent that had not yet armed it never injects it afterwards.
     static let tombstoneFault = "(taken back before it was armed)"
 
+    /// What is asked of one record; the raw value is the `ebb remote` subcommand.
+    public enum Action: String, Sendable {
+        case undo, verify
+    }
+
+    /// Performs `action` on record `sequence` of run `runID`.
+    public static func perform(_ action: Action, stateDirectory: URL, runID: String, sequence: Int, catalog: PluginCatalog,
+                               logger: Logger) -> RemoteRecordOutcome {
+        switch action {
+        case .undo: undo(stateDirectory: stateDirectory, runID: runID, sequence: sequence, catalog: catalog, logger: logger)
+        case .verify: verify(stateDirectory: stateDirectory, runID: runID, sequence: sequence, catalog: catalog, logger: logger)
+        }
+    }
+
     /// Takes back record `sequence` of run `runID` (or finds it taken back) and verifies it.
-    public static func undo(stateDirectory: URL, runID: String, sequence: Int, catalog: PluginCatalog, logger: Logger) -> RemoteRecordOutcome {
+    static func undo(stateDirectory: URL, runID: String, sequence: Int, catalog: PluginCatalog, logger: Logger) -> RemoteRecordOutcome {
         do {
             guard let run = try JournalReader(stateDirectory: stateDirectory).run(id: runID) else {
                 return RemoteRecordOutcome(state: .undone, detail: "no journal of run \(runID) on this host: nothing of it acted here")
@@ -31,7 +45,7 @@ public enum RemoteRecords {
     }
 
     /// Proves record `sequence` of run `runID` is gone from this host.
-    public static func verify(stateDirectory: URL, runID: String, sequence: Int, catalog: PluginCatalog, logger: Logger) -> RemoteRecordOutcome {
+    static func verify(stateDirectory: URL, runID: String, sequence: Int, catalog: PluginCatalog, logger: Logger) -> RemoteRecordOutcome {
         do {
             guard let run = try JournalReader(stateDirectory: stateDirectory).run(id: runID) else {
                 return RemoteRecordOutcome(state: .undone, detail: "no journal of run \(runID) on this host: nothing of it acted here")

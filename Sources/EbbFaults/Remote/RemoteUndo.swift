@@ -21,7 +21,7 @@ public struct RemoteUndo: UndoHandler {
     public static var actsOnHost: Bool { true }
 
     public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
-        let outcome = try run("undo", payload, context)
+        let outcome = try run(.undo, payload, context)
         switch outcome.state {
         case .undone: return .undone
         case .gone: return .gone(reason: outcome.detail)
@@ -31,21 +31,21 @@ public struct RemoteUndo: UndoHandler {
     }
 
     public static func verify(_ payload: Payload, _ context: UndoContext) throws {
-        let outcome = try run("verify", payload, context)
+        let outcome = try run(.verify, payload, context)
         guard outcome.state == .undone else { throw VerificationFailure("host \(payload.host.name): \(outcome.detail)") }
     }
 
-    private static func run(_ action: String, _ payload: Payload, _ context: UndoContext) throws -> RemoteRecordOutcome {
+    private static func run(_ action: RemoteRecords.Action, _ payload: Payload, _ context: UndoContext) throws -> RemoteRecordOutcome {
         // The runner's own rollback asks the agent it is connected to; if that agent is gone
         // (the link, the session), a fresh ssh session asks the host's journal.
         if let fleet = context.services.service(RemoteFleet.self, runID: context.runID, name: RemoteFleet.serviceName),
            let agent = fleet.liveAgent(payload.host, runID: context.runID),
-           let reply = try? agent.send(AgentRequest(operation: action == "undo" ? .undo : .verify, sequence: payload.sequence), timeout: .seconds(120)),
+           let reply = try? agent.send(AgentRequest(operation: .init(action), sequence: payload.sequence), timeout: .seconds(120)),
            let outcome = reply.outcome {
             return outcome
         }
         let ssh = SSHCommand(host: payload.host)
-        let command = (payload.host.sudo ? "sudo -n " : "") + Shell.path(payload.executable) + " remote \(action) --state-dir "
+        let command = (payload.host.sudo ? "sudo -n " : "") + Shell.path(payload.executable) + " remote \(action.rawValue) --state-dir "
             + Shell.path(payload.host.stateDirectory) + " --run-id " + Shell.quoted(payload.runID) + " --sequence \(payload.sequence)"
         var result: (status: Int32, output: String)
         do {
@@ -61,7 +61,7 @@ public struct RemoteUndo: UndoHandler {
         }
         guard let line = result.output.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
               let outcome = try? JSONDecoder().decode(RemoteRecordOutcome.self, from: Data(line.utf8)) else {
-            throw FaultError(description: "host \(payload.host.name): 'ebb remote \(action)' failed (exit \(result.status)): "
+            throw FaultError(description: "host \(payload.host.name): 'ebb remote \(action.rawValue)' failed (exit \(result.status)): "
                              + Excerpt.of(result.output.trimmingCharacters(in: .whitespacesAndNewlines), limit: 300))
         }
         return outcome
