@@ -2,7 +2,22 @@ import Foundation
 import Yams
 
 extension SuiteLoader {
-    static let hostKeys = ["name", "address", "user", "port", "identity", "known_hosts", "sudo", "labels", "ssh", "options", "state_dir"]
+    /// The keys of a host, each with its JSON Schema (`ebb schema`), so the two cannot drift apart.
+    static let hostKeySchemas: KeyValuePairs<String, JSONValue> = [
+        "name": ["type": "string", "pattern": "^[A-Za-z0-9._-]+$"],
+        // The address rule of hosts(_:_:relativeTo:): no leading '-', no whitespace.
+        "address": ["type": "string", "pattern": "^[^-\\s][^\\s]*$", "description": "what ssh connects to"],
+        "user": ["type": "string"],
+        "port": ["type": "integer", "minimum": 1, "maximum": 65_535],
+        "identity": ["type": "string", "description": "a private key file (relative to the suite)"],
+        "known_hosts": ["type": "string", "description": "a known_hosts file checked besides your own"],
+        "sudo": ["type": "boolean", "description": "run Ebb on the host through sudo -n"],
+        "labels": ["type": "object", "additionalProperties": ["type": "string"]],
+        "ssh": ["type": "array", "items": ["type": "string"], "minItems": 1, "description": "the ssh command (default [ssh])"],
+        "options": ["type": "object", "additionalProperties": ["type": "string"], "description": "more ssh -o options"],
+        "state_dir": ["type": "string", "description": "the host's journal (default .cache/ebb/state in the remote home)"],
+    ]
+    static let hostKeys = hostKeySchemas.map(\.key)
 
     /// The `hosts:` section: the machines faults may act on over SSH.
     func hosts(_ node: Node, _ reader: YAMLNodeReader, relativeTo directory: URL) throws -> [RemoteHost] {

@@ -58,19 +58,7 @@ public enum SuiteSchema {
             ("scenarios", ["type": "array", "minItems": 1, "items": ["$ref": "#/$defs/scenario"]]),
         ]
         if remoteHosts {
-            definitions["host"] = object([
-                "name": ["type": "string", "pattern": "^[A-Za-z0-9._-]+$"],
-                "address": ["type": "string", "pattern": "^[^-\\s][^\\s]*$", "description": "what ssh connects to"],
-                "user": ["type": "string"],
-                "port": ["type": "integer", "minimum": 1, "maximum": 65_535],
-                "identity": ["type": "string", "description": "a private key file (relative to the suite)"],
-                "known_hosts": ["type": "string", "description": "a known_hosts file checked besides your own"],
-                "sudo": ["type": "boolean", "description": "run Ebb on the host through sudo -n"],
-                "labels": ["type": "object", "additionalProperties": ["type": "string"]],
-                "ssh": ["type": "array", "items": ["type": "string"], "minItems": 1, "description": "the ssh command (default [ssh])"],
-                "options": ["type": "object", "additionalProperties": ["type": "string"], "description": "more ssh -o options"],
-                "state_dir": ["type": "string", "description": "the host's journal (default .cache/ebb/state in the remote home)"],
-            ], required: ["name", "address"])
+            definitions["host"] = object(SuiteLoader.hostKeySchemas.map { ($0.key, $0.value) }, required: ["name", "address"])
             definitions["hostSelector"] = ["description": "host names, or labels every selected host carries",
                                            "anyOf": [["type": "string"], ["type": "array", "items": ["type": "string"], "minItems": 1],
                                                      ["type": "object", "additionalProperties": ["type": "string"]]]]
