@@ -120,7 +120,7 @@ let package = Package(
             ]
         ),
         // What every test target shares (the `.ownThread` trait); never part of a product.
-        .target(name: "EbbTestSupport", path: "Tests/EbbTestSupport"),
+        .target(name: "EbbTestSupport", dependencies: ["EbbCore"], path: "Tests/EbbTestSupport"),
         .testTarget(name: "EbbCoreTests", dependencies: ["EbbCore", "EbbFaults", "EbbTestSupport"]),
         .testTarget(
             name: "EbbFaultsTests",

@@ -3,6 +3,7 @@ import EbbCore
 import EbbFaults
 import EbbProxy
 import Foundation
+import EbbTestSupport
 import Testing
 
 /// The `checks:` and `telemetry:` sections are validated completely before anything runs, and
@@ -18,15 +19,7 @@ import Testing
     """
 
     func errors(_ yaml: String, addingScenario: Bool = true) -> [SuiteError] {
-        do {
-            _ = try loader.load(text: addingScenario ? yaml + "\n" + Self.scenario : yaml, path: "suite.yaml")
-            return []
-        } catch let error as SuiteErrors {
-            return error.errors
-        } catch {
-            Issue.record("unexpected error type: \(error)")
-            return []
-        }
+        loader.errors(loading: addingScenario ? yaml + "\n" + Self.scenario : yaml)
     }
 
     @Test func aCompleteSectionLoadsAndNamesEveryCheckAndAssertion() throws {

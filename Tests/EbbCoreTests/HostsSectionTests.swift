@@ -1,6 +1,7 @@
 import EbbCore
 import EbbFaults
 import Foundation
+import EbbTestSupport
 import Testing
 
 /// The `hosts:` section and the `host:` / `hosts:` selectors on a fault: what they read, and
@@ -28,15 +29,7 @@ import Testing
     }
 
     func errors(_ yaml: String, loader: SuiteLoader? = nil) -> [SuiteError] {
-        do {
-            _ = try (loader ?? self.loader).load(text: yaml, path: "/srv/chaos/suite.yaml")
-            return []
-        } catch let error as SuiteErrors {
-            return error.errors
-        } catch {
-            Issue.record("unexpected error type: \(error)")
-            return []
-        }
+        (loader ?? self.loader).errors(loading: yaml, path: "/srv/chaos/suite.yaml")
     }
 
     @Test func aHostReadsEveryKeyAndPathsAreRelativeToTheSuite() throws {

@@ -1,22 +1,13 @@
 import EbbCore
 import EbbFaults
 import Foundation
+import EbbTestSupport
 import Testing
 
 @Suite struct SuiteLoaderTests {
     let loader = SuiteLoader(catalog: .standard)
 
-    func errors(_ yaml: String) -> [SuiteError] {
-        do {
-            _ = try loader.load(text: yaml, path: "suite.yaml")
-            return []
-        } catch let error as SuiteErrors {
-            return error.errors
-        } catch {
-            Issue.record("unexpected error type: \(error)")
-            return []
-        }
-    }
+    func errors(_ yaml: String) -> [SuiteError] { loader.errors(loading: yaml) }
 
     @Test func aReadyConditionIsExactlyOneOfHTTPTCPOrCommand() throws {
         let suite = try loader.load(text: """

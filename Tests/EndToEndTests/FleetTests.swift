@@ -190,7 +190,7 @@ struct FleetTests {
 
     @Test func theExampleFleetSuiteRunsAndLeavesNothingBehind() throws {
         let workspace = try Workspace()
-        let namespacesBefore = try ChildProcess.run(["ip", "netns", "list"], timeout: .seconds(10)).output
+        let namespacesBefore = try networkNamespaces(prefixed: "ebbfleet-")
         let suite = SchemaTests.repository.appendingPathComponent("Scenarios/fleet.yaml").path
         let (status, stdout, stderr) = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(status == 0, "\(stdout)\n\(stderr)")
@@ -198,9 +198,7 @@ struct FleetTests {
             #expect(stdout.contains("ok   rollback: \(fault)"), "\(fault) was not rolled back: \(stdout)")
         }
         #expect(try validateJUnit("reports/junit.xml", in: workspace.url) == [])
-        func fleetNamespaces(_ listing: String) -> [Substring] { listing.split(separator: "\n").filter { $0.hasPrefix("ebbfleet-") } }
-        #expect(fleetNamespaces(try ChildProcess.run(["ip", "netns", "list"], timeout: .seconds(10)).output) == fleetNamespaces(namespacesBefore),
-                "the fixture removed its namespaces")
+        #expect(try networkNamespaces(prefixed: "ebbfleet-") == namespacesBefore, "the fixture removed its namespaces")
         #expect(!FileManager.default.fileExists(atPath: "/run/ebbfleet"), "the fixture removed its keys")
     }
 }

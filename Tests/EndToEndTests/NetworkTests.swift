@@ -201,11 +201,11 @@ struct NetworkTests {
 
     @Test func theExampleSuiteExercisesEveryFaultAndLeavesNothingBehind() throws {
         let workspace = try Workspace()
-        let namespacesBefore = try ChildProcess.run(["ip", "netns", "list"], timeout: .seconds(10)).output
+        let namespacesBefore = try networkNamespaces(prefixed: "ebbnet-")
         let hostBefore = try ChildProcess.run(["nft", "list", "ruleset"], timeout: .seconds(10)).output
         defer {
             // Should the run itself fail, the sandbox's namespaces still go.
-            if !namespacesBefore.contains("ebbnet-srv") {
+            if !namespacesBefore.contains(where: { $0.hasPrefix("ebbnet-srv") }) {
                 for namespace in ["ebbnet-srv", "ebbnet-cli"] { _ = try? ChildProcess.run(["ip", "netns", "delete", namespace], timeout: .seconds(10)) }
             }
         }
@@ -217,10 +217,7 @@ struct NetworkTests {
         }
         #expect(stdout.contains("downtime"), "the partition shows as downtime of the check")
         #expect(try validateJUnit("reports/junit.xml", in: workspace.url) == [])
-        // Only the sandbox's own namespaces: other suites build theirs in parallel.
-        func sandboxNamespaces(_ listing: String) -> [Substring] { listing.split(separator: "\n").filter { $0.hasPrefix("ebbnet-") } }
-        #expect(sandboxNamespaces(try ChildProcess.run(["ip", "netns", "list"], timeout: .seconds(10)).output) == sandboxNamespaces(namespacesBefore),
-                "the sandbox removed its namespaces")
+        #expect(try networkNamespaces(prefixed: "ebbnet-") == namespacesBefore, "the sandbox removed its namespaces")
         #expect(try ChildProcess.run(["nft", "list", "ruleset"], timeout: .seconds(10)).output == hostBefore)
         #expect(CgroupCleanup.ebbGroups().filter { group in workspace.runIDs().contains { group.contains($0) } }.isEmpty)
     }

@@ -117,3 +117,9 @@ func unwrap<T>(_ value: T?) throws -> T {
     guard let value else { throw Missing() }
     return value
 }
+
+/// The machine's network namespaces whose names start with `prefix`: only a suite's own, since
+/// other suites build theirs in parallel.
+func networkNamespaces(prefixed prefix: String) throws -> [Substring] {
+    try ChildProcess.run(["ip", "netns", "list"], timeout: .seconds(10)).output.split(separator: "\n").filter { $0.hasPrefix(prefix) }
+}
