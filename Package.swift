@@ -6,7 +6,7 @@ let package = Package(
     // macOS 15: Synchronization's Mutex.
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "ebb", targets: ["ebb"]),
+        .executable(name: "ebb", targets: ["ebb"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -136,7 +136,8 @@ let package = Package(
         ),
         .testTarget(name: "EbbKubernetesTests", dependencies: ["EbbKubernetes", "EbbCore"]),
         .testTarget(name: "EbbReportsTests", dependencies: ["EbbReports", "EbbCore", "EbbTestSupport"]),
-        .testTarget(name: "EbbChecksTests", dependencies: ["EbbChecks", "EbbCore", "EbbFaults", "EbbProxy", "EbbTestSupport"]),
+        .testTarget(
+            name: "EbbChecksTests", dependencies: ["EbbChecks", "EbbCore", "EbbFaults", "EbbProxy", "EbbTestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["EbbCore", "EbbKubernetes", "EbbTestSupport"]),
     ]
 )

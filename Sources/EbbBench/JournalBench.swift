@@ -1,6 +1,7 @@
 import EbbCore
 import Foundation
 import Logging
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,7 +33,9 @@ public enum JournalBench {
         }
         let armPer = median(arm) / Double(records) * 1e6
         let floorPer = median(floor) / Double(records) * 1e6
-        return Result(records: records, armMicrosecondsPerRecord: armPer, floorMicrosecondsPerWrite: floorPer, ratio: armPer / floorPer)
+        return Result(
+            records: records, armMicrosecondsPerRecord: armPer, floorMicrosecondsPerWrite: floorPer,
+            ratio: armPer / floorPer)
     }
 
     struct BenchUndo: Encodable {
@@ -43,15 +46,19 @@ public enum JournalBench {
     /// Seconds to arm `records` records into a fresh journal.
     static func armLoop(records: Int, in directory: URL) throws -> Double {
         let journal = try RunJournal.create(stateDirectory: directory, suites: ["bench.yaml"])
-        let scope = RollbackScope(journal: journal, scenario: "bench",
-                                  executor: RollbackExecutor(catalog: PluginCatalog(), actor: "bench", logger: Logger(label: "ebb.bench")))
-        let plan = try FaultPlan(target: "pid 4242 (bench)", undoKind: "process.resume", undoData: BenchUndo(pid: 4242, startTime: 123_456),
-                                 undoSummary: "SIGCONT pid 4242")
+        let scope = RollbackScope(
+            journal: journal, scenario: "bench",
+            executor: RollbackExecutor(catalog: PluginCatalog(), actor: "bench", logger: Logger(label: "ebb.bench")))
+        let plan = try FaultPlan(
+            target: "pid 4242 (bench)", undoKind: "process.resume", undoData: BenchUndo(pid: 4242, startTime: 123_456),
+            undoSummary: "SIGCONT pid 4242")
         let deadline = Date().addingTimeInterval(3600)
         let clock = ContinuousClock()
         let start = clock.now
         for index in 0..<records {
-            _ = try scope.arm(fault: "fault-\(index)", plugin: "process.pause", plan: plan, sequence: journal.reserveSequence(), deadline: deadline)
+            _ = try scope.arm(
+                fault: "fault-\(index)", plugin: "process.pause", plan: plan, sequence: journal.reserveSequence(),
+                deadline: deadline)
         }
         let seconds = (clock.now - start).seconds
         try journal.close()
@@ -74,7 +81,9 @@ public enum JournalBench {
                 throw systemError("floor write failed")
             }
             close(fd)
-            guard rename(temporary, directory.appendingPathComponent("\(index).json").path) == 0, fsync(directoryFD) == 0 else {
+            guard rename(temporary, directory.appendingPathComponent("\(index).json").path) == 0,
+                fsync(directoryFD) == 0
+            else {
                 throw systemError("floor rename failed")
             }
         }

@@ -25,9 +25,11 @@ public final class SuiteChecks: CheckPlan, Sendable {
             line += CheckPhase.allCases.filter(check.phases.contains).map(\.rawValue).joined(separator: ", ")
             return line
         }
-        + telemetry.scrapes.map { "telemetry \($0.name): scrape \($0.metric) from \($0.url.absoluteString)" }
-        + telemetry.queries.map { "telemetry \($0.name): \($0.range ? "range" : "instant") query \($0.query), expect \($0.expectation)" }
-        + telemetry.alerts.map { "telemetry \($0.name): alert (\($0.severity.rawValue)) \($0.expression)" }
+            + telemetry.scrapes.map { "telemetry \($0.name): scrape \($0.metric) from \($0.url.absoluteString)" }
+            + telemetry.queries.map {
+                "telemetry \($0.name): \($0.range ? "range" : "instant") query \($0.query), expect \($0.expectation)"
+            }
+            + telemetry.alerts.map { "telemetry \($0.name): alert (\($0.severity.rawValue)) \($0.expression)" }
     }
 
     public func watch(scenario: String, selected: [String]?, logger: Logger) -> any ScenarioWatch {
@@ -39,10 +41,14 @@ public final class SuiteChecks: CheckPlan, Sendable {
         var problems: [StepResult] = []
         let scrapes = telemetry.scrapes.filter { picked($0.name) }.compactMap { assertion -> ScrapeWatch? in
             do {
-                return ScrapeWatch(assertion: assertion, client: clients.client(verifyingTLS: assertion.verifiesTLS),
-                                   token: try assertion.bearerTokenVariable.map(secrets.token(from:)), secrets: secrets, anchor: anchor)
+                return ScrapeWatch(
+                    assertion: assertion, client: clients.client(verifyingTLS: assertion.verifiesTLS),
+                    token: try assertion.bearerTokenVariable.map(secrets.token(from:)), secrets: secrets, anchor: anchor
+                )
             } catch {
-                problems.append(StepResult(kind: .telemetry, name: "telemetry: \(assertion.name)", status: .error, message: "\(error)"))
+                problems.append(
+                    StepResult(
+                        kind: .telemetry, name: "telemetry: \(assertion.name)", status: .error, message: "\(error)"))
                 return nil
             }
         }
@@ -50,19 +56,22 @@ public final class SuiteChecks: CheckPlan, Sendable {
         let alerts = telemetry.alerts.filter { picked($0.name) }
         let api = telemetry.prometheus.map { server in
             Result {
-                PrometheusAPI(server: server, client: clients.client(verifyingTLS: server.verifiesTLS),
-                              token: try server.bearerTokenVariable.map(secrets.token(from:)), secrets: secrets)
+                PrometheusAPI(
+                    server: server, client: clients.client(verifyingTLS: server.verifiesTLS),
+                    token: try server.bearerTokenVariable.map(secrets.token(from:)), secrets: secrets)
             }
         }
-        return ScenarioChecks(checks: watches, scrapes: scrapes, scrapeProblems: problems, queries: queries, alerts: alerts,
-                              api: queries.isEmpty && alerts.isEmpty ? nil : api)
+        return ScenarioChecks(
+            checks: watches, scrapes: scrapes, scrapeProblems: problems, queries: queries, alerts: alerts,
+            api: queries.isEmpty && alerts.isEmpty ? nil : api)
     }
 
     private func probe(for spec: ProbeSpec) throws -> any Probe {
         switch spec {
         case .http(let spec):
-            return HTTPProbe(spec: spec, client: clients.client(verifyingTLS: spec.verifiesTLS),
-                             token: try spec.bearerTokenVariable.map(secrets.token(from:)), secrets: secrets)
+            return HTTPProbe(
+                spec: spec, client: clients.client(verifyingTLS: spec.verifiesTLS),
+                token: try spec.bearerTokenVariable.map(secrets.token(from:)), secrets: secrets)
         case .tcp(let spec):
             return TCPProbe(spec: spec)
         case .command(let spec):

@@ -10,11 +10,13 @@ import Synchronization
 public enum DemoTarget {
     /// Serves on `port` until the process is told to stop; writes its pid to `pidfile` if given.
     public static func serve(host: String = "127.0.0.1", port: Int, pidfile: String?) async throws {
-        let channel = try await bind(host: host, port: port, group: MultiThreadedEventLoopGroup(numberOfThreads: 1)).get()
+        let channel = try await bind(host: host, port: port, group: MultiThreadedEventLoopGroup(numberOfThreads: 1))
+            .get()
         if let pidfile {
             try "\(getpid())\n".write(toFile: pidfile, atomically: true, encoding: .utf8)
         }
-        FileHandle.standardOutput.write(Data("demo-target listening on http://\(host):\(channel.localAddress?.port ?? port)\n".utf8))
+        FileHandle.standardOutput.write(
+            Data("demo-target listening on http://\(host):\(channel.localAddress?.port ?? port)\n".utf8))
         try await channel.closeFuture.get()
     }
 
@@ -46,9 +48,11 @@ final class Counters: Sendable {
         for (path, count) in snapshot.sorted(by: { $0.key < $1.key }) {
             lines.append("demo_requests_total{path=\"\(path)\"} \(count)")
         }
-        lines += ["# HELP demo_errors_total Requests answered with an error.", "# TYPE demo_errors_total counter",
-                  "demo_errors_total \(snapshot["other", default: 0])",
-                  "# HELP demo_up Whether the demo target is serving.", "# TYPE demo_up gauge", "demo_up 1"]
+        lines += [
+            "# HELP demo_errors_total Requests answered with an error.", "# TYPE demo_errors_total counter",
+            "demo_errors_total \(snapshot["other", default: 0])",
+            "# HELP demo_up Whether the demo target is serving.", "# TYPE demo_up gauge", "demo_up 1",
+        ]
         return lines.joined(separator: "\n") + "\n"
     }
 }
@@ -91,8 +95,11 @@ final class DemoHandler: ChannelInboundHandler, @unchecked Sendable {
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: type)
             headers.add(name: "Content-Length", value: String(body.utf8.count))
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+            context.write(
+                wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
+                promise: nil)
+            context.write(
+                wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         }
     }
@@ -106,7 +113,8 @@ final class DemoHandler: ChannelInboundHandler, @unchecked Sendable {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/octet-stream")
         headers.add(name: "Content-Length", value: String(total))
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
         let chunk = context.channel.allocator.buffer(repeating: UInt8(ascii: "x"), count: 64 << 10)
         send(total, chunk: chunk, context: NIOLoopBound(context, eventLoop: context.eventLoop))
     }
@@ -117,8 +125,9 @@ final class DemoHandler: ChannelInboundHandler, @unchecked Sendable {
             return
         }
         let size = min(remaining, chunk.readableBytes)
-        context.value.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(chunk.getSlice(at: 0, length: size)!)))).whenSuccess {
-            self.send(remaining - size, chunk: chunk, context: context)
-        }
+        context.value.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(chunk.getSlice(at: 0, length: size)!))))
+            .whenSuccess {
+                self.send(remaining - size, chunk: chunk, context: context)
+            }
     }
 }

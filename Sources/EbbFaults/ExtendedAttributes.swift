@@ -1,5 +1,6 @@
 import EbbCore
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -55,7 +56,9 @@ enum ExtendedAttributes {
     static func set(_ name: String, to value: Data, on fd: Int32) throws {
         guard let set = setFunction else { throw FaultError(description: "this C library has no fsetxattr") }
         let bytes = [UInt8](value)
-        guard set(fd, name, bytes, bytes.count, 0) == 0 else { throw FaultError(description: "setxattr \(name): \(SystemCallError.reason())") }
+        guard set(fd, name, bytes, bytes.count, 0) == 0 else {
+            throw FaultError(description: "setxattr \(name): \(SystemCallError.reason())")
+        }
     }
 
     /// Names of `expected` attributes the file open at `fd` lacks or holds with another value.

@@ -1,6 +1,7 @@
 import EbbCore
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -47,15 +48,18 @@ struct ExecCredentialPlugin: Decodable, Hashable {
         let program = command.contains("/") && !command.hasPrefix("/") ? "\(directory)/\(command)" : command
         let version = apiVersion ?? "client.authentication.k8s.io/v1"
         var environment = Dictionary((env ?? []).map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
-        environment["KUBERNETES_EXEC_INFO"] = #"{"apiVersion":"\#(version)","kind":"ExecCredential","spec":{"interactive":false}}"#
+        environment["KUBERNETES_EXEC_INFO"] =
+            #"{"apiVersion":"\#(version)","kind":"ExecCredential","spec":{"interactive":false}}"#
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ebb-exec-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(at: folder) }
         let output = folder.appendingPathComponent("stdout").path
         let errors = folder.appendingPathComponent("stderr").path
         let pid: Int32
         do {
-            pid = try ChildProcess.spawn([program] + (args ?? []), environment: environment, outputPath: output, errorPath: errors)
+            pid = try ChildProcess.spawn(
+                [program] + (args ?? []), environment: environment, outputPath: output, errorPath: errors)
         } catch {
             throw KubeConfigError("\(place): exec credential plugin: \(error)")
         }
@@ -66,20 +70,24 @@ struct ExecCredentialPlugin: Decodable, Hashable {
         }
         let stderr = String(decoding: FileManager.default.contents(atPath: errors) ?? Data(), as: UTF8.self)
         guard status == 0 else {
-            throw KubeConfigError("\(place): exec credential plugin \(command) exited with \(status): \(stderr.suffix(500))")
+            throw KubeConfigError(
+                "\(place): exec credential plugin \(command) exited with \(status): \(stderr.suffix(500))")
         }
         let data = FileManager.default.contents(atPath: output) ?? Data()
         guard let credential = try? JSONDecoder().decode(Output.self, from: data), let result = credential.status else {
-            throw KubeConfigError("\(place): exec credential plugin \(command) did not print an ExecCredential with a status")
+            throw KubeConfigError(
+                "\(place): exec credential plugin \(command) did not print an ExecCredential with a status")
         }
         // Without an expiry, kubectl would ask again on the next 401; Ebb asks again after five minutes.
-        let expiry = result.expirationTimestamp.flatMap { try? Date($0, strategy: .iso8601) }.map { $0.addingTimeInterval(-30) }
+        let expiry =
+            result.expirationTimestamp.flatMap { try? Date($0, strategy: .iso8601) }.map { $0.addingTimeInterval(-30) }
             ?? Date().addingTimeInterval(300)
         if let token = result.token { return (.token(token), expiry) }
         if let certificate = result.clientCertificateData, let key = result.clientKeyData {
             return (.clientCertificate(certificate: Array(certificate.utf8), key: Array(key.utf8)), expiry)
         }
-        throw KubeConfigError("\(place): exec credential plugin \(command) gave neither a token nor a client certificate and key")
+        throw KubeConfigError(
+            "\(place): exec credential plugin \(command) gave neither a token nor a client certificate and key")
     }
 }
 
@@ -94,12 +102,16 @@ final class CredentialCache: Sendable {
 
     func credentials(for plugin: ExecCredentialPlugin, directory: String) -> KubeConfig.Credentials? {
         entries.withLock { entries in
-            guard let entry = entries[Key(plugin: plugin, directory: directory)], entry.expiry > Date() else { return nil }
+            guard let entry = entries[Key(plugin: plugin, directory: directory)], entry.expiry > Date() else {
+                return nil
+            }
             return entry.credentials
         }
     }
 
-    func store(_ credentials: KubeConfig.Credentials, for plugin: ExecCredentialPlugin, directory: String, until expiry: Date) {
+    func store(
+        _ credentials: KubeConfig.Credentials, for plugin: ExecCredentialPlugin, directory: String, until expiry: Date
+    ) {
         entries.withLock { $0[Key(plugin: plugin, directory: directory)] = (credentials, expiry) }
     }
 }

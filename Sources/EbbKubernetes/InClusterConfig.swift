@@ -9,11 +9,13 @@ public enum InClusterConfig {
     }
 
     public static func isAvailable(environment: [String: String]) -> Bool {
-        environment["KUBERNETES_SERVICE_HOST"] != nil && FileManager.default.fileExists(atPath: "\(directory(environment))/token")
+        environment["KUBERNETES_SERVICE_HOST"] != nil
+            && FileManager.default.fileExists(atPath: "\(directory(environment))/token")
     }
 
     public static func load(environment: [String: String]) throws -> KubeConfig {
-        guard let host = environment["KUBERNETES_SERVICE_HOST"], let port = environment["KUBERNETES_SERVICE_PORT"] else {
+        guard let host = environment["KUBERNETES_SERVICE_HOST"], let port = environment["KUBERNETES_SERVICE_PORT"]
+        else {
             throw KubeConfigError("in-cluster config needs KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT")
         }
         let folder = directory(environment)
@@ -27,8 +29,9 @@ public enum InClusterConfig {
         }
         let namespace = FileManager.default.contents(atPath: "\(folder)/namespace")
             .map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
-        return KubeConfig(context: "in-cluster", server: server, namespace: namespace,
-                          certificateAuthority: FileManager.default.contents(atPath: "\(folder)/ca.crt").map(Array.init),
-                          credentials: .token(String(decoding: token, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+        return KubeConfig(
+            context: "in-cluster", server: server, namespace: namespace,
+            certificateAuthority: FileManager.default.contents(atPath: "\(folder)/ca.crt").map(Array.init),
+            credentials: .token(String(decoding: token, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
     }
 }

@@ -51,7 +51,9 @@ enum JSONText {
         case .string(let text): return quote(text)
         case .array(let items): return "[" + items.map(encode).joined(separator: ",") + "]"
         case .object(let fields):
-            return "{" + fields.sorted { $0.key < $1.key }.map { quote($0.key) + ":" + encode($0.value) }.joined(separator: ",") + "}"
+            return "{"
+                + fields.sorted { $0.key < $1.key }.map { quote($0.key) + ":" + encode($0.value) }.joined(
+                    separator: ",") + "}"
         }
     }
 

@@ -33,11 +33,18 @@ public final class KubeClient: Sendable {
                 tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: key, format: .pem))
             }
         } catch {
-            throw KubeConfigError("context \(config.context): unusable TLS material (certificate authority or client certificate/key): \(error)")
+            throw KubeConfigError(
+                "context \(config.context): unusable TLS material (certificate authority or client certificate/key): \(error)"
+            )
         }
-        if case .token(let token) = config.credentials { authorization = "Bearer \(token)" } else { authorization = nil }
-        let configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow,
-                                                     timeout: .init(connect: .seconds(10)))
+        if case .token(let token) = config.credentials {
+            authorization = "Bearer \(token)"
+        } else {
+            authorization = nil
+        }
+        let configuration = HTTPClient.Configuration(
+            tlsConfiguration: tls, redirectConfiguration: .disallow,
+            timeout: .init(connect: .seconds(10)))
         client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
     }
 
@@ -55,7 +62,8 @@ public final class KubeClient: Sendable {
 
     /// Items of a collection, filtered by the server.
     public func list(_ path: String, labelSelector: String? = nil, fieldSelector: String? = nil) throws -> [JSONValue] {
-        try send(.GET, path, query: Self.selectors(labelSelector, fieldSelector)).wait().decoded()["items"]?.arrayValue ?? []
+        try send(.GET, path, query: Self.selectors(labelSelector, fieldSelector)).wait().decoded()["items"]?.arrayValue
+            ?? []
     }
 
     @discardableResult
@@ -95,7 +103,9 @@ public final class KubeClient: Sendable {
     /// on 409 (someone changed it in between) reads again and recomputes, a few times.
     /// `change` returns nil when nothing needs to change.
     @discardableResult
-    public func update(_ path: String, attempts: Int = 5, _ change: (JSONValue) throws -> JSONValue?) throws -> JSONValue? {
+    public func update(
+        _ path: String, attempts: Int = 5, _ change: (JSONValue) throws -> JSONValue?
+    ) throws -> JSONValue? {
         for attempt in 1...attempts {
             let current = try get(path)
             guard var patch = try change(current) else { return nil }
@@ -122,8 +132,11 @@ public final class KubeClient: Sendable {
         try await send(.GET, path, within: within).get().decoded()
     }
 
-    public func list(_ path: String, labelSelector: String? = nil, fieldSelector: String? = nil, within: Duration? = nil) async throws -> [JSONValue] {
-        try await send(.GET, path, query: Self.selectors(labelSelector, fieldSelector), within: within).get().decoded()["items"]?.arrayValue ?? []
+    public func list(
+        _ path: String, labelSelector: String? = nil, fieldSelector: String? = nil, within: Duration? = nil
+    ) async throws -> [JSONValue] {
+        try await send(.GET, path, query: Self.selectors(labelSelector, fieldSelector), within: within).get().decoded()[
+            "items"]?.arrayValue ?? []
     }
 
     // MARK: The exchange.
@@ -141,8 +154,9 @@ public final class KubeClient: Sendable {
             do {
                 return try JSONDecoder().decode(JSONValue.self, from: body)
             } catch {
-                throw KubeAPIError(context: context, method: method.rawValue, path: path, status: status,
-                                   message: "the answer is not JSON: \(String(decoding: body.prefix(200), as: UTF8.self))")
+                throw KubeAPIError(
+                    context: context, method: method.rawValue, path: path, status: status,
+                    message: "the answer is not JSON: \(String(decoding: body.prefix(200), as: UTF8.self))")
             }
         }
     }
@@ -151,38 +165,50 @@ public final class KubeClient: Sendable {
         [("labelSelector", label), ("fieldSelector", field)].compactMap { name, value in value.map { (name, $0) } }
     }
 
-    private func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil,
-                      contentType: String? = nil, within: Duration? = nil) -> EventLoopFuture<Answer> {
+    private func send(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil,
+        contentType: String? = nil, within: Duration? = nil
+    ) -> EventLoopFuture<Answer> {
         let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
         var components = URLComponents(url: config.server, resolvingAgainstBaseURL: false)
-        components?.percentEncodedPath = config.server.path.trimmingCharacters(in: CharacterSet(charactersIn: "/")).isEmpty
+        components?.percentEncodedPath =
+            config.server.path.trimmingCharacters(in: CharacterSet(charactersIn: "/")).isEmpty
             ? path : "/" + config.server.path.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + path
         if !query.isEmpty { components?.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) } }
         let context = config.context
         guard let url = components?.url else {
-            return eventLoop.makeFailedFuture(KubeAPIError(context: context, method: method.rawValue, path: path, status: 0,
-                                                           message: "cannot form a URL from \(config.server) and \(path)"))
+            return eventLoop.makeFailedFuture(
+                KubeAPIError(
+                    context: context, method: method.rawValue, path: path, status: 0,
+                    message: "cannot form a URL from \(config.server) and \(path)"))
         }
         do {
             var headers = HTTPHeaders([("Accept", "application/json"), ("User-Agent", "ebb")])
             if let authorization { headers.add(name: "Authorization", value: authorization) }
             if let contentType { headers.add(name: "Content-Type", value: contentType) }
-            let request = try HTTPClient.Request(url: url, method: method, headers: headers,
-                                                 body: body.map { .bytes(Array(JSONText.encode($0).utf8)) })
+            let request = try HTTPClient.Request(
+                url: url, method: method, headers: headers,
+                body: body.map { .bytes(Array(JSONText.encode($0).utf8)) })
             let accumulator = ResponseAccumulator(request: request, maxBodySize: Self.bodyLimit)
             let limit = within.map { min($0, timeout) } ?? timeout
-            let deadline = NIODeadline.now() + .nanoseconds(Int64(limit.components.seconds) * 1_000_000_000
-                + limit.components.attoseconds / 1_000_000_000)
+            let deadline =
+                NIODeadline.now()
+                + .nanoseconds(
+                    Int64(limit.components.seconds) * 1_000_000_000
+                        + limit.components.attoseconds / 1_000_000_000)
             return client.execute(request: request, delegate: accumulator, deadline: deadline).futureResult
                 .map { response in
-                    Answer(context: context, method: method, path: path, status: response.status.code,
-                           body: response.body.map { Data(buffer: $0) } ?? Data())
+                    Answer(
+                        context: context, method: method, path: path, status: response.status.code,
+                        body: response.body.map { Data(buffer: $0) } ?? Data())
                 }
                 .flatMapErrorThrowing { error in
-                    throw KubeAPIError(context: context, method: method.rawValue, path: path, status: 0, message: "\(error)")
+                    throw KubeAPIError(
+                        context: context, method: method.rawValue, path: path, status: 0, message: "\(error)")
                 }
         } catch {
-            return eventLoop.makeFailedFuture(KubeAPIError(context: context, method: method.rawValue, path: path, status: 0, message: "\(error)"))
+            return eventLoop.makeFailedFuture(
+                KubeAPIError(context: context, method: method.rawValue, path: path, status: 0, message: "\(error)"))
         }
     }
 }
@@ -210,10 +236,14 @@ public struct KubeAPIError: Error, CustomStringConvertible {
         var message = status?["message"]?.stringValue ?? String(decoding: answer.body.prefix(300), as: UTF8.self)
         switch answer.status {
         case 401: message = "Unauthorized (the credentials were refused: expired or wrong token?): \(message)"
-        case 403: message = "Forbidden (the account lacks permission for this; see ci/templates/kubernetes/rbac.yaml): \(message)"
+        case 403:
+            message =
+                "Forbidden (the account lacks permission for this; see ci/templates/kubernetes/rbac.yaml): \(message)"
         default: break
         }
-        self.init(context: answer.context, method: answer.method.rawValue, path: answer.path, status: answer.status, message: message)
+        self.init(
+            context: answer.context, method: answer.method.rawValue, path: answer.path, status: answer.status,
+            message: message)
     }
 
     public var description: String {

@@ -24,8 +24,10 @@ public struct KubeConfig: Sendable {
     public var skipsTLSVerification: Bool
     public var credentials: Credentials
 
-    public init(context: String, server: URL, namespace: String? = nil, certificateAuthority: [UInt8]? = nil,
-                skipsTLSVerification: Bool = false, credentials: Credentials = .none) {
+    public init(
+        context: String, server: URL, namespace: String? = nil, certificateAuthority: [UInt8]? = nil,
+        skipsTLSVerification: Bool = false, credentials: Credentials = .none
+    ) {
         self.context = context
         self.server = server
         self.namespace = namespace
@@ -57,7 +59,8 @@ public struct ClusterSource: Codable, Sendable, Hashable, CustomStringConvertibl
     public func pinned(environment: [String: String] = ProcessInfo.processInfo.environment) -> ClusterSource {
         var source = self
         if source.kubeconfig == nil, let path = KubeConfigFile.defaultPath(environment: environment),
-           FileManager.default.fileExists(atPath: path) {
+            FileManager.default.fileExists(atPath: path)
+        {
             source.kubeconfig = path
         }
         if let path = source.kubeconfig, !path.hasPrefix("/") {
@@ -75,20 +78,25 @@ public struct ClusterSource: Codable, Sendable, Hashable, CustomStringConvertibl
     public func load(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> KubeConfig {
         let config = try unverifiedLoad(environment: environment)
         if let server, config.server.absoluteString != server {
-            throw KubeConfigError("\(description) now leads to \(config.server.absoluteString), but it was \(server) when the fault was made; refusing to act on another cluster (restore that context, or pass the kubeconfig that reaches \(server))")
+            throw KubeConfigError(
+                "\(description) now leads to \(config.server.absoluteString), but it was \(server) when the fault was made; refusing to act on another cluster (restore that context, or pass the kubeconfig that reaches \(server))"
+            )
         }
         return config
     }
 
     private func unverifiedLoad(environment: [String: String]) throws -> KubeConfig {
         if let path = kubeconfig ?? KubeConfigFile.defaultPath(environment: environment),
-           kubeconfig != nil || FileManager.default.fileExists(atPath: path) {
+            kubeconfig != nil || FileManager.default.fileExists(atPath: path)
+        {
             return try KubeConfigFile(path: path).config(context: context)
         }
         if InClusterConfig.isAvailable(environment: environment) {
             return try InClusterConfig.load(environment: environment)
         }
-        throw KubeConfigError("no kubeconfig (set KUBECONFIG, or create ~/.kube/config) and not running in a cluster (KUBERNETES_SERVICE_HOST is unset)")
+        throw KubeConfigError(
+            "no kubeconfig (set KUBECONFIG, or create ~/.kube/config) and not running in a cluster (KUBERNETES_SERVICE_HOST is unset)"
+        )
     }
 
     public var description: String {

@@ -24,7 +24,9 @@ public struct KubeConfigFile {
             let container = try decoder.container(keyedBy: DynamicKey.self)
             name = try container.decode(String.self, forKey: DynamicKey("name"))
             // `cluster`, `user` or `context`, whichever this list holds.
-            value = try container.allKeys.first { $0.stringValue != "name" }.map { try container.decode(Item.self, forKey: $0) }
+            value = try container.allKeys.first { $0.stringValue != "name" }.map {
+                try container.decode(Item.self, forKey: $0)
+            }
         }
     }
 
@@ -107,19 +109,24 @@ public struct KubeConfigFile {
             throw KubeConfigError("kubeconfig \(path) has no current-context; name a context")
         }
         guard let context = document.contexts?.first(where: { $0.name == contextName })?.value else {
-            throw KubeConfigError("kubeconfig \(path) has no context '\(contextName)' (contexts: \(contexts.joined(separator: ", ")))")
+            throw KubeConfigError(
+                "kubeconfig \(path) has no context '\(contextName)' (contexts: \(contexts.joined(separator: ", ")))")
         }
         let place = "kubeconfig \(path), context \(contextName)"
         guard let cluster = document.clusters?.first(where: { $0.name == context.cluster })?.value else {
             throw KubeConfigError("\(place): no cluster '\(context.cluster)'")
         }
-        guard let serverText = cluster.server, let server = URL(string: serverText), ["http", "https"].contains(server.scheme ?? "") else {
+        guard let serverText = cluster.server, let server = URL(string: serverText),
+            ["http", "https"].contains(server.scheme ?? "")
+        else {
             throw KubeConfigError("\(place): cluster '\(context.cluster)' has no http(s) server URL")
         }
-        var config = KubeConfig(context: contextName, server: server, namespace: context.namespace,
-                                skipsTLSVerification: cluster.insecureSkipTLSVerify ?? false)
-        config.certificateAuthority = try material(data: cluster.certificateAuthorityData, file: cluster.certificateAuthority,
-                                                   field: "certificate-authority", place)
+        var config = KubeConfig(
+            context: contextName, server: server, namespace: context.namespace,
+            skipsTLSVerification: cluster.insecureSkipTLSVerify ?? false)
+        config.certificateAuthority = try material(
+            data: cluster.certificateAuthorityData, file: cluster.certificateAuthority,
+            field: "certificate-authority", place)
         guard let userName = context.user else { return config }
         guard let user = document.users?.first(where: { $0.name == userName })?.value else {
             throw KubeConfigError("\(place): no user '\(userName)'")
@@ -131,12 +138,17 @@ public struct KubeConfigFile {
     private func credentials(_ user: User, _ place: String) throws -> KubeConfig.Credentials {
         if let token = user.token { return .token(token) }
         if let file = user.tokenFile {
-            return .token(try String(decoding: read(file, field: "tokenFile", place), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+            return .token(
+                try String(decoding: read(file, field: "tokenFile", place), as: UTF8.self).trimmingCharacters(
+                    in: .whitespacesAndNewlines))
         }
-        let certificate = try material(data: user.clientCertificateData, file: user.clientCertificate, field: "client-certificate", place)
+        let certificate = try material(
+            data: user.clientCertificateData, file: user.clientCertificate, field: "client-certificate", place)
         let key = try material(data: user.clientKeyData, file: user.clientKey, field: "client-key", place)
         if let certificate, let key { return .clientCertificate(certificate: certificate, key: key) }
-        if certificate != nil || key != nil { throw KubeConfigError("\(place): a client certificate needs both a certificate and a key") }
+        if certificate != nil || key != nil {
+            throw KubeConfigError("\(place): a client certificate needs both a certificate and a key")
+        }
         if let exec = user.exec { return try exec.run(directory: directory, place: place) }
         return .none
     }

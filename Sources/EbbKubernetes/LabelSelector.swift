@@ -60,7 +60,8 @@ public struct LabelSelector: Sendable, Equatable, CustomStringConvertible {
         for requirement in requirements {
             switch requirement {
             case .equals(let key, let value): matchLabels[key] = .string(value)
-            case .notEquals(let key, let value): expressions.append(["key": .string(key), "operator": "NotIn", "values": [.string(value)]])
+            case .notEquals(let key, let value):
+                expressions.append(["key": .string(key), "operator": "NotIn", "values": [.string(value)]])
             case .exists(let key): expressions.append(["key": .string(key), "operator": "Exists"])
             case .notExists(let key): expressions.append(["key": .string(key), "operator": "DoesNotExist"])
             }
@@ -86,7 +87,11 @@ public struct LabelSelector: Sendable, Equatable, CustomStringConvertible {
     static func isKey(_ key: String) -> Bool {
         let parts = key.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count <= 2, let name = parts.last else { return false }
-        if parts.count == 2, parts[0].isEmpty || !parts[0].allSatisfy({ $0.isLetter || $0.isNumber || "-.".contains($0) }) { return false }
+        if parts.count == 2,
+            parts[0].isEmpty || !parts[0].allSatisfy({ $0.isLetter || $0.isNumber || "-.".contains($0) })
+        {
+            return false
+        }
         return isValue(String(name))
     }
 

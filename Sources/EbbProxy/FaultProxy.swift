@@ -27,7 +27,8 @@ public final class FaultProxy: @unchecked Sendable {
     private var unreachableSince = 0
 
     /// `logger` hears of clients closed because the upstream could not be reached.
-    public init(name: String, listen: ProxyAddress, upstream: ProxyAddress, logger: Logger = Logger(label: "ebb.proxy")) {
+    public init(name: String, listen: ProxyAddress, upstream: ProxyAddress, logger: Logger = Logger(label: "ebb.proxy"))
+    {
         self.name = name
         self.listen = listen
         self.upstream = upstream
@@ -61,8 +62,10 @@ public final class FaultProxy: @unchecked Sendable {
     /// Binds the listening socket; throws when the address is taken or the proxy was stopped.
     public func start() throws {
         let loop = group.next()
-        let relay = try SpliceRelay(listen: listen, upstream: upstream, eventLoop: loop,
-                                    upstreamUnreachable: { [weak self] in self?.upstreamUnreachable($0) }) { [weak self] adoption in
+        let relay = try SpliceRelay(
+            listen: listen, upstream: upstream, eventLoop: loop,
+            upstreamUnreachable: { [weak self] in self?.upstreamUnreachable($0) }
+        ) { [weak self] adoption in
             guard let self else {
                 adoption.close()
                 return loop.makeSucceededVoidFuture()
@@ -115,14 +118,18 @@ public final class FaultProxy: @unchecked Sendable {
             .channelInitializer { [weak self] client in
                 guard let proxy = self else { return client.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
                 let bootstrap = Self.configured(ClientBootstrap(group: client.eventLoop))
-                let upstreamChannel = adoption.claimUpstream().map { bootstrap.withConnectedSocket($0) }
-                    ?? bootstrap.connectTimeout(.seconds(5)).connect(host: upstream.host, port: upstream.port).always { result in
+                let upstreamChannel =
+                    adoption.claimUpstream().map { bootstrap.withConnectedSocket($0) }
+                    ?? bootstrap.connectTimeout(.seconds(5)).connect(host: upstream.host, port: upstream.port).always {
+                        result in
                         if case .failure(let error) = result { proxy.upstreamUnreachable("\(error)") }
                     }
                 return upstreamChannel.flatMapThrowing { upstreamChannel in
                     do {
-                        try ProxyConnection(client: client, upstream: upstreamChannel, proxy: proxy,
-                                            pending: (adoption.toUpstream, adoption.toClient), finished: adoption.finished).install()
+                        try ProxyConnection(
+                            client: client, upstream: upstreamChannel, proxy: proxy,
+                            pending: (adoption.toUpstream, adoption.toClient), finished: adoption.finished
+                        ).install()
                     } catch {
                         upstreamChannel.close(promise: nil)
                         throw error
@@ -145,7 +152,9 @@ public final class FaultProxy: @unchecked Sendable {
     /// Returns once every open connection applies it. Not to be called on the proxy's event loop.
     public func add(_ rule: ProxyRule, until deadline: Date) {
         // A proxy stopped meanwhile has no connection left to wait for.
-        try? update { $0.removeAll { $0.id == rule.id }; $0.append(rule) }?.wait()
+        try? update {
+            $0.removeAll { $0.id == rule.id }; $0.append(rule)
+        }?.wait()
         // A deadline years away (none given) needs no timer.
         let seconds = deadline.timeIntervalSinceNow
         guard seconds < 365 * 86_400 else { return }
@@ -205,7 +214,9 @@ public final class FaultProxy: @unchecked Sendable {
 
     func noteApplied(_ connection: ProxyConnection, generation applied: Int) {
         lock.withLock {
-            if connections[ObjectIdentifier(connection)] != nil { connections[ObjectIdentifier(connection)]?.applied = applied }
+            if connections[ObjectIdentifier(connection)] != nil {
+                connections[ObjectIdentifier(connection)]?.applied = applied
+            }
         }
     }
 
@@ -239,7 +250,9 @@ public struct ProxyAddress: Sendable, Equatable, Codable, CustomStringConvertibl
 
     /// Parses `host:port`; nil when it is not that.
     public init?(_ text: String) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { return nil }
         let host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         guard !host.isEmpty else { return nil }
         self.init(host: host, port: port)

@@ -53,13 +53,21 @@ struct HTTPRequestFramer {
                     input = ByteBuffer()
                     guard head.readableBytes <= Self.maximumHeadSize, Self.couldStartRequest(head) else {
                         state = .opaque
-                        segments.append(Segment(bytes: head.getSlice(at: head.readerIndex + passed, length: head.readableBytes - passed)!, isOpaque: true))
+                        segments.append(
+                            Segment(
+                                bytes: head.getSlice(
+                                    at: head.readerIndex + passed, length: head.readableBytes - passed)!, isOpaque: true
+                            ))
                         return segments
                     }
                     if holding && passed == 0 {
                         state = .head(head, passed: 0)
                     } else {
-                        segments.append(Segment(bytes: head.getSlice(at: head.readerIndex + passed, length: head.readableBytes - passed)!, isOpaque: true))
+                        segments.append(
+                            Segment(
+                                bytes: head.getSlice(
+                                    at: head.readerIndex + passed, length: head.readableBytes - passed)!, isOpaque: true
+                            ))
                         state = .head(head, passed: head.readableBytes)
                     }
                     return segments
@@ -77,9 +85,13 @@ struct HTTPRequestFramer {
                     state = .opaque
                     segments.append(Segment(bytes: unsent, isOpaque: true))
                 } else {
-                    state = parsed.contentLength > 0 ? .body(remaining: parsed.contentLength) : .head(ByteBuffer(), passed: 0)
-                    segments.append(Segment(bytes: unsent, request: passed == 0 ? (parsed.method, parsed.path) : nil,
-                                            endsRequest: parsed.contentLength == 0, isOpaque: passed > 0))
+                    state =
+                        parsed.contentLength > 0
+                        ? .body(remaining: parsed.contentLength) : .head(ByteBuffer(), passed: 0)
+                    segments.append(
+                        Segment(
+                            bytes: unsent, request: passed == 0 ? (parsed.method, parsed.path) : nil,
+                            endsRequest: parsed.contentLength == 0, isOpaque: passed > 0))
                 }
             }
         }
@@ -113,10 +125,13 @@ struct HTTPRequestFramer {
         return true
     }
 
-    private static func parse(_ head: ByteBuffer) -> (method: String, path: String, contentLength: Int, chunked: Bool)? {
-        let lines = String(decoding: head.readableBytesView, as: UTF8.self).split(separator: "\r\n", omittingEmptySubsequences: false)
+    private static func parse(_ head: ByteBuffer) -> (method: String, path: String, contentLength: Int, chunked: Bool)?
+    {
+        let lines = String(decoding: head.readableBytesView, as: UTF8.self).split(
+            separator: "\r\n", omittingEmptySubsequences: false)
         let requestLine = lines.first?.split(separator: " ") ?? []
-        guard requestLine.count == 3, requestLine[2].hasPrefix("HTTP/1."), requestLine[0].allSatisfy({ $0.isUppercase }) else { return nil }
+        guard requestLine.count == 3, requestLine[2].hasPrefix("HTTP/1."), requestLine[0].allSatisfy({ $0.isUppercase })
+        else { return nil }
         var contentLength = 0
         var chunked = false
         for line in lines.dropFirst() {
@@ -130,7 +145,9 @@ struct HTTPRequestFramer {
                 chunked = true
             }
         }
-        let path = requestLine[1].split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? "/"
+        let path =
+            requestLine[1].split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)
+            ?? "/"
         return (String(requestLine[0]), path, contentLength, chunked)
     }
 }

@@ -22,9 +22,12 @@ public struct ProxiesReader: ProxySectionReader {
         for (index, item) in items.enumerated() {
             if let proxy = problems.collect({ try self.proxy(item, at: "proxies[\(index)]", reader) }) {
                 if proxies.contains(where: { $0.name == proxy.name }) {
-                    problems.add(reader.error(item, "proxies[\(index)].name", "proxy name '\(proxy.name)' is used twice"))
+                    problems.add(
+                        reader.error(item, "proxies[\(index)].name", "proxy name '\(proxy.name)' is used twice"))
                 } else if let other = proxies.first(where: { $0.listen == proxy.listen }) {
-                    problems.add(reader.error(item, "proxies[\(index)].listen", "proxy \(other.name) already listens on \(proxy.listen)"))
+                    problems.add(
+                        reader.error(
+                            item, "proxies[\(index)].listen", "proxy \(other.name) already listens on \(proxy.listen)"))
                 }
                 proxies.append(proxy)
             }
@@ -36,14 +39,24 @@ public struct ProxiesReader: ProxySectionReader {
     private func proxy(_ node: Node, at key: String, _ reader: YAMLNodeReader) throws -> ProxySpec {
         let values = try reader.mapping(node, at: key, allowed: Self.keys)
         func required(_ name: String, _ hint: String) throws -> Node {
-            guard let value = values[name] else { throw reader.error(node, "\(key).\(name)", "a proxy needs '\(name)' (\(hint))") }
+            guard let value = values[name] else {
+                throw reader.error(node, "\(key).\(name)", "a proxy needs '\(name)' (\(hint))")
+            }
             return value
         }
         let name = try reader.string(try required("name", "faults name the proxy by it"), "\(key).name")
-        let listen = try address(try required("listen", "host:port the system under test connects to, e.g. 127.0.0.1:18080"), "\(key).listen", reader)
-        guard listen.port != 0 else { throw reader.error(values["listen"], "\(key).listen", "give a fixed port: clients must know where to connect") }
-        let upstream = try address(try required("upstream", "host:port of the dependency, e.g. 127.0.0.1:8080"), "\(key).upstream", reader)
-        guard upstream.port != 0 else { throw reader.error(values["upstream"], "\(key).upstream", "port 0 is not a dependency's port") }
+        let listen = try address(
+            try required("listen", "host:port the system under test connects to, e.g. 127.0.0.1:18080"),
+            "\(key).listen", reader)
+        guard listen.port != 0 else {
+            throw reader.error(
+                values["listen"], "\(key).listen", "give a fixed port: clients must know where to connect")
+        }
+        let upstream = try address(
+            try required("upstream", "host:port of the dependency, e.g. 127.0.0.1:8080"), "\(key).upstream", reader)
+        guard upstream.port != 0 else {
+            throw reader.error(values["upstream"], "\(key).upstream", "port 0 is not a dependency's port")
+        }
         return ProxySpec(name: name, listen: listen, upstream: upstream, services: services)
     }
 
@@ -56,9 +69,12 @@ public struct ProxiesReader: ProxySectionReader {
     public var schema: JSONValue {
         // No pattern: a port may come from ${VARIABLE}, which the schema sees unsubstituted.
         let address: JSONValue = ["type": "string", "description": "host:port"]
-        return ["type": "array", "description": "fault proxies run inside the runner (proxy.toxic, proxy.http)",
-                "items": SuiteSchema.object([("name", ["type": "string"]), ("listen", address), ("upstream", address)],
-                                            required: ["name", "listen", "upstream"])]
+        return [
+            "type": "array", "description": "fault proxies run inside the runner (proxy.toxic, proxy.http)",
+            "items": SuiteSchema.object(
+                [("name", ["type": "string"]), ("listen", address), ("upstream", address)],
+                required: ["name", "listen", "upstream"]),
+        ]
     }
 }
 
@@ -72,9 +88,11 @@ struct ProxySpec: SuiteProxy {
     var outline: String { "\(name) \(listen) -> \(upstream)" }
 
     func plan(runID: String) throws -> FaultPlan {
-        let payload = ProxyStop.Payload(proxy: name, listen: listen.description, upstream: upstream.description, owner: .current)
-        return try FaultPlan(target: "proxy \(outline)", undo: ProxyStop.self, payload: payload,
-                             undoSummary: "stop proxy \(name) and close its connections")
+        let payload = ProxyStop.Payload(
+            proxy: name, listen: listen.description, upstream: upstream.description, owner: .current)
+        return try FaultPlan(
+            target: "proxy \(outline)", undo: ProxyStop.self, payload: payload,
+            undoSummary: "stop proxy \(name) and close its connections")
     }
 
     func start(_ plan: FaultPlan, runID: String, logger: Logger) throws {

@@ -1,4 +1,5 @@
 import NIOCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,8 +27,10 @@ final class ProxyConnection: @unchecked Sendable {
 
     /// `pending` and `finished` come from the zero-copy relay when it hands a connection over:
     /// bytes it had read but not written, and directions whose end it already passed on.
-    init(client: Channel, upstream: Channel, proxy: FaultProxy,
-         pending: (toUpstream: [UInt8], toClient: [UInt8]) = ([], []), finished: Set<ProxyDirection> = []) {
+    init(
+        client: Channel, upstream: Channel, proxy: FaultProxy,
+        pending: (toUpstream: [UInt8], toClient: [UInt8]) = ([], []), finished: Set<ProxyDirection> = []
+    ) {
         self.client = client
         self.upstream = upstream
         self.proxy = proxy
@@ -49,7 +52,8 @@ final class ProxyConnection: @unchecked Sendable {
         guard let proxy, let (rules, generation) = proxy.register(self) else { return close() }
         apply(rules, generation: generation)
         // What the relay held goes first, through the rules, as if just read.
-        for (flow, bytes) in [(upstreamFlow!, pending.toUpstream), (downstreamFlow!, pending.toClient)] where !bytes.isEmpty {
+        for (flow, bytes) in [(upstreamFlow!, pending.toUpstream), (downstreamFlow!, pending.toClient)]
+        where !bytes.isEmpty {
             flow.received(client.allocator.buffer(bytes: bytes))
             flow.readComplete()
         }
@@ -102,7 +106,8 @@ final class ProxyConnection: @unchecked Sendable {
 
     /// Sends the proxy's own HTTP answer to the client, in order with what flows downstream.
     func answer(status: Int, body: String) {
-        let text = "HTTP/1.1 \(status) \(Self.reason(status))\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n"
+        let text =
+            "HTTP/1.1 \(status) \(Self.reason(status))\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n"
             + "X-Ebb-Fault: proxy.http\r\n\r\n" + body
         downstreamFlow.insert(client.allocator.buffer(string: text))
     }

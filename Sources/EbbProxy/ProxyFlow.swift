@@ -58,7 +58,9 @@ final class ProxyFlow: @unchecked Sendable {
 
     /// Asks the source for more data if the sink and the queue have room.
     func readIfRoom() {
-        guard !sourceEnded, !finished, !isPaused, queuedBytes < Self.highWater, sink.isWritable, source.isActive else { return }
+        guard !sourceEnded, !finished, !isPaused, queuedBytes < Self.highWater, sink.isWritable, source.isActive else {
+            return
+        }
         source.read()
     }
 
@@ -91,7 +93,8 @@ final class ProxyFlow: @unchecked Sendable {
     private func forward(_ segment: HTTPRequestFramer.Segment) {
         if let request = segment.request {
             currentAction = httpRules.first { rule in
-                guard case .http(let http) = rule.effect, http.matches(method: request.method, path: request.path) else { return false }
+                guard case .http(let http) = rule.effect, http.matches(method: request.method, path: request.path)
+                else { return false }
                 return Double.random(in: 0..<1) < rule.share
             }.flatMap { rule -> HTTPRule.Action? in
                 if case .http(let http) = rule.effect { return http.action } else { return nil }
@@ -221,7 +224,9 @@ final class ProxyFlow: @unchecked Sendable {
         finished = true
         flushIfNeeded()
         let delay = toxics.compactMap(\.toxic.closeDelay).max()
-        let close: @Sendable () -> Void = { [connection, direction, limitReached] in connection.flowFinished(direction, closeBoth: limitReached) }
+        let close: @Sendable () -> Void = { [connection, direction, limitReached] in
+            connection.flowFinished(direction, closeBoth: limitReached)
+        }
         if let delay {
             sink.eventLoop.scheduleTask(in: TimeAmount(delay)) { close() }
         } else {

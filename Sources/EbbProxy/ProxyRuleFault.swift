@@ -12,11 +12,16 @@ struct ProxyRuleFault: Fault {
 
     func plan(_ context: FaultContext) throws -> FaultPlan {
         // Proxies start with the suite's setup; a dry run plans without them.
-        let listen = context.services.service(FaultProxy.self, runID: context.runID, name: proxy)?.listen.description ?? "its listen address"
-        let payload = ProxyRuleRemoval.Payload(proxy: proxy, listen: listen, rule: "\(context.runID)/\(context.sequence)", owner: .current)
-        return try FaultPlan(target: "proxy \(proxy): \(summary)" + (share < 1 ? " (\(Self.percent(share)) of \(Self.unit(effect)))" : ""),
-                             undo: ProxyRuleRemoval.self, payload: payload,
-                             undoSummary: "remove the rule from proxy \(proxy) and verify every connection dropped it")
+        let listen =
+            context.services.service(FaultProxy.self, runID: context.runID, name: proxy)?.listen.description
+            ?? "its listen address"
+        let payload = ProxyRuleRemoval.Payload(
+            proxy: proxy, listen: listen, rule: "\(context.runID)/\(context.sequence)", owner: .current)
+        return try FaultPlan(
+            target: "proxy \(proxy): \(summary)"
+                + (share < 1 ? " (\(Self.percent(share)) of \(Self.unit(effect)))" : ""),
+            undo: ProxyRuleRemoval.self, payload: payload,
+            undoSummary: "remove the rule from proxy \(proxy) and verify every connection dropped it")
     }
 
     func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
@@ -37,7 +42,9 @@ struct ProxyRuleFault: Fault {
     static func proxyName(_ parameters: FaultParameters, suite: SuiteContext) throws -> String {
         let name = try parameters.string("proxy")!
         guard suite.proxyNames.contains(name) else {
-            let known = suite.proxyNames.isEmpty ? "the suite has no 'proxies:' section" : "have: \(suite.proxyNames.joined(separator: ", "))"
+            let known =
+                suite.proxyNames.isEmpty
+                ? "the suite has no 'proxies:' section" : "have: \(suite.proxyNames.joined(separator: ", "))"
             throw parameters.error("proxy", "no proxy named '\(name)' (\(known))")
         }
         return name

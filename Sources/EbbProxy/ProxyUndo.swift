@@ -1,5 +1,6 @@
 import EbbCore
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,9 +27,14 @@ public struct ProxyOwner: Codable, Sendable {
     func absence(of proxy: String, listen: String) throws -> UndoOutcome {
         if isThisProcess { return .undone }
         guard !isAlive else {
-            throw VerificationFailure("proxy \(proxy) lives inside runner pid \(pid), which still runs; only that process can change it (it drops its faults at their deadline by itself)")
+            throw VerificationFailure(
+                "proxy \(proxy) lives inside runner pid \(pid), which still runs; only that process can change it (it drops its faults at their deadline by itself)"
+            )
         }
-        return .gone(reason: "proxy gone with the runner (pid \(pid)): \(proxy) on \(listen) closed with it, so its clients get connection refused until a run starts it again")
+        return .gone(
+            reason:
+                "proxy gone with the runner (pid \(pid)): \(proxy) on \(listen) closed with it, so its clients get connection refused until a run starts it again"
+        )
     }
 
     /// Verifies the absence found by ``absence(of:listen:)``.
@@ -85,7 +91,9 @@ public enum ProxyStop: UndoHandler {
             return try payload.owner.absence(of: payload.proxy, listen: payload.listen)
         }
         proxy.stop()
-        guard !proxy.isListening else { throw VerificationFailure("proxy \(payload.proxy) still listens on \(payload.listen)") }
+        guard !proxy.isListening else {
+            throw VerificationFailure("proxy \(payload.proxy) still listens on \(payload.listen)")
+        }
         return .undone
     }
 

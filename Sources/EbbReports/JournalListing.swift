@@ -9,10 +9,14 @@ public enum JournalListing {
         for run in runs {
             let info = run.info
             let status = run.isLive ? "live" : (info?.status.rawValue ?? "unreadable")
-            let dead = !run.isLive && info?.status == .open ? " (runner gone without closing: run 'ebb rollback execute --run \(run.id)')" : ""
+            let dead =
+                !run.isLive && info?.status == .open
+                ? " (runner gone without closing: run 'ebb rollback execute --run \(run.id)')" : ""
             lines.append("run \(run.id)  \(status)\(dead)")
             if let info {
-                lines.append("  started \(info.startedAt.formatted(.iso8601)) by pid \(info.pid) on \(info.host); suites: \(info.suites.joined(separator: ", "))")
+                lines.append(
+                    "  started \(info.startedAt.formatted(.iso8601)) by pid \(info.pid) on \(info.host); suites: \(info.suites.joined(separator: ", "))"
+                )
                 if let by = info.recoveredBy { lines.append("  recovered by \(by)") }
                 if info.guardianPID == nil && info.status == .open { lines.append("  no guardian (--no-guardian)") }
             }
@@ -21,13 +25,17 @@ public enum JournalListing {
                 switch entry {
                 case .record(let record, _):
                     let message = record.message.map { " - \($0)" } ?? ""
-                    lines.append("  \(String(format: "%04d", record.sequence)) \(record.state.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \(record.scenario) / \(record.fault) [\(record.kind)] \(record.target)\(message)")
+                    lines.append(
+                        "  \(String(format: "%04d", record.sequence)) \(record.state.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \(record.scenario) / \(record.fault) [\(record.kind)] \(record.target)\(message)"
+                    )
                 case .damaged(let path, let problem):
                     lines.append("  DAMAGED RECORD \(path): \(problem)")
                 }
             }
             for path in run.interruptedWrites {
-                lines.append("  interrupted write \(path) (never renamed into place; the file it would have replaced, if any, still holds the last complete state)")
+                lines.append(
+                    "  interrupted write \(path) (never renamed into place; the file it would have replaced, if any, still holds the last complete state)"
+                )
             }
         }
         return lines.joined(separator: "\n")
@@ -41,7 +49,8 @@ public enum JournalListing {
                 "live": .bool(run.isLive),
                 "needsRecovery": .bool(run.needsRecovery),
                 "records": .array(try run.records.map { try JSONValue(encoding: $0, with: .journal) }),
-                "damaged": .array(run.damaged.map { .object(["path": .string($0.path), "problem": .string($0.problem)]) }),
+                "damaged": .array(
+                    run.damaged.map { .object(["path": .string($0.path), "problem": .string($0.problem)]) }),
                 "interruptedWrites": .array(run.interruptedWrites.map(JSONValue.string)),
             ]
             if let info = run.info { object["run"] = try JSONValue(encoding: info, with: .journal) }
@@ -59,11 +68,14 @@ public enum JournalListing {
         if let refusal = report.refusal { return lines[0] + " refused: " + refusal }
         for result in report.results {
             let record = result.record
-            lines.append("  \(record.state.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \(record.scenario) / \(record.fault) [\(record.kind)] \(record.target)" + (record.message.map { " - \($0)" } ?? ""))
+            lines.append(
+                "  \(record.state.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \(record.scenario) / \(record.fault) [\(record.kind)] \(record.target)"
+                    + (record.message.map { " - \($0)" } ?? ""))
             if let problem = result.journalProblem { lines.append("    \(problem)") }
         }
         for damaged in report.damaged {
-            lines.append("  DAMAGED RECORD \(damaged.path): \(damaged.problem) (not executed; inspect and revert by hand)")
+            lines.append(
+                "  DAMAGED RECORD \(damaged.path): \(damaged.problem) (not executed; inspect and revert by hand)")
         }
         if report.results.isEmpty && report.damaged.isEmpty { lines.append("  nothing pending") }
         return lines.joined(separator: "\n")

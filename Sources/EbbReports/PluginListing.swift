@@ -7,7 +7,9 @@ public enum PluginListing {
             var lines = ["\(plugin.id)", "  \(plugin.summary)"]
             for parameter in plugin.parameters {
                 let required = parameter.isRequired ? " (required)" : ""
-                lines.append("    \(parameter.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(parameter.kind.rawValue)\(required): \(parameter.summary)")
+                lines.append(
+                    "    \(parameter.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(parameter.kind.rawValue)\(required): \(parameter.summary)"
+                )
             }
             return lines.joined(separator: "\n")
         }.joined(separator: "\n\n")

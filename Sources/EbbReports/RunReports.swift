@@ -11,7 +11,9 @@ public struct RunReports: Sendable {
     public var junit: JUnitOptions
     public var logs: ScenarioLogs
 
-    public init(reportDirectory: URL, junitPath: URL? = nil, flavor: JUnitFlavor = .portable, maxOutputBytes: Int = 64 * 1024) {
+    public init(
+        reportDirectory: URL, junitPath: URL? = nil, flavor: JUnitFlavor = .portable, maxOutputBytes: Int = 64 * 1024
+    ) {
         self.reportDirectory = reportDirectory
         self.junitPath = junitPath ?? reportDirectory.appendingPathComponent("junit.xml")
         let logs = ScenarioLogs(reportDirectory: reportDirectory)
@@ -28,7 +30,8 @@ public struct RunReports: Sendable {
         var written: [String] = []
         var failures: [String] = []
         do {
-            try FileManager.default.createDirectory(at: junitPath.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: junitPath.deletingLastPathComponent(), withIntermediateDirectories: true)
             try JUnitWriter.write(result, to: junitPath.path, options: junit)
             written.append(junitPath.path)
         } catch {
@@ -37,7 +40,9 @@ public struct RunReports: Sendable {
         if let directory = result.journalDirectory {
             do {
                 let run = JournalReader(holding: directory).run(at: directory)
-                let summary = RollbackSummary(run: run, result: result.redacted(by: .shared), exitStatus: result.exitStatus, recoveredBy: "runner")
+                let summary = RollbackSummary(
+                    run: run, result: result.redacted(by: .shared), exitStatus: result.exitStatus, recoveredBy: "runner"
+                )
                 written += try SummaryFiles.write(summary, to: reportDirectory)
                 written.append(try HTMLReport.write(summary, to: reportDirectory.appendingPathComponent("report.html")))
             } catch {
@@ -55,25 +60,32 @@ public struct RunReports: Sendable {
         let status: ExitStatus = report.isComplete ? .passed : .rollbackIncomplete
         var durations: [Int: Duration] = [:]
         for result in report.results { durations[result.record.sequence] = result.duration }
-        let summary = RollbackSummary(run: run, result: nil, exitStatus: status, recoveredBy: actor, recoveryDurations: durations)
+        let summary = RollbackSummary(
+            run: run, result: nil, exitStatus: status, recoveredBy: actor, recoveryDurations: durations)
         let junitFile = reportDirectory.appendingPathComponent("junit-\(report.runID).xml")
         try JUnitWriter.write(Self.result(of: report, run: run, actor: actor), to: junitFile.path, options: junit)
-        let summaryFiles = try SummaryFiles.write(summary, to: reportDirectory, baseName: "rollback-summary-\(report.runID)")
-        let html = try HTMLReport.write(summary, to: reportDirectory.appendingPathComponent("report-\(report.runID).html"))
+        let summaryFiles = try SummaryFiles.write(
+            summary, to: reportDirectory, baseName: "rollback-summary-\(report.runID)")
+        let html = try HTMLReport.write(
+            summary, to: reportDirectory.appendingPathComponent("report-\(report.runID).html"))
         return [junitFile.path] + summaryFiles + [html]
     }
 
     /// A recovered run as results: per scenario, a `rollback:` step for each record.
     static func result(of report: RecoveryReport, run: RunSnapshot, actor: String) -> RunResult {
-        var result = RunResult(runID: report.runID, journalDirectory: report.directory, startedAt: run.info?.startedAt ?? Date())
+        var result = RunResult(
+            runID: report.runID, journalDirectory: report.directory, startedAt: run.info?.startedAt ?? Date())
         let executed = Dictionary(report.results.map { ($0.record.sequence, $0) }, uniquingKeysWith: { $1 })
-        let suite = run.info?.suites.first.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? "recovered"
+        let suite =
+            run.info?.suites.first.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent }
+            ?? "recovered"
         for record in run.records.sorted(by: { $0.sequence < $1.sequence }) {
             let status = StepResult.Status(rollbackOf: record.state)
-            let step = StepResult(kind: .rollback, name: "rollback: \(record.fault)", status: status,
-                                  message: record.message ?? "\(record.state.rawValue) by \(record.revertedBy ?? actor)",
-                                  startedAt: record.finishedAt ?? Date(), duration: executed[record.sequence]?.duration ?? .zero,
-                                  properties: ["state": record.state.rawValue, "kind": record.kind, "target": record.target])
+            let step = StepResult(
+                kind: .rollback, name: "rollback: \(record.fault)", status: status,
+                message: record.message ?? "\(record.state.rawValue) by \(record.revertedBy ?? actor)",
+                startedAt: record.finishedAt ?? Date(), duration: executed[record.sequence]?.duration ?? .zero,
+                properties: ["state": record.state.rawValue, "kind": record.kind, "target": record.target])
             if let index = result.scenarios.firstIndex(where: { $0.name == record.scenario }) {
                 result.scenarios[index].steps.append(step)
             } else {
@@ -84,8 +96,11 @@ public struct RunReports: Sendable {
         }
         for damaged in report.damaged {
             var scenario = ScenarioResult(suite: suite, name: "damaged journal", startedAt: Date())
-            scenario.steps = [StepResult(kind: .rollback, name: "rollback: \((damaged.path as NSString).lastPathComponent)",
-                                         status: .error, message: "record could not be read, so it was not executed: \(damaged.problem)")]
+            scenario.steps = [
+                StepResult(
+                    kind: .rollback, name: "rollback: \((damaged.path as NSString).lastPathComponent)",
+                    status: .error, message: "record could not be read, so it was not executed: \(damaged.problem)")
+            ]
             result.scenarios.append(scenario)
         }
         return result

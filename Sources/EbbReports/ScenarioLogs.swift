@@ -33,7 +33,8 @@ public final class ScenarioLogs: Sendable {
         case .holding(let scenario, let duration):
             append(scenario, "holding for \(DurationText.format(duration))")
         case .step(let scenario, let step):
-            var line = "\(step.status.rawValue.uppercased()) \(step.name) (\(String(format: "%.3f", step.duration.seconds))s)"
+            var line =
+                "\(step.status.rawValue.uppercased()) \(step.name) (\(String(format: "%.3f", step.duration.seconds))s)"
             if let text = step.reportText { line += "\n    " + text.replacingOccurrences(of: "\n", with: "\n    ") }
             for (key, value) in step.properties.sorted(by: { $0.key < $1.key }) { line += "\n    \(key): \(value)" }
             append(scenario, line)
@@ -42,11 +43,15 @@ public final class ScenarioLogs: Sendable {
         case .signal(let number, let duringRollback):
             handles.withLock { handles in
                 for handle in handles.values {
-                    try? handle.write(contentsOf: Data("\(Self.stamp()) signal \(number)\(duringRollback ? " during rollback" : "")\n".utf8))
+                    try? handle.write(
+                        contentsOf: Data(
+                            "\(Self.stamp()) signal \(number)\(duringRollback ? " during rollback" : "")\n".utf8))
                 }
             }
         case .scenarioFinished(let result):
-            append(result.name, "finished: \(result.interrupted ? "interrupted" : result.status == .passed ? "passed" : "not passed")")
+            append(
+                result.name,
+                "finished: \(result.interrupted ? "interrupted" : result.status == .passed ? "passed" : "not passed")")
             handles.withLock { try? $0.removeValue(forKey: result.name)?.close() }
         default:
             break

@@ -5,10 +5,12 @@ import Foundation
 
 /// Measurements for ci/bench; hidden, as they are tools for the benchmark, not for users.
 struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench", shouldDisplay: false, subcommands: [Journal.self])
+    static let configuration = CommandConfiguration(
+        commandName: "bench", shouldDisplay: false, subcommands: [Journal.self])
 
     struct Journal: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Arm N undo records against the disk's fsync floor; print JSON.")
+        static let configuration = CommandConfiguration(
+            abstract: "Arm N undo records against the disk's fsync floor; print JSON.")
 
         @Option var records = 1000
         @Option var rounds = 5

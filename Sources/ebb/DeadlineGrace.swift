@@ -23,8 +23,9 @@ struct DeadlineGrace: Sendable {
             throw ValidationError("not a duration; write one like 30s, 500ms or 2m")
         }
         guard duration >= Self.minimum, duration <= Self.maximum else {
-            throw ValidationError("the grace must be from 100ms to 24h (shorter races the runner's own rollback; "
-                + "longer leaves a stuck runner's fault in place for more than a day)")
+            throw ValidationError(
+                "the grace must be from 100ms to 24h (shorter races the runner's own rollback; "
+                    + "longer leaves a stuck runner's fault in place for more than a day)")
         }
         self.duration = duration
     }

@@ -13,8 +13,10 @@ struct DelayWorkerCommand: ParsableCommand {
     @Option var readyFile: String?
 
     func run() throws {
-        let delayer = PacketDelayer(options: .init(queue: queue, delay: .milliseconds(delayMs), jitter: .milliseconds(jitterMs),
-                                                   until: Date(timeIntervalSince1970: until), readyFile: readyFile))
+        let delayer = PacketDelayer(
+            options: .init(
+                queue: queue, delay: .milliseconds(delayMs), jitter: .milliseconds(jitterMs),
+                until: Date(timeIntervalSince1970: until), readyFile: readyFile))
         let delayed = try delayer.run()
         print("delay-worker: queue \(queue): delayed \(delayed) packets")
     }

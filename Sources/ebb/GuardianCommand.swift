@@ -20,16 +20,20 @@ struct GuardianCommand: ParsableCommand {
     func run() throws {
         SecretRedactor.shared.registerInherited(from: ProcessInfo.processInfo.environment)
         let logger = Wiring.logger(verbose: true)
-        let guardian = Guardian(runDirectory: URL(fileURLWithPath: runDir), runnerPID: runnerPid,
-                                runnerStartTime: runnerStartTime == 0 ? nil : runnerStartTime,
-                                catalog: Wiring.catalog, logger: logger, rollbackBudget: rollbackTimeout.duration)
+        let guardian = Guardian(
+            runDirectory: URL(fileURLWithPath: runDir), runnerPID: runnerPid,
+            runnerStartTime: runnerStartTime == 0 ? nil : runnerStartTime,
+            catalog: Wiring.catalog, logger: logger, rollbackBudget: rollbackTimeout.duration)
         switch try guardian.watch() {
         case .runnerClosed:
             Output.standardOutput("runner \(runnerPid) closed its journal; nothing to do\n")
         case .recovered(let report):
             Output.standardOutput(JournalListing.recovery(report) + "\n")  // redacted, unlike print
             let reports = RunReports(reportDirectory: URL(fileURLWithPath: reportDir))
-            Wiring.writeReports { try reports.write(report, reader: JournalReader(holding: URL(fileURLWithPath: runDir)), actor: "guardian") }
+            Wiring.writeReports {
+                try reports.write(
+                    report, reader: JournalReader(holding: URL(fileURLWithPath: runDir)), actor: "guardian")
+            }
             if !report.isComplete { throw ExitCode(.rollbackIncomplete) }
         }
     }

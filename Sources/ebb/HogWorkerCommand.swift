@@ -14,8 +14,9 @@ struct HogWorkerCommand: ParsableCommand {
     @Option(help: "Unix time at which the worker ends itself.") var until: Double
 
     func run() {
-        HogWorker.run(kind, threads: threads, bytes: bytes, directory: directory, filePrefix: filePrefix,
-                      until: Date(timeIntervalSince1970: until))
+        HogWorker.run(
+            kind, threads: threads, bytes: bytes, directory: directory, filePrefix: filePrefix,
+            until: Date(timeIntervalSince1970: until))
     }
 }
 

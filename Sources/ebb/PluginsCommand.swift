@@ -4,7 +4,8 @@ import EbbReports
 import Foundation
 
 struct PluginsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "plugins", abstract: "List fault plugins and their parameters.")
+    static let configuration = CommandConfiguration(
+        commandName: "plugins", abstract: "List fault plugins and their parameters.")
 
     func run() {
         print(PluginListing.text(Wiring.catalog))

@@ -21,28 +21,34 @@ struct RemoteCommand: ParsableCommand {
     }
 
     struct Agent: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Serve the runner's requests on stdin; keep this host's journal and guardian.")
+        static let configuration = CommandConfiguration(
+            abstract: "Serve the runner's requests on stdin; keep this host's journal and guardian.")
         @OptionGroup var location: Location
         @Flag var verbose = false
 
         func run() throws {
-            let agent = RemoteAgent(stateDirectory: location.stateDirectory, runID: location.runId, catalog: Wiring.catalog,
-                                    logger: Wiring.logger(verbose: verbose)) { journal in
-                try GuardianLauncher.launch(for: journal, reportDirectory: journal.directory.appendingPathComponent("reports"))
+            let agent = RemoteAgent(
+                stateDirectory: location.stateDirectory, runID: location.runId, catalog: Wiring.catalog,
+                logger: Wiring.logger(verbose: verbose)
+            ) { journal in
+                try GuardianLauncher.launch(
+                    for: journal, reportDirectory: journal.directory.appendingPathComponent("reports"))
             }
             throw ExitCode(agent.serve())
         }
     }
 
     struct Undo: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Take one record of this host's run back and verify it; print the outcome as JSON.")
+        static let configuration = CommandConfiguration(
+            abstract: "Take one record of this host's run back and verify it; print the outcome as JSON.")
         @OptionGroup var record: Record
 
         func run() throws { try record.perform(.undo) }
     }
 
     struct Verify: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Prove one record of this host's run is gone; print the outcome as JSON.")
+        static let configuration = CommandConfiguration(
+            abstract: "Prove one record of this host's run is gone; print the outcome as JSON.")
         @OptionGroup var record: Record
 
         func run() throws { try record.perform(.verify) }
@@ -54,8 +60,9 @@ struct RemoteCommand: ParsableCommand {
         @Option var sequence: Int
 
         func perform(_ action: RemoteRecords.Action) throws {
-            let outcome = RemoteRecords.perform(action, stateDirectory: location.stateDirectory, runID: location.runId, sequence: sequence,
-                                                catalog: Wiring.catalog, logger: Wiring.logger(verbose: false))
+            let outcome = RemoteRecords.perform(
+                action, stateDirectory: location.stateDirectory, runID: location.runId, sequence: sequence,
+                catalog: Wiring.catalog, logger: Wiring.logger(verbose: false))
             Output.standardOutput(String(decoding: try JSONEncoder().encode(outcome), as: UTF8.self) + "\n")
             if outcome.state == .failed { throw ExitCode(1) }
         }

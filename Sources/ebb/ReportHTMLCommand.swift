@@ -10,7 +10,8 @@ extension ReportCommand {
         static let configuration = CommandConfiguration(
             commandName: "html",
             abstract: "Render the HTML report (timelines, rollback table) from a rollback summary JSON.",
-            discussion: "Writes a self-contained page (inline CSS and SVG, no scripts) beside the summary unless --output says otherwise: report.html for rollback-summary.json, report-<run id>.html for rollback-summary-<run id>.json. Exit 0 when written, 3 when the summary cannot be read."
+            discussion:
+                "Writes a self-contained page (inline CSS and SVG, no scripts) beside the summary unless --output says otherwise: report.html for rollback-summary.json, report-<run id>.html for rollback-summary-<run id>.json. Exit 0 when written, 3 when the summary cannot be read."
         )
 
         @Option(help: ArgumentHelp("The rollback summary to draw.", valueName: "rollback-summary.json"))
@@ -29,8 +30,12 @@ extension ReportCommand {
                 throw ExitCode(.invalidInput)
             }
             let base = source.deletingPathExtension().lastPathComponent
-            let name = base.hasPrefix("rollback-summary-") ? "report-" + base.dropFirst("rollback-summary-".count) + ".html" : "report.html"
-            let target = output.map { URL(fileURLWithPath: $0).standardizedFileURL } ?? source.deletingLastPathComponent().appendingPathComponent(name)
+            let name =
+                base.hasPrefix("rollback-summary-")
+                ? "report-" + base.dropFirst("rollback-summary-".count) + ".html" : "report.html"
+            let target =
+                output.map { URL(fileURLWithPath: $0).standardizedFileURL }
+                ?? source.deletingLastPathComponent().appendingPathComponent(name)
             do {
                 print(try HTMLReport.write(summary, to: target))
             } catch {

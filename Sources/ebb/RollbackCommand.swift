@@ -14,11 +14,14 @@ struct RollbackCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "Show every run and undo record with its state.",
-            discussion: "Record states: armed -> injected -> reverted | revert-failed | irreversible. Damaged records are shown, never hidden."
+            discussion:
+                "Record states: armed -> injected -> reverted | revert-failed | irreversible. Damaged records are shown, never hidden."
         )
 
         @OptionGroup var state: StateOptions
-        @Option(name: .customLong("run"), help: ArgumentHelp("Show only this run (id or directory name).", valueName: "id")) var runID: String?
+        @Option(
+            name: .customLong("run"), help: ArgumentHelp("Show only this run (id or directory name).", valueName: "id"))
+        var runID: String?
         @Flag(help: "Print JSON for tools.") var json = false
 
         func run() throws {
@@ -40,23 +43,33 @@ struct RollbackCommand: ParsableCommand {
             commandName: "execute",
             abstract: "Run the pending undo records of a run (or of every dead run), newest first.",
             discussion: """
-            Works from the journal alone. Each undo is retried, verified and recorded; one failure \
-            never stops the others. Live runs are refused. Running it twice is harmless. \
-            A fault on a remote host is confirmed through that host's own journal over ssh (its \
-            guardian may already have reverted it); an unreachable host stays pending. \
-            Exit 0 when everything is verified reverted, 2 when anything is not (or a record is damaged).
-            """
+                Works from the journal alone. Each undo is retried, verified and recorded; one failure \
+                never stops the others. Live runs are refused. Running it twice is harmless. \
+                A fault on a remote host is confirmed through that host's own journal over ssh (its \
+                guardian may already have reverted it); an unreachable host stays pending. \
+                Exit 0 when everything is verified reverted, 2 when anything is not (or a record is damaged).
+                """
         )
 
         @OptionGroup var state: StateOptions
-        @Option(name: .customLong("run"), help: ArgumentHelp("The run to execute (id or directory name).", valueName: "id")) var runID: String?
-        @Flag(help: "Execute every run that is not live and has pending records, and close dead runs left open.") var all = false
+        @Option(
+            name: .customLong("run"), help: ArgumentHelp("The run to execute (id or directory name).", valueName: "id"))
+        var runID: String?
+        @Flag(help: "Execute every run that is not live and has pending records, and close dead runs left open.")
+        var all = false
         @Flag(help: "Log undo retries to stderr.") var verbose = false
-        @Flag(help: "Also execute runs recorded on another host (only when their targets are shared, e.g. files on NFS).")
+        @Flag(
+            help: "Also execute runs recorded on another host (only when their targets are shared, e.g. files on NFS).")
         var allowOtherHost = false
-        @Option(help: ArgumentHelp("Folder for the rollback summary of each executed run (rollback-summary-<run id>.json/.md).", valueName: "dir"))
+        @Option(
+            help: ArgumentHelp(
+                "Folder for the rollback summary of each executed run (rollback-summary-<run id>.json/.md).",
+                valueName: "dir"))
         var reportDir = "reports"
-        @Option(help: ArgumentHelp("Time budget of each run's rollback; undos still waiting when it runs out are recorded revert-failed (exit 2).", valueName: "duration"))
+        @Option(
+            help: ArgumentHelp(
+                "Time budget of each run's rollback; undos still waiting when it runs out are recorded revert-failed (exit 2).",
+                valueName: "duration"))
         var rollbackTimeout: DurationArgument = DurationArgument(RollbackExecutor.defaultBudget)
 
         func validate() throws {
@@ -70,7 +83,8 @@ struct RollbackCommand: ParsableCommand {
         private func execute() throws {
             // EBB_SECRET_ENV=NAME,... names variables whose values must not reach the output.
             SecretRedactor.shared.registerInherited(from: ProcessInfo.processInfo.environment)
-            var recovery = Recovery(stateDirectory: state.directory, catalog: Wiring.catalog, logger: Wiring.logger(verbose: verbose))
+            var recovery = Recovery(
+                stateDirectory: state.directory, catalog: Wiring.catalog, logger: Wiring.logger(verbose: verbose))
             recovery.allowsOtherHosts = allowOtherHost
             recovery.rollbackBudget = rollbackTimeout.duration
             let targets: [RunSnapshot]
@@ -101,17 +115,22 @@ struct RollbackCommand: ParsableCommand {
             commandName: "forget",
             abstract: "Take a run that can never be recovered out of the journal (kept in <state-dir>/archive/).",
             discussion: """
-            For a run that blocks 'ebb run' and cannot be executed: recorded on a machine that is \
-            gone, a record that can never verify, a damaged or half-written run directory. The run \
-            directory moves to <state-dir>/archive/, nothing is deleted and nothing is reverted. \
-            A run with pending or damaged records may still have faults in place: forgetting it \
-            needs --yes, and the command lists what may be left. Live runs are refused.
-            """
+                For a run that blocks 'ebb run' and cannot be executed: recorded on a machine that is \
+                gone, a record that can never verify, a damaged or half-written run directory. The run \
+                directory moves to <state-dir>/archive/, nothing is deleted and nothing is reverted. \
+                A run with pending or damaged records may still have faults in place: forgetting it \
+                needs --yes, and the command lists what may be left. Live runs are refused.
+                """
         )
 
         @OptionGroup var state: StateOptions
-        @Option(name: .customLong("run"), help: ArgumentHelp("The run to forget (id or directory name).", valueName: "id")) var runID: String
-        @Flag(help: "Forget the run even though some of its records are pending or damaged (their faults may still be in place).")
+        @Option(
+            name: .customLong("run"), help: ArgumentHelp("The run to forget (id or directory name).", valueName: "id"))
+        var runID: String
+        @Flag(
+            help:
+                "Forget the run even though some of its records are pending or damaged (their faults may still be in place)."
+        )
         var yes = false
 
         func run() throws {
@@ -121,14 +140,16 @@ struct RollbackCommand: ParsableCommand {
                 throw ExitCode(.invalidInput)
             }
             let pending = run.records.filter(\.state.isPending)
-            let unsure = pending.map { "  \($0.fileName): \($0.state.rawValue), \($0.fault) on \($0.target)" }
+            let unsure =
+                pending.map { "  \($0.fileName): \($0.state.rawValue), \($0.fault) on \($0.target)" }
                 + run.damaged.map { "  \($0.path): damaged (\($0.problem))" }
             if !unsure.isEmpty && !yes {
-                Wiring.printError("""
-                error: run \(run.id) has \(unsure.count) record(s) that are not verified reverted; their faults may still be in place:
-                \(unsure.joined(separator: "\n"))
-                Revert them by hand (or with 'ebb rollback execute --run \(run.id)' where that can work), then pass --yes to forget the run.
-                """)
+                Wiring.printError(
+                    """
+                    error: run \(run.id) has \(unsure.count) record(s) that are not verified reverted; their faults may still be in place:
+                    \(unsure.joined(separator: "\n"))
+                    Revert them by hand (or with 'ebb rollback execute --run \(run.id)' where that can work), then pass --yes to forget the run.
+                    """)
                 throw ExitCode(.invalidInput)
             }
             let archived: URL

@@ -7,7 +7,9 @@ import Logging
 
 /// Where the journal lives; shared by every command that reads or writes it.
 struct StateOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("State directory holding the rollback journal (default: $EBB_STATE_DIR, else ./.ebb).", valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "State directory holding the rollback journal (default: $EBB_STATE_DIR, else ./.ebb).", valueName: "dir"))
     var stateDir: String?
 
     var directory: URL {

@@ -16,7 +16,8 @@ enum Wiring {
         return catalog
     }()
     static let remoteFleet = RemoteFleet()
-    static let loader = SuiteLoader(catalog: catalog, checkReader: ChecksReader(), proxyReader: ProxiesReader(), remoteFaults: remoteFleet)
+    static let loader = SuiteLoader(
+        catalog: catalog, checkReader: ChecksReader(), proxyReader: ProxiesReader(), remoteFaults: remoteFleet)
 
     static func logger(verbose: Bool) -> Logger {
         var logger = Logger(label: "ebb") { RedactingLogHandler(StreamLogHandler.standardError(label: $0)) }
@@ -59,7 +60,7 @@ enum Wiring {
         recovery.execute(runs) { run, outcome in
             switch outcome {
             case .success(let report):
-                Output.standardOutput(JournalListing.recovery(report) + "\n")   // redacted, unlike print
+                Output.standardOutput(JournalListing.recovery(report) + "\n")  // redacted, unlike print
                 writeReports { try reports.write(report, reader: recovery.reader, actor: recovery.actor) }
             case .failure(let error):
                 printError("error: run \(run.id): \(error)")

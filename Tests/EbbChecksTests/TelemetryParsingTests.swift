@@ -1,21 +1,26 @@
-@testable import EbbChecks
 import EbbCore
 import Foundation
 import Testing
 
+@testable import EbbChecks
+
 @Suite struct TelemetryParsingTests {
     @Test func theExpositionFormatIsReadWithLabelsEscapesAndSpecialValues() throws {
-        let samples = try Exposition.parse(#"""
-        # HELP http_requests_total Requests.
-        # TYPE http_requests_total counter
-        http_requests_total{code="200",path="/a \"b\"\\c"} 1027 1395066363000
-        http_requests_total{code="500"} 3
-        queue_depth +Inf
-        temperature{ room = "lab" , } -1.5e2
+        let samples = try Exposition.parse(
+            #"""
+            # HELP http_requests_total Requests.
+            # TYPE http_requests_total counter
+            http_requests_total{code="200",path="/a \"b\"\\c"} 1027 1395066363000
+            http_requests_total{code="500"} 3
+            queue_depth +Inf
+            temperature{ room = "lab" , } -1.5e2
 
-        """#)
+            """#)
         #expect(samples.count == 4)
-        #expect(samples[0] == ExposedSample(name: "http_requests_total", labels: ["code": "200", "path": #"/a "b"\c"#], value: 1027))
+        #expect(
+            samples[0]
+                == ExposedSample(
+                    name: "http_requests_total", labels: ["code": "200", "path": #"/a "b"\c"#], value: 1027))
         #expect(samples[2].value == .infinity)
         #expect(samples[3] == ExposedSample(name: "temperature", labels: ["room": "lab"], value: -150))
     }
@@ -64,20 +69,21 @@ import Testing
 
     @Test func aStalledBodyTimesOutInsteadOfHangingTheSample() async throws {
         // A server that sends its headers, then nothing.
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ebb-stall-\(UUID().uuidString.prefix(8))")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "ebb-stall-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let portFile = folder.appendingPathComponent("port").path
         let script = """
-        import socket, sys, time
-        s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
-        open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
-        import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1])
-        conns = []
-        while True:
-            c, _ = s.accept(); c.recv(4096)
-            c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 100\\r\\n\\r\\nok"); conns.append(c)
-        """
+            import socket, sys, time
+            s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+            open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
+            import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+            conns = []
+            while True:
+                c, _ = s.accept(); c.recv(4096)
+                c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 100\\r\\n\\r\\nok"); conns.append(c)
+            """
         let pid = try ChildProcess.spawn(["python3", "-c", script, portFile])
         defer {
             kill(pid, SIGKILL)
@@ -91,9 +97,12 @@ import Testing
         let bound = try #require(port)
         let url = try #require(URL(string: "http://127.0.0.1:\(bound)/"))
         let clients = HTTPClients()
-        let spec = HTTPProbeSpec(url: url, method: "GET", headers: [], bearerTokenVariable: nil, statuses: [200...299],
-                                 bodyContains: nil, bodyMatches: nil, verifiesTLS: true, timeout: .milliseconds(300))
-        let outcome = await HTTPProbe(spec: spec, client: clients.client(verifyingTLS: true), token: nil, secrets: Secrets()).sample()
+        let spec = HTTPProbeSpec(
+            url: url, method: "GET", headers: [], bearerTokenVariable: nil, statuses: [200...299],
+            bodyContains: nil, bodyMatches: nil, verifiesTLS: true, timeout: .milliseconds(300))
+        let outcome = await HTTPProbe(
+            spec: spec, client: clients.client(verifyingTLS: true), token: nil, secrets: Secrets()
+        ).sample()
         await clients.shutdown()
         #expect(!outcome.healthy)
         #expect(outcome.detail == "timed out")

@@ -59,9 +59,11 @@ struct GatedFault: Fault {
     func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
         let run = JournalReader(holding: context.runDirectory).run(at: context.runDirectory)
         let armed = run.records.filter { $0.scenario == context.scenario && $0.state.isPending }.count
-        let copied = (try? FileManager.default.contentsOfDirectory(atPath: run.info?.registry ?? "/nonexistent"))?
+        let copied =
+            (try? FileManager.default.contentsOfDirectory(atPath: run.info?.registry ?? "/nonexistent"))?
             .filter { $0.hasSuffix(".json") && $0 != "run.json" && !$0.hasPrefix(".") }.count ?? 0
-        let temporaries = (try? FileManager.default.contentsOfDirectory(atPath: context.runDirectory.path))?
+        let temporaries =
+            (try? FileManager.default.contentsOfDirectory(atPath: context.runDirectory.path))?
             .filter { $0.hasPrefix(".tmp-") }.count ?? -1
         gate.enter(journal: armed, registry: copied, temporaries: temporaries)
         defer { gate.leave() }
@@ -71,9 +73,13 @@ struct GatedFault: Fault {
 
 @Suite(.serialized, .ownThread) struct ConcurrentArmingTests {
     /// Loads `faults` (a plugin and its parameters each, YAML), named `f0`, `f1`, ..., and wraps each in the gate.
-    func run(_ faults: [String], forks: Int, gate: InjectionGate, in scratch: ScratchDirectory) async throws -> RunResult {
+    func run(
+        _ faults: [String], forks: Int, gate: InjectionGate, in scratch: ScratchDirectory
+    ) async throws -> RunResult {
         let suitePath = scratch.url.appendingPathComponent("suite.yaml").path
-        try (["scenarios:", "  - name: many", "    duration: 10ms", "    faults:"] + faults.enumerated().map { "      - { name: f\($0), \($1) }" })
+        try
+            (["scenarios:", "  - name: many", "    duration: 10ms", "    faults:"]
+            + faults.enumerated().map { "      - { name: f\($0), \($1) }" })
             .joined(separator: "\n").write(toFile: suitePath, atomically: true, encoding: .utf8)
         var suite = try SuiteLoader(catalog: .standard).load(path: suitePath)
         suite.scenarios[0].faults = suite.scenarios[0].faults.map { spec in
@@ -81,10 +87,12 @@ struct GatedFault: Fault {
             wrapped.fault = GatedFault(inner: spec.fault, gate: gate)
             return wrapped
         }
-        let runner = Runner(suites: [suite], catalog: .standard,
-                            options: .init(stateDirectory: scratch.url.appendingPathComponent("state"), reportDirectory: scratch.url,
-                                           registry: HostRegistry(directory: scratch.url.appendingPathComponent("registry")), forks: forks),
-                            logger: testLogger)
+        let runner = Runner(
+            suites: [suite], catalog: .standard,
+            options: .init(
+                stateDirectory: scratch.url.appendingPathComponent("state"), reportDirectory: scratch.url,
+                registry: HostRegistry(directory: scratch.url.appendingPathComponent("registry")), forks: forks),
+            logger: testLogger)
         return await runner.run(journal: try runner.openJournal())
     }
 
@@ -95,32 +103,45 @@ struct GatedFault: Fault {
     @Test func everyRecordIsDurableBeforeTheFirstInjectionAndTheForksBoundHolds() async throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
-        let faults = (0..<9).map { "command: { inject: [touch, \(scratch.path)/marker-\($0)], rollback: [rm, -f, \(scratch.path)/marker-\($0)] }" }
+        let faults = (0..<9).map {
+            "command: { inject: [touch, \(scratch.path)/marker-\($0)], rollback: [rm, -f, \(scratch.path)/marker-\($0)] }"
+        }
         let gate = InjectionGate(together: 3, total: faults.count)
         let result = try await run(faults, forks: 3, gate: gate, in: scratch)
 
         let (most, seen) = gate.snapshot
         #expect(seen.count == 9)
-        #expect(seen.allSatisfy { $0.journal == 9 }, "every record of the scenario is in the journal before any fault acts: \(seen)")
+        #expect(
+            seen.allSatisfy { $0.journal == 9 },
+            "every record of the scenario is in the journal before any fault acts: \(seen)")
         #expect(seen.allSatisfy { $0.registry == 9 }, "and in the registry copy: \(seen)")
-        #expect(seen.allSatisfy { $0.temporaries == 0 }, "the batch was complete (renamed into place) before any fault acted")
+        #expect(
+            seen.allSatisfy { $0.temporaries == 0 },
+            "the batch was complete (renamed into place) before any fault acted")
         #expect(most == 3, "at most --forks injections at once, and that many when there is work for them")
         let steps = result.scenarios[0].steps
         #expect(steps.filter { $0.kind == .inject }.allSatisfy { $0.status == .passed })
-        #expect(steps.filter { $0.kind == .inject }.map { $0.properties["target"] } == (0..<9).map { "touch \(scratch.path)/marker-\($0)" },
-                "reports keep the faults' order")
+        #expect(
+            steps.filter { $0.kind == .inject }.map { $0.properties["target"] }
+                == (0..<9).map { "touch \(scratch.path)/marker-\($0)" },
+            "reports keep the faults' order")
         #expect(result.exitStatus == .passed)
         #expect(try markers(scratch).isEmpty)
-        let records = try JournalReader(stateDirectory: scratch.url.appendingPathComponent("state")).runs().flatMap(\.records)
+        let records = try JournalReader(stateDirectory: scratch.url.appendingPathComponent("state")).runs().flatMap(
+            \.records)
         #expect(records.count == 9 && records.allSatisfy { $0.state == .reverted })
     }
 
     @Test func oneFailedInjectionAmongConcurrentOnesStillRollsBackEveryArmedFault() async throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
-        var faults = (0..<5).map { "command: { inject: [touch, \(scratch.path)/marker-\($0)], rollback: [rm, -f, \(scratch.path)/marker-\($0)] }" }
+        var faults = (0..<5).map {
+            "command: { inject: [touch, \(scratch.path)/marker-\($0)], rollback: [rm, -f, \(scratch.path)/marker-\($0)] }"
+        }
         // Half-injected, then fails: the undo still has something to take back.
-        faults.insert("command: { inject: [sh, -c, 'touch \(scratch.path)/marker-bad; exit 1'], rollback: [rm, -f, \(scratch.path)/marker-bad] }", at: 2)
+        faults.insert(
+            "command: { inject: [sh, -c, 'touch \(scratch.path)/marker-bad; exit 1'], rollback: [rm, -f, \(scratch.path)/marker-bad] }",
+            at: 2)
         // All six in flight at once, so the failure cannot stop the others from starting.
         let gate = InjectionGate(together: 6, total: faults.count)
         let result = try await run(faults, forks: 10, gate: gate, in: scratch)
@@ -130,15 +151,19 @@ struct GatedFault: Fault {
         #expect(injections.map(\.status) == [.passed, .passed, .error, .passed, .passed, .passed])
         #expect(result.exitStatus == .checksFailed)
         #expect(try markers(scratch).isEmpty, "every fault, the failed one too, was rolled back")
-        let records = try JournalReader(stateDirectory: scratch.url.appendingPathComponent("state")).runs().flatMap(\.records)
+        let records = try JournalReader(stateDirectory: scratch.url.appendingPathComponent("state")).runs().flatMap(
+            \.records)
         #expect(records.count == 6 && records.allSatisfy { $0.state == .reverted })
     }
 
     @Test func faultsNotStartedAfterAFailureAreArmedSkippedAndRolledBack() async throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
-        let faults = ["command: { inject: [sh, -c, 'exit 1'], rollback: [rm, -f, \(scratch.path)/marker-bad] }"]
-            + (0..<2).map { "command: { inject: [touch, \(scratch.path)/marker-\($0)], rollback: [rm, -f, \(scratch.path)/marker-\($0)] }" }
+        let faults =
+            ["command: { inject: [sh, -c, 'exit 1'], rollback: [rm, -f, \(scratch.path)/marker-bad] }"]
+            + (0..<2).map {
+                "command: { inject: [touch, \(scratch.path)/marker-\($0)], rollback: [rm, -f, \(scratch.path)/marker-\($0)] }"
+            }
         let gate = InjectionGate(together: 1, total: faults.count)
         let result = try await run(faults, forks: 1, gate: gate, in: scratch)
 
@@ -147,8 +172,11 @@ struct GatedFault: Fault {
         #expect(injections.map(\.status) == [.error, .skipped, .skipped])
         #expect(injections[1].message?.contains("another fault of the scenario failed to inject") == true)
         #expect(try markers(scratch).isEmpty)
-        let records = try JournalReader(stateDirectory: scratch.url.appendingPathComponent("state")).runs().flatMap(\.records)
-        #expect(records.count == 3 && records.allSatisfy { $0.state == .reverted }, "armed records are rolled back with the rest")
+        let records = try JournalReader(stateDirectory: scratch.url.appendingPathComponent("state")).runs().flatMap(
+            \.records)
+        #expect(
+            records.count == 3 && records.allSatisfy { $0.state == .reverted },
+            "armed records are rolled back with the rest")
     }
 
     @Test func aFaultThatCannotBePreparedLeavesTheWholeScenarioUnarmed() throws {
@@ -156,15 +184,21 @@ struct GatedFault: Fault {
         defer { scratch.remove() }
         let journal = try RunJournal.create(stateDirectory: scratch.url, suites: [])
         defer { try? journal.close() }
-        let scope = RollbackScope(journal: journal, scenario: "s", executor: RollbackExecutor(catalog: .testing, actor: "runner", logger: testLogger))
+        let scope = RollbackScope(
+            journal: journal, scenario: "s",
+            executor: RollbackExecutor(catalog: .testing, actor: "runner", logger: testLogger))
         let acted = Captured<Bool>()
         let armings = try (1...3).map { sequence in
-            Arming(fault: "f\(sequence)", plugin: "test",
-                   plan: try FaultPlan(target: "t\(sequence)", undoKind: LoggingUndo.kind,
-                                       undoData: LoggingUndo.Payload(label: "f\(sequence)", log: "/dev/null"), undoSummary: ""),
-                   sequence: sequence,
-                   prepare: { if sequence == 2 { throw FaultError(description: "no backup") } },
-                   act: { acted.value = true; return nil })
+            Arming(
+                fault: "f\(sequence)", plugin: "test",
+                plan: try FaultPlan(
+                    target: "t\(sequence)", undoKind: LoggingUndo.kind,
+                    undoData: LoggingUndo.Payload(label: "f\(sequence)", log: "/dev/null"), undoSummary: ""),
+                sequence: sequence,
+                prepare: { if sequence == 2 { throw FaultError(description: "no backup") } },
+                act: {
+                    acted.value = true; return nil
+                })
         }
         let outcomes = scope.armThenAct(armings, lifetime: .seconds(10), forks: 3)
         let stages = outcomes.map { outcome -> InjectionFailure.Stage? in
@@ -172,16 +206,21 @@ struct GatedFault: Fault {
         }
         #expect(stages == [.notStarted, .prepare, .notStarted])
         #expect(acted.value == nil, "nothing acted")
-        #expect(JournalReader(holding: journal.directory).run(at: journal.directory).records.isEmpty, "nothing was armed")
+        #expect(
+            JournalReader(holding: journal.directory).run(at: journal.directory).records.isEmpty, "nothing was armed")
     }
 }
 
 @Suite(.ownThread) struct ConcurrentRollbackTests {
-    func record(_ sequence: Int, scenario: String = "s", target: String, label: String, log: String, hangWhile: String? = nil,
-                lockKeys: [String]? = nil) throws -> UndoRecord {
-        var record = UndoRecord(runID: "test", sequence: sequence, scenario: scenario, fault: label, plugin: "test", target: target,
-                                kind: LoggingUndo.kind, data: try JSONValue(encoding: LoggingUndo.Payload(label: label, log: log, hangWhile: hangWhile)),
-                                state: .injected, armedAt: Date(), deadline: Date())
+    func record(
+        _ sequence: Int, scenario: String = "s", target: String, label: String, log: String, hangWhile: String? = nil,
+        lockKeys: [String]? = nil
+    ) throws -> UndoRecord {
+        var record = UndoRecord(
+            runID: "test", sequence: sequence, scenario: scenario, fault: label, plugin: "test", target: target,
+            kind: LoggingUndo.kind,
+            data: try JSONValue(encoding: LoggingUndo.Payload(label: label, log: log, hangWhile: hangWhile)),
+            state: .injected, armedAt: Date(), deadline: Date())
         record.lockKeys = lockKeys
         return record
     }
@@ -223,9 +262,13 @@ struct GatedFault: Fault {
         _ = FileManager.default.createFile(atPath: hang, contents: nil)
         defer { unlink(hang) }
         let store = RecordStore(runDirectory: scratch.url)
-        let records = [try record(1, target: "o", label: "older", log: log), try record(2, target: "s", label: "stuck", log: log, hangWhile: hang)]
+        let records = [
+            try record(1, target: "o", label: "older", log: log),
+            try record(2, target: "s", label: "stuck", log: log, hangWhile: hang),
+        ]
         try records.forEach(store.create)
-        let executor = RollbackExecutor(catalog: .testing, actor: "runner", budget: .seconds(2), forks: 2, logger: testLogger)
+        let executor = RollbackExecutor(
+            catalog: .testing, actor: "runner", budget: .seconds(2), forks: 2, logger: testLogger)
         let results = executor.execute(records, store: store)
         #expect(results.map(\.record.fault) == ["stuck", "older"])
         #expect(results.map(\.record.state) == [.revertFailed, .reverted], "the older undo ran beside the stuck one")

@@ -6,19 +6,22 @@ import Testing
     let environment = ["HOST": "10.1.2.3", "EMPTY": ""]
 
     @Test func variablesDefaultsAndEscapesAreExpanded() throws {
-        let text = try EnvironmentSubstitution.expand("""
-        url: http://${HOST}:${PORT:-8080}/x   # ${NOT_SET} in a comment is left alone
-        literal: "$${HOST} and $5 and ${EMPTY}."
-        """, file: "s.yaml", environment: environment)
-        #expect(text == """
-        url: http://10.1.2.3:8080/x   # ${NOT_SET} in a comment is left alone
-        literal: "${HOST} and $5 and ."
-        """)
+        let text = try EnvironmentSubstitution.expand(
+            """
+            url: http://${HOST}:${PORT:-8080}/x   # ${NOT_SET} in a comment is left alone
+            literal: "$${HOST} and $5 and ${EMPTY}."
+            """, file: "s.yaml", environment: environment)
+        #expect(
+            text == """
+                url: http://10.1.2.3:8080/x   # ${NOT_SET} in a comment is left alone
+                literal: "${HOST} and $5 and ."
+                """)
     }
 
     @Test func everyUnsetVariableIsNamedWithItsPlace() {
         do {
-            _ = try EnvironmentSubstitution.expand("a: ${MISSING}\nb: x ${ALSO_MISSING} ${1BAD}\n", file: "s.yaml", environment: environment)
+            _ = try EnvironmentSubstitution.expand(
+                "a: ${MISSING}\nb: x ${ALSO_MISSING} ${1BAD}\n", file: "s.yaml", environment: environment)
             Issue.record("unset variables were accepted")
         } catch let error as SuiteErrors {
             #expect(error.errors.map { "\($0.line):\($0.column)" } == ["1:4", "2:6", "2:22"])
@@ -31,21 +34,23 @@ import Testing
 
     @Test func theLoaderSubstitutesBeforeReading() throws {
         let loader = SuiteLoader(catalog: .standard, environment: ["HOLD": "250ms"])
-        let suite = try loader.load(text: """
-        scenarios:
-          - name: one
-            duration: ${HOLD}
-            faults:
-              - command: { inject: [true], rollback: [true] }
-        """, path: "s.yaml")
+        let suite = try loader.load(
+            text: """
+                scenarios:
+                  - name: one
+                    duration: ${HOLD}
+                    faults:
+                      - command: { inject: [true], rollback: [true] }
+                """, path: "s.yaml")
         #expect(suite.scenarios[0].duration == .milliseconds(250))
     }
 }
 
 @Suite struct EnvironmentCommentTests {
     @Test func apostrophesAndEscapedQuotesDoNotHideComments() throws {
-        let text = try EnvironmentSubstitution.expand("note: it's slow  # see ${RUNBOOK}\r\npath: \"C:\\\\\" # ${X}\r\nq: \"a \\\" # ${Y}\"\n",
-                                                      file: "s.yaml", environment: ["Y": "y"])
+        let text = try EnvironmentSubstitution.expand(
+            "note: it's slow  # see ${RUNBOOK}\r\npath: \"C:\\\\\" # ${X}\r\nq: \"a \\\" # ${Y}\"\n",
+            file: "s.yaml", environment: ["Y": "y"])
         #expect(text == "note: it's slow  # see ${RUNBOOK}\npath: \"C:\\\\\" # ${X}\nq: \"a \\\" # y\"\n")
     }
 }

@@ -1,7 +1,7 @@
 import EbbCore
 import EbbFaults
-import Foundation
 import EbbTestSupport
+import Foundation
 import Testing
 
 /// The `hosts:` section and the `host:` / `hosts:` selectors on a fault: what they read, and
@@ -10,22 +10,22 @@ import Testing
     let loader = SuiteLoader(catalog: .standard, remoteFaults: RemoteFleet())
 
     static let hosts = """
-    hosts:
-      - { name: web1, address: 10.9.0.11, user: deploy, port: 2222, identity: keys/id, labels: { role: web } }
-      - { name: web2, address: web2.internal, labels: { role: web }, sudo: true }
-      - { name: db1, address: 10.9.0.13, labels: { role: db }, options: { ProxyJump: bastion } }
+        hosts:
+          - { name: web1, address: 10.9.0.11, user: deploy, port: 2222, identity: keys/id, labels: { role: web } }
+          - { name: web2, address: web2.internal, labels: { role: web }, sudo: true }
+          - { name: db1, address: 10.9.0.13, labels: { role: db }, options: { ProxyJump: bastion } }
 
-    """
+        """
 
     func suite(selector: String, hosts: String = Self.hosts) -> String {
         hosts + """
-        scenarios:
-          - name: s
-            duration: 1s
-            faults:
-              - network.partition: { direction: ingress, port: 8080 }
-                \(selector)
-        """
+            scenarios:
+              - name: s
+                duration: 1s
+                faults:
+                  - network.partition: { direction: ingress, port: 8080 }
+                    \(selector)
+            """
     }
 
     func errors(_ yaml: String, loader: SuiteLoader? = nil) -> [SuiteError] {
@@ -57,11 +57,14 @@ import Testing
 
     @Test func hostKeyCheckingCannotBeTurnedOff() {
         for value in ["no", "off", "accept-new"] {
-            let problems = errors(suite(selector: "host: web1", hosts: """
-            hosts:
-              - { name: web1, address: 10.9.0.11, options: { StrictHostKeyChecking: \(value) } }
+            let problems = errors(
+                suite(
+                    selector: "host: web1",
+                    hosts: """
+                        hosts:
+                          - { name: web1, address: 10.9.0.11, options: { StrictHostKeyChecking: \(value) } }
 
-            """))
+                        """))
             #expect(problems.first?.key == "hosts[0].options.StrictHostKeyChecking", "\(problems)")
             #expect(problems.first?.message.contains("known_hosts") == true)
             #expect(problems.first?.line == 2)
@@ -71,12 +74,17 @@ import Testing
     @Test func aHostNeedsANameAndASafeAddress() {
         let missing = errors(suite(selector: "host: web1", hosts: "hosts:\n  - { name: web1 }\n"))
         #expect(missing.first?.key == "hosts[0].address", "\(missing)")
-        let option = errors(suite(selector: "host: web1", hosts: "hosts:\n  - { name: web1, address: -oProxyCommand=x }\n"))
+        let option = errors(
+            suite(selector: "host: web1", hosts: "hosts:\n  - { name: web1, address: -oProxyCommand=x }\n"))
         #expect(option.first?.key == "hosts[0].address", "\(option)")
         #expect(option.first?.message.contains("not an address") == true)
-        let twice = errors(suite(selector: "host: web1", hosts: "hosts:\n  - { name: web1, address: a }\n  - { name: web1, address: b }\n"))
+        let twice = errors(
+            suite(
+                selector: "host: web1",
+                hosts: "hosts:\n  - { name: web1, address: a }\n  - { name: web1, address: b }\n"))
         #expect(twice.first?.key == "hosts[1].name", "\(twice)")
-        let unknownKey = errors(suite(selector: "host: web1", hosts: "hosts:\n  - { name: web1, address: a, pasword: x }\n"))
+        let unknownKey = errors(
+            suite(selector: "host: web1", hosts: "hosts:\n  - { name: web1, address: a, pasword: x }\n"))
         #expect(unknownKey.first?.key.hasPrefix("hosts[0]") == true, "\(unknownKey)")
     }
 
@@ -95,18 +103,19 @@ import Testing
     }
 
     @Test func aFaultOnAHostCannotTargetAFixtureOfTheRunner() {
-        let problems = errors("""
-        hosts:
-          - { name: web1, address: 10.9.0.11 }
-        setup:
-          - { name: api, command: [sleep, "60"] }
-        scenarios:
-          - name: s
-            duration: 1s
-            faults:
-              - process.pause: { fixture: api }
-                host: web1
-        """)
+        let problems = errors(
+            """
+            hosts:
+              - { name: web1, address: 10.9.0.11 }
+            setup:
+              - { name: api, command: [sleep, "60"] }
+            scenarios:
+              - name: s
+                duration: 1s
+                faults:
+                  - process.pause: { fixture: api }
+                    host: web1
+            """)
         #expect(problems.first?.key == "scenarios[0].faults[0].host", "\(problems)")
         #expect(problems.first?.message.contains("cannot target a fixture by name") == true, "\(problems)")
     }
@@ -127,9 +136,12 @@ import Testing
     }
 
     @Test func aFixtureRunsOnOneNamedHostInItsDirectoryThere() throws {
-        let suite = try loader.load(text: fixtureSuite(api: "host: web1, directory: srv"), path: "/srv/chaos/suite.yaml")
+        let suite = try loader.load(
+            text: fixtureSuite(api: "host: web1, directory: srv"), path: "/srv/chaos/suite.yaml")
         #expect(suite.fixtures.map { $0.host?.name } == ["web1", nil])
-        #expect(suite.fixtures.map(\.directory) == ["srv", "/srv/chaos"], "a path on a host is as written; here, relative to the suite")
+        #expect(
+            suite.fixtures.map(\.directory) == ["srv", "/srv/chaos"],
+            "a path on a host is as written; here, relative to the suite")
         #expect(suite.context.fixtureNames == ["local"])
         #expect(suite.context.remoteFixtureHosts == ["api": "web1"])
 

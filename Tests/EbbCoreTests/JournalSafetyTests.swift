@@ -3,6 +3,7 @@ import EbbTestSupport
 import Foundation
 import Logging
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,9 +27,10 @@ import Glibc
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         let store = RecordStore(runDirectory: scratch.url)
-        var record = UndoRecord(runID: "r", sequence: 1, scenario: "s", fault: "f", plugin: "test", target: "t", kind: LoggingUndo.kind,
-                                data: try JSONValue(encoding: LoggingUndo.Payload(label: "a", log: "/dev/null")), state: .armed,
-                                armedAt: Date(), deadline: Date())
+        var record = UndoRecord(
+            runID: "r", sequence: 1, scenario: "s", fault: "f", plugin: "test", target: "t", kind: LoggingUndo.kind,
+            data: try JSONValue(encoding: LoggingUndo.Payload(label: "a", log: "/dev/null")), state: .armed,
+            armedAt: Date(), deadline: Date())
         try store.create(record)
         record.state = .reverted
         try store.update(record)
@@ -51,24 +53,30 @@ import Glibc
         let scope = RollbackScope(journal: journal, scenario: "s", executor: runner)
         let guardian = RollbackExecutor(catalog: .testing, actor: Guardian.deadlineActor, logger: testLogger)
         let store = RecordStore(runDirectory: journal.directory)
-        let plan = try FaultPlan(target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: "undo", log: log), undoSummary: "")
+        let plan = try FaultPlan(
+            target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: "undo", log: log),
+            undoSummary: "")
         let seenDuringInjection = Captured<[RollbackResult]>()
-        let injected = try scope.armAndAct(Arming(fault: "f", plugin: "test", plan: plan, sequence: 1) {
-            // The record is armed and already past its deadline; the guardian tries it now.
-            let armed = try #require(JournalReader(holding: journal.directory).run(at: journal.directory).records.first)
-            #expect(armed.state == .armed)
-            seenDuringInjection.value = guardian.execute([armed], store: store, waitForOthers: false)
-            return nil
-        }, lifetime: .zero)
-        #expect(seenDuringInjection.value?.isEmpty == true, "the guardian skipped the record whose lock the runner held")
+        let injected = try scope.armAndAct(
+            Arming(fault: "f", plugin: "test", plan: plan, sequence: 1) {
+                // The record is armed and already past its deadline; the guardian tries it now.
+                let armed = try #require(
+                    JournalReader(holding: journal.directory).run(at: journal.directory).records.first)
+                #expect(armed.state == .armed)
+                seenDuringInjection.value = guardian.execute([armed], store: store, waitForOthers: false)
+                return nil
+            }, lifetime: .zero)
+        #expect(
+            seenDuringInjection.value?.isEmpty == true, "the guardian skipped the record whose lock the runner held")
         #expect(LoggingUndo.lines(log).isEmpty, "no undo ran in the middle of the injection")
         #expect(try store.current(injected)?.state == .injected)
         // Now the fault is in place and overdue: the guardian takes it back (on a later pass if
         // a child that another test spawns still shares the record's lock until it execs), and
         // the runner's own rollback finds it done instead of reporting it as its own.
-        #expect(TargetLocksTests.eventually {
-            guardian.execute([injected], store: store, waitForOthers: false).map(\.record.state) == [.reverted]
-        })
+        #expect(
+            TargetLocksTests.eventually {
+                guardian.execute([injected], store: store, waitForOthers: false).map(\.record.state) == [.reverted]
+            })
         let results = scope.rollback()
         #expect(results.map(\.record.revertedBy) == [Guardian.deadlineActor])
         #expect(LoggingUndo.lines(log) == ["undo"])
@@ -79,14 +87,21 @@ import Glibc
         defer { scratch.remove() }
         let journal = try RunJournal.create(stateDirectory: scratch.url, suites: [])
         defer { try? journal.close() }
-        let scope = RollbackScope(journal: journal, scenario: "s", executor: RollbackExecutor(catalog: .testing, actor: "runner", logger: testLogger))
-        let plan = try FaultPlan(target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: "a", log: "/dev/null"), undoSummary: "")
+        let scope = RollbackScope(
+            journal: journal, scenario: "s",
+            executor: RollbackExecutor(catalog: .testing, actor: "runner", logger: testLogger))
+        let plan = try FaultPlan(
+            target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: "a", log: "/dev/null"),
+            undoSummary: "")
         let armedDeadline = Captured<Date>()
-        let injected = try scope.armAndAct(Arming(fault: "f", plugin: "test", plan: plan, sequence: 1) {
-            armedDeadline.value = try #require(JournalReader(holding: journal.directory).run(at: journal.directory).records.first).deadline
-            Thread.sleep(forTimeInterval: 0.2)   // an injection that takes time: the deadline must not pay for it
-            return nil
-        }, lifetime: .seconds(10))
+        let injected = try scope.armAndAct(
+            Arming(fault: "f", plugin: "test", plan: plan, sequence: 1) {
+                armedDeadline.value = try #require(
+                    JournalReader(holding: journal.directory).run(at: journal.directory).records.first
+                ).deadline
+                Thread.sleep(forTimeInterval: 0.2)  // an injection that takes time: the deadline must not pay for it
+                return nil
+            }, lifetime: .seconds(10))
         let injectedAt = try #require(injected.injectedAt)
         #expect(abs(injected.deadline.timeIntervalSince(injectedAt) - 10) < 0.001)
         #expect(injected.deadline.timeIntervalSince(try #require(armedDeadline.value)) >= 0.2)
@@ -109,20 +124,26 @@ import Glibc
         defer { unlink(hang) }
         let store = RecordStore(runDirectory: scratch.url)
         func record(_ sequence: Int, _ label: String, hangs: Bool) throws -> UndoRecord {
-            UndoRecord(runID: "r", sequence: sequence, scenario: "s", fault: label, plugin: "test", target: label, kind: LoggingUndo.kind,
-                       data: try JSONValue(encoding: LoggingUndo.Payload(label: label, log: log, hangWhile: hangs ? hang : nil)),
-                       state: .injected, armedAt: Date(), deadline: Date())
+            UndoRecord(
+                runID: "r", sequence: sequence, scenario: "s", fault: label, plugin: "test", target: label,
+                kind: LoggingUndo.kind,
+                data: try JSONValue(
+                    encoding: LoggingUndo.Payload(label: label, log: log, hangWhile: hangs ? hang : nil)),
+                state: .injected, armedAt: Date(), deadline: Date())
         }
         let records = [try record(1, "older", hangs: false), try record(2, "stuck", hangs: true)]
         try records.forEach(store.create)
         // One at a time, so the older undo waits behind the stuck one.
-        let executor = RollbackExecutor(catalog: .testing, actor: "runner", budget: .milliseconds(300), forks: 1, logger: testLogger)
+        let executor = RollbackExecutor(
+            catalog: .testing, actor: "runner", budget: .milliseconds(300), forks: 1, logger: testLogger)
         let results = executor.execute(records, store: store)
         #expect(results.map(\.record.fault) == ["stuck", "older"])
         #expect(results.map(\.record.state) == [.revertFailed, .revertFailed])
         #expect(results[0].record.message?.contains("still running when the rollback budget (300ms) ran out") == true)
         #expect(results[1].record.message?.contains("not attempted") == true)
-        #expect(try records.map { try store.current($0)?.state } == [.revertFailed, .revertFailed], "both outcomes are in the journal")
+        #expect(
+            try records.map { try store.current($0)?.state } == [.revertFailed, .revertFailed],
+            "both outcomes are in the journal")
         #expect(LoggingUndo.lines(log) == ["stuck"], "the older undo never started")
     }
 }
@@ -139,8 +160,12 @@ import Glibc
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         let journal = try RunJournal.create(stateDirectory: scratch.url, suites: [])
-        let scope = RollbackScope(journal: journal, scenario: "s", executor: RollbackExecutor(catalog: .testing, actor: "t", logger: testLogger))
-        let plan = try FaultPlan(target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: "a", log: "/dev/null"), undoSummary: "")
+        let scope = RollbackScope(
+            journal: journal, scenario: "s",
+            executor: RollbackExecutor(catalog: .testing, actor: "t", logger: testLogger))
+        let plan = try FaultPlan(
+            target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: "a", log: "/dev/null"),
+            undoSummary: "")
         let record = try scope.arm(fault: "f", plugin: "test", plan: plan, sequence: 1, deadline: Date())
         try journal.close()
         let path = journal.directory.appendingPathComponent(record.fileName)
@@ -161,8 +186,12 @@ import Glibc
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         let journal = try RunJournal.create(stateDirectory: scratch.url, suites: [])
-        let scope = RollbackScope(journal: journal, scenario: "s", executor: RollbackExecutor(catalog: .testing, actor: "t", logger: testLogger))
-        let plan = try FaultPlan(target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: "a", log: "/dev/null"), undoSummary: "")
+        let scope = RollbackScope(
+            journal: journal, scenario: "s",
+            executor: RollbackExecutor(catalog: .testing, actor: "t", logger: testLogger))
+        let plan = try FaultPlan(
+            target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: "a", log: "/dev/null"),
+            undoSummary: "")
         let first = try scope.arm(fault: "one", plugin: "test", plan: plan, sequence: 1, deadline: Date())
         let second = try scope.arm(fault: "two", plugin: "test", plan: plan, sequence: 2, deadline: Date())
         try journal.close()
@@ -197,7 +226,8 @@ import Glibc
         #expect(journal.directory.lastPathComponent.hasPrefix(".") == false)
         let rollback = scratch.url.appendingPathComponent("rollback")
         try Data("junk".utf8).write(to: rollback.appendingPathComponent("notes.txt"))
-        try FileManager.default.createDirectory(at: rollback.appendingPathComponent(".new-123-abcd"), withIntermediateDirectories: false)
+        try FileManager.default.createDirectory(
+            at: rollback.appendingPathComponent(".new-123-abcd"), withIntermediateDirectories: false)
         let runs = try JournalReader(stateDirectory: scratch.url).runs()
         #expect(runs.count == 2, "the half-created .new- directory is not a run")
         #expect(runs.filter(\.isStray).map(\.directory.lastPathComponent) == ["notes.txt"])
@@ -233,13 +263,17 @@ import Glibc
 
 /// A run is tied to a machine, not to a hostname; cluster-only runs belong to no machine.
 @Suite(.ownThread) struct HostIdentityTests {
-    func deadRun(_ scratch: ScratchDirectory, kind: String, rewrite: (String) -> String) throws -> (RunSnapshot, String) {
+    func deadRun(_ scratch: ScratchDirectory, kind: String, rewrite: (String) -> String) throws -> (RunSnapshot, String)
+    {
         let log = scratch.url.appendingPathComponent("log").path
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let state = scratch.url.appendingPathComponent("state")
         let journal = try RunJournal.create(stateDirectory: state, suites: [])
-        let scope = RollbackScope(journal: journal, scenario: "s", executor: RollbackExecutor(catalog: .testing, actor: "t", logger: testLogger))
-        let plan = try FaultPlan(target: "t", undoKind: kind, undoData: LoggingUndo.Payload(label: "undo", log: log), undoSummary: "")
+        let scope = RollbackScope(
+            journal: journal, scenario: "s",
+            executor: RollbackExecutor(catalog: .testing, actor: "t", logger: testLogger))
+        let plan = try FaultPlan(
+            target: "t", undoKind: kind, undoData: LoggingUndo.Payload(label: "undo", log: log), undoSummary: "")
         _ = try scope.arm(fault: "f", plugin: "test", plan: plan, sequence: 1, deadline: Date())
         try journal.close()
         // Rewritten as a dead, open run recorded elsewhere: what a crashed runner leaves.
@@ -257,7 +291,9 @@ import Glibc
             $0.replacingOccurrences(of: "\"machineID\" : \"", with: "\"machineID\" : \"other-")
         }
         #expect(run.info?.machineID?.hasPrefix("other-") == true)
-        let report = try Recovery(stateDirectory: scratch.url.appendingPathComponent("state"), catalog: .testing, logger: testLogger).execute(run)
+        let report = try Recovery(
+            stateDirectory: scratch.url.appendingPathComponent("state"), catalog: .testing, logger: testLogger
+        ).execute(run)
         #expect(report.refusal?.contains("recorded on host") == true)
         #expect(LoggingUndo.lines(log).isEmpty)
     }
@@ -266,9 +302,13 @@ import Glibc
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         let (run, log) = try deadRun(scratch, kind: ClusterUndo.kind) {
-            $0.replacingOccurrences(of: "\"host\" : \"\(ProcessInfo.processInfo.hostName)\"", with: "\"host\" : \"ebb-nightly-28914-x7k2p\"")
+            $0.replacingOccurrences(
+                of: "\"host\" : \"\(ProcessInfo.processInfo.hostName)\"", with: "\"host\" : \"ebb-nightly-28914-x7k2p\""
+            )
         }
-        let report = try Recovery(stateDirectory: scratch.url.appendingPathComponent("state"), catalog: .testing, logger: testLogger).execute(run)
+        let report = try Recovery(
+            stateDirectory: scratch.url.appendingPathComponent("state"), catalog: .testing, logger: testLogger
+        ).execute(run)
         #expect(report.refusal == nil)
         #expect(report.isComplete)
         #expect(LoggingUndo.lines(log) == ["undo"])

@@ -9,9 +9,12 @@ import Testing
         defer { scratch.remove() }
         let state = scratch.url.appendingPathComponent("state")
         let journal = try RunJournal.create(stateDirectory: state, suites: ["suite.yaml"])
-        let scope = RollbackScope(journal: journal, scenario: "s one", executor: RollbackExecutor(catalog: .testing, actor: "test", logger: testLogger))
-        let plan = try FaultPlan(target: "t", undoKind: LoggingUndo.kind,
-                                 undoData: LoggingUndo.Payload(label: "a", log: "/dev/null"), undoSummary: "log")
+        let scope = RollbackScope(
+            journal: journal, scenario: "s one",
+            executor: RollbackExecutor(catalog: .testing, actor: "test", logger: testLogger))
+        let plan = try FaultPlan(
+            target: "t", undoKind: LoggingUndo.kind,
+            undoData: LoggingUndo.Payload(label: "a", log: "/dev/null"), undoSummary: "log")
         let record = try scope.arm(fault: "f/1", plugin: "test", plan: plan, sequence: 7, deadline: Date())
         let path = journal.directory.appendingPathComponent(record.fileName).path
         #expect(record.fileName == "0007-s_one-f_1.json")
@@ -32,15 +35,25 @@ import Testing
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         let journal = try RunJournal.create(stateDirectory: scratch.url, suites: [])
-        let scope = RollbackScope(journal: journal, scenario: "s", executor: RollbackExecutor(catalog: .testing, actor: "test", logger: testLogger))
-        let plan = try FaultPlan(target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: "a", log: "/dev/null"), undoSummary: "")
+        let scope = RollbackScope(
+            journal: journal, scenario: "s",
+            executor: RollbackExecutor(catalog: .testing, actor: "test", logger: testLogger))
+        let plan = try FaultPlan(
+            target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: "a", log: "/dev/null"),
+            undoSummary: "")
         _ = try scope.arm(fault: "f", plugin: "test", plan: plan, sequence: 1, deadline: Date())
-        #expect(try RunLock.acquire(journal.directory) == nil, "the runner holds its run's lock while the journal is open")
-        #expect(try JournalReader(stateDirectory: scratch.url).runsNeedingRecovery().isEmpty, "a live run is never recovered")
+        #expect(
+            try RunLock.acquire(journal.directory) == nil, "the runner holds its run's lock while the journal is open")
+        #expect(
+            try JournalReader(stateDirectory: scratch.url).runsNeedingRecovery().isEmpty,
+            "a live run is never recovered")
         // A copy of the directory has no lock holder: exactly what a SIGKILLed runner leaves behind.
         let dead = scratch.url.appendingPathComponent("dead-state")
-        try FileManager.default.createDirectory(at: dead.appendingPathComponent("rollback"), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: journal.directory, to: dead.appendingPathComponent("rollback").appendingPathComponent(journal.directory.lastPathComponent))
+        try FileManager.default.createDirectory(
+            at: dead.appendingPathComponent("rollback"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            at: journal.directory,
+            to: dead.appendingPathComponent("rollback").appendingPathComponent(journal.directory.lastPathComponent))
         let stale = try JournalReader(stateDirectory: dead).runsNeedingRecovery()
         #expect(stale.map(\.id) == [journal.runID])
         #expect(stale.first?.info?.status == .open)
@@ -64,8 +77,10 @@ import Testing
     /// Record file names are how every version finds a record: they must never change.
     @Test func recordFileNamesStayAsEarlierVersionsWroteThem() throws {
         func name(_ scenario: String, _ fault: String) throws -> String {
-            UndoRecord(runID: "r", sequence: 7, scenario: scenario, fault: fault, plugin: "p", target: "t", kind: "k",
-                       data: .null, state: .armed, armedAt: Date(), deadline: Date()).fileName
+            UndoRecord(
+                runID: "r", sequence: 7, scenario: scenario, fault: fault, plugin: "p", target: "t", kind: "k",
+                data: .null, state: .armed, armedAt: Date(), deadline: Date()
+            ).fileName
         }
         #expect(try name("pause-service", "process.pause") == "0007-pause_service-process.pause.json")
         #expect(try name("café e\u{301}", "a/b c") == "0007-caf___-a_b_c.json", "one _ per character, accents and all")
@@ -86,7 +101,9 @@ import Testing
         let failed = failures.all
         #expect(failed.count == 0, "first failure: \(failed.first ?? "")")
         #expect(versions.contains(try DurableFile.read(path)))
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: scratch.url.path).filter { $0.hasPrefix(".tmp-") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: scratch.url.path).filter {
+            $0.hasPrefix(".tmp-")
+        }
         #expect(leftovers.isEmpty)
     }
 
@@ -97,7 +114,8 @@ import Testing
         try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
         let state = scratch.url.appendingPathComponent("state")
         try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(at: state.appendingPathComponent("rollback"), withDestinationURL: elsewhere)
+        try FileManager.default.createSymbolicLink(
+            at: state.appendingPathComponent("rollback"), withDestinationURL: elsewhere)
         #expect(throws: DurableFile.Failure.self) { try RunJournal.create(stateDirectory: state, suites: []) }
         #expect(throws: DurableFile.Failure.self) { try JournalReader(stateDirectory: state).runs() }
     }
@@ -110,17 +128,24 @@ import Testing
         let log = scratch.url.appendingPathComponent("log").path
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let journal = try RunJournal.create(stateDirectory: scratch.url, suites: [])
-        let scope = RollbackScope(journal: journal, scenario: "s", executor: RollbackExecutor(catalog: .testing, actor: "test", logger: testLogger))
-        let plan = try FaultPlan(target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: "undo", log: log), undoSummary: "")
+        let scope = RollbackScope(
+            journal: journal, scenario: "s",
+            executor: RollbackExecutor(catalog: .testing, actor: "test", logger: testLogger))
+        let plan = try FaultPlan(
+            target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: "undo", log: log),
+            undoSummary: "")
         _ = try scope.arm(fault: "f", plugin: "test", plan: plan, sequence: 1, deadline: Date())
         // Rewrite run.json as if another machine had written it, then let the run die.
         let info = journal.directory.appendingPathComponent("run.json")
         let text = try String(contentsOf: info, encoding: .utf8)
-            .replacingOccurrences(of: "\"host\" : \"\(ProcessInfo.processInfo.hostName)\"", with: "\"host\" : \"elsewhere\"")
+            .replacingOccurrences(
+                of: "\"host\" : \"\(ProcessInfo.processInfo.hostName)\"", with: "\"host\" : \"elsewhere\"")
         try DurableFile.write(Data(text.utf8), to: info.path)
         let dead = scratch.url.appendingPathComponent("dead")
-        try FileManager.default.createDirectory(at: dead.appendingPathComponent("rollback"), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: journal.directory, to: dead.appendingPathComponent("rollback/\(journal.directory.lastPathComponent)"))
+        try FileManager.default.createDirectory(
+            at: dead.appendingPathComponent("rollback"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            at: journal.directory, to: dead.appendingPathComponent("rollback/\(journal.directory.lastPathComponent)"))
 
         var recovery = Recovery(stateDirectory: dead, catalog: .testing, logger: testLogger)
         let run = try #require(try recovery.reader.runs().first)

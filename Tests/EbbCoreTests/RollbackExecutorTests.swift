@@ -3,10 +3,13 @@ import Foundation
 import Testing
 
 @Suite struct RollbackExecutorTests {
-    func record(_ sequence: Int, label: String, log: String, blocker: String? = nil, kind: String = LoggingUndo.kind) throws -> UndoRecord {
-        UndoRecord(runID: "test", sequence: sequence, scenario: "s", fault: label, plugin: "test", target: label, kind: kind,
-                   data: try JSONValue(encoding: LoggingUndo.Payload(label: label, log: log, blocker: blocker)),
-                   state: .injected, armedAt: Date(), deadline: Date())
+    func record(
+        _ sequence: Int, label: String, log: String, blocker: String? = nil, kind: String = LoggingUndo.kind
+    ) throws -> UndoRecord {
+        UndoRecord(
+            runID: "test", sequence: sequence, scenario: "s", fault: label, plugin: "test", target: label, kind: kind,
+            data: try JSONValue(encoding: LoggingUndo.Payload(label: label, log: log, blocker: blocker)),
+            state: .injected, armedAt: Date(), deadline: Date())
     }
 
     @Test func undoesNewestFirstRetriesAndNeverStopsAtAFailure() throws {
@@ -17,12 +20,16 @@ import Testing
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         _ = FileManager.default.createFile(atPath: blocker, contents: nil)
         let store = RecordStore(runDirectory: scratch.url)
-        let records = [try record(1, label: "first", log: log), try record(2, label: "broken", log: log, blocker: blocker),
-                       try record(3, label: "third", log: log)]
+        let records = [
+            try record(1, label: "first", log: log), try record(2, label: "broken", log: log, blocker: blocker),
+            try record(3, label: "third", log: log),
+        ]
         try records.forEach(store.create)
-        let executor = RollbackExecutor(catalog: .testing, actor: "test", attempts: 3, backoff: .milliseconds(1), forks: 1, logger: testLogger)
+        let executor = RollbackExecutor(
+            catalog: .testing, actor: "test", attempts: 3, backoff: .milliseconds(1), forks: 1, logger: testLogger)
         let results = executor.execute(records, store: store)
-        let persisted = Dictionary(uniqueKeysWithValues: try records.map { ($0.fault, try #require(try store.current($0)).state) })
+        let persisted = Dictionary(
+            uniqueKeysWithValues: try records.map { ($0.fault, try #require(try store.current($0)).state) })
         #expect(LoggingUndo.lines(log) == ["third", "broken", "broken", "broken", "first"])
         #expect(results.map(\.record.state) == [.reverted, .revertFailed, .reverted])
         #expect(results[1].record.attempts == 3)
@@ -51,8 +58,11 @@ import Testing
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         let executor = RollbackExecutor(catalog: .testing, actor: "test", logger: testLogger)
-        let result = try #require(executor.execute([try record(1, label: "x", log: "/dev/null", kind: "from.the.future")],
-                                                   store: RecordStore(runDirectory: scratch.url)).first)
+        let result = try #require(
+            executor.execute(
+                [try record(1, label: "x", log: "/dev/null", kind: "from.the.future")],
+                store: RecordStore(runDirectory: scratch.url)
+            ).first)
         #expect(result.record.state == .revertFailed)
         #expect(result.record.message?.contains("unknown undo kind 'from.the.future'") == true)
     }

@@ -35,7 +35,9 @@ final class Observations: @unchecked Sendable {
         let files = scratch.url.appendingPathComponent("files")
         try FileManager.default.createDirectory(at: files, withIntermediateDirectories: true)
         let originals = ["a.txt": "alpha\n", "b.txt": "bravo bravo\n", "c.txt": "charlie\n", "d.txt": "delta\n"]
-        for (name, text) in originals { try text.write(to: files.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+        for (name, text) in originals {
+            try text.write(to: files.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
         let suitePath = scratch.url.appendingPathComponent("suite.yaml").path
         try """
         suite: every-plugin
@@ -66,27 +68,33 @@ final class Observations: @unchecked Sendable {
             wrapped.fault = ArmCheckingFault(inner: spec.fault, name: spec.name, observations: observations)
             return wrapped
         }
-        let runner = Runner(suites: [suite], catalog: .standard,
-                            options: .init(stateDirectory: scratch.url.appendingPathComponent("state"),
-                                           reportDirectory: scratch.url.appendingPathComponent("reports")),
-                            logger: testLogger)
+        let runner = Runner(
+            suites: [suite], catalog: .standard,
+            options: .init(
+                stateDirectory: scratch.url.appendingPathComponent("state"),
+                reportDirectory: scratch.url.appendingPathComponent("reports")),
+            logger: testLogger)
         let result = await runner.run(journal: try runner.openJournal())
 
         #expect(observations.all.count == 8)
-        #expect(observations.all.values.allSatisfy { $0 }, "not armed before inject: \(observations.all.filter { !$0.value }.keys.sorted())")
+        #expect(
+            observations.all.values.allSatisfy { $0 },
+            "not armed before inject: \(observations.all.filter { !$0.value }.keys.sorted())")
         let steps = result.scenarios.flatMap(\.steps)
         #expect(steps.filter { $0.kind == .inject }.allSatisfy { $0.status == .passed })
-        #expect(steps.filter { $0.kind == .rollback }.map(\.name) == [
-            "rollback: process.kill", "rollback: command", "rollback: disk.fill", "rollback: file.replace",
-            "rollback: file.remove", "rollback: file.truncate", "rollback: file.corrupt", "rollback: process.pause",
-        ], "newest first")
+        #expect(
+            steps.filter { $0.kind == .rollback }.map(\.name) == [
+                "rollback: process.kill", "rollback: command", "rollback: disk.fill", "rollback: file.replace",
+                "rollback: file.remove", "rollback: file.truncate", "rollback: file.corrupt", "rollback: process.pause",
+            ], "newest first")
         #expect(result.exitStatus == .passed)
         for (name, text) in originals {
             #expect(try String(contentsOf: files.appendingPathComponent(name), encoding: .utf8) == text)
         }
         let left = try FileManager.default.contentsOfDirectory(atPath: files.path).sorted()
         #expect(left == originals.keys.sorted(), "no fill file, no flag, no restore temp files")
-        let records = try JournalReader(stateDirectory: scratch.url.appendingPathComponent("state")).runs().flatMap(\.records)
+        let records = try JournalReader(stateDirectory: scratch.url.appendingPathComponent("state")).runs().flatMap(
+            \.records)
         #expect(records.filter { $0.state == .irreversible }.map(\.fault) == ["process.kill"])
         #expect(records.allSatisfy { !$0.state.isPending })
     }
@@ -104,12 +112,15 @@ final class Observations: @unchecked Sendable {
               - process.pause: { pidfile: nowhere.pid }
         """.write(toFile: suitePath, atomically: true, encoding: .utf8)
         let suite = try SuiteLoader(catalog: .standard).load(path: suitePath)
-        let runner = Runner(suites: [suite], catalog: .standard,
-                            options: .init(stateDirectory: scratch.url.appendingPathComponent("state"), reportDirectory: scratch.url),
-                            logger: testLogger)
+        let runner = Runner(
+            suites: [suite], catalog: .standard,
+            options: .init(stateDirectory: scratch.url.appendingPathComponent("state"), reportDirectory: scratch.url),
+            logger: testLogger)
         let result = await runner.run(journal: try runner.openJournal())
         #expect(result.exitStatus == .inconclusive)
         #expect(result.scenarios.first?.steps.first?.message?.contains("cannot read pidfile") == true)
-        #expect(!FileManager.default.fileExists(atPath: scratch.url.appendingPathComponent("injected").path), "no fault of the scenario was injected")
+        #expect(
+            !FileManager.default.fileExists(atPath: scratch.url.appendingPathComponent("injected").path),
+            "no fault of the scenario was injected")
     }
 }

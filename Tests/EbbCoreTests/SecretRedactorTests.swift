@@ -6,7 +6,7 @@ import Testing
     @Test func everyFormOfASecretIsReplacedAndShortOnesAreOnlyNoticed() {
         let redactor = SecretRedactor()
         redactor.register("p<a\"ss/word")
-        redactor.register("p<a")        // shorter than 4: noticed, not replaced
+        redactor.register("p<a")  // shorter than 4: noticed, not replaced
         redactor.register("")
         let json = String(decoding: try! JSONEncoder().encode(["k": "p<a\"ss/word"]), as: UTF8.self)
         #expect(redactor.redact("x p<a\"ss/word y") == "x [redacted] y")
@@ -19,16 +19,18 @@ import Testing
 
     @Test func theLoaderRegistersTheVariablesOfSecretEnv() throws {
         let redactor = SecretRedactor()
-        let loader = SuiteLoader(catalog: .standard, environment: ["DB_PASSWORD": "correct horse", "UNSET_ONE_IS_FINE": "x"],
-                                 redactor: redactor)
-        _ = try loader.load(text: """
-        secret_env: [DB_PASSWORD, NOT_SET]
-        scenarios:
-          - name: one
-            duration: 1s
-            faults:
-              - command: { inject: [echo, "${DB_PASSWORD}"], rollback: [true] }
-        """, path: "/tmp/s.yaml")
+        let loader = SuiteLoader(
+            catalog: .standard, environment: ["DB_PASSWORD": "correct horse", "UNSET_ONE_IS_FINE": "x"],
+            redactor: redactor)
+        _ = try loader.load(
+            text: """
+                secret_env: [DB_PASSWORD, NOT_SET]
+                scenarios:
+                  - name: one
+                    duration: 1s
+                    faults:
+                      - command: { inject: [echo, "${DB_PASSWORD}"], rollback: [true] }
+                """, path: "/tmp/s.yaml")
         #expect(redactor.redact("pw=correct horse") == "pw=[redacted]")
         #expect(!redactor.holdsSecret("x"))
     }
@@ -38,14 +40,15 @@ import Testing
         let redactor = SecretRedactor()
         let loader = SuiteLoader(catalog: .standard, environment: ["HOLD": "very-secret-hold"], redactor: redactor)
         do {
-            _ = try loader.load(text: """
-            secret_env: [HOLD]
-            scenarios:
-              - name: one
-                duration: ${HOLD}
-                faults:
-                  - command: { inject: [true], rollback: [true] }
-            """, path: "/tmp/s.yaml")
+            _ = try loader.load(
+                text: """
+                    secret_env: [HOLD]
+                    scenarios:
+                      - name: one
+                        duration: ${HOLD}
+                        faults:
+                          - command: { inject: [true], rollback: [true] }
+                    """, path: "/tmp/s.yaml")
             Issue.record("accepted")
         } catch let error as SuiteErrors {
             #expect(redactor.redact(error.description).contains("'[redacted]' is not a duration"), "\(error)")

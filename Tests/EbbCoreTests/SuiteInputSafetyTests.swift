@@ -16,7 +16,9 @@ import Testing
         """
     }
 
-    @Test(arguments: ["a\nb: c", "x, y]", "{evil: 1}", "- z", "'q\"", "#not a comment", "*alias", "&anchor x", "", "null"])
+    @Test(arguments: [
+        "a\nb: c", "x, y]", "{evil: 1}", "- z", "'q\"", "#not a comment", "*alias", "&anchor x", "", "null",
+    ])
     func aValueWithYAMLSyntaxLandsAsThatExactString(value: String) throws {
         let loader = SuiteLoader(catalog: .standard, environment: ["VALUE": value, "NAME": value])
         let suite = try loader.load(text: Self.suite(name: "\"n-${NAME}\""), path: "/tmp/s.yaml")
@@ -29,13 +31,14 @@ import Testing
     @Test func substitutionIsIntoScalarsAndKeepsTheirPositionForErrors() {
         let loader = SuiteLoader(catalog: .standard, environment: ["HOLD": "soon\nduration: 1s"])
         do {
-            _ = try loader.load(text: """
-            scenarios:
-              - name: one
-                duration: ${HOLD}
-                faults:
-                  - command: { inject: [true], rollback: [true] }
-            """, path: "s.yaml")
+            _ = try loader.load(
+                text: """
+                    scenarios:
+                      - name: one
+                        duration: ${HOLD}
+                        faults:
+                          - command: { inject: [true], rollback: [true] }
+                    """, path: "s.yaml")
             Issue.record("a value with a line break was read as YAML")
         } catch let error as SuiteErrors {
             #expect(error.errors.count == 1, "\(error)")
@@ -48,37 +51,41 @@ import Testing
 
     @Test func keysAreSubstitutedToo() throws {
         let loader = SuiteLoader(catalog: .standard, environment: ["KEY": "LOG_LEVEL", "LEVEL": "debug: x"])
-        let suite = try loader.load(text: """
-        setup:
-          - name: api
-            command: [sleep, "60"]
-            env: { ${KEY}: ${LEVEL} }
-        scenarios:
-          - name: one
-            duration: 1s
-            faults:
-              - process.pause: { fixture: api }
-        """, path: "/tmp/s.yaml")
+        let suite = try loader.load(
+            text: """
+                setup:
+                  - name: api
+                    command: [sleep, "60"]
+                    env: { ${KEY}: ${LEVEL} }
+                scenarios:
+                  - name: one
+                    duration: 1s
+                    faults:
+                      - process.pause: { fixture: api }
+                """, path: "/tmp/s.yaml")
         #expect(suite.fixtures.first?.environment == ["LOG_LEVEL": "debug: x"])
     }
 
     @Test func commentsAndUnsetVariablesInThemStillDoNotMatter() throws {
         let loader = SuiteLoader(catalog: .standard, environment: [:])
-        let suite = try loader.load(text: """
-        # ${NOT_SET} in a comment
-        scenarios:
-          - name: "one # ${ALSO_NOT_SET:-x}"   # ${NOR_THIS}
-            duration: 1s
-            faults:
-              - command: { inject: [true], rollback: [true] }
-        """, path: "/tmp/s.yaml")
+        let suite = try loader.load(
+            text: """
+                # ${NOT_SET} in a comment
+                scenarios:
+                  - name: "one # ${ALSO_NOT_SET:-x}"   # ${NOR_THIS}
+                    duration: 1s
+                    faults:
+                      - command: { inject: [true], rollback: [true] }
+                """, path: "/tmp/s.yaml")
         #expect(suite.scenarios.first?.name == "one # x")
     }
 
     @Test func veryDeepNestingIsRefusedBeforeParsing() {
-        for text in [String(repeating: "[", count: 300) + String(repeating: "]", count: 300),
-                     "scenarios: " + String(repeating: "{a: ", count: 100) + "1" + String(repeating: "}", count: 100),
-                     "scenarios:\n" + (0..<100).map { String(repeating: "  ", count: $0) + "- " + "\n" }.joined()] {
+        for text in [
+            String(repeating: "[", count: 300) + String(repeating: "]", count: 300),
+            "scenarios: " + String(repeating: "{a: ", count: 100) + "1" + String(repeating: "}", count: 100),
+            "scenarios:\n" + (0..<100).map { String(repeating: "  ", count: $0) + "- " + "\n" }.joined(),
+        ] {
             do {
                 _ = try SuiteLoader(catalog: .standard).load(text: text, path: "deep.yaml")
                 Issue.record("a document nested 100 deep was accepted")
@@ -93,24 +100,26 @@ import Testing
     }
 
     @Test func moderateNestingAndBracketsInStringsAreFine() throws {
-        let suite = try SuiteLoader(catalog: .standard).load(text: """
-        scenarios:
-          - name: "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
-            duration: 1s
-            faults:
-              - command: { inject: [sh, -c, '[ x ] && echo "{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{"'], rollback: [true] }
-              - command:
-                  inject: [sh, -c, "#{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{"]
-                  rollback: [true]
-                name: two
-        """, path: "/tmp/s.yaml")
+        let suite = try SuiteLoader(catalog: .standard).load(
+            text: """
+                scenarios:
+                  - name: "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+                    duration: 1s
+                    faults:
+                      - command: { inject: [sh, -c, '[ x ] && echo "{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{"'], rollback: [true] }
+                      - command:
+                          inject: [sh, -c, "#{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{"]
+                          rollback: [true]
+                        name: two
+                """, path: "/tmp/s.yaml")
         #expect(suite.scenarios.first?.faults.count == 2)
     }
 
     @Test func anErrorQuotesAtMostAShortEscapedExcerptOfTheValue() {
         let long = "secret-ish\u{1}" + String(repeating: "x", count: 5000)
         do {
-            _ = try SuiteLoader(catalog: .standard).load(text: "scenarios: \"\(long.replacingOccurrences(of: "\u{1}", with: "\\x01"))\"\n", path: "s.yaml")
+            _ = try SuiteLoader(catalog: .standard).load(
+                text: "scenarios: \"\(long.replacingOccurrences(of: "\u{1}", with: "\\x01"))\"\n", path: "s.yaml")
             Issue.record("a string was accepted as the scenarios")
         } catch let error as SuiteErrors {
             let text = error.description
@@ -128,16 +137,17 @@ import Testing
     let loader = SuiteLoader(catalog: .standard, environment: ["EBB_TEST_SECRET": "hunter2-include"])
 
     static let scenario = """
-    scenarios:
-      - name: one
-        duration: 1s
-        faults:
-          - command: { inject: [true], rollback: [true] }
-    """
+        scenarios:
+          - name: one
+            duration: 1s
+            faults:
+              - command: { inject: [true], rollback: [true] }
+        """
 
     func problems(_ include: String, in folder: URL) -> [SuiteError] {
         do {
-            _ = try loader.load(text: "include: [\(include)]\n" + Self.scenario, path: folder.appendingPathComponent("suite.yaml").path)
+            _ = try loader.load(
+                text: "include: [\(include)]\n" + Self.scenario, path: folder.appendingPathComponent("suite.yaml").path)
             return []
         } catch let error as SuiteErrors {
             return error.errors
@@ -151,9 +161,11 @@ import Testing
         defer { scratch.remove() }
         let folder = scratch.url.appendingPathComponent("suites")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try "checks: []\n".write(to: scratch.url.appendingPathComponent("outside.yaml"), atomically: true, encoding: .utf8)
-        try FileManager.default.createSymbolicLink(atPath: folder.appendingPathComponent("link.yaml").path,
-                                                   withDestinationPath: "../outside.yaml")
+        try "checks: []\n".write(
+            to: scratch.url.appendingPathComponent("outside.yaml"), atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(
+            atPath: folder.appendingPathComponent("link.yaml").path,
+            withDestinationPath: "../outside.yaml")
         for include in ["/proc/self/environ", "../outside.yaml", "link.yaml", "/etc/passwd"] {
             let found = problems(include, in: folder)
             #expect(found.count == 1, "\(include): \(found)")
@@ -168,10 +180,12 @@ import Testing
         let scratch = try ScratchDirectory("ebb-include-fifo")
         defer { scratch.remove() }
         #expect(mkfifo(scratch.url.appendingPathComponent("pipe.yaml").path, 0o600) == 0)
-        try FileManager.default.createDirectory(at: scratch.url.appendingPathComponent("dir.yaml"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: scratch.url.appendingPathComponent("dir.yaml"), withIntermediateDirectories: true)
         for include in ["pipe.yaml", "dir.yaml"] {
             let found = problems(include, in: scratch.url)
-            #expect(found.count == 1 && found.first?.message.contains("not a regular file") == true, "\(include): \(found)")
+            #expect(
+                found.count == 1 && found.first?.message.contains("not a regular file") == true, "\(include): \(found)")
         }
     }
 }

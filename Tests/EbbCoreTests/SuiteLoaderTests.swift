@@ -1,7 +1,7 @@
 import EbbCore
 import EbbFaults
-import Foundation
 import EbbTestSupport
+import Foundation
 import Testing
 
 @Suite struct SuiteLoaderTests {
@@ -10,43 +10,50 @@ import Testing
     func errors(_ yaml: String) -> [SuiteError] { loader.errors(loading: yaml) }
 
     @Test func aReadyConditionIsExactlyOneOfHTTPTCPOrCommand() throws {
-        let suite = try loader.load(text: """
-        setup:
-          - name: sandbox
-            command: [sleep, "60"]
-            ready: { command: [ip, netns, exec, box, curl, -sf, "http://10.0.0.1/"] }
-        scenarios:
-          - name: s
-            duration: 1s
-            faults:
-              - process.pause: { fixture: sandbox }
-        """, path: "/tmp/ready.yaml")
-        #expect(suite.fixtures.first?.readiness?.condition == .command(["ip", "netns", "exec", "box", "curl", "-sf", "http://10.0.0.1/"]))
-        let problems = errors("""
-        setup:
-          - name: sandbox
-            command: [sleep, "60"]
-            ready: { command: [true], tcp: "127.0.0.1:1" }
-        scenarios:
-          - name: s
-            duration: 1s
-            faults:
-              - process.pause: { fixture: sandbox }
-        """)
+        let suite = try loader.load(
+            text: """
+                setup:
+                  - name: sandbox
+                    command: [sleep, "60"]
+                    ready: { command: [ip, netns, exec, box, curl, -sf, "http://10.0.0.1/"] }
+                scenarios:
+                  - name: s
+                    duration: 1s
+                    faults:
+                      - process.pause: { fixture: sandbox }
+                """, path: "/tmp/ready.yaml")
+        #expect(
+            suite.fixtures.first?.readiness?.condition
+                == .command(["ip", "netns", "exec", "box", "curl", "-sf", "http://10.0.0.1/"]))
+        let problems = errors(
+            """
+            setup:
+              - name: sandbox
+                command: [sleep, "60"]
+                ready: { command: [true], tcp: "127.0.0.1:1" }
+            scenarios:
+              - name: s
+                duration: 1s
+                faults:
+                  - process.pause: { fixture: sandbox }
+            """)
         #expect(problems.filter { $0.key.hasPrefix("setup[0].ready") }.count == 1, "\(problems)")
         #expect(problems.first?.line == 4 && problems.first?.key == "setup[0].ready")
-        #expect(problems.first?.message.contains("give exactly one of 'http' (a URL), 'tcp' (host:port) or 'command'") == true)
+        #expect(
+            problems.first?.message.contains("give exactly one of 'http' (a URL), 'tcp' (host:port) or 'command'")
+                == true)
     }
 
     @Test func typoInAKeyNamesFileLineColumnKeyAndSuggestion() throws {
-        let problems = errors("""
-        suite: s
-        scenarios:
-          - name: one
-            durration: 1s
-            faults:
-              - command: { inject: [true], rollback: [true] }
-        """)
+        let problems = errors(
+            """
+            suite: s
+            scenarios:
+              - name: one
+                durration: 1s
+                faults:
+                  - command: { inject: [true], rollback: [true] }
+            """)
         let problem = try #require(problems.first)
         #expect(problem.file == "suite.yaml")
         #expect(problem.line == 4)
@@ -57,32 +64,40 @@ import Testing
     }
 
     @Test func unknownPluginIsNamedWithASuggestion() throws {
-        let problem = try #require(errors("""
-        scenarios:
-          - name: one
-            duration: 1s
-            faults:
-              - process.paus: { pid: 42 }
-        """).first)
+        let problem = try #require(
+            errors(
+                """
+                scenarios:
+                  - name: one
+                    duration: 1s
+                    faults:
+                      - process.paus: { pid: 42 }
+                """
+            ).first)
         #expect(problem.line == 5 && problem.column == 9)
         #expect(problem.message.contains("unknown plugin 'process.paus'"))
         #expect(problem.message.contains("did you mean 'process.pause'?"))
     }
 
     @Test func wrongTypesAndBadValuesPointAtTheValue() {
-        let problems = errors("""
-        scenarios:
-          - name: one
-            duration: soon
-            faults:
-              - process.pause: { pid: abc }
-          - name: two
-            duration: 1s
-            faults:
-              - process.kill: { pid: 42, signal: NOPE }
-        """)
-        #expect(problems.map(\.key).sorted() == ["scenarios[0].duration", "scenarios[0].faults[0].process.pause.pid",
-                                                 "scenarios[1].faults[0].process.kill.signal"].sorted())
+        let problems = errors(
+            """
+            scenarios:
+              - name: one
+                duration: soon
+                faults:
+                  - process.pause: { pid: abc }
+              - name: two
+                duration: 1s
+                faults:
+                  - process.kill: { pid: 42, signal: NOPE }
+            """)
+        #expect(
+            problems.map(\.key).sorted()
+                == [
+                    "scenarios[0].duration", "scenarios[0].faults[0].process.pause.pid",
+                    "scenarios[1].faults[0].process.kill.signal",
+                ].sorted())
         let duration = problems.first { $0.key == "scenarios[0].duration" }
         #expect(duration?.line == 3 && duration?.column == 15)
         #expect(duration?.message.contains("'soon' is not a duration") == true)
@@ -90,26 +105,32 @@ import Testing
     }
 
     @Test func unknownParameterOfAPluginIsRefused() throws {
-        let problem = try #require(errors("""
-        scenarios:
-          - name: one
-            duration: 1s
-            faults:
-              - process.pause: { pid: 42, coutn: 2 }
-        """).first)
+        let problem = try #require(
+            errors(
+                """
+                scenarios:
+                  - name: one
+                    duration: 1s
+                    faults:
+                      - process.pause: { pid: 42, coutn: 2 }
+                """
+            ).first)
         #expect(problem.key == "scenarios[0].faults[0].process.pause.coutn")
         #expect(problem.message.contains("did you mean 'count'?"))
     }
 
     @Test func filePathsOutsideTheAllowedRootsAreRefusedAtLoad() throws {
-        let problem = try #require(errors("""
-        allowed_roots: [sandbox]
-        scenarios:
-          - name: one
-            duration: 1s
-            faults:
-              - file.remove: { path: ../etc/passwd }
-        """).first)
+        let problem = try #require(
+            errors(
+                """
+                allowed_roots: [sandbox]
+                scenarios:
+                  - name: one
+                    duration: 1s
+                    faults:
+                      - file.remove: { path: ../etc/passwd }
+                """
+            ).first)
         #expect(problem.key == "scenarios[0].faults[0].file.remove.path")
         #expect(problem.message.contains("outside the allowed roots"))
     }
@@ -122,31 +143,34 @@ import Testing
 
     @Test func missingScenariosAndMissingRequiredParametersAreReported() {
         #expect(errors("suite: empty\n").first?.message.contains("missing required key 'scenarios'") == true)
-        let problem = errors("""
-        scenarios:
-          - name: one
-            duration: 1s
-            faults:
-              - command: { inject: [true] }
-        """).first
+        let problem = errors(
+            """
+            scenarios:
+              - name: one
+                duration: 1s
+                faults:
+                  - command: { inject: [true] }
+            """
+        ).first
         #expect(problem?.message.contains("missing required parameter 'rollback'") == true)
     }
 
     @Test func aValidSuiteLoadsWithDurationsFixturesAndNamedFaults() throws {
-        let suite = try loader.load(text: """
-        suite: shop
-        setup:
-          - name: api
-            command: [sleep, "60"]
-            ready: { tcp: "127.0.0.1:8080", timeout: 5s }
-        scenarios:
-          - name: pause
-            wait_before: 250ms
-            duration: 1m30s
-            faults:
-              - process.pause: { fixture: api }
-                name: freeze-api
-        """, path: "/tmp/shop.yaml")
+        let suite = try loader.load(
+            text: """
+                suite: shop
+                setup:
+                  - name: api
+                    command: [sleep, "60"]
+                    ready: { tcp: "127.0.0.1:8080", timeout: 5s }
+                scenarios:
+                  - name: pause
+                    wait_before: 250ms
+                    duration: 1m30s
+                    faults:
+                      - process.pause: { fixture: api }
+                        name: freeze-api
+                """, path: "/tmp/shop.yaml")
         #expect(suite.name == "shop")
         #expect(suite.fixtures.first?.readiness?.condition == .tcp(host: "127.0.0.1", port: 8080))
         let scenario = try #require(suite.scenarios.first)
@@ -157,52 +181,63 @@ import Testing
     }
 
     @Test func checksAreRefusedByALoaderThatCannotEvaluateThem() {
-        let problem = errors("""
-        checks:
-          - name: api
-            tcp: { address: "127.0.0.1:1" }
-        scenarios:
-          - name: one
-            duration: 1s
-            faults:
-              - command: { inject: [true], rollback: [true] }
-        """).first
+        let problem = errors(
+            """
+            checks:
+              - name: api
+                tcp: { address: "127.0.0.1:1" }
+            scenarios:
+              - name: one
+                duration: 1s
+                faults:
+                  - command: { inject: [true], rollback: [true] }
+            """
+        ).first
         #expect(problem?.key == "checks")
         #expect(problem?.line == 2)
         #expect(problem?.message.contains("cannot evaluate checks") == true)
     }
 
     @Test func absurdSizesDurationsAndStopSignalsAreRefusedNotCrashedOn() {
-        let problems = errors("""
-        allowed_roots: [files]
-        scenarios:
-          - name: one
-            duration: 99999999999h
-            faults:
-              - file.truncate: { path: files/a, size: "18446744073709551615" }
-              - file.corrupt: { path: files/b, bytes: 1e30K }
-              - process.kill: { pid: 42, signal: STOP }
-        """)
-        #expect(problems.map(\.key) == ["scenarios[0].duration", "scenarios[0].faults[0].file.truncate.size",
-                                         "scenarios[0].faults[1].file.corrupt.bytes", "scenarios[0].faults[2].process.kill.signal"])
+        let problems = errors(
+            """
+            allowed_roots: [files]
+            scenarios:
+              - name: one
+                duration: 99999999999h
+                faults:
+                  - file.truncate: { path: files/a, size: "18446744073709551615" }
+                  - file.corrupt: { path: files/b, bytes: 1e30K }
+                  - process.kill: { pid: 42, signal: STOP }
+            """)
+        #expect(
+            problems.map(\.key) == [
+                "scenarios[0].duration", "scenarios[0].faults[0].file.truncate.size",
+                "scenarios[0].faults[1].file.corrupt.bytes", "scenarios[0].faults[2].process.kill.signal",
+            ])
         #expect(problems.last?.message.contains("use process.pause") == true)
     }
 
     @Test func fixtureTargetsMustExist() throws {
-        let problem = try #require(errors("""
-        scenarios:
-          - name: one
-            duration: 1s
-            faults:
-              - process.pause: { fixture: nope }
-        """).first)
+        let problem = try #require(
+            errors(
+                """
+                scenarios:
+                  - name: one
+                    duration: 1s
+                    faults:
+                      - process.pause: { fixture: nope }
+                """
+            ).first)
         #expect(problem.message.contains("no fixture named 'nope'"))
     }
 }
 
 @Suite struct DurationTextTests {
-    @Test(arguments: [("250ms", Duration.milliseconds(250)), ("2s", .seconds(2)), ("1m", .seconds(60)),
-                      ("1m30s", .seconds(90)), ("1.5s", .milliseconds(1500)), ("1h", .seconds(3600))])
+    @Test(arguments: [
+        ("250ms", Duration.milliseconds(250)), ("2s", .seconds(2)), ("1m", .seconds(60)),
+        ("1m30s", .seconds(90)), ("1.5s", .milliseconds(1500)), ("1h", .seconds(3600)),
+    ])
     func parsesSuiteDurations(text: String, expected: Duration) {
         #expect(DurationText.parse(text) == expected)
     }
@@ -236,25 +271,29 @@ import Testing
 @Suite struct SuiteLoaderReportsEverythingTests {
     @Test func everyProblemOfASuiteIsReportedInOneGoInFileOrder() throws {
         do {
-            _ = try SuiteLoader(catalog: .standard).load(text: """
-            suit: x
-            scenarios:
-              - name: one
-                durration: 1s
-                faults:
-                  - process.pause: { pid: abc }
-              - name: two
-                duration: 2x
-                faults:
-                  - file.remove: { path: /etc/passwd }
-            """, path: "bad.yaml")
+            _ = try SuiteLoader(catalog: .standard).load(
+                text: """
+                    suit: x
+                    scenarios:
+                      - name: one
+                        durration: 1s
+                        faults:
+                          - process.pause: { pid: abc }
+                      - name: two
+                        duration: 2x
+                        faults:
+                          - file.remove: { path: /etc/passwd }
+                    """, path: "bad.yaml")
             Issue.record("the suite is invalid")
         } catch let error as SuiteErrors {
-            #expect(error.errors.map(\.key) == [
-                "suit", "scenarios[0].durration", "scenarios[0].faults[0].process.pause.pid",
-                "scenarios[1].duration", "scenarios[1].faults[0].file.remove.path",
-            ])
-            #expect(!error.errors.contains { $0.message.contains("needs a duration") }, "a misspelt key is not reported twice")
+            #expect(
+                error.errors.map(\.key) == [
+                    "suit", "scenarios[0].durration", "scenarios[0].faults[0].process.pause.pid",
+                    "scenarios[1].duration", "scenarios[1].faults[0].file.remove.path",
+                ])
+            #expect(
+                !error.errors.contains { $0.message.contains("needs a duration") },
+                "a misspelt key is not reported twice")
         }
     }
 }

@@ -32,10 +32,14 @@ enum LoggingUndo: UndoHandler {
         guard descriptor >= 0 else { throw VerificationFailure("cannot open \(payload.log): errno \(errno)") }
         defer { close(descriptor) }
         let line = Array("\(payload.label)\n".utf8)
-        guard write(descriptor, line, line.count) == line.count else { throw VerificationFailure("cannot write \(payload.log)") }
+        guard write(descriptor, line, line.count) == line.count else {
+            throw VerificationFailure("cannot write \(payload.log)")
+        }
         if let hangWhile = payload.hangWhile {
             let end = Date().addingTimeInterval(30)
-            while FileManager.default.fileExists(atPath: hangWhile) && Date() < end { Thread.sleep(forTimeInterval: 0.01) }
+            while FileManager.default.fileExists(atPath: hangWhile) && Date() < end {
+                Thread.sleep(forTimeInterval: 0.01)
+            }
         }
         if let blocker = payload.blocker, FileManager.default.fileExists(atPath: blocker) {
             throw VerificationFailure("\(payload.label) is blocked")
@@ -57,7 +61,9 @@ enum ClusterUndo: UndoHandler {
     typealias Payload = LoggingUndo.Payload
     static let kind = "test.cluster"
     static let actsOnHost = false
-    static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome { try LoggingUndo.undo(payload, context) }
+    static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
+        try LoggingUndo.undo(payload, context)
+    }
     static func verify(_ payload: Payload, _ context: UndoContext) throws {}
 }
 

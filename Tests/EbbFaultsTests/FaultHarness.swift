@@ -2,6 +2,7 @@ import EbbCore
 import EbbFaults
 import Foundation
 import Logging
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,7 +16,8 @@ struct FaultHarness {
     let logger = Logger(label: "ebb.faults-test")
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("ebb-faults-\(UUID().uuidString.prefix(8))")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "ebb-faults-\(UUID().uuidString.prefix(8))")
         runDirectory = directory.appendingPathComponent("state/rollback/1-testrun")
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
     }
@@ -23,12 +25,14 @@ struct FaultHarness {
     func remove() { try? FileManager.default.removeItem(at: directory) }
 
     var suite: SuiteContext {
-        SuiteContext(directory: directory, allowedRoots: [directory.appendingPathComponent("files").path], fixtureNames: [])
+        SuiteContext(
+            directory: directory, allowedRoots: [directory.appendingPathComponent("files").path], fixtureNames: [])
     }
 
     func context(sequence: Int = 1) -> FaultContext {
-        FaultContext(runID: "testrun", runDirectory: runDirectory, sequence: sequence, scenario: "s", suite: suite,
-                     fixturePIDs: [:], logger: logger)
+        FaultContext(
+            runID: "testrun", runDirectory: runDirectory, sequence: sequence, scenario: "s", suite: suite,
+            fixturePIDs: [:], logger: logger)
     }
 
     /// Loads `plugin: parameters` through the real suite loader and returns the configured fault.
@@ -56,8 +60,9 @@ struct FaultHarness {
     }
 
     func verify(_ plan: FaultPlan) throws {
-        try require(catalog.undoHandlers[plan.undoKind]).verify(plan.undoData,
-                                                                UndoContext(runID: "testrun", runDirectory: runDirectory, logger: logger))
+        try require(catalog.undoHandlers[plan.undoKind]).verify(
+            plan.undoData,
+            UndoContext(runID: "testrun", runDirectory: runDirectory, logger: logger))
     }
 
     func file(_ name: String, _ content: String) throws -> String {

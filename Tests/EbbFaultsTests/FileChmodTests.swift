@@ -56,7 +56,11 @@ import Testing
     @Test func badParametersAreRefusedAtLoad() throws {
         let harness = try FaultHarness()
         defer { harness.remove() }
-        #expect { _ = try harness.fault(#"file.chmod: { path: files/a, mode: "999" }"#) } throws: { "\($0)".contains("octal mode") }
-        #expect { _ = try harness.fault(#"file.chmod: { path: /etc/passwd, mode: "000" }"#) } throws: { "\($0)".contains("outside") }
+        #expect { _ = try harness.fault(#"file.chmod: { path: files/a, mode: "999" }"#) } throws: {
+            "\($0)".contains("octal mode")
+        }
+        #expect { _ = try harness.fault(#"file.chmod: { path: /etc/passwd, mode: "000" }"#) } throws: {
+            "\($0)".contains("outside")
+        }
     }
 }

@@ -3,6 +3,7 @@ import EbbFaults
 import EbbTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,7 +34,8 @@ import Glibc
         #expect(try String(contentsOfFile: path, encoding: .utf8) == Self.original)
         #expect((try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) == 0o640)
         #expect(try harness.undo(plan) == .undone, "undo twice is harmless")
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: (path as NSString).deletingLastPathComponent)
+        let leftovers = try FileManager.default.contentsOfDirectory(
+            atPath: (path as NSString).deletingLastPathComponent)
         #expect(leftovers == ["t.conf"], "no restore temp files remain")
     }
 
@@ -43,12 +45,17 @@ import Glibc
         let path = try harness.file("t.conf", Self.original)
         let plan = try harness.inject(try harness.fault("file.truncate: { path: files/t.conf }"))
         let directory = (path as NSString).deletingLastPathComponent
-        for name in [".t.conf.ebb-testrun.restore", ".tmp-.t.conf.ebb-testrun.restore-4242", ".t.conf.ebb-otherrun.restore"] {
+        for name in [
+            ".t.conf.ebb-testrun.restore", ".tmp-.t.conf.ebb-testrun.restore-4242", ".t.conf.ebb-otherrun.restore",
+        ] {
             try "partial".write(toFile: "\(directory)/\(name)", atomically: false, encoding: .utf8)
         }
         #expect(try harness.undo(plan) == .undone)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == [".t.conf.ebb-otherrun.restore", "t.conf"],
-                "this run's half-written restores are gone; another run's file is not ours to delete")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == [
+                ".t.conf.ebb-otherrun.restore", "t.conf",
+            ],
+            "this run's half-written restores are gone; another run's file is not ours to delete")
     }
 
     @Test func undoBeforeInjectChangesNothing() throws {
@@ -70,7 +77,8 @@ import Glibc
         let backup = try require(try plan.undoData.decode([String: JSONValue].self)["backup"]?.description)
         try "tampered".write(toFile: backup, atomically: true, encoding: .utf8)
         #expect(throws: VerificationFailure.self) { _ = try harness.undo(plan) }
-        #expect(try String(contentsOfFile: path, encoding: .utf8) == "", "the damaged backup was not written over the file")
+        #expect(
+            try String(contentsOfFile: path, encoding: .utf8) == "", "the damaged backup was not written over the file")
     }
 
     @Test func aSymlinkLeadingOutOfTheAllowedRootsIsRefused() throws {
@@ -79,8 +87,9 @@ import Glibc
         _ = try harness.file("inside.txt", "x")
         let outside = harness.directory.appendingPathComponent("outside.txt").path
         try "secret".write(toFile: outside, atomically: true, encoding: .utf8)
-        try FileManager.default.createSymbolicLink(atPath: harness.directory.appendingPathComponent("files/link").path,
-                                                   withDestinationPath: outside)
+        try FileManager.default.createSymbolicLink(
+            atPath: harness.directory.appendingPathComponent("files/link").path,
+            withDestinationPath: outside)
         let fault = try harness.fault("file.remove: { path: files/link }")
         #expect(throws: FaultError.self) { try fault.plan(harness.context()) }
         #expect(FileManager.default.fileExists(atPath: outside))
@@ -95,7 +104,9 @@ import Glibc
         let files = harness.directory.appendingPathComponent("files").path
         let before = try available(files)
         let plan = try harness.inject(try harness.fault("disk.fill: { path: files, size: 32M }"))
-        let fill = try FileManager.default.contentsOfDirectory(atPath: files).filter { $0.hasPrefix(".ebb-fill-testrun-") }
+        let fill = try FileManager.default.contentsOfDirectory(atPath: files).filter {
+            $0.hasPrefix(".ebb-fill-testrun-")
+        }
         #expect(fill.count == 1, "one fill file, named after the run")
         #expect(before - (try available(files)) >= 30 << 20, "at least ~32 MiB are taken")
         #expect(try harness.undo(plan) == .undone)
@@ -115,8 +126,9 @@ import Glibc
         let harness = try FaultHarness()
         defer { harness.remove() }
         let flag = harness.directory.appendingPathComponent("flag").path
-        let plan = try harness.inject(try harness.fault(
-            "command: { inject: [touch, flag], rollback: [rm, -f, flag], verify: [sh, -c, \"! test -e flag\"] }"))
+        let plan = try harness.inject(
+            try harness.fault(
+                "command: { inject: [touch, flag], rollback: [rm, -f, flag], verify: [sh, -c, \"! test -e flag\"] }"))
         #expect(FileManager.default.fileExists(atPath: flag))
         #expect(throws: VerificationFailure.self) { try harness.verify(plan) }
         #expect(try harness.undo(plan) == .undone)
@@ -126,7 +138,8 @@ import Glibc
     @Test func aFailingRollbackCommandIsAnUndoFailure() throws {
         let harness = try FaultHarness()
         defer { harness.remove() }
-        let plan = try harness.inject(try harness.fault("command: { inject: [true], rollback: [sh, -c, \"echo nope >&2; exit 7\"] }"))
+        let plan = try harness.inject(
+            try harness.fault("command: { inject: [true], rollback: [sh, -c, \"echo nope >&2; exit 7\"] }"))
         #expect {
             _ = try harness.undo(plan)
         } throws: { error in

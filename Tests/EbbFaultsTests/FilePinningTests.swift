@@ -3,6 +3,7 @@ import EbbFaults
 import EbbTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,27 +28,35 @@ import Glibc
         try FileManager.default.removeItem(atPath: path)
         try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: outside)
         #expect(throws: (any Error).self) { try fault.inject(plan, context) }
-        #expect(try String(contentsOfFile: outside, encoding: .utf8) == "outside content", "the file the symlink points to is untouched")
+        #expect(
+            try String(contentsOfFile: outside, encoding: .utf8) == "outside content",
+            "the file the symlink points to is untouched")
     }
 
     @Test func aDirectorySwappedForASymlinkBeforeRestoreIsNotFollowed() throws {
         let harness = try FaultHarness()
         defer { harness.remove() }
         let files = harness.directory.appendingPathComponent("files")
-        try FileManager.default.createDirectory(at: files.appendingPathComponent("sub"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: files.appendingPathComponent("sub"), withIntermediateDirectories: true)
         try Self.original.write(to: files.appendingPathComponent("sub/t.conf"), atomically: true, encoding: .utf8)
         let plan = try harness.inject(try harness.fault("file.truncate: { path: files/sub/t.conf }"))
         // Someone moves the directory away and puts a symlink to another directory in its place.
         let victim = harness.directory.appendingPathComponent("victim")
         try FileManager.default.createDirectory(at: victim, withIntermediateDirectories: true)
         try "victim content".write(to: victim.appendingPathComponent("t.conf"), atomically: true, encoding: .utf8)
-        try FileManager.default.moveItem(at: files.appendingPathComponent("sub"), to: files.appendingPathComponent("sub.moved"))
-        try FileManager.default.createSymbolicLink(atPath: files.appendingPathComponent("sub").path, withDestinationPath: victim.path)
+        try FileManager.default.moveItem(
+            at: files.appendingPathComponent("sub"), to: files.appendingPathComponent("sub.moved"))
+        try FileManager.default.createSymbolicLink(
+            atPath: files.appendingPathComponent("sub").path, withDestinationPath: victim.path)
 
         #expect(throws: (any Error).self) { _ = try harness.undo(plan) }
-        #expect(try String(contentsOf: victim.appendingPathComponent("t.conf"), encoding: .utf8) == "victim content",
-                "the restore did not write through the symlinked directory")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: victim.path) == ["t.conf"], "no temp file was left in the other directory")
+        #expect(
+            try String(contentsOf: victim.appendingPathComponent("t.conf"), encoding: .utf8) == "victim content",
+            "the restore did not write through the symlinked directory")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: victim.path) == ["t.conf"],
+            "no temp file was left in the other directory")
     }
 
     @Test(.enabled(if: getuid() == 0, "chown to another owner needs root"))
@@ -105,7 +114,9 @@ import Glibc
         let path = try harness.file("real.conf", Self.original)
         try FileManager.default.createSymbolicLink(atPath: path + ".link", withDestinationPath: path)
         let fault = try harness.fault("file.corrupt: { path: files/real.conf.link }")
-        #expect { try fault.plan(harness.context()) } throws: { "\($0)".contains("real.conf.link") && "\($0)".contains("symlink") }
+        #expect { try fault.plan(harness.context()) } throws: {
+            "\($0)".contains("real.conf.link") && "\($0)".contains("symlink")
+        }
         #expect(try String(contentsOfFile: path, encoding: .utf8) == Self.original)
     }
 
@@ -116,7 +127,9 @@ import Glibc
         var plan = try harness.inject(try harness.fault("file.truncate: { path: files/t.conf }"))
         // An old journal's payload: no device/inode, no xattrs.
         guard case .object(var fields) = plan.undoData else { throw Missing() }
-        for key in ["file", "directory", "attributes"] { #expect(fields.removeValue(forKey: key) != nil, "\(key) is recorded now") }
+        for key in ["file", "directory", "attributes"] {
+            #expect(fields.removeValue(forKey: key) != nil, "\(key) is recorded now")
+        }
         plan.undoData = .object(fields)
         #expect(try harness.undo(plan) == .undone)
         #expect(try String(contentsOfFile: path, encoding: .utf8) == Self.original)
@@ -128,12 +141,15 @@ import Glibc
         _ = try harness.file("keep", "")
         let files = harness.directory.appendingPathComponent("files").path
         let plan = try harness.inject(try harness.fault("disk.fill: { path: files, size: 1M }"))
-        let name = try require(try FileManager.default.contentsOfDirectory(atPath: files).first { $0.hasPrefix(".ebb-fill-") })
+        let name = try require(
+            try FileManager.default.contentsOfDirectory(atPath: files).first { $0.hasPrefix(".ebb-fill-") })
         // The fill file is replaced by another file of the same name: not the one the fault made.
         #expect(rename("\(files)/\(name)", "\(files)/moved-fill") == 0)
         try "someone else's".write(toFile: "\(files)/\(name)", atomically: false, encoding: .utf8)
         #expect(throws: (any Error).self) { _ = try harness.undo(plan) }
-        #expect(try String(contentsOfFile: "\(files)/\(name)", encoding: .utf8) == "someone else's", "a file that is not the fill file is never deleted")
+        #expect(
+            try String(contentsOfFile: "\(files)/\(name)", encoding: .utf8) == "someone else's",
+            "a file that is not the fill file is never deleted")
     }
 }
 
@@ -150,7 +166,9 @@ enum Attributes {
     static func get(_ path: String, _ name: String) -> [UInt8]? {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "getxattr") else { return nil }
         var buffer = [UInt8](repeating: 0, count: 256)
-        let count = buffer.withUnsafeMutableBytes { unsafeBitCast(symbol, to: Get.self)(path, name, $0.baseAddress, 256) }
+        let count = buffer.withUnsafeMutableBytes {
+            unsafeBitCast(symbol, to: Get.self)(path, name, $0.baseAddress, 256)
+        }
         return count < 0 ? nil : Array(buffer.prefix(count))
     }
 }

@@ -38,7 +38,10 @@ import Testing
             ("k8s.pod-delete: { count: 1 }", "missing required parameter 'selector'"),
             ("k8s.pod-delete: { selector: app=web, empty: maybe }", "neither fail nor skip"),
             ("k8s.pod-delete: { selector: app=web, max_targets: 0 }", "at least 1"),
-            ("k8s.pod-delete: { selector: app=web, namespace: prod, allowed_namespaces: [shop] }", "not in allowed_namespaces"),
+            (
+                "k8s.pod-delete: { selector: app=web, namespace: prod, allowed_namespaces: [shop] }",
+                "not in allowed_namespaces"
+            ),
             ("k8s.network-outage: { selector: app=web, direction: sideways }", "ingress, egress or both"),
             ("k8s.scale: { name: web, replicas: -1 }", "0 or more"),
             ("k8s.scale: { kind: daemonset, name: web, replicas: 0 }", "neither deployment nor statefulset"),

@@ -1,7 +1,8 @@
-@testable import EbbFaults
 import EbbCore
 import Foundation
 import Testing
+
+@testable import EbbFaults
 
 /// How the network faults read their parameters and what they plan, without touching the
 /// network (the end-to-end NetworkTests measure their effect, as root, in namespaces).
@@ -26,7 +27,8 @@ struct NetworkFaultTests {
             _ = try harness.fault("network.partition: { port: 80, protocol: icmp }")
         } throws: { error in
             let first = (error as? SuiteErrors)?.errors.first
-            return first?.line == 6 && first?.column ?? 0 > 0 && first?.key.hasSuffix("network.partition.protocol") == true
+            return first?.line == 6 && first?.column ?? 0 > 0
+                && first?.key.hasSuffix("network.partition.protocol") == true
         }
     }
 
@@ -34,7 +36,10 @@ struct NetworkFaultTests {
         ("network.partition: { port: 80, protocol: icmp }", "protocol: ports need protocol tcp or udp"),
         ("network.partition: { destination: 10.0.0.300 }", "destination: '10.0.0.300' is not an IP address or CIDR"),
         ("network.partition: { destination: 10.0.0.0/33 }", "destination: '10.0.0.0/33' is not an IP address or CIDR"),
-        ("network.partition: { source: 10.0.0.1, destination: \"fd00::1\" }", "destination: source and destination must both be IPv4 or both IPv6"),
+        (
+            "network.partition: { source: 10.0.0.1, destination: \"fd00::1\" }",
+            "destination: source and destination must both be IPv4 or both IPv6"
+        ),
         ("network.partition: { direction: sideways }", "direction: 'sideways' is not a direction"),
         ("network.partition: { action: ignore }", "action: 'ignore' is not an action"),
         ("network.partition: { netns: \"../etc\" }", "netns: '../etc' is not a network namespace name"),
@@ -44,13 +49,28 @@ struct NetworkFaultTests {
         ("network.bandwidth: { interface: \"a/b\", rate: 8mbit }", "interface: 'a/b' is not an interface name"),
         ("network.delay: { delay: 100ms, jitter: 200ms }", "jitter: jitter must be 0, or from 1ms to the delay"),
         ("network.delay: { delay: 100ms, mechanism: netem }", "mechanism: netem delays an interface: give `interface`"),
-        ("network.delay: { delay: 100ms, mechanism: netem, interface: eth0, port: 80 }", "mechanism: netem delays a whole interface's egress"),
-        ("network.delay: { delay: 100ms, mechanism: nfqueue, interface: eth0 }", "interface: nfqueue delays matching packets, not an interface"),
+        (
+            "network.delay: { delay: 100ms, mechanism: netem, interface: eth0, port: 80 }",
+            "mechanism: netem delays a whole interface's egress"
+        ),
+        (
+            "network.delay: { delay: 100ms, mechanism: nfqueue, interface: eth0 }",
+            "interface: nfqueue delays matching packets, not an interface"
+        ),
         ("process.throttle: { pid: 4242, percent: 0.5 }", "percent: percent must be from 1 to"),
         ("network.delay: { delay: 500us }", "delay: delay must be from 1ms to 10s"),
-        ("network.delay: { delay: 100ms, interface: eth0, port: 5432 }", "interface: `interface` is for netem, which delays a whole interface"),
-        ("network.bandwidth: { interface: eth0, rate: 8mbit, burst: 1000 }", "burst: burst must be at least 1600 bytes"),
-        ("network.partition: { destination: 10.0.0.0/+24 }", "destination: '10.0.0.0/+24' is not an IP address or CIDR"),
+        (
+            "network.delay: { delay: 100ms, interface: eth0, port: 5432 }",
+            "interface: `interface` is for netem, which delays a whole interface"
+        ),
+        (
+            "network.bandwidth: { interface: eth0, rate: 8mbit, burst: 1000 }",
+            "burst: burst must be at least 1600 bytes"
+        ),
+        (
+            "network.partition: { destination: 10.0.0.0/+24 }",
+            "destination: '10.0.0.0/+24' is not an IP address or CIDR"
+        ),
     ])
     func badParametersAreRefusedWithTheReason(yaml: String, expected: String) throws {
         let message = try error(yaml)
@@ -96,10 +116,15 @@ struct NetworkFaultTests {
         #expect(first.handle != second.handle)
         #expect(first.handle.hasPrefix("e") && first.handle.hasSuffix(":"))
         let match = PacketMatch(direction: .egress, transport: .udp, port: 53)
-        let delay = DelayStop.Payload(namespace: NetworkNamespace(name: "no-such-namespace-\(UUID().uuidString.prefix(6))"),
-                                      runID: "0badcafe", sequence: 3, match: match)
+        let delay = DelayStop.Payload(
+            namespace: NetworkNamespace(name: "no-such-namespace-\(UUID().uuidString.prefix(6))"),
+            runID: "0badcafe", sequence: 3, match: match)
         #expect(delay.rules.map(\.tool) == ["iptables", "ip6tables"])
-        #expect(delay.rules.allSatisfy { $0.chain == "OUTPUT" && $0.arguments.contains("--queue-bypass") && $0.arguments.contains("ebb:0badcafe/3") })
+        #expect(
+            delay.rules.allSatisfy {
+                $0.chain == "OUTPUT" && $0.arguments.contains("--queue-bypass")
+                    && $0.arguments.contains("ebb:0badcafe/3")
+            })
         #expect(delay.queue >= 1000)
     }
 
@@ -107,8 +132,9 @@ struct NetworkFaultTests {
         let harness = try FaultHarness()
         defer { harness.remove() }
         let fault = try harness.fault("network.delay: { delay: 80ms, jitter: 5ms, protocol: udp, port: 53 }")
-        let context = FaultContext(runID: FaultContext.dryRunID, runDirectory: harness.runDirectory, sequence: 1, scenario: "s",
-                                   suite: harness.suite, fixturePIDs: [:], logger: harness.logger)
+        let context = FaultContext(
+            runID: FaultContext.dryRunID, runDirectory: harness.runDirectory, sequence: 1, scenario: "s",
+            suite: harness.suite, fixturePIDs: [:], logger: harness.logger)
         let plan = try fault.plan(context)
         #expect(plan.undoKind == DelayStop.kind)
         #expect(plan.target.contains("delayed 80 ms +/- 5 ms (NFQUEUE"), "\(plan.target)")

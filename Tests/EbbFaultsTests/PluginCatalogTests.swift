@@ -1,7 +1,8 @@
 import EbbCore
-@testable import EbbFaults
 import Foundation
 import Testing
+
+@testable import EbbFaults
 
 /// The standard catalog registers every undo kind a plugin's plans can name, under the kind
 /// strings old journals hold.
@@ -23,7 +24,8 @@ import Testing
         for plugin in catalog.sortedPlugins {
             #expect(!plugin.undoHandlers.isEmpty, "\(plugin.id) names no undo handler")
             for handler in plugin.undoHandlers {
-                let registered = try #require(catalog.undoHandlers[handler.kind], "\(plugin.id): undo kind \(handler.kind) is not registered")
+                let registered = try #require(
+                    catalog.undoHandlers[handler.kind], "\(plugin.id): undo kind \(handler.kind) is not registered")
                 #expect(registered.kind == handler.kind)
                 #expect(registered.actsOnHost == handler.actsOnHost, "\(handler.kind)")
             }
@@ -37,7 +39,10 @@ import Testing
         // Kinds no plugin names are registered on purpose only: the setup records' and those of
         // faults on remote hosts (any plugin's, run there).
         let fromPlugins = Set(catalog.plugins.values.flatMap { $0.undoHandlers.map { $0.kind } })
-        #expect(Set(catalog.undoHandlers.keys).subtracting(fromPlugins) == ["fixture.stop", "remote.fault", "remote.nothing"])
+        #expect(
+            Set(catalog.undoHandlers.keys).subtracting(fromPlugins) == [
+                "fixture.stop", "remote.fault", "remote.nothing",
+            ])
     }
 
     /// A record of each registered kind, written and read back as the journal does, finds the
@@ -45,16 +50,18 @@ import Testing
     @Test func everyRegisteredKindRoundTrips() throws {
         for (kind, handler) in catalog.undoHandlers {
             #expect(handler.kind == kind)
-            let record = UndoRecord(runID: "r", sequence: 1, scenario: "s", fault: "f", plugin: "p", target: "t",
-                                    kind: kind, data: .null, state: .armed, armedAt: Date(), deadline: Date())
+            let record = UndoRecord(
+                runID: "r", sequence: 1, scenario: "s", fault: "f", plugin: "p", target: "t",
+                kind: kind, data: .null, state: .armed, armedAt: Date(), deadline: Date())
             let read = try JSONDecoder().decode(UndoRecord.self, from: JSONEncoder().encode(record))
             #expect(catalog.undoHandlers[read.kind]?.kind == kind)
         }
     }
 
     @Test func typedPlanTakesItsKindFromTheHandler() throws {
-        let plan = try FaultPlan(target: "fixture a", undo: ProcessResume.self, payload: ProcessResume.Payload(targets: []),
-                                 undoSummary: "SIGCONT fixture a")
+        let plan = try FaultPlan(
+            target: "fixture a", undo: ProcessResume.self, payload: ProcessResume.Payload(targets: []),
+            undoSummary: "SIGCONT fixture a")
         #expect(plan.undoKind == "process.resume")
     }
 }

@@ -3,6 +3,7 @@ import EbbFaults
 import EbbTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -50,12 +51,19 @@ import Glibc
         defer { sleeper.end() }
         // The record names this pid with another start time: the process it meant is gone.
         let start = try require(ProcessTable.snapshot(sleeper.pid)).startTime
-        let payload: JSONValue = .object(["targets": .array([.object([
-            "pid": .number(Double(sleeper.pid)), "startTime": .number(Double(start + 1)), "name": .string("sleep")])])])
+        let payload: JSONValue = .object([
+            "targets": .array([
+                .object([
+                    "pid": .number(Double(sleeper.pid)), "startTime": .number(Double(start + 1)),
+                    "name": .string("sleep"),
+                ])
+            ])
+        ])
         kill(sleeper.pid, SIGSTOP)
         #expect(eventually { sleeper.state == "T" })
         let handler = try require(harness.catalog.undoHandlers["process.resume"])
-        _ = try handler.undo(payload, UndoContext(runID: "testrun", runDirectory: harness.runDirectory, logger: harness.logger))
+        _ = try handler.undo(
+            payload, UndoContext(runID: "testrun", runDirectory: harness.runDirectory, logger: harness.logger))
         #expect(sleeper.state == "T", "SIGCONT went nowhere: the recorded process is not this one")
         kill(sleeper.pid, SIGCONT)
     }
@@ -81,15 +89,17 @@ import Glibc
         let pidfile = harness.directory.appendingPathComponent("restarted.pid").path
         let sleeper = try Sleeper(marker)
         defer { sleeper.end() }
-        let fault = try harness.fault("""
-        process.kill: { match: "sleep \(marker)", restart: [sh, -c, "sleep \(marker) & echo $! > \(pidfile)"], restart_timeout: 5s }
-        """)
+        let fault = try harness.fault(
+            """
+            process.kill: { match: "sleep \(marker)", restart: [sh, -c, "sleep \(marker) & echo $! > \(pidfile)"], restart_timeout: 5s }
+            """)
         let plan = try harness.inject(fault)
         #expect(ChildProcess.wait(sleeper.pid, timeout: .seconds(5)) == 128 + SIGKILL)
         #expect(try harness.undo(plan) == .undone, "restart ran and verification found the target")
         // The restart command's shell writes the pidfile as it starts the new target.
         #expect(eventually { ((try? String(contentsOfFile: pidfile, encoding: .utf8)) ?? "").hasSuffix("\n") })
-        let restarted = try require(Int32(try String(contentsOfFile: pidfile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let restarted = try require(
+            Int32(try String(contentsOfFile: pidfile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         defer { kill(restarted, SIGKILL) }
         #expect(ProcessTable.snapshot(restarted)?.commandLine == ["sleep", marker])
         try FileManager.default.removeItem(atPath: pidfile)

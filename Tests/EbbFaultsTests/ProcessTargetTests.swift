@@ -3,6 +3,7 @@ import EbbFaults
 import EbbTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -41,9 +42,10 @@ import Glibc
         // "not running" (as a retry or the guardian would, mid-restart). `$m` keeps the script
         // itself from matching.
         let script = "echo started >> \(count); while [ ! -e \(gate) ]; do sleep 0.05; done; m=\(marker); exec sleep $m"
-        let fault = try harness.fault("""
-        process.kill: { match: "sleep \(marker)", restart: [sh, -c, "\(script)"], restart_timeout: 10s }
-        """)
+        let fault = try harness.fault(
+            """
+            process.kill: { match: "sleep \(marker)", restart: [sh, -c, "\(script)"], restart_timeout: 10s }
+            """)
         let plan = try harness.inject(fault)
         #expect(ChildProcess.wait(sleeper.pid, timeout: .seconds(5)) == 128 + SIGKILL)
         let handler = try require(harness.catalog.undoHandlers[plan.undoKind])
@@ -77,9 +79,10 @@ import Glibc
         // Preflight in a later tick than the bystander's start, as a real hold would be.
         let bystanderBorn = try require(ProcessTable.snapshot(bystander.pid)).startTime
         #expect(eventually { ticksSinceBoot() > bystanderBorn })
-        let fault = try harness.fault("""
-        process.kill: { match: "sleep \(marker)", restart: [sh, -c, "exit 0"], restart_timeout: 1s }
-        """)
+        let fault = try harness.fault(
+            """
+            process.kill: { match: "sleep \(marker)", restart: [sh, -c, "exit 0"], restart_timeout: 1s }
+            """)
         let plan = try harness.inject(fault)
         #expect(ChildProcess.wait(target.pid, timeout: .seconds(5)) == 128 + SIGKILL)
         #expect(ProcessTable.snapshot(bystander.pid)?.isGone == false)

@@ -1,14 +1,17 @@
 import EbbCore
-@testable import EbbKubernetes
 import Foundation
 import Testing
+
+@testable import EbbKubernetes
+
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A temporary folder for one kubeconfig and the files it names; removed at the end.
 final class ConfigFolder {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("ebb-kubeconfig-\(UUID().uuidString.prefix(8))")
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "ebb-kubeconfig-\(UUID().uuidString.prefix(8))")
 
     init() throws { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) }
 
@@ -51,7 +54,8 @@ func base64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
 
     @Test func tokenUserOfTheCurrentContext() throws {
         let folder = try ConfigFolder()
-        let path = try folder.write("config", Self.kubeconfig(users: "- name: u1\n  user: {token: abc123}\n- name: u2\n  user: {token: other}"))
+        let path = try folder.write(
+            "config", Self.kubeconfig(users: "- name: u1\n  user: {token: abc123}\n- name: u2\n  user: {token: other}"))
         let config = try KubeConfigFile(path: path).config(context: nil)
         #expect(config.context == "dev")
         #expect(config.server.absoluteString == "https://10.0.0.1:6443")
@@ -64,12 +68,15 @@ func base64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
 
     @Test func namedContextPicksItsClusterAndUser() throws {
         let folder = try ConfigFolder()
-        let path = try folder.write("config", Self.kubeconfig(users: "- name: u1\n  user: {token: abc}\n- name: u2\n  user: {token: second}"))
+        let path = try folder.write(
+            "config", Self.kubeconfig(users: "- name: u1\n  user: {token: abc}\n- name: u2\n  user: {token: second}"))
         let config = try ClusterSource(kubeconfig: path, context: "other").load()
         #expect(config.context == "other")
         #expect(config.server.absoluteString == "http://127.0.0.1:8001")
         #expect(config.namespace == nil)
-        guard case .token("second") = config.credentials else { Issue.record("wrong credentials \(config.credentials)"); return }
+        guard case .token("second") = config.credentials else {
+            Issue.record("wrong credentials \(config.credentials)"); return
+        }
     }
 
     @Test func unknownContextNamesTheFileAndTheContextsThereAre() throws {
@@ -83,10 +90,13 @@ func base64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
 
     @Test func clientCertificateAndKeyAsData() throws {
         let folder = try ConfigFolder()
-        let users = "- name: u1\n  user:\n    client-certificate-data: \(base64(TestPEM.certificate))\n    client-key-data: \(base64(TestPEM.key))"
+        let users =
+            "- name: u1\n  user:\n    client-certificate-data: \(base64(TestPEM.certificate))\n    client-key-data: \(base64(TestPEM.key))"
         let path = try folder.write("config", Self.kubeconfig(users: users))
         let config = try KubeConfigFile(path: path).config(context: "dev")
-        guard case .clientCertificate(let certificate, let key) = config.credentials else { Issue.record("no client certificate"); return }
+        guard case .clientCertificate(let certificate, let key) = config.credentials else {
+            Issue.record("no client certificate"); return
+        }
         #expect(certificate == Array(TestPEM.certificate.utf8))
         #expect(key == Array(TestPEM.key.utf8))
         // The material is usable TLS material: the client accepts it.
@@ -100,10 +110,15 @@ func base64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
         try folder.write("client.key", TestPEM.key)
         try folder.write("ca.crt", TestPEM.certificate)
         let users = "- name: u1\n  user:\n    client-certificate: client.crt\n    client-key: client.key"
-        let path = try folder.write("config", Self.kubeconfig(users: users).replacingOccurrences(
-            of: "server: https://10.0.0.1:6443", with: "server: https://10.0.0.1:6443\n    certificate-authority: ca.crt"))
+        let path = try folder.write(
+            "config",
+            Self.kubeconfig(users: users).replacingOccurrences(
+                of: "server: https://10.0.0.1:6443",
+                with: "server: https://10.0.0.1:6443\n    certificate-authority: ca.crt"))
         let config = try KubeConfigFile(path: path).config(context: nil)
-        guard case .clientCertificate(let certificate, _) = config.credentials else { Issue.record("no client certificate"); return }
+        guard case .clientCertificate(let certificate, _) = config.credentials else {
+            Issue.record("no client certificate"); return
+        }
         #expect(certificate == Array(TestPEM.certificate.utf8))
         #expect(config.certificateAuthority == Array(TestPEM.certificate.utf8))
         let client = try KubeClient(config: config)
@@ -114,21 +129,26 @@ func base64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
         let folder = try ConfigFolder()
         let text = Self.kubeconfig(users: "- name: u1\n  user: {token: t}").replacingOccurrences(
             of: "server: https://10.0.0.1:6443",
-            with: "server: https://10.0.0.1:6443\n    certificate-authority-data: \(base64(TestPEM.certificate))\n    insecure-skip-tls-verify: true")
+            with:
+                "server: https://10.0.0.1:6443\n    certificate-authority-data: \(base64(TestPEM.certificate))\n    insecure-skip-tls-verify: true"
+        )
         let config = try KubeConfigFile(path: try folder.write("config", text)).config(context: nil)
         #expect(config.certificateAuthority == Array(TestPEM.certificate.utf8))
         #expect(config.skipsTLSVerification)
     }
 
     @Test func unusableTLSMaterialIsRefusedNamingTheContext() throws {
-        let config = KubeConfig(context: "broken", server: URL(string: "https://10.0.0.1")!, certificateAuthority: Array("not a pem".utf8))
+        let config = KubeConfig(
+            context: "broken", server: URL(string: "https://10.0.0.1")!, certificateAuthority: Array("not a pem".utf8))
         let error = #expect(throws: KubeConfigError.self) { try KubeClient(config: config) }
         #expect(error?.description.contains("context broken") == true)
     }
 
     @Test func certificateWithoutKeyIsRefused() throws {
         let folder = try ConfigFolder()
-        let path = try folder.write("config", Self.kubeconfig(users: "- name: u1\n  user:\n    client-certificate-data: \(base64(TestPEM.certificate))"))
+        let path = try folder.write(
+            "config",
+            Self.kubeconfig(users: "- name: u1\n  user:\n    client-certificate-data: \(base64(TestPEM.certificate))"))
         #expect(throws: KubeConfigError.self) { try KubeConfigFile(path: path).config(context: nil) }
     }
 
@@ -144,22 +164,24 @@ func base64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
     @Test func execPluginRunsWithItsArgumentsAndEnvironment() throws {
         let folder = try ConfigFolder()
         // The plugin proves it got its argument, its env and the exec info before printing a token.
-        try folder.write("plugin.sh", """
+        try folder.write(
+            "plugin.sh",
+            """
             #!/bin/sh
             echo "this goes to stderr" >&2
             case "$KUBERNETES_EXEC_INFO" in *ExecCredential*) ;; *) exit 3 ;; esac
             printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s-%s"}}' "$1" "$PLUGIN_REGION"
             """, executable: true)
         let users = """
-        - name: u1
-          user:
-            exec:
-              apiVersion: client.authentication.k8s.io/v1
-              command: ./plugin.sh
-              args: [eks]
-              env:
-              - {name: PLUGIN_REGION, value: eu-west-1}
-        """
+            - name: u1
+              user:
+                exec:
+                  apiVersion: client.authentication.k8s.io/v1
+                  command: ./plugin.sh
+                  args: [eks]
+                  env:
+                  - {name: PLUGIN_REGION, value: eu-west-1}
+            """
         let path = try folder.write("config", Self.kubeconfig(users: users))
         guard case .token(let token) = try KubeConfigFile(path: path).config(context: nil).credentials else {
             Issue.record("no token from the plugin"); return
@@ -171,7 +193,9 @@ func base64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
         let folder = try ConfigFolder()
         let count = folder.url.appendingPathComponent("runs").path
         // Each run appends a line; the token says which run made it.
-        try folder.write("plugin.sh", """
+        try folder.write(
+            "plugin.sh",
+            """
             #!/bin/sh
             echo run >> '\(count)'
             printf '{"kind":"ExecCredential","status":{"token":"run-%s","expirationTimestamp":"%s"}}' "$(wc -l < '\(count)' | tr -d ' ')" "$1"
@@ -179,7 +203,9 @@ func base64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
         func token(expiring: String) throws -> String? {
             let users = "- name: u1\n  user:\n    exec:\n      command: ./plugin.sh\n      args: [\"\(expiring)\"]"
             let path = try folder.write("config-\(expiring.prefix(4))", Self.kubeconfig(users: users))
-            guard case .token(let token) = try KubeConfigFile(path: path).config(context: nil).credentials else { return nil }
+            guard case .token(let token) = try KubeConfigFile(path: path).config(context: nil).credentials else {
+                return nil
+            }
             return token
         }
         #expect(try token(expiring: "2999-01-01T00:00:00Z") == "run-1")
@@ -203,10 +229,14 @@ func base64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
         try folder.write("token", "sa-token\n")
         try folder.write("ca.crt", TestPEM.certificate)
         try folder.write("namespace", "chaos\n")
-        let environment = ["KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443", "EBB_SERVICEACCOUNT_DIR": folder.url.path]
+        let environment = [
+            "KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443",
+            "EBB_SERVICEACCOUNT_DIR": folder.url.path,
+        ]
         #expect(InClusterConfig.isAvailable(environment: environment))
         // With no kubeconfig anywhere, a source falls back to the service account.
-        let config = try ClusterSource().load(environment: environment.merging(["HOME": folder.url.appendingPathComponent("nohome").path]) { a, _ in a })
+        let config = try ClusterSource().load(
+            environment: environment.merging(["HOME": folder.url.appendingPathComponent("nohome").path]) { a, _ in a })
         #expect(config.context == "in-cluster")
         #expect(config.server.absoluteString == "https://10.96.0.1:443")
         #expect(config.namespace == "chaos")
@@ -218,7 +248,9 @@ func base64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
         let folder = try ConfigFolder()
         let path = try folder.write("config", Self.kubeconfig(users: "- name: u1\n  user: {token: a}"))
         let pinned = ClusterSource(context: "dev").pinned(environment: ["KUBECONFIG": "\(path):/elsewhere"])
-        #expect(pinned.kubeconfig == path && pinned.context == "dev" && pinned.server == "https://10.0.0.1:6443", "\(pinned)")
+        #expect(
+            pinned.kubeconfig == path && pinned.context == "dev" && pinned.server == "https://10.0.0.1:6443",
+            "\(pinned)")
     }
 
     @Test func aPinnedSourceKeepsItsContextAndRefusesAnotherServer() throws {
@@ -231,7 +263,10 @@ func base64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
         _ = try folder.write("config", Self.kubeconfig(users: users, current: "other"))
         #expect(try pinned.load().server.absoluteString == "https://10.0.0.1:6443")
         // The same context pointed at another server is refused, not acted on.
-        _ = try folder.write("config", Self.kubeconfig(users: users).replacingOccurrences(of: "https://10.0.0.1:6443", with: "https://10.9.9.9:6443"))
+        _ = try folder.write(
+            "config",
+            Self.kubeconfig(users: users).replacingOccurrences(
+                of: "https://10.0.0.1:6443", with: "https://10.9.9.9:6443"))
         #expect {
             _ = try pinned.load()
         } throws: { error in

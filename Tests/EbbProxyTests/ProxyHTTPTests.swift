@@ -3,13 +3,16 @@ import EbbProxy
 import EbbTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
 
 @Suite("Proxy HTTP faults and undo", .serialized, .ownThread)
 struct ProxyHTTPTests {
-    @Test("status 503 for a share of matching requests: ratio within tolerance over 1,000 requests, none reaches the demo target")
+    @Test(
+        "status 503 for a share of matching requests: ratio within tolerance over 1,000 requests, none reaches the demo target"
+    )
     func statusRatio() throws {
         let harness = try ProxyHarness(upstreamPort: SharedDemoTarget.fresh())
         defer { harness.stop() }
@@ -20,7 +23,8 @@ struct ProxyHTTPTests {
             return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
         }
         let before = try served()
-        let plan = try harness.inject("proxy.http: { proxy: api, method: GET, path: /healthz, ratio: 0.3, status: 503, body: down }")
+        let plan = try harness.inject(
+            "proxy.http: { proxy: api, method: GET, path: /healthz, ratio: 0.3, status: 503, body: down }")
         var statuses: [Int: Int] = [:]
         for _ in 0..<1000 {
             let response = try require(client.get("/healthz"))
@@ -88,18 +92,24 @@ struct ProxyHTTPTests {
         struct Owner: Codable { var pid: Int32; var startTime: UInt64? }
         struct Payload: Codable { var proxy: String; var listen: String; var rule: String; var owner: Owner }
         let handler = try require(PluginCatalog.proxies.undoHandlers["proxy.remove"])
-        let context = UndoContext(runID: "gone-run", runDirectory: URL(fileURLWithPath: "/tmp"), logger: .init(label: "t"))
+        let context = UndoContext(
+            runID: "gone-run", runDirectory: URL(fileURLWithPath: "/tmp"), logger: .init(label: "t"))
         let dead = try ChildProcess.spawn(["true"])
         _ = ChildProcess.wait(dead, timeout: .seconds(5))
-        let outcome = try handler.undo(try JSONValue(encoding: Payload(proxy: "api", listen: "127.0.0.1:1", rule: "gone-run/1",
-                                                                      owner: Owner(pid: dead, startTime: nil))), context)
+        let outcome = try handler.undo(
+            try JSONValue(
+                encoding: Payload(
+                    proxy: "api", listen: "127.0.0.1:1", rule: "gone-run/1",
+                    owner: Owner(pid: dead, startTime: nil))), context)
         guard case .gone(let reason) = outcome else { Issue.record("expected gone, got \(outcome)"); return }
         #expect(reason.contains("proxy gone with the runner") && reason.contains("connection refused"))
 
         let sleeper = try Sleeper()
         defer { sleeper.end() }
-        let live = try JSONValue(encoding: Payload(proxy: "api", listen: "127.0.0.1:1", rule: "gone-run/1",
-                                                   owner: Owner(pid: sleeper.pid, startTime: ProcessTable.snapshot(sleeper.pid)?.startTime)))
+        let live = try JSONValue(
+            encoding: Payload(
+                proxy: "api", listen: "127.0.0.1:1", rule: "gone-run/1",
+                owner: Owner(pid: sleeper.pid, startTime: ProcessTable.snapshot(sleeper.pid)?.startTime)))
         #expect(throws: VerificationFailure.self) { try handler.undo(live, context) }
     }
 
@@ -107,10 +117,13 @@ struct ProxyHTTPTests {
     func stop() throws {
         let harness = try ProxyHarness(upstreamPort: SharedDemoTarget.port)
         defer { harness.stop() }
-        let spec = try require(try ProxiesReaderTests.load("""
-            proxies:
-              - { name: web, listen: "127.0.0.1:\(try freePort())", upstream: "127.0.0.1:\(SharedDemoTarget.port)" }
-            """, faultOn: "web", loader: harness.loader).first)
+        let spec = try require(
+            try ProxiesReaderTests.load(
+                """
+                proxies:
+                  - { name: web, listen: "127.0.0.1:\(try freePort())", upstream: "127.0.0.1:\(SharedDemoTarget.port)" }
+                """, faultOn: "web", loader: harness.loader
+            ).first)
         let plan = try spec.plan(runID: harness.runID)
         try spec.start(plan, runID: harness.runID, logger: harness.logger)
         let port = try require(ProxyAddress(try plan.undoData.decode(ProxyStop.Payload.self).listen)).port

@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,7 +20,9 @@ func freePort() throws -> Int {
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+        }
     }
     guard bound else { throw Missing() }
     return Int(UInt16(bigEndian: address.sin_port))
@@ -50,7 +53,9 @@ final class TestUpstream: @unchecked Sendable {
         channel = try ServerBootstrap(group: group)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(UpstreamHandler(blob: blob)) }
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler(blob: blob))
+                }
             }
             .bind(host: "127.0.0.1", port: 0).wait()
     }
@@ -105,7 +110,9 @@ final class TestClient: @unchecked Sendable {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         let connected = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
         }
         guard connected else {
             close(fd)
@@ -120,7 +127,9 @@ final class TestClient: @unchecked Sendable {
     func send(_ bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let sent = bytes[offset...].withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             guard sent > 0 else { return }
             offset += sent
         }
@@ -169,7 +178,8 @@ final class TestClient: @unchecked Sendable {
             let text = String(decoding: response, as: UTF8.self)
             guard let headEnd = text.range(of: "\r\n\r\n") else { continue }
             let head = text[..<headEnd.lowerBound]
-            let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+            let length =
+                head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
                 .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
             let bodyStart = text.utf8.distance(from: text.startIndex, to: headEnd.upperBound)
             if response.count - bodyStart < length {
@@ -186,7 +196,8 @@ final class TestClient: @unchecked Sendable {
 /// its own (tests run in parallel in one process), with faults loaded through the real suite
 /// loader and undone from their records alone, the services reaching both through their contexts.
 struct ProxyHarness {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ebb-proxy-\(UUID().uuidString.prefix(8))")
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "ebb-proxy-\(UUID().uuidString.prefix(8))")
     let runID = "proxytest-\(UUID().uuidString.prefix(8))"
     let services = LiveServices()
     let catalog = PluginCatalog.proxies
@@ -195,8 +206,9 @@ struct ProxyHarness {
 
     init(upstreamPort: Int, logger: Logger = Logger(label: "ebb.proxy-test")) throws {
         self.logger = logger
-        proxy = FaultProxy(name: "api", listen: ProxyAddress(host: "127.0.0.1", port: 0),
-                           upstream: ProxyAddress(host: "127.0.0.1", port: upstreamPort), logger: logger)
+        proxy = FaultProxy(
+            name: "api", listen: ProxyAddress(host: "127.0.0.1", port: 0),
+            upstream: ProxyAddress(host: "127.0.0.1", port: upstreamPort), logger: logger)
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
         try proxy.start()
         services.add(proxy, runID: runID, name: "api")
@@ -209,23 +221,25 @@ struct ProxyHarness {
 
     func fault(_ yaml: String) throws -> any Fault {
         let text = """
-        proxies:
-          - { name: api, listen: "127.0.0.1:\(port)", upstream: "\(proxy.upstream)" }
-        scenarios:
-          - name: s
-            duration: 1s
-            faults:
-              - \(yaml)
+            proxies:
+              - { name: api, listen: "127.0.0.1:\(port)", upstream: "\(proxy.upstream)" }
+            scenarios:
+              - name: s
+                duration: 1s
+                faults:
+                  - \(yaml)
 
-        """
-        return try loader.load(text: text, path: directory.appendingPathComponent("suite.yaml").path).scenarios[0].faults[0].fault
+            """
+        return try loader.load(text: text, path: directory.appendingPathComponent("suite.yaml").path).scenarios[0]
+            .faults[0].fault
     }
 
     func inject(_ yaml: String, sequence: Int = 1) throws -> FaultPlan {
         let fault = try fault(yaml)
         let suite = SuiteContext(directory: directory, allowedRoots: [], fixtureNames: [], proxyNames: ["api"])
-        let context = FaultContext(runID: runID, runDirectory: runDirectory, sequence: sequence, scenario: "s",
-                                   suite: suite, fixturePIDs: [:], logger: logger, services: services)
+        let context = FaultContext(
+            runID: runID, runDirectory: runDirectory, sequence: sequence, scenario: "s",
+            suite: suite, fixturePIDs: [:], logger: logger, services: services)
         let plan = try fault.plan(context)
         try fault.inject(plan, context)
         return plan

@@ -33,7 +33,8 @@ struct ProxyToxicTests {
         defer { harness.stop() }
         let client = try TestClient(port: harness.port)
         let clean = median((0..<20).map { _ in seconds { _ = client.get("/healthz") } })
-        _ = try harness.inject("proxy.toxic: { proxy: api, toxic: latency, direction: upstream, latency: 150ms, jitter: 20ms }")
+        _ = try harness.inject(
+            "proxy.toxic: { proxy: api, toxic: latency, direction: upstream, latency: 150ms, jitter: 20ms }")
         let times = (0..<21).map { _ in seconds { #expect(client.get("/healthz")?.status == 200) } }
         let samples = times.map { $0 - clean }
         #expect(abs(median(samples) - 0.15) <= 0.03, "median added \(median(samples))s")
@@ -76,7 +77,9 @@ struct ProxyToxicTests {
         let fresh = try TestClient(port: harness.port)
         fresh.send("x")
         let outcome = fresh.receive(timeout: .seconds(5))
-        #expect(outcome.ending == .reset && outcome.bytes == Array("x".utf8) || outcome.ending == .reset && outcome.bytes.isEmpty)
+        #expect(
+            outcome.ending == .reset && outcome.bytes == Array("x".utf8)
+                || outcome.ending == .reset && outcome.bytes.isEmpty)
         #expect(try harness.undo(plan) == .undone)
         let after = try TestClient(port: harness.port)
         after.send("clean")
@@ -124,7 +127,8 @@ struct ProxyToxicTests {
         defer { upstream.stop() }
         let harness = try ProxyHarness(upstreamPort: upstream.port)
         defer { harness.stop() }
-        _ = try harness.inject("proxy.toxic: { proxy: api, toxic: slicer, average_size: 1000, size_variation: 200, delay: 30ms }")
+        _ = try harness.inject(
+            "proxy.toxic: { proxy: api, toxic: slicer, average_size: 1000, size_variation: 200, delay: 30ms }")
         let client = try TestClient(port: harness.port)
         var received: [UInt8] = []
         var arrivals = 0
@@ -184,7 +188,8 @@ struct ProxyToxicTests {
         let old = try TestClient(port: harness.port)
         let plans = [
             try harness.inject("proxy.toxic: { proxy: api, toxic: latency, latency: 20ms, jitter: 5ms }", sequence: 1),
-            try harness.inject("proxy.toxic: { proxy: api, toxic: slicer, average_size: 512, direction: upstream }", sequence: 2),
+            try harness.inject(
+                "proxy.toxic: { proxy: api, toxic: slicer, average_size: 512, direction: upstream }", sequence: 2),
             try harness.inject("proxy.toxic: { proxy: api, toxic: bandwidth, rate: 10M }", sequence: 3),
         ]
         old.send("during")

@@ -3,6 +3,7 @@ import EbbProxy
 import EbbTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,7 +12,9 @@ import Glibc
 /// arrives, with real TCP traffic.
 @Suite("Proxy zero-copy relay", .serialized, .ownThread)
 struct ProxyZeroCopyTests {
-    @Test("a clean connection is relayed in the kernel: 8 MiB echoed intact, nothing held in Ebb's memory, a half-close passes")
+    @Test(
+        "a clean connection is relayed in the kernel: 8 MiB echoed intact, nothing held in Ebb's memory, a half-close passes"
+    )
     func cleanConnectionIsSpliced() throws {
         let upstream = try TestUpstream()
         defer { upstream.stop() }
@@ -34,7 +37,9 @@ struct ProxyZeroCopyTests {
         #expect(eventually { harness.proxy.connectionCount == 0 })
     }
 
-    @Test("a toxic takes an open spliced connection to the NIO path with the bytes in its pipes: none lost or reordered; after undo new connections are spliced again")
+    @Test(
+        "a toxic takes an open spliced connection to the NIO path with the bytes in its pipes: none lost or reordered; after undo new connections are spliced again"
+    )
     func handOffKeepsEveryByte() throws {
         let blob = randomBytes(16 << 20)
         let upstream = try TestUpstream(sending: blob)
@@ -46,8 +51,9 @@ struct ProxyZeroCopyTests {
         var received = client.receive(upTo: 1 << 20).bytes
         #expect(harness.proxy.zeroCopyConnectionCount == 1)
         let plan = try harness.inject("proxy.toxic: { proxy: api, toxic: latency, latency: 1ms }")
-        #expect(harness.proxy.zeroCopyConnectionCount == 0 && harness.proxy.connectionCount == 1,
-                "the open connection moved to the NIO path before the toxic counts as applied")
+        #expect(
+            harness.proxy.zeroCopyConnectionCount == 0 && harness.proxy.connectionCount == 1,
+            "the open connection moved to the NIO path before the toxic counts as applied")
         received += client.receive(upTo: blob.count - received.count, timeout: .seconds(10)).bytes
         #expect(received.count == blob.count)
         let intact = received == blob
@@ -63,8 +69,9 @@ struct ProxyZeroCopyTests {
     /// relay), or before the client connects (NIO from the start).
     enum ToxicArrival: String, CaseIterable { case midDownload, beforeConnecting }
 
-    @Test("a client that half-closed gets every byte of a download and then the end, with a toxic arriving",
-          arguments: ToxicArrival.allCases)
+    @Test(
+        "a client that half-closed gets every byte of a download and then the end, with a toxic arriving",
+        arguments: ToxicArrival.allCases)
     func halfClosedDownload(_ arrival: ToxicArrival) throws {
         let blob = randomBytes(8 << 20)
         let upstream = try TestUpstream(sending: blob)
@@ -98,15 +105,18 @@ struct ProxyZeroCopyTests {
         #expect(eventually { harness.proxy.connectionCount == 0 })
         let warnings = log.messages(at: .warning)
         #expect(warnings.count == 1, "\(warnings)")
-        #expect(warnings.first?.contains("upstream 127.0.0.1:\(upstreamPort) unreachable (Connection refused)") == true, "\(warnings)")
+        #expect(
+            warnings.first?.contains("upstream 127.0.0.1:\(upstreamPort) unreachable (Connection refused)") == true,
+            "\(warnings)")
     }
 
     @Test("an upstream named localhost is reached on whichever of its addresses listens")
     func upstreamByName() throws {
         let upstream = try TestUpstream()  // 127.0.0.1 only; localhost may resolve to ::1 first
         defer { upstream.stop() }
-        let proxy = FaultProxy(name: "named", listen: ProxyAddress(host: "127.0.0.1", port: 0),
-                               upstream: ProxyAddress(host: "localhost", port: upstream.port))
+        let proxy = FaultProxy(
+            name: "named", listen: ProxyAddress(host: "127.0.0.1", port: 0),
+            upstream: ProxyAddress(host: "localhost", port: upstream.port))
         try proxy.start()
         defer { proxy.stop() }
         let client = try TestClient(port: proxy.port)
@@ -132,7 +142,8 @@ struct ProxyZeroCopyTests {
     func stoppedProxy() throws {
         let port = try freePort()
         let address = ProxyAddress(host: "127.0.0.1", port: port)
-        let proxy = FaultProxy(name: "late", listen: address, upstream: ProxyAddress(host: "127.0.0.1", port: try freePort()))
+        let proxy = FaultProxy(
+            name: "late", listen: address, upstream: ProxyAddress(host: "127.0.0.1", port: try freePort()))
         proxy.stop()
         #expect(throws: (any Error).self) { try proxy.start() }
         proxy.remove("nothing")  // before: waited forever on the stopped event loop

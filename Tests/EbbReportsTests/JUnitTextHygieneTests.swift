@@ -23,7 +23,8 @@ import Testing
 
     @Test func xmlIllegalCharactersGoAndTheRestStays() {
         var input = "tab\tlf\ncr\r"
-        for scalar in (0x00...0x1F).map({ Unicode.Scalar(UInt8($0)) }) where ![0x09, 0x0A, 0x0D].contains(scalar.value) {
+        for scalar in (0x00...0x1F).map({ Unicode.Scalar(UInt8($0)) }) where ![0x09, 0x0A, 0x0D].contains(scalar.value)
+        {
             input.unicodeScalars.append(scalar)
         }
         input += "\u{7F}\u{85}\u{9F}\u{FFFE}\u{FFFF}\u{A0}é日本🔥\u{10FFFD}"
@@ -50,7 +51,7 @@ import Testing
     }
 
     @Test func escapesDoNotCountAgainstTheLimit() {
-        let text = String(repeating: "\u{1B}[31mx\u{1B}[0m", count: 500)   // 4,500 bytes, 500 after cleaning
+        let text = String(repeating: "\u{1B}[31mx\u{1B}[0m", count: 500)  // 4,500 bytes, 500 after cleaning
         #expect(TextHygiene.clean(text, limit: 1_000) == String(repeating: "x", count: 500))
     }
 
@@ -58,7 +59,7 @@ import Testing
     /// and then cutting would give, even with escapes and multi-byte characters everywhere.
     @Test func aHugeTextIsCleanedAsIfWhole() {
         let unit = "ab\u{1B}[1;31mc🔥\u{1B}]0;t\u{7}d\u{0}é\u{1B}(B日\n"
-        let text = "HEAD" + String(repeating: unit, count: 400_000) + "TAIL"   // about 12 MB
+        let text = "HEAD" + String(repeating: unit, count: 400_000) + "TAIL"  // about 12 MB
         let limit = 64 * 1024
         let cleaned = TextHygiene.clean(text, limit: limit)
         let whole = TextHygiene.clean(text, limit: .max)
@@ -74,7 +75,9 @@ import Testing
     }
 
     private func marker(in text: String) -> String {
-        guard let start = text.range(of: "\n... ["), let end = text.range(of: "] ...\n", range: start.upperBound..<text.endIndex) else {
+        guard let start = text.range(of: "\n... ["),
+            let end = text.range(of: "] ...\n", range: start.upperBound..<text.endIndex)
+        else {
             return ""
         }
         return String(text[start.lowerBound..<end.upperBound])

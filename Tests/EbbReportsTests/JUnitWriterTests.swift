@@ -1,10 +1,11 @@
 import EbbCore
 import EbbReports
 import Foundation
+import Testing
+
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
-import Testing
 
 /// Paths and builders shared by the JUnit tests.
 enum JUnitFixture {
@@ -22,12 +23,15 @@ enum JUnitFixture {
         schemas.appendingPathComponent(flavor == .portable ? "junit-10.xsd" : "JUnit.xsd").path
     }
 
-    static let start = Date(timeIntervalSince1970: 1_800_000_000)   // 2027-01-15T08:00:00Z
+    static let start = Date(timeIntervalSince1970: 1_800_000_000)  // 2027-01-15T08:00:00Z
 
-    static func step(_ kind: StepResult.Kind, _ name: String, _ status: StepResult.Status, _ message: String? = nil,
-                     ms: Int64 = 0, properties: [String: String] = [:]) -> StepResult {
-        StepResult(kind: kind, name: name, status: status, message: message, startedAt: start,
-                   duration: .milliseconds(ms), properties: properties)
+    static func step(
+        _ kind: StepResult.Kind, _ name: String, _ status: StepResult.Status, _ message: String? = nil,
+        ms: Int64 = 0, properties: [String: String] = [:]
+    ) -> StepResult {
+        StepResult(
+            kind: kind, name: name, status: status, message: message, startedAt: start,
+            duration: .milliseconds(ms), properties: properties)
     }
 
     /// Every status and kind, a second scenario and a fixture rollback.
@@ -36,19 +40,26 @@ enum JUnitFixture {
         diskFull.duration = .milliseconds(4_321)
         diskFull.steps = [
             step(.preflight, "preflight", .passed, "disk -> /srv/data", ms: 12),
-            step(.inject, "inject: disk.fill", .passed, "/srv/data", ms: 250, properties: ["target": "/srv/data", "plugin": "disk.fill"]),
+            step(
+                .inject, "inject: disk.fill", .passed, "/srv/data", ms: 250,
+                properties: ["target": "/srv/data", "plugin": "disk.fill"]),
             step(.check, "check: p99 latency", .failed, "p99 812ms > limit 500ms\nsamples: 120, window 30s", ms: 1_500),
-            step(.telemetry, "telemetry: prometheus", .error, "GET http://prom:9090/api/v1/query: connection refused", ms: 3),
+            step(
+                .telemetry, "telemetry: prometheus", .error, "GET http://prom:9090/api/v1/query: connection refused",
+                ms: 3),
             step(.recovery, "recovery", .skipped, "not reached: the check failed"),
             step(.rollback, "rollback: disk.fill", .passed, nil, ms: 40, properties: ["state": "reverted"]),
             step(.rollback, "rollback: file.corrupt", .failed, "restore /srv/data/db: Operation not permitted", ms: 7),
         ]
         var kill = ScenarioResult(suite: "demo", name: "kill", startedAt: start.addingTimeInterval(5))
         kill.duration = .milliseconds(1_000)
-        kill.steps = [step(.preflight, "preflight", .passed, ms: 1), step(.inject, "inject: process.kill", .passed, ms: 2),
-                      step(.rollback, "rollback: process.kill", .passed, ms: 3)]
-        var result = RunResult(runID: "20270115-080000-ab12", journalDirectory: URL(fileURLWithPath: "/var/lib/ebb/rollback/1-ab12"),
-                               startedAt: start)
+        kill.steps = [
+            step(.preflight, "preflight", .passed, ms: 1), step(.inject, "inject: process.kill", .passed, ms: 2),
+            step(.rollback, "rollback: process.kill", .passed, ms: 3),
+        ]
+        var result = RunResult(
+            runID: "20270115-080000-ab12", journalDirectory: URL(fileURLWithPath: "/var/lib/ebb/rollback/1-ab12"),
+            startedAt: start)
         result.duration = .milliseconds(5_500)
         result.scenarios = [diskFull, kill]
         result.setupSteps = [step(.rollback, "demo-target", .passed, "stopped pid 4242", ms: 15)]
@@ -56,13 +67,17 @@ enum JUnitFixture {
     }
 
     /// Writes `result` in `flavor` to a fresh temp directory and returns the file.
-    static func write(_ result: RunResult, _ flavor: JUnitFlavor, maxOutputBytes: Int = 64 * 1024,
-                      hostname: String = "ci-runner-7", logs: Bool = true) throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ebb-junit-\(UUID().uuidString.prefix(8))")
+    static func write(
+        _ result: RunResult, _ flavor: JUnitFlavor, maxOutputBytes: Int = 64 * 1024,
+        hostname: String = "ci-runner-7", logs: Bool = true
+    ) throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "ebb-junit-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let file = directory.appendingPathComponent("junit-\(flavor.rawValue).xml")
-        let options = JUnitOptions(flavor: flavor, maxOutputBytes: maxOutputBytes, hostname: hostname,
-                                   logPathForScenario: { logs ? "reports/logs/\($0.name).log" : nil })
+        let options = JUnitOptions(
+            flavor: flavor, maxOutputBytes: maxOutputBytes, hostname: hostname,
+            logPathForScenario: { logs ? "reports/logs/\($0.name).log" : nil })
         try JUnitWriter.write(result, to: file.path, options: options)
         return file
     }
@@ -74,14 +89,18 @@ enum JUnitFixture {
         try XMLDocument(contentsOf: file, options: [])
     }
 
-    static func expectValid(_ file: URL, _ flavor: JUnitFlavor, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    static func expectValid(
+        _ file: URL, _ flavor: JUnitFlavor, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let problems = try SchemaValidator.validate(file: file.path, schema: schema(flavor))
         #expect(problems.isEmpty, "\(flavor): \(problems)", sourceLocation: sourceLocation)
     }
 }
 
 extension XMLNode {
-    func elements(_ xpath: String) throws -> [XMLElement] { try nodes(forXPath: xpath).compactMap { $0 as? XMLElement } }
+    func elements(_ xpath: String) throws -> [XMLElement] {
+        try nodes(forXPath: xpath).compactMap { $0 as? XMLElement }
+    }
 }
 
 extension XMLElement {
@@ -104,10 +123,14 @@ extension XMLElement {
         #expect(diskFull["timestamp"] == "2027-01-15T08:00:00")
         #expect(diskFull["hostname"] == "ci-runner-7")
         let cases = diskFull.children("testcase")
-        #expect(cases.map { $0["name"] } == ["preflight", "inject: disk.fill", "check: p99 latency", "telemetry: prometheus",
-                                             "recovery", "rollback: disk.fill", "rollback: file.corrupt"])
-        #expect(cases.map { $0["classname"] } == Array(repeating: "ebb.demo.disk-full", count: 5)
-            + Array(repeating: "ebb.demo.disk-full.rollback", count: 2))
+        #expect(
+            cases.map { $0["name"] } == [
+                "preflight", "inject: disk.fill", "check: p99 latency", "telemetry: prometheus",
+                "recovery", "rollback: disk.fill", "rollback: file.corrupt",
+            ])
+        #expect(
+            cases.map { $0["classname"] } == Array(repeating: "ebb.demo.disk-full", count: 5)
+                + Array(repeating: "ebb.demo.disk-full.rollback", count: 2))
         #expect(cases.map { $0["time"] } == ["0.012", "0.250", "1.500", "0.003", "0.000", "0.040", "0.007"])
 
         let failure = try #require(cases[2].children("failure").first)
@@ -120,10 +143,13 @@ extension XMLElement {
         #expect(cases[4].children("skipped").first?["message"] == "not reached: the check failed")
         let rollbackFailure = try #require(cases[6].children("failure").first)
         #expect(rollbackFailure["type"] == "ebb.rollback.failed")
-        #expect(cases[0].children("failure").isEmpty && cases[0].children("error").isEmpty && cases[0].children("skipped").isEmpty)
+        #expect(
+            cases[0].children("failure").isEmpty && cases[0].children("error").isEmpty
+                && cases[0].children("skipped").isEmpty)
 
-        let properties = Dictionary(try diskFull.elements("properties/property").map { ($0["name"] ?? "", $0["value"] ?? "") },
-                                    uniquingKeysWith: { first, _ in first })
+        let properties = Dictionary(
+            try diskFull.elements("properties/property").map { ($0["name"] ?? "", $0["value"] ?? "") },
+            uniquingKeysWith: { first, _ in first })
         #expect(properties["run-id"] == "20270115-080000-ab12")
         #expect(properties["host"] == "ci-runner-7")
         #expect(properties["journal"] == "/var/lib/ebb/rollback/1-ab12")
@@ -145,7 +171,9 @@ extension XMLElement {
             // Attachments: on the suite and on each case (GitLab reads failed cases' output).
             #expect(diskFull.children("system-out").first?.stringValue == "[[ATTACHMENT|reports/logs/disk-full.log]]")
             #expect(cases[2].children("system-out").first?.stringValue == "[[ATTACHMENT|reports/logs/disk-full.log]]")
-            #expect(cases[0].children("system-out").first?.stringValue == "disk -> /srv/data\n[[ATTACHMENT|reports/logs/disk-full.log]]")
+            #expect(
+                cases[0].children("system-out").first?.stringValue
+                    == "disk -> /srv/data\n[[ATTACHMENT|reports/logs/disk-full.log]]")
         case .ant:
             #expect(root.attributes?.isEmpty ?? true)
             #expect(suites.map { $0["id"] } == ["0", "1", "2"])
@@ -192,13 +220,16 @@ extension XMLElement {
 
     @Test(arguments: JUnitFlavor.allCases)
     func hostileTextIsCleanedEverywhereAndTheFileStaysValid(_ flavor: JUnitFlavor) throws {
-        let garbage = "\u{1B}[1;31mred\u{1B}[0m plain\u{0}nul \u{1}\u{2}\u{8}\u{B}\u{C}\u{1F}\u{7F}\u{9B}c0 end ]]> after"
+        let garbage =
+            "\u{1B}[1;31mred\u{1B}[0m plain\u{0}nul \u{1}\u{2}\u{8}\u{B}\u{C}\u{1F}\u{7F}\u{9B}c0 end ]]> after"
             + " \u{1B}]0;window title\u{7}osc \u{1B}(Bsgr0\u{1B}[m emoji 🔥💥👩‍💻 Grüße 日本語 Ωμέγα\ttab lone\u{1B}"
         let expected = "red plainnul c0 end ]]> after osc sgr0 emoji 🔥💥👩‍💻 Grüße 日本語 Ωμέγα\ttab lone"
-        let expectedLine = expected.replacingOccurrences(of: "\t", with: " ")   // message attributes are one plain line
-        var scenario = ScenarioResult(suite: "demo\u{1B}[0m", name: "\u{1B}[1mboom\u{1B}[0m ]]> 🔥", startedAt: JUnitFixture.start)
+        let expectedLine = expected.replacingOccurrences(of: "\t", with: " ")  // message attributes are one plain line
+        var scenario = ScenarioResult(
+            suite: "demo\u{1B}[0m", name: "\u{1B}[1mboom\u{1B}[0m ]]> 🔥", startedAt: JUnitFixture.start)
         scenario.steps = [
-            JUnitFixture.step(.check, "check: \u{1B}[32mok\u{1B}[0m", .failed, garbage, properties: ["note\u{0}": garbage]),
+            JUnitFixture.step(
+                .check, "check: \u{1B}[32mok\u{1B}[0m", .failed, garbage, properties: ["note\u{0}": garbage]),
             JUnitFixture.step(.telemetry, "telemetry: x", .error, garbage),
             JUnitFixture.step(.recovery, "recovery", .skipped, garbage + "\nsecond line"),
             JUnitFixture.step(.inject, "inject: x", .passed, garbage),
@@ -244,8 +275,10 @@ extension XMLElement {
         let filler = String(repeating: "0123456789abcdef", count: 50 * 1024 * 1024 / 16)
         let message = "HEAD-START first line\n" + filler + "\nTAIL-END"
         var scenario = ScenarioResult(suite: "demo", name: "big", startedAt: JUnitFixture.start)
-        scenario.steps = [JUnitFixture.step(.check, "check: huge", .failed, message),
-                          JUnitFixture.step(.inject, "inject: chatty", .passed, message)]
+        scenario.steps = [
+            JUnitFixture.step(.check, "check: huge", .failed, message),
+            JUnitFixture.step(.inject, "inject: chatty", .passed, message),
+        ]
         var run = RunResult(runID: "r", journalDirectory: nil, startedAt: JUnitFixture.start)
         run.scenarios = [scenario]
         let file = try JUnitFixture.write(run, flavor)
@@ -264,8 +297,9 @@ extension XMLElement {
         #expect(body.utf8.count <= 64 * 1024)
         #expect(body.utf8.count > 60 * 1024)
         // The passed step's output is truncated the same way, wherever the flavor keeps it.
-        let output = try #require(try document.elements(flavor == .portable ? "//testcase/system-out" : "//testsuite/system-out")
-            .compactMap(\.stringValue).first { $0.contains("TAIL-END") })
+        let output = try #require(
+            try document.elements(flavor == .portable ? "//testcase/system-out" : "//testsuite/system-out")
+                .compactMap(\.stringValue).first { $0.contains("TAIL-END") })
         #expect(output.contains("HEAD-START") && output.contains("[[ATTACHMENT|reports/logs/big.log]]"))
         #expect(output.utf8.count <= 64 * 1024 + 100)
     }
@@ -275,8 +309,10 @@ extension XMLElement {
         // Held when SIGTERM came, then rolled back: every step passed, yet it did not finish.
         var holding = ScenarioResult(suite: "demo", name: "holding", startedAt: JUnitFixture.start)
         holding.interrupted = true
-        holding.steps = [JUnitFixture.step(.preflight, "preflight", .passed), JUnitFixture.step(.inject, "inject: f", .passed),
-                         JUnitFixture.step(.rollback, "rollback: f", .passed)]
+        holding.steps = [
+            JUnitFixture.step(.preflight, "preflight", .passed), JUnitFixture.step(.inject, "inject: f", .passed),
+            JUnitFixture.step(.rollback, "rollback: f", .passed),
+        ]
         // Never started: the runner already records a skipped preflight.
         var waiting = ScenarioResult(suite: "demo", name: "waiting", startedAt: JUnitFixture.start)
         waiting.interrupted = true
@@ -305,23 +341,29 @@ extension XMLElement {
 
     @Test func repeatedCaseNamesAreNumberedAndNoSetupSuiteWithoutSetupSteps() throws {
         var scenario = ScenarioResult(suite: "demo", name: "twice", startedAt: JUnitFixture.start)
-        scenario.steps = [JUnitFixture.step(.check, "check: latency", .passed), JUnitFixture.step(.check, "check: latency", .failed),
-                          JUnitFixture.step(.rollback, "check: latency", .passed)]
+        scenario.steps = [
+            JUnitFixture.step(.check, "check: latency", .passed), JUnitFixture.step(.check, "check: latency", .failed),
+            JUnitFixture.step(.rollback, "check: latency", .passed),
+        ]
         var run = RunResult(runID: nil, journalDirectory: nil, startedAt: JUnitFixture.start)
         run.scenarios = [scenario]
         let file = try JUnitFixture.write(run, .portable, logs: false)
         defer { JUnitFixture.remove(file) }
         try JUnitFixture.expectValid(file, .portable)
         let document = try JUnitFixture.parse(file)
-        #expect(try document.elements("//testcase").map { $0["name"] } == ["check: latency", "check: latency (2)", "check: latency"])
+        #expect(
+            try document.elements("//testcase").map { $0["name"] } == [
+                "check: latency", "check: latency (2)", "check: latency",
+            ])
         #expect(try document.elements("/testsuites/testsuite").count == 1)
         #expect(try document.elements("//system-out").isEmpty)
     }
 
     @Test func anEmptyRunIsValidInBothFlavors() throws {
         for flavor in JUnitFlavor.allCases {
-            let file = try JUnitFixture.write(RunResult(runID: nil, journalDirectory: nil, startedAt: JUnitFixture.start), flavor,
-                                              hostname: "  ")
+            let file = try JUnitFixture.write(
+                RunResult(runID: nil, journalDirectory: nil, startedAt: JUnitFixture.start), flavor,
+                hostname: "  ")
             defer { JUnitFixture.remove(file) }
             try JUnitFixture.expectValid(file, flavor)
         }
@@ -339,7 +381,8 @@ extension XMLElement {
 
     @Test func theReportReplacesAnOldOneAtomicallyAndLeavesNoTemporaryFiles() throws {
         // `%41` would be URI-unescaped to `A` by xmlNewTextWriterFilename.
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ebb-junit-%41-\(UUID().uuidString.prefix(8))")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "ebb-junit-%41-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("junit.xml")
@@ -349,20 +392,24 @@ extension XMLElement {
         try JUnitFixture.expectValid(file, .portable)
 
         let missing = directory.appendingPathComponent("no/such/dir/junit.xml").path
-        #expect(throws: JUnitError.self) { try JUnitWriter.write(JUnitFixture.sampleRun(), to: missing, options: JUnitOptions()) }
+        #expect(throws: JUnitError.self) {
+            try JUnitWriter.write(JUnitFixture.sampleRun(), to: missing, options: JUnitOptions())
+        }
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["junit.xml"])
     }
 }
 
 @Suite struct JUnitSchemaValidatorTests {
     func document(_ text: String) throws -> URL {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ebb-junit-doc-\(UUID().uuidString.prefix(8)).xml")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "ebb-junit-doc-\(UUID().uuidString.prefix(8)).xml")
         try Data(text.utf8).write(to: file)
         return file
     }
 
     @Test func anInvalidDocumentIsReportedWithItsLine() throws {
-        let file = try document("""
+        let file = try document(
+            """
             <?xml version="1.0" encoding="UTF-8"?>
             <testsuites>
               <testsuite name="s" tests="1" failures="0" errors="0">
@@ -396,11 +443,17 @@ extension XMLElement {
     @Test func anUnreadableOrBrokenSchemaThrows() throws {
         let file = try document("<testsuites/>")
         defer { try? FileManager.default.removeItem(at: file) }
-        #expect(throws: JUnitError.self) { try SchemaValidator.validate(file: file.path, schema: "/nonexistent/junit.xsd") }
-        #expect(throws: JUnitError.self) { try SchemaValidator.validate(file: "/nonexistent/junit.xml", schema: JUnitFixture.schema(.ant)) }
+        #expect(throws: JUnitError.self) {
+            try SchemaValidator.validate(file: file.path, schema: "/nonexistent/junit.xsd")
+        }
+        #expect(throws: JUnitError.self) {
+            try SchemaValidator.validate(file: "/nonexistent/junit.xml", schema: JUnitFixture.schema(.ant))
+        }
         let notASchema = try document("<?xml version=\"1.0\"?>\n<notaschema/>\n")
         defer { try? FileManager.default.removeItem(at: notASchema) }
-        let error = try #require(throws: JUnitError.self) { try SchemaValidator.validate(file: file.path, schema: notASchema.path) }
+        let error = try #require(throws: JUnitError.self) {
+            try SchemaValidator.validate(file: file.path, schema: notASchema.path)
+        }
         #expect(!error.problems.isEmpty)
         // The same document in the wrong flavor is invalid, not an error.
         let portable = try JUnitFixture.write(JUnitFixture.sampleRun(), .portable)
@@ -408,11 +461,13 @@ extension XMLElement {
         #expect(try !SchemaValidator.validate(file: portable.path, schema: JUnitFixture.schema(.ant)).isEmpty)
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/xmllint"), "xmllint is not installed"),
-          arguments: JUnitFlavor.allCases)
+    @Test(
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/xmllint"), "xmllint is not installed"),
+        arguments: JUnitFlavor.allCases)
     func xmllintAgrees(_ flavor: JUnitFlavor) throws {
         var run = JUnitFixture.sampleRun()
-        run.scenarios[0].steps.append(JUnitFixture.step(.check, "check: \u{1B}[31mred", .failed, "]]> \u{1B}[0m 🔥 \u{0}"))
+        run.scenarios[0].steps.append(
+            JUnitFixture.step(.check, "check: \u{1B}[31mred", .failed, "]]> \u{1B}[0m 🔥 \u{0}"))
         run.scenarios[1].interrupted = true
         run.signal = 15
         let file = try JUnitFixture.write(run, flavor)

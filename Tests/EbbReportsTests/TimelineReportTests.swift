@@ -13,17 +13,21 @@ struct TimelineFixture {
     let summary: RollbackSummary
 
     init(samples: Int = 40) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("ebb-timeline-\(UUID().uuidString.prefix(8))")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "ebb-timeline-\(UUID().uuidString.prefix(8))")
         let journal = try RunJournal.create(stateDirectory: directory, suites: ["s.yaml"])
         let at = { (seconds: Double) in Self.start.addingTimeInterval(seconds) }
-        var paused = UndoRecord(runID: journal.runID, sequence: 1, scenario: "freeze", fault: "process.pause", plugin: "process.pause",
-                                target: "pid 42 (\(Self.hostile))", kind: "process.resume", data: .null, state: .reverted,
-                                armedAt: at(0.1), deadline: at(60))
+        var paused = UndoRecord(
+            runID: journal.runID, sequence: 1, scenario: "freeze", fault: "process.pause", plugin: "process.pause",
+            target: "pid 42 (\(Self.hostile))", kind: "process.resume", data: .null, state: .reverted,
+            armedAt: at(0.1), deadline: at(60))
         paused.injectedAt = at(0.2)
         paused.finishedAt = at(2.2)
         paused.revertedBy = "runner"
-        var stuck = UndoRecord(runID: journal.runID, sequence: 2, scenario: "freeze", fault: "file.corrupt", plugin: "file.corrupt",
-                               target: "/srv/a.conf", kind: "file.restore", data: .null, state: .revertFailed, armedAt: at(0.25), deadline: at(60))
+        var stuck = UndoRecord(
+            runID: journal.runID, sequence: 2, scenario: "freeze", fault: "file.corrupt", plugin: "file.corrupt",
+            target: "/srv/a.conf", kind: "file.restore", data: .null, state: .revertFailed, armedAt: at(0.25),
+            deadline: at(60))
         // Binary fractions: the journal keeps milliseconds, and 0.4 s would read back as 399 ms.
         stuck.injectedAt = at(0.375)
         stuck.message = "Operation not permitted"
@@ -42,15 +46,25 @@ struct TimelineFixture {
         var scenario = ScenarioResult(suite: "demo", name: "freeze", startedAt: at(0))
         scenario.duration = .seconds(2.5)
         scenario.steps = [
-            StepResult(kind: .check, name: "check: \(Self.hostile) (during)", status: .passed, message: "40 samples", startedAt: at(0.2),
-                       windows: [window],
-                       series: CheckSeries(unit: "s", points: points, ceilings: [.init(label: "p99", value: 0.2)],
-                                           rolledBackAt: at(2.2), recoveredAt: at(2.21))),
-            StepResult(kind: .check, name: "check: \(Self.hostile) max_downtime", status: .failed, message: "downtime 1s in 1 window",
-                       measured: "1s", limit: "<= 500ms", windows: [window]),
-            StepResult(kind: .telemetry, name: "telemetry: errors", status: .passed, message: "increased by 3",
-                       series: CheckSeries(unit: "", points: [.init(at: at(0.2), ok: true, value: 10), .init(at: at(1.2), ok: true, value: 12),
-                                                              .init(at: at(2.4), ok: true, value: 13)])),
+            StepResult(
+                kind: .check, name: "check: \(Self.hostile) (during)", status: .passed, message: "40 samples",
+                startedAt: at(0.2),
+                windows: [window],
+                series: CheckSeries(
+                    unit: "s", points: points, ceilings: [.init(label: "p99", value: 0.2)],
+                    rolledBackAt: at(2.2), recoveredAt: at(2.21))),
+            StepResult(
+                kind: .check, name: "check: \(Self.hostile) max_downtime", status: .failed,
+                message: "downtime 1s in 1 window",
+                measured: "1s", limit: "<= 500ms", windows: [window]),
+            StepResult(
+                kind: .telemetry, name: "telemetry: errors", status: .passed, message: "increased by 3",
+                series: CheckSeries(
+                    unit: "",
+                    points: [
+                        .init(at: at(0.2), ok: true, value: 10), .init(at: at(1.2), ok: true, value: 12),
+                        .init(at: at(2.4), ok: true, value: 13),
+                    ])),
         ]
         var result = RunResult(runID: journal.runID, journalDirectory: journal.directory, startedAt: at(0))
         result.scenarios = [scenario]
@@ -62,7 +76,10 @@ struct TimelineFixture {
 
 @Suite struct DownsamplerTests {
     static func series(_ count: Int, failing: (Int) -> Bool) -> [CheckSeries.Point] {
-        (0..<count).map { CheckSeries.Point(at: Date(timeIntervalSince1970: Double($0) / 20), ok: !failing($0), value: Double(($0 * 7919) % 1000)) }
+        (0..<count).map {
+            CheckSeries.Point(
+                at: Date(timeIntervalSince1970: Double($0) / 20), ok: !failing($0), value: Double(($0 * 7919) % 1000))
+        }
     }
 
     @Test func shortSeriesAreKeptWhole() {
@@ -137,9 +154,13 @@ struct TimelineFixture {
         try json.write(to: file)
         let decoded = try HTMLReport.summary(from: file)
         // Dates keep milliseconds, so compare what is written, not the doubles.
-        #expect(try JSONEncoder.journal.encode(decoded.timeline) == JSONEncoder.journal.encode(fixture.summary.timeline))
+        #expect(
+            try JSONEncoder.journal.encode(decoded.timeline) == JSONEncoder.journal.encode(fixture.summary.timeline))
         let (again, first) = (HTMLReport.render(decoded), HTMLReport.render(fixture.summary))
-        for mark in ["class=\"lane ", "class=\"sample ok\"", "class=\"sample failed\"", "class=\"downtime\"", "class=\"metric-point\""] {
+        for mark in [
+            "class=\"lane ", "class=\"sample ok\"", "class=\"sample failed\"", "class=\"downtime\"",
+            "class=\"metric-point\"",
+        ] {
             #expect(again.components(separatedBy: mark).count == first.components(separatedBy: mark).count, "\(mark)")
         }
         #expect(first.components(separatedBy: "class=\"sample ").count - 1 <= 400)
@@ -161,7 +182,10 @@ struct TimelineFixture {
     @Test func theCheckFindsBrokenMarkup() {
         #expect(!HTMLCheck.problems(in: "<!DOCTYPE html><html><body><p>a & b</p></body></html>").isEmpty)
         #expect(!HTMLCheck.problems(in: "<!DOCTYPE html><html><body><div><p>x</div></body></html>").isEmpty)
-        #expect(HTMLCheck.problems(in: "<!DOCTYPE html><html><body><svg xmlns=\"http://www.w3.org/2000/svg\"><g/></svg></body></html>").isEmpty)
+        #expect(
+            HTMLCheck.problems(
+                in: "<!DOCTYPE html><html><body><svg xmlns=\"http://www.w3.org/2000/svg\"><g/></svg></body></html>"
+            ).isEmpty)
     }
 }
 
@@ -173,19 +197,22 @@ struct TimelineFixture {
         defer { fixture.remove() }
         let markdown = fixture.summary.markdown()
         let block = """
-        ```mermaid
-        gantt
-            title demo / freeze
-            dateFormat x
-            axisFormat %M:%S.%L
-            section Faults
-            process.pause reverted by runner :done, 1800000000200, 1800000002200
-            file.corrupt revert-failed :crit, 1800000000375, 1800000002500
-            section api b "&'
-            down 1.000s, 20 failed :crit, 1800000000500, 1800000001500
-        ```
-        """
-        #expect(markdown.contains("<details open><summary>Timelines (faults and downtime windows)</summary>\n\n" + block + "\n\n</details>"), "\(markdown)")
+            ```mermaid
+            gantt
+                title demo / freeze
+                dateFormat x
+                axisFormat %M:%S.%L
+                section Faults
+                process.pause reverted by runner :done, 1800000000200, 1800000002200
+                file.corrupt revert-failed :crit, 1800000000375, 1800000002500
+                section api b "&'
+                down 1.000s, 20 failed :crit, 1800000000500, 1800000001500
+            ```
+            """
+        #expect(
+            markdown.contains(
+                "<details open><summary>Timelines (faults and downtime windows)</summary>\n\n" + block
+                    + "\n\n</details>"), "\(markdown)")
         // The tables before it are as they were.
         #expect(markdown.contains("| Scenario | Check | Result | Measured | Limit |"))
     }

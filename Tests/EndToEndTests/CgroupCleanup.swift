@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,7 +15,9 @@ enum CgroupCleanup {
 
     static func ebbGroups() -> [String] {
         roots.flatMap { root in
-            ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { $0.hasPrefix("ebb-") }.map { "\(root)/\($0)" }
+            ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { $0.hasPrefix("ebb-") }.map {
+                "\(root)/\($0)"
+            }
         }
     }
 

@@ -2,6 +2,7 @@ import EbbCore
 import EbbTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -29,13 +30,17 @@ import Glibc
     @Test func aOneSecondPauseIsOneWindowOfOneSecondAndFailsATighterMaxDowntime() throws {
         let workspace = try Workspace()
         let port = try freePort()
-        let suite = try workspace.write(suite: Self.demoSuite(port: port, checks: """
-          - name: api
-            http: { url: "http://127.0.0.1:\(port)/healthz", timeout: 200ms }
-            interval: 50ms
-            slo: { max_downtime: 500ms, recover_within: 2s }
-        """))
-        let (status, stdout, stderr) = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        let suite = try workspace.write(
+            suite: Self.demoSuite(
+                port: port,
+                checks: """
+                      - name: api
+                        http: { url: "http://127.0.0.1:\(port)/healthz", timeout: 200ms }
+                        interval: 50ms
+                        slo: { max_downtime: 500ms, recover_within: 2s }
+                    """))
+        let (status, stdout, stderr) = try EbbRun.run(
+            ["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(status == 1, "\(stdout)\n\(stderr)")
         let checks = try reportedChecks(in: workspace.url)
         let downtime = try #require(checks["check: api max_downtime"])
@@ -51,8 +56,11 @@ import Glibc
         let overlapping = downtime.windows.filter { $0.start < reverted && $0.end > injected }
         #expect(overlapping.count == 1, "\(downtime.windows)")
         let window = try #require(overlapping.first)
-        #expect(abs(window.duration.seconds - pausedFor) <= 0.15, "window of \(window.duration), pause of \(pausedFor)s")
-        #expect(downtime.windows.allSatisfy { $0.start == window.start || $0.duration <= .milliseconds(300) }, "\(downtime.windows)")
+        #expect(
+            abs(window.duration.seconds - pausedFor) <= 0.15, "window of \(window.duration), pause of \(pausedFor)s")
+        #expect(
+            downtime.windows.allSatisfy { $0.start == window.start || $0.duration <= .milliseconds(300) },
+            "\(downtime.windows)")
         #expect(window.closed)
         #expect(checks["check: api (before)"]?.status == "passed")
         #expect(checks["recovery: api"]?.status == "passed")
@@ -70,26 +78,29 @@ import Glibc
         struct Fault: Decodable { var plugin: String; var injectedAt: Date?; var revertedAt: Date? }
         struct Summary: Decodable { var faults: [Fault] }
         let data = try Data(contentsOf: directory.appendingPathComponent("reports/rollback-summary.json"))
-        let pause = try #require(try JSONDecoder.journal.decode(Summary.self, from: data).faults.first { $0.plugin == "process.pause" })
+        let pause = try #require(
+            try JSONDecoder.journal.decode(Summary.self, from: data).faults.first { $0.plugin == "process.pause" })
         return (try #require(pause.injectedAt), try #require(pause.revertedAt))
     }
 
     @Test func aFailingSteadyStateInjectsNothingAndExitsFour() throws {
         let workspace = try Workspace()
         let closed = try freePort()
-        let suite = try workspace.write(suite: """
-        suite: guarded
-        allowed_roots: [files]
-        checks:
-          - name: dependency
-            tcp: { address: "127.0.0.1:\(closed)", timeout: 200ms }
-        scenarios:
-          - name: guarded
-            duration: 100ms
-            faults:
-              - command: { inject: [touch, files/injected], rollback: [rm, -f, files/injected] }
-        """)
-        let (status, stdout, stderr) = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        let suite = try workspace.write(
+            suite: """
+                suite: guarded
+                allowed_roots: [files]
+                checks:
+                  - name: dependency
+                    tcp: { address: "127.0.0.1:\(closed)", timeout: 200ms }
+                scenarios:
+                  - name: guarded
+                    duration: 100ms
+                    faults:
+                      - command: { inject: [touch, files/injected], rollback: [rm, -f, files/injected] }
+                """)
+        let (status, stdout, stderr) = try EbbRun.run(
+            ["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(status == 4, "\(stdout)\n\(stderr)")
         #expect(stdout.contains("steady state did not hold"))
         let run = try workspace.runDirectory(try unwrap(workspace.runIDs().first))
@@ -104,13 +115,17 @@ import Glibc
     @Test func abortOnBreachEndsTheHoldAndRollsBackAtOnce() throws {
         let workspace = try Workspace()
         let port = try freePort()
-        let suite = try workspace.write(suite: Self.demoSuite(port: port, checks: """
-          - name: api
-            http: { url: "http://127.0.0.1:\(port)/healthz", timeout: 100ms }
-            interval: 20ms
-            slo: { max_downtime: 300ms, abort_on_breach: true }
-        """, hold: "60s"))
-        let (status, stdout, stderr) = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path, "--log-format", "json"], in: workspace.url)
+        let suite = try workspace.write(
+            suite: Self.demoSuite(
+                port: port,
+                checks: """
+                      - name: api
+                        http: { url: "http://127.0.0.1:\(port)/healthz", timeout: 100ms }
+                        interval: 20ms
+                        slo: { max_downtime: 300ms, abort_on_breach: true }
+                    """, hold: "60s"))
+        let (status, stdout, stderr) = try EbbRun.run(
+            ["run", suite, "--state-dir", workspace.state.path, "--log-format", "json"], in: workspace.url)
         #expect(status == 1, "\(stdout)\n\(stderr)")
         let ended = stdout.split(separator: "\n").first { $0.contains(#""event":"hold-ended""#) }
         #expect(ended?.contains("exceeds max_downtime 300ms") == true, "\(stdout)")
@@ -126,21 +141,26 @@ import Glibc
         let port = try freePort()
         let closed = try freePort()
         let token = "ebb-secret-\(UUID().uuidString)"
-        let suite = try workspace.write(suite: Self.demoSuite(port: port, checks: """
-          - name: api
-            http: { url: "http://127.0.0.1:\(port)/healthz", bearer_token_env: EBB_E2E_TOKEN, status: 418, timeout: 200ms }
-            interval: 50ms
-            phases: [during, after]
-        """, hold: "300ms", extra: """
-        telemetry:
-          scrape:
-            - { name: metrics, url: "http://127.0.0.1:\(port)/metrics", metric: demo_up, value: "== 1", bearer_token_env: EBB_E2E_TOKEN }
-          prometheus: { url: "http://127.0.0.1:\(closed)", bearer_token_env: EBB_E2E_TOKEN, timeout: 1s }
-          queries:
-            - { name: errors, query: "demo_errors_total", expect: "== 0" }
-        """))
-        let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path, "--verbose", "--log-format", "json"],
-                             in: workspace.url, environment: ["EBB_E2E_TOKEN": token])
+        let suite = try workspace.write(
+            suite: Self.demoSuite(
+                port: port,
+                checks: """
+                      - name: api
+                        http: { url: "http://127.0.0.1:\(port)/healthz", bearer_token_env: EBB_E2E_TOKEN, status: 418, timeout: 200ms }
+                        interval: 50ms
+                        phases: [during, after]
+                    """, hold: "300ms",
+                extra: """
+                    telemetry:
+                      scrape:
+                        - { name: metrics, url: "http://127.0.0.1:\(port)/metrics", metric: demo_up, value: "== 1", bearer_token_env: EBB_E2E_TOKEN }
+                      prometheus: { url: "http://127.0.0.1:\(closed)", bearer_token_env: EBB_E2E_TOKEN, timeout: 1s }
+                      queries:
+                        - { name: errors, query: "demo_errors_total", expect: "== 0" }
+                    """))
+        let run = try EbbRun(
+            ["run", suite, "--state-dir", workspace.state.path, "--verbose", "--log-format", "json"],
+            in: workspace.url, environment: ["EBB_E2E_TOKEN": token])
         let status = run.wait()
         #expect(status == 1, "\(run.stdout)\n\(run.stderr)")
         // The unreachable Prometheus is an error, not a pass.
@@ -149,9 +169,13 @@ import Glibc
         #expect(checks["telemetry: metrics"]?.status != nil)
         #expect(checks["check: api (during)"]?.status == "failed")
         var leaks: [String] = []
-        let files = FileManager.default.enumerator(at: workspace.url, includingPropertiesForKeys: nil)?.allObjects as? [URL] ?? []
+        let files =
+            FileManager.default.enumerator(at: workspace.url, includingPropertiesForKeys: nil)?.allObjects as? [URL]
+            ?? []
         for file in files {
-            if let text = try? String(contentsOf: file, encoding: .utf8), text.contains(token) { leaks.append(file.path) }
+            if let text = try? String(contentsOf: file, encoding: .utf8), text.contains(token) {
+                leaks.append(file.path)
+            }
         }
         #expect(leaks.isEmpty, "the token appears in \(leaks)")
         #expect(files.contains { $0.lastPathComponent == "junit.xml" })

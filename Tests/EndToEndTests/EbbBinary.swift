@@ -1,5 +1,6 @@
 import EbbCore
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,7 +14,9 @@ enum EbbBinary {
             let path = candidate.appendingPathComponent("ebb").path
             if FileManager.default.isExecutableFile(atPath: path) { return path }
         }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/ebb").standardized.path
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../.build/debug/ebb"
+        ).standardized.path
     }
 }
 
@@ -28,12 +31,14 @@ final class EbbRun {
     init(_ arguments: [String], in directory: URL, environment: [String: String]? = nil) throws {
         stdoutPath = directory.appendingPathComponent("stdout-\(UUID().uuidString.prefix(6)).log").path
         stderrPath = directory.appendingPathComponent("stderr-\(UUID().uuidString.prefix(6)).log").path
-        pid = try ChildProcess.spawn([EbbBinary.path] + arguments, environment: environment, directory: directory.path,
-                                     outputPath: stdoutPath, errorPath: stderrPath)
+        pid = try ChildProcess.spawn(
+            [EbbBinary.path] + arguments, environment: environment, directory: directory.path,
+            outputPath: stdoutPath, errorPath: stderrPath)
     }
 
     /// Runs to completion and returns the exit status and output.
-    static func run(_ arguments: [String], in directory: URL) throws -> (status: Int32, stdout: String, stderr: String) {
+    static func run(_ arguments: [String], in directory: URL) throws -> (status: Int32, stdout: String, stderr: String)
+    {
         let run = try EbbRun(arguments, in: directory)
         let status = run.wait()
         return (status, run.stdout, run.stderr)
@@ -87,11 +92,15 @@ func validateJUnit(_ path: String, flavor: String = "portable", in directory: UR
     var problems: [String] = []
     let own = try EbbRun.run(["report", "validate", path, "--flavor", flavor], in: directory)
     if own.status != 0 { problems.append("ebb report validate: \(own.stderr)") }
-    let schemas = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Fixtures/junit-schemas").standardized
+    let schemas = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "../Fixtures/junit-schemas"
+    ).standardized
     let schema = schemas.appendingPathComponent(flavor == "ant" ? "JUnit.xsd" : "junit-10.xsd").path
-    if FileManager.default.isExecutableFile(atPath: "/usr/bin/xmllint"), FileManager.default.fileExists(atPath: schema) {
+    if FileManager.default.isExecutableFile(atPath: "/usr/bin/xmllint"), FileManager.default.fileExists(atPath: schema)
+    {
         let log = directory.appendingPathComponent("xmllint-\(UUID().uuidString.prefix(6)).log").path
-        let pid = try ChildProcess.spawn(["/usr/bin/xmllint", "--noout", "--schema", schema, path], directory: directory.path, outputPath: log)
+        let pid = try ChildProcess.spawn(
+            ["/usr/bin/xmllint", "--noout", "--schema", schema, path], directory: directory.path, outputPath: log)
         if ChildProcess.wait(pid, timeout: .seconds(60)) != 0 {
             problems.append("xmllint: " + ((try? String(contentsOfFile: log, encoding: .utf8)) ?? ""))
         }

@@ -1,6 +1,7 @@
 import EbbTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -38,24 +39,26 @@ import Glibc
 
     @Test func aNormalRunLeavesEveryTargetAsItWas() throws {
         let workspace = try Workspace()
-        let suite = try workspace.write(suite: """
-        suite: normal
-        allowed_roots: [files]
-        setup:
-          - name: service
-            command: [sleep, "300"]
-        scenarios:
-          - name: files
-            duration: 100ms
-            faults:
-              - file.corrupt: { path: files/a.txt }
-              - file.remove: { path: files/c.txt }
-          - name: pause
-            duration: 100ms
-            faults:
-              - process.pause: { fixture: service }
-        """)
-        let (status, stdout, stderr) = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        let suite = try workspace.write(
+            suite: """
+                suite: normal
+                allowed_roots: [files]
+                setup:
+                  - name: service
+                    command: [sleep, "300"]
+                scenarios:
+                  - name: files
+                    duration: 100ms
+                    faults:
+                      - file.corrupt: { path: files/a.txt }
+                      - file.remove: { path: files/c.txt }
+                  - name: pause
+                    duration: 100ms
+                    faults:
+                      - process.pause: { fixture: service }
+                """)
+        let (status, stdout, stderr) = try EbbRun.run(
+            ["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(status == 0, "\(stdout)\n\(stderr)")
         #expect(try validateJUnit("reports/junit.xml", in: workspace.url) == [])
         let junit = try String(contentsOf: workspace.url.appendingPathComponent("reports/junit.xml"), encoding: .utf8)
@@ -74,32 +77,35 @@ import Glibc
         let workspace = try Workspace()
         // The fixture says it is ready by creating a file a moment after it starts; the runner
         // must hold the scenario until `test -f` finds it, and fail setup when it never appears.
-        let suite = try workspace.write(suite: """
-        suite: ready
-        setup:
-          - name: slow
-            command: [sh, -c, "sleep 0.5; touch ready-\(getpid()); exec sleep 300"]
-            ready: { command: [test, -f, ready-\(getpid())], timeout: 20s }
-        scenarios:
-          - name: pause
-            duration: 100ms
-            faults:
-              - process.pause: { fixture: slow }
-        """)
-        let (status, stdout, stderr) = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        let suite = try workspace.write(
+            suite: """
+                suite: ready
+                setup:
+                  - name: slow
+                    command: [sh, -c, "sleep 0.5; touch ready-\(getpid()); exec sleep 300"]
+                    ready: { command: [test, -f, ready-\(getpid())], timeout: 20s }
+                scenarios:
+                  - name: pause
+                    duration: 100ms
+                    faults:
+                      - process.pause: { fixture: slow }
+                """)
+        let (status, stdout, stderr) = try EbbRun.run(
+            ["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(status == 0, "\(stdout)\n\(stderr)")
-        let never = try workspace.write(suite: """
-        suite: never
-        setup:
-          - name: never
-            command: [sleep, "300"]
-            ready: { command: [sh, -c, "echo not yet; exit 3"], timeout: 1s }
-        scenarios:
-          - name: pause
-            duration: 100ms
-            faults:
-              - process.pause: { fixture: never }
-        """, name: "never.yaml")
+        let never = try workspace.write(
+            suite: """
+                suite: never
+                setup:
+                  - name: never
+                    command: [sleep, "300"]
+                    ready: { command: [sh, -c, "echo not yet; exit 3"], timeout: 1s }
+                scenarios:
+                  - name: pause
+                    duration: 100ms
+                    faults:
+                      - process.pause: { fixture: never }
+                """, name: "never.yaml")
         let failed = try EbbRun.run(["run", never, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(failed.status == 4, "\(failed.stdout)\n\(failed.stderr)")
         let junit = try String(contentsOf: workspace.url.appendingPathComponent("reports/junit.xml"), encoding: .utf8)
@@ -108,17 +114,20 @@ import Glibc
 
     @Test func aTypoInAKeyIsReportedWithItsPositionAndNothingIsInjected() throws {
         let workspace = try Workspace()
-        let suite = try workspace.write(suite: """
-        allowed_roots: [files]
-        scenarios:
-          - name: typo
-            durration: 1s
-            faults:
-              - file.remove: { path: files/a.txt }
-        """)
+        let suite = try workspace.write(
+            suite: """
+                allowed_roots: [files]
+                scenarios:
+                  - name: typo
+                    durration: 1s
+                    faults:
+                      - file.remove: { path: files/a.txt }
+                """)
         let validate = try EbbRun.run(["validate", suite], in: workspace.url)
         #expect(validate.status == 3)
-        #expect(validate.stderr.contains("\(suite):4:5: error: scenarios[0].durration: unknown key 'durration'; did you mean 'duration'?"))
+        #expect(
+            validate.stderr.contains(
+                "\(suite):4:5: error: scenarios[0].durration: unknown key 'durration'; did you mean 'duration'?"))
         let run = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(run.status == 3)
         #expect(workspace.filesAreAsTheyWere())
@@ -133,19 +142,23 @@ import Glibc
         let target = try workspace.startSleeper(marker)
         let pauseMarker = "\(Int.random(in: 100_000...999_999)).8"
         let paused = try workspace.startSleeper(pauseMarker)
-        let suite = try workspace.write(suite: Self.everyPluginSuite(hold: "5m", marker: marker, pauseMarker: pauseMarker, pidfile: pidfile))
+        let suite = try workspace.write(
+            suite: Self.everyPluginSuite(hold: "5m", marker: marker, pauseMarker: pauseMarker, pidfile: pidfile))
         let stepSummary = workspace.url.appendingPathComponent("step-summary.md").path
-        let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path, "--report-dir", "reports"], in: workspace.url,
-                             environment: ["GITHUB_STEP_SUMMARY": stepSummary])
+        let run = try EbbRun(
+            ["run", suite, "--state-dir", workspace.state.path, "--report-dir", "reports"], in: workspace.url,
+            environment: ["GITHUB_STEP_SUMMARY": stepSummary])
         #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
         #expect(workspace.content("a.txt") != workspace.originals["a.txt"], "the faults are live during the hold")
         #expect(workspace.processState(paused) == "T")
         run.signal(signal)
-        run.signal(signal)   // a second signal must not cut the rollback short
+        run.signal(signal)  // a second signal must not cut the rollback short
         #expect(run.wait() == expected, "\(run.stdout)\n\(run.stderr)")
         #expect(workspace.filesAreAsTheyWere())
         #expect(workspace.processState(paused) == "S", "the paused target runs again")
-        #expect(workspace.processState(target) == nil || workspace.processState(target) == "Z", "the kill target was killed")
+        #expect(
+            workspace.processState(target) == nil || workspace.processState(target) == "Z", "the kill target was killed"
+        )
         let restarted = workspace.sleepers(marker)
         restarted.forEach(workspace.adopt)
         #expect(restarted.count == 1, "the restart command brought the target back")
@@ -157,7 +170,10 @@ import Glibc
         #expect(try validateJUnit("reports/junit.xml", in: workspace.url) == [])
         let junit = try String(contentsOf: workspace.url.appendingPathComponent("reports/junit.xml"), encoding: .utf8)
         #expect(junit.contains("<property name=\"interrupted\" value=\"true\"/>"))
-        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: workspace.url.appendingPathComponent("reports/rollback-summary.json"))) as? [String: Any]
+        let summary =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: workspace.url.appendingPathComponent("reports/rollback-summary.json")))
+            as? [String: Any]
         #expect(summary?["exitCode"] as? Int == Int(expected))
         #expect((summary?["totals"] as? [String: Int])?["reverted"] == 9, "eight faults and the fixture")
         let outcomes = (summary?["scenarios"] as? [[String: Any]])?.map { "\($0["name"]!)=\($0["outcome"]!)" }
@@ -165,7 +181,9 @@ import Glibc
         let markdown = try String(contentsOfFile: stepSummary, encoding: .utf8)
         #expect(markdown.contains("## Ebb rollback summary: run `\(runID)` - all faults taken back"))
         #expect(markdown.contains("```mermaid\ngantt\n    title e2e / everything\n"))
-        #expect(FileManager.default.fileExists(atPath: workspace.url.appendingPathComponent("reports/logs/everything.log").path))
+        #expect(
+            FileManager.default.fileExists(
+                atPath: workspace.url.appendingPathComponent("reports/logs/everything.log").path))
         let page = try String(contentsOf: workspace.url.appendingPathComponent("reports/report.html"), encoding: .utf8)
         #expect(page.contains("<strong>Exit \(expected)</strong>") && page.contains("(interrupted by SIG"))
         #expect(page.components(separatedBy: "class=\"lane lane-fault\"").count - 1 == 8)
@@ -178,7 +196,8 @@ import Glibc
         let target = try workspace.startSleeper(marker)
         let pauseMarker = "\(Int.random(in: 100_000...999_999)).8"
         let paused = try workspace.startSleeper(pauseMarker)
-        let suite = try workspace.write(suite: Self.everyPluginSuite(hold: "5m", marker: marker, pauseMarker: pauseMarker, pidfile: pidfile))
+        let suite = try workspace.write(
+            suite: Self.everyPluginSuite(hold: "5m", marker: marker, pauseMarker: pauseMarker, pidfile: pidfile))
         let run = try EbbRun(["run", suite, "--no-guardian", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(run.waitForOutput("holding for"))
         run.signal(SIGKILL)
@@ -196,10 +215,14 @@ import Glibc
         #expect(list.stdout.contains("runner gone without closing"))
         #expect(list.stdout.components(separatedBy: " injected ").count - 1 == 9, "\(list.stdout)")
 
-        let execute = try EbbRun.run(["rollback", "execute", "--run", runID, "--state-dir", workspace.state.path], in: workspace.url)
+        let execute = try EbbRun.run(
+            ["rollback", "execute", "--run", runID, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(execute.status == 0, "\(execute.stdout)\n\(execute.stderr)")
         #expect(try validateJUnit("reports/junit-\(runID).xml", in: workspace.url) == [])
-        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: workspace.url.appendingPathComponent("reports/rollback-summary-\(runID).json"))) as? [String: Any]
+        let summary =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: workspace.url.appendingPathComponent("reports/rollback-summary-\(runID).json")))
+            as? [String: Any]
         #expect(summary?["recoveredBy"] as? String == "rollback execute")
         #expect((summary?["totals"] as? [String: Int])?["reverted"] == 9)
         #expect(workspace.filesAreAsTheyWere())
@@ -210,7 +233,8 @@ import Glibc
         restarted.forEach(workspace.adopt)
         #expect(restarted.count == 1)
 
-        let again = try EbbRun.run(["rollback", "execute", "--run", runID, "--state-dir", workspace.state.path], in: workspace.url)
+        let again = try EbbRun.run(
+            ["rollback", "execute", "--run", runID, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(again.status == 0)
         #expect(again.stdout.contains("nothing pending"))
         #expect(workspace.filesAreAsTheyWere())
@@ -221,28 +245,31 @@ import Glibc
 
     @Test func runWithRecoverExecutesTheDeadRunFirst() throws {
         let workspace = try Workspace()
-        let suite = try workspace.write(suite: """
-        allowed_roots: [files]
-        scenarios:
-          - name: hold
-            duration: 5m
-            faults:
-              - file.truncate: { path: files/b.txt }
-        """)
+        let suite = try workspace.write(
+            suite: """
+                allowed_roots: [files]
+                scenarios:
+                  - name: hold
+                    duration: 5m
+                    faults:
+                      - file.truncate: { path: files/b.txt }
+                """)
         let run = try EbbRun(["run", suite, "--no-guardian", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(run.waitForOutput("holding for"))
         run.signal(SIGKILL)
         _ = run.wait()
         #expect(workspace.content("b.txt") == "")
-        let quick = try workspace.write(suite: """
-        allowed_roots: [files]
-        scenarios:
-          - name: quick
-            duration: 10ms
-            faults:
-              - file.corrupt: { path: files/a.txt }
-        """, name: "quick.yaml")
-        let recovered = try EbbRun.run(["run", quick, "--recover", "--state-dir", workspace.state.path], in: workspace.url)
+        let quick = try workspace.write(
+            suite: """
+                allowed_roots: [files]
+                scenarios:
+                  - name: quick
+                    duration: 10ms
+                    faults:
+                      - file.corrupt: { path: files/a.txt }
+                """, name: "quick.yaml")
+        let recovered = try EbbRun.run(
+            ["run", quick, "--recover", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(recovered.status == 0, "\(recovered.stdout)\n\(recovered.stderr)")
         #expect(recovered.stdout.contains("reverted      hold / file.truncate"))
         #expect(workspace.filesAreAsTheyWere())
@@ -250,17 +277,19 @@ import Glibc
 
     @Test func aFailingUndoGivesExit2AndTheOtherUndosStillRun() throws {
         let workspace = try Workspace()
-        let suite = try workspace.write(suite: """
-        allowed_roots: [files]
-        scenarios:
-          - name: stuck
-            duration: 10ms
-            faults:
-              - file.corrupt: { path: files/a.txt }
-              - command: { inject: [true], rollback: [sh, -c, "echo cannot undo >&2; exit 1"] }
-              - file.truncate: { path: files/b.txt }
-        """)
-        let run = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path, "--junit-flavor", "ant"], in: workspace.url)
+        let suite = try workspace.write(
+            suite: """
+                allowed_roots: [files]
+                scenarios:
+                  - name: stuck
+                    duration: 10ms
+                    faults:
+                      - file.corrupt: { path: files/a.txt }
+                      - command: { inject: [true], rollback: [sh, -c, "echo cannot undo >&2; exit 1"] }
+                      - file.truncate: { path: files/b.txt }
+                """)
+        let run = try EbbRun.run(
+            ["run", suite, "--state-dir", workspace.state.path, "--junit-flavor", "ant"], in: workspace.url)
         #expect(run.status == 2, "\(run.stdout)\n\(run.stderr)")
         #expect(run.stdout.contains("NOT REVERTED: stuck / command"))
         #expect(try validateJUnit("reports/junit.xml", flavor: "ant", in: workspace.url) == [])
@@ -277,18 +306,21 @@ import Glibc
     func anUndoBlockedByAnImmutableFileIsARollbackFailure() throws {
         let workspace = try Workspace()
         let path = workspace.files.appendingPathComponent("a.txt").path
-        let suite = try workspace.write(suite: """
-        allowed_roots: [files]
-        scenarios:
-          - name: immutable
-            duration: 5m
-            faults:
-              - file.corrupt: { path: files/b.txt }
-              - file.truncate: { path: files/a.txt }
-        """)
+        let suite = try workspace.write(
+            suite: """
+                allowed_roots: [files]
+                scenarios:
+                  - name: immutable
+                    duration: 5m
+                    faults:
+                      - file.corrupt: { path: files/b.txt }
+                      - file.truncate: { path: files/a.txt }
+                """)
         let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(run.waitForOutput("holding for"))
-        defer { _ = try? Process.run(URL(fileURLWithPath: "/usr/bin/chattr"), arguments: ["-i", path]).waitUntilExit() }
+        defer {
+            _ = try? Process.run(URL(fileURLWithPath: "/usr/bin/chattr"), arguments: ["-i", path]).waitUntilExit()
+        }
         let chattr = try Process.run(URL(fileURLWithPath: "/usr/bin/chattr"), arguments: ["+i", path])
         chattr.waitUntilExit()
         try #require(chattr.terminationStatus == 0)
@@ -301,29 +333,34 @@ import Glibc
 
     @Test func aCorruptedRecordIsReportedAndTheRestStillRecover() throws {
         let workspace = try Workspace()
-        let suite = try workspace.write(suite: """
-        allowed_roots: [files]
-        scenarios:
-          - name: hold
-            duration: 5m
-            faults:
-              - file.truncate: { path: files/a.txt }
-              - file.truncate: { path: files/b.txt }
-                name: second
-        """)
+        let suite = try workspace.write(
+            suite: """
+                allowed_roots: [files]
+                scenarios:
+                  - name: hold
+                    duration: 5m
+                    faults:
+                      - file.truncate: { path: files/a.txt }
+                      - file.truncate: { path: files/b.txt }
+                        name: second
+                """)
         let run = try EbbRun(["run", suite, "--no-guardian", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(run.waitForOutput("holding for"))
         run.signal(SIGKILL)
         _ = run.wait()
         let runID = try unwrap(workspace.runIDs().first)
         let directory = try workspace.runDirectory(runID)
-        let record = try unwrap(try FileManager.default.contentsOfDirectory(atPath: directory.path).first { $0.hasSuffix("-hold-second.json") })
+        let record = try unwrap(
+            try FileManager.default.contentsOfDirectory(atPath: directory.path).first {
+                $0.hasSuffix("-hold-second.json")
+            })
         try Data("{\"runID\": \"trunc".utf8).write(to: directory.appendingPathComponent(record))
 
         let list = try EbbRun.run(["rollback", "list", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(list.status == 0)
         #expect(list.stdout.contains("DAMAGED RECORD \(directory.appendingPathComponent(record).path)"))
-        let execute = try EbbRun.run(["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
+        let execute = try EbbRun.run(
+            ["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(execute.status == 2)
         #expect(try validateJUnit("reports/junit-\(runID).xml", in: workspace.url) == [])
         #expect(execute.stdout.contains("DAMAGED RECORD"))
@@ -333,14 +370,15 @@ import Glibc
 
     @Test func dryRunPrintsEachFaultAndItsUndoAndTouchesNothing() throws {
         let workspace = try Workspace()
-        let suite = try workspace.write(suite: """
-        allowed_roots: [files]
-        scenarios:
-          - name: plan
-            duration: 1s
-            faults:
-              - file.remove: { path: files/a.txt }
-        """)
+        let suite = try workspace.write(
+            suite: """
+                allowed_roots: [files]
+                scenarios:
+                  - name: plan
+                    duration: 1s
+                    faults:
+                      - file.remove: { path: files/a.txt }
+                """)
         let run = try EbbRun.run(["run", suite, "--dry-run", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(run.status == 0)
         #expect(run.stdout.contains("undo:   file.restore: restore \(workspace.files.path)/a.txt"))

@@ -2,6 +2,7 @@ import EbbCore
 import EbbTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,8 +10,11 @@ import Glibc
 /// Faults on remote hosts over SSH, against hosts of the test's own (network namespaces with
 /// Debian's sshd): each host journals its faults and keeps a guardian, so a host reverts on
 /// its own when the runner or the link dies. Needs root (namespaces, nft) and sshd.
-@Suite(.serialized, .ownThread, .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/sshd"),
-                                         "remote hosts are network namespaces running sshd, which needs root and openssh-server"))
+@Suite(
+    .serialized, .ownThread,
+    .enabled(
+        if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/sshd"),
+        "remote hosts are network namespaces running sshd, which needs root and openssh-server"))
 struct FleetTests {
     func suite(_ fleet: TestFleet, hold: String, hosts: String = "[h1, h2, h3]") -> String {
         """
@@ -32,7 +36,9 @@ struct FleetTests {
         let path = try workspace.write(suite: suite(fleet, hold: "2s"))
         let run = try EbbRun(["run", path, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
-        for index in 1...3 { #expect(fleet.tables(index).contains("table inet ebb_"), "host \(index) has the fault's table") }
+        for index in 1...3 {
+            #expect(fleet.tables(index).contains("table inet ebb_"), "host \(index) has the fault's table")
+        }
         #expect(run.wait() == 0, "\(run.stdout)\n\(run.stderr)")
         let runID = try unwrap(workspace.runIDs().first)
         for index in 1...3 {
@@ -58,11 +64,17 @@ struct FleetTests {
         run.signal(SIGKILL)
         #expect(run.wait() == 137)
         for index in 1...3 {
-            #expect(eventually(timeout: .seconds(30)) { !fleet.tables(index).contains("ebb_") }, "host \(index) reverted: \(fleet.tables(index))")
-            #expect(eventually(timeout: .seconds(10)) { fleet.remoteRun(index, runID: runID)?["recoveredBy"] as? String == "guardian" })
+            #expect(
+                eventually(timeout: .seconds(30)) { !fleet.tables(index).contains("ebb_") },
+                "host \(index) reverted: \(fleet.tables(index))")
+            #expect(
+                eventually(timeout: .seconds(10)) {
+                    fleet.remoteRun(index, runID: runID)?["recoveredBy"] as? String == "guardian"
+                })
         }
         // The runner's journal still says pending; rollback execute confirms with each host's journal.
-        let execute = try EbbRun.run(["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
+        let execute = try EbbRun.run(
+            ["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(execute.status == 0, "\(execute.stdout)\n\(execute.stderr)")
     }
 
@@ -71,7 +83,8 @@ struct FleetTests {
         let fleet = try TestFleet(count: 2, in: workspace)
         defer { fleet.close() }
         let path = try workspace.write(suite: suite(fleet, hold: "3s", hosts: "[h1, h2]"))
-        let run = try EbbRun(["run", path, "--deadline-grace", "2s", "--state-dir", workspace.state.path], in: workspace.url)
+        let run = try EbbRun(
+            ["run", path, "--deadline-grace", "2s", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(run.waitForOutput("inject: network.partition@h2"), "\(run.stdout)\n\(run.stderr)")
         try fleet.setLink(1, up: false)
         let cut = Date()
@@ -91,7 +104,8 @@ struct FleetTests {
         #expect(reverted.timeIntervalSince(cut) >= 0)
         // Until someone confirms, the run stays dirty; once the link is back, rollback execute does.
         try fleet.setLink(1, up: true)
-        let execute = try EbbRun.run(["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
+        let execute = try EbbRun.run(
+            ["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(execute.status == 0, "\(execute.stdout)\n\(execute.stderr)")
     }
 
@@ -100,23 +114,25 @@ struct FleetTests {
         let fleet = try TestFleet(count: 2, in: workspace)
         defer { fleet.close() }
         // Passes only inside host 1's namespace: on the runner `ip netns identify` prints nothing.
-        let path = try workspace.write(suite: """
-        suite: fleet-check
-        \(fleet.hostsSection)
-        checks:
-          - name: on-h1
-            command: { run: [sh, -c, "ip netns identify | grep -qx \(fleet.prefix)-h1"], timeout: 5s }
-            host: h1
-            interval: 200ms
-            slo: { max_downtime: 0s }
-        scenarios:
-          - name: partition
-            duration: 1s
-            faults:
-              - network.partition: { direction: ingress, port: 8080, action: reject }
-                host: h2
-        """)
-        let (status, stdout, stderr) = try EbbRun.run(["run", path, "--state-dir", workspace.state.path], in: workspace.url)
+        let path = try workspace.write(
+            suite: """
+                suite: fleet-check
+                \(fleet.hostsSection)
+                checks:
+                  - name: on-h1
+                    command: { run: [sh, -c, "ip netns identify | grep -qx \(fleet.prefix)-h1"], timeout: 5s }
+                    host: h1
+                    interval: 200ms
+                    slo: { max_downtime: 0s }
+                scenarios:
+                  - name: partition
+                    duration: 1s
+                    faults:
+                      - network.partition: { direction: ingress, port: 8080, action: reject }
+                        host: h2
+                """)
+        let (status, stdout, stderr) = try EbbRun.run(
+            ["run", path, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(status == 0, "\(stdout)\n\(stderr)")
         #expect(stdout.contains("ok   check: on-h1 (before)"), "\(stdout)")
         #expect(stdout.contains("100% healthy"), "\(stdout)")
@@ -150,7 +166,8 @@ struct FleetTests {
 
     /// The pid the run printed for its fixture on a host.
     func fixturePID(_ stdout: String) -> Int32? {
-        guard let range = stdout.range(of: #"fixture api ready \(pid (\d+) on host h1\)"#, options: .regularExpression) else { return nil }
+        guard let range = stdout.range(of: #"fixture api ready \(pid (\d+) on host h1\)"#, options: .regularExpression)
+        else { return nil }
         return Int32(stdout[range].split(separator: " ")[4])
     }
 
@@ -159,9 +176,11 @@ struct FleetTests {
         let fleet = try TestFleet(count: 2, in: workspace)
         defer { fleet.close() }
         let path = try workspace.write(suite: fixtureSuite(fleet, hold: "1s"))
-        let (status, stdout, stderr) = try EbbRun.run(["run", path, "--state-dir", workspace.state.path], in: workspace.url)
+        let (status, stdout, stderr) = try EbbRun.run(
+            ["run", path, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(status == 0, "\(stdout)\n\(stderr)")
-        #expect(stdout.contains("ok   check: api-on-h1 (before)"), "the fixture served on h1 before the faults: \(stdout)")
+        #expect(
+            stdout.contains("ok   check: api-on-h1 (before)"), "the fixture served on h1 before the faults: \(stdout)")
         let junit = try String(contentsOf: workspace.url.appendingPathComponent("reports/junit.xml"), encoding: .utf8)
         #expect(junit.contains(#"name="fixture api""#), "the setup suite reports the fixture's stop: \(junit)")
         let pid = try #require(fixturePID(stdout), "\(stdout)")
@@ -183,8 +202,11 @@ struct FleetTests {
         #expect(ProcessTable.snapshot(pid).map { !$0.isGone } == true, "the fixture runs on h1")
         run.signal(SIGKILL)
         #expect(run.wait() == 137)
-        #expect(eventually(timeout: .seconds(30)) { ProcessTable.snapshot(pid)?.isGone ?? true }, "h1's guardian stopped the fixture")
-        let execute = try EbbRun.run(["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(
+            eventually(timeout: .seconds(30)) { ProcessTable.snapshot(pid)?.isGone ?? true },
+            "h1's guardian stopped the fixture")
+        let execute = try EbbRun.run(
+            ["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(execute.status == 0, "\(execute.stdout)\n\(execute.stderr)")
     }
 
@@ -192,7 +214,8 @@ struct FleetTests {
         let workspace = try Workspace()
         let namespacesBefore = try networkNamespaces(prefixed: "ebbfleet-")
         let suite = SchemaTests.repository.appendingPathComponent("Scenarios/fleet.yaml").path
-        let (status, stdout, stderr) = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        let (status, stdout, stderr) = try EbbRun.run(
+            ["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(status == 0, "\(stdout)\n\(stderr)")
         for fault in ["network.partition@web1", "network.partition@web2", "network.loss@web1"] {
             #expect(stdout.contains("ok   rollback: \(fault)"), "\(fault) was not rolled back: \(stdout)")

@@ -2,6 +2,7 @@ import EbbCore
 import EbbTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,7 +34,8 @@ struct FreezeTests {
         let id = try unwrap(workspace.runIDs().first)
         #expect(CgroupCleanup.lines(target).contains("/ebb-\(id)-"), "\(CgroupCleanup.lines(target))")
         let group = try #require(CgroupCleanup.ebbGroups().first { $0.contains(id) })
-        let frozen = (try? String(contentsOfFile: "\(group)/cgroup.events", encoding: .utf8)).map { $0.contains("frozen 1") }
+        let frozen =
+            (try? String(contentsOfFile: "\(group)/cgroup.events", encoding: .utf8)).map { $0.contains("frozen 1") }
             ?? (try? String(contentsOfFile: "\(group)/freezer.state", encoding: .utf8)).map { $0.hasPrefix("FROZEN") }
         #expect(frozen == true)
         #expect(run.wait() == 0, "\(run.stdout)\n\(run.stderr)")
@@ -54,12 +56,14 @@ struct FreezeTests {
         run.signal(SIGKILL)
         _ = run.wait()
         #expect(CgroupCleanup.lines(target).contains("/ebb-\(id)-"))
-        let recovery = try EbbRun.run(["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
+        let recovery = try EbbRun.run(
+            ["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(recovery.status == 0, "\(recovery.stdout)\n\(recovery.stderr)")
         #expect(CgroupCleanup.lines(target) == before)
         #expect(!CgroupCleanup.ebbGroups().contains { $0.contains(id) })
         // Idempotent: a second execution finds nothing to do.
-        let again = try EbbRun.run(["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
+        let again = try EbbRun.run(
+            ["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(again.status == 0, "\(again.stdout)\n\(again.stderr)")
     }
 }

@@ -2,6 +2,7 @@ import EbbCore
 import EbbTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,8 +17,11 @@ import Glibc
 
     func record(_ workspace: Workspace, _ runID: String, suffix: String) throws -> [String: Any] {
         let directory = try workspace.runDirectory(runID)
-        let name = try unwrap(try FileManager.default.contentsOfDirectory(atPath: directory.path).first { $0.hasSuffix(suffix) })
-        return try unwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent(name))) as? [String: Any])
+        let name = try unwrap(
+            try FileManager.default.contentsOfDirectory(atPath: directory.path).first { $0.hasSuffix(suffix) })
+        return try unwrap(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent(name)))
+                as? [String: Any])
     }
 
     @Test func afterSIGKILLTheGuardianRevertsEveryPluginsFaultWithNoHumanAction() throws {
@@ -27,7 +31,9 @@ import Glibc
         let target = try workspace.startSleeper(marker)
         let paused = try workspace.startSleeper(pauseMarker)
         let pidfile = workspace.url.appendingPathComponent("restarted.pid").path
-        let suite = try workspace.write(suite: EndToEndTests.everyPluginSuite(hold: "5m", marker: marker, pauseMarker: pauseMarker, pidfile: pidfile))
+        let suite = try workspace.write(
+            suite: EndToEndTests.everyPluginSuite(
+                hold: "5m", marker: marker, pauseMarker: pauseMarker, pidfile: pidfile))
         let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(run.waitForOutput("holding for"))
         let runID = try unwrap(workspace.runIDs().first)
@@ -35,8 +41,9 @@ import Glibc
         run.signal(SIGKILL)
         #expect(run.wait() == 137)
 
-        #expect(eventually { workspace.filesAreAsTheyWere() && workspace.processState(paused) == "S" },
-                "the guardian restored files and resumed the target")
+        #expect(
+            eventually { workspace.filesAreAsTheyWere() && workspace.processState(paused) == "S" },
+            "the guardian restored files and resumed the target")
         #expect(eventually { (try? runInfo(workspace, runID)["status"] as? String) == "crashed-recovered" })
         #expect(try runInfo(workspace, runID)["recoveredBy"] as? String == "guardian")
         #expect(workspace.fixtureProcesses(ofRun: runID).isEmpty)
@@ -44,11 +51,17 @@ import Glibc
         let restarted = workspace.sleepers(marker)
         restarted.forEach(workspace.adopt)
         #expect(restarted.count == 1)
-        #expect(eventually { FileManager.default.fileExists(atPath: workspace.url.appendingPathComponent("reports/rollback-summary-\(runID).md").path) })
+        #expect(
+            eventually {
+                FileManager.default.fileExists(
+                    atPath: workspace.url.appendingPathComponent("reports/rollback-summary-\(runID).md").path)
+            })
         #expect(try validateJUnit("reports/junit-\(runID).xml", in: workspace.url) == [])
         // The crash report has its page too: one fault lane per record the guardian took back.
-        let page = try String(contentsOf: workspace.url.appendingPathComponent("reports/report-\(runID).html"), encoding: .utf8)
-        #expect(page.components(separatedBy: "class=\"lane lane-fault\"").count - 1 == 9, "eight faults and the fixture")
+        let page = try String(
+            contentsOf: workspace.url.appendingPathComponent("reports/report-\(runID).html"), encoding: .utf8)
+        #expect(
+            page.components(separatedBy: "class=\"lane lane-fault\"").count - 1 == 9, "eight faults and the fixture")
         #expect(page.contains("guardian"))
         let list = try EbbRun.run(["rollback", "list", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(list.stdout.contains("recovered by guardian"))
@@ -60,30 +73,38 @@ import Glibc
     @Test(arguments: [("sleep 1", "finishes while the guardian waits"), ("sleep 30", "is ended by the guardian")])
     func anInjectStillRunningWhenTheRunnerDiesNeverActsAfterTheUndo(pause: String, fate: String) throws {
         let workspace = try Workspace()
-        let suite = try workspace.write(suite: """
-        allowed_roots: [files]
-        scenarios:
-          - name: slow-inject
-            duration: 5m
-            faults:
-              - command:
-                  inject: [sh, -c, "touch files/started; \(pause); touch files/flag"]
-                  rollback: [rm, -f, files/flag]
-                  verify: [sh, -c, "! test -e files/flag"]
-                  timeout: 1m
-        """)
+        let suite = try workspace.write(
+            suite: """
+                allowed_roots: [files]
+                scenarios:
+                  - name: slow-inject
+                    duration: 5m
+                    faults:
+                      - command:
+                          inject: [sh, -c, "touch files/started; \(pause); touch files/flag"]
+                          rollback: [rm, -f, files/flag]
+                          verify: [sh, -c, "! test -e files/flag"]
+                          timeout: 1m
+                """)
         let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
         let started = workspace.files.appendingPathComponent("started").path
-        #expect(eventually(timeout: .seconds(30)) { FileManager.default.fileExists(atPath: started) }, "\(run.stdout)\n\(run.stderr)")
+        #expect(
+            eventually(timeout: .seconds(30)) { FileManager.default.fileExists(atPath: started) },
+            "\(run.stdout)\n\(run.stderr)")
         let runID = try unwrap(workspace.runIDs().first)
         run.signal(SIGKILL)
         _ = run.wait()
-        #expect(eventually(timeout: .seconds(20)) { (try? runInfo(workspace, runID)["status"] as? String) == "crashed-recovered" })
+        #expect(
+            eventually(timeout: .seconds(20)) {
+                (try? runInfo(workspace, runID)["status"] as? String) == "crashed-recovered"
+            })
         // Recovered: the inject has finished or was ended, so nothing of the run acts any more.
         #expect(processesActing(for: runID).isEmpty, "the inject \(fate)")
         // (Without that wait, the inject would still be running: wait for it before judging.)
         #expect(eventually(timeout: .seconds(40)) { processesActing(for: runID).isEmpty })
-        #expect(!FileManager.default.fileExists(atPath: workspace.files.appendingPathComponent("flag").path), "the inject acted after the undo")
+        #expect(
+            !FileManager.default.fileExists(atPath: workspace.files.appendingPathComponent("flag").path),
+            "the inject acted after the undo")
     }
 
     /// Processes whose environment says they act for `runID`.
@@ -91,48 +112,56 @@ import Glibc
         let needle = Data("EBB_ACTING_FOR=\(runID)".utf8)
         let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init)
         return pids.filter { pid in
-            guard let environ = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ")) else { return false }
+            guard let environ = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ")) else {
+                return false
+            }
             return environ.split(separator: 0).contains { $0.elementsEqual(needle) }
         }
     }
 
     @Test func aRunWhoseGuardianWasKilledTooIsRecoveredByRollbackExecute() throws {
         let workspace = try Workspace()
-        let suite = try workspace.write(suite: """
-        allowed_roots: [files]
-        scenarios:
-          - name: hold
-            duration: 5m
-            faults:
-              - file.truncate: { path: files/a.txt }
-              - file.remove: { path: files/b.txt }
-        """)
+        let suite = try workspace.write(
+            suite: """
+                allowed_roots: [files]
+                scenarios:
+                  - name: hold
+                    duration: 5m
+                    faults:
+                      - file.truncate: { path: files/a.txt }
+                      - file.remove: { path: files/b.txt }
+                """)
         let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(run.waitForOutput("holding for"))
         let runID = try unwrap(workspace.runIDs().first)
         let guardian = try unwrap(try runInfo(workspace, runID)["guardianPID"] as? Int)
         kill(Int32(guardian), SIGKILL)
-        #expect(eventually { [nil, "Z"].contains(workspace.processState(Int32(guardian))) }, "the guardian is dead (a zombie until the runner reaps it)")
+        #expect(
+            eventually { [nil, "Z"].contains(workspace.processState(Int32(guardian))) },
+            "the guardian is dead (a zombie until the runner reaps it)")
         run.signal(SIGKILL)
         _ = run.wait()
         #expect(!workspace.filesAreAsTheyWere(), "nobody took the faults back")
-        let execute = try EbbRun.run(["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
+        let execute = try EbbRun.run(
+            ["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(execute.status == 0, "\(execute.stdout)\n\(execute.stderr)")
         #expect(workspace.filesAreAsTheyWere())
     }
 
     @Test func aGraceTooShortOrTooLongIsRefusedBeforeAnythingActs() throws {
         let workspace = try Workspace()
-        let suite = try workspace.write(suite: """
-        allowed_roots: [files]
-        scenarios:
-          - name: hold
-            duration: 300ms
-            faults:
-              - file.truncate: { path: files/a.txt }
-        """)
+        let suite = try workspace.write(
+            suite: """
+                allowed_roots: [files]
+                scenarios:
+                  - name: hold
+                    duration: 300ms
+                    faults:
+                      - file.truncate: { path: files/a.txt }
+                """)
         for grace in ["10ms", "25h", "soon"] {
-            let run = try EbbRun.run(["run", suite, "--deadline-grace", grace, "--state-dir", workspace.state.path], in: workspace.url)
+            let run = try EbbRun.run(
+                ["run", suite, "--deadline-grace", grace, "--state-dir", workspace.state.path], in: workspace.url)
             #expect(run.status == 3, "\(grace): \(run.stderr)")
             #expect(run.stderr.contains("--deadline-grace"), "\(run.stderr)")
         }
@@ -142,32 +171,39 @@ import Glibc
 
     @Test func aStoppedRunnerDoesNotKeepAFaultPastItsDeadline() throws {
         let workspace = try Workspace()
-        let suite = try workspace.write(suite: """
-        allowed_roots: [files]
-        scenarios:
-          - name: hold
-            duration: 300ms
-            faults:
-              - file.truncate: { path: files/a.txt }
-        """)
-        let run = try EbbRun(["run", suite, "--deadline-grace", "300ms", "--state-dir", workspace.state.path], in: workspace.url)
+        let suite = try workspace.write(
+            suite: """
+                allowed_roots: [files]
+                scenarios:
+                  - name: hold
+                    duration: 300ms
+                    faults:
+                      - file.truncate: { path: files/a.txt }
+                """)
+        let run = try EbbRun(
+            ["run", suite, "--deadline-grace", "300ms", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(run.waitForOutput("holding for"))
         run.signal(SIGSTOP)
         defer { run.signal(SIGKILL) }
         let runID = try unwrap(workspace.runIDs().first)
-        #expect(eventually(timeout: .seconds(10)) {
-            (try? record(workspace, runID, suffix: "-hold-file.truncate.json")["state"] as? String) == "reverted"
-        }, "the guardian reverted the overdue fault")
+        #expect(
+            eventually(timeout: .seconds(10)) {
+                (try? record(workspace, runID, suffix: "-hold-file.truncate.json")["state"] as? String) == "reverted"
+            }, "the guardian reverted the overdue fault")
         #expect(workspace.filesAreAsTheyWere())
         let reverted = try record(workspace, runID, suffix: "-hold-file.truncate.json")
         #expect((reverted["revertedBy"] as? String)?.contains("deadline") == true)
         run.signal(SIGCONT)
-        #expect(run.wait() == 1, "the runner wakes up, finds the fault reverted by the guardian, and fails the scenario: its hold was cut short")
+        #expect(
+            run.wait() == 1,
+            "the runner wakes up, finds the fault reverted by the guardian, and fails the scenario: its hold was cut short"
+        )
         #expect(workspace.filesAreAsTheyWere())
         let junit = try String(contentsOf: workspace.url.appendingPathComponent("reports/junit.xml"), encoding: .utf8)
         #expect(junit.contains("name=\"deadline: file.truncate\""))
         #expect(junit.contains("the guardian reverted file.truncate"))
-        let summary = try String(contentsOf: workspace.url.appendingPathComponent("reports/rollback-summary.md"), encoding: .utf8)
+        let summary = try String(
+            contentsOf: workspace.url.appendingPathComponent("reports/rollback-summary.md"), encoding: .utf8)
         #expect(summary.contains("deadline: file.truncate"))
     }
 
@@ -176,45 +212,52 @@ import Glibc
     /// guardian reverted the fault mid-hold while the runner was healthy, and the run said ok.)
     @Test func aSlowSteadyStateDoesNotShortenTheHold() throws {
         let workspace = try Workspace()
-        let suite = try workspace.write(suite: """
-        checks:
-          - name: slow-steady-state
-            command: { run: ["true"] }
-            interval: 1s
-            before_samples: 3
-            phases: [before]
-        scenarios:
-          - name: hold
-            duration: 3s
-            faults:
-              - command: { inject: [touch, files/flag], rollback: [rm, -f, files/flag], verify: [test, '!', -e, files/flag] }
-        """)
-        let run = try EbbRun(["run", suite, "--deadline-grace", "1500ms", "--state-dir", workspace.state.path], in: workspace.url)
+        let suite = try workspace.write(
+            suite: """
+                checks:
+                  - name: slow-steady-state
+                    command: { run: ["true"] }
+                    interval: 1s
+                    before_samples: 3
+                    phases: [before]
+                scenarios:
+                  - name: hold
+                    duration: 3s
+                    faults:
+                      - command: { inject: [touch, files/flag], rollback: [rm, -f, files/flag], verify: [test, '!', -e, files/flag] }
+                """)
+        let run = try EbbRun(
+            ["run", suite, "--deadline-grace", "1500ms", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(run.wait() == 0, "\(run.stdout)\n\(run.stderr)")
         let runID = try unwrap(workspace.runIDs().first)
         let record = try record(workspace, runID, suffix: "-hold-command.json")
-        #expect(record["revertedBy"] as? String == "runner", "the runner, not the guardian, took the fault back after its full hold")
+        #expect(
+            record["revertedBy"] as? String == "runner",
+            "the runner, not the guardian, took the fault back after its full hold")
         let injectedAt = try unwrap(parseDate(record["injectedAt"] as? String))
         let finishedAt = try unwrap(parseDate(record["finishedAt"] as? String))
         #expect(finishedAt.timeIntervalSince(injectedAt) >= 3, "the fault stayed for its whole 3 s hold")
     }
 
-
     @Test func theGuardianLeavesAsSoonAsTheRunnerClosesItsJournal() throws {
         let workspace = try Workspace()
-        let suite = try workspace.write(suite: """
-        allowed_roots: [files]
-        scenarios:
-          - name: quick
-            duration: 10ms
-            faults:
-              - file.corrupt: { path: files/a.txt }
-        """)
+        let suite = try workspace.write(
+            suite: """
+                allowed_roots: [files]
+                scenarios:
+                  - name: quick
+                    duration: 10ms
+                    faults:
+                      - file.corrupt: { path: files/a.txt }
+                """)
         let run = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(run.status == 0)
         let runID = try unwrap(workspace.runIDs().first)
         let guardian = try unwrap(try runInfo(workspace, runID)["guardianPID"] as? Int)
-        #expect(eventually { workspace.processState(Int32(guardian)) == nil || workspace.processState(Int32(guardian)) == "Z" })
+        #expect(
+            eventually {
+                workspace.processState(Int32(guardian)) == nil || workspace.processState(Int32(guardian)) == "Z"
+            })
         #expect(try runInfo(workspace, runID)["status"] as? String == "closed")
     }
 }

@@ -2,6 +2,7 @@ import EbbCore
 import EbbTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,12 +11,12 @@ import Glibc
 /// absurd nesting, and secrets that must never reach a report, a log, the journal or the console.
 @Suite(.ownThread) struct InputSafetyTests {
     static let scenario = """
-    scenarios:
-      - name: one
-        duration: 100ms
-        faults:
-          - command: { inject: [true], rollback: [true] }
-    """
+        scenarios:
+          - name: one
+            duration: 100ms
+            faults:
+              - command: { inject: [true], rollback: [true] }
+        """
 
     /// Runs `ebb validate` on `suite` (written to `suites/suite.yaml`) with a secret in the environment.
     func validate(_ suite: String, in workspace: Workspace, secret: String) throws -> (status: Int32, output: String) {
@@ -35,24 +36,29 @@ import Glibc
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try "checks:\n  - { name: outside, tcp: { address: \"127.0.0.1:1\" } }\n"
             .write(to: workspace.url.appendingPathComponent("outside.yaml"), atomically: true, encoding: .utf8)
-        try FileManager.default.createSymbolicLink(atPath: folder.appendingPathComponent("link.yaml").path,
-                                                   withDestinationPath: "../outside.yaml")
+        try FileManager.default.createSymbolicLink(
+            atPath: folder.appendingPathComponent("link.yaml").path,
+            withDestinationPath: "../outside.yaml")
         for include in ["/proc/self/environ", "../outside.yaml", "link.yaml"] {
-            let (status, output) = try validate("include: [\(include)]\n" + Self.scenario, in: workspace, secret: secret)
+            let (status, output) = try validate(
+                "include: [\(include)]\n" + Self.scenario, in: workspace, secret: secret)
             #expect(status == 3, "\(include): \(output)")
             #expect(output.contains("suite.yaml:1:"), "\(include): \(output)")
-            #expect(output.contains("include[0]") && output.contains("outside the suite's folder"), "\(include): \(output)")
+            #expect(
+                output.contains("include[0]") && output.contains("outside the suite's folder"), "\(include): \(output)")
             #expect(!output.contains(secret), "\(include): the secret was printed")
             #expect(!output.contains("EBB_TEST_SECRET"), "\(include): the environment was printed")
         }
         // An explicit include root lets the same file in.
-        let (status, output) = try validate("include: [../outside.yaml]\ninclude_roots: [..]\n" + Self.scenario, in: workspace, secret: secret)
+        let (status, output) = try validate(
+            "include: [../outside.yaml]\ninclude_roots: [..]\n" + Self.scenario, in: workspace, secret: secret)
         #expect(status == 0, "\(output)")
     }
 
     @Test func aHundredThousandOpenBracketsExitThreeInsteadOfCrashing() throws {
         let workspace = try Workspace()
-        let (status, output) = try validate("scenarios: " + String(repeating: "[", count: 100_000) + "\n", in: workspace, secret: "unused")
+        let (status, output) = try validate(
+            "scenarios: " + String(repeating: "[", count: 100_000) + "\n", in: workspace, secret: "unused")
         #expect(status == 3, "\(output.prefix(500))")
         #expect(output.contains("suite.yaml:1:") && output.contains("nested deeper than 64"), "\(output.prefix(500))")
         #expect(output.count < 1000)
@@ -61,20 +67,22 @@ import Glibc
     @Test func aSecretNamedInSecretEnvNeverReachesReportsLogsJournalOrConsole() throws {
         let workspace = try Workspace()
         let secret = "tok-\(UUID().uuidString)"
-        let suite = try workspace.write(suite: """
-        suite: secrets
-        secret_env: [MY_SECRET]
-        scenarios:
-          - name: leak
-            duration: 100ms
-            faults:
-              - command:
-                  inject: [sh, -c, "echo injecting with $MY_SECRET"]
-                  rollback: [sh, -c, "echo rolling back $MY_SECRET"]
-                  verify: [sh, -c, "echo still there: $MY_SECRET; exit 1"]
-        """)
-        let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path, "--report-dir", "reports"], in: workspace.url,
-                             environment: ["MY_SECRET": secret])
+        let suite = try workspace.write(
+            suite: """
+                suite: secrets
+                secret_env: [MY_SECRET]
+                scenarios:
+                  - name: leak
+                    duration: 100ms
+                    faults:
+                      - command:
+                          inject: [sh, -c, "echo injecting with $MY_SECRET"]
+                          rollback: [sh, -c, "echo rolling back $MY_SECRET"]
+                          verify: [sh, -c, "echo still there: $MY_SECRET; exit 1"]
+                """)
+        let run = try EbbRun(
+            ["run", suite, "--state-dir", workspace.state.path, "--report-dir", "reports"], in: workspace.url,
+            environment: ["MY_SECRET": secret])
         let status = run.wait()
         let console = run.stdout + run.stderr
         // The verify step fails on purpose so that its output (the secret) reaches every sink.
@@ -121,23 +129,29 @@ import Glibc
     @Test func theGuardianRedactsTheSecretsOfTheRunItRecovers() throws {
         let workspace = try Workspace()
         let secret = "gtok-\(UUID().uuidString)"
-        let suite = try workspace.write(suite: """
-        secret_env: [MY_SECRET]
-        scenarios:
-          - name: leak
-            duration: 5m
-            faults:
-              - command:
-                  inject: [true]
-                  rollback: [sh, -c, "echo rolling back $MY_SECRET"]
-                  verify: [sh, -c, "echo still there: $MY_SECRET; exit 1"]
-        """)
-        let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path], in: workspace.url, environment: ["MY_SECRET": secret])
+        let suite = try workspace.write(
+            suite: """
+                secret_env: [MY_SECRET]
+                scenarios:
+                  - name: leak
+                    duration: 5m
+                    faults:
+                      - command:
+                          inject: [true]
+                          rollback: [sh, -c, "echo rolling back $MY_SECRET"]
+                          verify: [sh, -c, "echo still there: $MY_SECRET; exit 1"]
+                """)
+        let run = try EbbRun(
+            ["run", suite, "--state-dir", workspace.state.path], in: workspace.url, environment: ["MY_SECRET": secret])
         #expect(run.waitForOutput("holding for"))
         let runID = try unwrap(workspace.runIDs().first)
         run.signal(SIGKILL)
         #expect(run.wait() == 137)
-        #expect(eventually { FileManager.default.fileExists(atPath: workspace.url.appendingPathComponent("reports/rollback-summary-\(runID).md").path) })
+        #expect(
+            eventually {
+                FileManager.default.fileExists(
+                    atPath: workspace.url.appendingPathComponent("reports/rollback-summary-\(runID).md").path)
+            })
         workspace.waitForGuardians()
         let (files, redacted) = scan(workspace, for: secret)
         #expect(files >= 4)

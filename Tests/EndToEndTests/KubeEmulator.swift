@@ -1,6 +1,7 @@
 import EbbCore
 import EbbKubernetes
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,9 +12,12 @@ import Glibc
 final class KubeEmulator {
     static let token = "ebb-test-token"
     static let forbiddenToken = "ebb-forbidden-token"
-    static var repository: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized }
+    static var repository: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
+    }
     static var python: String {
-        ProcessInfo.processInfo.environment["EBB_KUBE_PYTHON"] ?? repository.appendingPathComponent(".ci-venv/bin/python").path
+        ProcessInfo.processInfo.environment["EBB_KUBE_PYTHON"]
+            ?? repository.appendingPathComponent(".ci-venv/bin/python").path
     }
 
     struct NotStarted: Error, CustomStringConvertible {
@@ -29,13 +33,30 @@ final class KubeEmulator {
     /// Service `web`, and nodes `node-1` (with a taint of someone else's) and `node-2`.
     static let shop: [JSONValue] = [
         ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop"]],
-        ["apiVersion": "apps/v1", "kind": "Deployment", "metadata": ["name": "web", "namespace": "shop", "labels": ["app": "web"]],
-         "spec": ["replicas": 3, "selector": ["matchLabels": ["app": "web"]], "template": ["metadata": ["labels": ["app": "web"]]]]],
-        ["apiVersion": "apps/v1", "kind": "Deployment", "metadata": ["name": "db", "namespace": "shop", "labels": ["app": "db", "ebb.dev/protected": "true"]],
-         "spec": ["replicas": 1, "selector": ["matchLabels": ["app": "db"]], "template": ["metadata": ["labels": ["app": "db", "ebb.dev/protected": "true"]]]]],
-        ["apiVersion": "v1", "kind": "Service", "metadata": ["name": "web", "namespace": "shop"], "spec": ["selector": ["app": "web", "tier": "front"]]],
-        ["apiVersion": "v1", "kind": "Node", "metadata": ["name": "node-1", "labels": ["pool": "a"]],
-         "spec": ["taints": [["key": "dedicated", "value": "db", "effect": "NoSchedule"]]]],
+        [
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": ["name": "web", "namespace": "shop", "labels": ["app": "web"]],
+            "spec": [
+                "replicas": 3, "selector": ["matchLabels": ["app": "web"]],
+                "template": ["metadata": ["labels": ["app": "web"]]],
+            ],
+        ],
+        [
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": ["name": "db", "namespace": "shop", "labels": ["app": "db", "ebb.dev/protected": "true"]],
+            "spec": [
+                "replicas": 1, "selector": ["matchLabels": ["app": "db"]],
+                "template": ["metadata": ["labels": ["app": "db", "ebb.dev/protected": "true"]]],
+            ],
+        ],
+        [
+            "apiVersion": "v1", "kind": "Service", "metadata": ["name": "web", "namespace": "shop"],
+            "spec": ["selector": ["app": "web", "tier": "front"]],
+        ],
+        [
+            "apiVersion": "v1", "kind": "Node", "metadata": ["name": "node-1", "labels": ["pool": "a"]],
+            "spec": ["taints": [["key": "dedicated", "value": "db", "effect": "NoSchedule"]]],
+        ],
         ["apiVersion": "v1", "kind": "Node", "metadata": ["name": "node-2", "labels": ["pool": "b"]], "spec": [:]],
     ]
 
@@ -46,11 +67,16 @@ final class KubeEmulator {
         let portFile = directory.appendingPathComponent("kube-port").path
         let script = Self.repository.appendingPathComponent("ci/kube-emulator/kube_emulator.py").path
         guard FileManager.default.isExecutableFile(atPath: Self.python) else {
-            throw NotStarted(description: "no Python with kmock at \(Self.python): run ci/test.sh (it makes .ci-venv) or set EBB_KUBE_PYTHON")
+            throw NotStarted(
+                description:
+                    "no Python with kmock at \(Self.python): run ci/test.sh (it makes .ci-venv) or set EBB_KUBE_PYTHON")
         }
-        service = try LocalService([Self.python, script, "--port-file", portFile, "--token", Self.token,
-                                    "--forbidden-token", Self.forbiddenToken, "--seed", seedPath.path, "--ready-delay", String(readyDelay)],
-                                   in: directory, name: "kube-emulator")
+        service = try LocalService(
+            [
+                Self.python, script, "--port-file", portFile, "--token", Self.token,
+                "--forbidden-token", Self.forbiddenToken, "--seed", seedPath.path, "--ready-delay", String(readyDelay),
+            ],
+            in: directory, name: "kube-emulator")
         let clock = ContinuousClock()
         let end = clock.now + .seconds(60)
         var found: Int?
@@ -58,7 +84,9 @@ final class KubeEmulator {
             found = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0) }
             if found == nil { Thread.sleep(forTimeInterval: 0.05) }
         }
-        guard let found else { throw NotStarted(description: "the emulator did not start within 60s:\n\(service.output)") }
+        guard let found else {
+            throw NotStarted(description: "the emulator did not start within 60s:\n\(service.output)")
+        }
         port = found
     }
 
@@ -85,7 +113,9 @@ final class KubeEmulator {
 
     /// A client for checking the emulator's state from the test.
     func client() throws -> KubeClient {
-        try KubeClient(config: KubeConfig(context: "test", server: URL(string: url)!, namespace: "shop", credentials: .token(Self.token)))
+        try KubeClient(
+            config: KubeConfig(
+                context: "test", server: URL(string: url)!, namespace: "shop", credentials: .token(Self.token)))
     }
 
     /// The object at `path`, or nil (gone, or no answer).
@@ -109,11 +139,17 @@ final class KubeEmulator {
 
     /// Names of pods `app=<app>` in shop that are Ready.
     func readyPods(_ app: String = "web") -> [String] {
-        list(KubeResource.pods.collection(in: "shop"), selector: "app=\(app)").filter(PodReadiness.isReady).compactMap { $0.value(at: "metadata.name")?.stringValue }
+        list(KubeResource.pods.collection(in: "shop"), selector: "app=\(app)").filter(PodReadiness.isReady).compactMap {
+            $0.value(at: "metadata.name")?.stringValue
+        }
     }
 
-    var replicas: Int? { object(KubeResource.deployments.path("web", in: "shop"))?.value(at: "spec.replicas")?.numberValue.map(Int.init) }
-    var serviceSelector: [String: String] { object(KubeResource.services.path("web", in: "shop"))?.value(at: "spec.selector")?.stringMap ?? [:] }
+    var replicas: Int? {
+        object(KubeResource.deployments.path("web", in: "shop"))?.value(at: "spec.replicas")?.numberValue.map(Int.init)
+    }
+    var serviceSelector: [String: String] {
+        object(KubeResource.services.path("web", in: "shop"))?.value(at: "spec.selector")?.stringMap ?? [:]
+    }
     var policies: [JSONValue] { list(KubeResource.networkpolicies.collection(in: "shop")) }
     func node(_ name: String) -> JSONValue? { object(KubeResource.nodes.path(name, in: nil)) }
 }

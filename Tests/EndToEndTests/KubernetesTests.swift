@@ -3,6 +3,7 @@ import EbbKubernetes
 import EbbTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,7 +21,9 @@ import Glibc
         emulator = try KubeEmulator(in: workspace.url)
         kubeconfig = try emulator.kubeconfig()
         let emulator = emulator
-        #expect(eventually(timeout: .seconds(20)) { emulator.readyPods().count == 3 }, "the replica controller never made 3 Ready pods")
+        #expect(
+            eventually(timeout: .seconds(20)) { emulator.readyPods().count == 3 },
+            "the replica controller never made 3 Ready pods")
     }
 
     func run(_ suite: String, _ extra: [String] = []) throws -> EbbRun {
@@ -57,7 +60,8 @@ import Glibc
     }
 
     @Test func networkOutagePolicyIsTheRunsOwnAndIsDeletedAfter() throws {
-        let run = try run(suite("      - k8s.network-outage: { kubeconfig: kubeconfig, selector: app=web, direction: ingress }"))
+        let run = try run(
+            suite("      - k8s.network-outage: { kubeconfig: kubeconfig, selector: app=web, direction: ingress }"))
         #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
         let id = try unwrap(workspace.runIDs().first)
         let policy = try #require(emulator.policies.first)
@@ -65,7 +69,10 @@ import Glibc
         #expect(policy.value(at: "spec.podSelector.matchLabels.app") == "web")
         #expect(policy.value(at: "spec.policyTypes") == ["Ingress"])
         // Protected pods are excluded by the policy itself.
-        #expect(policy.value(at: "spec.podSelector.matchExpressions")?.arrayValue?.contains { $0["key"] == "ebb.dev/protected" } == true)
+        #expect(
+            policy.value(at: "spec.podSelector.matchExpressions")?.arrayValue?.contains {
+                $0["key"] == "ebb.dev/protected"
+            } == true)
         #expect(run.wait() == 0, "\(run.stdout)\n\(run.stderr)")
         #expect(emulator.policies.isEmpty)
     }
@@ -87,7 +94,8 @@ import Glibc
 
     @Test func aNodeCordonedBeforeStaysCordonedAfterTheUndo() throws {
         try emulator.patch(KubeResource.nodes.path("node-2", in: nil), ["spec": ["unschedulable": true]])
-        let run = try run(suite("      - k8s.node-cordon: { kubeconfig: kubeconfig, selector: pool=b, taint: NoSchedule }"))
+        let run = try run(
+            suite("      - k8s.node-cordon: { kubeconfig: kubeconfig, selector: pool=b, taint: NoSchedule }"))
         #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
         #expect(emulator.node("node-2")?.value(at: "spec.taints")?.arrayValue?.count == 1)
         #expect(emulator.node("node-1")?.value(at: "spec.unschedulable") == nil, "pool=a is not selected")
@@ -109,22 +117,29 @@ import Glibc
     @Test func podDeleteIsIrreversibleAndRecoveryIsMeasuredByAK8sProbe() throws {
         let before = Set(emulator.readyPods())
         let checks = """
-        checks:
-          - name: web-pods-ready
-            k8s: { kubeconfig: kubeconfig, resource: pods, selector: app=web, ready: true, expect: ">= 3" }
-            interval: 100ms
-            phases: [before, recovery]
-            slo: { recover_within: 20s }
-        """
-        let run = try run(suite("      - k8s.pod-delete: { kubeconfig: kubeconfig, selector: app=web, count: 2 }", checks: checks))
+            checks:
+              - name: web-pods-ready
+                k8s: { kubeconfig: kubeconfig, resource: pods, selector: app=web, ready: true, expect: ">= 3" }
+                interval: 100ms
+                phases: [before, recovery]
+                slo: { recover_within: 20s }
+            """
+        let run = try run(
+            suite("      - k8s.pod-delete: { kubeconfig: kubeconfig, selector: app=web, count: 2 }", checks: checks))
         #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
-        #expect(Set(emulator.list(KubeResource.pods.collection(in: "shop"), selector: "app=web").compactMap { $0.value(at: "metadata.name")?.stringValue })
+        #expect(
+            Set(
+                emulator.list(KubeResource.pods.collection(in: "shop"), selector: "app=web").compactMap {
+                    $0.value(at: "metadata.name")?.stringValue
+                }
+            )
             .intersection(before).count == 1)
         #expect(run.wait() == 0, "\(run.stdout)\n\(run.stderr)")
         let now = Set(emulator.readyPods())
         #expect(now.count == 3 && now.intersection(before).count == 1, "replacements are Ready: \(now)")
         let id = try unwrap(workspace.runIDs().first)
-        let summary = try String(contentsOf: workspace.url.appendingPathComponent("reports/rollback-summary.json"), encoding: .utf8)
+        let summary = try String(
+            contentsOf: workspace.url.appendingPathComponent("reports/rollback-summary.json"), encoding: .utf8)
         #expect(summary.contains("irreversible"))
         // The recovery check measured how long until 3 pods were Ready again, and it passed.
         #expect(run.stdout.contains("ok   recovery: web-pods-ready"), "\(run.stdout)")
@@ -132,32 +147,37 @@ import Glibc
 
     @Test func everyUndoSurvivesARunnerSIGKILLThroughTheGuardian() throws {
         let faults = """
-              - k8s.scale: { kubeconfig: kubeconfig, name: web, replicas: 1 }
-              - k8s.network-outage: { kubeconfig: kubeconfig, selector: app=web }
-              - k8s.node-cordon: { kubeconfig: kubeconfig, node: node-2, taint: NoSchedule }
-              - k8s.service-hijack: { kubeconfig: kubeconfig, service: web, selector: app=maintenance }
-        """
+                  - k8s.scale: { kubeconfig: kubeconfig, name: web, replicas: 1 }
+                  - k8s.network-outage: { kubeconfig: kubeconfig, selector: app=web }
+                  - k8s.node-cordon: { kubeconfig: kubeconfig, node: node-2, taint: NoSchedule }
+                  - k8s.service-hijack: { kubeconfig: kubeconfig, service: web, selector: app=maintenance }
+            """
         let run = try run(suite(faults, hold: "5m"))
         #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
-        #expect(emulator.replicas == 1 && emulator.policies.count == 1 && emulator.serviceSelector == ["app": "maintenance"])
+        #expect(
+            emulator.replicas == 1 && emulator.policies.count == 1 && emulator.serviceSelector == ["app": "maintenance"]
+        )
         #expect(emulator.node("node-2")?.value(at: "spec.unschedulable") == true)
         run.signal(SIGKILL)
         #expect(run.wait() == 137)
         let emulator = emulator
-        #expect(eventually(timeout: .seconds(30)) {
-            emulator.replicas == 3 && emulator.policies.isEmpty && emulator.serviceSelector == ["app": "web", "tier": "front"]
-                && emulator.node("node-2")?.value(at: "spec.unschedulable") == nil && emulator.node("node-2")?.value(at: "spec.taints") == nil
-        }, "the guardian restored replicas, policy, cordon and selector")
+        #expect(
+            eventually(timeout: .seconds(30)) {
+                emulator.replicas == 3 && emulator.policies.isEmpty
+                    && emulator.serviceSelector == ["app": "web", "tier": "front"]
+                    && emulator.node("node-2")?.value(at: "spec.unschedulable") == nil
+                    && emulator.node("node-2")?.value(at: "spec.taints") == nil
+            }, "the guardian restored replicas, policy, cordon and selector")
         workspace.waitForGuardians()
     }
 
     @Test func rollbackExecuteRestoresFromTheJournalAloneAndIsIdempotent() throws {
         let faults = """
-              - k8s.scale: { kubeconfig: kubeconfig, name: web, replicas: 0 }
-              - k8s.network-outage: { kubeconfig: kubeconfig, selector: app=web }
-              - k8s.node-cordon: { kubeconfig: kubeconfig, selector: pool=a }
-              - k8s.service-hijack: { kubeconfig: kubeconfig, service: web }
-        """
+                  - k8s.scale: { kubeconfig: kubeconfig, name: web, replicas: 0 }
+                  - k8s.network-outage: { kubeconfig: kubeconfig, selector: app=web }
+                  - k8s.node-cordon: { kubeconfig: kubeconfig, selector: pool=a }
+                  - k8s.service-hijack: { kubeconfig: kubeconfig, service: web }
+            """
         let run = try run(suite(faults, hold: "5m"), ["--no-guardian"])
         #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
         run.signal(SIGKILL)
@@ -165,18 +185,22 @@ import Glibc
         #expect(emulator.replicas == 0 && emulator.policies.count == 1)
         // The suite and its kubeconfig path argument are not needed: the record holds the source.
         try FileManager.default.removeItem(atPath: workspace.url.appendingPathComponent("suite.yaml").path)
-        let recovery = try EbbRun.run(["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
+        let recovery = try EbbRun.run(
+            ["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(recovery.status == 0, "\(recovery.stdout)\n\(recovery.stderr)")
         #expect(emulator.replicas == 3 && emulator.readyPods().count == 3)
         #expect(emulator.policies.isEmpty)
         #expect(emulator.serviceSelector == ["app": "web", "tier": "front"])
         #expect(emulator.node("node-1")?.value(at: "spec.unschedulable") == nil)
-        let again = try EbbRun.run(["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
+        let again = try EbbRun.run(
+            ["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(again.status == 0, "\(again.stdout)\n\(again.stderr)")
     }
 
     @Test func recoveryRefusesToDeleteAPolicyThatIsNotTheRunsOwn() throws {
-        let run = try run(suite("      - k8s.network-outage: { kubeconfig: kubeconfig, selector: app=web }", hold: "5m"), ["--no-guardian"])
+        let run = try run(
+            suite("      - k8s.network-outage: { kubeconfig: kubeconfig, selector: app=web }", hold: "5m"),
+            ["--no-guardian"])
         #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
         run.signal(SIGKILL)
         _ = run.wait()
@@ -184,22 +208,27 @@ import Glibc
         // The policy now claims another owner: recovery must fail closed, not delete it.
         let path = KubeResource.networkpolicies.path(name, in: "shop")
         try emulator.patch(path, ["metadata": ["labels": ["ebb.dev/run-id": "someone-else"]]])
-        let recovery = try EbbRun.run(["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
+        let recovery = try EbbRun.run(
+            ["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(recovery.status == 2, "\(recovery.stdout)\n\(recovery.stderr)")
-        #expect("\(recovery.stdout)\(recovery.stderr)".contains("refusing to delete"), "\(recovery.stdout)\n\(recovery.stderr)")
+        #expect(
+            "\(recovery.stdout)\(recovery.stderr)".contains("refusing to delete"),
+            "\(recovery.stdout)\n\(recovery.stderr)")
         #expect(emulator.object(path) != nil)
     }
 
     @Test func someoneElsesChangeMeanwhileIsLeftAloneAndReportedAsAConflict() throws {
         let faults = """
-              - k8s.scale: { kubeconfig: kubeconfig, name: web, replicas: 0 }
-              - k8s.service-hijack: { kubeconfig: kubeconfig, service: web }
-        """
+                  - k8s.scale: { kubeconfig: kubeconfig, name: web, replicas: 0 }
+                  - k8s.service-hijack: { kubeconfig: kubeconfig, service: web }
+            """
         let run = try run(suite(faults, hold: "5s"))
         #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
         // An operator scales up and repoints the Service by hand while the fault is live.
         try emulator.patch(KubeResource.deployments.path("web", in: "shop") + "/scale", ["spec": ["replicas": 5]])
-        try emulator.patch(KubeResource.services.path("web", in: "shop"), ["spec": ["selector": ["app": "canary", "ebb.dev/hijacked-by": .null]]])
+        try emulator.patch(
+            KubeResource.services.path("web", in: "shop"),
+            ["spec": ["selector": ["app": "canary", "ebb.dev/hijacked-by": .null]]])
         #expect(run.wait() == 2, "\(run.stdout)\n\(run.stderr)")
         #expect(emulator.replicas == 5)
         #expect(emulator.serviceSelector == ["app": "canary"])
@@ -229,7 +258,13 @@ import Glibc
                 // Someone else changes the node between our read and our write: the write gets 409.
                 try emulator.patch(node, ["metadata": ["labels": ["pool": "b", "changed": "meanwhile"]]])
             }
-            return ["metadata": ["annotations": ["seen-labels": .string("\(object.value(at: "metadata.labels")?.stringMap.count ?? 0)")]]]
+            return [
+                "metadata": [
+                    "annotations": [
+                        "seen-labels": .string("\(object.value(at: "metadata.labels")?.stringMap.count ?? 0)")
+                    ]
+                ]
+            ]
         }
         #expect(attempts == 2)
         let after = try #require(emulator.node("node-2"))
@@ -243,7 +278,8 @@ import Glibc
         let status = failing.wait()
         #expect(status != 0 && status != 2, "\(failing.stdout)\n\(failing.stderr)")
         #expect(failing.stdout.contains("matched nothing"), "\(failing.stdout)")
-        let skipping = try run(suite("      - k8s.network-outage: { kubeconfig: kubeconfig, selector: app=nothing, empty: skip }"))
+        let skipping = try run(
+            suite("      - k8s.network-outage: { kubeconfig: kubeconfig, selector: app=nothing, empty: skip }"))
         #expect(skipping.wait() == 0, "\(skipping.stdout)\n\(skipping.stderr)")
         #expect(emulator.policies.isEmpty)
         // Protected pods do not count: app=db pods all carry ebb.dev/protected=true.
@@ -256,7 +292,9 @@ import Glibc
         #expect(protectedScale.stdout.contains("protected label"), "\(protectedScale.stdout)")
         #expect(emulator.object(KubeResource.deployments.path("db", in: "shop"))?.value(at: "spec.replicas") == 1)
         // More targets than max_targets: refused, nothing deleted.
-        let wide = try run(suite("      - k8s.pod-delete: { kubeconfig: kubeconfig, selector: app=web, percent: 100, max_targets: 2 }"))
+        let wide = try run(
+            suite("      - k8s.pod-delete: { kubeconfig: kubeconfig, selector: app=web, percent: 100, max_targets: 2 }")
+        )
         #expect(wide.wait() != 0)
         #expect(wide.stdout.contains("max_targets"), "\(wide.stdout)")
         #expect(emulator.readyPods().count == 3)
@@ -284,31 +322,39 @@ import Glibc
         let example = KubeEmulator.repository.appendingPathComponent("Scenarios/kubernetes.yaml").path
         let valid = try EbbRun(["validate", example], in: workspace.url, environment: ["EBB_KUBECONFIG": kubeconfig])
         #expect(valid.wait() == 0, "\(valid.stdout)\n\(valid.stderr)")
-        let invalid = try workspace.write(suite: """
-        checks:
-          - name: count
-            k8s: { resource: pods, selector: app=web }
-        scenarios:
-          - name: wrong-namespace
-            faults:
-              - k8s.pod-delete: { namespace: kube-system, allowed_namespaces: [shop], selector: app=web }
-        """, name: "invalid.yaml")
+        let invalid = try workspace.write(
+            suite: """
+                checks:
+                  - name: count
+                    k8s: { resource: pods, selector: app=web }
+                scenarios:
+                  - name: wrong-namespace
+                    faults:
+                      - k8s.pod-delete: { namespace: kube-system, allowed_namespaces: [shop], selector: app=web }
+                """, name: "invalid.yaml")
         let refused = try EbbRun.run(["validate", invalid], in: workspace.url)
         #expect(refused.status == 3)
-        #expect(refused.stderr.contains("not in allowed_namespaces") && refused.stderr.contains("needs expect"), "\(refused.stderr)")
+        #expect(
+            refused.stderr.contains("not in allowed_namespaces") && refused.stderr.contains("needs expect"),
+            "\(refused.stderr)")
     }
 
     @Test func theExampleSuiteRunsEveryFaultWithRecoveryAndK8sProbes() throws {
         let suite = KubeEmulator.repository.appendingPathComponent("Scenarios/kubernetes.yaml").path
-        let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path],
-                             in: workspace.url, environment: ["EBB_KUBECONFIG": kubeconfig])
+        let run = try EbbRun(
+            ["run", suite, "--state-dir", workspace.state.path],
+            in: workspace.url, environment: ["EBB_KUBECONFIG": kubeconfig])
         #expect(run.wait() == 0, "\(run.stdout)\n\(run.stderr)")
-        #expect(emulator.replicas == 3 && emulator.policies.isEmpty && emulator.serviceSelector == ["app": "web", "tier": "front"])
+        #expect(
+            emulator.replicas == 3 && emulator.policies.isEmpty
+                && emulator.serviceSelector == ["app": "web", "tier": "front"])
         #expect(emulator.node("node-2")?.value(at: "spec.unschedulable") == nil)
     }
 }
 
 /// The marks Ebb leaves on objects while a fault is live.
 enum KubeOwnershipMark {
-    static func scaled(_ object: JSONValue?) -> String? { object?.value(at: "metadata.annotations")?["ebb.dev/scaled-by"]?.stringValue }
+    static func scaled(_ object: JSONValue?) -> String? {
+        object?.value(at: "metadata.annotations")?["ebb.dev/scaled-by"]?.stringValue
+    }
 }

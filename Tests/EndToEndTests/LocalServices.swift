@@ -1,5 +1,6 @@
 import EbbCore
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,7 +16,9 @@ func freePort() throws -> Int {
     address.sin_port = 0
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+        }
     }
     guard bound else { throw Missing() }
     return Int(UInt16(bigEndian: address.sin_port))
@@ -53,7 +56,9 @@ final class LocalService {
 
 /// The body of a successful GET, or nil (curl: the tests need no HTTP client of their own).
 func httpGet(_ url: String) -> String? {
-    guard let result = try? ChildProcess.run(["curl", "-sf", "--max-time", "5", url], timeout: .seconds(10)), result.status == 0 else { return nil }
+    guard let result = try? ChildProcess.run(["curl", "-sf", "--max-time", "5", url], timeout: .seconds(10)),
+        result.status == 0
+    else { return nil }
     return result.output
 }
 

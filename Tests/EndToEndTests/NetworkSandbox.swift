@@ -1,6 +1,7 @@
 import EbbCore
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -36,7 +37,10 @@ final class NetworkSandbox {
         try Self.ip(["netns", "add", server])
         do {
             try Self.ip(["netns", "add", client])
-            try Self.ip(["link", "add", serverInterface, "netns", server, "type", "veth", "peer", "name", clientInterface, "netns", client])
+            try Self.ip([
+                "link", "add", serverInterface, "netns", server, "type", "veth", "peer", "name", clientInterface,
+                "netns", client,
+            ])
             try Self.ip(["-n", server, "addr", "add", "\(serverAddress)/24", "dev", serverInterface])
             try Self.ip(["-n", client, "addr", "add", "\(clientAddress)/24", "dev", clientInterface])
             for (namespace, interface) in [(server, serverInterface), (client, clientInterface)] {
@@ -67,8 +71,11 @@ final class NetworkSandbox {
 
     /// Starts the demo target inside `server` and waits until the client reaches it.
     func startDemoTarget(log: String) throws {
-        demoTarget = try ChildProcess.spawn(["ip", "netns", "exec", server, EbbBinary.path, "demo-target",
-                                             "--host", serverAddress, "--port", String(port)], outputPath: log)
+        demoTarget = try ChildProcess.spawn(
+            [
+                "ip", "netns", "exec", server, EbbBinary.path, "demo-target",
+                "--host", serverAddress, "--port", String(port),
+            ], outputPath: log)
         guard eventually(timeout: .seconds(20), { clientReachesServer() }) else { throw Missing() }
     }
 
@@ -87,8 +94,11 @@ final class NetworkSandbox {
 
     /// Everything a network fault could leave behind in the server namespace.
     func serverState() throws -> String {
-        try [["nft", "list", "ruleset"], ["tc", "qdisc", "show"], ["iptables", "-t", "mangle", "-S"], ["ip6tables", "-t", "mangle", "-S"]]
-            .map { "$ \($0.joined(separator: " "))\n" + (try inServer($0)).output }.joined(separator: "\n")
+        try [
+            ["nft", "list", "ruleset"], ["tc", "qdisc", "show"], ["iptables", "-t", "mangle", "-S"],
+            ["ip6tables", "-t", "mangle", "-S"],
+        ]
+        .map { "$ \($0.joined(separator: " "))\n" + (try inServer($0)).output }.joined(separator: "\n")
     }
 
     /// Round-trip times in milliseconds of `count` pings from the client, sorted.
@@ -109,13 +119,17 @@ final class NetworkSandbox {
 
     /// Bytes per second of an HTTP download of `bytes` from the demo target, as curl measured it.
     func downloadRate(bytes: Int) throws -> Double {
-        let result = try inClient(["curl", "-sf", "-o", "/dev/null", "-w", "%{speed_download}", "\(url)/bytes?n=\(bytes)"])
+        let result = try inClient([
+            "curl", "-sf", "-o", "/dev/null", "-w", "%{speed_download}", "\(url)/bytes?n=\(bytes)",
+        ])
         return try unwrap(Double(result.output.trimmingCharacters(in: .whitespacesAndNewlines)))
     }
 
     private static func ip(_ arguments: [String]) throws {
         let result = try ChildProcess.run(["ip"] + arguments, timeout: .seconds(10))
-        guard result.status == 0 else { throw SandboxFailure(description: "ip \(arguments.joined(separator: " ")): \(result.output)") }
+        guard result.status == 0 else {
+            throw SandboxFailure(description: "ip \(arguments.joined(separator: " ")): \(result.output)")
+        }
     }
 }
 

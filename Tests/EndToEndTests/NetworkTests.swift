@@ -2,6 +2,7 @@ import EbbCore
 import EbbTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,7 +12,9 @@ import Glibc
 /// namespace, then checks that the server namespace's nft ruleset, qdiscs and iptables rules are
 /// exactly what they were before. Serialized, so that one test's traffic never skews another's
 /// measurement. Namespaces, nft and tc need root: CI runs as root; elsewhere these are skipped.
-@Suite(.serialized, .ownThread, .enabled(if: getuid() == 0, "network faults create namespaces, nft tables and qdiscs, which needs root"))
+@Suite(
+    .serialized, .ownThread,
+    .enabled(if: getuid() == 0, "network faults create namespaces, nft tables and qdiscs, which needs root"))
 struct NetworkTests {
     /// A workspace, a sandbox with the demo target running, and the server's state before any fault.
     func prepare() throws -> (Workspace, NetworkSandbox, String) {
@@ -42,10 +45,16 @@ struct NetworkTests {
     @Test func partitionRejectsConnectionsUntilUndone() throws {
         let (workspace, sandbox, before) = try prepare()
         defer { sandbox.close() }
-        let run = try start(suite("network.partition: { netns: \(sandbox.server), direction: ingress, port: \(sandbox.port), action: reject }",
-                                  duration: "3s"), in: workspace)
-        let during = try sandbox.inClient(["curl", "-s", "--max-time", "2", "-o", "/dev/null", "-w", "%{http_code}", "\(sandbox.url)/healthz"])
-        #expect(during.status == 7, "curl should be refused (exit 7) by the TCP reset, got \(during.status): \(during.output)")
+        let run = try start(
+            suite(
+                "network.partition: { netns: \(sandbox.server), direction: ingress, port: \(sandbox.port), action: reject }",
+                duration: "3s"), in: workspace)
+        let during = try sandbox.inClient([
+            "curl", "-s", "--max-time", "2", "-o", "/dev/null", "-w", "%{http_code}", "\(sandbox.url)/healthz",
+        ])
+        #expect(
+            during.status == 7,
+            "curl should be refused (exit 7) by the TCP reset, got \(during.status): \(during.output)")
         let ruleset = try sandbox.inServer(["nft", "list", "ruleset"]).output
         #expect(ruleset.contains("table inet ebb_") && ruleset.contains("reject with tcp reset"), "\(ruleset)")
         #expect(run.wait() == 0, "\(run.stdout)\n\(run.stderr)")
@@ -56,8 +65,10 @@ struct NetworkTests {
     @Test func lossDropsAboutTheRequestedShareOfAThousandPackets() throws {
         let (workspace, sandbox, before) = try prepare()
         defer { sandbox.close() }
-        let run = try start(suite("network.loss: { netns: \(sandbox.server), percent: 30, protocol: icmp, direction: ingress }",
-                                  duration: "20s"), in: workspace)
+        let run = try start(
+            suite(
+                "network.loss: { netns: \(sandbox.server), percent: 30, protocol: icmp, direction: ingress }",
+                duration: "20s"), in: workspace)
         let loss = try sandbox.pingLoss(count: 1000)
         // 30% of 1,000 has a standard deviation of 1.45 points; 7 points is almost 5 of them.
         #expect(abs(loss - 0.30) <= 0.07, "measured loss \(loss)")
@@ -70,7 +81,9 @@ struct NetworkTests {
         let (workspace, sandbox, before) = try prepare()
         defer { sandbox.close() }
         let baseline = median(try sandbox.pingTimes(count: 20))
-        let run = try start(suite("network.delay: { netns: \(sandbox.server), delay: 100ms, jitter: 5ms }", duration: "12s"), in: workspace)
+        let run = try start(
+            suite("network.delay: { netns: \(sandbox.server), delay: 100ms, jitter: 5ms }", duration: "12s"),
+            in: workspace)
         let delayed = try sandbox.pingTimes(count: 30)
         #expect(delayed.count == 30, "every ping should come back, only later: \(delayed)")
         let added = median(delayed) - baseline
@@ -86,8 +99,10 @@ struct NetworkTests {
     @Test func bandwidthCapsThroughputAtTheRequestedRate() throws {
         let (workspace, sandbox, before) = try prepare()
         defer { sandbox.close() }
-        let run = try start(suite("network.bandwidth: { netns: \(sandbox.server), interface: \(sandbox.serverInterface), rate: 8mbit }",
-                                  duration: "15s"), in: workspace)
+        let run = try start(
+            suite(
+                "network.bandwidth: { netns: \(sandbox.server), interface: \(sandbox.serverInterface), rate: 8mbit }",
+                duration: "15s"), in: workspace)
         let rate = try sandbox.downloadRate(bytes: 3_000_000)
         // Never above the cap; below it only by what a machine busy with other tests costs the
         // transfer (a unit mistake would be off by 8 or 1000 times).
@@ -117,27 +132,38 @@ struct NetworkTests {
         _ = run.wait()
         let during = try sandbox.serverState()
         #expect(during.contains("ebb_\(id)_") && during.contains("tbf") && during.contains("NFQUEUE"), "\(during)")
-        #expect(!workspace.processes(carrying: "EBB_DELAY", ofRun: id).isEmpty, "the delayer outlives the runner until its deadline")
+        #expect(
+            !workspace.processes(carrying: "EBB_DELAY", ofRun: id).isEmpty,
+            "the delayer outlives the runner until its deadline")
 
-        let recovery = try EbbRun.run(["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
+        let recovery = try EbbRun.run(
+            ["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(recovery.status == 0, "\(recovery.stdout)\n\(recovery.stderr)")
         #expect(try sandbox.serverState() == before)
         #expect(workspace.processes(carrying: "EBB_DELAY", ofRun: id).isEmpty)
         #expect(median(try sandbox.pingTimes(count: 10)) < 20)
-        let again = try EbbRun.run(["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
+        let again = try EbbRun.run(
+            ["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(again.status == 0, "\(again.stdout)\n\(again.stderr)")
     }
 
     @Test func aForeignRootQdiscMakesBandwidthRefuseAndStayUntouched() throws {
         let (workspace, sandbox, _) = try prepare()
         defer { sandbox.close() }
-        #expect(try sandbox.inServer(["tc", "qdisc", "add", "dev", sandbox.serverInterface, "root", "handle", "1:", "pfifo"]).status == 0)
+        #expect(
+            try sandbox.inServer([
+                "tc", "qdisc", "add", "dev", sandbox.serverInterface, "root", "handle", "1:", "pfifo",
+            ]).status == 0)
         let before = try sandbox.serverState()
-        let path = try workspace.write(suite: suite("network.bandwidth: { netns: \(sandbox.server), interface: \(sandbox.serverInterface), rate: 8mbit }",
-                                                    duration: "2s"))
+        let path = try workspace.write(
+            suite: suite(
+                "network.bandwidth: { netns: \(sandbox.server), interface: \(sandbox.serverInterface), rate: 8mbit }",
+                duration: "2s"))
         let result = try EbbRun.run(["run", path, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(result.status != 0)
-        #expect((result.stdout + result.stderr).contains("already has a root qdisc pfifo 1: that Ebb did not add"), "\(result.stdout)\n\(result.stderr)")
+        #expect(
+            (result.stdout + result.stderr).contains("already has a root qdisc pfifo 1: that Ebb did not add"),
+            "\(result.stdout)\n\(result.stderr)")
         #expect(try sandbox.serverState() == before)
     }
 
@@ -147,18 +173,19 @@ struct NetworkTests {
         // The table name carries the run id, known only once the run starts: a setup fixture
         // holds the run until the test has planted tables of every name its fault could use.
         let gate = try freePort()
-        let path = try workspace.write(suite: """
-            suite: network
-            setup:
-              - name: gate
-                command: [sleep, "600"]
-                ready: { tcp: "127.0.0.1:\(gate)", timeout: 60s }
-            scenarios:
-              - name: fault
-                duration: 2s
-                faults:
-                  - network.partition: { netns: \(sandbox.server), port: \(sandbox.port) }
-            """)
+        let path = try workspace.write(
+            suite: """
+                suite: network
+                setup:
+                  - name: gate
+                    command: [sleep, "600"]
+                    ready: { tcp: "127.0.0.1:\(gate)", timeout: 60s }
+                scenarios:
+                  - name: fault
+                    duration: 2s
+                    faults:
+                      - network.partition: { netns: \(sandbox.server), port: \(sandbox.port) }
+                """)
         let run = try EbbRun(["run", path, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(eventually(timeout: .seconds(30)) { !workspace.runIDs().isEmpty })
         let id = try unwrap(workspace.runIDs().first)
@@ -181,10 +208,13 @@ struct NetworkTests {
     @Test func netemIsUsedWhereTheKernelHasItAndOtherwiseRefusedClearly() throws {
         let (workspace, sandbox, before) = try prepare()
         defer { sandbox.close() }
-        let path = try workspace.write(suite: suite("network.delay: { netns: \(sandbox.server), interface: \(sandbox.serverInterface), delay: 100ms, mechanism: netem }",
-                                                    duration: "10s"))
+        let path = try workspace.write(
+            suite: suite(
+                "network.delay: { netns: \(sandbox.server), interface: \(sandbox.serverInterface), delay: 100ms, mechanism: netem }",
+                duration: "10s"))
         // Whether the kernel has netem, asked independently of Ebb, in the test's own namespace.
-        let netem = try sandbox.inServer(["tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]).status == 0
+        let netem =
+            try sandbox.inServer(["tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]).status == 0
         if netem { _ = try sandbox.inServer(["tc", "qdisc", "del", "dev", "lo", "root"]) }
         let run = try EbbRun(["run", path, "--state-dir", workspace.state.path], in: workspace.url)
         if netem {
@@ -206,19 +236,26 @@ struct NetworkTests {
         defer {
             // Should the run itself fail, the sandbox's namespaces still go.
             if !namespacesBefore.contains(where: { $0.hasPrefix("ebbnet-srv") }) {
-                for namespace in ["ebbnet-srv", "ebbnet-cli"] { _ = try? ChildProcess.run(["ip", "netns", "delete", namespace], timeout: .seconds(10)) }
+                for namespace in ["ebbnet-srv", "ebbnet-cli"] {
+                    _ = try? ChildProcess.run(["ip", "netns", "delete", namespace], timeout: .seconds(10))
+                }
             }
         }
         let suite = SchemaTests.repository.appendingPathComponent("Scenarios/linux-network.yaml").path
-        let (status, stdout, stderr) = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        let (status, stdout, stderr) = try EbbRun.run(
+            ["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(status == 0, "\(stdout)\n\(stderr)")
-        for plugin in ["network.partition", "network.loss", "network.delay", "network.bandwidth", "process.throttle", "process.freeze", "hog.cpu"] {
+        for plugin in [
+            "network.partition", "network.loss", "network.delay", "network.bandwidth", "process.throttle",
+            "process.freeze", "hog.cpu",
+        ] {
             #expect(stdout.contains("ok   rollback: \(plugin)"), "\(plugin) was not rolled back: \(stdout)")
         }
         #expect(stdout.contains("downtime"), "the partition shows as downtime of the check")
         #expect(try validateJUnit("reports/junit.xml", in: workspace.url) == [])
         #expect(try networkNamespaces(prefixed: "ebbnet-") == namespacesBefore, "the sandbox removed its namespaces")
         #expect(try ChildProcess.run(["nft", "list", "ruleset"], timeout: .seconds(10)).output == hostBefore)
-        #expect(CgroupCleanup.ebbGroups().filter { group in workspace.runIDs().contains { group.contains($0) } }.isEmpty)
+        #expect(
+            CgroupCleanup.ebbGroups().filter { group in workspace.runIDs().contains { group.contains($0) } }.isEmpty)
     }
 }

@@ -2,6 +2,7 @@ import EbbCore
 import EbbTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,7 +11,8 @@ import Glibc
 /// tarball and SHA256SUMS lie beside it). ci/test.sh builds them and sets it.
 enum Packaged {
     static let deb: String? = ProcessInfo.processInfo.environment["EBB_DEB"].flatMap { $0.isEmpty ? nil : $0 }
-    static let needsDeb = Comment(rawValue: "needs EBB_DEB: a .deb written by ci/package.sh (ci/test.sh builds one and sets it)")
+    static let needsDeb = Comment(
+        rawValue: "needs EBB_DEB: a .deb written by ci/package.sh (ci/test.sh builds one and sets it)")
     static let isRoot = getuid() == 0
     static let needsRoot = Comment(rawValue: "needs root: a chroot with its own mount, pid and network namespaces")
 
@@ -43,8 +45,10 @@ final class CleanRoot {
 
     /// Runs `script` with bash (or `shell`) inside the root; `network` shares the host's (for apt).
     @discardableResult
-    func run(_ script: String, network: Bool = false, shell: [String] = ["bash", "-e", "-o", "pipefail"],
-             timeout: Duration = .seconds(600)) throws -> (status: Int32, output: String) {
+    func run(
+        _ script: String, network: Bool = false, shell: [String] = ["bash", "-e", "-o", "pipefail"],
+        timeout: Duration = .seconds(600)
+    ) throws -> (status: Int32, output: String) {
         let name = "/tmp/step-\(UUID().uuidString.prefix(8)).sh"
         try script.write(toFile: path + name, atomically: true, encoding: .utf8)
         let command = [Self.script, "run"] + (network ? ["--net"] : []) + [path] + shell + [name]
@@ -75,10 +79,13 @@ final class CleanRoot {
         #expect(!version.hasSuffix("-dev") && version.first?.isNumber == true, "\(version)")
         let dir = try Self.unpacked(deb)
         defer { _ = try? Packaged.shell("rm -rf '\(dir)'") }
-        for file in ["usr/bin/ebb", "usr/share/ebb/examples/demo.yaml", "usr/share/ebb/examples/demo-files/app.conf",
-                     "usr/share/ebb/examples/README.md", "usr/share/bash-completion/completions/ebb",
-                     "usr/share/zsh/vendor-completions/_ebb", "usr/share/fish/vendor_completions.d/ebb.fish",
-                     "usr/share/man/man1/ebb.1.gz", "usr/lib/systemd/system/ebb-sweep.service", "usr/lib/systemd/system/ebb-sweep.timer"] {
+        for file in [
+            "usr/bin/ebb", "usr/share/ebb/examples/demo.yaml", "usr/share/ebb/examples/demo-files/app.conf",
+            "usr/share/ebb/examples/README.md", "usr/share/bash-completion/completions/ebb",
+            "usr/share/zsh/vendor-completions/_ebb", "usr/share/fish/vendor_completions.d/ebb.fish",
+            "usr/share/man/man1/ebb.1.gz", "usr/lib/systemd/system/ebb-sweep.service",
+            "usr/lib/systemd/system/ebb-sweep.timer",
+        ] {
             #expect(FileManager.default.fileExists(atPath: "\(dir)/\(file)"), "\(file) is not in the .deb")
         }
         let printed = try Packaged.shell("'\(dir)/usr/bin/ebb' --version")
@@ -87,7 +94,9 @@ final class CleanRoot {
         #expect(try Packaged.shell("readelf -S '\(dir)/usr/bin/ebb' | grep -c '\\.symtab'").output.trimmed == "0")
         let manual = try Packaged.shell("zcat '\(dir)/usr/share/man/man1/ebb.1.gz'").output
         #expect(manual.contains(".Dt EBB 1") && manual.contains("rollback"), "\(manual.prefix(300))")
-        #expect(try Packaged.shell("grep -c 'rollback' '\(dir)/usr/share/bash-completion/completions/ebb'").output.trimmed != "0")
+        #expect(
+            try Packaged.shell("grep -c 'rollback' '\(dir)/usr/share/bash-completion/completions/ebb'").output.trimmed
+                != "0")
         let recommends = try Packaged.shell("dpkg-deb -f '\(deb)' Recommends").output.trimmed
         #expect(recommends == "nftables, iptables, iproute2, stress-ng")
     }
@@ -101,11 +110,15 @@ final class CleanRoot {
         defer { _ = try? Packaged.shell("rm -rf '\(dir)'") }
         let needed = try Packaged.shell("objdump -p '\(dir)/usr/bin/ebb' | awk '$1 == \"NEEDED\" { print $2 }'")
         try #require(needed.status == 0 && !needed.output.lines.isEmpty, "\(needed.output)")
-        #expect(!needed.output.lines.contains { $0.hasPrefix("libswift") || $0.hasPrefix("libFoundation") || $0.hasPrefix("libdispatch") },
-                "the Swift runtime must be linked in: \(needed.output)")
+        #expect(
+            !needed.output.lines.contains {
+                $0.hasPrefix("libswift") || $0.hasPrefix("libFoundation") || $0.hasPrefix("libdispatch")
+            },
+            "the Swift runtime must be linked in: \(needed.output)")
         var linked: Set<String> = []
         for soname in needed.output.lines {
-            let owner = try Packaged.shell("""
+            let owner = try Packaged.shell(
+                """
                 path=$(ldconfig -p | awk -v s='\(soname)' '$1 == s && /x86-64/ { print $NF; exit }')
                 test -n "$path"
                 for p in "$path" "/usr$path" "$(realpath "$path")"; do dpkg -S "$p" 2>/dev/null && break; done | head -1 | cut -d: -f1
@@ -114,7 +127,8 @@ final class CleanRoot {
             linked.insert(owner.output.trimmed)
         }
         let depends = try Packaged.shell("dpkg-deb -f '\(deb)' Depends").output.trimmed
-        let named = Set(depends.split(separator: ",").map { String($0).trimmed.split(separator: " ").first.map(String.init) ?? "" })
+        let named = Set(
+            depends.split(separator: ",").map { String($0).trimmed.split(separator: " ").first.map(String.init) ?? "" })
         #expect(named == linked, "Depends: \(depends); linked: \(linked.sorted())")
     }
 
@@ -124,8 +138,10 @@ final class CleanRoot {
         let version = try Packaged.version
         let dist = URL(fileURLWithPath: deb).deletingLastPathComponent().path
         let tarball = "\(dist)/ebb-\(version)-linux-x86_64.tar.gz"
-        let inTar = try Packaged.shell("tar -tzf '\(tarball)' | grep -v '/$' | sed 's|^ebb-\(version)-linux-x86_64/||' | sort")
-        let inDeb = try Packaged.shell("dpkg-deb -c '\(deb)' | awk '$1 !~ /^d/ { print $6 }' | sed 's|^\\./usr/||' | sort")
+        let inTar = try Packaged.shell(
+            "tar -tzf '\(tarball)' | grep -v '/$' | sed 's|^ebb-\(version)-linux-x86_64/||' | sort")
+        let inDeb = try Packaged.shell(
+            "dpkg-deb -c '\(deb)' | awk '$1 !~ /^d/ { print $6 }' | sed 's|^\\./usr/||' | sort")
         #expect(inTar.status == 0 && inDeb.status == 0, "\(inTar.output)\(inDeb.output)")
         #expect(inTar.output.lines.count > 10 && inTar.output == inDeb.output)
         let sums = try Packaged.shell("cd '\(dist)' && sha256sum -c SHA256SUMS")
@@ -143,7 +159,9 @@ final class CleanRoot {
         let root = try CleanRoot()
         let name = URL(fileURLWithPath: deb).lastPathComponent
         #expect(try Packaged.shell("cp '\(deb)' '\(root.path)/tmp/'").status == 0)
-        let noSwift = try root.run(#"! command -v swift && test -z "$(find / -xdev \( -name 'libswiftCore*' -o -name 'libFoundation.so*' \) -print -quit)""#)
+        let noSwift = try root.run(
+            #"! command -v swift && test -z "$(find / -xdev \( -name 'libswiftCore*' -o -name 'libFoundation.so*' \) -print -quit)""#
+        )
         #expect(noSwift.status == 0, "the clean root has Swift: \(noSwift.output)")
         let update = try root.run("apt-get update -qq", network: true)
         try #require(update.status == 0, "\(update.output)")
@@ -164,23 +182,29 @@ final class CleanRoot {
         // The demo's files are as shipped (no leftovers either), and the reports are there.
         let diff = try root.run("diff -r /usr/share/ebb/examples/demo-files ~/ebb-demo/demo-files")
         #expect(diff.status == 0, "\(diff.output)")
-        let junit = try root.run("test -s ~/ebb-demo/reports/junit.xml && ebb report validate ~/ebb-demo/reports/junit.xml")
+        let junit = try root.run(
+            "test -s ~/ebb-demo/reports/junit.xml && ebb report validate ~/ebb-demo/reports/junit.xml")
         #expect(junit.status == 0, "\(junit.output)")
     }
 
     /// The container image of ci/image.sh (the clean root with the .deb, `podman import`ed)
     /// runs `ebb validate`. podman here needs the runc runtime and explicit ulimits.
-    @Test(.enabled(if: Packaged.deb != nil, Packaged.needsDeb), .enabled(if: Packaged.isRoot, Packaged.needsRoot),
-          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/podman"), "needs podman (ci/test.sh installs it)"))
+    @Test(
+        .enabled(if: Packaged.deb != nil, Packaged.needsDeb), .enabled(if: Packaged.isRoot, Packaged.needsRoot),
+        .enabled(
+            if: FileManager.default.isExecutableFile(atPath: "/usr/bin/podman"), "needs podman (ci/test.sh installs it)"
+        ))
     func theContainerImageValidatesTheExamples() throws {
         let deb = try #require(Packaged.deb)
         let version = try Packaged.version
-        let build = try Packaged.shell("bash '\(SchemaTests.repository.path)/ci/image.sh' '\(deb)'", timeout: .seconds(1800))
+        let build = try Packaged.shell(
+            "bash '\(SchemaTests.repository.path)/ci/image.sh' '\(deb)'", timeout: .seconds(1800))
         try #require(build.status == 0, "\(build.output)")
         let image = try #require(build.output.lines.last?.trimmed)
-        #expect(image == "ebb:" + version.replacingOccurrences(of: "+", with: "-"))   // a tag cannot hold "+"
+        #expect(image == "ebb:" + version.replacingOccurrences(of: "+", with: "-"))  // a tag cannot hold "+"
         defer { _ = try? Packaged.shell("podman rmi '\(image)' ebb:latest") }
-        let podman = "podman run --rm --runtime runc --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 --network none '\(image)'"
+        let podman =
+            "podman run --rm --runtime runc --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 --network none '\(image)'"
         let printed = try Packaged.shell("\(podman) ebb --version")
         #expect(printed.status == 0 && printed.output.trimmed == version, "\(printed.output)")
         let validate = try Packaged.shell("\(podman) ebb validate /usr/share/ebb/examples/demo.yaml")

@@ -2,6 +2,7 @@ import EbbCore
 import EbbTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,8 +17,9 @@ import Glibc
         defer { workspace.waitForGuardians() }
         let environment = ProcessInfo.processInfo.environment.merging(
             ["EBB_DEMO_PORT": String(try freePort()), "EBB_PROXY_PORT": String(try freePort())]) { _, new in new }
-        let run = try EbbRun(["run", Self.suite, "--state-dir", workspace.state.path, "--report-dir", "reports"],
-                             in: workspace.url, environment: environment)
+        let run = try EbbRun(
+            ["run", Self.suite, "--state-dir", workspace.state.path, "--report-dir", "reports"],
+            in: workspace.url, environment: environment)
         let status = run.wait()
         #expect(status == 0, "\(run.stdout)\n\(run.stderr)")
         let junit = try String(contentsOf: workspace.url.appendingPathComponent("reports/junit.xml"), encoding: .utf8)
@@ -27,7 +29,8 @@ import Glibc
         #expect(junit.contains("answer 503") && junit.contains("abort the connection"))
         #expect(!junit.contains("<failure") && !junit.contains("<error"), "\(junit)")
         #expect(try validateJUnit("reports/junit.xml", in: workspace.url) == [])
-        let summary = try String(contentsOf: workspace.url.appendingPathComponent("reports/rollback-summary.md"), encoding: .utf8)
+        let summary = try String(
+            contentsOf: workspace.url.appendingPathComponent("reports/rollback-summary.md"), encoding: .utf8)
         #expect(summary.contains("proxy.stop") || summary.contains("proxy demo-api"), "\(summary)")
         let proxyPort = Int(try unwrap(environment["EBB_PROXY_PORT"]))!
         #expect(!canConnect(port: proxyPort), "the proxy stops with the suite")
@@ -38,19 +41,20 @@ import Glibc
         defer { workspace.waitForGuardians() }
         let demoPort = try freePort()
         let proxyPort = try freePort()
-        let suite = try workspace.write(suite: """
-        setup:
-          - name: demo
-            command: [ebb, demo-target, --port, "\(demoPort)"]
-            ready: { http: "http://127.0.0.1:\(demoPort)/healthz", timeout: 20s }
-        proxies:
-          - { name: api, listen: "127.0.0.1:\(proxyPort)", upstream: "127.0.0.1:\(demoPort)" }
-        scenarios:
-          - name: slow
-            duration: 5m
-            faults:
-              - proxy.toxic: { proxy: api, toxic: latency, latency: 50ms }
-        """)
+        let suite = try workspace.write(
+            suite: """
+                setup:
+                  - name: demo
+                    command: [ebb, demo-target, --port, "\(demoPort)"]
+                    ready: { http: "http://127.0.0.1:\(demoPort)/healthz", timeout: 20s }
+                proxies:
+                  - { name: api, listen: "127.0.0.1:\(proxyPort)", upstream: "127.0.0.1:\(demoPort)" }
+                scenarios:
+                  - name: slow
+                    duration: 5m
+                    faults:
+                      - proxy.toxic: { proxy: api, toxic: latency, latency: 50ms }
+                """)
         let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(run.waitForOutput("holding for"))
         #expect(httpGet("http://127.0.0.1:\(proxyPort)/healthz") == "ok\n")
@@ -68,18 +72,21 @@ import Glibc
 
     @Test func aBadProxyFaultIsInvalidInputWithItsPosition() throws {
         let workspace = try Workspace()
-        let suite = try workspace.write(suite: """
-        proxies:
-          - { name: api, listen: "127.0.0.1:18080", upstream: "127.0.0.1:8080" }
-        scenarios:
-          - name: s
-            duration: 1s
-            faults:
-              - proxy.toxic: { proxy: api, toxic: latency, rate: 1K, latency: 1s }
-        """)
+        let suite = try workspace.write(
+            suite: """
+                proxies:
+                  - { name: api, listen: "127.0.0.1:18080", upstream: "127.0.0.1:8080" }
+                scenarios:
+                  - name: s
+                    duration: 1s
+                    faults:
+                      - proxy.toxic: { proxy: api, toxic: latency, rate: 1K, latency: 1s }
+                """)
         let result = try EbbRun.run(["validate", suite], in: workspace.url)
         #expect(result.status == 3)
-        #expect(result.stderr.contains("suite.yaml:7:") && result.stderr.contains("scenarios[0].faults[0].proxy.toxic.rate"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains("suite.yaml:7:")
+                && result.stderr.contains("scenarios[0].faults[0].proxy.toxic.rate"), "\(result.stderr)")
         let plugins = try EbbRun.run(["plugins"], in: workspace.url)
         #expect(plugins.stdout.contains("proxy.toxic") && plugins.stdout.contains("proxy.http"))
     }
@@ -93,7 +100,9 @@ import Glibc
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(taken, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(taken, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
         }
         #expect(bound && listen(taken, 1) == 0)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -101,15 +110,16 @@ import Glibc
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(taken, $0, &length) }
         }
         let port = Int(UInt16(bigEndian: address.sin_port))
-        let suite = try workspace.write(suite: """
-        proxies:
-          - { name: api, listen: "127.0.0.1:\(port)", upstream: "127.0.0.1:\(try freePort())" }
-        scenarios:
-          - name: slow
-            duration: 1s
-            faults:
-              - proxy.toxic: { proxy: api, toxic: latency, latency: 50ms }
-        """)
+        let suite = try workspace.write(
+            suite: """
+                proxies:
+                  - { name: api, listen: "127.0.0.1:\(port)", upstream: "127.0.0.1:\(try freePort())" }
+                scenarios:
+                  - name: slow
+                    duration: 1s
+                    faults:
+                      - proxy.toxic: { proxy: api, toxic: latency, latency: 50ms }
+                """)
         let run = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(run.status == 4, "as for a fixture that fails to start: \(run.stdout)")
         let junit = try String(contentsOf: workspace.url.appendingPathComponent("reports/junit.xml"), encoding: .utf8)
@@ -125,7 +135,9 @@ import Glibc
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         return withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
         }
     }
 }

@@ -2,6 +2,7 @@ import EbbCore
 import EbbTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,24 +12,29 @@ import Glibc
 @Suite(.serialized, .ownThread) struct SweepTests {
     /// Starts a run holding a fault of each host family, then kills runner and guardian together
     /// and deletes the state directory: what a cancelled CI job whose workspace is wiped leaves.
-    func abandonedRun(_ workspace: Workspace, registry: URL, pauseMarker: String, hold: String, grace: String) throws -> [String: String] {
-        let suite = try workspace.write(suite: """
-        allowed_roots: [files]
-        setup:
-          - name: service
-            command: [sleep, "300"]
-        scenarios:
-          - name: abandoned
-            duration: \(hold)
-            faults:
-              - process.pause: { match: "sleep \(pauseMarker)" }
-              - file.corrupt: { path: files/a.txt }
-              - file.remove: { path: files/b.txt }
-              - disk.fill: { path: files, size: 4M }
-              - command: { inject: [touch, files/flag], rollback: [rm, -f, files/flag], verify: [sh, -c, "! test -e files/flag"] }
-        """)
+    func abandonedRun(
+        _ workspace: Workspace, registry: URL, pauseMarker: String, hold: String, grace: String
+    ) throws -> [String: String] {
+        let suite = try workspace.write(
+            suite: """
+                allowed_roots: [files]
+                setup:
+                  - name: service
+                    command: [sleep, "300"]
+                scenarios:
+                  - name: abandoned
+                    duration: \(hold)
+                    faults:
+                      - process.pause: { match: "sleep \(pauseMarker)" }
+                      - file.corrupt: { path: files/a.txt }
+                      - file.remove: { path: files/b.txt }
+                      - disk.fill: { path: files, size: 4M }
+                      - command: { inject: [touch, files/flag], rollback: [rm, -f, files/flag], verify: [sh, -c, "! test -e files/flag"] }
+                """)
         let environment = ["EBB_REGISTRY_DIR": registry.path]
-        let run = try EbbRun(["run", suite, "--deadline-grace", grace, "--state-dir", workspace.state.path], in: workspace.url, environment: environment)
+        let run = try EbbRun(
+            ["run", suite, "--deadline-grace", grace, "--state-dir", workspace.state.path], in: workspace.url,
+            environment: environment)
         #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
         run.signal(SIGSTOP)
         let guardians = CrashTortureTests.guardians(of: workspace)
@@ -42,7 +48,8 @@ import Glibc
     }
 
     func sweep(_ workspace: Workspace, _ environment: [String: String]) throws -> (status: Int32, output: String) {
-        let run = try EbbRun(["rollback", "sweep", "--report-dir", "sweep-reports"], in: workspace.url, environment: environment)
+        let run = try EbbRun(
+            ["rollback", "sweep", "--report-dir", "sweep-reports"], in: workspace.url, environment: environment)
         let status = run.wait()
         return (status, run.stdout + run.stderr)
     }
@@ -51,7 +58,8 @@ import Glibc
     func latestDeadline(in registry: URL) throws -> Date {
         var latest = Date.distantPast
         for run in try FileManager.default.contentsOfDirectory(atPath: registry.path) {
-            let snapshot = JournalReader(holding: registry.appendingPathComponent(run)).run(at: registry.appendingPathComponent(run))
+            let snapshot = JournalReader(holding: registry.appendingPathComponent(run)).run(
+                at: registry.appendingPathComponent(run))
             for record in snapshot.records where record.state.isPending { latest = max(latest, record.deadline) }
         }
         return latest
@@ -62,7 +70,8 @@ import Glibc
         let registry = workspace.url.appendingPathComponent("registry")
         let pauseMarker = "\(Int.random(in: 100_000...999_999)).3"
         let paused = try workspace.startSleeper(pauseMarker)
-        let environment = try abandonedRun(workspace, registry: registry, pauseMarker: pauseMarker, hold: "3s", grace: "1s")
+        let environment = try abandonedRun(
+            workspace, registry: registry, pauseMarker: pauseMarker, hold: "3s", grace: "1s")
         #expect(!FileManager.default.fileExists(atPath: workspace.state.path), "the journal is gone")
         #expect(workspace.processState(paused) == "T")
 
@@ -73,7 +82,9 @@ import Glibc
         #expect(!workspace.filesAreAsTheyWere())
         #expect(workspace.processState(paused) == "T")
 
-        let runID = try unwrap(try FileManager.default.contentsOfDirectory(atPath: registry.path).first?.split(separator: "-").last.map(String.init))
+        let runID = try unwrap(
+            try FileManager.default.contentsOfDirectory(atPath: registry.path).first?.split(separator: "-").last.map(
+                String.init))
         #expect(workspace.fixtureProcesses(ofRun: runID).count == 1, "the fixture outlived its runner")
         let deadline = try latestDeadline(in: registry)
         #expect(deadline > Date())
@@ -83,8 +94,11 @@ import Glibc
         #expect(workspace.filesAreAsTheyWere(), "files restored from the registry's backups, fill file and flag gone")
         #expect(workspace.processState(paused) == "S", "the paused process runs again")
         #expect(workspace.fixtureProcesses(ofRun: runID).isEmpty, "the fixture is stopped")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: registry.path).isEmpty, "a settled run leaves the registry")
-        let summaries = try FileManager.default.contentsOfDirectory(atPath: workspace.url.appendingPathComponent("sweep-reports").path)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: registry.path).isEmpty,
+            "a settled run leaves the registry")
+        let summaries = try FileManager.default.contentsOfDirectory(
+            atPath: workspace.url.appendingPathComponent("sweep-reports").path)
         #expect(summaries.contains { $0.hasPrefix("rollback-summary-sweep-") && $0.hasSuffix(".md") })
 
         let again = try sweep(workspace, environment)
@@ -100,34 +114,46 @@ import Glibc
         let sandbox = try NetworkSandbox()
         defer { sandbox.close() }
         let registry = workspace.url.appendingPathComponent("registry")
-        let suite = try workspace.write(suite: """
-        scenarios:
-          - name: cut
-            duration: 2s
-            faults:
-              - network.partition: { netns: \(sandbox.server), port: 8080 }
-        """)
+        let suite = try workspace.write(
+            suite: """
+                scenarios:
+                  - name: cut
+                    duration: 2s
+                    faults:
+                      - network.partition: { netns: \(sandbox.server), port: 8080 }
+                """)
         let environment = ["EBB_REGISTRY_DIR": registry.path]
         // Tables that look like Ebb's but are not exactly: another comment, no expiry, a future expiry.
         let future = Int(Date().timeIntervalSince1970) + 3600
-        let foreign = [("ebb_0badf00d_1", "made by hand"), ("ebb_0badf00d_2", "ebb run 0badf00d fault 2"),
-                       ("ebb_0badf00d_3", "ebb run 0badf00d fault 3 expires \(future)")]
+        let foreign = [
+            ("ebb_0badf00d_1", "made by hand"), ("ebb_0badf00d_2", "ebb run 0badf00d fault 2"),
+            ("ebb_0badf00d_3", "ebb run 0badf00d fault 3 expires \(future)"),
+        ]
         for (name, comment) in foreign {
-            let created = try ChildProcess.run(["ip", "netns", "exec", sandbox.server, "nft", "add", "table", "inet", name, "{ comment \"\(comment)\"; }"],
-                                               timeout: .seconds(10))
+            let created = try ChildProcess.run(
+                [
+                    "ip", "netns", "exec", sandbox.server, "nft", "add", "table", "inet", name,
+                    "{ comment \"\(comment)\"; }",
+                ],
+                timeout: .seconds(10))
             #expect(created.status == 0, "\(created.output)")
         }
-        let run = try EbbRun(["run", suite, "--deadline-grace", "500ms", "--no-guardian", "--state-dir", workspace.state.path],
-                             in: workspace.url, environment: environment)
+        let run = try EbbRun(
+            ["run", suite, "--deadline-grace", "500ms", "--no-guardian", "--state-dir", workspace.state.path],
+            in: workspace.url, environment: environment)
         #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
         run.signal(SIGKILL)
         _ = run.wait()
         func tables() throws -> [String] {
-            try ChildProcess.run(["ip", "netns", "exec", sandbox.server, "nft", "list", "tables"], timeout: .seconds(10)).output
+            try ChildProcess.run(
+                ["ip", "netns", "exec", sandbox.server, "nft", "list", "tables"], timeout: .seconds(10)
+            ).output
                 .split(separator: "\n").map(String.init)
         }
         let before = try tables()
-        #expect(before.filter { !$0.contains("0badf00d") && $0.contains("ebb_") }.count == 1, "the partition's table is live: \(before)")
+        #expect(
+            before.filter { !$0.contains("0badf00d") && $0.contains("ebb_") }.count == 1,
+            "the partition's table is live: \(before)")
         try FileManager.default.removeItem(at: workspace.state)
         try FileManager.default.removeItem(at: registry)
 
@@ -136,9 +162,10 @@ import Glibc
         #expect(early.status == 0)
         let untouched = try tables()
         #expect(untouched.filter { $0.contains("ebb_") }.count == 4, "\(untouched)")
-        #expect(eventually(timeout: .seconds(10)) {
-            (try? sweep(workspace, environment))?.output.contains("deleted") == true
-        }, "the sweep deletes the table once its expiry has passed")
+        #expect(
+            eventually(timeout: .seconds(10)) {
+                (try? sweep(workspace, environment))?.output.contains("deleted") == true
+            }, "the sweep deletes the table once its expiry has passed")
         let left = try tables()
         #expect(!left.contains { $0.contains("ebb_") && !$0.contains("0badf00d") }, "\(left)")
         for (name, _) in foreign { #expect(left.contains { $0.hasSuffix(name) }, "\(name) is not Ebb's to delete") }
@@ -159,19 +186,21 @@ import Glibc
         let foreignGroup = "/sys/fs/cgroup/freezer/ebb-0badf00d-1"
         try FileManager.default.createDirectory(atPath: foreignGroup, withIntermediateDirectories: false)
         defer { rmdir(foreignGroup) }
-        let suite = try workspace.write(suite: """
-        scenarios:
-          - name: marked
-            duration: 2s
-            faults:
-              - network.bandwidth: { netns: \(sandbox.server), interface: \(sandbox.serverInterface), rate: 8mbit }
-              - network.delay: { netns: \(sandbox.server), delay: 50ms, port: \(sandbox.port) }
-              - process.freeze: { pid: \(frozen) }
-              - process.throttle: { pid: \(throttled), percent: 20 }
-        """)
+        let suite = try workspace.write(
+            suite: """
+                scenarios:
+                  - name: marked
+                    duration: 2s
+                    faults:
+                      - network.bandwidth: { netns: \(sandbox.server), interface: \(sandbox.serverInterface), rate: 8mbit }
+                      - network.delay: { netns: \(sandbox.server), delay: 50ms, port: \(sandbox.port) }
+                      - process.freeze: { pid: \(frozen) }
+                      - process.throttle: { pid: \(throttled), percent: 20 }
+                """)
         let environment = ["EBB_REGISTRY_DIR": registry.path]
-        let run = try EbbRun(["run", suite, "--deadline-grace", "1s", "--no-guardian", "--state-dir", workspace.state.path],
-                             in: workspace.url, environment: environment)
+        let run = try EbbRun(
+            ["run", suite, "--deadline-grace", "1s", "--no-guardian", "--state-dir", workspace.state.path],
+            in: workspace.url, environment: environment)
         #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
         let runID = try unwrap(workspace.runIDs().first)
         defer {
@@ -189,15 +218,23 @@ import Glibc
         }
         func leftovers() throws -> [String] {
             var found: [String] = []
-            if try inNamespace(["tc", "qdisc", "show", "dev", sandbox.serverInterface, "root"]).contains("tbf") { found.append("qdisc") }
-            if try inNamespace(["iptables", "-t", "mangle", "-S"]).contains("ebb:\(runID)/") { found.append("iptables rule") }
-            found += try inNamespace(["nft", "list", "tables"]).split(separator: "\n").filter { $0.contains("ebb_\(runID)_") }.map(String.init)
+            if try inNamespace(["tc", "qdisc", "show", "dev", sandbox.serverInterface, "root"]).contains("tbf") {
+                found.append("qdisc")
+            }
+            if try inNamespace(["iptables", "-t", "mangle", "-S"]).contains("ebb:\(runID)/") {
+                found.append("iptables rule")
+            }
+            found += try inNamespace(["nft", "list", "tables"]).split(separator: "\n").filter {
+                $0.contains("ebb_\(runID)_")
+            }.map(String.init)
             found += CgroupCleanup.ebbGroups().filter { $0.contains(runID) }
             return found
         }
         let live = try leftovers()
         #expect(live.contains("qdisc") && live.contains("iptables rule"), "\(live)")
-        #expect(live.filter { $0.contains("ebb_\(runID)_") }.count == 2, "an expiry marker for the qdisc and for the rules: \(live)")
+        #expect(
+            live.filter { $0.contains("ebb_\(runID)_") }.count == 2,
+            "an expiry marker for the qdisc and for the rules: \(live)")
         #expect(live.filter { $0.hasPrefix("/sys/fs/cgroup") }.count == 2, "\(live)")
 
         // Before the expiry: untouched.
@@ -229,24 +266,33 @@ import Glibc
         let workspace = try Workspace()
         let sandbox = try NetworkSandbox()
         defer { sandbox.close() }
-        let suite = try workspace.write(suite: """
-        scenarios:
-          - name: slow
-            duration: 4s
-            faults:
-              - network.partition: { netns: \(sandbox.server), port: 8080 }
-              - command: { inject: [sleep, "2"], rollback: ["true"] }
-        """)
-        let run = try EbbRun(["run", suite, "--deadline-grace", "1s", "--state-dir", workspace.state.path], in: workspace.url,
-                             environment: ["EBB_REGISTRY_DIR": "off"])
+        let suite = try workspace.write(
+            suite: """
+                scenarios:
+                  - name: slow
+                    duration: 4s
+                    faults:
+                      - network.partition: { netns: \(sandbox.server), port: 8080 }
+                      - command: { inject: [sleep, "2"], rollback: ["true"] }
+                """)
+        let run = try EbbRun(
+            ["run", suite, "--deadline-grace", "1s", "--state-dir", workspace.state.path], in: workspace.url,
+            environment: ["EBB_REGISTRY_DIR": "off"])
         #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
         let holding = Date()
         let runID = try unwrap(workspace.runIDs().first)
-        let listing = try ChildProcess.run(["ip", "netns", "exec", sandbox.server, "nft", "list", "table", "inet", "ebb_\(runID)_1"],
-                                           timeout: .seconds(10)).output
-        let expiry = try unwrap(listing.range(of: "expires [0-9]+", options: .regularExpression).flatMap { Double(listing[$0].dropFirst(8)) })
+        let listing = try ChildProcess.run(
+            ["ip", "netns", "exec", sandbox.server, "nft", "list", "table", "inet", "ebb_\(runID)_1"],
+            timeout: .seconds(10)
+        ).output
+        let expiry = try unwrap(
+            listing.range(of: "expires [0-9]+", options: .regularExpression).flatMap {
+                Double(listing[$0].dropFirst(8))
+            })
         // Injection + 5 s would be about 3 s from now (the command took 2 s); the hold's end + grace is 5 s.
-        #expect(expiry >= holding.timeIntervalSince1970 + 4.5, "expires \(expiry - holding.timeIntervalSince1970) s after the hold started")
+        #expect(
+            expiry >= holding.timeIntervalSince1970 + 4.5,
+            "expires \(expiry - holding.timeIntervalSince1970) s after the hold started")
         #expect(run.wait() == 0, "\(run.stdout)\n\(run.stderr)")
     }
 }

@@ -2,6 +2,7 @@ import EbbCore
 import EbbTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,31 +11,35 @@ import Glibc
 @Suite(.serialized, .ownThread) struct TargetSafetyTests {
     @Test func aSecondRunOnTheSameFileIsRefusedAndTheFileEndsAsItWas() throws {
         let workspace = try Workspace()
-        let first = try workspace.write(suite: """
-        suite: first
-        allowed_roots: [files]
-        scenarios:
-          - name: hold
-            duration: 5m
-            faults:
-              - file.corrupt: { path: files/a.txt, bytes: 4 }
-        """, name: "first.yaml")
-        let second = try workspace.write(suite: """
-        suite: second
-        allowed_roots: [files]
-        scenarios:
-          - name: overlap
-            duration: 100ms
-            faults:
-              - file.replace: { path: files/a.txt, content: "second run" }
-        """, name: "second.yaml")
-        let holder = try EbbRun(["run", first, "--state-dir", workspace.state.path, "--report-dir", "reports-1"], in: workspace.url)
+        let first = try workspace.write(
+            suite: """
+                suite: first
+                allowed_roots: [files]
+                scenarios:
+                  - name: hold
+                    duration: 5m
+                    faults:
+                      - file.corrupt: { path: files/a.txt, bytes: 4 }
+                """, name: "first.yaml")
+        let second = try workspace.write(
+            suite: """
+                suite: second
+                allowed_roots: [files]
+                scenarios:
+                  - name: overlap
+                    duration: 100ms
+                    faults:
+                      - file.replace: { path: files/a.txt, content: "second run" }
+                """, name: "second.yaml")
+        let holder = try EbbRun(
+            ["run", first, "--state-dir", workspace.state.path, "--report-dir", "reports-1"], in: workspace.url)
         #expect(holder.waitForOutput("holding for"), "\(holder.stdout)\n\(holder.stderr)")
         let corrupted = workspace.content("a.txt")
         #expect(corrupted != workspace.originals["a.txt"])
         let holderID = try unwrap(workspace.runIDs().first)
 
-        let overlap = try EbbRun.run(["run", second, "--state-dir", workspace.state.path, "--report-dir", "reports-2"], in: workspace.url)
+        let overlap = try EbbRun.run(
+            ["run", second, "--state-dir", workspace.state.path, "--report-dir", "reports-2"], in: workspace.url)
         #expect(overlap.status != 0, "\(overlap.stdout)\n\(overlap.stderr)")
         #expect(overlap.stdout.contains("is locked by run \(holderID)"), "\(overlap.stdout)")
         #expect(workspace.content("a.txt") == corrupted, "the second run did not touch the file")
@@ -51,14 +56,15 @@ import Glibc
         let token = workspace.url.lastPathComponent
         let bystander = try ChildProcess.spawn(["sh", "-c", "sleep 300; :", token])
         workspace.adopt(bystander)
-        let suite = try workspace.write(suite: """
-        suite: guardian
-        scenarios:
-          - name: pause
-            duration: 5m
-            faults:
-              - process.pause: { match: "\(token)", all: true }
-        """)
+        let suite = try workspace.write(
+            suite: """
+                suite: guardian
+                scenarios:
+                  - name: pause
+                    duration: 5m
+                    faults:
+                      - process.pause: { match: "\(token)", all: true }
+                """)
         let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
         let runID = try unwrap(workspace.runIDs().first)

@@ -9,35 +9,49 @@ import Testing
     static let templates = SchemaTests.repository.appendingPathComponent("ci/templates")
 
     @Test func theYAMLTemplatesParse() throws {
-        let files = ["github-actions.yml", "gitlab-ci.yml"].map { Self.templates.appendingPathComponent($0).path }
+        let files =
+            ["github-actions.yml", "gitlab-ci.yml"].map { Self.templates.appendingPathComponent($0).path }
             + [SchemaTests.repository.appendingPathComponent("action.yml").path]
-        let script = "import sys, yaml\nfor path in sys.argv[1:]:\n    assert isinstance(yaml.safe_load(open(path)), dict), path\n"
+        let script =
+            "import sys, yaml\nfor path in sys.argv[1:]:\n    assert isinstance(yaml.safe_load(open(path)), dict), path\n"
         let result = try ChildProcess.run(["/usr/bin/python3", "-c", script] + files, timeout: .seconds(60))
         #expect(result.status == 0, "\(result.output)")
     }
 
     @Test func theKubernetesTemplatesParseAndHoldTheirObjects() throws {
-        let files = ["rbac.yaml", "cronjob.yaml", "sweep-cronjob.yaml"].map { Self.templates.appendingPathComponent("kubernetes/\($0)").path }
-        let script = "import sys, yaml\nfor path in sys.argv[1:]:\n    print(' '.join(d['kind'] for d in yaml.safe_load_all(open(path))))\n"
+        let files = ["rbac.yaml", "cronjob.yaml", "sweep-cronjob.yaml"].map {
+            Self.templates.appendingPathComponent("kubernetes/\($0)").path
+        }
+        let script =
+            "import sys, yaml\nfor path in sys.argv[1:]:\n    print(' '.join(d['kind'] for d in yaml.safe_load_all(open(path))))\n"
         let result = try ChildProcess.run(["/usr/bin/python3", "-c", script] + files, timeout: .seconds(60))
         #expect(result.status == 0, "\(result.output)")
-        #expect(result.output.contains("ServiceAccount Role RoleBinding ClusterRole ClusterRoleBinding"), "\(result.output)")
+        #expect(
+            result.output.contains("ServiceAccount Role RoleBinding ClusterRole ClusterRoleBinding"), "\(result.output)"
+        )
         #expect(result.output.contains("PersistentVolumeClaim ConfigMap CronJob"), "\(result.output)")
         let kinds = result.output.split(separator: "\n").map(String.init)
-        #expect(kinds.count == 3 && kinds[0].hasSuffix("ClusterRoleBinding ServiceAccount ClusterRole ClusterRoleBinding") && kinds[2] == "CronJob",
-                "the sweep's account, its rights and its CronJob: \(result.output)")
+        #expect(
+            kinds.count == 3 && kinds[0].hasSuffix("ClusterRoleBinding ServiceAccount ClusterRole ClusterRoleBinding")
+                && kinds[2] == "CronJob",
+            "the sweep's account, its rights and its CronJob: \(result.output)")
     }
 
     @Test func theJenkinsfileCompilesAsGroovy() throws {
         let groovyc = "/usr/bin/groovyc"
-        try #require(FileManager.default.isExecutableFile(atPath: groovyc), "groovyc is missing: ci/test.sh installs Debian's groovy")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: groovyc),
+            "groovyc is missing: ci/test.sh installs Debian's groovy")
         let workspace = try Workspace()
         // Debian's groovy looks for /usr/lib/jvm/default-java; point it at the java on PATH.
         let java = URL(fileURLWithPath: ChildProcess.resolve("java")).resolvingSymlinksInPath()
         let javaHome = java.deletingLastPathComponent().deletingLastPathComponent().path
-        let result = try ChildProcess.run([groovyc, "-d", workspace.url.appendingPathComponent("classes").path,
-                                           Self.templates.appendingPathComponent("Jenkinsfile").path],
-                                          timeout: .seconds(120), environment: ["JAVA_HOME": javaHome])
+        let result = try ChildProcess.run(
+            [
+                groovyc, "-d", workspace.url.appendingPathComponent("classes").path,
+                Self.templates.appendingPathComponent("Jenkinsfile").path,
+            ],
+            timeout: .seconds(120), environment: ["JAVA_HOME": javaHome])
         #expect(result.status == 0, "\(result.output)")
     }
 
@@ -46,7 +60,10 @@ import Testing
         let top = try EbbRun.run(["--help"], in: workspace.url).stdout
         var helps: [String: String] = [:]
         var used = 0
-        for name in ["github-actions.yml", "gitlab-ci.yml", "Jenkinsfile", "kubernetes/cronjob.yaml", "kubernetes/sweep-cronjob.yaml", "../../action.yml"] {
+        for name in [
+            "github-actions.yml", "gitlab-ci.yml", "Jenkinsfile", "kubernetes/cronjob.yaml",
+            "kubernetes/sweep-cronjob.yaml", "../../action.yml",
+        ] {
             let text = try String(contentsOf: Self.templates.appendingPathComponent(name), encoding: .utf8)
             for line in text.split(separator: "\n") {
                 let code = line.split(separator: "#").first.map(String.init) ?? ""
@@ -58,15 +75,20 @@ import Testing
                 var command = first
                 var rest = code[range.upperBound...]
                 if let sub = rest.split(separator: " ").first, helps[first]?.contains("SUBCOMMANDS") == true,
-                   helps[first]?.contains("  \(sub) ") == true {
+                    helps[first]?.contains("  \(sub) ") == true
+                {
                     command = "\(first) \(sub)"
                     rest = rest.drop { $0 == " " }.dropFirst(sub.count)
-                    if helps[command] == nil { helps[command] = try EbbRun.run([first, String(sub), "--help"], in: workspace.url).stdout }
+                    if helps[command] == nil {
+                        helps[command] = try EbbRun.run([first, String(sub), "--help"], in: workspace.url).stdout
+                    }
                 }
                 let flags = rest.matches(of: /--[a-z][a-z-]*/).map { String($0.output) }
                 for flag in flags {
                     used += 1
-                    #expect(helps[command]?.contains(flag) == true, "\(name): 'ebb \(command) \(flag)' is not in its --help")
+                    #expect(
+                        helps[command]?.contains(flag) == true, "\(name): 'ebb \(command) \(flag)' is not in its --help"
+                    )
                 }
             }
         }
@@ -88,13 +110,18 @@ import Testing
     /// Debian root that holds a repository with the demo suite in `suites/`: install Ebb from the
     /// release URL (here a file:// folder laid out like the releases, holding this build's .deb),
     /// validate, run the demo, roll back. Only the version and the release URL are overridden.
-    @Test(.enabled(if: Packaged.deb != nil, Packaged.needsDeb), .enabled(if: Packaged.isRoot, Packaged.needsRoot),
-          arguments: ["github-actions.yml (action.yml)", "gitlab-ci.yml", "Jenkinsfile"])
+    @Test(
+        .enabled(if: Packaged.deb != nil, Packaged.needsDeb), .enabled(if: Packaged.isRoot, Packaged.needsRoot),
+        arguments: ["github-actions.yml (action.yml)", "gitlab-ci.yml", "Jenkinsfile"])
     func theTemplateStepsInstallValidateAndRunTheDemoInACleanDebianRoot(template name: String) throws {
         let deb = try #require(Packaged.deb)
         let version = try Packaged.version
-        let steps = try ChildProcess.run(["/usr/bin/python3", SchemaTests.repository.appendingPathComponent("Tests/Fixtures/template_steps.py").path,
-                                          SchemaTests.repository.path], timeout: .seconds(60))
+        let steps = try ChildProcess.run(
+            [
+                "/usr/bin/python3",
+                SchemaTests.repository.appendingPathComponent("Tests/Fixtures/template_steps.py").path,
+                SchemaTests.repository.path,
+            ], timeout: .seconds(60))
         try #require(steps.status == 0, "\(steps.output)")
         let templates = try JSONDecoder().decode([Template].self, from: Data(steps.output.utf8))
         let template = try #require(templates.first { $0.template == name })
@@ -102,7 +129,8 @@ import Testing
 
         let root = try CleanRoot()
         let scenarios = SchemaTests.repository.appendingPathComponent("Scenarios").path
-        let setup = try Packaged.shell("""
+        let setup = try Packaged.shell(
+            """
             mkdir -p '\(root.path)/release/v\(version)' '\(root.path)/work/suites'
             cp '\(deb)' '\(root.path)/release/v\(version)/'
             cp -r '\(scenarios)/demo.yaml' '\(scenarios)/demo-files' '\(root.path)/work/suites/'
@@ -118,11 +146,17 @@ import Testing
             // listens on the loopback of a network namespace of its own.
             let installs = step.script.contains("apt-get install")
             let shell = step.shell == "sh" ? ["sh", "-x", "-e"] : ["bash", "-e", "-o", "pipefail"]
-            let result = try root.run("cd /work\n\(env)\n\(step.script)\n", network: installs, shell: shell, timeout: .seconds(900))
+            let result = try root.run(
+                "cd /work\n\(env)\n\(step.script)\n", network: installs, shell: shell, timeout: .seconds(900))
             #expect(result.status == 0, "\(name) / \(step.name) exited \(result.status):\n\(result.output)")
-            if installs { #expect(result.output.contains(version), "\(name) / \(step.name) did not print the version:\n\(result.output)") }
+            if installs {
+                #expect(
+                    result.output.contains(version),
+                    "\(name) / \(step.name) did not print the version:\n\(result.output)")
+            }
         }
-        let after = try root.run("""
+        let after = try root.run(
+            """
             test -s /work/reports/junit.xml
             diff -r /usr/share/ebb/examples/demo-files /work/suites/demo-files
             ebb rollback list

@@ -2,6 +2,7 @@ import EbbCore
 import EbbTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,7 +22,8 @@ struct ThrottleTests {
     /// CPU time (user + system) of `pid` in clock ticks.
     func cpuTicks(_ pid: Int32) -> Int {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return 0 }
+            let close = stat.lastIndex(of: ")")
+        else { return 0 }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
     }
@@ -44,7 +46,8 @@ struct ThrottleTests {
     /// The group's CPU cap as "quota period" in microseconds (v2 `cpu.max`, v1 the two cfs files).
     func quota(_ group: String) -> String? {
         func read(_ name: String) -> String? {
-            (try? String(contentsOfFile: "\(group)/\(name)", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            (try? String(contentsOfFile: "\(group)/\(name)", encoding: .utf8))?.trimmingCharacters(
+                in: .whitespacesAndNewlines)
         }
         if let max = read("cpu.max") { return max }
         guard let quota = read("cpu.cfs_quota_us"), let period = read("cpu.cfs_period_us") else { return nil }
@@ -67,8 +70,12 @@ struct ThrottleTests {
         defer { CgroupCleanup.removeGroups(of: workspace) }
         let spinner = try startSpinner(workspace, "throttle-\(Int.random(in: 100_000...999_999))")
         let before = CgroupCleanup.lines(spinner)
-        let run = try EbbRun(["run", try workspace.write(suite: suite(pid: spinner, duration: "8s")), "--state-dir", workspace.state.path],
-                             in: workspace.url)
+        let run = try EbbRun(
+            [
+                "run", try workspace.write(suite: suite(pid: spinner, duration: "8s")), "--state-dir",
+                workspace.state.path,
+            ],
+            in: workspace.url)
         #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
         let id = try unwrap(workspace.runIDs().first)
         let group = try #require(CgroupCleanup.ebbGroups().first { $0.contains(id) })
@@ -90,14 +97,19 @@ struct ThrottleTests {
         defer { CgroupCleanup.removeGroups(of: workspace) }
         let spinner = try startSpinner(workspace, "throttle-\(Int.random(in: 100_000...999_999))")
         let before = CgroupCleanup.lines(spinner)
-        let run = try EbbRun(["run", try workspace.write(suite: suite(pid: spinner, duration: "5m")), "--state-dir", workspace.state.path,
-                              "--no-guardian"], in: workspace.url)
+        let run = try EbbRun(
+            [
+                "run", try workspace.write(suite: suite(pid: spinner, duration: "5m")), "--state-dir",
+                workspace.state.path,
+                "--no-guardian",
+            ], in: workspace.url)
         #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
         let id = try unwrap(workspace.runIDs().first)
         run.signal(SIGKILL)
         _ = run.wait()
         #expect(CgroupCleanup.lines(spinner).contains("/ebb-\(id)-"))
-        let recovery = try EbbRun.run(["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
+        let recovery = try EbbRun.run(
+            ["rollback", "execute", "--all", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(recovery.status == 0, "\(recovery.stdout)\n\(recovery.stderr)")
         #expect(CgroupCleanup.lines(spinner) == before)
         #expect(!CgroupCleanup.ebbGroups().contains { $0.contains(id) })

@@ -1,5 +1,6 @@
 import EbbCore
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,13 +13,16 @@ final class Workspace {
     var state: URL { url.appendingPathComponent("state") }
     private(set) var started: [Int32] = []
     let originals: [String: String] = [
-        "a.txt": "alpha original\n", "b.txt": "bravo original\n", "c.txt": "charlie original\n", "d.txt": "delta original\n",
+        "a.txt": "alpha original\n", "b.txt": "bravo original\n", "c.txt": "charlie original\n",
+        "d.txt": "delta original\n",
     ]
 
     init() throws {
         url = FileManager.default.temporaryDirectory.appendingPathComponent("ebb-e2e-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: files, withIntermediateDirectories: true)
-        for (name, text) in originals { try text.write(to: files.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+        for (name, text) in originals {
+            try text.write(to: files.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
     }
 
     func write(suite: String, name: String = "suite.yaml") throws -> String {
@@ -47,7 +51,8 @@ final class Workspace {
 
     func processState(_ pid: Int32) -> Character? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
         return stat[stat.index(close, offsetBy: 2)]
     }
 
@@ -61,12 +66,16 @@ final class Workspace {
         let needle = Data("\(key)=\(runID)/".utf8)
         let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init)
         return pids.filter { pid in
-            guard processState(pid) != "Z", let environ = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ")) else { return false }
+            guard processState(pid) != "Z",
+                let environ = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))
+            else { return false }
             return environ.split(separator: 0).contains { $0.starts(with: needle) }
         }
     }
 
-    func content(_ name: String) -> String? { try? String(contentsOf: files.appendingPathComponent(name), encoding: .utf8) }
+    func content(_ name: String) -> String? {
+        try? String(contentsOf: files.appendingPathComponent(name), encoding: .utf8)
+    }
 
     /// Every original file holds its original content and nothing else is in the folder.
     func filesAreAsTheyWere() -> Bool {
@@ -77,12 +86,15 @@ final class Workspace {
     /// The ids of the runs in the journal.
     func runIDs() -> [String] {
         let root = state.appendingPathComponent("rollback").path
-        return ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).sorted().compactMap { $0.split(separator: "-").last.map(String.init) }
+        return ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).sorted().compactMap {
+            $0.split(separator: "-").last.map(String.init)
+        }
     }
 
     func runDirectory(_ id: String) throws -> URL {
         let root = state.appendingPathComponent("rollback")
-        let name = try unwrap(try FileManager.default.contentsOfDirectory(atPath: root.path).first { $0.hasSuffix("-\(id)") })
+        let name = try unwrap(
+            try FileManager.default.contentsOfDirectory(atPath: root.path).first { $0.hasSuffix("-\(id)") })
         return root.appendingPathComponent(name)
     }
 
@@ -94,7 +106,8 @@ final class Workspace {
         let end = clock.now + timeout
         for pid in runs.compactMap(\.info?.guardianPID) {
             while clock.now < end, let process = ProcessTable.snapshot(pid), !process.isGone,
-                  process.commandLine.contains("guardian") {
+                process.commandLine.contains("guardian")
+            {
                 Thread.sleep(forTimeInterval: 0.02)
             }
         }
@@ -121,5 +134,7 @@ func unwrap<T>(_ value: T?) throws -> T {
 /// The machine's network namespaces whose names start with `prefix`: only a suite's own, since
 /// other suites build theirs in parallel.
 func networkNamespaces(prefixed prefix: String) throws -> [Substring] {
-    try ChildProcess.run(["ip", "netns", "list"], timeout: .seconds(10)).output.split(separator: "\n").filter { $0.hasPrefix(prefix) }
+    try ChildProcess.run(["ip", "netns", "list"], timeout: .seconds(10)).output.split(separator: "\n").filter {
+        $0.hasPrefix(prefix)
+    }
 }

@@ -40,7 +40,9 @@ enum ProbeSpec: Sendable {
         case .http(let spec): return "http \(spec.method) \(spec.url.absoluteString)"
         case .tcp(let spec): return "tcp \(spec.host):\(spec.port)"
         case .command(let spec):
-            if let remote = spec.remote { return "command on host \(remote.host): \(remote.command.joined(separator: " "))" }
+            if let remote = spec.remote {
+                return "command on host \(remote.host): \(remote.command.joined(separator: " "))"
+            }
             return "command \(spec.command.joined(separator: " "))"
         case .k8s(let spec): return "k8s \(spec.measured) \(spec.expect)"
         }
@@ -88,7 +90,8 @@ struct KubeProbeSpec: Sendable {
     /// What is measured, for messages: `deployments web status.readyReplicas`, `Ready pods app=web`.
     var measured: String {
         if let name { return "\(resource.rawValue) \(name) \(field)" }
-        return "\(readyOnly ? "Ready " : "")\(resource.rawValue)\(selector.map { " \($0)" } ?? "")\(fieldSelector.map { " \($0)" } ?? "")"
+        return
+            "\(readyOnly ? "Ready " : "")\(resource.rawValue)\(selector.map { " \($0)" } ?? "")\(fieldSelector.map { " \($0)" } ?? "")"
     }
 }
 

@@ -13,13 +13,23 @@ public struct ChecksReader: CheckSectionReader {
         SuiteError(file: "", line: 1, column: 1, key: "(checks)", message: "\(error)")
     }
 
-    static let checkKeys = ["name", "http", "tcp", "command", "k8s", "host", "interval", "phases", "before_samples", "slo"]
-    static let httpKeys = ["url", "method", "headers", "bearer_token_env", "status", "body_contains", "body_matches", "tls_verify", "timeout"]
+    static let checkKeys = [
+        "name", "http", "tcp", "command", "k8s", "host", "interval", "phases", "before_samples", "slo",
+    ]
+    static let httpKeys = [
+        "url", "method", "headers", "bearer_token_env", "status", "body_contains", "body_matches", "tls_verify",
+        "timeout",
+    ]
     static let tcpKeys = ["address", "timeout"]
     static let commandKeys = ["run", "exit_code", "output_contains", "output_matches", "timeout"]
-    static let kubeKeys = ["kubeconfig", "context", "resource", "namespace", "name", "field", "selector", "field_selector", "ready", "expect", "timeout"]
-    static let sloKeys = ["max_downtime", "min_success_ratio", "latency_p50", "latency_p95", "latency_p99",
-                          "max_consecutive_failures", "recover_within", "abort_on_breach"]
+    static let kubeKeys = [
+        "kubeconfig", "context", "resource", "namespace", "name", "field", "selector", "field_selector", "ready",
+        "expect", "timeout",
+    ]
+    static let sloKeys = [
+        "max_downtime", "min_success_ratio", "latency_p50", "latency_p95", "latency_p99",
+        "max_consecutive_failures", "recover_within", "abort_on_breach",
+    ]
     static let telemetryKeys = ["scrape", "prometheus", "queries", "alerts", "alert_profile"]
 
     public func read(_ sections: [CheckSections]) throws -> any CheckPlan {
@@ -33,7 +43,9 @@ public struct ChecksReader: CheckSectionReader {
             if let checks = section.checks {
                 let items = problems.collect { try reader.sequence(checks, "checks") } ?? []
                 for (index, item) in items.enumerated() {
-                    if let check = problems.collect({ try check(item, at: "checks[\(index)]", reader, section.directory, hosts: section.hosts) }) {
+                    if let check = problems.collect({
+                        try check(item, at: "checks[\(index)]", reader, section.directory, hosts: section.hosts)
+                    }) {
                         definitions.append(check)
                         names.append((check.name, item))
                     }
@@ -41,12 +53,18 @@ public struct ChecksReader: CheckSectionReader {
             }
             if let node = section.telemetry {
                 var telemetryProblems = SuiteProblems(placingOthers: ChecksReader.placed)
-                let more = problems.collect {
-                    try TelemetryReader(reader: reader, suiteDirectory: section.directory).read(node, problems: &telemetryProblems)
-                } ?? TelemetryDefinition()
+                let more =
+                    problems.collect {
+                        try TelemetryReader(reader: reader, suiteDirectory: section.directory).read(
+                            node, problems: &telemetryProblems)
+                    } ?? TelemetryDefinition()
                 problems.add(telemetryProblems.errors)
                 if more.prometheus != nil, telemetry.prometheus != nil {
-                    problems.add(reader.error(node, "telemetry.prometheus", "a Prometheus server is already configured (by the suite or an earlier include); give it once"))
+                    problems.add(
+                        reader.error(
+                            node, "telemetry.prometheus",
+                            "a Prometheus server is already configured (by the suite or an earlier include); give it once"
+                        ))
                 }
                 telemetry.prometheus = telemetry.prometheus ?? more.prometheus
                 telemetry.scrapes += more.scrapes
@@ -55,20 +73,28 @@ public struct ChecksReader: CheckSectionReader {
                 names += more.names.map { ($0, node) }
             }
             for (name, node) in names where !seen.insert(name).inserted {
-                problems.add(reader.error(node, "checks", "the name '\(name)' is used twice; checks and telemetry assertions need distinct names"))
+                problems.add(
+                    reader.error(
+                        node, "checks",
+                        "the name '\(name)' is used twice; checks and telemetry assertions need distinct names"))
             }
         }
         if telemetry.prometheus == nil, !(telemetry.queries.isEmpty && telemetry.alerts.isEmpty),
-           let section = sections.first(where: { $0.telemetry != nil }) {
-            problems.add(section.reader.error(section.telemetry, "telemetry.prometheus",
-                                              "queries and alerts need 'prometheus: {url: ...}' to say which server answers them"))
+            let section = sections.first(where: { $0.telemetry != nil })
+        {
+            problems.add(
+                section.reader.error(
+                    section.telemetry, "telemetry.prometheus",
+                    "queries and alerts need 'prometheus: {url: ...}' to say which server answers them"))
         }
         try problems.throwIfAny()
         return SuiteChecks(checks: definitions, telemetry: telemetry)
     }
 
-    private func check(_ node: Node, at key: String, _ reader: YAMLNodeReader, _ suiteDirectory: URL,
-                       hosts: [RemoteHost]) throws -> CheckDefinition {
+    private func check(
+        _ node: Node, at key: String, _ reader: YAMLNodeReader, _ suiteDirectory: URL,
+        hosts: [RemoteHost]
+    ) throws -> CheckDefinition {
         var problems = SuiteProblems(placingOthers: ChecksReader.placed)
         var unknown: [SuiteError] = []
         let values = try reader.knownEntries(node, at: key, allowed: Self.checkKeys, problems: &unknown)
@@ -97,37 +123,54 @@ public struct ChecksReader: CheckSectionReader {
             guard let node = values["interval"] else { return .milliseconds(100) }
             let value = try reader.duration(node, "\(key).interval")
             // Finer than this measures the probe, not the target, and floods it.
-            guard value >= .milliseconds(10) else { throw reader.error(node, "\(key).interval", "the interval must be at least 10ms") }
+            guard value >= .milliseconds(10) else {
+                throw reader.error(node, "\(key).interval", "the interval must be at least 10ms")
+            }
             return value
         }
         let phases = problems.collect { () -> Set<CheckPhase> in
             guard let phasesNode = values["phases"] else { return Set(CheckPhase.allCases) }
             let names = try reader.stringList(phasesNode, "\(key).phases")
-            return Set(try names.enumerated().map { index, text in
-                guard let phase = CheckPhase(rawValue: text) else {
-                    throw reader.error(phasesNode, "\(key).phases[\(index)]", "unknown phase '\(text)' (phases: before, during, after, recovery)")
-                }
-                return phase
-            })
+            return Set(
+                try names.enumerated().map { index, text in
+                    guard let phase = CheckPhase(rawValue: text) else {
+                        throw reader.error(
+                            phasesNode, "\(key).phases[\(index)]",
+                            "unknown phase '\(text)' (phases: before, during, after, recovery)")
+                    }
+                    return phase
+                })
         }
-        let beforeSamples = problems.collect { try values["before_samples"].map { try reader.integer($0, "\(key).before_samples", in: 1...1000) } ?? 3 }
+        let beforeSamples = problems.collect {
+            try values["before_samples"].map { try reader.integer($0, "\(key).before_samples", in: 1...1000) } ?? 3
+        }
         let slo = problems.collect { try values["slo"].map { try self.slo($0, at: "\(key).slo", reader) } }
         if let slo = slo ?? nil, let phases, !phases.contains(.during),
-           slo.maxDowntime != nil || slo.minSuccessRatio != nil || !slo.latency.isEmpty || slo.maxConsecutiveFailures != nil || slo.abortOnBreach {
-            problems.add(reader.error(values["slo"], "\(key).slo", "these SLOs are measured while the faults are live: add 'during' to phases"))
+            slo.maxDowntime != nil || slo.minSuccessRatio != nil || !slo.latency.isEmpty
+                || slo.maxConsecutiveFailures != nil || slo.abortOnBreach
+        {
+            problems.add(
+                reader.error(
+                    values["slo"], "\(key).slo",
+                    "these SLOs are measured while the faults are live: add 'during' to phases"))
         }
         try problems.throwIfAny()
         guard let probe, let interval, let phases, let beforeSamples, let slo else { throw SuiteErrors([]) }
-        return CheckDefinition(name: name, probe: probe, interval: interval, phases: phases, beforeSamples: beforeSamples, slo: slo)
+        return CheckDefinition(
+            name: name, probe: probe, interval: interval, phases: phases, beforeSamples: beforeSamples, slo: slo)
     }
 
     /// A command check with `host:` runs its command on that host, through the same ssh
     /// (one shared connection per host) as faults there; so it sees what the host sees.
-    private func onHost(_ probe: ProbeSpec, _ node: Node, at key: String, _ reader: YAMLNodeReader, hosts: [RemoteHost]) throws -> ProbeSpec {
+    private func onHost(
+        _ probe: ProbeSpec, _ node: Node, at key: String, _ reader: YAMLNodeReader, hosts: [RemoteHost]
+    ) throws -> ProbeSpec {
         let host = try HostSelection.host(node, key: key, among: hosts, reader: reader)
         guard case .command(var spec) = probe else {
-            throw reader.error(node, key, "only a command check runs on a host (e.g. command: { run: [curl, -sf, \"http://127.0.0.1:8080/\"] }); "
-                               + "http, tcp and k8s checks probe from this machine")
+            throw reader.error(
+                node, key,
+                "only a command check runs on a host (e.g. command: { run: [curl, -sf, \"http://127.0.0.1:8080/\"] }); "
+                    + "http, tcp and k8s checks probe from this machine")
         }
         try SSHCommand.prepareControlDirectory()
         spec.remote = (host.name, spec.command)
@@ -143,15 +186,20 @@ public struct ChecksReader: CheckSectionReader {
         if let headersNode = values["headers"] {
             for entry in try reader.entries(headersNode, at: "\(key).headers", allowed: nil) {
                 if entry.key.lowercased() == "authorization" {
-                    throw reader.error(entry.keyNode, "\(key).headers.\(entry.key)",
-                                       "put credentials in an environment variable and name it with 'bearer_token_env', so they stay out of the suite and the reports")
+                    throw reader.error(
+                        entry.keyNode, "\(key).headers.\(entry.key)",
+                        "put credentials in an environment variable and name it with 'bearer_token_env', so they stay out of the suite and the reports"
+                    )
                 }
                 headers.append((entry.key, try reader.string(entry.value, "\(key).headers.\(entry.key)")))
             }
         }
         var statuses: [ClosedRange<Int>] = [200...299]
         if let statusNode = values["status"] {
-            let items: [Node] = if case .sequence = statusNode { try reader.sequence(statusNode, "\(key).status") } else { [statusNode] }
+            let items: [Node] =
+                if case .sequence = statusNode { try reader.sequence(statusNode, "\(key).status") } else {
+                    [statusNode]
+                }
             statuses = try items.map { try statusRange($0, at: "\(key).status", reader) }
         }
         let pattern = try values["body_matches"].map { try regex($0, at: "\(key).body_matches", reader) }
@@ -159,7 +207,9 @@ public struct ChecksReader: CheckSectionReader {
             url: url,
             method: try values["method"].map { try reader.string($0, "\(key).method").uppercased() } ?? "GET",
             headers: headers,
-            bearerTokenVariable: try values["bearer_token_env"].map { try reader.secretVariable($0, "\(key).bearer_token_env") },
+            bearerTokenVariable: try values["bearer_token_env"].map {
+                try reader.secretVariable($0, "\(key).bearer_token_env")
+            },
             statuses: statuses,
             bodyContains: try values["body_contains"].map { try reader.string($0, "\(key).body_contains") },
             bodyMatches: pattern,
@@ -170,24 +220,37 @@ public struct ChecksReader: CheckSectionReader {
 
     private func tcp(_ node: Node, at key: String, _ reader: YAMLNodeReader) throws -> TCPProbeSpec {
         let values = try reader.mapping(node, at: key, allowed: Self.tcpKeys)
-        guard let addressNode = values["address"] else { throw reader.error(node, "\(key).address", "a tcp probe needs an address (host:port)") }
+        guard let addressNode = values["address"] else {
+            throw reader.error(node, "\(key).address", "a tcp probe needs an address (host:port)")
+        }
         let text = try reader.string(addressNode, "\(key).address")
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port),
-              colon != text.startIndex else {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (1...65535).contains(port),
+            colon != text.startIndex
+        else {
             throw reader.error(addressNode, "\(key).address", "'\(text)' is not host:port")
         }
         let host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        return TCPProbeSpec(host: host, port: port, timeout: try reader.positiveDuration(values["timeout"], "\(key).timeout", default: .seconds(1)))
+        return TCPProbeSpec(
+            host: host, port: port,
+            timeout: try reader.positiveDuration(values["timeout"], "\(key).timeout", default: .seconds(1)))
     }
 
-    private func command(_ node: Node, at key: String, _ reader: YAMLNodeReader, _ suiteDirectory: URL) throws -> CommandProbeSpec {
+    private func command(
+        _ node: Node, at key: String, _ reader: YAMLNodeReader, _ suiteDirectory: URL
+    ) throws -> CommandProbeSpec {
         let values = try reader.mapping(node, at: key, allowed: Self.commandKeys)
-        guard let runNode = values["run"] else { throw reader.error(node, "\(key).run", "a command probe needs 'run': [program, arg, ...]") }
+        guard let runNode = values["run"] else {
+            throw reader.error(node, "\(key).run", "a command probe needs 'run': [program, arg, ...]")
+        }
         let command = try reader.stringList(runNode, "\(key).run")
-        guard !command.isEmpty else { throw reader.error(runNode, "\(key).run", "the command needs at least a program name") }
+        guard !command.isEmpty else {
+            throw reader.error(runNode, "\(key).run", "the command needs at least a program name")
+        }
         return CommandProbeSpec(
             command: command,
-            exitCode: Int32(try values["exit_code"].map { try reader.integer($0, "\(key).exit_code", in: 0...255) } ?? 0),
+            exitCode: Int32(
+                try values["exit_code"].map { try reader.integer($0, "\(key).exit_code", in: 0...255) } ?? 0),
             outputContains: try values["output_contains"].map { try reader.string($0, "\(key).output_contains") },
             outputMatches: try values["output_matches"].map { try regex($0, at: "\(key).output_matches", reader) },
             timeout: try reader.positiveDuration(values["timeout"], "\(key).timeout", default: .seconds(5)),
@@ -195,33 +258,55 @@ public struct ChecksReader: CheckSectionReader {
         )
     }
 
-    private func kube(_ node: Node, at key: String, _ reader: YAMLNodeReader, _ suiteDirectory: URL) throws -> KubeProbeSpec {
+    private func kube(
+        _ node: Node, at key: String, _ reader: YAMLNodeReader, _ suiteDirectory: URL
+    ) throws -> KubeProbeSpec {
         let values = try reader.mapping(node, at: key, allowed: Self.kubeKeys)
         func text(_ name: String) throws -> String? { try values[name].map { try reader.string($0, "\(key).\(name)") } }
         guard let resourceNode = values["resource"] else {
-            throw reader.error(node, "\(key).resource", "a k8s probe needs a resource (\(KubeResource.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw reader.error(
+                node, "\(key).resource",
+                "a k8s probe needs a resource (\(KubeResource.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         let resourceText = try reader.string(resourceNode, "\(key).resource")
         guard let resource = KubeResource(rawValue: resourceText) else {
-            throw reader.error(resourceNode, "\(key).resource", "unknown resource '\(resourceText)' (\(KubeResource.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw reader.error(
+                resourceNode, "\(key).resource",
+                "unknown resource '\(resourceText)' (\(KubeResource.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
-        guard let expectNode = values["expect"] else { throw reader.error(node, "\(key).expect", "a k8s probe needs expect, e.g. '>= 3'") }
+        guard let expectNode = values["expect"] else {
+            throw reader.error(node, "\(key).expect", "a k8s probe needs expect, e.g. '>= 3'")
+        }
         let expectText = try reader.string(expectNode, "\(key).expect")
-        guard let expect = Comparison(expectText) else { throw reader.error(expectNode, "\(key).expect", "'\(expectText)': \(Comparison.help)") }
+        guard let expect = Comparison(expectText) else {
+            throw reader.error(expectNode, "\(key).expect", "'\(expectText)': \(Comparison.help)")
+        }
         let selector = try values["selector"].map { selectorNode in
             let text = try reader.string(selectorNode, "\(key).selector")
-            guard let selector = LabelSelector(text) else { throw reader.error(selectorNode, "\(key).selector", "'\(text)' is not a label selector such as app=web") }
+            guard let selector = LabelSelector(text) else {
+                throw reader.error(selectorNode, "\(key).selector", "'\(text)' is not a label selector such as app=web")
+            }
             return selector
         }
         let name = try text("name")
         let fieldSelector = try text("field_selector")
         if name != nil, selector != nil || fieldSelector != nil {
-            throw reader.error(values["selector"] ?? values["field_selector"], "\(key).selector", "give name (one object's field) or selectors (a count), not both")
+            throw reader.error(
+                values["selector"] ?? values["field_selector"], "\(key).selector",
+                "give name (one object's field) or selectors (a count), not both")
         }
-        if name != nil, values["field"] == nil { throw reader.error(node, "\(key).field", "with name, say which field to compare, e.g. status.readyReplicas") }
-        if name == nil, values["field"] != nil { throw reader.error(values["field"], "\(key).field", "field needs name (without it the probe counts objects)") }
+        if name != nil, values["field"] == nil {
+            throw reader.error(node, "\(key).field", "with name, say which field to compare, e.g. status.readyReplicas")
+        }
+        if name == nil, values["field"] != nil {
+            throw reader.error(
+                values["field"], "\(key).field", "field needs name (without it the probe counts objects)")
+        }
         let readyOnly = try values["ready"].map { try reader.boolean($0, "\(key).ready") } ?? false
-        if readyOnly, resource != .pods || name != nil { throw reader.error(values["ready"], "\(key).ready", "ready counts pods: use it with resource: pods and a selector") }
+        if readyOnly, resource != .pods || name != nil {
+            throw reader.error(
+                values["ready"], "\(key).ready", "ready counts pods: use it with resource: pods and a selector")
+        }
         // An empty kubeconfig (an unset `${VAR:-}`) means the default, as for the k8s faults.
         let kubeconfig = try text("kubeconfig").flatMap { path -> String? in
             if path.isEmpty { return nil }
@@ -237,7 +322,9 @@ public struct ChecksReader: CheckSectionReader {
 
     private func slo(_ node: Node, at key: String, _ reader: YAMLNodeReader) throws -> SLOSpec {
         let values = try reader.mapping(node, at: key, allowed: Self.sloKeys)
-        func duration(_ name: String) throws -> Duration? { try values[name].map { try reader.duration($0, "\(key).\(name)") } }
+        func duration(_ name: String) throws -> Duration? {
+            try values[name].map { try reader.duration($0, "\(key).\(name)") }
+        }
         var latency: [(Double, Duration)] = []
         for (name, percentile) in [("latency_p50", 50.0), ("latency_p95", 95.0), ("latency_p99", 99.0)] {
             if let ceiling = try duration(name) { latency.append((percentile, ceiling)) }
@@ -246,7 +333,8 @@ public struct ChecksReader: CheckSectionReader {
             let text = try reader.string(node, "\(key).min_success_ratio")
             let value = text.hasSuffix("%") ? Double(text.dropLast()).map { $0 / 100 } : Double(text)
             guard let value, (0...1).contains(value) else {
-                throw reader.error(node, "\(key).min_success_ratio", "'\(text)' is not a share from 0 to 1 (or 0% to 100%)")
+                throw reader.error(
+                    node, "\(key).min_success_ratio", "'\(text)' is not a share from 0 to 1 (or 0% to 100%)")
             }
             return value
         }
@@ -254,9 +342,12 @@ public struct ChecksReader: CheckSectionReader {
             maxDowntime: try duration("max_downtime"),
             minSuccessRatio: ratio,
             latency: latency,
-            maxConsecutiveFailures: try values["max_consecutive_failures"].map { try reader.integer($0, "\(key).max_consecutive_failures", in: 0...1_000_000) },
+            maxConsecutiveFailures: try values["max_consecutive_failures"].map {
+                try reader.integer($0, "\(key).max_consecutive_failures", in: 0...1_000_000)
+            },
             recoverWithin: try duration("recover_within"),
-            abortOnBreach: try values["abort_on_breach"].map { try reader.boolean($0, "\(key).abort_on_breach") } ?? false
+            abortOnBreach: try values["abort_on_breach"].map { try reader.boolean($0, "\(key).abort_on_breach") }
+                ?? false
         )
     }
 
@@ -264,7 +355,9 @@ public struct ChecksReader: CheckSectionReader {
         let text = try reader.string(node, key)
         let bounds = text.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         if bounds.count == 1, let code = bounds[0], (100...599).contains(code) { return code...code }
-        if bounds.count == 2, let low = bounds[0], let high = bounds[1], 100 <= low, low <= high, high <= 599 { return low...high }
+        if bounds.count == 2, let low = bounds[0], let high = bounds[1], 100 <= low, low <= high, high <= 599 {
+            return low...high
+        }
         throw reader.error(node, key, "'\(text)' is not a status code (100-599) or a range such as 200-299")
     }
 }

@@ -14,7 +14,9 @@ struct Comparison: Sendable, Equatable, CustomStringConvertible {
     /// Parses the suite's text form; nil when it is none of the forms above.
     init?(_ text: String) {
         let words = text.split(whereSeparator: \.isWhitespace).map(String.init)
-        if words.count == 4, words[0] == "between", words[2] == "and", let low = Double(words[1]), let high = Double(words[3]), low <= high {
+        if words.count == 4, words[0] == "between", words[2] == "and", let low = Double(words[1]),
+            let high = Double(words[3]), low <= high
+        {
             form = .between(low, high)
             return
         }
@@ -22,7 +24,8 @@ struct Comparison: Sendable, Equatable, CustomStringConvertible {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         let symbol = String(trimmed.prefix { "<>=".contains($0) })
         guard let op = Operator(rawValue: symbol),
-              let value = Double(trimmed.dropFirst(symbol.count).trimmingCharacters(in: .whitespaces)), value.isFinite else { return nil }
+            let value = Double(trimmed.dropFirst(symbol.count).trimmingCharacters(in: .whitespaces)), value.isFinite
+        else { return nil }
         form = .compare(op, value)
     }
 

@@ -7,7 +7,9 @@ enum Deadline {
     }
 
     /// Runs `operation`, cancelling it and throwing ``Exceeded`` when `limit` passes first.
-    static func run<T: Sendable>(within limit: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    static func run<T: Sendable>(
+        within limit: Duration, _ operation: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
         try await withThrowingTaskGroup(of: T.self) { group in
             group.addTask { try await operation() }
             group.addTask {

@@ -23,7 +23,8 @@ final class HTTPClients: Sendable {
             pool.concurrentHTTP1ConnectionsPerHostSoftLimit = Self.connectionsPerHost
             pool.retryConnectionEstablishment = false
             let configuration = HTTPClient.Configuration(
-                tlsConfiguration: tls, redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10)), connectionPool: pool)
+                tlsConfiguration: tls, redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10)),
+                connectionPool: pool)
             let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
             clients[verifyingTLS] = client
             return client
@@ -41,6 +42,7 @@ final class HTTPClients: Sendable {
 
 extension TimeAmount {
     init(_ duration: Duration) {
-        self = .nanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        self = .nanoseconds(
+            Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }
 }

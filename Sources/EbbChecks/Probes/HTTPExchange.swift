@@ -12,8 +12,10 @@ enum HTTPExchange {
         case refuse
     }
 
-    static func perform(_ request: HTTPClientRequest, client: HTTPClient, token: String?, timeout: Duration,
-                        bodyLimit: Int, oversize: Oversize) async throws -> (status: UInt, body: ByteBuffer) {
+    static func perform(
+        _ request: HTTPClientRequest, client: HTTPClient, token: String?, timeout: Duration,
+        bodyLimit: Int, oversize: Oversize
+    ) async throws -> (status: UInt, body: ByteBuffer) {
         var request = request
         if let token { request.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(token)") }
         let prepared = request

@@ -19,18 +19,21 @@ struct HTTPProbe: Probe {
         request.method = HTTPMethod(rawValue: spec.method)
         for (name, value) in spec.headers { request.headers.add(name: name, value: value) }
         do {
-            let (status, body) = try await HTTPExchange.perform(request, client: client, token: token, timeout: spec.timeout,
-                                                                bodyLimit: Self.bodyLimit, oversize: .keepStart)
+            let (status, body) = try await HTTPExchange.perform(
+                request, client: client, token: token, timeout: spec.timeout,
+                bodyLimit: Self.bodyLimit, oversize: .keepStart)
             let code = Int(status)
             guard spec.statuses.contains(where: { $0.contains(code) }) else {
                 return ProbeOutcome(healthy: false, detail: "HTTP \(code)", answered: true)
             }
             let text = String(buffer: body)
             if let needle = spec.bodyContains, !text.contains(needle) {
-                return ProbeOutcome(healthy: false, detail: "HTTP \(code), body lacks '\(secrets.redact(needle))'", answered: true)
+                return ProbeOutcome(
+                    healthy: false, detail: "HTTP \(code), body lacks '\(secrets.redact(needle))'", answered: true)
             }
             if let pattern = spec.bodyMatches, text.range(of: pattern, options: .regularExpression) == nil {
-                return ProbeOutcome(healthy: false, detail: "HTTP \(code), body does not match /\(pattern)/", answered: true)
+                return ProbeOutcome(
+                    healthy: false, detail: "HTTP \(code), body does not match /\(pattern)/", answered: true)
             }
             return ProbeOutcome(healthy: true, detail: "HTTP \(code)", answered: true)
         } catch {

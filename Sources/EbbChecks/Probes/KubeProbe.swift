@@ -14,9 +14,12 @@ struct KubeProbe: Probe {
         do {
             let value = try await Deadline.run(within: spec.timeout) { try await Self.measure(spec, client) }
             let shown = "\(spec.measured) = \(Comparison.format(value))"
-            return ProbeOutcome(healthy: spec.expect.holds(for: value), detail: "\(shown), expected \(spec.expect)", answered: true)
+            return ProbeOutcome(
+                healthy: spec.expect.holds(for: value), detail: "\(shown), expected \(spec.expect)", answered: true)
         } catch let error as KubeAPIError {
-            return ProbeOutcome(healthy: false, detail: error.status == 0 ? HTTPProbe.describe(error) : error.description, answered: error.status != 0)
+            return ProbeOutcome(
+                healthy: false, detail: error.status == 0 ? HTTPProbe.describe(error) : error.description,
+                answered: error.status != 0)
         } catch {
             return ProbeOutcome(healthy: false, detail: HTTPProbe.describe(error), answered: false)
         }
@@ -38,9 +41,12 @@ struct KubeProbe: Probe {
             case let other?: throw NotANumber(description: "\(spec.field) is '\(other)', not a number")
             }
         }
-        var items = try await client.list(spec.resource.collection(in: namespace), labelSelector: spec.selector?.description,
-                                          fieldSelector: spec.fieldSelector, within: spec.timeout)
-        if let selector = spec.selector { items = items.filter { selector.matches($0.value(at: "metadata.labels")?.stringMap ?? [:]) } }
+        var items = try await client.list(
+            spec.resource.collection(in: namespace), labelSelector: spec.selector?.description,
+            fieldSelector: spec.fieldSelector, within: spec.timeout)
+        if let selector = spec.selector {
+            items = items.filter { selector.matches($0.value(at: "metadata.labels")?.stringMap ?? [:]) }
+        }
         if spec.readyOnly { items = items.filter(PodReadiness.isReady) }
         return Double(items.count)
     }

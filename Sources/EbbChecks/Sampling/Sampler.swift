@@ -33,12 +33,16 @@ final class Sampler: Sendable {
         /// Ticks skipped because the scheduler itself ran late (the machine was starved).
         var missed = 0
         var loop: Task<Void, Never>?
-        var waiters: [UUID: (predicate: @Sendable ([Sample]) -> Bool, continuation: CheckedContinuation<Void, Never>)] = [:]
+        var waiters: [UUID: (predicate: @Sendable ([Sample]) -> Bool, continuation: CheckedContinuation<Void, Never>)] =
+            [:]
     }
 
     private let state = Mutex(State())
 
-    init(probe: any Probe, interval: Duration, timeout: Duration, onSample: @escaping @Sendable (Sample) -> Void = { _ in }) {
+    init(
+        probe: any Probe, interval: Duration, timeout: Duration,
+        onSample: @escaping @Sendable (Sample) -> Void = { _ in }
+    ) {
         self.probe = probe
         self.interval = interval
         self.maxInFlight = max(2, Int((timeout / interval).rounded(.up)) + 2)
@@ -61,8 +65,12 @@ final class Sampler: Sendable {
                     return state.inFlight.count < maxInFlight
                 }
                 guard admitted else {
-                    record(Sample(scheduled: scheduled, started: scheduled, finished: clock.now,
-                                  outcome: ProbeOutcome(healthy: false, detail: "no answer to \(maxInFlight) earlier samples", answered: false)))
+                    record(
+                        Sample(
+                            scheduled: scheduled, started: scheduled, finished: clock.now,
+                            outcome: ProbeOutcome(
+                                healthy: false, detail: "no answer to \(maxInFlight) earlier samples", answered: false))
+                    )
                     continue
                 }
                 let task = Task.detached { [self] in
@@ -120,7 +128,9 @@ final class Sampler: Sendable {
     /// Waits until `predicate` holds for the samples (in schedule order) or `deadline` passes;
     /// returns whether it held. `predicate` is also run by the sample tasks as samples arrive,
     /// hence `@Sendable`.
-    func wait(until deadline: ContinuousClock.Instant, for predicate: @escaping @Sendable ([Sample]) -> Bool) async -> Bool {
+    func wait(
+        until deadline: ContinuousClock.Instant, for predicate: @escaping @Sendable ([Sample]) -> Bool
+    ) async -> Bool {
         let id = UUID()
         let release: @Sendable () -> Void = { [self] in
             let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }

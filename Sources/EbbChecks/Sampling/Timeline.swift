@@ -36,7 +36,9 @@ struct Timeline {
                     open = nil
                 }
             } else if open == nil {
-                open = Window(start: sample.started, end: sample.finished, closed: false, failures: 1, seen: [sample.outcome.detail: 1])
+                open = Window(
+                    start: sample.started, end: sample.finished, closed: false, failures: 1,
+                    seen: [sample.outcome.detail: 1])
             } else {
                 open?.failures += 1
                 open?.seen[sample.outcome.detail, default: 0] += 1
@@ -79,9 +81,10 @@ struct Timeline {
     /// The windows as reports keep them, on the wall clock.
     func reportWindows(_ anchor: ClockAnchor) -> [DowntimeWindow] {
         windows.map { window in
-            DowntimeWindow(start: anchor.date(window.start), end: anchor.date(window.end), closed: window.closed,
-                           failures: window.failures,
-                           seen: window.seen.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\($0.key) x\($0.value)" })
+            DowntimeWindow(
+                start: anchor.date(window.start), end: anchor.date(window.end), closed: window.closed,
+                failures: window.failures,
+                seen: window.seen.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\($0.key) x\($0.value)" })
         }
     }
 }

@@ -42,9 +42,13 @@ enum Exposition {
                 let label = rest.prefix { $0.isLetter || $0.isNumber || $0 == "_" }
                 guard !label.isEmpty else { throw SyntaxError(line: lineNumber, reason: "expected a label name") }
                 rest = rest.dropFirst(label.count).drop { $0 == " " }
-                guard rest.first == "=" else { throw SyntaxError(line: lineNumber, reason: "expected '=' after label \(label)") }
+                guard rest.first == "=" else {
+                    throw SyntaxError(line: lineNumber, reason: "expected '=' after label \(label)")
+                }
                 rest = rest.dropFirst().drop { $0 == " " }
-                guard rest.first == "\"" else { throw SyntaxError(line: lineNumber, reason: "expected a quoted value for label \(label)") }
+                guard rest.first == "\"" else {
+                    throw SyntaxError(line: lineNumber, reason: "expected a quoted value for label \(label)")
+                }
                 rest = rest.dropFirst()
                 var value = ""
                 var closed = false
@@ -58,7 +62,9 @@ enum Exposition {
                         value.append(character)
                     }
                 }
-                guard closed else { throw SyntaxError(line: lineNumber, reason: "unterminated value of label \(label)") }
+                guard closed else {
+                    throw SyntaxError(line: lineNumber, reason: "unterminated value of label \(label)")
+                }
                 labels[String(label)] = value
             }
         }

@@ -25,26 +25,40 @@ struct PrometheusAPI: Sendable {
     }
 
     func range(_ query: String, from start: Date, to end: Date, step: Duration) async throws -> [Series] {
-        try await request("api/v1/query_range", ["query": query, "start": Self.timestamp(start), "end": Self.timestamp(end),
-                                                 "step": String(format: "%.3f", max(0.001, step.seconds))])
+        try await request(
+            "api/v1/query_range",
+            [
+                "query": query, "start": Self.timestamp(start), "end": Self.timestamp(end),
+                "step": String(format: "%.3f", max(0.001, step.seconds)),
+            ])
     }
 
     private func request(_ path: String, _ parameters: [String: String]) async throws -> [Series] {
-        guard var components = URLComponents(url: server.url.appendingPathComponent(path), resolvingAgainstBaseURL: false) else {
+        guard
+            var components = URLComponents(url: server.url.appendingPathComponent(path), resolvingAgainstBaseURL: false)
+        else {
             throw Failure(description: "cannot build a query URL from \(server.url)")
         }
-        components.queryItems = parameters.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
+        components.queryItems = parameters.sorted { $0.key < $1.key }.map {
+            URLQueryItem(name: $0.key, value: $0.value)
+        }
         // '+' is a space in a query string to Prometheus (Go's url.ParseQuery); encode it.
         let query = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
         components.percentEncodedQuery = query
-        guard let url = components.url else { throw Failure(description: "cannot build a query URL from \(server.url)") }
+        guard let url = components.url else {
+            throw Failure(description: "cannot build a query URL from \(server.url)")
+        }
         let body: ByteBuffer
         let status: UInt
         do {
-            (status, body) = try await HTTPExchange.perform(HTTPClientRequest(url: url.absoluteString), client: client, token: token,
-                                                            timeout: server.timeout, bodyLimit: 64 * 1024 * 1024, oversize: .refuse)
+            (status, body) = try await HTTPExchange.perform(
+                HTTPClientRequest(url: url.absoluteString), client: client, token: token,
+                timeout: server.timeout, bodyLimit: 64 * 1024 * 1024, oversize: .refuse)
         } catch {
-            throw Failure(description: "Prometheus at \(server.url.absoluteString) did not answer: \(HTTPProbe.describe(error, redacting: secrets))")
+            throw Failure(
+                description:
+                    "Prometheus at \(server.url.absoluteString) did not answer: \(HTTPProbe.describe(error, redacting: secrets))"
+            )
         }
         let envelope: Envelope
         do {
@@ -53,7 +67,10 @@ struct PrometheusAPI: Sendable {
             throw Failure(description: "Prometheus answered HTTP \(status) with something that is not its API's JSON")
         }
         guard envelope.status == "success", let data = envelope.data else {
-            throw Failure(description: "Prometheus refused the query (HTTP \(status), \(envelope.errorType ?? "error")): \(secrets.redact(envelope.error ?? "no reason given"))")
+            throw Failure(
+                description:
+                    "Prometheus refused the query (HTTP \(status), \(envelope.errorType ?? "error")): \(secrets.redact(envelope.error ?? "no reason given"))"
+            )
         }
         return try data.series()
     }
@@ -91,7 +108,11 @@ struct PrometheusAPI: Sendable {
         case pair(Pair)
 
         init(from decoder: any Decoder) throws {
-            if let items = try? [Item](from: decoder) { self = .items(items) } else { self = .pair(try Pair(from: decoder)) }
+            if let items = try? [Item](from: decoder) {
+                self = .items(items)
+            } else {
+                self = .pair(try Pair(from: decoder))
+            }
         }
     }
 

@@ -17,24 +17,30 @@ struct QueryEvaluation {
         let properties = ["query": assertion.query, "window": "\(Self.iso(start)) .. \(Self.iso(end))"]
         let series: [PrometheusAPI.Series]
         do {
-            series = assertion.range
+            series =
+                assertion.range
                 ? try await api.range(assertion.query, from: start, to: end, step: assertion.step ?? defaultStep)
                 : try await api.instant(assertion.query, at: end)
         } catch {
-            return StepResult(kind: .telemetry, name: stepName, status: .error, message: "\(error)", startedAt: start, properties: properties)
+            return StepResult(
+                kind: .telemetry, name: stepName, status: .error, message: "\(error)", startedAt: start,
+                properties: properties)
         }
         let values = series.flatMap(\.values).filter { !$0.isNaN }
         guard let reduced = reduce(values, assertion.reduction, lastPerSeries: series.compactMap(\.values.last)) else {
-            return StepResult(kind: .telemetry, name: stepName, status: .failed,
-                              message: "the query returned no samples over the scenario window (limit \(assertion.expectation))",
-                              startedAt: start, properties: properties, measured: "no data", limit: assertion.expectation.description)
+            return StepResult(
+                kind: .telemetry, name: stepName, status: .failed,
+                message: "the query returned no samples over the scenario window (limit \(assertion.expectation))",
+                startedAt: start, properties: properties, measured: "no data", limit: assertion.expectation.description)
         }
         let passed = assertion.expectation.holds(for: reduced)
         let measured = Comparison.format(reduced)
-        return StepResult(kind: .telemetry, name: stepName, status: passed ? .passed : .failed,
-                          message: "\(assertion.reduction.rawValue) of \(series.count) series = \(measured) (limit \(assertion.expectation))",
-                          startedAt: start, duration: .seconds(end.timeIntervalSince(start)), properties: properties,
-                          measured: measured, limit: assertion.expectation.description)
+        return StepResult(
+            kind: .telemetry, name: stepName, status: passed ? .passed : .failed,
+            message:
+                "\(assertion.reduction.rawValue) of \(series.count) series = \(measured) (limit \(assertion.expectation))",
+            startedAt: start, duration: .seconds(end.timeIntervalSince(start)), properties: properties,
+            measured: measured, limit: assertion.expectation.description)
     }
 
     /// An alert fires when its expression returns any sample in the window (as in Krkn).
@@ -47,20 +53,26 @@ struct QueryEvaluation {
         do {
             series = try await api.range(alert.expression, from: start, to: end, step: defaultStep)
         } catch {
-            return StepResult(kind: .telemetry, name: stepName, status: .error, message: "\(error)", startedAt: start, properties: properties)
+            return StepResult(
+                kind: .telemetry, name: stepName, status: .error, message: "\(error)", startedAt: start,
+                properties: properties)
         }
         let values = series.flatMap(\.values)
         guard let peak = values.filter({ !$0.isNaN }).max() ?? values.first else {
-            return StepResult(kind: .telemetry, name: stepName, status: .passed, message: "did not fire (\(alert.severity.rawValue))",
-                              startedAt: start, duration: .seconds(end.timeIntervalSince(start)), properties: properties,
-                              measured: "not firing", limit: "not firing")
+            return StepResult(
+                kind: .telemetry, name: stepName, status: .passed, message: "did not fire (\(alert.severity.rawValue))",
+                startedAt: start, duration: .seconds(end.timeIntervalSince(start)), properties: properties,
+                measured: "not firing", limit: "not firing")
         }
         let text = alert.description.replacingOccurrences(of: "{{$value}}", with: Comparison.format(peak))
-        let message = "fired (\(alert.severity.rawValue)) in \(series.count) series: \(text.isEmpty ? alert.expression : text)"
-        return StepResult(kind: .telemetry, name: stepName, status: alert.severity.fails ? .failed : .passed,
-                          message: alert.severity.fails ? message : message + "; reported only, \(alert.severity.rawValue) does not fail the scenario",
-                          startedAt: start, duration: .seconds(end.timeIntervalSince(start)), properties: properties,
-                          measured: "firing", limit: "not firing")
+        let message =
+            "fired (\(alert.severity.rawValue)) in \(series.count) series: \(text.isEmpty ? alert.expression : text)"
+        return StepResult(
+            kind: .telemetry, name: stepName, status: alert.severity.fails ? .failed : .passed,
+            message: alert.severity.fails
+                ? message : message + "; reported only, \(alert.severity.rawValue) does not fail the scenario",
+            startedAt: start, duration: .seconds(end.timeIntervalSince(start)), properties: properties,
+            measured: "firing", limit: "not firing")
     }
 
     private func reduce(_ values: [Double], _ reduction: QueryAssertion.Reduction, lastPerSeries: [Double]) -> Double? {
@@ -73,5 +85,7 @@ struct QueryEvaluation {
         }
     }
 
-    static func iso(_ date: Date) -> String { date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)) }
+    static func iso(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
 }

@@ -57,48 +57,70 @@ final class ScrapeWatch: Sendable {
         loop?.cancel()
         await loop?.value
         let stepName = "telemetry: \(assertion.name)"
-        guard !interrupted else { return StepResult(kind: .telemetry, name: stepName, status: .skipped, message: "the run was interrupted") }
+        guard !interrupted else {
+            return StepResult(kind: .telemetry, name: stepName, status: .skipped, message: "the run was interrupted")
+        }
         await scrape()
-        if Task.isCancelled { return StepResult(kind: .telemetry, name: stepName, status: .skipped, message: "the run was interrupted") }
+        if Task.isCancelled {
+            return StepResult(kind: .telemetry, name: stepName, status: .skipped, message: "the run was interrupted")
+        }
         let (scrapes, errors) = state.withLock { ($0.scrapes, $0.errors) }
         let started = scrapes.first.map { anchor.date($0.at) } ?? Date()
         let span = (scrapes.last?.at).flatMap { last in scrapes.first.map { last - $0.at } } ?? .zero
-        let properties = ["url": assertion.url.absoluteString, "metric": assertion.metric, "scrapes": String(scrapes.count),
-                          "failedScrapes": String(errors.count)]
-        let selector = assertion.metric + (assertion.labels.isEmpty ? "" : "{" + assertion.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(separator: ",") + "}")
+        let properties = [
+            "url": assertion.url.absoluteString, "metric": assertion.metric, "scrapes": String(scrapes.count),
+            "failedScrapes": String(errors.count),
+        ]
+        let selector =
+            assertion.metric
+            + (assertion.labels.isEmpty
+                ? ""
+                : "{"
+                    + assertion.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(
+                        separator: ",") + "}")
         func error(_ message: String) -> StepResult {
-            StepResult(kind: .telemetry, name: stepName, status: .error, message: message, startedAt: started, duration: span, properties: properties)
+            StepResult(
+                kind: .telemetry, name: stepName, status: .error, message: message, startedAt: started, duration: span,
+                properties: properties)
         }
         // Too little seen is an error, never a pass: a typo in a name or a label would
         // otherwise read as "no errors counted".
         guard scrapes.count >= 2 else {
-            return error("only \(scrapes.count) of \(scrapes.count + errors.count) scrapes of \(assertion.url.absoluteString) succeeded; need the first and the last"
-                         + (errors.first.map { ": \($0)" } ?? ""))
+            return error(
+                "only \(scrapes.count) of \(scrapes.count + errors.count) scrapes of \(assertion.url.absoluteString) succeeded; need the first and the last"
+                    + (errors.first.map { ": \($0)" } ?? ""))
         }
         guard scrapes.contains(where: { !$0.series.isEmpty }) else {
-            return error("no series of \(selector) in any scrape of \(assertion.url.absoluteString); check the metric name and labels")
+            return error(
+                "no series of \(selector) in any scrape of \(assertion.url.absoluteString); check the metric name and labels"
+            )
         }
         let missed = errors.isEmpty ? "" : "; \(errors.count) scrape(s) failed, first: \(errors[0])"
         let sums = scrapes.map { $0.series.values.reduce(0, +) }
-        let series = CheckSeries(unit: "", points: zip(scrapes, sums).map { CheckSeries.Point(at: anchor.date($0.0.at), ok: true, value: $0.1) })
+        let series = CheckSeries(
+            unit: "",
+            points: zip(scrapes, sums).map { CheckSeries.Point(at: anchor.date($0.0.at), ok: true, value: $0.1) })
         switch assertion.measure {
         case .increase(let comparison):
             let increase = Self.increase(scrapes.map(\.series))
             let passed = comparison.holds(for: increase)
-            return StepResult(kind: .telemetry, name: stepName, status: passed ? .passed : .failed,
-                              message: "\(selector) increased by \(Comparison.format(increase)) (from \(Comparison.format(sums[0])) to \(Comparison.format(sums[sums.count - 1])); limit \(comparison))\(missed)",
-                              startedAt: started, duration: span, properties: properties,
-                              measured: Comparison.format(increase), limit: comparison.description, series: series)
+            return StepResult(
+                kind: .telemetry, name: stepName, status: passed ? .passed : .failed,
+                message:
+                    "\(selector) increased by \(Comparison.format(increase)) (from \(Comparison.format(sums[0])) to \(Comparison.format(sums[sums.count - 1])); limit \(comparison))\(missed)",
+                startedAt: started, duration: span, properties: properties,
+                measured: Comparison.format(increase), limit: comparison.description, series: series)
         case .value(let comparison):
             let last = sums[sums.count - 1]
             let violation = sums.first { !comparison.holds(for: $0) }
             let measured = violation ?? last
-            return StepResult(kind: .telemetry, name: stepName, status: violation == nil ? .passed : .failed,
-                              message: violation == nil
-                                ? "\(selector) stayed \(comparison) over \(sums.count) scrapes (last \(Comparison.format(last)))\(missed)"
-                                : "\(selector) was \(Comparison.format(measured)), not \(comparison)\(missed)",
-                              startedAt: started, duration: span, properties: properties,
-                              measured: Comparison.format(measured), limit: comparison.description, series: series)
+            return StepResult(
+                kind: .telemetry, name: stepName, status: violation == nil ? .passed : .failed,
+                message: violation == nil
+                    ? "\(selector) stayed \(comparison) over \(sums.count) scrapes (last \(Comparison.format(last)))\(missed)"
+                    : "\(selector) was \(Comparison.format(measured)), not \(comparison)\(missed)",
+                startedAt: started, duration: span, properties: properties,
+                measured: Comparison.format(measured), limit: comparison.description, series: series)
         }
     }
 
@@ -124,8 +146,9 @@ final class ScrapeWatch: Sendable {
     private func scrape() async {
         let at = clock.now
         do {
-            let (status, body) = try await HTTPExchange.perform(HTTPClientRequest(url: assertion.url.absoluteString), client: client, token: token,
-                                                                timeout: assertion.timeout, bodyLimit: Self.sizeLimit, oversize: .refuse)
+            let (status, body) = try await HTTPExchange.perform(
+                HTTPClientRequest(url: assertion.url.absoluteString), client: client, token: token,
+                timeout: assertion.timeout, bodyLimit: Self.sizeLimit, oversize: .refuse)
             guard status == 200 else { throw ScrapeFailure(description: "HTTP \(status)") }
             let samples = try Exposition.parse(String(buffer: body)).filter { sample in
                 sample.name == assertion.metric && assertion.labels.allSatisfy { sample.labels[$0.key] == $0.value }
@@ -133,14 +156,20 @@ final class ScrapeWatch: Sendable {
             if samples.isEmpty, case .value = assertion.measure {
                 throw ScrapeFailure(description: "no series of \(assertion.metric) matches")
             }
-            let series = Dictionary(samples.map { sample in
-                (sample.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","), sample.value)
-            }, uniquingKeysWith: +)
+            let series = Dictionary(
+                samples.map { sample in
+                    (
+                        sample.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
+                        sample.value
+                    )
+                }, uniquingKeysWith: +)
             state.withLock { $0.scrapes.append((at, series)) }
         } catch {
             // A periodic scrape cut short by the end of the scenario says nothing about the target.
             if Task.isCancelled { return }
-            let text = error is ScrapeFailure || error is Exposition.SyntaxError ? "\(error)" : HTTPProbe.describe(error, redacting: secrets)
+            let text =
+                error is ScrapeFailure || error is Exposition.SyntaxError
+                ? "\(error)" : HTTPProbe.describe(error, redacting: secrets)
             state.withLock { $0.errors.append(text) }
         }
     }

@@ -14,8 +14,11 @@ final class ScenarioChecks: ScenarioWatch {
     private let api: Result<PrometheusAPI, any Error>?
     private let liveSince = Mutex<Date?>(nil)
 
-    init(checks: [CheckWatch], scrapes: [ScrapeWatch], scrapeProblems: [StepResult], queries: [QueryAssertion], alerts: [AlertRule],
-         api: Result<PrometheusAPI, any Error>?) {
+    init(
+        checks: [CheckWatch], scrapes: [ScrapeWatch], scrapeProblems: [StepResult], queries: [QueryAssertion],
+        alerts: [AlertRule],
+        api: Result<PrometheusAPI, any Error>?
+    ) {
         self.checks = checks
         self.scrapes = scrapes
         self.scrapeProblems = scrapeProblems
@@ -42,7 +45,9 @@ final class ScenarioChecks: ScenarioWatch {
         var steps = await checkSteps.flatMap { $0 } + scrapeSteps + scrapeProblems
         let names = queries.map(\.name) + alerts.map(\.name)
         guard !names.isEmpty else { return steps }
-        let skipped = names.map { StepResult(kind: .telemetry, name: "telemetry: \($0)", status: .skipped, message: "the run was interrupted") }
+        let skipped = names.map {
+            StepResult(kind: .telemetry, name: "telemetry: \($0)", status: .skipped, message: "the run was interrupted")
+        }
         guard !interrupted && !Task.isCancelled else { return steps + skipped }
         switch api {
         case .success(let api):
@@ -53,7 +58,9 @@ final class ScenarioChecks: ScenarioWatch {
             steps += await inOrder(queries) { await evaluation.evaluate($0) }
             steps += await inOrder(alerts) { await evaluation.evaluate($0) }
         case .failure(let error):
-            steps += names.map { StepResult(kind: .telemetry, name: "telemetry: \($0)", status: .error, message: "\(error)") }
+            steps += names.map {
+                StepResult(kind: .telemetry, name: "telemetry: \($0)", status: .error, message: "\(error)")
+            }
         case nil:
             break
         }
@@ -61,7 +68,9 @@ final class ScenarioChecks: ScenarioWatch {
     }
 
     /// Runs `body` for every element concurrently and returns the results in element order.
-    private func inOrder<Element: Sendable, Result: Sendable>(_ elements: [Element], _ body: @escaping @Sendable (Element) async -> Result) async -> [Result] {
+    private func inOrder<Element: Sendable, Result: Sendable>(
+        _ elements: [Element], _ body: @escaping @Sendable (Element) async -> Result
+    ) async -> [Result] {
         await withTaskGroup(of: (Int, Result).self) { group in
             for (index, element) in elements.enumerated() {
                 group.addTask { (index, await body(element)) }

@@ -39,7 +39,9 @@ public struct CheckSeries: Sendable, Codable, Equatable {
     /// When the check was healthy again after rollback (nil when it never was, or was not watched).
     public var recoveredAt: Date?
 
-    public init(unit: String, points: [Point], ceilings: [Ceiling] = [], rolledBackAt: Date? = nil, recoveredAt: Date? = nil) {
+    public init(
+        unit: String, points: [Point], ceilings: [Ceiling] = [], rolledBackAt: Date? = nil, recoveredAt: Date? = nil
+    ) {
         self.unit = unit
         self.points = points
         self.ceilings = ceilings

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,8 +23,10 @@ public struct Guardian: Sendable {
     /// runner is alive; the runner reports such a fault as a failed step of its scenario.
     public static let deadlineActor = "guardian (deadline passed while the runner was alive)"
 
-    public init(runDirectory: URL, runnerPID: Int32, runnerStartTime: UInt64?, catalog: PluginCatalog, logger: Logger,
-                rollbackBudget: Duration = RollbackExecutor.defaultBudget) {
+    public init(
+        runDirectory: URL, runnerPID: Int32, runnerStartTime: UInt64?, catalog: PluginCatalog, logger: Logger,
+        rollbackBudget: Duration = RollbackExecutor.defaultBudget
+    ) {
         self.runDirectory = runDirectory
         self.runnerPID = runnerPID
         self.runnerStartTime = runnerStartTime
@@ -61,7 +64,8 @@ public struct Guardian: Sendable {
         }
         let run = reader.run(at: runDirectory)
         if run.info?.status == .closed && !run.needsRecovery { return .runnerClosed }
-        var recovery = Recovery(stateDirectory: reader.stateDirectory, catalog: catalog, actor: "guardian", logger: logger)
+        var recovery = Recovery(
+            stateDirectory: reader.stateDirectory, catalog: catalog, actor: "guardian", logger: logger)
         recovery.rollbackBudget = rollbackBudget
         return .recovered(try recovery.execute(run))
     }
@@ -87,7 +91,8 @@ public struct Guardian: Sendable {
             return now.timeIntervalSince(tried) >= retryInterval.seconds
         }
         if !due.isEmpty {
-            let executor = RollbackExecutor(catalog: catalog, actor: Self.deadlineActor, budget: rollbackBudget, logger: logger)
+            let executor = RollbackExecutor(
+                catalog: catalog, actor: Self.deadlineActor, budget: rollbackBudget, logger: logger)
             for result in executor.execute(due, store: RecordStore(runDirectory: runDirectory), waitForOthers: false) {
                 lastTried[result.record.sequence] = Date()
             }
@@ -103,15 +108,20 @@ public struct Guardian: Sendable {
 /// to `guardian.log` in the run directory (never the CI step's pipes, which would keep the
 /// step waiting).
 public enum GuardianLauncher {
-    public static func launch(for journal: RunJournal, reportDirectory: URL,
-                              rollbackBudget: Duration = RollbackExecutor.defaultBudget) throws -> Int32 {
-        let arguments = [ChildProcess.currentExecutable, "guardian",
-                         "--rollback-timeout", "\(Int(rollbackBudget.seconds * 1000))ms",
-                         "--run-dir", journal.directory.path,
-                         "--runner-pid", String(journal.info.pid),
-                         "--runner-start-time", String(journal.info.pidStartTime ?? 0),
-                         "--report-dir", reportDirectory.path]
-        return try ChildProcess.spawn(arguments, outputPath: journal.directory.appendingPathComponent("guardian.log").path,
-                                      newSession: true)
+    public static func launch(
+        for journal: RunJournal, reportDirectory: URL,
+        rollbackBudget: Duration = RollbackExecutor.defaultBudget
+    ) throws -> Int32 {
+        let arguments = [
+            ChildProcess.currentExecutable, "guardian",
+            "--rollback-timeout", "\(Int(rollbackBudget.seconds * 1000))ms",
+            "--run-dir", journal.directory.path,
+            "--runner-pid", String(journal.info.pid),
+            "--runner-start-time", String(journal.info.pidStartTime ?? 0),
+            "--report-dir", reportDirectory.path,
+        ]
+        return try ChildProcess.spawn(
+            arguments, outputPath: journal.directory.appendingPathComponent("guardian.log").path,
+            newSession: true)
     }
 }

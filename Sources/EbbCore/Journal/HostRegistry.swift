@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,10 +21,12 @@ public struct HostRegistry: Sendable {
     public static var standard: HostRegistry? {
         let environment = ProcessInfo.processInfo.environment
         if let configured = environment["EBB_REGISTRY_DIR"], !configured.isEmpty {
-            return configured == "off" ? nil : HostRegistry(directory: URL(fileURLWithPath: configured).standardizedFileURL)
+            return configured == "off"
+                ? nil : HostRegistry(directory: URL(fileURLWithPath: configured).standardizedFileURL)
         }
         if geteuid() == 0 { return HostRegistry(directory: URL(fileURLWithPath: "/var/lib/ebb/registry")) }
-        let state = environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+        let state =
+            environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (NSHomeDirectory() as NSString).appendingPathComponent(".local/state")
         return HostRegistry(directory: URL(fileURLWithPath: state).appendingPathComponent("ebb/registry"))
     }
@@ -45,7 +48,8 @@ public struct HostRegistry: Sendable {
         guard FileManager.default.fileExists(atPath: directory.path) else { return [] }
         try DurableFile.refuseSymlink(directory.path)
         try JournalTrust.check(directory: directory.path)
-        return try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { !$0.hasPrefix(".") }.sorted()
+        return try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { !$0.hasPrefix(".") }
+            .sorted()
             .map { directory.appendingPathComponent($0) }
     }
 }
@@ -58,8 +62,9 @@ struct RegistryCopy: Sendable {
     /// The copy named in the `run.json` of `runDirectory`, if the run has one.
     init?(of runDirectory: URL) {
         guard let data = try? DurableFile.read(runDirectory.appendingPathComponent("run.json").path),
-              let info = try? JSONDecoder.journal.decode(RunInfo.self, from: data),
-              let path = info.registry else { return nil }
+            let info = try? JSONDecoder.journal.decode(RunInfo.self, from: data),
+            let path = info.registry
+        else { return nil }
         let copy = URL(fileURLWithPath: path)
         guard copy.standardizedFileURL.path != runDirectory.standardizedFileURL.path else { return nil }
         directory = copy
@@ -84,11 +89,18 @@ struct RegistryCopy: Sendable {
     func copyBackups(from runDirectory: URL) throws {
         for folder in Self.undoFolders {
             let source = runDirectory.appendingPathComponent(folder)
-            guard let names = try? FileManager.default.contentsOfDirectory(atPath: source.path), !names.isEmpty else { continue }
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: source.path), !names.isEmpty else {
+                continue
+            }
             let target = directory.appendingPathComponent(folder)
             try DurableFile.makeDirectory(target.path)
-            for name in names where !name.hasPrefix(".") && !FileManager.default.fileExists(atPath: target.appendingPathComponent(name).path) {
-                try DurableFile.write(DurableFile.read(source.appendingPathComponent(name).path), to: target.appendingPathComponent(name).path)
+            for name in names
+            where !name.hasPrefix(".")
+                && !FileManager.default.fileExists(atPath: target.appendingPathComponent(name).path)
+            {
+                try DurableFile.write(
+                    DurableFile.read(source.appendingPathComponent(name).path),
+                    to: target.appendingPathComponent(name).path)
             }
         }
     }

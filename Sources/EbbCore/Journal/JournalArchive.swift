@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,17 +13,20 @@ public enum JournalArchive {
     public static func forget(_ run: RunSnapshot, stateDirectory: URL) throws -> URL {
         let lock = run.isStray ? nil : try RunLock.acquire(run.directory)
         if !run.isStray && lock == nil {
-            throw DurableFile.Failure(message: "run \(run.id) is live (its runner or a recovery holds the lock); not forgetting it")
+            throw DurableFile.Failure(
+                message: "run \(run.id) is live (its runner or a recovery holds the lock); not forgetting it")
         }
         defer { lock?.release() }
         let archive = stateDirectory.appendingPathComponent("archive")
         try DurableFile.makeDirectory(archive.path)
         var destination = archive.appendingPathComponent(run.directory.lastPathComponent)
         if FileManager.default.fileExists(atPath: destination.path) {
-            destination = archive.appendingPathComponent("\(run.directory.lastPathComponent)-\(Int(Date().timeIntervalSince1970))")
+            destination = archive.appendingPathComponent(
+                "\(run.directory.lastPathComponent)-\(Int(Date().timeIntervalSince1970))")
         }
         guard rename(run.directory.path, destination.path) == 0 else {
-            throw DurableFile.Failure(message: systemError("cannot move \(run.directory.path) to", destination.path).description)
+            throw DurableFile.Failure(
+                message: systemError("cannot move \(run.directory.path) to", destination.path).description)
         }
         try DurableFile.syncDirectory(run.directory.deletingLastPathComponent().path)
         try DurableFile.syncDirectory(archive.path)

@@ -50,8 +50,10 @@ public struct UndoRecord: Codable, Sendable {
     /// first, one after another (see ``RollbackExecutor``). Absent in records of older builds.
     public var lockKeys: [String]?
 
-    public init(runID: String, sequence: Int, scenario: String, fault: String, plugin: String, target: String,
-                kind: String, data: JSONValue, state: RecordState, armedAt: Date, deadline: Date) {
+    public init(
+        runID: String, sequence: Int, scenario: String, fault: String, plugin: String, target: String,
+        kind: String, data: JSONValue, state: RecordState, armedAt: Date, deadline: Date
+    ) {
         self.runID = runID
         self.sequence = sequence
         self.scenario = scenario
@@ -89,9 +91,11 @@ public struct UndoRecord: Codable, Sendable {
     /// most 60 characters. Record file names come from it, so it must never change; it is
     /// computed on every read and write of a record, so it builds no set.
     static func slug(_ text: String) -> String {
-        String(text.prefix(60).map { character in
-            (character.isASCII && (character.isLetter || character.isNumber)) || character == "." || character == "_" ? character : "_"
-        })
+        String(
+            text.prefix(60).map { character in
+                (character.isASCII && (character.isLetter || character.isNumber)) || character == "."
+                    || character == "_" ? character : "_"
+            })
     }
 }
 
@@ -136,8 +140,10 @@ public struct RunInfo: Codable, Sendable {
     public func write(into runDirectory: URL) throws {
         let data = try JSONEncoder.journal.encode(self)
         try DurableFile.write(data, to: runDirectory.appendingPathComponent("run.json").path)
-        if let registry, URL(fileURLWithPath: registry).standardizedFileURL.path != runDirectory.standardizedFileURL.path,
-           FileManager.default.fileExists(atPath: registry) {
+        if let registry,
+            URL(fileURLWithPath: registry).standardizedFileURL.path != runDirectory.standardizedFileURL.path,
+            FileManager.default.fileExists(atPath: registry)
+        {
             try DurableFile.write(data, to: URL(fileURLWithPath: registry).appendingPathComponent("run.json").path)
         }
     }
@@ -161,9 +167,12 @@ extension JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             let text = try decoder.singleValueContainer().decode(String.self)
-            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
+            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) {
+                return date
+            }
             if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) { return date }
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an ISO 8601 date: \(text)"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "not an ISO 8601 date: \(text)"))
         }
         return decoder
     }

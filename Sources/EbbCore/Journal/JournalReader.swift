@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -42,7 +43,9 @@ public struct RunSnapshot: Sendable {
     }
 
     public var damaged: [(path: String, problem: String)] {
-        entries.compactMap { if case .damaged(let path, let problem) = $0 { return (path, problem) } else { return nil } }
+        entries.compactMap {
+            if case .damaged(let path, let problem) = $0 { return (path, problem) } else { return nil }
+        }
     }
 
     /// Not live, and something may still be injected or cannot be read.
@@ -94,7 +97,8 @@ public struct JournalReader: Sendable {
 
     /// The run in `directory`, with what could not be read or trusted in it reported.
     public func run(at directory: URL) -> RunSnapshot {
-        var snapshot = RunSnapshot(directory: directory, info: nil, problem: nil, entries: [], isLive: false, interruptedWrites: [])
+        var snapshot = RunSnapshot(
+            directory: directory, info: nil, problem: nil, entries: [], isLive: false, interruptedWrites: [])
         var status = stat()
         if lstat(directory.path, &status) == 0, status.st_mode & S_IFMT != S_IFDIR {
             snapshot.isStray = true
@@ -119,7 +123,8 @@ public struct JournalReader: Sendable {
         } catch {
             snapshot.problem = "run.json: \(Self.describe(error))"
         }
-        snapshot.entries = names.filter { $0.hasSuffix(".json") && $0 != "run.json" && !$0.hasPrefix(".") }.map { name in
+        snapshot.entries = names.filter { $0.hasSuffix(".json") && $0 != "run.json" && !$0.hasPrefix(".") }.map {
+            name in
             let path = directory.appendingPathComponent(name).path
             do {
                 if let problem = JournalTrust.problem(at: path) { throw DamagedRecord(description: problem) }
@@ -129,7 +134,9 @@ public struct JournalReader: Sendable {
             }
         }
         snapshot.isLive = RunLock.isHeld(directory)
-        snapshot.interruptedWrites = names.filter { $0.hasPrefix(".tmp-") }.map { directory.appendingPathComponent($0).path }
+        snapshot.interruptedWrites = names.filter { $0.hasPrefix(".tmp-") }.map {
+            directory.appendingPathComponent($0).path
+        }
         return snapshot
     }
 
@@ -141,13 +148,15 @@ public struct JournalReader: Sendable {
     static func describe(_ error: Error) -> String {
         switch error {
         case DecodingError.dataCorrupted(let context):
-            return "not valid JSON (\(context.underlyingError.map { "\($0.localizedDescription)" } ?? context.debugDescription))"
+            return
+                "not valid JSON (\(context.underlyingError.map { "\($0.localizedDescription)" } ?? context.debugDescription))"
         case DecodingError.keyNotFound(let key, _):
             return "missing field '\(key.stringValue)'"
         case let damaged as DamagedRecord:
             return damaged.description
         case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
-            return "bad field '\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)"
+            return
+                "bad field '\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)"
         default:
             return "\(error)"
         }

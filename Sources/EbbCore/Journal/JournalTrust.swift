@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,13 +12,16 @@ public enum JournalTrust {
     public static func problem(at path: String) -> String? {
         var info = stat()
         guard lstat(path, &info) == 0 else { return systemError("cannot stat", path).description }
-        if info.st_mode & S_IFMT == S_IFLNK { return "\(path) is a symlink; Ebb refuses symlinks in its state directory" }
+        if info.st_mode & S_IFMT == S_IFLNK {
+            return "\(path) is a symlink; Ebb refuses symlinks in its state directory"
+        }
         if info.st_uid != geteuid() {
             return "\(path) is owned by uid \(info.st_uid), not by the user running ebb (uid \(geteuid())); "
                 + "Ebb executes what its journal says, so it only trusts its own files"
         }
         if info.st_mode & 0o022 != 0 {
-            return "\(path) is writable by \(info.st_mode & 0o020 != 0 ? "its group" : "others") (mode \(String(info.st_mode & 0o7777, radix: 8))); "
+            return
+                "\(path) is writable by \(info.st_mode & 0o020 != 0 ? "its group" : "others") (mode \(String(info.st_mode & 0o7777, radix: 8))); "
                 + "Ebb executes what its journal says, so it refuses files others could change (chmod go-w \(path))"
         }
         return nil

@@ -51,7 +51,8 @@ public struct RecordStore: Sendable {
     /// commit for the batch (see ``DurableFile/write(_:)``); refuses when any of them exists
     /// already, writing none. Hold their locks.
     public func create(_ records: [UndoRecord]) throws {
-        for record in records where FileManager.default.fileExists(atPath: runDirectory.appendingPathComponent(record.fileName).path) {
+        for record in records
+        where FileManager.default.fileExists(atPath: runDirectory.appendingPathComponent(record.fileName).path) {
             throw Conflict(description: "record \(record.fileName) exists already in \(runDirectory.path)")
         }
         try registryCopy?.copyBackups(from: runDirectory)
@@ -84,8 +85,9 @@ public struct RecordStore: Sendable {
     @discardableResult
     public func update(_ record: UndoRecord, durably: Bool = true) throws -> [String] {
         if let current = try? current(record), !current.state.canChange(to: record.state) {
-            throw Conflict(description: "record \(record.fileName) is \(current.state.rawValue)"
-                + (current.revertedBy.map { " (by \($0))" } ?? "") + "; it cannot become \(record.state.rawValue)")
+            throw Conflict(
+                description: "record \(record.fileName) is \(current.state.rawValue)"
+                    + (current.revertedBy.map { " (by \($0))" } ?? "") + "; it cannot become \(record.state.rawValue)")
         }
         var written = [try record.write(into: runDirectory, durably: durably)]
         // A copy removed once its run settled is not brought back by a late write.

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,8 +17,10 @@ public final class RunJournal: @unchecked Sendable {
     /// With a `registry`, every record is also copied there before its fault acts. `runID` is
     /// chosen by the caller only where another journal must name this run before it exists (a
     /// remote host's run, named after the local run and the host); otherwise it is random.
-    public static func create(stateDirectory: URL, suites: [String], registry: HostRegistry? = nil,
-                              runID: String? = nil) throws -> RunJournal {
+    public static func create(
+        stateDirectory: URL, suites: [String], registry: HostRegistry? = nil,
+        runID: String? = nil
+    ) throws -> RunJournal {
         let id = runID ?? Self.makeRunID()
         let started = Date()
         let nanoseconds = UInt64(started.timeIntervalSince1970 * 1e9)
@@ -35,8 +38,9 @@ public final class RunJournal: @unchecked Sendable {
             throw DurableFile.Failure(message: "cannot lock the new run directory \(building.path)")
         }
         let host = HostIdentity.current
-        var info = RunInfo(id: id, pid: getpid(), pidStartTime: ProcessTable.snapshot(getpid())?.startTime,
-                           host: host.hostname, suites: suites, startedAt: started, status: .open)
+        var info = RunInfo(
+            id: id, pid: getpid(), pidStartTime: ProcessTable.snapshot(getpid())?.startTime,
+            host: host.hostname, suites: suites, startedAt: started, status: .open)
         info.machineID = host.machineID
         let directory = root.appendingPathComponent(name)
         info.journal = directory.path
@@ -45,8 +49,10 @@ public final class RunJournal: @unchecked Sendable {
             do {
                 try registry.prepare(copy: copy)
             } catch {
-                throw DurableFile.Failure(message: "cannot use the host registry \(registry.directory.path) (\(error)); "
-                    + "set EBB_REGISTRY_DIR to another folder, or to 'off' to run without one (then only the journal can revert a fault)")
+                throw DurableFile.Failure(
+                    message: "cannot use the host registry \(registry.directory.path) (\(error)); "
+                        + "set EBB_REGISTRY_DIR to another folder, or to 'off' to run without one (then only the journal can revert a fault)"
+                )
             }
             info.registry = copy.path
         }
@@ -85,7 +91,9 @@ public final class RunJournal: @unchecked Sendable {
         info.status = status
         info.closedAt = Date()
         try writeInfo()
-        if let copy = RegistryCopy(of: directory) { copy.removeIfSettled(JournalReader(holding: directory).run(at: directory)) }
+        if let copy = RegistryCopy(of: directory) {
+            copy.removeIfSettled(JournalReader(holding: directory).run(at: directory))
+        }
         lock?.release()
         lock = nil
     }

@@ -22,7 +22,9 @@ public struct FaultParameters {
         }
         for spec in specs {
             guard let value = values[spec.name] else {
-                if spec.isRequired { throw reader.error(node, keyPath, "missing required parameter '\(spec.name)' (\(spec.summary))") }
+                if spec.isRequired {
+                    throw reader.error(node, keyPath, "missing required parameter '\(spec.name)' (\(spec.summary))")
+                }
                 continue
             }
             try check(value, as: spec)
@@ -33,7 +35,9 @@ public struct FaultParameters {
     /// validated them already): read through the same checks, since JSON is YAML.
     public init(json: JSONValue, specs: [ParameterSpec], keyPath: String) throws {
         let text = String(decoding: try JSONEncoder().encode(json), as: UTF8.self)
-        guard let node = try Yams.compose(yaml: text) else { throw FaultError(description: "\(keyPath): empty parameters") }
+        guard let node = try Yams.compose(yaml: text) else {
+            throw FaultError(description: "\(keyPath): empty parameters")
+        }
         try self.init(node: node, keyPath: keyPath, specs: specs, reader: YAMLNodeReader(file: "(remote request)"))
     }
 
@@ -75,7 +79,9 @@ public struct FaultParameters {
 
     public func size(_ name: String) throws -> UInt64? {
         guard let text = try string(name) else { return nil }
-        guard let value = SizeText.parse(text) else { throw error(name, "'\(text)' is not a size; write e.g. 4096, 512K, 64M or 1G") }
+        guard let value = SizeText.parse(text) else {
+            throw error(name, "'\(text)' is not a size; write e.g. 4096, 512K, 64M or 1G")
+        }
         return value
     }
 

@@ -54,14 +54,19 @@ public struct FaultPlan: Sendable {
     public var lockKeys: [String]
 
     /// A plan whose undo is `Handler`: the kind comes from the handler type and the payload must be its own.
-    public init<Handler: UndoHandler>(target: String, undo handler: Handler.Type, payload: Handler.Payload, undoSummary: String,
-                                      lockKeys: [String] = []) throws {
-        try self.init(target: target, undoKind: Handler.kind, undoData: payload, undoSummary: undoSummary, lockKeys: lockKeys)
+    public init<Handler: UndoHandler>(
+        target: String, undo handler: Handler.Type, payload: Handler.Payload, undoSummary: String,
+        lockKeys: [String] = []
+    ) throws {
+        try self.init(
+            target: target, undoKind: Handler.kind, undoData: payload, undoSummary: undoSummary, lockKeys: lockKeys)
     }
 
     /// A plan naming its undo kind by string; for records of kinds no handler type stands for (tests, benchmarks).
-    public init<Data: Encodable>(target: String, undoKind: String, undoData: Data, undoSummary: String,
-                                 lockKeys: [String] = []) throws {
+    public init<Data: Encodable>(
+        target: String, undoKind: String, undoData: Data, undoSummary: String,
+        lockKeys: [String] = []
+    ) throws {
         self.target = target
         self.undoKind = undoKind
         self.undoData = try JSONValue(encoding: undoData)
@@ -93,9 +98,11 @@ public struct FaultContext: Sendable {
     /// Whether this is a dry run: nothing is armed, and setup (fixtures, namespaces) has not run.
     public var isDryRun: Bool { runID == Self.dryRunID }
 
-    public init(runID: String, runDirectory: URL, sequence: Int, scenario: String, suite: SuiteContext,
-                fixturePIDs: [String: Int32], logger: Logger, deadline: Date = .distantFuture,
-                services: LiveServices = .thisProcess) {
+    public init(
+        runID: String, runDirectory: URL, sequence: Int, scenario: String, suite: SuiteContext,
+        fixturePIDs: [String: Int32], logger: Logger, deadline: Date = .distantFuture,
+        services: LiveServices = .thisProcess
+    ) {
         self.runID = runID
         self.runDirectory = runDirectory
         self.sequence = sequence
@@ -121,8 +128,10 @@ public struct SuiteContext: Sendable {
     /// Names of the suite's `proxies:`, so proxy faults can name theirs.
     public var proxyNames: [String]
 
-    public init(directory: URL, allowedRoots: [String], fixtureNames: [String], remoteFixtureHosts: [String: String] = [:],
-                proxyNames: [String] = []) {
+    public init(
+        directory: URL, allowedRoots: [String], fixtureNames: [String], remoteFixtureHosts: [String: String] = [:],
+        proxyNames: [String] = []
+    ) {
         self.directory = directory
         self.allowedRoots = allowedRoots
         self.fixtureNames = fixtureNames
@@ -134,8 +143,10 @@ public struct SuiteContext: Sendable {
     public init(directory: URL, allowedRoots: [String], fixtures: [Fixture], proxyNames: [String] = []) {
         var remote: [String: String] = [:]
         for fixture in fixtures { if let host = fixture.host { remote[fixture.name] = host.name } }
-        self.init(directory: directory, allowedRoots: allowedRoots, fixtureNames: fixtures.filter { $0.host == nil }.map(\.name),
-                  remoteFixtureHosts: remote, proxyNames: proxyNames)
+        self.init(
+            directory: directory, allowedRoots: allowedRoots,
+            fixtureNames: fixtures.filter { $0.host == nil }.map(\.name),
+            remoteFixtureHosts: remote, proxyNames: proxyNames)
     }
 
     /// An absolute path for a parameter written relative to the suite file.

@@ -25,12 +25,16 @@ public struct ParameterSpec: Sendable {
 public enum SizeText {
     public static func parse(_ text: String) -> UInt64? {
         let trimmed = text.trimmingCharacters(in: .whitespaces).uppercased()
-        let units: [(String, UInt64)] = [("KB", 1 << 10), ("MB", 1 << 20), ("GB", 1 << 30),
-                                         ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("B", 1)]
+        let units: [(String, UInt64)] = [
+            ("KB", 1 << 10), ("MB", 1 << 20), ("GB", 1 << 30),
+            ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("B", 1),
+        ]
         // Sizes above 2^62 bytes (4 EiB) are typos, and would overflow the system calls' off_t.
         let limit = Double(UInt64(1) << 62)
         for (suffix, factor) in units where trimmed.hasSuffix(suffix) {
-            guard let value = Double(trimmed.dropLast(suffix.count)), value >= 0, value * Double(factor) <= limit else { return nil }
+            guard let value = Double(trimmed.dropLast(suffix.count)), value >= 0, value * Double(factor) <= limit else {
+                return nil
+            }
             return UInt64(value * Double(factor))
         }
         return UInt64(trimmed).flatMap { Double($0) <= limit ? $0 : nil }

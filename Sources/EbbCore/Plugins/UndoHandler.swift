@@ -60,7 +60,9 @@ public struct UndoContext: Sendable {
     public func runFile(_ recorded: String) -> String {
         if FileManager.default.fileExists(atPath: recorded) { return recorded }
         let parts = recorded.split(separator: "/", omittingEmptySubsequences: false)
-        guard let index = parts.lastIndex(where: { $0 == Substring(runDirectory.lastPathComponent) }) else { return recorded }
+        guard let index = parts.lastIndex(where: { $0 == Substring(runDirectory.lastPathComponent) }) else {
+            return recorded
+        }
         return runDirectory.appendingPathComponent(parts[(index + 1)...].joined(separator: "/")).path
     }
 }

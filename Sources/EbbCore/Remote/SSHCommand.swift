@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,10 +19,15 @@ public struct SSHCommand: Sendable {
 
     /// The ssh command line that runs `command` (a shell command line) on the host.
     public func arguments(running command: String, master: Bool = true) -> [String] {
-        var arguments = host.sshCommand + ["-T", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
-                                           "-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=3"]
+        var arguments =
+            host.sshCommand + [
+                "-T", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
+                "-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=3",
+            ]
         if master {
-            arguments += ["-o", "ControlMaster=auto", "-o", "ControlPath=\(Self.controlDirectory)/%C", "-o", "ControlPersist=30"]
+            arguments += [
+                "-o", "ControlMaster=auto", "-o", "ControlPath=\(Self.controlDirectory)/%C", "-o", "ControlPersist=30",
+            ]
         }
         if let port = host.port { arguments += ["-p", String(port)] }
         if let user = host.user { arguments += ["-l", user] }
@@ -33,7 +39,8 @@ public struct SSHCommand: Sendable {
 
     /// Runs `command` on the host and returns its output; throws ``RemoteHostError`` when ssh
     /// itself fails (exit 255: unreachable, key refused) or the command fails.
-    public func run(_ command: String, timeout: Duration, input: Int32? = nil) throws -> (status: Int32, output: String) {
+    public func run(_ command: String, timeout: Duration, input: Int32? = nil) throws -> (status: Int32, output: String)
+    {
         try Self.prepareControlDirectory()
         let result: (status: Int32, output: String)
         do {
@@ -41,13 +48,21 @@ public struct SSHCommand: Sendable {
         } catch {
             throw RemoteHostError(host: host, problem: "\(error)")
         }
-        if result.status == 255 { throw RemoteHostError(host: host, problem: "ssh failed: \(Excerpt.of(result.output.trimmingCharacters(in: .whitespacesAndNewlines), limit: 300))") }
+        if result.status == 255 {
+            throw RemoteHostError(
+                host: host,
+                problem:
+                    "ssh failed: \(Excerpt.of(result.output.trimmingCharacters(in: .whitespacesAndNewlines), limit: 300))"
+            )
+        }
         return result
     }
 
     /// Ends the host's shared connection, if one is open (`ssh -O exit`).
     public func closeMaster() {
-        let arguments = host.sshCommand + ["-o", "ControlPath=\(Self.controlDirectory)/%C"] + (host.port.map { ["-p", String($0)] } ?? [])
+        let arguments =
+            host.sshCommand + ["-o", "ControlPath=\(Self.controlDirectory)/%C"]
+            + (host.port.map { ["-p", String($0)] } ?? [])
             + (host.user.map { ["-l", $0] } ?? []) + ["-O", "exit", "--", host.address]
         _ = try? ChildProcess.run(arguments, timeout: .seconds(5))
     }
@@ -56,8 +71,12 @@ public struct SSHCommand: Sendable {
         let path = controlDirectory
         if mkdir(path, 0o700) != 0 && errno != EEXIST { throw systemError("cannot create", path) }
         var status = stat()
-        guard lstat(path, &status) == 0, status.st_uid == getuid(), status.st_mode & S_IFMT == S_IFDIR, status.st_mode & 0o077 == 0 else {
-            throw FaultError(description: "\(path) must be a folder of this user that no one else can open (it holds ssh's control sockets)")
+        guard lstat(path, &status) == 0, status.st_uid == getuid(), status.st_mode & S_IFMT == S_IFDIR,
+            status.st_mode & 0o077 == 0
+        else {
+            throw FaultError(
+                description:
+                    "\(path) must be a folder of this user that no one else can open (it holds ssh's control sockets)")
         }
     }
 }

@@ -38,15 +38,21 @@ public struct HostSweep: Sendable {
         let reader = JournalReader(holding: copy)
         let registered = reader.run(at: copy)
         var report = RecoveryReport(runID: registered.id, directory: copy, results: [], damaged: [])
-        if let info = registered.info, let start = info.pidStartTime, ProcessTable.isAlive(pid: info.pid, startTime: start) {
+        if let info = registered.info, let start = info.pidStartTime,
+            ProcessTable.isAlive(pid: info.pid, startTime: start)
+        {
             return Outcome(report: report, skipped: "its runner (pid \(info.pid)) is alive", isLive: true)
         }
         // The journal is the first copy: use it while it exists, so the sweep, a guardian and
         // `rollback execute` all take the same locks.
         let journal = registered.info?.journal.map { URL(fileURLWithPath: $0) }
-        let directory = journal.flatMap { FileManager.default.fileExists(atPath: $0.appendingPathComponent("run.json").path) ? $0 : nil } ?? copy
+        let directory =
+            journal.flatMap {
+                FileManager.default.fileExists(atPath: $0.appendingPathComponent("run.json").path) ? $0 : nil
+            } ?? copy
         guard let lock = try? RunLock.acquire(directory) else {
-            return Outcome(report: report, skipped: "it is live (its runner or a recovery holds the lock)", isLive: true)
+            return Outcome(
+                report: report, skipped: "it is live (its runner or a recovery holds the lock)", isLive: true)
         }
         defer { lock.release() }
         let run = JournalReader(holding: directory).run(at: directory)
@@ -57,18 +63,24 @@ public struct HostSweep: Sendable {
             RegistryCopy(directory: copy).removeIfSettled(run)
             let pending = run.records.filter(\.state.isPending).count
             let kept = FileManager.default.fileExists(atPath: copy.path)
-            let reason = pending > 0 ? "\(pending) pending record(s) not yet past their deadline"
-                : kept ? "nothing pending, but damaged records: inspect \(directory.path)" : "nothing pending; its registry copy is removed"
+            let reason =
+                pending > 0
+                ? "\(pending) pending record(s) not yet past their deadline"
+                : kept
+                    ? "nothing pending, but damaged records: inspect \(directory.path)"
+                    : "nothing pending; its registry copy is removed"
             return Outcome(report: report, skipped: reason)
         }
         for command in InFlightTools.settle(runID: run.id) {
-            logger.warning("ended \(command.displayName) (pid \(command.pid)), still acting for dead run \(run.id) after 5s")
+            logger.warning(
+                "ended \(command.displayName) (pid \(command.pid)), still acting for dead run \(run.id) after 5s")
         }
         let executor = RollbackExecutor(catalog: catalog, actor: Self.actor, budget: rollbackBudget, logger: logger)
         report.results = executor.execute(due, store: RecordStore(runDirectory: directory))
         let after = JournalReader(holding: directory).run(at: directory)
         if var info = after.info, info.status == .open, !after.records.contains(where: \.state.isPending) {
-            info.status = after.damaged.isEmpty && report.results.allSatisfy(\.succeeded) ? .crashedRecovered : .crashedDirty
+            info.status =
+                after.damaged.isEmpty && report.results.allSatisfy(\.succeeded) ? .crashedRecovered : .crashedDirty
             info.closedAt = Date()
             info.recoveredBy = Self.actor
             try? info.write(into: directory)

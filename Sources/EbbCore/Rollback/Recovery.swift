@@ -39,7 +39,8 @@ public struct Recovery: Sendable {
         var report = RecoveryReport(runID: run.id, directory: run.directory, results: [], damaged: [])
         let here = HostIdentity.current
         if let recorded = run.info?.hostIdentity, !here.matches(recorded), !allowsOtherHosts, !actsOnClustersOnly(run) {
-            report.refusal = "run \(run.id) was recorded on host \(recorded.description), not \(here.description): its pids and paths belong there; "
+            report.refusal =
+                "run \(run.id) was recorded on host \(recorded.description), not \(here.description): its pids and paths belong there; "
                 + "run 'ebb rollback execute' on \(recorded.hostname), pass --allow-other-host if the state is truly shared, "
                 + "or 'ebb rollback forget --run \(run.id)' if that host is gone"
             return report
@@ -65,7 +66,9 @@ public struct Recovery: Sendable {
         if !pending.isEmpty {
             // A command the dead runner started may still be injecting: it must not act after the undo.
             for command in InFlightTools.settle(runID: current.id) {
-                logger.warning("ended \(command.displayName) (pid \(command.pid)), still acting for dead run \(current.id) after 5s")
+                logger.warning(
+                    "ended \(command.displayName) (pid \(command.pid)), still acting for dead run \(current.id) after 5s"
+                )
             }
         }
         let executor = RollbackExecutor(catalog: catalog, actor: actor, budget: rollbackBudget, logger: logger)

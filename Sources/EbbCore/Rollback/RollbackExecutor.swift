@@ -38,8 +38,10 @@ public struct RollbackExecutor: Sendable {
     /// The default of `--rollback-timeout`.
     public static let defaultBudget: Duration = .seconds(300)
 
-    public init(catalog: PluginCatalog, actor: String, attempts: Int = 3, backoff: Duration = .milliseconds(200),
-                budget: Duration = RollbackExecutor.defaultBudget, forks: Int = Forks.defaultLimit, logger: Logger) {
+    public init(
+        catalog: PluginCatalog, actor: String, attempts: Int = 3, backoff: Duration = .milliseconds(200),
+        budget: Duration = RollbackExecutor.defaultBudget, forks: Int = Forks.defaultLimit, logger: Logger
+    ) {
         self.catalog = catalog
         self.actor = actor
         self.attempts = max(1, attempts)
@@ -72,7 +74,12 @@ public struct RollbackExecutor: Sendable {
             let chains = Forks.map(wave.count, limit: forks) { chain in
                 var written: [String] = []
                 let results = wave[chain].map { index in
-                    (index, execute(newestFirst[index], store: store, until: end, waitForOthers: waitForOthers, written: &written))
+                    (
+                        index,
+                        execute(
+                            newestFirst[index], store: store, until: end, waitForOthers: waitForOthers,
+                            written: &written)
+                    )
                 }
                 return (results, written)
             }
@@ -85,7 +92,9 @@ public struct RollbackExecutor: Sendable {
         do { try DurableFile.sync(written) } catch {
             let problem = "could not make the outcomes durable in the journal: \(error)"
             logger.error("\(problem)")
-            for index in results.indices where results[index].journalProblem == nil { results[index].journalProblem = problem }
+            for index in results.indices where results[index].journalProblem == nil {
+                results[index].journalProblem = problem
+            }
         }
         return results
     }
@@ -114,7 +123,9 @@ public struct RollbackExecutor: Sendable {
         for index in range {
             // Setup is one chain: a fixture may need one started before it (a server behind a
             // proxy, a service on a host that an earlier fixture made reachable).
-            let keys = records[index].scenario == Self.setupScenario ? ["setup"]
+            let keys =
+                records[index].scenario == Self.setupScenario
+                ? ["setup"]
                 : ["target:" + records[index].target] + (records[index].lockKeys ?? []).map { "lock:" + $0 }
             // Chains this record joins; if it links several, they merge into the oldest-made one.
             let joined = Set(keys.compactMap { chainOf[$0] }).sorted()
@@ -143,8 +154,10 @@ public struct RollbackExecutor: Sendable {
             }
             let context = UndoContext(runID: record.runID, runDirectory: runDirectory, logger: logger)
             guard let (state, message, tries) = Bounded.run(until: end, { undo(record, handler, context) }) else {
-                return finish(record, .revertFailed, "the undo was still running when the rollback budget (\(DurationText.format(budget))) ran out",
-                              start: start)
+                return finish(
+                    record, .revertFailed,
+                    "the undo was still running when the rollback budget (\(DurationText.format(budget))) ran out",
+                    start: start)
             }
             var attempted = record
             attempted.attempts += tries
@@ -152,8 +165,10 @@ public struct RollbackExecutor: Sendable {
         }
     }
 
-    private func execute(_ record: UndoRecord, store: RecordStore, until end: ContinuousClock.Instant,
-                         waitForOthers: Bool, written: inout [String]) -> RollbackResult? {
+    private func execute(
+        _ record: UndoRecord, store: RecordStore, until end: ContinuousClock.Instant,
+        waitForOthers: Bool, written: inout [String]
+    ) -> RollbackResult? {
         let start = ContinuousClock.now
         let lock: RunLock?
         do {
@@ -163,8 +178,10 @@ public struct RollbackExecutor: Sendable {
         }
         guard let lock else {
             guard waitForOthers else { return nil }
-            return finish(record, .revertFailed, "another Ebb process held the record until the rollback budget (\(DurationText.format(budget))) ran out",
-                          start: start)
+            return finish(
+                record, .revertFailed,
+                "another Ebb process held the record until the rollback budget (\(DurationText.format(budget))) ran out",
+                start: start)
         }
         defer { lock.release() }
         // The journal is the truth: the guardian or a recovery may have finished it meanwhile.
@@ -176,27 +193,35 @@ public struct RollbackExecutor: Sendable {
         }
         guard current.state.isPending else { return RollbackResult(record: current, duration: .zero) }
         guard ContinuousClock.now < end else {
-            return finish(current, .revertFailed, "not attempted: the rollback budget (\(DurationText.format(budget))) ran out first",
-                          start: start, store: store, written: &written)
+            return finish(
+                current, .revertFailed,
+                "not attempted: the rollback budget (\(DurationText.format(budget))) ran out first",
+                start: start, store: store, written: &written)
         }
         guard let handler = catalog.undoHandlers[current.kind] else {
-            return finish(current, .revertFailed, "unknown undo kind '\(current.kind)': this ebb cannot execute it (written by another version?)",
-                          start: start, store: store, written: &written)
+            return finish(
+                current, .revertFailed,
+                "unknown undo kind '\(current.kind)': this ebb cannot execute it (written by another version?)",
+                start: start, store: store, written: &written)
         }
         let context = UndoContext(runID: current.runID, runDirectory: store.runDirectory, logger: logger)
         let payload = current
         let attempt = Bounded.run(until: end) { undo(payload, handler, context) }
         guard let (state, message, tries) = attempt else {
             current.attempts += 1
-            return finish(current, .revertFailed, "the undo was still running when the rollback budget (\(DurationText.format(budget))) ran out",
-                          start: start, store: store, written: &written)
+            return finish(
+                current, .revertFailed,
+                "the undo was still running when the rollback budget (\(DurationText.format(budget))) ran out",
+                start: start, store: store, written: &written)
         }
         current.attempts += tries
         return finish(current, state, message, start: start, store: store, written: &written)
     }
 
     /// Runs the undo and its verification, retried; returns the outcome and the attempts made.
-    private func undo(_ record: UndoRecord, _ handler: AnyUndoHandler, _ context: UndoContext) -> (RecordState, String?, Int) {
+    private func undo(
+        _ record: UndoRecord, _ handler: AnyUndoHandler, _ context: UndoContext
+    ) -> (RecordState, String?, Int) {
         var lastError = ""
         for attempt in 1...attempts {
             do {
@@ -220,15 +245,19 @@ public struct RollbackExecutor: Sendable {
     }
 
     /// The outcome as a result, recorded nowhere (no journal holds the record, or it cannot be locked).
-    private func finish(_ record: UndoRecord, _ state: RecordState, _ message: String?, start: ContinuousClock.Instant) -> RollbackResult {
+    private func finish(
+        _ record: UndoRecord, _ state: RecordState, _ message: String?, start: ContinuousClock.Instant
+    ) -> RollbackResult {
         var unused: [String] = []
         return finish(record, state, message, start: start, store: nil, written: &unused)
     }
 
     /// Records the outcome in `store`, if given (visible at once; the caller commits `written`),
     /// and wraps it as a result.
-    private func finish(_ record: UndoRecord, _ state: RecordState, _ message: String?, start: ContinuousClock.Instant,
-                        store: RecordStore?, written: inout [String]) -> RollbackResult {
+    private func finish(
+        _ record: UndoRecord, _ state: RecordState, _ message: String?, start: ContinuousClock.Instant,
+        store: RecordStore?, written: inout [String]
+    ) -> RollbackResult {
         var record = record
         record.state = state
         record.message = message

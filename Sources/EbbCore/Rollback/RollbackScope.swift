@@ -37,8 +37,10 @@ public final class RollbackScope: @unchecked Sendable {
     /// A record's lock is held from arming until `injected` is written, so no other process (a
     /// guardian at the deadline) can revert it half-way and leave the fault live behind a
     /// `reverted` record. Returns one outcome per arming, in the order given.
-    public func armThenAct(_ armings: [Arming], lifetime: Duration, forks: Int,
-                           proceed: @escaping @Sendable () -> Bool = { true }) -> [Result<UndoRecord, InjectionFailure>] {
+    public func armThenAct(
+        _ armings: [Arming], lifetime: Duration, forks: Int,
+        proceed: @escaping @Sendable () -> Bool = { true }
+    ) -> [Result<UndoRecord, InjectionFailure>] {
         guard !armings.isEmpty else { return [] }
         let prepared = prepare(armings, forks: forks)
         guard prepared.allSatisfy({ (try? $0.get()) != nil }) else {
@@ -46,7 +48,10 @@ public final class RollbackScope: @unchecked Sendable {
                 switch outcome {
                 case .success(let lock):
                     lock.release()
-                    return .failure(InjectionFailure(stage: .notStarted, underlying: NotStarted(reason: "another fault of the scenario could not be prepared")))
+                    return .failure(
+                        InjectionFailure(
+                            stage: .notStarted,
+                            underlying: NotStarted(reason: "another fault of the scenario could not be prepared")))
                 case .failure(let failure):
                     return .failure(failure)
                 }
@@ -63,8 +68,12 @@ public final class RollbackScope: @unchecked Sendable {
         let stop = StopFlag()
         let acted = Forks.map(armings.count, limit: forks) { index -> Result<JSONValue?, InjectionFailure> in
             guard !stop.isSet, proceed() else {
-                return .failure(InjectionFailure(stage: .notStarted, underlying: NotStarted(
-                    reason: proceed() ? "another fault of the scenario failed to inject" : "the run was interrupted")))
+                return .failure(
+                    InjectionFailure(
+                        stage: .notStarted,
+                        underlying: NotStarted(
+                            reason: proceed()
+                                ? "another fault of the scenario failed to inject" : "the run was interrupted")))
             }
             do {
                 return .success(try armings[index].act())
@@ -127,9 +136,10 @@ public final class RollbackScope: @unchecked Sendable {
     /// Step 2: every record written `armed`, durable together.
     private func arm(_ armings: [Arming], deadline: Date) throws -> [UndoRecord] {
         let records = armings.map { arming in
-            var record = UndoRecord(runID: journal.runID, sequence: arming.sequence, scenario: scenario, fault: arming.fault,
-                                    plugin: arming.plugin, target: arming.plan.target, kind: arming.plan.undoKind,
-                                    data: arming.plan.undoData, state: .armed, armedAt: Date(), deadline: deadline)
+            var record = UndoRecord(
+                runID: journal.runID, sequence: arming.sequence, scenario: scenario, fault: arming.fault,
+                plugin: arming.plugin, target: arming.plan.target, kind: arming.plan.undoKind,
+                data: arming.plan.undoData, state: .armed, armedAt: Date(), deadline: deadline)
             record.lockKeys = arming.plan.lockKeys.isEmpty ? nil : arming.plan.lockKeys
             return record
         }
@@ -143,9 +153,12 @@ public final class RollbackScope: @unchecked Sendable {
     /// Writes the undo record for `plan` (state `armed`) and returns it. Nothing has been touched
     /// yet. Use ``armThenAct(_:lifetime:forks:proceed:)`` to inject: this alone is for
     /// measuring the journal.
-    public func arm(fault name: String, plugin: String, plan: FaultPlan, sequence: Int, deadline: Date) throws -> UndoRecord {
+    public func arm(
+        fault name: String, plugin: String, plan: FaultPlan, sequence: Int, deadline: Date
+    ) throws -> UndoRecord {
         do {
-            return try arm([Arming(fault: name, plugin: plugin, plan: plan, sequence: sequence) { nil }], deadline: deadline)[0]
+            return try arm(
+                [Arming(fault: name, plugin: plugin, plan: plan, sequence: sequence) { nil }], deadline: deadline)[0]
         } catch {
             throw InjectionFailure(stage: .arm, underlying: error)
         }
@@ -161,7 +174,8 @@ public final class RollbackScope: @unchecked Sendable {
         for record in records {
             guard let lock = try? store.lock(record.sequence, waitingUntil: .now + .seconds(1)) else { continue }
             defer { lock.release() }
-            guard var current = try? store.current(record), current.state == .injected, current.deadline < deadline else { continue }
+            guard var current = try? store.current(record), current.state == .injected, current.deadline < deadline
+            else { continue }
             current.deadline = deadline
             if (try? store.update(current)) != nil { remember(current) }
         }
@@ -197,8 +211,11 @@ public struct Arming: Sendable {
     /// Acts; runs only once the record is durable. May return undo data it learnt (a fixture's pid).
     public var act: @Sendable () throws -> JSONValue?
 
-    public init(fault: String, plugin: String, plan: FaultPlan, sequence: Int, prepare: @escaping @Sendable () throws -> Void = {},
-                act: @escaping @Sendable () throws -> JSONValue?) {
+    public init(
+        fault: String, plugin: String, plan: FaultPlan, sequence: Int,
+        prepare: @escaping @Sendable () throws -> Void = {},
+        act: @escaping @Sendable () throws -> JSONValue?
+    ) {
         self.fault = fault
         self.plugin = plugin
         self.plan = plan

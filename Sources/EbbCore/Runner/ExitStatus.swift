@@ -13,7 +13,8 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
         switch self {
         case .passed: return "every scenario passed and every fault was verified reverted"
         case .checksFailed: return "a check or SLO failed (resilience regression); every fault reverted"
-        case .rollbackIncomplete: return "rollback incomplete: some fault could not be verified reverted (system may be dirty)"
+        case .rollbackIncomplete:
+            return "rollback incomplete: some fault could not be verified reverted (system may be dirty)"
         case .invalidInput: return "invalid input (suite, flags, journal); nothing was injected"
         case .inconclusive: return "steady state did not hold before injection; the scenario was not run (inconclusive)"
         case .hangup: return "interrupted by SIGHUP, everything reverted"

@@ -22,7 +22,8 @@ public enum FailurePolicy: String, CaseIterable, Sendable {
         switch self {
         case .any: return "every non-zero exit code fails the job (default)"
         case .checks: return "checks (1) and rollbacks (2) fail the job; an inconclusive run (4) exits 0"
-        case .rollback: return "only an incomplete rollback (2) fails the job; failed checks (1) and inconclusive runs (4) exit 0"
+        case .rollback:
+            return "only an incomplete rollback (2) fails the job; failed checks (1) and inconclusive runs (4) exit 0"
         }
     }
 }

@@ -26,8 +26,10 @@ public struct FixtureProcess: Fault, Codable {
     /// The record names a marker the fixture's processes will carry in their environment, so a
     /// crash between spawn and the pid being recorded still leaves them findable, and provably ours.
     public func plan(_ context: FaultContext) throws -> FaultPlan {
-        try FaultPlan(target: "fixture \(name)", undo: FixtureStop.self, payload: FixtureStop.Payload(name: name, marker: "\(context.runID)/\(name)"),
-                      undoSummary: "stop process group of fixture \(name)")
+        try FaultPlan(
+            target: "fixture \(name)", undo: FixtureStop.self,
+            payload: FixtureStop.Payload(name: name, marker: "\(context.runID)/\(name)"),
+            undoSummary: "stop process group of fixture \(name)")
     }
 
     public func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
@@ -37,9 +39,12 @@ public struct FixtureProcess: Fault, Codable {
     /// Starts the fixture and returns its undo data with the pid it got.
     public func start(_ plan: FaultPlan) throws -> FixtureStop.Payload {
         var started = try plan.undoData.decode(FixtureStop.Payload.self)
-        try FileManager.default.createDirectory(at: URL(fileURLWithPath: logPath).deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: URL(fileURLWithPath: logPath).deletingLastPathComponent(), withIntermediateDirectories: true)
         // EBB_EXECUTABLE: so a fixture's script can start `ebb demo-target` and the like with this very binary.
-        let environment = environment.merging([FixtureStop.environmentKey: started.marker, "EBB_EXECUTABLE": ChildProcess.currentExecutable]) { $1 }
+        let environment = environment.merging([
+            FixtureStop.environmentKey: started.marker, "EBB_EXECUTABLE": ChildProcess.currentExecutable,
+        ]) { $1 }
         let pid = try ChildProcess.spawn(command, environment: environment, directory: directory, outputPath: logPath)
         started.pid = pid
         started.startTime = ProcessTable.snapshot(pid)?.startTime

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -44,7 +45,8 @@ public enum FixtureStop: UndoHandler {
     static func owned(_ payload: Payload) -> [ProcessSnapshot] {
         var found = ProcessTable.carrying(environmentKey, payload.marker)
         if let pid = payload.pid, let start = payload.startTime, ProcessTable.isAlive(pid: pid, startTime: start),
-           !found.contains(where: { $0.pid == pid }), let leader = ProcessTable.snapshot(pid) {
+            !found.contains(where: { $0.pid == pid }), let leader = ProcessTable.snapshot(pid)
+        {
             found.append(leader)
         }
         return found

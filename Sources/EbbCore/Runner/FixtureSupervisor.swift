@@ -23,7 +23,10 @@ final class FixtureSupervisor: Sendable {
         var context: FaultContext
     }
 
-    init(scope: RollbackScope, hostScope: RollbackScope, logDirectory: URL, lifetime: Duration, suite: Suite, logger: Logger) {
+    init(
+        scope: RollbackScope, hostScope: RollbackScope, logDirectory: URL, lifetime: Duration, suite: Suite,
+        logger: Logger
+    ) {
         self.scope = scope
         self.hostScope = hostScope
         self.logDirectory = logDirectory
@@ -35,23 +38,29 @@ final class FixtureSupervisor: Sendable {
     /// Starts `fixture` and returns its pid (on its host, for one on a host) once it is ready.
     func start(_ fixture: Fixture, sequence: Int) async throws -> Int32 {
         try Task.checkCancellation()
-        let process = FixtureProcess(fixture, logPath: logDirectory.appendingPathComponent("fixture-\(fixture.name).log").path)
-        let context = FaultContext(runID: scope.journal.runID, runDirectory: scope.journal.directory, sequence: sequence, scenario: scope.scenario,
-                                   suite: suite.context, fixturePIDs: [:], logger: logger, deadline: Date().addingTimeInterval(lifetime.seconds))
+        let process = FixtureProcess(
+            fixture, logPath: logDirectory.appendingPathComponent("fixture-\(fixture.name).log").path)
+        let context = FaultContext(
+            runID: scope.journal.runID, runDirectory: scope.journal.directory, sequence: sequence,
+            scenario: scope.scenario,
+            suite: suite.context, fixturePIDs: [:], logger: logger,
+            deadline: Date().addingTimeInterval(lifetime.seconds))
         if let host = fixture.host, let remote = suite.remote {
             return try await start(try remote.fixture(process, on: host), fixture, on: host, context: context)
         }
         let plan = try process.plan(context)
-        let record = try scope.armAndAct(Arming(fault: "fixture \(fixture.name)", plugin: FixtureProcess.plugin, plan: plan, sequence: sequence) {
-            try JSONValue(encoding: process.start(plan))
-        }, lifetime: lifetime)
+        let record = try scope.armAndAct(
+            Arming(fault: "fixture \(fixture.name)", plugin: FixtureProcess.plugin, plan: plan, sequence: sequence) {
+                try JSONValue(encoding: process.start(plan))
+            }, lifetime: lifetime)
         guard let pid = try record.data.decode(FixtureStop.Payload.self).pid else {
             throw SetupFailure(description: "fixture \(fixture.name) started without a pid")
         }
         if let readiness = fixture.readiness {
             try await waitUntilReady(fixture, readiness, output: "; its output:\n\(process.outputTail)") {
                 if let status = ChildProcess.reap(pid) {
-                    return .exited("exited with status \(status) before it was ready; its output:\n\(process.outputTail)")
+                    return .exited(
+                        "exited with status \(status) before it was ready; its output:\n\(process.outputTail)")
                 }
                 return await ReadinessProbe.probe(readiness.condition, directory: fixture.directory)
             }
@@ -59,11 +68,15 @@ final class FixtureSupervisor: Sendable {
         return pid
     }
 
-    private func start(_ onHost: any RemoteFixture, _ fixture: Fixture, on host: RemoteHost, context: FaultContext) async throws -> Int32 {
+    private func start(
+        _ onHost: any RemoteFixture, _ fixture: Fixture, on host: RemoteHost, context: FaultContext
+    ) async throws -> Int32 {
         let plan = try onHost.plan(context)
         let started = StartedPID()
-        let arming = Arming(fault: "fixture \(fixture.name)", plugin: FixtureProcess.plugin, plan: plan, sequence: context.sequence,
-                            prepare: { try onHost.prepare(plan, context) }) {
+        let arming = Arming(
+            fault: "fixture \(fixture.name)", plugin: FixtureProcess.plugin, plan: plan, sequence: context.sequence,
+            prepare: { try onHost.prepare(plan, context) }
+        ) {
             let pid = try onHost.start(plan, context)
             started.pid.withLock { $0 = pid }
             return nil
@@ -71,15 +84,19 @@ final class FixtureSupervisor: Sendable {
         try await Blocking.perform { _ = try self.hostScope.armAndAct(arming, lifetime: self.lifetime) }
         onHosts.withLock { $0.append(StartedOnHost(fixture: onHost, plan: plan, context: context)) }
         if let readiness = fixture.readiness {
-            try await waitUntilReady(fixture, readiness, output: "; its output is in its log in the host's journal (ebb rollback list there)") {
+            try await waitUntilReady(
+                fixture, readiness, output: "; its output is in its log in the host's journal (ebb rollback list there)"
+            ) {
                 await Blocking.perform { onHost.probe(readiness.condition, context) }
             }
         }
         return started.pid.withLock { $0 }
     }
 
-    private func waitUntilReady(_ fixture: Fixture, _ readiness: Readiness, output: @autoclosure () -> String,
-                                probe: () async -> ReadinessAnswer) async throws {
+    private func waitUntilReady(
+        _ fixture: Fixture, _ readiness: Readiness, output: @autoclosure () -> String,
+        probe: () async -> ReadinessAnswer
+    ) async throws {
         let clock = ContinuousClock()
         let end = clock.now + readiness.timeout
         var lastProblem = "not ready"
@@ -93,7 +110,10 @@ final class FixtureSupervisor: Sendable {
             // A retry cadence, not a wait for time to pass: the probe itself is the condition.
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw SetupFailure(description: "fixture \(fixture.name) was not ready within \(DurationText.format(readiness.timeout)) (\(lastProblem))\(output())")
+        throw SetupFailure(
+            description:
+                "fixture \(fixture.name) was not ready within \(DurationText.format(readiness.timeout)) (\(lastProblem))\(output())"
+        )
     }
 
     /// Moves every fixture's deadline to `lifetime` from now: in this journal, and on the hosts.
@@ -103,9 +123,13 @@ final class FixtureSupervisor: Sendable {
         for var started in onHosts.withLock({ $0 }) {
             started.context.deadline = Date().addingTimeInterval(lifetime.seconds)
             do {
-                try await Blocking.perform { [started] in try started.fixture.holdStarting(started.plan, started.context) }
+                try await Blocking.perform { [started] in
+                    try started.fixture.holdStarting(started.plan, started.context)
+                }
             } catch {
-                logger.warning("could not renew \(started.plan.target): \(error); its host's guardian stops it at its last deadline")
+                logger.warning(
+                    "could not renew \(started.plan.target): \(error); its host's guardian stops it at its last deadline"
+                )
             }
         }
     }

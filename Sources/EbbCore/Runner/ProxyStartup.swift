@@ -7,9 +7,10 @@ extension FixtureSupervisor {
     func start(_ proxy: any SuiteProxy, sequence: Int, logger: Logger) throws {
         let plan = try proxy.plan(runID: scope.journal.runID)
         let runID = scope.journal.runID
-        try scope.armAndAct(Arming(fault: "proxy \(proxy.name)", plugin: FixtureProcess.plugin, plan: plan, sequence: sequence) {
-            try proxy.start(plan, runID: runID, logger: logger)
-            return nil
-        }, lifetime: lifetime)
+        try scope.armAndAct(
+            Arming(fault: "proxy \(proxy.name)", plugin: FixtureProcess.plugin, plan: plan, sequence: sequence) {
+                try proxy.start(plan, runID: runID, logger: logger)
+                return nil
+            }, lifetime: lifetime)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -29,7 +30,9 @@ public enum ReadinessProbe {
                     let result = try ChildProcess.run(arguments, timeout: .seconds(5), directory: directory)
                     guard result.status != 0 else { return .ready }
                     let output = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
-                    return .notReady("\(arguments[0]) exited with status \(result.status)" + (output.isEmpty ? "" : ": \(output.suffix(200))"))
+                    return .notReady(
+                        "\(arguments[0]) exited with status \(result.status)"
+                            + (output.isEmpty ? "" : ": \(output.suffix(200))"))
                 } catch {
                     return .notReady("\(error)")
                 }

@@ -32,9 +32,11 @@ public struct StepResult: Sendable {
     /// Every sample (or scrape) behind the verdict, for timeline reports.
     public var series: CheckSeries?
 
-    public init(kind: Kind, name: String, status: Status, message: String? = nil, startedAt: Date = Date(),
-                duration: Duration = .zero, properties: [String: String] = [:],
-                measured: String? = nil, limit: String? = nil, windows: [DowntimeWindow] = [], series: CheckSeries? = nil) {
+    public init(
+        kind: Kind, name: String, status: Status, message: String? = nil, startedAt: Date = Date(),
+        duration: Duration = .zero, properties: [String: String] = [:],
+        measured: String? = nil, limit: String? = nil, windows: [DowntimeWindow] = [], series: CheckSeries? = nil
+    ) {
         self.kind = kind
         self.name = name
         self.status = status
@@ -70,11 +72,16 @@ extension StepResult {
         let record = rollback.record
         let status: Status = rollback.journalProblem == nil ? Status(rollbackOf: record.state) : .error
         var message = record.message
-        if let problem = rollback.journalProblem { message = [message, problem].compactMap { $0 }.joined(separator: "; ") }
-        self.init(kind: .rollback, name: name, status: status, message: message, startedAt: record.finishedAt ?? Date(),
-                  duration: rollback.duration,
-                  properties: ["state": record.state.rawValue, "kind": record.kind, "target": record.target,
-                               "attempts": String(record.attempts), "record": record.fileName])
+        if let problem = rollback.journalProblem {
+            message = [message, problem].compactMap { $0 }.joined(separator: "; ")
+        }
+        self.init(
+            kind: .rollback, name: name, status: status, message: message, startedAt: record.finishedAt ?? Date(),
+            duration: rollback.duration,
+            properties: [
+                "state": record.state.rawValue, "kind": record.kind, "target": record.target,
+                "attempts": String(record.attempts), "record": record.fileName,
+            ])
     }
 
     /// Whether the step is a health check, SLO, recovery or telemetry verdict (steady-state

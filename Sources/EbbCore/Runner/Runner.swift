@@ -21,9 +21,12 @@ public final class Runner: @unchecked Sendable {
         /// independent undos run at once (`ebb run --forks`); 1 does everything in file order.
         public var forks: Int
 
-        public init(stateDirectory: URL, reportDirectory: URL, scenarioNames: [String] = [], rollbackGrace: Duration = .seconds(30),
-                    rollbackBudget: Duration = RollbackExecutor.defaultBudget, registry: HostRegistry? = nil,
-                    forks: Int = Forks.defaultLimit) {
+        public init(
+            stateDirectory: URL, reportDirectory: URL, scenarioNames: [String] = [],
+            rollbackGrace: Duration = .seconds(30),
+            rollbackBudget: Duration = RollbackExecutor.defaultBudget, registry: HostRegistry? = nil,
+            forks: Int = Forks.defaultLimit
+        ) {
             self.stateDirectory = stateDirectory
             self.reportDirectory = reportDirectory
             self.scenarioNames = scenarioNames
@@ -43,8 +46,10 @@ public final class Runner: @unchecked Sendable {
     private var receivedSignal: Int32?
     private var rollingBack = false
 
-    public init(suites: [Suite], catalog: PluginCatalog, options: Options, logger: Logger,
-                observe: @escaping @Sendable (RunEvent) -> Void = { _ in }) {
+    public init(
+        suites: [Suite], catalog: PluginCatalog, options: Options, logger: Logger,
+        observe: @escaping @Sendable (RunEvent) -> Void = { _ in }
+    ) {
         self.suites = suites
         self.catalog = catalog
         self.options = options
@@ -67,7 +72,8 @@ public final class Runner: @unchecked Sendable {
 
     /// Creates the run's journal; fails when the state directory cannot be used.
     public func openJournal() throws -> RunJournal {
-        let journal = try RunJournal.create(stateDirectory: options.stateDirectory, suites: suites.map(\.path), registry: options.registry)
+        let journal = try RunJournal.create(
+            stateDirectory: options.stateDirectory, suites: suites.map(\.path), registry: options.registry)
         InFlightTools.markCommands(actingFor: journal.runID)
         return journal
     }
@@ -93,7 +99,9 @@ public final class Runner: @unchecked Sendable {
     }
 
     private func run(_ suite: Suite, journal: RunJournal, into result: inout RunResult) async {
-        let selected = suite.scenarios.filter { options.scenarioNames.isEmpty || options.scenarioNames.contains($0.name) }
+        let selected = suite.scenarios.filter {
+            options.scenarioNames.isEmpty || options.scenarioNames.contains($0.name)
+        }
         guard !selected.isEmpty else { return }
         let setup = RollbackScope(journal: journal, scenario: RollbackExecutor.setupScenario, executor: executor)
         let logs = options.reportDirectory.appendingPathComponent("logs")
@@ -102,8 +110,9 @@ public final class Runner: @unchecked Sendable {
         let longest = selected.reduce(Duration.zero) { $0 + $1.waitBefore + $1.duration + $1.waitAfter }
         let setupLifetime = longest + options.rollbackGrace
         let setupOnHosts = RollbackScope(journal: journal, scenario: RollbackExecutor.setupScenario, executor: executor)
-        let supervisor = FixtureSupervisor(scope: setup, hostScope: setupOnHosts, logDirectory: logs, lifetime: setupLifetime,
-                                           suite: suite, logger: logger)
+        let supervisor = FixtureSupervisor(
+            scope: setup, hostScope: setupOnHosts, logDirectory: logs, lifetime: setupLifetime,
+            suite: suite, logger: logger)
         let heartbeat = renewing(supervisor)
         defer { heartbeat.cancel() }
         var fixturePIDs: [String: Int32] = [:]
@@ -132,8 +141,10 @@ public final class Runner: @unchecked Sendable {
             if let problem = setupProblem ?? (Task.isCancelled ? "not run: the run was interrupted" : nil) {
                 var skipped = ScenarioResult(suite: suite.name, name: scenario.name, startedAt: Date())
                 skipped.interrupted = signal != nil
-                skipped.steps.append(StepResult(kind: .preflight, name: "preflight",
-                                                status: signal != nil ? .skipped : .error, message: problem))
+                skipped.steps.append(
+                    StepResult(
+                        kind: .preflight, name: "preflight",
+                        status: signal != nil ? .skipped : .error, message: problem))
                 result.scenarios.append(skipped)
                 observe(.scenarioFinished(skipped))
                 continue
@@ -155,11 +166,16 @@ public final class Runner: @unchecked Sendable {
     }
 
     /// Runs one scenario and times it.
-    private func run(_ scenario: Scenario, of suite: Suite, journal: RunJournal, fixturePIDs: [String: Int32]) async -> ScenarioResult {
+    private func run(
+        _ scenario: Scenario, of suite: Suite, journal: RunJournal, fixturePIDs: [String: Int32]
+    ) async -> ScenarioResult {
         let clock = ContinuousClock()
         let start = clock.now
-        observe(.scenarioStarted(suite: suite.name, name: scenario.name, faults: scenario.faults.count, duration: scenario.duration))
-        let steps = ScenarioSteps(ScenarioResult(suite: suite.name, name: scenario.name, startedAt: Date())) { [observe] step in
+        observe(
+            .scenarioStarted(
+                suite: suite.name, name: scenario.name, faults: scenario.faults.count, duration: scenario.duration))
+        let steps = ScenarioSteps(ScenarioResult(suite: suite.name, name: scenario.name, startedAt: Date())) {
+            [observe] step in
             observe(.step(scenario: scenario.name, step))
         }
         await runPhases(of: scenario, in: suite, journal: journal, fixturePIDs: fixturePIDs, steps)
@@ -169,12 +185,15 @@ public final class Runner: @unchecked Sendable {
 
     /// A scenario in its phases: wait, preflight, steady state, arm and inject, hold, rollback,
     /// verdicts, wait. The phases before the injection return whether the scenario goes on.
-    private func runPhases(of scenario: Scenario, in suite: Suite, journal: RunJournal, fixturePIDs: [String: Int32],
-                           _ steps: ScenarioSteps) async {
+    private func runPhases(
+        of scenario: Scenario, in suite: Suite, journal: RunJournal, fixturePIDs: [String: Int32],
+        _ steps: ScenarioSteps
+    ) async {
         // A fault may stay in place for its hold plus the grace, counted from its injection.
         let lifetime = scenario.duration + options.rollbackGrace
         guard await waitBefore(scenario, steps),
-              let planned = await preflight(scenario, of: suite, journal: journal, fixturePIDs: fixturePIDs, lifetime: lifetime, steps)
+            let planned = await preflight(
+                scenario, of: suite, journal: journal, fixturePIDs: fixturePIDs, lifetime: lifetime, steps)
         else { return }
         let watch = suite.checks?.watch(scenario: scenario.name, selected: scenario.checks, logger: logger)
         let hold = Hold()
@@ -197,7 +216,8 @@ public final class Runner: @unchecked Sendable {
             if let cutShort = Self.deadlineStep(rollback) { steps.record(cutShort) }
         }
         if let watch {
-            await watch.faultsRolledBack(interrupted: steps.result.interrupted || Task.isCancelled).forEach(steps.record)
+            await watch.faultsRolledBack(interrupted: steps.result.interrupted || Task.isCancelled).forEach(
+                steps.record)
             if Task.isCancelled { steps.result.interrupted = true }
         }
         await waitAfter(scenario, steps)
@@ -216,27 +236,37 @@ public final class Runner: @unchecked Sendable {
             return true
         } catch {
             steps.result.interrupted = true
-            steps.record(StepResult(kind: .preflight, name: "preflight", status: .skipped, message: "the run was interrupted before injection"))
+            steps.record(
+                StepResult(
+                    kind: .preflight, name: "preflight", status: .skipped,
+                    message: "the run was interrupted before injection"))
             return false
         }
     }
 
     /// Preflight: every fault resolves its targets before any is injected, up to `forks` at
     /// once; nil (and nothing injected) when one cannot be planned.
-    private func preflight(_ scenario: Scenario, of suite: Suite, journal: RunJournal, fixturePIDs: [String: Int32],
-                           lifetime: Duration, _ steps: ScenarioSteps) async -> [PlannedFault]? {
+    private func preflight(
+        _ scenario: Scenario, of suite: Suite, journal: RunJournal, fixturePIDs: [String: Int32],
+        lifetime: Duration, _ steps: ScenarioSteps
+    ) async -> [PlannedFault]? {
         let clock = ContinuousClock()
         let start = clock.now
         let contexts = scenario.faults.map { _ in
-            FaultContext(runID: journal.runID, runDirectory: journal.directory, sequence: journal.reserveSequence(),
-                         scenario: scenario.name, suite: suite.context, fixturePIDs: fixturePIDs, logger: logger,
-                         deadline: Date().addingTimeInterval(lifetime.seconds))
+            FaultContext(
+                runID: journal.runID, runDirectory: journal.directory, sequence: journal.reserveSequence(),
+                scenario: scenario.name, suite: suite.context, fixturePIDs: fixturePIDs, logger: logger,
+                deadline: Date().addingTimeInterval(lifetime.seconds))
         }
         let faults = scenario.faults
         let forks = options.forks
         let outcomes = await Blocking.perform {
             Forks.map(faults.count, limit: forks) { index in
-                Result { PlannedFault(spec: faults[index], plan: try faults[index].fault.plan(contexts[index]), context: contexts[index]) }
+                Result {
+                    PlannedFault(
+                        spec: faults[index], plan: try faults[index].fault.plan(contexts[index]),
+                        context: contexts[index])
+                }
             }
         }
         let problems = zip(faults, outcomes).compactMap { spec, outcome -> String? in
@@ -244,27 +274,35 @@ public final class Runner: @unchecked Sendable {
             return "\(spec.name): \(error)"
         }
         guard problems.isEmpty else {
-            steps.record(StepResult(kind: .preflight, name: "preflight", status: .error,
-                                    message: "not injected: " + problems.joined(separator: "; "), duration: clock.now - start))
+            steps.record(
+                StepResult(
+                    kind: .preflight, name: "preflight", status: .error,
+                    message: "not injected: " + problems.joined(separator: "; "), duration: clock.now - start))
             steps.skipInjections(faults, because: "preflight failed")
             return nil
         }
         let planned = outcomes.map { try! $0.get() }
-        steps.record(StepResult(kind: .preflight, name: "preflight", status: .passed,
-                                message: planned.map { "\($0.spec.name) -> \($0.plan.target)" }.joined(separator: "; "),
-                                duration: clock.now - start))
+        steps.record(
+            StepResult(
+                kind: .preflight, name: "preflight", status: .passed,
+                message: planned.map { "\($0.spec.name) -> \($0.plan.target)" }.joined(separator: "; "),
+                duration: clock.now - start))
         return planned
     }
 
     /// Steady state: the checks' `before` samples must hold, and the run must not be
     /// interrupted, for anything to be injected.
-    private func steadyState(_ watch: (any ScenarioWatch)?, _ scenario: Scenario, hold: Hold, _ steps: ScenarioSteps) async -> Bool {
+    private func steadyState(
+        _ watch: (any ScenarioWatch)?, _ scenario: Scenario, hold: Hold, _ steps: ScenarioSteps
+    ) async -> Bool {
         guard let watch else { return true }
         let steady = await watch.steadyState()
         steady.forEach(steps.record)
         if steady.contains(where: { $0.status != .passed }) || Task.isCancelled {
             steps.result.interrupted = Task.isCancelled
-            steps.skipInjections(scenario.faults, because: Task.isCancelled ? "the run was interrupted" : "not injected: the steady state did not hold")
+            steps.skipInjections(
+                scenario.faults,
+                because: Task.isCancelled ? "the run was interrupted" : "not injected: the steady state did not hold")
             return false
         }
         await watch.faultsStarting { reason in hold.breach(reason) }
@@ -274,60 +312,78 @@ public final class Runner: @unchecked Sendable {
     /// Arm and inject every fault of the scenario (``RollbackScope/armThenAct(_:lifetime:forks:proceed:)``):
     /// all records are durable before the first fault acts. Steps are recorded in fault order.
     /// Returns whether every fault was injected.
-    private func armAndInject(_ planned: [PlannedFault], scope: RollbackScope, locks: TargetLocks, lifetime: Duration,
-                              _ steps: ScenarioSteps) async -> Bool {
+    private func armAndInject(
+        _ planned: [PlannedFault], scope: RollbackScope, locks: TargetLocks, lifetime: Duration,
+        _ steps: ScenarioSteps
+    ) async -> Bool {
         guard !Task.isCancelled else {
             for fault in planned {
-                steps.record(StepResult(kind: .inject, name: "inject: \(fault.spec.name)", status: .skipped,
-                                        message: "the run was interrupted", properties: Self.properties(of: fault)))
+                steps.record(
+                    StepResult(
+                        kind: .inject, name: "inject: \(fault.spec.name)", status: .skipped,
+                        message: "the run was interrupted", properties: Self.properties(of: fault)))
             }
             return false
         }
         let clock = ContinuousClock()
         let timings = ActTimings(count: planned.count)
         let armings = planned.enumerated().map { index, fault in
-            Arming(fault: fault.spec.name, plugin: fault.spec.pluginID, plan: fault.plan, sequence: fault.context.sequence,
-                   prepare: {
-                       try locks.acquire(fault.plan.lockKeys, target: fault.plan.target, sequence: fault.context.sequence)
-                       try fault.spec.fault.prepare(fault.plan, fault.context)
-                   },
-                   act: {
-                       let start = clock.now
-                       defer { timings.set(index, clock.now - start) }
-                       // A fault that ends itself (a hog, the delayer, a toxic) counts from now, as its record does.
-                       var injecting = fault.context
-                       injecting.deadline = Date().addingTimeInterval(lifetime.seconds)
-                       try fault.spec.fault.inject(fault.plan, injecting)
-                       return nil
-                   })
+            Arming(
+                fault: fault.spec.name, plugin: fault.spec.pluginID, plan: fault.plan, sequence: fault.context.sequence,
+                prepare: {
+                    try locks.acquire(fault.plan.lockKeys, target: fault.plan.target, sequence: fault.context.sequence)
+                    try fault.spec.fault.prepare(fault.plan, fault.context)
+                },
+                act: {
+                    let start = clock.now
+                    defer { timings.set(index, clock.now - start) }
+                    // A fault that ends itself (a hog, the delayer, a toxic) counts from now, as its record does.
+                    var injecting = fault.context
+                    injecting.deadline = Date().addingTimeInterval(lifetime.seconds)
+                    try fault.spec.fault.inject(fault.plan, injecting)
+                    return nil
+                })
         }
         let forks = options.forks
-        let outcomes = await Blocking.perform { scope.armThenAct(armings, lifetime: lifetime, forks: forks) { self.signal == nil } }
+        let outcomes = await Blocking.perform {
+            scope.armThenAct(armings, lifetime: lifetime, forks: forks) { self.signal == nil }
+        }
         for (index, (fault, outcome)) in zip(planned, outcomes).enumerated() {
             var properties = Self.properties(of: fault)
             let name = "inject: \(fault.spec.name)"
             switch outcome {
             case .success(let record):
                 properties["record"] = scope.journal.directory.appendingPathComponent(record.fileName).path
-                steps.record(StepResult(kind: .inject, name: name, status: .passed, message: fault.plan.target,
-                                        duration: timings[index], properties: properties))
+                steps.record(
+                    StepResult(
+                        kind: .inject, name: name, status: .passed, message: fault.plan.target,
+                        duration: timings[index], properties: properties))
             case .failure(let failure) where failure.stage == .notStarted:
-                steps.record(StepResult(kind: .inject, name: name, status: .skipped, message: "\(failure)", properties: properties))
+                steps.record(
+                    StepResult(
+                        kind: .inject, name: name, status: .skipped, message: "\(failure)", properties: properties))
             case .failure(let failure):
-                steps.record(StepResult(kind: .inject, name: name, status: .error, message: "\(failure)",
-                                        duration: timings[index], properties: properties))
+                steps.record(
+                    StepResult(
+                        kind: .inject, name: name, status: .error, message: "\(failure)",
+                        duration: timings[index], properties: properties))
             }
         }
         return outcomes.allSatisfy { (try? $0.get()) != nil }
     }
 
     private static func properties(of fault: PlannedFault) -> [String: String] {
-        ["target": fault.plan.target, "undo": fault.plan.undoSummary, "plugin": fault.spec.pluginID, "parameters": fault.spec.parameters.description]
+        [
+            "target": fault.plan.target, "undo": fault.plan.undoSummary, "plugin": fault.spec.pluginID,
+            "parameters": fault.spec.parameters.description,
+        ]
     }
 
     /// The hold: each fault moves the expiry it wrote on its target to the end of the hold (the
     /// records' deadlines were set when the last fault was injected), then the runner waits.
-    private func holdFaults(_ planned: [PlannedFault], _ scenario: Scenario, hold: Hold, lifetime: Duration, _ steps: ScenarioSteps) async {
+    private func holdFaults(
+        _ planned: [PlannedFault], _ scenario: Scenario, hold: Hold, lifetime: Duration, _ steps: ScenarioSteps
+    ) async {
         let forks = options.forks
         await Blocking.perform {
             // Expiries written on the targets move too: a sweep must not revert before the record's deadline.
@@ -336,7 +392,8 @@ public final class Runner: @unchecked Sendable {
                 var holding = fault.context
                 holding.deadline = Date().addingTimeInterval(lifetime.seconds)
                 do { try fault.spec.fault.holdStarting(fault.plan, holding) } catch {
-                    self.logger.warning("\(fault.spec.name): could not move its expiry on the target to the end of the hold: \(error)")
+                    self.logger.warning(
+                        "\(fault.spec.name): could not move its expiry on the target to the end of the hold: \(error)")
                 }
             }
         }
@@ -370,7 +427,8 @@ public final class Runner: @unchecked Sendable {
     }
 
     private var executor: RollbackExecutor {
-        RollbackExecutor(catalog: catalog, actor: "runner", budget: options.rollbackBudget, forks: options.forks, logger: logger)
+        RollbackExecutor(
+            catalog: catalog, actor: "runner", budget: options.rollbackBudget, forks: options.forks, logger: logger)
     }
 
     /// Renews the fixtures' deadlines while the runner lives and makes progress: a fixture must
@@ -391,13 +449,18 @@ public final class Runner: @unchecked Sendable {
     static func deadlineStep(_ rollback: RollbackResult) -> StepResult? {
         let record = rollback.record
         guard record.revertedBy == Guardian.deadlineActor else { return nil }
-        let when = record.finishedAt.map { $0.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)) } ?? "?"
-        return StepResult(kind: .check, name: "deadline: \(record.fault)", status: .failed,
-                          message: "the guardian reverted \(record.fault) at \(when), when its deadline passed while the runner was still alive; "
-                              + "the hold was cut short, so this scenario's results do not cover the planned fault. "
-                              + "Raise --deadline-grace if the runner is slow, or find what stalled it.",
-                          startedAt: record.finishedAt ?? Date(),
-                          properties: ["state": record.state.rawValue, "revertedBy": Guardian.deadlineActor, "record": record.fileName])
+        let when =
+            record.finishedAt.map { $0.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)) } ?? "?"
+        return StepResult(
+            kind: .check, name: "deadline: \(record.fault)", status: .failed,
+            message:
+                "the guardian reverted \(record.fault) at \(when), when its deadline passed while the runner was still alive; "
+                + "the hold was cut short, so this scenario's results do not cover the planned fault. "
+                + "Raise --deadline-grace if the runner is slow, or find what stalled it.",
+            startedAt: record.finishedAt ?? Date(),
+            properties: [
+                "state": record.state.rawValue, "revertedBy": Guardian.deadlineActor, "record": record.fileName,
+            ])
     }
 }
 

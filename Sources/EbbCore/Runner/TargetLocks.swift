@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -78,7 +79,10 @@ public final class TargetLocks: @unchecked Sendable {
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let holder = Self.holder(fd)
             close(fd)
-            throw Conflict(description: "\(target) is locked by run \(holder ?? "?") (another ebb run is faulting it: \(path)); not injecting")
+            throw Conflict(
+                description:
+                    "\(target) is locked by run \(holder ?? "?") (another ebb run is faulting it: \(path)); not injecting"
+            )
         }
         // Who holds it, for the run that is refused; the lock itself is the flock.
         let note = "\(runID) pid \(getpid())\n"
@@ -94,7 +98,7 @@ public final class TargetLocks: @unchecked Sendable {
             return
         }
         held.removeValue(forKey: key)
-        close(entry.fd)   // drops the flock
+        close(entry.fd)  // drops the flock
     }
 
     /// The run id the holder wrote, if it did yet.

@@ -28,8 +28,11 @@ public enum EnvironmentSubstitution {
     /// unset variable.
     public static func prepare(_ text: String, file: String, environment: [String: String]) throws -> Prepared {
         if text.unicodeScalars.contains(start) {
-            throw SuiteErrors([SuiteError(file: file, line: 1, column: 1, key: "(file)",
-                                          message: "the file holds U+FDD0, a Unicode noncharacter that Ebb reserves for ${...} substitution")])
+            throw SuiteErrors([
+                SuiteError(
+                    file: file, line: 1, column: 1, key: "(file)",
+                    message: "the file holds U+FDD0, a Unicode noncharacter that Ebb reserves for ${...} substitution")
+            ])
         }
         var prepared = Prepared(text: "", values: [])
         var problems: [SuiteError] = []
@@ -38,8 +41,9 @@ public enum EnvironmentSubstitution {
         for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             if index > 0 { prepared.text.append("\n") }
             let end = commentStart(in: line)
-            prepared.text += prepareLine(line[..<end], number: index + 1, file: file, environment: environment,
-                                         values: &prepared.values, problems: &problems)
+            prepared.text += prepareLine(
+                line[..<end], number: index + 1, file: file, environment: environment,
+                values: &prepared.values, problems: &problems)
             prepared.text += line[end...]
         }
         guard problems.isEmpty else { throw SuiteErrors(problems) }
@@ -60,12 +64,14 @@ public enum EnvironmentSubstitution {
         case .scalar(let scalar):
             guard scalar.string.unicodeScalars.contains(start) else { return node }
             // Always a string: a value is data, never YAML (not a number, null or boolean by tag).
-            return .scalar(Node.Scalar(fill(scalar.string, with: prepared.values), Tag(.str), scalar.style, scalar.mark))
+            return .scalar(
+                Node.Scalar(fill(scalar.string, with: prepared.values), Tag(.str), scalar.style, scalar.mark))
         case .mapping(let mapping):
             let pairs = mapping.map { (resolve($0.key, in: prepared), resolve($0.value, in: prepared)) }
             return .mapping(Node.Mapping(pairs, mapping.tag, mapping.style, mapping.mark))
         case .sequence(let sequence):
-            return .sequence(Node.Sequence(sequence.map { resolve($0, in: prepared) }, sequence.tag, sequence.style, sequence.mark))
+            return .sequence(
+                Node.Sequence(sequence.map { resolve($0, in: prepared) }, sequence.tag, sequence.style, sequence.mark))
         case .alias:
             return node
         }
@@ -102,8 +108,10 @@ public enum EnvironmentSubstitution {
         return String(scalars)
     }
 
-    private static func prepareLine(_ line: Substring, number: Int, file: String, environment: [String: String],
-                                    values: inout [String], problems: inout [SuiteError]) -> String {
+    private static func prepareLine(
+        _ line: Substring, number: Int, file: String, environment: [String: String],
+        values: inout [String], problems: inout [SuiteError]
+    ) -> String {
         var result = ""
         var rest = line
         while let dollar = rest.firstIndex(of: "$") {
@@ -125,14 +133,20 @@ public enum EnvironmentSubstitution {
             let column = line.distance(from: line.startIndex, to: dollar) + 1
             let reference = after[...close]
             if !isName(name) {
-                problems.append(SuiteError(file: file, line: number, column: column, key: "(env)",
-                                           message: "'${\(body)}' is not a variable reference; write ${NAME} or ${NAME:-default} (and $${ for a literal ${)"))
+                problems.append(
+                    SuiteError(
+                        file: file, line: number, column: column, key: "(env)",
+                        message:
+                            "'${\(body)}' is not a variable reference; write ${NAME} or ${NAME:-default} (and $${ for a literal ${)"
+                    ))
             } else if let value = environment[name] ?? (parts.count == 2 ? String(parts[1]) : nil) {
                 result += placeholder(values.count, length: reference.count)
                 values.append(value)
             } else {
-                problems.append(SuiteError(file: file, line: number, column: column, key: "(env)",
-                                           message: "environment variable \(name) is not set; set it, or write ${\(name):-default}"))
+                problems.append(
+                    SuiteError(
+                        file: file, line: number, column: column, key: "(env)",
+                        message: "environment variable \(name) is not set; set it, or write ${\(name):-default}"))
             }
             rest = after[after.index(after: close)...]
         }

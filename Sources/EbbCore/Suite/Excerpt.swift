@@ -25,7 +25,9 @@ public enum Excerpt {
         var result = ""
         for scalar in character.unicodeScalars {
             if [.control, .format].contains(scalar.properties.generalCategory) {
-                result += scalar.value <= 0xFF ? "\\x" + hex(scalar.value, width: 2) : "\\u{" + hex(scalar.value, width: 4) + "}"
+                result +=
+                    scalar.value <= 0xFF
+                    ? "\\x" + hex(scalar.value, width: 2) : "\\u{" + hex(scalar.value, width: 4) + "}"
             } else {
                 result.unicodeScalars.append(scalar)
             }

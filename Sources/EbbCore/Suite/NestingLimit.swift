@@ -8,10 +8,10 @@ enum NestingLimit {
     static let maximumDepth = 64
 
     static func check(_ text: String, file: String) throws {
-        var blockLevels: [Int] = []      // columns of the open block levels
+        var blockLevels: [Int] = []  // columns of the open block levels
         var flowDepth = 0
-        var quote: Character?            // open quoted scalar, possibly spanning lines
-        var blockScalarParent: Int?      // lines indented deeper than this are block scalar content
+        var quote: Character?  // open quoted scalar, possibly spanning lines
+        var blockScalarParent: Int?  // lines indented deeper than this are block scalar content
         var number = 0
         for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             number += 1
@@ -24,8 +24,13 @@ enum NestingLimit {
                 blockScalarParent = nil
             }
             func refuse(at column: Int) -> SuiteErrors {
-                SuiteErrors([SuiteError(file: file, line: number, column: column + 1, key: "(syntax)",
-                                        message: "the document is nested deeper than \(maximumDepth) levels (lists and mappings inside each other); Ebb refuses it before parsing")])
+                SuiteErrors([
+                    SuiteError(
+                        file: file, line: number, column: column + 1, key: "(syntax)",
+                        message:
+                            "the document is nested deeper than \(maximumDepth) levels (lists and mappings inside each other); Ebb refuses it before parsing"
+                    )
+                ])
             }
             if quote == nil, flowDepth == 0, !blank {
                 while let last = blockLevels.last, last >= start { blockLevels.removeLast() }
@@ -33,7 +38,8 @@ enum NestingLimit {
                 var column = start
                 // "- - x" opens a level per entry marker on one line.
                 while column + 1 < characters.count, characters[column] == "-" || characters[column] == "?",
-                      characters[column + 1] == " " || characters[column + 1] == "\t" {
+                    characters[column + 1] == " " || characters[column + 1] == "\t"
+                {
                     column += 2
                     while column < characters.count, characters[column] == " " { column += 1 }
                     blockLevels.append(column)
@@ -60,9 +66,10 @@ enum NestingLimit {
                 } else {
                     // A quote or bracket opens a node only where one may start: at the start,
                     // after `[`, `{` or `,`, or after `:`, `-` or `?` and a blank.
-                    let nodeMayStart = lastSignificant.map {
-                        "[{,".contains($0) || (":-?".contains($0) && (previous == " " || previous == "\t"))
-                    } ?? true
+                    let nodeMayStart =
+                        lastSignificant.map {
+                            "[{,".contains($0) || (":-?".contains($0) && (previous == " " || previous == "\t"))
+                        } ?? true
                     switch character {
                     case "#" where previous == " " || previous == "\t":
                         break scan

@@ -29,9 +29,12 @@ public struct RemoteHost: Sendable, Codable, Equatable {
     /// The remote journal's default place, inside the remote user's home.
     public static let defaultStateDirectory = ".cache/ebb/state"
 
-    public init(name: String, address: String, user: String? = nil, port: Int? = nil, identityFile: String? = nil,
-                knownHostsFile: String? = nil, sudo: Bool = false, labels: [String: String] = [:], sshCommand: [String] = ["ssh"],
-                options: [String: String] = [:], stateDirectory: String = RemoteHost.defaultStateDirectory) {
+    public init(
+        name: String, address: String, user: String? = nil, port: Int? = nil, identityFile: String? = nil,
+        knownHostsFile: String? = nil, sudo: Bool = false, labels: [String: String] = [:],
+        sshCommand: [String] = ["ssh"],
+        options: [String: String] = [:], stateDirectory: String = RemoteHost.defaultStateDirectory
+    ) {
         self.name = name
         self.address = address
         self.user = user

@@ -24,8 +24,9 @@ public struct Suite: Sendable {
 
     /// What the suite's faults may know while they plan and inject.
     public var context: SuiteContext {
-        SuiteContext(directory: URL(fileURLWithPath: path).deletingLastPathComponent(), allowedRoots: allowedRoots,
-                     fixtures: fixtures, proxyNames: proxies.map(\.name))
+        SuiteContext(
+            directory: URL(fileURLWithPath: path).deletingLastPathComponent(), allowedRoots: allowedRoots,
+            fixtures: fixtures, proxyNames: proxies.map(\.name))
     }
 }
 

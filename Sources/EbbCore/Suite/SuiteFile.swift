@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -56,7 +57,9 @@ enum SuiteFile {
         guard data.count <= maximumBytes else {
             throw Refusal(description: "\(path) is larger than \(maximumBytes / 1024 / 1024) MiB; a suite file is not")
         }
-        guard let text = String(data: data, encoding: .utf8) else { throw Refusal(description: "\(path) is not UTF-8 text") }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw Refusal(description: "\(path) is not UTF-8 text")
+        }
         return text
     }
 }

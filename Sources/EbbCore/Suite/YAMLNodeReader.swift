@@ -17,14 +17,19 @@ public struct YAMLNodeReader: Sendable {
 
     /// The entries of a mapping whose keys are in `allowed`; each unknown key is added to
     /// `problems` (and skipped) so that one typo does not hide the problems after it.
-    public func knownEntries(_ node: Node, at key: String, allowed: [String], problems: inout [SuiteError]) throws -> [String: Node] {
+    public func knownEntries(
+        _ node: Node, at key: String, allowed: [String], problems: inout [SuiteError]
+    ) throws -> [String: Node] {
         let all = try entries(node, at: key, allowed: nil)
         var known: [String: Node] = [:]
         for entry in all {
             if allowed.contains(entry.key) {
                 known[entry.key] = entry.value
             } else {
-                problems.append(unknownKey(entry.key, at: entry.keyNode, path: key.isEmpty ? entry.key : "\(key).\(entry.key)", allowed: allowed))
+                problems.append(
+                    unknownKey(
+                        entry.key, at: entry.keyNode, path: key.isEmpty ? entry.key : "\(key).\(entry.key)",
+                        allowed: allowed))
             }
         }
         return known
@@ -37,7 +42,9 @@ public struct YAMLNodeReader: Sendable {
     }
 
     /// The entries of a mapping, in file order, refusing keys that are not in `allowed`.
-    public func entries(_ node: Node, at key: String, allowed: [String]?) throws -> [(key: String, keyNode: Node, value: Node)] {
+    public func entries(
+        _ node: Node, at key: String, allowed: [String]?
+    ) throws -> [(key: String, keyNode: Node, value: Node)] {
         guard case .mapping(let mapping) = node else {
             throw error(node, key, "expected a mapping (key: value pairs), found \(kind(node))")
         }
@@ -46,7 +53,9 @@ public struct YAMLNodeReader: Sendable {
         for (keyNode, value) in mapping {
             guard let name = keyNode.scalar?.string else { throw error(keyNode, key, "keys must be plain strings") }
             let path = key.isEmpty ? name : "\(key).\(name)"
-            if let allowed, !allowed.contains(name) { throw unknownKey(name, at: keyNode, path: path, allowed: allowed) }
+            if let allowed, !allowed.contains(name) {
+                throw unknownKey(name, at: keyNode, path: path, allowed: allowed)
+            }
             guard seen.insert(name).inserted else { throw error(keyNode, path, "key '\(name)' appears twice") }
             result.append((name, keyNode, value))
         }
@@ -54,7 +63,8 @@ public struct YAMLNodeReader: Sendable {
     }
 
     public func string(_ node: Node, _ key: String) throws -> String {
-        guard case .scalar(let scalar) = node, node.tag.rawValue != Tag.Name.null.rawValue || !scalar.string.isEmpty else {
+        guard case .scalar(let scalar) = node, node.tag.rawValue != Tag.Name.null.rawValue || !scalar.string.isEmpty
+        else {
             throw error(node, key, "expected a string, found \(kind(node))")
         }
         return scalar.string
@@ -124,14 +134,17 @@ public struct YAMLNodeReader: Sendable {
     public func integer(_ node: Node, _ key: String, in range: ClosedRange<Int>) throws -> Int {
         let text = try string(node, key)
         guard let value = Int(text), range.contains(value) else {
-            throw error(node, key, "\(quoted(text)) is not a whole number from \(range.lowerBound) to \(range.upperBound)")
+            throw error(
+                node, key, "\(quoted(text)) is not a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return value
     }
 
     public func number(_ node: Node, _ key: String) throws -> Double {
         let text = try string(node, key)
-        guard let value = Double(text), value.isFinite else { throw error(node, key, "\(quoted(text)) is not a number") }
+        guard let value = Double(text), value.isFinite else {
+            throw error(node, key, "\(quoted(text)) is not a number")
+        }
         return value
     }
 

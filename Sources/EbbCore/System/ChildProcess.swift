@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,9 +18,11 @@ public enum ChildProcess {
     /// With `newSession`, the child leads a session of its own, so it survives its parent and a
     /// kill of the parent's process group (a CI step being cancelled). `input` and `output`, when
     /// given, are descriptors (pipe ends) the child gets as stdin and stdout instead.
-    public static func spawn(_ arguments: [String], environment: [String: String]? = nil,
-                             directory: String? = nil, outputPath: String? = nil, errorPath: String? = nil,
-                             newSession: Bool = false, input: Int32? = nil, output: Int32? = nil) throws -> Int32 {
+    public static func spawn(
+        _ arguments: [String], environment: [String: String]? = nil,
+        directory: String? = nil, outputPath: String? = nil, errorPath: String? = nil,
+        newSession: Bool = false, input: Int32? = nil, output: Int32? = nil
+    ) throws -> Int32 {
         guard let program = arguments.first else { throw Failure(description: "empty command") }
         let executable = resolve(program)
         var actions = posix_spawn_file_actions_t()
@@ -33,7 +36,8 @@ public enum ChildProcess {
         if let output {
             posix_spawn_file_actions_adddup2(&actions, output, 1)
         } else {
-            posix_spawn_file_actions_addopen(&actions, 1, outputPath ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o600)
+            posix_spawn_file_actions_addopen(
+                &actions, 1, outputPath ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o600)
         }
         if let errorPath {
             posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
@@ -46,7 +50,9 @@ public enum ChildProcess {
         // open for writing could not be executed (ETXTBSY).
         _ = addCloseFromAction?(&actions, 3)
         if let directory {
-            guard let addChdir = addChdirAction else { throw Failure(description: "this C library cannot start a program in another directory") }
+            guard let addChdir = addChdirAction else {
+                throw Failure(description: "this C library cannot start a program in another directory")
+            }
             _ = addChdir(&actions, directory)
         }
 
@@ -65,9 +71,10 @@ public enum ChildProcess {
         let group = newSession ? Int32(0x80) : Int32(POSIX_SPAWN_SETPGROUP)
         posix_spawnattr_setflags(&attributes, Int16(group | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
-        let env = environment.map { extra in
-            ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
-        } ?? ProcessInfo.processInfo.environment
+        let env =
+            environment.map { extra in
+                ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
+            } ?? ProcessInfo.processInfo.environment
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
@@ -143,17 +150,22 @@ public enum ChildProcess {
 
     /// Runs a command to completion, capturing its combined output (kept to the last 64 KiB).
     /// On timeout the whole process group is killed. `input`: a descriptor the command reads as stdin.
-    public static func run(_ arguments: [String], timeout: Duration, environment: [String: String]? = nil,
-                           directory: String? = nil, input: Int32? = nil) throws -> (status: Int32, output: String) {
+    public static func run(
+        _ arguments: [String], timeout: Duration, environment: [String: String]? = nil,
+        directory: String? = nil, input: Int32? = nil
+    ) throws -> (status: Int32, output: String) {
         // The output goes to an anonymous in-memory file: an undo must work where $TMPDIR is
         // full, read-only or gone (a crashed job's container), so nothing is written to disk.
         let capture = try OutputCapture()
         let marked = (environment ?? [:]).merging(InFlightTools.environment) { given, _ in given }
-        let pid = try spawn(arguments, environment: marked, directory: directory, outputPath: capture.path, input: input)
+        let pid = try spawn(
+            arguments, environment: marked, directory: directory, outputPath: capture.path, input: input)
         guard let status = wait(pid, timeout: timeout) else {
             kill(-pid, SIGKILL)
             _ = wait(pid, timeout: nil)
-            throw Failure(description: "\(arguments.joined(separator: " ")) did not finish within \(DurationText.format(timeout)); killed")
+            throw Failure(
+                description:
+                    "\(arguments.joined(separator: " ")) did not finish within \(DurationText.format(timeout)); killed")
         }
         return (status, String(decoding: capture.tail(65_536), as: UTF8.self))
     }
@@ -187,11 +199,13 @@ public enum ChildProcess {
 
     /// glibc declares `posix_spawn_file_actions_addchdir_np` only under _GNU_SOURCE, which the
     /// Swift module for Glibc does not set, so it is looked up at run time.
-    private typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
+    private typealias AddChdir =
+        @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
     private static let addChdirAction: AddChdir? = lookUp("posix_spawn_file_actions_addchdir_np", as: AddChdir.self)
     /// glibc 2.34's `posix_spawn_file_actions_addclosefrom_np`, looked up for the same reason.
     private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-    private static let addCloseFromAction: AddCloseFrom? = lookUp("posix_spawn_file_actions_addclosefrom_np", as: AddCloseFrom.self)
+    private static let addCloseFromAction: AddCloseFrom? = lookUp(
+        "posix_spawn_file_actions_addclosefrom_np", as: AddCloseFrom.self)
 
     private static func lookUp<Function>(_ name: String, as type: Function.Type) -> Function? {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else { return nil }

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -113,7 +114,9 @@ public enum DurableFile {
     public static func read(_ path: String) throws -> Data {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else {
-            if errno == ELOOP { throw Failure(message: "\(path) is a symlink; Ebb refuses symlinks in its state directory") }
+            if errno == ELOOP {
+                throw Failure(message: "\(path) is a symlink; Ebb refuses symlinks in its state directory")
+            }
             throw Failure("open", path)
         }
         let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
@@ -125,7 +128,9 @@ public enum DurableFile {
         try refuseSymlink(path)
         var info = stat()
         if lstat(path, &info) == 0 {
-            guard info.st_mode & S_IFMT == S_IFDIR else { throw Failure(message: "\(path) exists and is not a directory") }
+            guard info.st_mode & S_IFMT == S_IFDIR else {
+                throw Failure(message: "\(path) exists and is not a directory")
+            }
             return
         }
         let parent = (path as NSString).deletingLastPathComponent

@@ -16,8 +16,9 @@ public struct HostIdentity: Codable, Sendable, Equatable {
 
     /// This machine.
     public static var current: HostIdentity {
-        HostIdentity(hostname: ProcessInfo.processInfo.hostName,
-                     machineID: firstLine(of: "/etc/machine-id") ?? firstLine(of: "/proc/sys/kernel/random/boot_id"))
+        HostIdentity(
+            hostname: ProcessInfo.processInfo.hostName,
+            machineID: firstLine(of: "/etc/machine-id") ?? firstLine(of: "/proc/sys/kernel/random/boot_id"))
     }
 
     /// Whether a run recorded as `recorded` (machine id nil in journals written before it was

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,7 +21,10 @@ final class OutputCapture {
         let template = FileManager.default.temporaryDirectory.appendingPathComponent("ebb-command-XXXXXX").path
         var bytes = Array(template.utf8CString)
         let fd = mkstemp(&bytes)
-        guard fd >= 0 else { throw ChildProcess.Failure(description: systemError("cannot create a file for a command's output").description) }
+        guard fd >= 0 else {
+            throw ChildProcess.Failure(
+                description: systemError("cannot create a file for a command's output").description)
+        }
         let name = String(cString: bytes)
         descriptor = fd
         path = name

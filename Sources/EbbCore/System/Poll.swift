@@ -4,7 +4,9 @@ import Foundation
 /// asynchronously (a process leaving the stopped state, a restarted service appearing, a proxy
 /// connection letting go of a rule).
 public enum Poll {
-    public static func until(timeout: Duration, every interval: Duration = .milliseconds(20), _ condition: () -> Bool) -> Bool {
+    public static func until(
+        timeout: Duration, every interval: Duration = .milliseconds(20), _ condition: () -> Bool
+    ) -> Bool {
         let clock = ContinuousClock()
         let end = clock.now + timeout
         while true {

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,8 +28,9 @@ public enum ProcessTable {
         let needle = Data("\(key)=\(value)".utf8)
         return allPIDs.compactMap { pid -> ProcessSnapshot? in
             guard let environ = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ")),
-                  environ.split(separator: 0).contains(where: { $0.elementsEqual(needle) }),
-                  let process = snapshot(pid), !process.isGone else { return nil }
+                environ.split(separator: 0).contains(where: { $0.elementsEqual(needle) }),
+                let process = snapshot(pid), !process.isGone
+            else { return nil }
             return process
         }
     }
@@ -36,14 +38,17 @@ public enum ProcessTable {
     /// The process `pid`, or nil when it does not exist.
     public static func snapshot(_ pid: Int32) -> ProcessSnapshot? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
         // Fields after the command name (which may hold spaces and parentheses): state is field 3.
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         guard fields.count > 19, let state = fields[0].first,
-              let parent = Int32(fields[1]), let group = Int32(fields[2]), let start = UInt64(fields[19]) else { return nil }
+            let parent = Int32(fields[1]), let group = Int32(fields[2]), let start = UInt64(fields[19])
+        else { return nil }
         let raw = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
         let arguments = raw.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-        return ProcessSnapshot(pid: pid, state: state, startTime: start, processGroup: group, parent: parent, commandLine: arguments)
+        return ProcessSnapshot(
+            pid: pid, state: state, startTime: start, processGroup: group, parent: parent, commandLine: arguments)
     }
 
     /// The same process as recorded: same pid and same start time, and not a zombie.
@@ -77,7 +82,8 @@ public enum ProcessTable {
         var excluded = 0
         let found = allPIDs.sorted().compactMap { pid -> ProcessSnapshot? in
             guard let process = snapshot(pid), !process.isGone,
-                  process.commandLine.joined(separator: " ").contains(pattern) else { return nil }
+                process.commandLine.joined(separator: " ").contains(pattern)
+            else { return nil }
             // This process and its ancestors were never counted: they always match their own suite path.
             if own.contains(pid) { return nil }
             if ProtectedProcesses.reason(process, own: own) != nil {

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,14 +18,17 @@ public enum ProtectedProcesses {
         if process.pid == 1 { return "PID 1 (init)" }
         if own.contains(process.pid) { return "this ebb process or one of its ancestors" }
         if isKernelThread(process.pid) { return "a kernel thread" }
-        if let role = ebbRole(process) { return role == "guardian" ? "the guardian of an Ebb run" : "an Ebb process (ebb \(role))" }
+        if let role = ebbRole(process) {
+            return role == "guardian" ? "the guardian of an Ebb run" : "an Ebb process (ebb \(role))"
+        }
         return nil
     }
 
     /// Kernel threads carry PF_KTHREAD; they also have no executable and an empty command line.
     public static func isKernelThread(_ pid: Int32) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return false }
+            let close = stat.lastIndex(of: ")")
+        else { return false }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         // Fields after the name start at field 3 (state), so field 9 (flags) is at index 6.
         guard fields.count > 6, let flags = UInt64(fields[6]) else { return false }
@@ -36,10 +40,12 @@ public enum ProtectedProcesses {
     /// is the role. `ebb demo-target` and hog workers are ordinary targets.
     static func ebbRole(_ process: ProcessSnapshot) -> String? {
         guard process.commandLine.count >= 2, ebbRoles.contains(process.commandLine[1]) else { return nil }
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(process.pid)/exe"))
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(process.pid)/exe"))
             ?? process.commandLine[0]
         let name = (executable as NSString).lastPathComponent
-        let isEbb = executable == ChildProcess.currentExecutable || name == "ebb"
+        let isEbb =
+            executable == ChildProcess.currentExecutable || name == "ebb"
             || (process.commandLine[0] as NSString).lastPathComponent == "ebb"
         return isEbb ? process.commandLine[1] : nil
     }

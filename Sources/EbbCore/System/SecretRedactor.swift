@@ -76,7 +76,9 @@ public final class SecretRedactor: Sendable {
     }
 
     static func jsonEscaped(_ value: String) -> String {
-        guard let data = try? JSONEncoder().encode(value), let quoted = String(data: data, encoding: .utf8) else { return value }
+        guard let data = try? JSONEncoder().encode(value), let quoted = String(data: data, encoding: .utf8) else {
+            return value
+        }
         return String(quoted.dropFirst().dropLast())
     }
 

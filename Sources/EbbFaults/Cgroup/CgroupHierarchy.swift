@@ -68,7 +68,9 @@ struct CgroupHierarchy: Codable, Sendable, Equatable {
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
             guard fields.count == 3 else { continue }
-            let matches = version == .v2 ? fields[0] == "0" && fields[1].isEmpty
+            let matches =
+                version == .v2
+                ? fields[0] == "0" && fields[1].isEmpty
                 : fields[1].split(separator: ",").contains(Substring(controller ?? "freezer"))
             if matches { return String(fields[2]) }
         }
@@ -79,7 +81,8 @@ struct CgroupHierarchy: Codable, Sendable, Equatable {
         do {
             try FileManager.default.createDirectory(atPath: path(group), withIntermediateDirectories: false)
         } catch {
-            throw FaultError(description: "cannot create cgroup \(path(group)) (needs root): \(error.localizedDescription)")
+            throw FaultError(
+                description: "cannot create cgroup \(path(group)) (needs root): \(error.localizedDescription)")
         }
     }
 
@@ -105,7 +108,9 @@ struct CgroupHierarchy: Codable, Sendable, Equatable {
     /// The targets of `group` with their cgroups here, read before anything moves.
     func targets(_ snapshots: [ProcessSnapshot]) throws -> [CgroupTarget] {
         try snapshots.map { snapshot in
-            guard let original = cgroup(of: snapshot.pid) else { throw FaultError(description: "cannot read the cgroup of pid \(snapshot.pid)") }
+            guard let original = cgroup(of: snapshot.pid) else {
+                throw FaultError(description: "cannot read the cgroup of pid \(snapshot.pid)")
+            }
             return CgroupTarget(process: RecordedProcess(snapshot), cgroup: original)
         }
     }
@@ -155,7 +160,8 @@ extension CgroupHierarchy {
             let events = (try? String(contentsOfFile: "\(path(group))/cgroup.events", encoding: .utf8)) ?? ""
             return events.split(separator: "\n").contains("frozen 1")
         case .v1:
-            return (try? String(contentsOfFile: "\(path(group))/freezer.state", encoding: .utf8))?.hasPrefix("FROZEN") == true
+            return (try? String(contentsOfFile: "\(path(group))/freezer.state", encoding: .utf8))?.hasPrefix("FROZEN")
+                == true
         }
     }
 }

@@ -1,6 +1,7 @@
 import EbbCore
 import Foundation
 import Logging
+
 #if canImport(Glibc)
 import Glibc
 #endif

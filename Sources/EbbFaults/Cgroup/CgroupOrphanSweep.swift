@@ -14,7 +14,8 @@ public enum CgroupOrphanSweep {
     /// Records for the expired groups of runs not in `liveRuns`.
     public static func expired(now: Date = Date(), liveRuns: Set<String> = []) -> [UndoRecord] {
         var hierarchies: [CgroupHierarchy] = []
-        for hierarchy in [CgroupHierarchy.cpu(), CgroupHierarchy.freezer()].compactMap({ $0 }) where !hierarchies.contains(where: { $0.root == hierarchy.root }) {
+        for hierarchy in [CgroupHierarchy.cpu(), CgroupHierarchy.freezer()].compactMap({ $0 })
+        where !hierarchies.contains(where: { $0.root == hierarchy.root }) {
             hierarchies.append(hierarchy)
         }
         var records: [UndoRecord] = []
@@ -23,13 +24,16 @@ public enum CgroupOrphanSweep {
             for name in names.sorted() where name.hasPrefix("ebb-") {
                 let parts = name.split(separator: "-")
                 let group = "/\(name)"
-                guard parts.count == 3, SweepMark.isRunID(String(parts[1])), let sequence = Int(parts[2]), !liveRuns.contains(String(parts[1])),
-                      let mark = CgroupMark.read(on: group, in: hierarchy), mark.expires < now,
-                      kinds.contains(mark.kind), isAbout(group, in: hierarchy, mark) else { continue }
-                var record = UndoRecord(runID: String(parts[1]), sequence: sequence, scenario: "no record", fault: "cgroup \(name)",
-                                        plugin: mark.kind == ProcessThaw.kind ? ProcessFreeze.id : ProcessThrottle.id,
-                                        target: hierarchy.path(group), kind: mark.kind, data: mark.data, state: .injected,
-                                        armedAt: mark.expires, deadline: mark.expires)
+                guard parts.count == 3, SweepMark.isRunID(String(parts[1])), let sequence = Int(parts[2]),
+                    !liveRuns.contains(String(parts[1])),
+                    let mark = CgroupMark.read(on: group, in: hierarchy), mark.expires < now,
+                    kinds.contains(mark.kind), isAbout(group, in: hierarchy, mark)
+                else { continue }
+                var record = UndoRecord(
+                    runID: String(parts[1]), sequence: sequence, scenario: "no record", fault: "cgroup \(name)",
+                    plugin: mark.kind == ProcessThaw.kind ? ProcessFreeze.id : ProcessThrottle.id,
+                    target: hierarchy.path(group), kind: mark.kind, data: mark.data, state: .injected,
+                    armedAt: mark.expires, deadline: mark.expires)
                 record.message = "found by name and mark after its expiry, with no record left"
                 records.append(record)
             }
@@ -42,8 +46,8 @@ public enum CgroupOrphanSweep {
     private static func isAbout(_ group: String, in hierarchy: CgroupHierarchy, _ mark: CgroupMark) -> Bool {
         struct Named: Decodable {
             var group: String
-            var hierarchy: CgroupHierarchy?   // process.unthrottle
-            var freezer: CgroupHierarchy?     // process.thaw
+            var hierarchy: CgroupHierarchy?  // process.unthrottle
+            var freezer: CgroupHierarchy?  // process.thaw
         }
         guard let named = try? mark.data.decode(Named.self) else { return false }
         return named.group == group && (named.hierarchy ?? named.freezer)?.root == hierarchy.root

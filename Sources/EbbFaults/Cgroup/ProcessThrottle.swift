@@ -6,10 +6,14 @@ import Foundation
 public enum ProcessThrottle: FaultPlugin {
     public static let id = "process.throttle"
     public static var undoHandlers: [any UndoHandler.Type] { [ProcessUnthrottle.self] }
-    public static let summary = "cap the target processes' CPU at `percent` of one core in a cgroup of the run's own (v2 cpu.max or v1 cfs quota; root); undo: move them back, remove the cgroup, verified"
-    public static let parameters = ProcessSelector.parameters + [
-        ParameterSpec("percent", .number, required: true, "CPU share of one core the targets may use together (e.g. 20; 200 is two cores)"),
-    ]
+    public static let summary =
+        "cap the target processes' CPU at `percent` of one core in a cgroup of the run's own (v2 cpu.max or v1 cfs quota; root); undo: move them back, remove the cgroup, verified"
+    public static let parameters =
+        ProcessSelector.parameters + [
+            ParameterSpec(
+                "percent", .number, required: true,
+                "CPU share of one core the targets may use together (e.g. 20; 200 is two cores)")
+        ]
 
     /// The scheduler period the quota is a share of: the kernel's default, 100 ms.
     static let periodMicroseconds = 100_000
@@ -18,10 +22,12 @@ public enum ProcessThrottle: FaultPlugin {
         let percent = try parameters.number("percent")!
         let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
         guard percent >= 1, percent <= 100 * cores else {
-            throw parameters.error("percent", "percent must be from 1 to \(Int(100 * cores)) (100 per core of this machine)")
+            throw parameters.error(
+                "percent", "percent must be from 1 to \(Int(100 * cores)) (100 per core of this machine)")
         }
-        return ThrottleFault(selector: try ProcessSelector(parameters, suite: suite),
-                             quotaMicroseconds: Int(percent / 100 * Double(periodMicroseconds)), percent: percent)
+        return ThrottleFault(
+            selector: try ProcessSelector(parameters, suite: suite),
+            quotaMicroseconds: Int(percent / 100 * Double(periodMicroseconds)), percent: percent)
     }
 
     struct ThrottleFault: Fault {
@@ -31,39 +37,54 @@ public enum ProcessThrottle: FaultPlugin {
 
         func plan(_ context: FaultContext) throws -> FaultPlan {
             guard let hierarchy = CgroupHierarchy.cpu() else {
-                throw FaultError(description: "no cgroup CPU controller is available (neither cgroup v2 with cpu enabled at its root nor the v1 cpu controller)")
+                throw FaultError(
+                    description:
+                        "no cgroup CPU controller is available (neither cgroup v2 with cpu enabled at its root nor the v1 cpu controller)"
+                )
             }
             let group = "/ebb-\(context.runID)-\(context.sequence)"
-            let targets = selector.fixturePendingInDryRun(context) != nil ? [] : try hierarchy.targets(selector.resolve(fixturePIDs: context.fixturePIDs))
-            let labels = targets.isEmpty ? "the fixture's processes" : targets.map(\.process.label).joined(separator: ", ")
-            return try FaultPlan(target: "\(labels) capped at \(percent)% of one core", undo: ProcessUnthrottle.self,
-                                 payload: ProcessUnthrottle.Payload(hierarchy: hierarchy, group: group, targets: targets),
-                                 undoSummary: "move \(labels) back out of \(hierarchy.path(group)) (cgroup \(hierarchy.version.rawValue)), remove it",
-                                 lockKeys: targets.map(\.process.lockKey))
+            let targets =
+                selector.fixturePendingInDryRun(context) != nil
+                ? [] : try hierarchy.targets(selector.resolve(fixturePIDs: context.fixturePIDs))
+            let labels =
+                targets.isEmpty ? "the fixture's processes" : targets.map(\.process.label).joined(separator: ", ")
+            return try FaultPlan(
+                target: "\(labels) capped at \(percent)% of one core", undo: ProcessUnthrottle.self,
+                payload: ProcessUnthrottle.Payload(hierarchy: hierarchy, group: group, targets: targets),
+                undoSummary:
+                    "move \(labels) back out of \(hierarchy.path(group)) (cgroup \(hierarchy.version.rawValue)), remove it",
+                lockKeys: targets.map(\.process.lockKey))
         }
 
         func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
             let payload = try plan.undoData.decode(ProcessUnthrottle.Payload.self)
             let hierarchy = payload.hierarchy
             try hierarchy.create(payload.group)
-            CgroupMark.mark(plan, group: payload.group, in: hierarchy, expires: context.deadline, logger: context.logger)
+            CgroupMark.mark(
+                plan, group: payload.group, in: hierarchy, expires: context.deadline, logger: context.logger)
             // The cap is in place before the first target moves in.
             switch hierarchy.version {
             case .v2:
-                try hierarchy.write("\(quotaMicroseconds) \(ProcessThrottle.periodMicroseconds)", to: "\(hierarchy.path(payload.group))/cpu.max")
+                try hierarchy.write(
+                    "\(quotaMicroseconds) \(ProcessThrottle.periodMicroseconds)",
+                    to: "\(hierarchy.path(payload.group))/cpu.max")
             case .v1:
-                try hierarchy.write("\(ProcessThrottle.periodMicroseconds)", to: "\(hierarchy.path(payload.group))/cpu.cfs_period_us")
+                try hierarchy.write(
+                    "\(ProcessThrottle.periodMicroseconds)", to: "\(hierarchy.path(payload.group))/cpu.cfs_period_us")
                 try hierarchy.write("\(quotaMicroseconds)", to: "\(hierarchy.path(payload.group))/cpu.cfs_quota_us")
             }
             for target in payload.targets {
-                guard target.process.isRunning else { throw FaultError(description: "\(target.process.label) exited before it could be throttled") }
+                guard target.process.isRunning else {
+                    throw FaultError(description: "\(target.process.label) exited before it could be throttled")
+                }
                 try hierarchy.move(target.process.pid, to: payload.group)
             }
         }
 
         func holdStarting(_ plan: FaultPlan, _ context: FaultContext) throws {
             let payload = try plan.undoData.decode(ProcessUnthrottle.Payload.self)
-            CgroupMark.mark(plan, group: payload.group, in: payload.hierarchy, expires: context.deadline, logger: context.logger)
+            CgroupMark.mark(
+                plan, group: payload.group, in: payload.hierarchy, expires: context.deadline, logger: context.logger)
         }
     }
 }
@@ -81,7 +102,7 @@ public enum ProcessUnthrottle: UndoHandler {
     public static let kind = "process.unthrottle"
 
     public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
-        guard payload.hierarchy.exists(payload.group) else { return .undone }   // never created, or already removed
+        guard payload.hierarchy.exists(payload.group) else { return .undone }  // never created, or already removed
         try payload.hierarchy.release(payload.group, to: payload.targets)
         return .undone
     }

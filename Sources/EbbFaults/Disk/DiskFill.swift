@@ -1,5 +1,6 @@
 import EbbCore
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,22 +9,31 @@ import Glibc
 public enum DiskFill: FaultPlugin {
     public static let id = "disk.fill"
     public static var undoHandlers: [any UndoHandler.Type] { [FillRemove.self] }
-    public static let summary = "fill the filesystem holding `path` to `percent` used or by `size`; undo: delete the fill file, verify the space is back"
+    public static let summary =
+        "fill the filesystem holding `path` to `percent` used or by `size`; undo: delete the fill file, verify the space is back"
     public static let parameters = [
-        ParameterSpec("path", .string, required: true, "a directory inside one of the suite's allowed_roots; the fill file goes there"),
+        ParameterSpec(
+            "path", .string, required: true,
+            "a directory inside one of the suite's allowed_roots; the fill file goes there"),
         ParameterSpec("percent", .number, "fill until this share of the filesystem is used (as df counts it)"),
         ParameterSpec("size", .size, "or: write this many bytes (e.g. 64M)"),
-        ParameterSpec("max_size", .size, "refuse to write more than this (default 1G), a guard against filling a real disk"),
+        ParameterSpec(
+            "max_size", .size, "refuse to write more than this (default 1G), a guard against filling a real disk"),
     ]
 
     public static func make(_ parameters: FaultParameters, suite: SuiteContext) throws -> any Fault {
         let directory = try FileTarget.directory(parameters, "path", suite: suite)
         let percent = try parameters.number("percent")
         let size = try parameters.size("size")
-        guard (percent == nil) != (size == nil) else { throw parameters.error("percent", "give exactly one of percent or size") }
-        if let percent, !(percent > 0 && percent <= 100) { throw parameters.error("percent", "percent must be in (0, 100]") }
-        return FillFault(directory: directory, amount: percent.map(Amount.percent) ?? .bytes(size!),
-                         maximum: try parameters.size("max_size") ?? (1 << 30))
+        guard (percent == nil) != (size == nil) else {
+            throw parameters.error("percent", "give exactly one of percent or size")
+        }
+        if let percent, !(percent > 0 && percent <= 100) {
+            throw parameters.error("percent", "percent must be in (0, 100]")
+        }
+        return FillFault(
+            directory: directory, amount: percent.map(Amount.percent) ?? .bytes(size!),
+            maximum: try parameters.size("max_size") ?? (1 << 30))
     }
 
     enum Amount: Sendable {
@@ -47,18 +57,23 @@ public enum DiskFill: FaultPlugin {
                 bytes = wanted > space.used ? min(wanted - space.used, space.available) : 0
             }
             guard bytes <= maximum else {
-                throw FaultError(description: "filling \(directory) needs \(bytes) bytes, above max_size \(maximum); raise max_size if you mean it")
+                throw FaultError(
+                    description:
+                        "filling \(directory) needs \(bytes) bytes, above max_size \(maximum); raise max_size if you mean it"
+                )
             }
             let pinned = try Pinned.openDirectory(resolved, expecting: nil)
             close(pinned.fd)
             let file = "\(resolved)/.ebb-fill-\(context.runID)-\(context.sequence)"
             let identityFile = context.runDirectory.appendingPathComponent("fills")
                 .appendingPathComponent(String(format: "%04d.identity", context.sequence)).path
-            let payload = FillRemove.Payload(file: file, bytes: bytes, availableBefore: space.available, total: space.total,
-                                             directory: pinned.identity, identityFile: identityFile)
-            return try FaultPlan(target: "\(directory) (\(bytes) bytes of \(space.available) free)", undo: FillRemove.self,
-                                 payload: payload, undoSummary: "delete \(file), verify the space is free again",
-                                 lockKeys: ["fill-\(pinned.identity)"])
+            let payload = FillRemove.Payload(
+                file: file, bytes: bytes, availableBefore: space.available, total: space.total,
+                directory: pinned.identity, identityFile: identityFile)
+            return try FaultPlan(
+                target: "\(directory) (\(bytes) bytes of \(space.available) free)", undo: FillRemove.self,
+                payload: payload, undoSummary: "delete \(file), verify the space is free again",
+                lockKeys: ["fill-\(pinned.identity)"])
         }
 
         func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
@@ -84,9 +99,12 @@ public enum DiskFill: FaultPlugin {
             while written < payload.bytes {
                 let count = write(fd, chunk, Int(min(UInt64(chunk.count), payload.bytes - written)))
                 if count < 0 && errno == EINTR { continue }
-                if count < 0 && errno == ENOSPC { break }   // full: what the fault is for
+                if count < 0 && errno == ENOSPC { break }  // full: what the fault is for
                 guard count > 0 else {
-                    throw FaultError(description: systemError("writing \(payload.file) stopped after \(written) of \(payload.bytes) bytes").description)
+                    throw FaultError(
+                        description: systemError(
+                            "writing \(payload.file) stopped after \(written) of \(payload.bytes) bytes"
+                        ).description)
                 }
                 written += UInt64(count)
             }
@@ -124,13 +142,17 @@ public enum FillRemove: UndoHandler {
         defer { close(directory) }
         guard let info = try Pinned.status(directory, name) else { return .undone }
         guard info.st_mode & S_IFMT == S_IFREG else {
-            throw VerificationFailure("\(payload.file) is not a regular file, so not the fill file; refusing to delete it")
+            throw VerificationFailure(
+                "\(payload.file) is not a regular file, so not the fill file; refusing to delete it")
         }
         // No identity file: the injection stopped between creating the file (O_EXCL, with the
         // run's id in its name) and recording it; the name alone proves it ours.
         if let identityFile = payload.identityFile.map(context.runFile), let data = try? DurableFile.read(identityFile),
-           let recorded = try? JSONDecoder().decode(FileIdentity.self, from: data), recorded != FileIdentity(info) {
-            throw VerificationFailure("\(payload.file) is another file than the fill file (device:inode \(FileIdentity(info)), recorded \(recorded)); refusing to delete it")
+            let recorded = try? JSONDecoder().decode(FileIdentity.self, from: data), recorded != FileIdentity(info)
+        {
+            throw VerificationFailure(
+                "\(payload.file) is another file than the fill file (device:inode \(FileIdentity(info)), recorded \(recorded)); refusing to delete it"
+            )
         }
         guard unlinkat(directory, name, 0) == 0 || errno == ENOENT else {
             throw VerificationFailure(systemError("delete", payload.file).description)
@@ -149,7 +171,8 @@ public enum FillRemove: UndoHandler {
         let now = try FilesystemSpace(directory).available
         let slack = max(payload.total / 100, 16 << 20)
         guard now + slack >= payload.availableBefore else {
-            throw VerificationFailure("only \(now) bytes are free in \(directory), \(payload.availableBefore) were before the fill")
+            throw VerificationFailure(
+                "only \(now) bytes are free in \(directory), \(payload.availableBefore) were before the fill")
         }
     }
 }

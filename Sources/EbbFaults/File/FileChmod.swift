@@ -1,5 +1,6 @@
 import EbbCore
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,10 +10,13 @@ import Glibc
 public enum FileChmod: FaultPlugin {
     public static let id = "file.chmod"
     public static var undoHandlers: [any UndoHandler.Type] { [ModeRestore.self] }
-    public static let summary = "set the permission bits of file `path` to `mode` for the hold; undo: put the original mode back, verified"
+    public static let summary =
+        "set the permission bits of file `path` to `mode` for the hold; undo: put the original mode back, verified"
     public static let parameters = [
         FileTarget.pathParameter,
-        ParameterSpec("mode", .string, required: true, "the permission bits in octal, e.g. \"000\" or \"0400\" (quote it in YAML)"),
+        ParameterSpec(
+            "mode", .string, required: true, "the permission bits in octal, e.g. \"000\" or \"0400\" (quote it in YAML)"
+        ),
     ]
 
     public static func make(_ parameters: FaultParameters, suite: SuiteContext) throws -> any Fault {
@@ -42,19 +46,25 @@ public enum FileChmod: FaultPlugin {
             if let refusal = Pinned.refusal(file.info, resolved) { throw FaultError(description: refusal) }
             let original = UInt32(file.info.st_mode & 0o7777)
             guard original != mode else {
-                throw FaultError(description: "\(resolved) already has mode \(ModeRestore.octal(mode)); the fault would change nothing")
+                throw FaultError(
+                    description:
+                        "\(resolved) already has mode \(ModeRestore.octal(mode)); the fault would change nothing")
             }
-            let payload = ModeRestore.Payload(path: resolved, directory: directory.identity, file: FileIdentity(file.info),
-                                              original: original, faulted: mode)
-            return try FaultPlan(target: "\(resolved) (mode \(ModeRestore.octal(original)) -> \(ModeRestore.octal(mode)))",
-                                 undo: ModeRestore.self, payload: payload,
-                                 undoSummary: "chmod \(ModeRestore.octal(original)) \(resolved), verify the mode is back",
-                                 lockKeys: ["file-\(FileIdentity(file.info))"])
+            let payload = ModeRestore.Payload(
+                path: resolved, directory: directory.identity, file: FileIdentity(file.info),
+                original: original, faulted: mode)
+            return try FaultPlan(
+                target: "\(resolved) (mode \(ModeRestore.octal(original)) -> \(ModeRestore.octal(mode)))",
+                undo: ModeRestore.self, payload: payload,
+                undoSummary: "chmod \(ModeRestore.octal(original)) \(resolved), verify the mode is back",
+                lockKeys: ["file-\(FileIdentity(file.info))"])
         }
 
         func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
             let payload = try plan.undoData.decode(ModeRestore.Payload.self)
-            try ModeRestore.withPinnedFile(payload) { fd, _ in try ModeRestore.change(fd, to: payload.faulted, payload.path) }
+            try ModeRestore.withPinnedFile(payload) { fd, _ in
+                try ModeRestore.change(fd, to: payload.faulted, payload.path)
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 import EbbCore
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,7 +17,10 @@ struct FileFault: Fault {
     func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
         let payload = try plan.undoData.decode(FileRestore.Payload.self)
         try FileTarget.withPinnedFile(payload, flags: O_RDWR) { fd, directory in
-            try change(PinnedTarget(fd: fd, directory: directory, name: (payload.path as NSString).lastPathComponent, path: payload.path))
+            try change(
+                PinnedTarget(
+                    fd: fd, directory: directory, name: (payload.path as NSString).lastPathComponent, path: payload.path
+                ))
         }
     }
 }
@@ -67,7 +71,9 @@ public enum FileTruncate: FaultPlugin {
     public static let id = "file.truncate"
     public static var undoHandlers: [any UndoHandler.Type] { [FileRestore.self] }
     public static let summary = "truncate a file to `size` (default 0); undo: restore the backup, verify sha256"
-    public static let parameters = [FileTarget.pathParameter, ParameterSpec("size", .size, "the size to cut to (default 0)")]
+    public static let parameters = [
+        FileTarget.pathParameter, ParameterSpec("size", .size, "the size to cut to (default 0)"),
+    ]
 
     public static func make(_ parameters: FaultParameters, suite: SuiteContext) throws -> any Fault {
         let target = try FileTarget(parameters, suite: suite)
@@ -90,7 +96,8 @@ public enum FileRemove: FaultPlugin {
             // The name must still be the pinned file right before it goes (unlinkat never follows a symlink).
             var open = stat(), named = stat()
             guard fstat(file.fd, &open) == 0, fstatat(file.directory, file.name, &named, AT_SYMLINK_NOFOLLOW) == 0,
-                  open.st_dev == named.st_dev, open.st_ino == named.st_ino else {
+                open.st_dev == named.st_dev, open.st_ino == named.st_ino
+            else {
                 throw FaultError(description: "\(file.path) was replaced since preflight; not removing it")
             }
             guard unlinkat(file.directory, file.name, 0) == 0 else { throw file.fail("remove") }
@@ -103,7 +110,9 @@ public enum FileReplace: FaultPlugin {
     public static let id = "file.replace"
     public static var undoHandlers: [any UndoHandler.Type] { [FileRestore.self] }
     public static let summary = "replace a file's content with `content`; undo: restore the backup, verify sha256"
-    public static let parameters = [FileTarget.pathParameter, ParameterSpec("content", .string, required: true, "the new content")]
+    public static let parameters = [
+        FileTarget.pathParameter, ParameterSpec("content", .string, required: true, "the new content"),
+    ]
 
     public static func make(_ parameters: FaultParameters, suite: SuiteContext) throws -> any Fault {
         let target = try FileTarget(parameters, suite: suite)

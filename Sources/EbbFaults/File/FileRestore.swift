@@ -1,5 +1,6 @@
 import EbbCore
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -48,13 +49,16 @@ public enum FileRestore: UndoHandler {
         }
         let data = try DurableFile.read(payload.backup)
         guard FileDigest.sha256(of: data) == payload.sha256 else {
-            throw VerificationFailure("the backup \(payload.backup) does not match the original's checksum; refusing to restore it")
+            throw VerificationFailure(
+                "the backup \(payload.backup) does not match the original's checksum; refusing to restore it")
         }
         // A random name created O_EXCL: nothing planted under a predictable name is ever written through.
         let random = (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         let temporary = ".\(name).ebb-\(context.runID).restore-\(random)"
         let fd = openat(directory, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw VerificationFailure(systemError("create", "\(directoryPath)/\(temporary)").description) }
+        guard fd >= 0 else {
+            throw VerificationFailure(systemError("create", "\(directoryPath)/\(temporary)").description)
+        }
         var failure: String?
         do {
             try Pinned.write(fd, data, at: 0, path: "\(directoryPath)/\(temporary)")
@@ -78,7 +82,10 @@ public enum FileRestore: UndoHandler {
         }
         fsync(directory)
         // Content, mode and owner are back; verification reports any attribute that is not.
-        if !lost.isEmpty { context.logger.warning("restored \(payload.path) without extended attributes: \(lost.joined(separator: ", "))") }
+        if !lost.isEmpty {
+            context.logger.warning(
+                "restored \(payload.path) without extended attributes: \(lost.joined(separator: ", "))")
+        }
         return .undone
     }
 
@@ -101,7 +108,9 @@ public enum FileRestore: UndoHandler {
     static func problem(_ payload: Payload, in directory: Int32) throws -> String? {
         let name = (payload.path as NSString).lastPathComponent
         let fd = openat(directory, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { return "\(payload.path) does not match the original (sha256 missing != \(payload.sha256))" }
+        guard fd >= 0 else {
+            return "\(payload.path) does not match the original (sha256 missing != \(payload.sha256))"
+        }
         defer { close(fd) }
         var info = stat()
         fstat(fd, &info)
@@ -111,14 +120,17 @@ public enum FileRestore: UndoHandler {
             return "\(payload.path) does not match the original (sha256 \(current) != \(payload.sha256))"
         }
         guard UInt32(info.st_mode & 0o7777) == payload.mode else {
-            return "\(payload.path) has its content back but not its mode \(String(payload.mode, radix: 8)) (it is \(String(info.st_mode & 0o7777, radix: 8)))"
+            return
+                "\(payload.path) has its content back but not its mode \(String(payload.mode, radix: 8)) (it is \(String(info.st_mode & 0o7777, radix: 8)))"
         }
         guard info.st_uid == payload.owner, info.st_gid == payload.group else {
-            return "\(payload.path) has its content back but not its owner \(payload.owner):\(payload.group) (it is \(info.st_uid):\(info.st_gid))"
+            return
+                "\(payload.path) has its content back but not its owner \(payload.owner):\(payload.group) (it is \(info.st_uid):\(info.st_gid))"
         }
         let missing = ExtendedAttributes.missing(payload.attributes ?? [:], on: fd)
         guard missing.isEmpty else {
-            return "\(payload.path) has its content, mode and owner back but not its extended attributes \(missing.joined(separator: ", "))"
+            return
+                "\(payload.path) has its content, mode and owner back but not its extended attributes \(missing.joined(separator: ", "))"
         }
         return nil
     }

@@ -1,6 +1,7 @@
 import Crypto
 import EbbCore
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,15 +10,19 @@ import Glibc
 struct FileTarget: Sendable {
     let path: String
 
-    static let pathParameter = ParameterSpec("path", .string, required: true, "the file, inside one of the suite's allowed_roots")
+    static let pathParameter = ParameterSpec(
+        "path", .string, required: true, "the file, inside one of the suite's allowed_roots")
 
     init(_ parameters: FaultParameters, suite: SuiteContext) throws {
         let path = suite.resolve(try parameters.string("path")!)
         guard !suite.allowedRoots.isEmpty else {
-            throw parameters.error("path", "file faults need 'allowed_roots' at the top of the suite, naming the directories they may touch")
+            throw parameters.error(
+                "path",
+                "file faults need 'allowed_roots' at the top of the suite, naming the directories they may touch")
         }
         guard Self.isInside(path, roots: suite.allowedRoots) else {
-            throw parameters.error("path", "\(path) is outside the allowed roots (\(suite.allowedRoots.joined(separator: ", ")))")
+            throw parameters.error(
+                "path", "\(path) is outside the allowed roots (\(suite.allowedRoots.joined(separator: ", ")))")
         }
         self.path = path
     }
@@ -38,7 +43,9 @@ struct FileTarget: Sendable {
             throw FaultError(description: "\(path) resolves to \(resolved), outside the allowed roots")
         }
         var info = stat()
-        guard lstat(resolved, &info) == 0 else { throw FaultError(description: systemError("lstat", resolved).description) }
+        guard lstat(resolved, &info) == 0 else {
+            throw FaultError(description: systemError("lstat", resolved).description)
+        }
         if let refusal = Pinned.refusal(info, resolved) { throw FaultError(description: refusal) }
         return resolved
     }
@@ -48,7 +55,9 @@ struct FileTarget: Sendable {
     static func directory(_ parameters: FaultParameters, _ name: String, suite: SuiteContext) throws -> String {
         let directory = suite.resolve(try parameters.string(name)!)
         guard !suite.allowedRoots.isEmpty, isInside(directory, roots: suite.allowedRoots) else {
-            throw parameters.error(name, "\(directory) is outside the suite's allowed_roots (\(suite.allowedRoots.joined(separator: ", ")))")
+            throw parameters.error(
+                name,
+                "\(directory) is outside the suite's allowed_roots (\(suite.allowedRoots.joined(separator: ", ")))")
         }
         return directory
     }
@@ -79,7 +88,8 @@ struct FileTarget: Sendable {
         // never run, so such a fault is not injected at all.
         let (directory, name) = Pinned.split(resolved)
         guard access(directory, W_OK) == 0 else {
-            throw FaultError(description: "\(directory) is not writable, so \(resolved) could not be restored; not injecting")
+            throw FaultError(
+                description: "\(directory) is not writable, so \(resolved) could not be restored; not injecting")
         }
         let pinned = try Pinned.openDirectory(directory, expecting: nil)
         defer { close(pinned.fd) }
@@ -90,13 +100,15 @@ struct FileTarget: Sendable {
         if let refusal = Pinned.refusal(info, resolved) { throw FaultError(description: refusal) }
         let backup = context.runDirectory.appendingPathComponent("backups")
             .appendingPathComponent(String(format: "%04d-", context.sequence) + name).path
-        let payload = FileRestore.Payload(path: resolved, backup: backup, sha256: FileDigest.sha256(of: try Pinned.read(fd)),
-                                          mode: UInt32(info.st_mode & 0o7777), owner: info.st_uid, group: info.st_gid,
-                                          file: FileIdentity(info), directory: pinned.identity,
-                                          attributes: ExtendedAttributes.read(fd))
-        return try FaultPlan(target: resolved, undo: FileRestore.self, payload: payload,
-                             undoSummary: "restore \(resolved) from its backup, verify sha256 \(payload.sha256.prefix(12))...",
-                             lockKeys: ["file-\(FileIdentity(info))"])
+        let payload = FileRestore.Payload(
+            path: resolved, backup: backup, sha256: FileDigest.sha256(of: try Pinned.read(fd)),
+            mode: UInt32(info.st_mode & 0o7777), owner: info.st_uid, group: info.st_gid,
+            file: FileIdentity(info), directory: pinned.identity,
+            attributes: ExtendedAttributes.read(fd))
+        return try FaultPlan(
+            target: resolved, undo: FileRestore.self, payload: payload,
+            undoSummary: "restore \(resolved) from its backup, verify sha256 \(payload.sha256.prefix(12))...",
+            lockKeys: ["file-\(FileIdentity(info))"])
     }
 
     /// Copies the original into the run directory, durably, before anything is armed or changed;
@@ -113,8 +125,10 @@ struct FileTarget: Sendable {
 
     /// Runs `body` on the recorded file, opened with `flags` through its pinned directory and
     /// checked to be the same inode as at preflight (what injections act on: never a path).
-    static func withPinnedFile<Result>(_ payload: FileRestore.Payload, flags: Int32,
-                                       _ body: (_ fd: Int32, _ directory: Int32) throws -> Result) throws -> Result {
+    static func withPinnedFile<Result>(
+        _ payload: FileRestore.Payload, flags: Int32,
+        _ body: (_ fd: Int32, _ directory: Int32) throws -> Result
+    ) throws -> Result {
         let (directory, name) = Pinned.split(payload.path)
         let pinned = try Pinned.openDirectory(directory, expecting: payload.directory)
         defer { close(pinned.fd) }

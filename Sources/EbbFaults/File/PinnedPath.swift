@@ -1,5 +1,6 @@
 import EbbCore
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,12 +29,17 @@ enum Pinned {
     }
 
     /// Opens directory `path`, refusing a symlink, and checks it is `identity` (when recorded).
-    static func openDirectory(_ path: String, expecting identity: FileIdentity?) throws -> (fd: Int32, identity: FileIdentity) {
+    static func openDirectory(
+        _ path: String, expecting identity: FileIdentity?
+    ) throws -> (fd: Int32, identity: FileIdentity) {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else {
             let code = errno
             if code == ELOOP || code == ENOTDIR {
-                throw FaultError(description: "\(path) is not a directory any more (a symlink or another file is in its place); refusing to touch it")
+                throw FaultError(
+                    description:
+                        "\(path) is not a directory any more (a symlink or another file is in its place); refusing to touch it"
+                )
             }
             throw FaultError(description: systemError("open", path, errno: code).description)
         }
@@ -42,7 +48,10 @@ enum Pinned {
         let found = FileIdentity(info)
         if let identity, identity != found {
             close(fd)
-            throw FaultError(description: "\(path) is another directory than at preflight (device:inode \(found), recorded \(identity)); refusing to touch it")
+            throw FaultError(
+                description:
+                    "\(path) is another directory than at preflight (device:inode \(found), recorded \(identity)); refusing to touch it"
+            )
         }
         return (fd, found)
     }
@@ -59,7 +68,9 @@ enum Pinned {
 
     /// Opens regular file `name` in `directory` without following a symlink, and checks it is
     /// `identity` (when recorded). `path` is for messages.
-    static func openFile(_ directory: Int32, _ name: String, flags: Int32, expecting identity: FileIdentity?, path: String) throws -> Int32 {
+    static func openFile(
+        _ directory: Int32, _ name: String, flags: Int32, expecting identity: FileIdentity?, path: String
+    ) throws -> Int32 {
         let fd = openat(directory, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             if errno == ELOOP { throw FaultError(description: "\(path) is now a symlink; refusing to follow it") }
@@ -73,7 +84,10 @@ enum Pinned {
         }
         if let identity, identity != FileIdentity(info) {
             close(fd)
-            throw FaultError(description: "\(path) is another file than at preflight (device:inode \(FileIdentity(info)), recorded \(identity)); refusing to touch it")
+            throw FaultError(
+                description:
+                    "\(path) is another file than at preflight (device:inode \(FileIdentity(info)), recorded \(identity)); refusing to touch it"
+            )
         }
         return fd
     }
@@ -83,7 +97,8 @@ enum Pinned {
         switch info.st_mode & S_IFMT {
         case S_IFREG:
             return info.st_nlink > 1
-                ? "\(path) has \(info.st_nlink) hard links; a restore would give it a new inode and split them, so it is refused" : nil
+                ? "\(path) has \(info.st_nlink) hard links; a restore would give it a new inode and split them, so it is refused"
+                : nil
         case S_IFIFO: return "\(path) is a FIFO; file faults act on regular files only"
         case S_IFCHR, S_IFBLK: return "\(path) is a device; file faults act on regular files only"
         case S_IFSOCK: return "\(path) is a socket; file faults act on regular files only"
@@ -138,9 +153,11 @@ enum Pinned {
         guard resolved == path else {
             var info = stat()
             let isLink = lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK
-            throw FaultError(description: isLink
-                ? "\(path) is a symlink (to \(resolved)); file faults refuse symlinks: name the file itself"
-                : "\(path) goes through a symlink (it is \(resolved)); file faults refuse symlinks: name the real path")
+            throw FaultError(
+                description: isLink
+                    ? "\(path) is a symlink (to \(resolved)); file faults refuse symlinks: name the file itself"
+                    : "\(path) goes through a symlink (it is \(resolved)); file faults refuse symlinks: name the real path"
+            )
         }
         return resolved
     }

@@ -1,5 +1,6 @@
 import EbbCore
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,7 +9,8 @@ import Glibc
 public enum HogCPU: FaultPlugin {
     public static let id = "hog.cpu"
     public static var undoHandlers: [any UndoHandler.Type] { [HogStop.self] }
-    public static let summary = "keep `workers` cores busy (stress-ng when installed, else Ebb's own worker), ending by itself at the fault's deadline; undo: kill it, verify it is gone"
+    public static let summary =
+        "keep `workers` cores busy (stress-ng when installed, else Ebb's own worker), ending by itself at the fault's deadline; undo: kill it, verify it is gone"
     public static let parameters = [
         ParameterSpec("workers", .integer, "busy threads (default: one per core)"),
         HogEngine.parameter,
@@ -25,9 +27,12 @@ public enum HogCPU: FaultPlugin {
 public enum HogMemory: FaultPlugin {
     public static let id = "hog.memory"
     public static var undoHandlers: [any UndoHandler.Type] { [HogStop.self] }
-    public static let summary = "hold `size` bytes of resident memory (stress-ng when installed, else Ebb's own worker), ending by itself at the fault's deadline; undo: kill it, verify it is gone"
+    public static let summary =
+        "hold `size` bytes of resident memory (stress-ng when installed, else Ebb's own worker), ending by itself at the fault's deadline; undo: kill it, verify it is gone"
     public static let parameters = [
-        ParameterSpec("size", .size, required: true, "bytes to allocate and keep resident (e.g. 512M); at most 80% of the memory available at preflight"),
+        ParameterSpec(
+            "size", .size, required: true,
+            "bytes to allocate and keep resident (e.g. 512M); at most 80% of the memory available at preflight"),
         HogEngine.parameter,
     ]
 
@@ -42,7 +47,8 @@ public enum HogMemory: FaultPlugin {
 public enum HogIO: FaultPlugin {
     public static let id = "hog.io"
     public static var undoHandlers: [any UndoHandler.Type] { [HogStop.self] }
-    public static let summary = "write and sync blocks in `path` (at most 64 MiB per file; stress-ng when installed, else Ebb's own worker) until the fault's deadline; undo: kill the workers, delete their files, verify both"
+    public static let summary =
+        "write and sync blocks in `path` (at most 64 MiB per file; stress-ng when installed, else Ebb's own worker) until the fault's deadline; undo: kill the workers, delete their files, verify both"
     public static let parameters = [
         ParameterSpec("path", .string, required: true, "a directory inside one of the suite's allowed_roots"),
         ParameterSpec("workers", .integer, "writing threads, one file each (default 1)"),
@@ -70,7 +76,10 @@ struct HogFault: Fault {
         if kind == .memory {
             let available = Self.availableMemory()
             guard bytes <= available / 10 * 8 else {
-                throw FaultError(description: "hog.memory of \(bytes) bytes is more than 80% of the \(available) bytes available; the OOM killer could end something that is not ours")
+                throw FaultError(
+                    description:
+                        "hog.memory of \(bytes) bytes is more than 80% of the \(available) bytes available; the OOM killer could end something that is not ours"
+                )
             }
         }
         let resolved = try directory.map { try FileTarget.realDirectory($0, context) }
@@ -80,8 +89,9 @@ struct HogFault: Fault {
             close(pinned.fd)
             return pinned.identity
         }
-        let payload = HogStop.Payload(marker: "\(context.runID)/\(context.sequence)", kind: kind.rawValue, directory: resolved,
-                                      filePrefix: ".ebb-hog-\(context.runID)-\(context.sequence)-", directoryIdentity: identity)
+        let payload = HogStop.Payload(
+            marker: "\(context.runID)/\(context.sequence)", kind: kind.rawValue, directory: resolved,
+            filePrefix: ".ebb-hog-\(context.runID)-\(context.sequence)-", directoryIdentity: identity)
         let engine = try self.engine.resolved()
         var target: String
         switch kind {
@@ -90,8 +100,10 @@ struct HogFault: Fault {
         case .io: target = "\(threads) writer(s) in \(resolved ?? "?")"
         }
         target += " (\(engine.rawValue))"
-        return try FaultPlan(target: target, undo: HogStop.self, payload: payload,
-                             undoSummary: "kill the worker marked \(HogStop.environmentKey)=\(payload.marker)" + (resolved == nil ? "" : " and delete its files"))
+        return try FaultPlan(
+            target: target, undo: HogStop.self, payload: payload,
+            undoSummary: "kill the worker marked \(HogStop.environmentKey)=\(payload.marker)"
+                + (resolved == nil ? "" : " and delete its files"))
     }
 
     func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
@@ -104,14 +116,21 @@ struct HogFault: Fault {
         switch try engine.resolved() {
         case .stressNG: command = try stressNGCommand(payload, until: context.deadline)
         case .builtin, .auto:
-            command = ["ebb", "hog-worker", "--kind", kind.rawValue, "--threads", String(threads), "--bytes", String(bytes),
-                       "--until", String(format: "%.3f", context.deadline.timeIntervalSince1970), "--file-prefix", payload.filePrefix]
+            command =
+                [
+                    "ebb", "hog-worker", "--kind", kind.rawValue, "--threads", String(threads), "--bytes",
+                    String(bytes),
+                    "--until", String(format: "%.3f", context.deadline.timeIntervalSince1970), "--file-prefix",
+                    payload.filePrefix,
+                ]
                 + (payload.directory.map { ["--directory", $0] } ?? [])
         }
         // A session of its own: the worker outlives a kill of Ebb's process group, and stops
         // at its deadline by itself.
-        _ = try ChildProcess.spawn(command, environment: [HogStop.environmentKey: payload.marker],
-                                   outputPath: context.runDirectory.appendingPathComponent("hog-\(context.sequence).log").path, newSession: true)
+        _ = try ChildProcess.spawn(
+            command, environment: [HogStop.environmentKey: payload.marker],
+            outputPath: context.runDirectory.appendingPathComponent("hog-\(context.sequence).log").path,
+            newSession: true)
     }
 
     /// stress-ng's equivalent of the worker; its `--timeout` is the deadline. An I/O hog writes
@@ -131,7 +150,9 @@ struct HogFault: Fault {
             guard mkdirat(pinned.fd, "\(payload.filePrefix)stress-ng", 0o700) == 0 else {
                 throw FaultError(description: systemError("create", directory).description)
             }
-            return ["/bin/sh", "-c", "dir=$1; shift; \"$@\"; status=$?; rm -rf -- \"$dir\"; exit $status", "sh", directory]
+            return [
+                "/bin/sh", "-c", "dir=$1; shift; \"$@\"; status=$?; rm -rf -- \"$dir\"; exit $status", "sh", directory,
+            ]
                 + stressNG + ["--hdd", String(threads), "--hdd-bytes", "64m", "--temp-path", directory]
         }
     }
@@ -150,11 +171,14 @@ enum HogEngine: String, Sendable {
     case stressNG = "stress-ng"
     case builtin
 
-    static let parameter = ParameterSpec("engine", .string, "auto (default: stress-ng when installed, else Ebb's own worker), stress-ng or builtin")
+    static let parameter = ParameterSpec(
+        "engine", .string, "auto (default: stress-ng when installed, else Ebb's own worker), stress-ng or builtin")
 
     init(_ parameters: FaultParameters) throws {
         let text = try parameters.string("engine") ?? "auto"
-        guard let engine = HogEngine(rawValue: text) else { throw parameters.error("engine", "'\(text)' is not an engine; use auto, stress-ng or builtin") }
+        guard let engine = HogEngine(rawValue: text) else {
+            throw parameters.error("engine", "'\(text)' is not an engine; use auto, stress-ng or builtin")
+        }
         self = engine
     }
 
@@ -164,7 +188,10 @@ enum HogEngine: String, Sendable {
         switch self {
         case .auto: return installed ? .stressNG : .builtin
         case .stressNG:
-            guard installed else { throw FaultError(description: "stress-ng is not installed (Debian package stress-ng); use engine: builtin") }
+            guard installed else {
+                throw FaultError(
+                    description: "stress-ng is not installed (Debian package stress-ng); use engine: builtin")
+            }
             return .stressNG
         case .builtin: return .builtin
         }

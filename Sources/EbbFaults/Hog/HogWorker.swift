@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,7 +12,9 @@ public enum HogWorker {
     }
 
     /// Runs `kind` until `deadline`, then returns (the caller exits).
-    public static func run(_ kind: Kind, threads: Int, bytes: UInt64, directory: String?, filePrefix: String, until deadline: Date) {
+    public static func run(
+        _ kind: Kind, threads: Int, bytes: UInt64, directory: String?, filePrefix: String, until deadline: Date
+    ) {
         switch kind {
         case .cpu:
             inThreads(threads) { _ in spin(until: deadline) }
@@ -63,7 +66,9 @@ public enum HogWorker {
         defer { memory.deallocate() }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         while Date() < deadline {
-            for offset in stride(from: 0, to: count, by: page) { memory.storeBytes(of: UInt8(truncatingIfNeeded: offset), toByteOffset: offset, as: UInt8.self) }
+            for offset in stride(from: 0, to: count, by: page) {
+                memory.storeBytes(of: UInt8(truncatingIfNeeded: offset), toByteOffset: offset, as: UInt8.self)
+            }
             Thread.sleep(forTimeInterval: min(1, max(0, deadline.timeIntervalSinceNow)))
         }
     }

@@ -18,15 +18,20 @@ struct KubeScope: Sendable {
     static let protectedLabel = "ebb.dev/protected"
 
     static let connection: [ParameterSpec] = [
-        ParameterSpec("kubeconfig", .string, "kubeconfig file (default or empty: $KUBECONFIG, else ~/.kube/config, else the in-cluster service account)"),
+        ParameterSpec(
+            "kubeconfig", .string,
+            "kubeconfig file (default or empty: $KUBECONFIG, else ~/.kube/config, else the in-cluster service account)"),
         ParameterSpec("context", .string, "kubeconfig context (default: its current-context)"),
     ]
-    static let namespaced: [ParameterSpec] = connection + [
-        ParameterSpec("namespace", .string, "namespace (default: the context's, else 'default')"),
-        ParameterSpec("allowed_namespaces", .argv, "namespaces the fault may act in; any other is refused"),
-    ]
+    static let namespaced: [ParameterSpec] =
+        connection + [
+            ParameterSpec("namespace", .string, "namespace (default: the context's, else 'default')"),
+            ParameterSpec("allowed_namespaces", .argv, "namespaces the fault may act in; any other is refused"),
+        ]
     static let blastRadius: [ParameterSpec] = [
-        ParameterSpec("protected_labels", .argv, "label selectors (key=value or key) of objects never targeted; \(protectedLabel)=true always is"),
+        ParameterSpec(
+            "protected_labels", .argv,
+            "label selectors (key=value or key) of objects never targeted; \(protectedLabel)=true always is"),
         ParameterSpec("max_targets", .integer, "refuse to act on more objects than this (default 10)"),
         ParameterSpec("empty", .string, "when the selector matches nothing: fail (default) or skip"),
     ]
@@ -48,7 +53,8 @@ struct KubeScope: Sendable {
         var protected = [LabelSelector(equalTo: [Self.protectedLabel: "true"])]
         for (index, text) in (try parameters.argv("protected_labels") ?? []).enumerated() {
             guard let selector = LabelSelector(text) else {
-                throw parameters.error("protected_labels", "item \(index + 1) '\(text)' is not a label selector (key=value or key)")
+                throw parameters.error(
+                    "protected_labels", "item \(index + 1) '\(text)' is not a label selector (key=value or key)")
             }
             protected.append(selector)
         }
@@ -56,10 +62,14 @@ struct KubeScope: Sendable {
         maxTargets = try parameters.integer("max_targets") ?? 10
         guard maxTargets >= 1 else { throw parameters.error("max_targets", "must be at least 1") }
         let emptyText = try parameters.string("empty") ?? "fail"
-        guard let empty = EmptyPolicy(rawValue: emptyText) else { throw parameters.error("empty", "'\(emptyText)' is neither fail nor skip") }
+        guard let empty = EmptyPolicy(rawValue: emptyText) else {
+            throw parameters.error("empty", "'\(emptyText)' is neither fail nor skip")
+        }
         self.empty = empty
         if let namespace, let allowed = allowedNamespaces, !allowed.contains(namespace) {
-            throw parameters.error("namespace", "namespace '\(namespace)' is not in allowed_namespaces (\(allowed.joined(separator: ", ")))")
+            throw parameters.error(
+                "namespace",
+                "namespace '\(namespace)' is not in allowed_namespaces (\(allowed.joined(separator: ", ")))")
         }
     }
 
@@ -84,7 +94,10 @@ struct KubeScope: Sendable {
     func resolveNamespace(_ client: KubeClient) throws -> String {
         let resolved = namespace ?? client.config.namespace ?? "default"
         if let allowed = allowedNamespaces, !allowed.contains(resolved) {
-            throw FaultError(description: "namespace '\(resolved)' (from context \(client.config.context)) is not in allowed_namespaces (\(allowed.joined(separator: ", ")))")
+            throw FaultError(
+                description:
+                    "namespace '\(resolved)' (from context \(client.config.context)) is not in allowed_namespaces (\(allowed.joined(separator: ", ")))"
+            )
         }
         return resolved
     }
@@ -100,10 +113,14 @@ struct KubeScope: Sendable {
     func admit(_ chosen: [JSONValue], what: String) throws -> [JSONValue]? {
         if chosen.isEmpty {
             if empty == .skip { return nil }
-            throw FaultError(description: "\(what) matched nothing (protected objects excluded); set empty: skip to allow that")
+            throw FaultError(
+                description: "\(what) matched nothing (protected objects excluded); set empty: skip to allow that")
         }
         guard chosen.count <= maxTargets else {
-            throw FaultError(description: "\(what) would affect \(chosen.count) objects, more than max_targets \(maxTargets); nothing was changed")
+            throw FaultError(
+                description:
+                    "\(what) would affect \(chosen.count) objects, more than max_targets \(maxTargets); nothing was changed"
+            )
         }
         return chosen
     }
@@ -119,7 +136,9 @@ enum KubeOwnership {
     static let taintKey = "ebb.dev/chaos"
 
     static func name(_ object: JSONValue) -> String { object.value(at: "metadata.name")?.stringValue ?? "?" }
-    static func annotation(_ object: JSONValue, _ key: String) -> String? { object.value(at: "metadata.annotations")?[key]?.stringValue }
+    static func annotation(_ object: JSONValue, _ key: String) -> String? {
+        object.value(at: "metadata.annotations")?[key]?.stringValue
+    }
 }
 
 /// Someone else changed what Ebb changed before the undo ran. Ebb leaves their change in place

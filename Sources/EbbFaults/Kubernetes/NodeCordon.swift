@@ -9,12 +9,14 @@ import Foundation
 public enum NodeCordon: FaultPlugin {
     public static let id = "k8s.node-cordon"
     public static var undoHandlers: [any UndoHandler.Type] { [NodeUncordon.self] }
-    public static let summary = "cordon nodes and optionally add a NoSchedule/NoExecute taint of the run's own; undo: uncordon what Ebb cordoned, remove only its taint, verified"
-    public static let parameters = KubeScope.connection + KubeScope.blastRadius + [
-        ParameterSpec("node", .string, "the node's name"),
-        ParameterSpec("selector", .string, "or a label selector of nodes"),
-        ParameterSpec("taint", .string, "also taint the nodes: NoSchedule or NoExecute"),
-    ]
+    public static let summary =
+        "cordon nodes and optionally add a NoSchedule/NoExecute taint of the run's own; undo: uncordon what Ebb cordoned, remove only its taint, verified"
+    public static let parameters =
+        KubeScope.connection + KubeScope.blastRadius + [
+            ParameterSpec("node", .string, "the node's name"),
+            ParameterSpec("selector", .string, "or a label selector of nodes"),
+            ParameterSpec("taint", .string, "also taint the nodes: NoSchedule or NoExecute"),
+        ]
 
     public static func make(_ parameters: FaultParameters, suite: SuiteContext) throws -> any Fault {
         let node = try parameters.string("node")
@@ -51,15 +53,23 @@ public enum NodeCordon: FaultPlugin {
                 let nodes = try admitted.map { object in
                     let name = KubeOwnership.name(object)
                     if let owner = KubeOwnership.annotation(object, KubeOwnership.cordonedBy), owner != context.runID {
-                        throw FaultError(description: "node \(name) is already cordoned by Ebb run \(owner); refusing to stack faults")
+                        throw FaultError(
+                            description:
+                                "node \(name) is already cordoned by Ebb run \(owner); refusing to stack faults")
                     }
-                    return NodeUncordon.Node(name: name, wasUnschedulable: object.value(at: "spec.unschedulable") == .bool(true))
+                    return NodeUncordon.Node(
+                        name: name, wasUnschedulable: object.value(at: "spec.unschedulable") == .bool(true))
                 }
                 let payload = NodeUncordon.Payload(source: source, nodes: nodes, taint: taint)
                 let names = nodes.map(\.name).joined(separator: ", ")
-                return try FaultPlan(target: nodes.isEmpty ? "\(what): none (skipped, empty: skip)" : "node \(names)\(taint.map { ", taint \($0)" } ?? "")",
-                                     undo: NodeUncordon.self, payload: payload,
-                                     undoSummary: "uncordon \(names) unless cordoned before\(taint.map { ", remove the run's \(KubeOwnership.taintKey):\($0) taint" } ?? "")")
+                return try FaultPlan(
+                    target: nodes.isEmpty
+                        ? "\(what): none (skipped, empty: skip)"
+                        : "node \(names)\(taint.map { ", taint \($0)" } ?? "")",
+                    undo: NodeUncordon.self, payload: payload,
+                    undoSummary:
+                        "uncordon \(names) unless cordoned before\(taint.map { ", remove the run's \(KubeOwnership.taintKey):\($0) taint" } ?? "")"
+                )
             }
         }
 
@@ -68,8 +78,9 @@ public enum NodeCordon: FaultPlugin {
             try KubeScope.withClient(payload.source) { client in
                 for node in payload.nodes {
                     // Each node carries its own part of the undo: a sweep reverts nodes one by one.
-                    let mark = try SweepMark(kind: NodeUncordon.kind, context: context,
-                                             data: NodeUncordon.SweepData(wasUnschedulable: node.wasUnschedulable, taint: payload.taint))
+                    let mark = try SweepMark(
+                        kind: NodeUncordon.kind, context: context,
+                        data: NodeUncordon.SweepData(wasUnschedulable: node.wasUnschedulable, taint: payload.taint))
                     // Taints are a list, replaced whole by a merge patch: the update is conditional on
                     // the version read, so a taint someone adds meanwhile is never lost.
                     try client.update(KubeResource.nodes.path(node.name, in: nil)) { object in
@@ -77,12 +88,19 @@ public enum NodeCordon: FaultPlugin {
                         if let effect = payload.taint {
                             var taints = object.value(at: "spec.taints")?.arrayValue ?? []
                             if !taints.contains(where: { NodeUncordon.isOwnTaint($0, runID: context.runID) }) {
-                                taints.append(["key": .string(KubeOwnership.taintKey), "value": .string(context.runID), "effect": .string(effect)])
+                                taints.append([
+                                    "key": .string(KubeOwnership.taintKey), "value": .string(context.runID),
+                                    "effect": .string(effect),
+                                ])
                             }
                             spec["taints"] = .array(taints)
                         }
-                        return ["metadata": .object(SweepMark.metadata(KubeOwnership.cordonedBy, runID: context.runID, mark: (mark, context.deadline))),
-                                "spec": .object(spec)]
+                        return [
+                            "metadata": .object(
+                                SweepMark.metadata(
+                                    KubeOwnership.cordonedBy, runID: context.runID, mark: (mark, context.deadline))),
+                            "spec": .object(spec),
+                        ]
                     }
                 }
             }
@@ -92,7 +110,9 @@ public enum NodeCordon: FaultPlugin {
             let payload = try plan.undoData.decode(NodeUncordon.Payload.self)
             try KubeScope.withClient(payload.source) { client in
                 for node in payload.nodes {
-                    try SweepMark.extend(KubeResource.nodes.path(node.name, in: nil), runID: context.runID, to: context.deadline, with: client)
+                    try SweepMark.extend(
+                        KubeResource.nodes.path(node.name, in: nil), runID: context.runID, to: context.deadline,
+                        with: client)
                 }
             }
         }
@@ -131,18 +151,19 @@ public enum NodeUncordon: UndoHandler {
         try KubeScope.withClient(payload.source) { client in
             for node in payload.nodes {
                 let path = KubeResource.nodes.path(node.name, in: nil)
-                guard try client.find(path) != nil else { continue }   // the node left the cluster
+                guard try client.find(path) != nil else { continue }  // the node left the cluster
                 try client.update(path) { object in
                     let marked = KubeOwnership.annotation(object, KubeOwnership.cordonedBy) == context.runID
                     let taints = object.value(at: "spec.taints")?.arrayValue ?? []
                     let kept = taints.filter { !isOwnTaint($0, runID: context.runID) }
-                    guard marked || kept.count != taints.count else { return nil }   // never injected, or already undone
+                    guard marked || kept.count != taints.count else { return nil }  // never injected, or already undone
                     var spec: [String: JSONValue] = [:]
                     // No taints left: remove the field, as the API server itself omits an empty list.
                     if kept.count != taints.count { spec["taints"] = kept.isEmpty ? .null : .array(kept) }
                     if marked, !node.wasUnschedulable { spec["unschedulable"] = .null }
                     // The sweep's marks go with the run's own mark; an unmarked node's labels may be another run's.
-                    let metadata = marked ? SweepMark.metadata(KubeOwnership.cordonedBy, runID: context.runID, mark: nil) : [:]
+                    let metadata =
+                        marked ? SweepMark.metadata(KubeOwnership.cordonedBy, runID: context.runID, mark: nil) : [:]
                     return ["metadata": .object(metadata), "spec": .object(spec)]
                 }
             }
@@ -155,9 +176,12 @@ public enum NodeUncordon: UndoHandler {
             for node in payload.nodes {
                 guard let object = try client.find(KubeResource.nodes.path(node.name, in: nil)) else { continue }
                 if KubeOwnership.annotation(object, KubeOwnership.cordonedBy) == context.runID {
-                    throw VerificationFailure("node \(node.name) still carries \(KubeOwnership.cordonedBy)=\(context.runID)")
+                    throw VerificationFailure(
+                        "node \(node.name) still carries \(KubeOwnership.cordonedBy)=\(context.runID)")
                 }
-                if (object.value(at: "spec.taints")?.arrayValue ?? []).contains(where: { isOwnTaint($0, runID: context.runID) }) {
+                if (object.value(at: "spec.taints")?.arrayValue ?? []).contains(where: {
+                    isOwnTaint($0, runID: context.runID)
+                }) {
                     throw VerificationFailure("node \(node.name) still has the run's taint \(KubeOwnership.taintKey)")
                 }
                 if !node.wasUnschedulable, object.value(at: "spec.unschedulable") == .bool(true) {

@@ -8,19 +8,22 @@ import Foundation
 public enum PodNetworkOutage: FaultPlugin {
     public static let id = "k8s.network-outage"
     public static var undoHandlers: [any UndoHandler.Type] { [NetworkPolicyRemove.self] }
-    public static let summary = "deny all ingress and/or egress of the pods matching a selector with a NetworkPolicy of the run's own; undo: delete it, verified gone"
-    public static let parameters = KubeScope.namespaced + KubeScope.blastRadius + [
-        ParameterSpec("selector", .string, required: true, "label selector of the pods to cut off, e.g. app=web"),
-        ParameterSpec("direction", .string, "ingress, egress or both (default both)"),
-    ]
+    public static let summary =
+        "deny all ingress and/or egress of the pods matching a selector with a NetworkPolicy of the run's own; undo: delete it, verified gone"
+    public static let parameters =
+        KubeScope.namespaced + KubeScope.blastRadius + [
+            ParameterSpec("selector", .string, required: true, "label selector of the pods to cut off, e.g. app=web"),
+            ParameterSpec("direction", .string, "ingress, egress or both (default both)"),
+        ]
 
     public static func make(_ parameters: FaultParameters, suite: SuiteContext) throws -> any Fault {
         let direction = try parameters.string("direction") ?? "both"
         guard ["ingress", "egress", "both"].contains(direction) else {
             throw parameters.error("direction", "'\(direction)' is not ingress, egress or both")
         }
-        return OutageFault(scope: try KubeScope(parameters, suite: suite), selector: try KubeScope.selector(parameters, "selector")!,
-                           direction: direction)
+        return OutageFault(
+            scope: try KubeScope(parameters, suite: suite), selector: try KubeScope.selector(parameters, "selector")!,
+            direction: direction)
     }
 
     struct OutageFault: Fault {
@@ -32,20 +35,30 @@ public enum PodNetworkOutage: FaultPlugin {
             let source = scope.source.pinned()
             return try KubeScope.withClient(source) { client in
                 let namespace = try scope.resolveNamespace(client)
-                let pods = try client.list(KubeResource.pods.collection(in: namespace), labelSelector: selector.description)
-                    .filter { selector.matches($0.value(at: "metadata.labels")?.stringMap ?? [:]) && !scope.isProtected($0) }
+                let pods = try client.list(
+                    KubeResource.pods.collection(in: namespace), labelSelector: selector.description
+                )
+                .filter {
+                    selector.matches($0.value(at: "metadata.labels")?.stringMap ?? [:]) && !scope.isProtected($0)
+                }
                 let what = "pods \(selector) in namespace \(namespace)"
                 let name = "ebb-\(context.runID)-\(context.sequence)"
                 guard try scope.admit(pods, what: what) != nil else {
-                    return try FaultPlan(target: "\(what): none (skipped, empty: skip)", undo: NetworkPolicyRemove.self,
-                                         payload: NetworkPolicyRemove.Payload(source: source, namespace: namespace, name: name, policy: nil),
-                                         undoSummary: "nothing to remove")
+                    return try FaultPlan(
+                        target: "\(what): none (skipped, empty: skip)", undo: NetworkPolicyRemove.self,
+                        payload: NetworkPolicyRemove.Payload(
+                            source: source, namespace: namespace, name: name, policy: nil),
+                        undoSummary: "nothing to remove")
                 }
                 let policy = policy(name: name, runID: context.runID)
-                return try FaultPlan(target: "\(pods.count) pods \(selector) in \(namespace) (NetworkPolicy \(name), \(direction))",
-                                     undo: NetworkPolicyRemove.self,
-                                     payload: NetworkPolicyRemove.Payload(source: source, namespace: namespace, name: name, policy: policy),
-                                     undoSummary: "delete NetworkPolicy \(namespace)/\(name) (labelled \(KubeOwnership.runLabel)=\(context.runID)), verify it is gone")
+                return try FaultPlan(
+                    target: "\(pods.count) pods \(selector) in \(namespace) (NetworkPolicy \(name), \(direction))",
+                    undo: NetworkPolicyRemove.self,
+                    payload: NetworkPolicyRemove.Payload(
+                        source: source, namespace: namespace, name: name, policy: policy),
+                    undoSummary:
+                        "delete NetworkPolicy \(namespace)/\(name) (labelled \(KubeOwnership.runLabel)=\(context.runID)), verify it is gone"
+                )
             }
         }
 
@@ -91,9 +104,14 @@ public enum PodNetworkOutage: FaultPlugin {
                     try client.create(KubeResource.networkpolicies.collection(in: payload.namespace), policy)
                 } catch let error as KubeAPIError where error.status == 409 {
                     // Already there: fine if it is this run's (an injection retried), never if it is anyone else's.
-                    let existing = try client.get(KubeResource.networkpolicies.path(payload.name, in: payload.namespace))
-                    guard existing.value(at: "metadata.labels")?[KubeOwnership.runLabel]?.stringValue == context.runID else {
-                        throw FaultError(description: "NetworkPolicy \(payload.namespace)/\(payload.name) exists and is not this run's; left alone")
+                    let existing = try client.get(
+                        KubeResource.networkpolicies.path(payload.name, in: payload.namespace))
+                    guard existing.value(at: "metadata.labels")?[KubeOwnership.runLabel]?.stringValue == context.runID
+                    else {
+                        throw FaultError(
+                            description:
+                                "NetworkPolicy \(payload.namespace)/\(payload.name) exists and is not this run's; left alone"
+                        )
                     }
                 }
             }
@@ -106,8 +124,9 @@ extension PodNetworkOutage.OutageFault {
         let payload = try plan.undoData.decode(NetworkPolicyRemove.Payload.self)
         guard payload.policy != nil else { return }
         try KubeScope.withClient(payload.source) { client in
-            try SweepMark.extend(KubeResource.networkpolicies.path(payload.name, in: payload.namespace), runID: context.runID,
-                                 to: context.deadline, with: client)
+            try SweepMark.extend(
+                KubeResource.networkpolicies.path(payload.name, in: payload.namespace), runID: context.runID,
+                to: context.deadline, with: client)
         }
     }
 }
@@ -131,10 +150,13 @@ public enum NetworkPolicyRemove: UndoHandler {
         guard payload.policy != nil else { return .undone }
         let path = KubeResource.networkpolicies.path(payload.name, in: payload.namespace)
         try KubeScope.withClient(payload.source) { client in
-            guard let existing = try client.find(path) else { return }   // never created, or already deleted
+            guard let existing = try client.find(path) else { return }  // never created, or already deleted
             let owner = existing.value(at: "metadata.labels")?[KubeOwnership.runLabel]?.stringValue
             guard owner == context.runID else {
-                throw FaultError(description: "NetworkPolicy \(payload.namespace)/\(payload.name) is not this run's (\(KubeOwnership.runLabel)=\(owner ?? "none")); refusing to delete it")
+                throw FaultError(
+                    description:
+                        "NetworkPolicy \(payload.namespace)/\(payload.name) is not this run's (\(KubeOwnership.runLabel)=\(owner ?? "none")); refusing to delete it"
+                )
             }
             try client.delete(path, uid: existing.value(at: "metadata.uid")?.stringValue)
         }
@@ -145,8 +167,12 @@ public enum NetworkPolicyRemove: UndoHandler {
         guard payload.policy != nil else { return }
         let path = KubeResource.networkpolicies.path(payload.name, in: payload.namespace)
         let remaining = try KubeScope.withClient(payload.source) { client in
-            try client.find(path).flatMap { $0.value(at: "metadata.labels")?[KubeOwnership.runLabel]?.stringValue == context.runID ? $0 : nil }
+            try client.find(path).flatMap {
+                $0.value(at: "metadata.labels")?[KubeOwnership.runLabel]?.stringValue == context.runID ? $0 : nil
+            }
         }
-        if remaining != nil { throw VerificationFailure("NetworkPolicy \(payload.namespace)/\(payload.name) still exists") }
+        if remaining != nil {
+            throw VerificationFailure("NetworkPolicy \(payload.namespace)/\(payload.name) still exists")
+        }
     }
 }

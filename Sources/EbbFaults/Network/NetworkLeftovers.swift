@@ -12,23 +12,32 @@ enum NetworkLeftovers {
     /// Removes the fault's leftovers in `namespace`; returns what was removed, for the report.
     static func remove(runID: String, sequence: Int, in namespace: NetworkNamespace) throws -> [String] {
         var removed: [String] = []
-        let handle = OwnedRootQdisc(namespace: namespace, interface: "", kind: "", runID: runID, sequence: sequence).handle
+        let handle = OwnedRootQdisc(namespace: namespace, interface: "", kind: "", runID: runID, sequence: sequence)
+            .handle
         for interface in try interfaces(in: namespace) {
-            guard let root = try RootQdisc.of(interface, in: namespace), root.handle == handle, ["tbf", "netem"].contains(root.kind) else { continue }
+            guard let root = try RootQdisc.of(interface, in: namespace), root.handle == handle,
+                ["tbf", "netem"].contains(root.kind)
+            else { continue }
             // Another sweep may delete it first: only a qdisc still there after a failure is one.
-            try remove({ try namespace.run(["tc", "qdisc", "del", "dev", interface, "root", "handle", handle]) },
-                       stillThere: { try RootQdisc.of(interface, in: namespace)?.handle == handle })
+            try remove(
+                { try namespace.run(["tc", "qdisc", "del", "dev", interface, "root", "handle", handle]) },
+                stillThere: { try RootQdisc.of(interface, in: namespace)?.handle == handle })
             removed.append("\(root.kind) qdisc \(handle) on \(interface)")
         }
         let comment = "ebb:\(runID)/\(sequence)"
         for tool in ["iptables", "ip6tables"] where SystemTool.isInstalled(tool) {
             for chain in ["OUTPUT", "PREROUTING"] {
                 guard let listing = try namespace.query([tool, "-w", "-t", "mangle", "-S", chain]) else { continue }
-                for line in listing.split(separator: "\n").map(String.init) where QueueRule.carries(line + " ", comment: comment) {
+                for line in listing.split(separator: "\n").map(String.init)
+                where QueueRule.carries(line + " ", comment: comment) {
                     let words = IptablesRuleLine.words(line)
                     guard words.count > 2, words[0] == "-A" else { continue }
-                    try remove({ try namespace.run([tool, "-w", "-t", "mangle", "-D"] + words.dropFirst()) },
-                               stillThere: { QueueRule.carries(try namespace.run([tool, "-w", "-t", "mangle", "-S", chain]) + " ", comment: comment) })
+                    try remove(
+                        { try namespace.run([tool, "-w", "-t", "mangle", "-D"] + words.dropFirst()) },
+                        stillThere: {
+                            QueueRule.carries(
+                                try namespace.run([tool, "-w", "-t", "mangle", "-S", chain]) + " ", comment: comment)
+                        })
                     removed.append("\(tool) rule in \(chain) commented \(comment)")
                 }
             }

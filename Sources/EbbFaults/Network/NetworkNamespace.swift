@@ -8,14 +8,19 @@ struct NetworkNamespace: Codable, Sendable, Equatable {
     /// nil for the host's namespace.
     var name: String?
 
-    static let parameter = ParameterSpec("netns", .string, "a network namespace from `ip netns` to act in (default: the host's)")
+    static let parameter = ParameterSpec(
+        "netns", .string, "a network namespace from `ip netns` to act in (default: the host's)")
 
     init(name: String?) { self.name = name }
 
     init(_ parameters: FaultParameters) throws {
         name = try parameters.string("netns")
-        if let name, name.isEmpty || name.count > 64 || name.contains(where: { !($0.isLetter || $0.isNumber || "-_.".contains($0)) }) || name.hasPrefix(".") {
-            throw parameters.error("netns", "'\(name)' is not a network namespace name (letters, digits, '-', '_', '.')")
+        if let name,
+            name.isEmpty || name.count > 64
+                || name.contains(where: { !($0.isLetter || $0.isNumber || "-_.".contains($0)) }) || name.hasPrefix(".")
+        {
+            throw parameters.error(
+                "netns", "'\(name)' is not a network namespace name (letters, digits, '-', '_', '.')")
         }
     }
 
@@ -46,7 +51,9 @@ struct NetworkNamespace: Codable, Sendable, Equatable {
         let result = try ChildProcess.run(command(arguments), timeout: .seconds(20))
         guard result.status == 0 else {
             let output = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
-            throw FaultError(description: "`\(arguments.joined(separator: " "))` in \(label) failed (exit \(result.status)): \(output)")
+            throw FaultError(
+                description:
+                    "`\(arguments.joined(separator: " "))` in \(label) failed (exit \(result.status)): \(output)")
         }
         return result.output
     }
@@ -61,7 +68,8 @@ struct NetworkNamespace: Codable, Sendable, Equatable {
         let absent = ["No such file or directory", "does not exist", "Cannot find device"]
         if absent.contains(where: result.output.contains) { return nil }
         let output = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
-        throw FaultError(description: "`\(arguments.joined(separator: " "))` in \(label) failed (exit \(result.status)): \(output)")
+        throw FaultError(
+            description: "`\(arguments.joined(separator: " "))` in \(label) failed (exit \(result.status)): \(output)")
     }
 
     /// Whether the namespace is gone (the host's never is): then so is everything that was in it.

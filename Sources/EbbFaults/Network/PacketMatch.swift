@@ -1,5 +1,6 @@
 import EbbCore
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,7 +26,10 @@ struct PacketMatch: Codable, Sendable, Equatable {
 
     static func parameters(defaultDirection: Direction) -> [ParameterSpec] {
         [
-            ParameterSpec("direction", .string, "ingress, egress or both (default \(defaultDirection.rawValue)): packets entering or leaving the namespace"),
+            ParameterSpec(
+                "direction", .string,
+                "ingress, egress or both (default \(defaultDirection.rawValue)): packets entering or leaving the namespace"
+            ),
             ParameterSpec("protocol", .string, "tcp, udp, icmp or all (default all; tcp when a port is given)"),
             ParameterSpec("destination", .string, "destination address or CIDR (IPv4 or IPv6)"),
             ParameterSpec("source", .string, "source address or CIDR"),
@@ -34,8 +38,10 @@ struct PacketMatch: Codable, Sendable, Equatable {
         ]
     }
 
-    init(direction: Direction, transport: TransportProtocol = .all, source: Address? = nil, destination: Address? = nil,
-         port: Int? = nil, sourcePort: Int? = nil) {
+    init(
+        direction: Direction, transport: TransportProtocol = .all, source: Address? = nil, destination: Address? = nil,
+        port: Int? = nil, sourcePort: Int? = nil
+    ) {
         self.direction = direction
         self.transport = transport
         self.source = source
@@ -91,7 +97,11 @@ struct PacketMatch: Codable, Sendable, Equatable {
         if let destination { parts.append("\(ipKeyword) daddr \(destination.text)") }
         switch transport {
         case .all: break
-        case .icmp: parts.append(family == .ipv6 ? "meta l4proto ipv6-icmp" : family == .ipv4 ? "meta l4proto icmp" : "meta l4proto { icmp, ipv6-icmp }")
+        case .icmp:
+            parts.append(
+                family == .ipv6
+                    ? "meta l4proto ipv6-icmp"
+                    : family == .ipv4 ? "meta l4proto icmp" : "meta l4proto { icmp, ipv6-icmp }")
         case .tcp, .udp:
             parts.append("meta l4proto \(transport.rawValue)")
             if let sourcePort { parts.append("th sport \(sourcePort)") }
@@ -153,7 +163,9 @@ struct Address: Codable, Sendable, Equatable {
             return nil
         }
         if pieces.count == 2 {
-            guard pieces[1].allSatisfy({ $0.isASCII && $0.isNumber }), let prefix = Int(pieces[1]), (0...(family == .ipv4 ? 32 : 128)).contains(prefix) else { return nil }
+            guard pieces[1].allSatisfy({ $0.isASCII && $0.isNumber }), let prefix = Int(pieces[1]),
+                (0...(family == .ipv4 ? 32 : 128)).contains(prefix)
+            else { return nil }
         }
         self.text = text
     }

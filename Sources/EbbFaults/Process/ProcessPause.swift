@@ -1,5 +1,6 @@
 import EbbCore
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,23 +21,31 @@ public enum ProcessPause: FaultPlugin {
 
         func plan(_ context: FaultContext) throws -> FaultPlan {
             if let name = selector.fixturePendingInDryRun(context) {
-                return try FaultPlan(target: "fixture \(name) (its pid is known once it runs)", undo: ProcessResume.self,
-                                     payload: ProcessResume.Payload(targets: []), undoSummary: "SIGCONT fixture \(name)")
+                return try FaultPlan(
+                    target: "fixture \(name) (its pid is known once it runs)", undo: ProcessResume.self,
+                    payload: ProcessResume.Payload(targets: []), undoSummary: "SIGCONT fixture \(name)")
             }
             let (targets, excluded) = try selector.resolveCountingProtected(fixturePIDs: context.fixturePIDs)
             if let stopped = targets.first(where: \.isStopped) {
-                throw FaultError(description: "pid \(stopped.pid) is already stopped by someone else; Ebb will not take over a pause it did not make")
+                throw FaultError(
+                    description:
+                        "pid \(stopped.pid) is already stopped by someone else; Ebb will not take over a pause it did not make"
+                )
             }
             let recorded = targets.map(RecordedProcess.init)
             let labels = recorded.map(\.label).joined(separator: ", ")
-            return try FaultPlan(target: labels + ProcessSelector.exclusionNote(excluded), undo: ProcessResume.self, payload: ProcessResume.Payload(targets: recorded),
-                                 undoSummary: "SIGCONT \(labels)", lockKeys: recorded.map(\.lockKey))
+            return try FaultPlan(
+                target: labels + ProcessSelector.exclusionNote(excluded), undo: ProcessResume.self,
+                payload: ProcessResume.Payload(targets: recorded),
+                undoSummary: "SIGCONT \(labels)", lockKeys: recorded.map(\.lockKey))
         }
 
         func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
             for target in try plan.undoData.decode(ProcessResume.Payload.self).targets {
                 // Re-check identity right before signalling: the pid may have been reused since planning.
-                guard target.isRunning else { throw FaultError(description: "\(target.label) exited before it could be paused") }
+                guard target.isRunning else {
+                    throw FaultError(description: "\(target.label) exited before it could be paused")
+                }
                 guard kill(target.pid, SIGSTOP) == 0 else {
                     throw FaultError(description: systemError("SIGSTOP", target.label).description)
                 }

@@ -1,5 +1,6 @@
 import EbbCore
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -35,7 +36,8 @@ public enum ProcessRestart: UndoHandler {
 
     public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
         guard let restart = payload.restart, payload.selector != nil else {
-            return .irreversible(reason: "no restart command: the killed process stays down; recovery is left to checks")
+            return .irreversible(
+                reason: "no restart command: the killed process stays down; recovery is left to checks")
         }
         // Idempotent: a target that survived the signal, or one already back, needs nothing.
         if isBack(payload) { return .undone }
@@ -45,11 +47,15 @@ public enum ProcessRestart: UndoHandler {
         guard try claim.take() else { return .undone }
         let log = context.runDirectory.appendingPathComponent("restart-\(context.runID).log").path
         // A session of its own: the restarted service outlives Ebb and a kill of its group.
-        let pid = try ChildProcess.spawn(restart, environment: [environmentKey: claim.marker], directory: payload.directory,
-                                         outputPath: log, newSession: true)
+        let pid = try ChildProcess.spawn(
+            restart, environment: [environmentKey: claim.marker], directory: payload.directory,
+            outputPath: log, newSession: true)
         claim.recordSpawned(pid: pid, startTime: ProcessTable.snapshot(pid)?.startTime)
         if let status = ChildProcess.wait(pid, timeout: .milliseconds(50)) {
-            guard status == 0 else { throw VerificationFailure("restart command \(restart.joined(separator: " ")) exited with status \(status)") }
+            guard status == 0 else {
+                throw VerificationFailure(
+                    "restart command \(restart.joined(separator: " ")) exited with status \(status)")
+            }
         } else {
             // Reaped when it ends, so a long-lived restarted service never lingers as a zombie of Ebb's.
             Thread.detachNewThread { _ = ChildProcess.wait(pid, timeout: nil) }
@@ -61,7 +67,8 @@ public enum ProcessRestart: UndoHandler {
         guard let selector = payload.selector else { return }
         guard Poll.until(timeout: .seconds(payload.timeoutSeconds), { isBack(payload) }) else {
             let claim = RestartClaim(payload, context).describe()
-            throw VerificationFailure("\(selector.description) is not running \(payload.timeoutSeconds)s after the restart\(claim)")
+            throw VerificationFailure(
+                "\(selector.description) is not running \(payload.timeoutSeconds)s after the restart\(claim)")
         }
     }
 
@@ -73,7 +80,7 @@ public enum ProcessRestart: UndoHandler {
         if payload.targets.contains(where: \.isRunning) { return true }
         guard let selector = payload.selector else { return false }
         let candidates = selector.candidates()
-        guard let plannedAt = payload.plannedAt else { return !candidates.isEmpty }   // a record from before: as it was
+        guard let plannedAt = payload.plannedAt else { return !candidates.isEmpty }  // a record from before: as it was
         let marked = payload.marker.map { Set(ProcessTable.carrying(environmentKey, $0).map(\.pid)) } ?? []
         let names = Set(payload.targets.map(\.name))
         return candidates.contains { process in
@@ -122,7 +129,8 @@ struct RestartClaim {
     /// What the claim says, for a failed verification ("" when there is none).
     func describe() -> String {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "" }
-        let spawned = text.split(separator: "\n").first { $0.hasPrefix("spawned") }.map(String.init) ?? "not yet spawned"
+        let spawned =
+            text.split(separator: "\n").first { $0.hasPrefix("spawned") }.map(String.init) ?? "not yet spawned"
         return "; its restart was started once (\(spawned)) and Ebb restarts a record only once"
     }
 }

@@ -37,16 +37,24 @@ struct ProcessSelector: Codable, Sendable {
         case "pidfile": source = .pidfile(suite.resolve(try parameters.string("pidfile")!))
         case "match":
             let pattern = try parameters.string("match")!
-            guard pattern.count >= 3 else { throw parameters.error("match", "a match pattern needs at least 3 characters, so it cannot hit half the machine") }
+            guard pattern.count >= 3 else {
+                throw parameters.error(
+                    "match", "a match pattern needs at least 3 characters, so it cannot hit half the machine")
+            }
             source = .match(pattern)
         default:
             let name = try parameters.string("fixture")!
             if let host = suite.remoteFixtureHosts[name] {
-                throw parameters.error("fixture", "fixture '\(name)' runs on host \(host), and a fault can only target a fixture of the runner's machine; "
-                                       + "give the fault 'host: \(host)' and select its processes with 'match' instead")
+                throw parameters.error(
+                    "fixture",
+                    "fixture '\(name)' runs on host \(host), and a fault can only target a fixture of the runner's machine; "
+                        + "give the fault 'host: \(host)' and select its processes with 'match' instead")
             }
             guard suite.fixtureNames.contains(name) else {
-                throw parameters.error("fixture", "no fixture named '\(name)' in this suite's setup (have: \(suite.fixtureNames.joined(separator: ", ")))")
+                throw parameters.error(
+                    "fixture",
+                    "no fixture named '\(name)' in this suite's setup (have: \(suite.fixtureNames.joined(separator: ", ")))"
+                )
             }
             source = .fixture(name)
         }
@@ -76,7 +84,8 @@ struct ProcessSelector: Codable, Sendable {
     /// The running processes selected right now, and how many protected processes (PID 1,
     /// kernel threads, Ebb's runners and guardians) a `match` left out. A `pid`, `pidfile` or
     /// `fixture` naming a protected process is refused.
-    func resolveCountingProtected(fixturePIDs: [String: Int32]) throws -> (processes: [ProcessSnapshot], excluded: Int) {
+    func resolveCountingProtected(fixturePIDs: [String: Int32]) throws -> (processes: [ProcessSnapshot], excluded: Int)
+    {
         var found: [ProcessSnapshot]
         var excluded = 0
         switch source {
@@ -101,7 +110,9 @@ struct ProcessSelector: Codable, Sendable {
         }
         let alive = found.filter { !$0.isGone }
         guard !alive.isEmpty else {
-            let note = excluded > 0 ? " (excluded \(excluded) protected: Ebb's runners and guardians, PID 1, kernel threads)" : ""
+            let note =
+                excluded > 0
+                ? " (excluded \(excluded) protected: Ebb's runners and guardians, PID 1, kernel threads)" : ""
             throw FaultError(description: "no running process for \(description)\(note)")
         }
         return (alive, excluded)
@@ -120,7 +131,9 @@ struct ProcessSelector: Codable, Sendable {
 
     /// What a preflight says about protected processes a `match` left out ("" when none).
     static func exclusionNote(_ excluded: Int) -> String {
-        excluded == 0 ? "" : " (excluded \(excluded) protected process\(excluded == 1 ? "" : "es"): Ebb's runners and guardians, PID 1, kernel threads)"
+        excluded == 0
+            ? ""
+            : " (excluded \(excluded) protected process\(excluded == 1 ? "" : "es"): Ebb's runners and guardians, PID 1, kernel threads)"
     }
 
     /// True when a process that this selector finds is running (used to verify restarts).
@@ -141,7 +154,8 @@ struct ProcessSelector: Codable, Sendable {
         let found: [ProcessSnapshot]
         switch source {
         case .pid(let pid): found = ProcessTable.snapshot(pid).map { [$0] } ?? []
-        case .pidfile(let path): found = ((try? Self.readPidfile(path)) ?? nil).flatMap(ProcessTable.snapshot).map { [$0] } ?? []
+        case .pidfile(let path):
+            found = ((try? Self.readPidfile(path)) ?? nil).flatMap(ProcessTable.snapshot).map { [$0] } ?? []
         case .match(let pattern): found = ProcessTable.matching(pattern)
         case .fixture: found = []
         }

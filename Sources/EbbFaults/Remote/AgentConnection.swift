@@ -1,6 +1,7 @@
 import EbbCore
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -29,7 +30,8 @@ final class AgentConnection: Sendable {
         self.runID = runID
         let ssh = SSHCommand(host: host)
         try SSHCommand.prepareControlDirectory()
-        var command = "exec " + (host.sudo ? "sudo -n " : "") + Shell.path(executable) + " remote agent --state-dir "
+        var command =
+            "exec " + (host.sudo ? "sudo -n " : "") + Shell.path(executable) + " remote agent --state-dir "
             + Shell.path(host.stateDirectory) + " --run-id " + Shell.quoted(runID)
         if ProcessInfo.processInfo.environment["EBB_REMOTE_VERBOSE"] != nil { command += " --verbose" }
         var input: [Int32] = [0, 0]
@@ -45,8 +47,9 @@ final class AgentConnection: Sendable {
         do {
             // Marked as acting for the run: if the runner dies, recovery ends this ssh, the
             // agent reads end-of-file and exits, and the host's guardian reverts its faults.
-            spawned = try ChildProcess.spawn(ssh.arguments(running: command), environment: InFlightTools.environment,
-                                             input: input[0], output: output[1])
+            spawned = try ChildProcess.spawn(
+                ssh.arguments(running: command), environment: InFlightTools.environment,
+                input: input[0], output: output[1])
         } catch {
             [input[0], input[1], output[0], output[1]].forEach { close($0) }
             throw RemoteHostError(host: host, problem: "\(error)")
@@ -57,7 +60,9 @@ final class AgentConnection: Sendable {
         state = Mutex(Pipes(toAgent: input[1], fromAgent: output[0]))
         do {
             let hello = try state.withLock { try Self.readReply(&$0, host: host, timeout: timeout) }
-            guard hello.ok else { throw RemoteHostError(host: host, problem: hello.error ?? "the agent refused to start") }
+            guard hello.ok else {
+                throw RemoteHostError(host: host, problem: hello.error ?? "the agent refused to start")
+            }
         } catch {
             shutDown()
             throw error
@@ -80,7 +85,9 @@ final class AgentConnection: Sendable {
         }
     }
 
-    private static func exchange(_ request: AgentRequest, _ pipes: inout Pipes, host: RemoteHost, timeout: Duration) throws -> AgentReply {
+    private static func exchange(
+        _ request: AgentRequest, _ pipes: inout Pipes, host: RemoteHost, timeout: Duration
+    ) throws -> AgentReply {
         var line = try JSONEncoder().encode(request)
         line.append(UInt8(ascii: "\n"))
         try line.withUnsafeBytes { bytes in
@@ -88,7 +95,9 @@ final class AgentConnection: Sendable {
             while offset < bytes.count {
                 let written = write(pipes.toAgent, bytes.baseAddress! + offset, bytes.count - offset)
                 if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { throw RemoteHostError(host: host, problem: "the connection to the agent is gone") }
+                guard written > 0 else {
+                    throw RemoteHostError(host: host, problem: "the connection to the agent is gone")
+                }
                 offset += written
             }
         }
@@ -134,7 +143,10 @@ final class AgentConnection: Sendable {
                 continue
             }
             let left = end - ContinuousClock.now
-            guard left > .zero else { throw RemoteHostError(host: host, problem: "no answer within \(DurationText.format(timeout)) (host lost?)") }
+            guard left > .zero else {
+                throw RemoteHostError(
+                    host: host, problem: "no answer within \(DurationText.format(timeout)) (host lost?)")
+            }
             var entry = pollfd(fd: pipes.fromAgent, events: Int16(POLLIN), revents: 0)
             let ready = poll(&entry, 1, Int32(max(1, left.seconds * 1000)))
             if ready < 0 && errno == EINTR { continue }
@@ -144,7 +156,9 @@ final class AgentConnection: Sendable {
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else {
                 let said = pipes.lastNoise.isEmpty ? "" : ": \(Excerpt.of(pipes.lastNoise, limit: 300))"
-                throw RemoteHostError(host: host, problem: "the connection to the agent closed (host lost, or ebb cannot run there)\(said)")
+                throw RemoteHostError(
+                    host: host,
+                    problem: "the connection to the agent closed (host lost, or ebb cannot run there)\(said)")
             }
             pipes.buffer.append(contentsOf: chunk[..<count])
         }

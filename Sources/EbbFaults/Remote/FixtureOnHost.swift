@@ -9,13 +9,16 @@ struct FixtureOnHost: RemoteFixture {
     let remote: RemoteFault
 
     init(_ process: FixtureProcess, on host: RemoteHost, fleet: RemoteFleet) throws {
-        remote = RemoteFault(host: host, name: "fixture \(process.name)", pluginID: FixtureProcess.plugin, parameters: try JSONValue(encoding: process),
-                             suiteDirectory: process.directory ?? "", allowedRoots: [], fleet: fleet)
+        remote = RemoteFault(
+            host: host, name: "fixture \(process.name)", pluginID: FixtureProcess.plugin,
+            parameters: try JSONValue(encoding: process),
+            suiteDirectory: process.directory ?? "", allowedRoots: [], fleet: fleet)
     }
 
     func plan(_ context: FaultContext) throws -> FaultPlan {
         var plan = try remote.plan(context)
-        plan.undoSummary = "stop fixture \(remote.name.dropFirst("fixture ".count)) on host \(remote.host.name) through its journal; "
+        plan.undoSummary =
+            "stop fixture \(remote.name.dropFirst("fixture ".count)) on host \(remote.host.name) through its journal; "
             + "the host's guardian does at the deadline if Ebb cannot reach it"
         return plan
     }
@@ -38,7 +41,9 @@ struct FixtureOnHost: RemoteFixture {
         do {
             let agent = try remote.fleet.agent(for: remote.host, runID: context.runID)
             // A probe takes at most a few seconds on the host (an HTTP request, a 5 s command).
-            let reply = try agent.send(AgentRequest(operation: .probe, sequence: context.sequence, readiness: condition), timeout: .seconds(15))
+            let reply = try agent.send(
+                AgentRequest(operation: .probe, sequence: context.sequence, readiness: condition), timeout: .seconds(15)
+            )
             return reply.readiness ?? .notReady("host \(remote.host.name): \(reply.error ?? "no answer to the probe")")
         } catch {
             return .notReady("\(error)")

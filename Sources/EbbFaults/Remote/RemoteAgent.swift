@@ -2,6 +2,7 @@ import EbbCore
 import Foundation
 import Logging
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,8 +22,10 @@ public struct RemoteAgent {
     /// Starts the guardian for the journal and returns its pid.
     public var launchGuardian: (RunJournal) throws -> Int32
 
-    public init(stateDirectory: URL, runID: String, catalog: PluginCatalog, logger: Logger,
-                launchGuardian: @escaping (RunJournal) throws -> Int32) {
+    public init(
+        stateDirectory: URL, runID: String, catalog: PluginCatalog, logger: Logger,
+        launchGuardian: @escaping (RunJournal) throws -> Int32
+    ) {
         self.stateDirectory = stateDirectory
         self.runID = runID
         self.catalog = catalog
@@ -50,7 +53,8 @@ public struct RemoteAgent {
         var input = LineReader(descriptor: 0)
         while let line = input.next() {
             guard let request = try? JSONDecoder().decode(AgentRequest.self, from: Data(line)) else {
-                reply(AgentReply(ok: false, error: "not a request: \(Excerpt.of(String(decoding: line, as: UTF8.self)))"))
+                reply(
+                    AgentReply(ok: false, error: "not a request: \(Excerpt.of(String(decoding: line, as: UTF8.self)))"))
                 continue
             }
             if request.operation == .close { break }
@@ -120,20 +124,28 @@ private struct AgentSession {
 
     private mutating func inject(_ request: AgentRequest) throws -> AgentReply {
         guard let sequence = request.sequence, let pluginID = request.plugin, let lifetime = request.lifetime,
-              let scenario = request.scenario, let name = request.fault else {
+            let scenario = request.scenario, let name = request.fault
+        else {
             throw FaultError(description: "an inject request needs sequence, plugin, lifetime, scenario and fault")
         }
-        let suite = SuiteContext(directory: URL(fileURLWithPath: request.suiteDirectory ?? "/"), allowedRoots: request.allowedRoots ?? [],
-                                 fixtureNames: [])
+        let suite = SuiteContext(
+            directory: URL(fileURLWithPath: request.suiteDirectory ?? "/"), allowedRoots: request.allowedRoots ?? [],
+            fixtureNames: [])
         let fault = try self.fault(pluginID, request, named: name, suite: suite)
-        let context = FaultContext(runID: journal.runID, runDirectory: journal.directory, sequence: sequence, scenario: scenario,
-                                   suite: suite, fixturePIDs: [:], logger: logger, deadline: Date().addingTimeInterval(lifetime))
+        let context = FaultContext(
+            runID: journal.runID, runDirectory: journal.directory, sequence: sequence, scenario: scenario,
+            suite: suite, fixturePIDs: [:], logger: logger, deadline: Date().addingTimeInterval(lifetime))
         let plan = try fault.plan(context)
-        let scope = scopes[scenario] ?? RollbackScope(journal: journal, scenario: scenario,
-                                                      executor: RollbackExecutor(catalog: catalog, actor: "remote agent", logger: logger))
+        let scope =
+            scopes[scenario]
+            ?? RollbackScope(
+                journal: journal, scenario: scenario,
+                executor: RollbackExecutor(catalog: catalog, actor: "remote agent", logger: logger))
         scopes[scenario] = scope
         let store = RecordStore(runDirectory: journal.directory)
-        let arming = Arming(fault: name, plugin: pluginID, plan: plan, sequence: sequence, prepare: { try fault.prepare(plan, context) }) {
+        let arming = Arming(
+            fault: name, plugin: pluginID, plan: plan, sequence: sequence, prepare: { try fault.prepare(plan, context) }
+        ) {
             // Under the record's lock: an undo that found no record wrote a tombstone, and
             // then this fault must never act (see RemoteRecords.undo).
             if RemoteRecords.tombstone(sequence, in: store) != nil {
@@ -150,14 +162,19 @@ private struct AgentSession {
     }
 
     /// A plugin of the catalog, or a fixture of the suite's `setup:` (its output kept in this journal).
-    private func fault(_ pluginID: String, _ request: AgentRequest, named name: String, suite: SuiteContext) throws -> any Fault {
+    private func fault(
+        _ pluginID: String, _ request: AgentRequest, named name: String, suite: SuiteContext
+    ) throws -> any Fault {
         if pluginID == FixtureProcess.plugin {
             var fixture = try (request.parameters ?? .object([:])).decode(FixtureProcess.self)
             fixture.logPath = journal.directory.appendingPathComponent("logs/fixture-\(fixture.name).log").path
             return fixture
         }
-        guard let plugin = catalog.plugins[pluginID] else { throw FaultError(description: "this ebb has no plugin '\(pluginID)'") }
-        let parameters = try FaultParameters(json: request.parameters ?? .object([:]), specs: plugin.parameters, keyPath: name)
+        guard let plugin = catalog.plugins[pluginID] else {
+            throw FaultError(description: "this ebb has no plugin '\(pluginID)'")
+        }
+        let parameters = try FaultParameters(
+            json: request.parameters ?? .object([:]), specs: plugin.parameters, keyPath: name)
         return try plugin.make(parameters, suite: suite)
     }
 
@@ -170,9 +187,13 @@ private struct AgentSession {
             throw FaultError(description: "no fixture \(sequence) runs on this host")
         }
         guard FixtureStop.isRunning(try entry.plan.undoData.decode(FixtureStop.Payload.self)) else {
-            return AgentReply(ok: true, readiness: .exited("exited before it was ready; its output on this host:\n\(fixture.outputTail)"))
+            return AgentReply(
+                ok: true,
+                readiness: .exited("exited before it was ready; its output on this host:\n\(fixture.outputTail)"))
         }
-        return AgentReply(ok: true, readiness: AwaitOnThisThread.value { await ReadinessProbe.probe(condition, directory: fixture.directory) })
+        return AgentReply(
+            ok: true,
+            readiness: AwaitOnThisThread.value { await ReadinessProbe.probe(condition, directory: fixture.directory) })
     }
 
     /// The same work as `ebb remote undo` / `ebb remote verify`, without a process and an ssh
@@ -181,7 +202,9 @@ private struct AgentSession {
         guard let sequence = request.sequence, let action = request.operation.recordAction else {
             throw FaultError(description: "an undo or verify request needs a sequence")
         }
-        let outcome = RemoteRecords.perform(action, stateDirectory: stateDirectory, runID: journal.runID, sequence: sequence, catalog: catalog, logger: logger)
+        let outcome = RemoteRecords.perform(
+            action, stateDirectory: stateDirectory, runID: journal.runID, sequence: sequence, catalog: catalog,
+            logger: logger)
         if outcome.state != .failed { live[sequence] = nil }
         return AgentReply(ok: true, outcome: outcome)
     }
@@ -190,7 +213,9 @@ private struct AgentSession {
         guard let sequence = request.sequence, let lifetime = request.lifetime else {
             throw FaultError(description: "a renew request needs sequence and lifetime")
         }
-        guard var entry = live[sequence] else { throw FaultError(description: "no fault \(sequence) is live on this host") }
+        guard var entry = live[sequence] else {
+            throw FaultError(description: "no fault \(sequence) is live on this host")
+        }
         entry.context.deadline = Date().addingTimeInterval(lifetime)
         entry.scope.renewDeadlines(lifetime: .seconds(lifetime))
         try entry.fault.holdStarting(entry.plan, entry.context)

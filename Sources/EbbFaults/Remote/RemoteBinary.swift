@@ -1,6 +1,7 @@
 import Crypto
 import EbbCore
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,7 +13,9 @@ enum RemoteBinary {
     /// The SHA-256 of the running binary, computed once per process.
     static let digest: Result<String, Error> = Result {
         let path = ChildProcess.currentExecutable
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw FaultError(description: "cannot read \(path) to ship it to remote hosts") }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw FaultError(description: "cannot read \(path) to ship it to remote hosts")
+        }
         defer { try? handle.close() }
         var hash = SHA256()
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hash.update(data: chunk) }
@@ -37,7 +40,8 @@ enum RemoteBinary {
         let input = open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw systemError("cannot open", source) }
         defer { close(input) }
-        let script = "p=\(target); t=\"$p.$$\"; mkdir -p \"${p%/*}\" && cat > \"$t\" && "
+        let script =
+            "p=\(target); t=\"$p.$$\"; mkdir -p \"${p%/*}\" && cat > \"$t\" && "
             + "[ \"$(sha256sum < \"$t\" | cut -d' ' -f1)\" = \(digest) ] && chmod 755 \"$t\" && "
             // ln fails when the file is there already (a concurrent copy won: same content); mv
             // only where the file system has no hard links.
@@ -45,7 +49,8 @@ enum RemoteBinary {
             + "|| { rm -f \"$t\"; echo 'the copy of ebb did not arrive whole' >&2; exit 1; }"
         let shipped = try ssh.run(script, timeout: .seconds(300), input: input)
         guard shipped.status == 0, shipped.output.contains("shipped") else {
-            throw RemoteHostError(host: ssh.host, problem: "cannot copy ebb to \(path): \(Excerpt.of(shipped.output, limit: 300))")
+            throw RemoteHostError(
+                host: ssh.host, problem: "cannot copy ebb to \(path): \(Excerpt.of(shipped.output, limit: 300))")
         }
         return path
     }

@@ -17,11 +17,14 @@ struct RemoteFault: Fault {
 
     func plan(_ context: FaultContext) throws -> FaultPlan {
         let executable = RemoteBinary.remotePath(digest: try RemoteBinary.digest.get())
-        let payload = RemoteUndo.Payload(host: host, executable: executable, runID: RemoteFleet.remoteRunID(context.runID, host: host),
-                                         sequence: context.sequence, plugin: pluginID)
-        return try FaultPlan(target: "host \(host.name) (\(host.address)): \(pluginID)", undo: RemoteUndo.self, payload: payload,
-                             undoSummary: "take \(pluginID) back on host \(host.name) through its journal; the host's guardian does at the deadline if Ebb cannot reach it",
-                             lockKeys: [])
+        let payload = RemoteUndo.Payload(
+            host: host, executable: executable, runID: RemoteFleet.remoteRunID(context.runID, host: host),
+            sequence: context.sequence, plugin: pluginID)
+        return try FaultPlan(
+            target: "host \(host.name) (\(host.address)): \(pluginID)", undo: RemoteUndo.self, payload: payload,
+            undoSummary:
+                "take \(pluginID) back on host \(host.name) through its journal; the host's guardian does at the deadline if Ebb cannot reach it",
+            lockKeys: [])
     }
 
     /// Connects (once per run and host) before the record is armed: a host that cannot be
@@ -38,11 +41,14 @@ struct RemoteFault: Fault {
     /// Asks the agent to arm and inject; its reply says what acted (and a fixture's pid there).
     func injectOnHost(_ context: FaultContext) throws -> AgentReply {
         let agent = try fleet.agent(for: host, runID: context.runID)
-        let request = AgentRequest(operation: .inject, sequence: context.sequence, scenario: context.scenario, fault: name, plugin: pluginID,
-                                   parameters: parameters, lifetime: max(1, context.deadline.timeIntervalSinceNow),
-                                   suiteDirectory: suiteDirectory, allowedRoots: allowedRoots)
+        let request = AgentRequest(
+            operation: .inject, sequence: context.sequence, scenario: context.scenario, fault: name, plugin: pluginID,
+            parameters: parameters, lifetime: max(1, context.deadline.timeIntervalSinceNow),
+            suiteDirectory: suiteDirectory, allowedRoots: allowedRoots)
         let reply = try agent.send(request, timeout: fleet.requestTimeout)
-        guard reply.ok else { throw FaultError(description: "host \(host.name): \(reply.error ?? "the agent refused")") }
+        guard reply.ok else {
+            throw FaultError(description: "host \(host.name): \(reply.error ?? "the agent refused")")
+        }
         context.logger.info("host \(host.name): \(pluginID) acts on \(reply.target ?? "?")")
         return reply
     }
@@ -51,8 +57,12 @@ struct RemoteFault: Fault {
     /// keeps the fault's first deadline): one lost host must not hold back the others' hold.
     func holdStarting(_ plan: FaultPlan, _ context: FaultContext) throws {
         let agent = try fleet.agent(for: host, runID: context.runID)
-        let reply = try agent.send(AgentRequest(operation: .renew, sequence: context.sequence, lifetime: max(1, context.deadline.timeIntervalSinceNow)),
-                                   timeout: min(fleet.requestTimeout, .seconds(5)))
-        guard reply.ok else { throw FaultError(description: "host \(host.name): \(reply.error ?? "the agent refused the renewal")") }
+        let reply = try agent.send(
+            AgentRequest(
+                operation: .renew, sequence: context.sequence, lifetime: max(1, context.deadline.timeIntervalSinceNow)),
+            timeout: min(fleet.requestTimeout, .seconds(5)))
+        guard reply.ok else {
+            throw FaultError(description: "host \(host.name): \(reply.error ?? "the agent refused the renewal")")
+        }
     }
 }

@@ -32,15 +32,19 @@ public final class RemoteFleet: RemoteFaultMaker {
 
     public func remote(_ spec: FaultSpec, on host: RemoteHost, suite: SuiteContext) throws -> any Fault {
         if spec.pluginID.hasPrefix("proxy.") {
-            throw FaultError(description: "\(spec.pluginID) acts on a proxy inside the runner; it cannot run on host \(host.name)")
+            throw FaultError(
+                description: "\(spec.pluginID) acts on a proxy inside the runner; it cannot run on host \(host.name)")
         }
         if case .object(let parameters) = spec.parameters, parameters["fixture"] != nil {
-            throw FaultError(description: "a fault on host \(host.name) cannot target a fixture by name (only the runner knows its fixtures' pids); "
-                             + "select the processes there with 'match' instead")
+            throw FaultError(
+                description:
+                    "a fault on host \(host.name) cannot target a fixture by name (only the runner knows its fixtures' pids); "
+                    + "select the processes there with 'match' instead")
         }
         state.withLock { $0.hosts[host.name] = host }
-        return RemoteFault(host: host, name: spec.name, pluginID: spec.pluginID, parameters: spec.parameters,
-                           suiteDirectory: suite.directory.path, allowedRoots: suite.allowedRoots, fleet: self)
+        return RemoteFault(
+            host: host, name: spec.name, pluginID: spec.pluginID, parameters: spec.parameters,
+            suiteDirectory: suite.directory.path, allowedRoots: suite.allowedRoots, fleet: self)
     }
 
     public func fixture(_ fixture: FixtureProcess, on host: RemoteHost) throws -> any RemoteFixture {
@@ -75,8 +79,10 @@ public final class RemoteFleet: RemoteFaultMaker {
         let result: Result<AgentConnection, RemoteHostError>
         do {
             let executable = try RemoteBinary.ensure(on: SSHCommand(host: host))
-            result = .success(try AgentConnection(host: host, runID: Self.remoteRunID(runID, host: host), executable: executable,
-                                                  timeout: requestTimeout))
+            result = .success(
+                try AgentConnection(
+                    host: host, runID: Self.remoteRunID(runID, host: host), executable: executable,
+                    timeout: requestTimeout))
         } catch let error as RemoteHostError {
             result = .failure(error)
         } catch {
@@ -98,7 +104,9 @@ public final class RemoteFleet: RemoteFaultMaker {
 
     /// The connected agent of `host` in run `runID`, unless the run ended or the host was lost.
     func liveAgent(_ host: RemoteHost, runID: String) -> AgentConnection? {
-        guard case .success(let agent) = state.withLock({ $0.agents[runID]?[host.name] }), !agent.isLost else { return nil }
+        guard case .success(let agent) = state.withLock({ $0.agents[runID]?[host.name] }), !agent.isLost else {
+            return nil
+        }
         return agent
     }
 

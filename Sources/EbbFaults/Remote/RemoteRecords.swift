@@ -17,24 +17,32 @@ public enum RemoteRecords {
     }
 
     /// Performs `action` on record `sequence` of run `runID`.
-    public static func perform(_ action: Action, stateDirectory: URL, runID: String, sequence: Int, catalog: PluginCatalog,
-                               logger: Logger) -> RemoteRecordOutcome {
+    public static func perform(
+        _ action: Action, stateDirectory: URL, runID: String, sequence: Int, catalog: PluginCatalog,
+        logger: Logger
+    ) -> RemoteRecordOutcome {
         switch action {
-        case .undo: undo(stateDirectory: stateDirectory, runID: runID, sequence: sequence, catalog: catalog, logger: logger)
-        case .verify: verify(stateDirectory: stateDirectory, runID: runID, sequence: sequence, catalog: catalog, logger: logger)
+        case .undo:
+            undo(stateDirectory: stateDirectory, runID: runID, sequence: sequence, catalog: catalog, logger: logger)
+        case .verify:
+            verify(stateDirectory: stateDirectory, runID: runID, sequence: sequence, catalog: catalog, logger: logger)
         }
     }
 
     /// Takes back record `sequence` of run `runID` (or finds it taken back) and verifies it.
-    static func undo(stateDirectory: URL, runID: String, sequence: Int, catalog: PluginCatalog, logger: Logger) -> RemoteRecordOutcome {
+    static func undo(
+        stateDirectory: URL, runID: String, sequence: Int, catalog: PluginCatalog, logger: Logger
+    ) -> RemoteRecordOutcome {
         do {
             guard let run = try JournalReader(stateDirectory: stateDirectory).run(id: runID) else {
-                return RemoteRecordOutcome(state: .undone, detail: "no journal of run \(runID) on this host: nothing of it acted here")
+                return RemoteRecordOutcome(
+                    state: .undone, detail: "no journal of run \(runID) on this host: nothing of it acted here")
             }
             let store = RecordStore(runDirectory: run.directory)
             let records = try recordsOrTombstone(sequence, run: run, store: store)
             guard !records.isEmpty else {
-                return RemoteRecordOutcome(state: .undone, detail: "never armed on this host; a tombstone keeps it from acting")
+                return RemoteRecordOutcome(
+                    state: .undone, detail: "never armed on this host; a tombstone keeps it from acting")
             }
             let executor = RollbackExecutor(catalog: catalog, actor: "remote undo (for the runner)", logger: logger)
             let results = executor.execute(records, store: store)
@@ -45,20 +53,29 @@ public enum RemoteRecords {
     }
 
     /// Proves record `sequence` of run `runID` is gone from this host.
-    static func verify(stateDirectory: URL, runID: String, sequence: Int, catalog: PluginCatalog, logger: Logger) -> RemoteRecordOutcome {
+    static func verify(
+        stateDirectory: URL, runID: String, sequence: Int, catalog: PluginCatalog, logger: Logger
+    ) -> RemoteRecordOutcome {
         do {
             guard let run = try JournalReader(stateDirectory: stateDirectory).run(id: runID) else {
-                return RemoteRecordOutcome(state: .undone, detail: "no journal of run \(runID) on this host: nothing of it acted here")
+                return RemoteRecordOutcome(
+                    state: .undone, detail: "no journal of run \(runID) on this host: nothing of it acted here")
             }
-            let records = JournalReader(holding: run.directory).run(at: run.directory).records.filter { $0.sequence == sequence }
+            let records = JournalReader(holding: run.directory).run(at: run.directory).records.filter {
+                $0.sequence == sequence
+            }
             for record in records where record.fault != tombstoneFault {
-                if record.state.isPending { return RemoteRecordOutcome(state: .failed, detail: "record \(record.fileName) is \(record.state.rawValue)") }
+                if record.state.isPending {
+                    return RemoteRecordOutcome(
+                        state: .failed, detail: "record \(record.fileName) is \(record.state.rawValue)")
+                }
                 guard let handler = catalog.undoHandlers[record.kind] else {
                     return RemoteRecordOutcome(state: .failed, detail: "unknown undo kind '\(record.kind)'")
                 }
                 try handler.verify(record.data, UndoContext(runID: runID, runDirectory: run.directory, logger: logger))
             }
-            return RemoteRecordOutcome(state: .undone, detail: records.isEmpty ? "never armed on this host" : "verified on this host")
+            return RemoteRecordOutcome(
+                state: .undone, detail: records.isEmpty ? "never armed on this host" : "verified on this host")
         } catch {
             return RemoteRecordOutcome(state: .failed, detail: "\(error)")
         }
@@ -66,9 +83,12 @@ public enum RemoteRecords {
 
     /// The records of `sequence`; none found, a tombstone is written under the record's lock
     /// (the lock an agent holds while it arms and injects) and nothing is returned.
-    private static func recordsOrTombstone(_ sequence: Int, run: RunSnapshot, store: RecordStore) throws -> [UndoRecord] {
+    private static func recordsOrTombstone(_ sequence: Int, run: RunSnapshot, store: RecordStore) throws -> [UndoRecord]
+    {
         func records() -> [UndoRecord] {
-            JournalReader(holding: run.directory).run(at: run.directory).records.filter { $0.sequence == sequence && $0.fault != tombstoneFault }
+            JournalReader(holding: run.directory).run(at: run.directory).records.filter {
+                $0.sequence == sequence && $0.fault != tombstoneFault
+            }
         }
         let found = records()
         guard found.isEmpty else { return found }
@@ -79,9 +99,10 @@ public enum RemoteRecords {
         let armed = records()
         guard armed.isEmpty else { return armed }
         if tombstone(sequence, in: store) == nil {
-            var stone = UndoRecord(runID: run.id, sequence: sequence, scenario: "remote", fault: tombstoneFault, plugin: "remote",
-                                   target: "nothing", kind: NothingToUndo.kind, data: .object([:]), state: .reverted,
-                                   armedAt: Date(), deadline: Date())
+            var stone = UndoRecord(
+                runID: run.id, sequence: sequence, scenario: "remote", fault: tombstoneFault, plugin: "remote",
+                target: "nothing", kind: NothingToUndo.kind, data: .object([:]), state: .reverted,
+                armedAt: Date(), deadline: Date())
             stone.revertedBy = "remote undo (for the runner)"
             stone.finishedAt = Date()
             try store.create(stone)
@@ -96,10 +117,15 @@ public enum RemoteRecords {
     }
 
     private static func outcome(of records: [UndoRecord]) -> RemoteRecordOutcome {
-        let text = records.map { "\($0.target): \($0.state.rawValue)" + ($0.revertedBy.map { " by \($0)" } ?? "") + ($0.message.map { " (\($0))" } ?? "") }
-            .joined(separator: "; ")
+        let text = records.map {
+            "\($0.target): \($0.state.rawValue)" + ($0.revertedBy.map { " by \($0)" } ?? "")
+                + ($0.message.map { " (\($0))" } ?? "")
+        }
+        .joined(separator: "; ")
         if records.contains(where: \.state.isPending) { return RemoteRecordOutcome(state: .failed, detail: text) }
-        if records.contains(where: { $0.state == .irreversible }) { return RemoteRecordOutcome(state: .irreversible, detail: text) }
+        if records.contains(where: { $0.state == .irreversible }) {
+            return RemoteRecordOutcome(state: .irreversible, detail: text)
+        }
         return RemoteRecordOutcome(state: .undone, detail: text)
     }
 }

@@ -32,37 +32,52 @@ public struct RemoteUndo: UndoHandler {
 
     public static func verify(_ payload: Payload, _ context: UndoContext) throws {
         let outcome = try run(.verify, payload, context)
-        guard outcome.state == .undone else { throw VerificationFailure("host \(payload.host.name): \(outcome.detail)") }
+        guard outcome.state == .undone else {
+            throw VerificationFailure("host \(payload.host.name): \(outcome.detail)")
+        }
     }
 
-    private static func run(_ action: RemoteRecords.Action, _ payload: Payload, _ context: UndoContext) throws -> RemoteRecordOutcome {
+    private static func run(
+        _ action: RemoteRecords.Action, _ payload: Payload, _ context: UndoContext
+    ) throws -> RemoteRecordOutcome {
         // The runner's own rollback asks the agent it is connected to; if that agent is gone
         // (the link, the session), a fresh ssh session asks the host's journal.
         if let fleet = context.services.service(RemoteFleet.self, runID: context.runID, name: RemoteFleet.serviceName),
-           let agent = fleet.liveAgent(payload.host, runID: context.runID),
-           let reply = try? agent.send(AgentRequest(operation: .init(action), sequence: payload.sequence), timeout: .seconds(120)),
-           let outcome = reply.outcome {
+            let agent = fleet.liveAgent(payload.host, runID: context.runID),
+            let reply = try? agent.send(
+                AgentRequest(operation: .init(action), sequence: payload.sequence), timeout: .seconds(120)),
+            let outcome = reply.outcome
+        {
             return outcome
         }
         let ssh = SSHCommand(host: payload.host)
-        let command = (payload.host.sudo ? "sudo -n " : "") + Shell.path(payload.executable) + " remote \(action.rawValue) --state-dir "
-            + Shell.path(payload.host.stateDirectory) + " --run-id " + Shell.quoted(payload.runID) + " --sequence \(payload.sequence)"
+        let command =
+            (payload.host.sudo ? "sudo -n " : "") + Shell.path(payload.executable)
+            + " remote \(action.rawValue) --state-dir "
+            + Shell.path(payload.host.stateDirectory) + " --run-id " + Shell.quoted(payload.runID)
+            + " --sequence \(payload.sequence)"
         var result: (status: Int32, output: String)
         do {
             result = try ssh.run(command, timeout: .seconds(120))
         } catch let error as RemoteHostError {
-            throw FaultError(description: "\(error); the host's guardian reverts the fault at its deadline on its own; "
-                             + "confirm with 'ebb rollback execute' once the host can be reached")
+            throw FaultError(
+                description: "\(error); the host's guardian reverts the fault at its deadline on its own; "
+                    + "confirm with 'ebb rollback execute' once the host can be reached")
         }
         // 127: the host lost its copy of ebb (a cleaned cache). This binary can stand in if it is the same build.
-        if result.status == 127, (try? RemoteBinary.digest.get()).map(RemoteBinary.remotePath(digest:)) == payload.executable {
+        if result.status == 127,
+            (try? RemoteBinary.digest.get()).map(RemoteBinary.remotePath(digest:)) == payload.executable
+        {
             _ = try RemoteBinary.ensure(on: ssh)
             result = try ssh.run(command, timeout: .seconds(120))
         }
         guard let line = result.output.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
-              let outcome = try? JSONDecoder().decode(RemoteRecordOutcome.self, from: Data(line.utf8)) else {
-            throw FaultError(description: "host \(payload.host.name): 'ebb remote \(action.rawValue)' failed (exit \(result.status)): "
-                             + Excerpt.of(result.output.trimmingCharacters(in: .whitespacesAndNewlines), limit: 300))
+            let outcome = try? JSONDecoder().decode(RemoteRecordOutcome.self, from: Data(line.utf8))
+        else {
+            throw FaultError(
+                description:
+                    "host \(payload.host.name): 'ebb remote \(action.rawValue)' failed (exit \(result.status)): "
+                    + Excerpt.of(result.output.trimmingCharacters(in: .whitespacesAndNewlines), limit: 300))
         }
         return outcome
     }

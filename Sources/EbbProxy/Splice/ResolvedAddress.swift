@@ -1,4 +1,5 @@
 import EbbCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,14 +13,18 @@ struct ResolvedAddress {
 
     /// Every TCP address `host` has, in the resolver's order (a name such as `localhost` may
     /// have an IPv6 and an IPv4 one). Blocks while a name is looked up.
-    static func all(host: String, port: Int, forListening: Bool = false, numericOnly: Bool = false) throws(SocketError) -> [ResolvedAddress] {
+    static func all(
+        host: String, port: Int, forListening: Bool = false, numericOnly: Bool = false
+    ) throws(SocketError) -> [ResolvedAddress] {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         // No AI_ADDRCONFIG: in a namespace with loopback only it would leave `localhost` unresolved.
         hints.ai_flags = (forListening ? AI_PASSIVE : 0) | (numericOnly ? AI_NUMERICHOST : 0)
         var list: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(host, String(port), &hints, &list)
-        guard status == 0, let list else { throw SocketError("resolve \(host)", detail: String(cString: gai_strerror(status))) }
+        guard status == 0, let list else {
+            throw SocketError("resolve \(host)", detail: String(cString: gai_strerror(status)))
+        }
         defer { freeaddrinfo(list) }
         var addresses: [ResolvedAddress] = []
         for entry in sequence(first: list, next: { $0.pointee.ai_next }) {

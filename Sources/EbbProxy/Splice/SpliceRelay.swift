@@ -2,6 +2,7 @@ import CLinuxIO
 import Foundation
 import NIOCore
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,7 +28,10 @@ final class SpliceRelay: @unchecked Sendable {
         private let lock = NSLock()
         private var upstream: CInt?
 
-        init(client: CInt, upstream: CInt?, toUpstream: [UInt8] = [], toClient: [UInt8] = [], finished: Set<ProxyDirection> = []) {
+        init(
+            client: CInt, upstream: CInt?, toUpstream: [UInt8] = [], toClient: [UInt8] = [],
+            finished: Set<ProxyDirection> = []
+        ) {
             self.client = client
             self.upstream = upstream
             self.toUpstream = toUpstream
@@ -94,9 +98,11 @@ final class SpliceRelay: @unchecked Sendable {
 
     /// Binds `listen`; throws when the address is taken or does not resolve.
     /// `upstreamUnreachable` hears why a client was closed because no upstream address answered.
-    init(listen: ProxyAddress, upstream: ProxyAddress, eventLoop: EventLoop,
-         upstreamUnreachable: @escaping (String) -> Void,
-         adopt: @escaping (Adoption) -> EventLoopFuture<Void>) throws(SocketError) {
+    init(
+        listen: ProxyAddress, upstream: ProxyAddress, eventLoop: EventLoop,
+        upstreamUnreachable: @escaping (String) -> Void,
+        adopt: @escaping (Adoption) -> EventLoopFuture<Void>
+    ) throws(SocketError) {
         self.upstream = upstream
         self.eventLoop = eventLoop
         self.adopt = adopt
@@ -133,15 +139,17 @@ final class SpliceRelay: @unchecked Sendable {
     /// result completes once all of those have started there.
     func routeToNIO() -> EventLoopFuture<Void> {
         let promise = eventLoop.makePromise(of: Void.self)
-        guard perform({ [self] in
-            routesToNIO = true
-            // Stopping: the connections are closed, not handed to an event loop about to end.
-            guard isRunning else { return promise.succeed() }
-            var seen = Set<ObjectIdentifier>()
-            let open = connections.values.filter { seen.insert(ObjectIdentifier($0)).inserted }
-            let started = open.map { handOff($0) }
-            EventLoopFuture.andAllComplete(started, on: eventLoop).cascade(to: promise)
-        }) else {
+        guard
+            perform({ [self] in
+                routesToNIO = true
+                // Stopping: the connections are closed, not handed to an event loop about to end.
+                guard isRunning else { return promise.succeed() }
+                var seen = Set<ObjectIdentifier>()
+                let open = connections.values.filter { seen.insert(ObjectIdentifier($0)).inserted }
+                let started = open.map { handOff($0) }
+                EventLoopFuture.andAllComplete(started, on: eventLoop).cascade(to: promise)
+            })
+        else {
             promise.succeed()
             return promise.futureResult
         }
@@ -231,7 +239,10 @@ final class SpliceRelay: @unchecked Sendable {
         for dial in dials.values where nearest.map({ dial.deadline < $0 }) ?? true { nearest = dial.deadline }
         guard let nearest else { return -1 }
         let left = ContinuousClock.now.duration(to: nearest)
-        return CInt(max(0, min(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1, 60_000)))
+        return CInt(
+            max(
+                0, min(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1, 60_000)
+            ))
     }
 
     private func pump(_ connection: SplicedConnection) {
@@ -416,10 +427,12 @@ final class SpliceRelay: @unchecked Sendable {
     }
 
     private static func listen(on address: ProxyAddress) throws(SocketError) -> CInt {
-        guard let local = try ResolvedAddress.all(host: address.host, port: address.port, forListening: true).first else {
+        guard let local = try ResolvedAddress.all(host: address.host, port: address.port, forListening: true).first
+        else {
             throw SocketError("resolve \(address.host)", detail: "no address")
         }
-        let socket = Glibc.socket(local.family, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+        let socket = Glibc.socket(
+            local.family, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
         guard socket >= 0 else { throw SocketError("socket") }
         var on: CInt = 1
         setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<CInt>.size))

@@ -1,4 +1,5 @@
 import CLinuxIO
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -62,10 +63,12 @@ final class SplicedConnection {
     /// Gives up both sockets with what waits in the pipes, for the NIO path to take over.
     func release() -> SpliceRelay.Adoption {
         isOpen = false
-        let finished = Set([(ProxyDirection.upstream, toUpstream), (.downstream, toClient)].filter { $0.1.isFinished }.map(\.0))
-        return SpliceRelay.Adoption(client: client, upstream: upstream,
-                                    toUpstream: toUpstream.takePendingAndClosePipe(),
-                                    toClient: toClient.takePendingAndClosePipe(),
-                                    finished: finished)
+        let finished = Set(
+            [(ProxyDirection.upstream, toUpstream), (.downstream, toClient)].filter { $0.1.isFinished }.map(\.0))
+        return SpliceRelay.Adoption(
+            client: client, upstream: upstream,
+            toUpstream: toUpstream.takePendingAndClosePipe(),
+            toClient: toClient.takePendingAndClosePipe(),
+            finished: finished)
     }
 }

@@ -1,4 +1,5 @@
 import EbbCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,7 +27,9 @@ final class UpstreamDial {
         while next < addresses.count {
             let address = addresses[next]
             next += 1
-            let descriptor = Glibc.socket(address.family, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+            let descriptor = Glibc.socket(
+                address.family, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue),
+                0)
             guard descriptor >= 0 else {
                 noteFailure(errno)
                 continue

@@ -8,7 +8,9 @@ public struct BandwidthToxic: Toxic {
 
     public init(_ parameters: FaultParameters) throws {
         rate = try parameters.required("rate", parameters.size("rate"), by: Self.name)
-        guard rate > 0 else { throw parameters.error("rate", "rate must be above zero (use the timeout toxic to stop data)") }
+        guard rate > 0 else {
+            throw parameters.error("rate", "rate must be above zero (use the timeout toxic to stop data)")
+        }
     }
 
     public var summary: String { "bandwidth \(rate) bytes/s" }

@@ -29,16 +29,20 @@ public enum HTMLCheck {
             data.withUnsafeBytes { bytes -> xmlDocPtr? in
                 let base = bytes.baseAddress?.assumingMemoryBound(to: CChar.self)
                 if html {
-                    return htmlCtxtReadMemory(parser, base, Int32(bytes.count), "report.html", "UTF-8",
-                                              Int32(HTML_PARSE_NONET.rawValue))
+                    return htmlCtxtReadMemory(
+                        parser, base, Int32(bytes.count), "report.html", "UTF-8",
+                        Int32(HTML_PARSE_NONET.rawValue))
                 }
-                return xmlCtxtReadMemory(parser, base, Int32(bytes.count), "report.html", "UTF-8",
-                                         Int32(XML_PARSE_NONET.rawValue | XML_PARSE_BIG_LINES.rawValue))
+                return xmlCtxtReadMemory(
+                    parser, base, Int32(bytes.count), "report.html", "UTF-8",
+                    Int32(XML_PARSE_NONET.rawValue | XML_PARSE_BIG_LINES.rawValue))
             }
         }
         parser.pointee._private = nil
         var problems = collector.take()
-        if let document { xmlFreeDoc(document) } else if problems.isEmpty {
+        if let document {
+            xmlFreeDoc(document)
+        } else if problems.isEmpty {
             problems.append(SchemaProblem(line: 0, message: "the page could not be parsed"))
         }
         if !html, parser.pointee.wellFormed == 0, problems.isEmpty {

@@ -30,10 +30,12 @@ public struct JUnitOptions: Sendable {
     public var logPathForScenario: @Sendable (ScenarioResult) -> String?
 
     /// Options with the documented defaults; `hostname` defaults to this machine's name.
-    public init(flavor: JUnitFlavor = .portable,
-                maxOutputBytes: Int = 64 * 1024,
-                hostname: String = ProcessInfo.processInfo.hostName,
-                logPathForScenario: @escaping @Sendable (ScenarioResult) -> String? = { _ in nil }) {
+    public init(
+        flavor: JUnitFlavor = .portable,
+        maxOutputBytes: Int = 64 * 1024,
+        hostname: String = ProcessInfo.processInfo.hostName,
+        logPathForScenario: @escaping @Sendable (ScenarioResult) -> String? = { _ in nil }
+    ) {
         self.flavor = flavor
         self.maxOutputBytes = maxOutputBytes
         self.hostname = hostname

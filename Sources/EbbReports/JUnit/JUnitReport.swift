@@ -72,7 +72,8 @@ enum JUnitReport {
         gmtime_r(&time, &parts)
         func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
         let year = String(parts.tm_year + 1900)
-        return "\(String(repeating: "0", count: max(0, 4 - year.count)))\(year)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))"
+        return
+            "\(String(repeating: "0", count: max(0, 4 - year.count)))\(year)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))"
             + "T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
     }
 }
@@ -119,27 +120,31 @@ struct JUnitSuiteBuilder {
         // came, then rolled back) would read as a clean pass; a skipped case says otherwise.
         // When a step is already skipped, that step shows the unfinished work.
         if scenario.interrupted && !scenario.steps.contains(where: { $0.status == .skipped }) {
-            cases.append(JUnitReport.Case(name: unique("not finished", classname: classname), classname: classname, time: .zero,
-                                          outcome: .skipped(message: "not finished: \(interruption)", body: ""),
-                                          output: caseOutput(message: nil, logPath: logPath)))
+            cases.append(
+                JUnitReport.Case(
+                    name: unique("not finished", classname: classname), classname: classname, time: .zero,
+                    outcome: .skipped(message: "not finished: \(interruption)", body: ""),
+                    output: caseOutput(message: nil, logPath: logPath)))
         }
         let stepTime = scenario.steps.reduce(Duration.zero) { $0 + $1.duration }
         let trimmed = scenarioName.trimmingCharacters(in: .whitespacesAndNewlines)
-        return JUnitReport.Suite(name: trimmed.isEmpty ? "unnamed" : scenarioName, package: "ebb.\(suiteName)",
-                                 timestamp: JUnitReport.timestamp(scenario.startedAt), hostname: hostname,
-                                 time: scenario.duration > .zero ? scenario.duration : stepTime,
-                                 properties: properties, cases: cases,
-                                 output: suiteOutput(scenario.steps, logPath: logPath, notes: notes))
+        return JUnitReport.Suite(
+            name: trimmed.isEmpty ? "unnamed" : scenarioName, package: "ebb.\(suiteName)",
+            timestamp: JUnitReport.timestamp(scenario.startedAt), hostname: hostname,
+            time: scenario.duration > .zero ? scenario.duration : stepTime,
+            properties: properties, cases: cases,
+            output: suiteOutput(scenario.steps, logPath: logPath, notes: notes))
     }
 
     /// Fixture rollbacks and other steps outside any scenario.
     mutating func setupSuite(_ steps: [StepResult]) -> JUnitReport.Suite {
         let cases = steps.map { testcase($0, classname: "ebb.setup", logPath: nil) }
-        return JUnitReport.Suite(name: "setup", package: "ebb.setup",
-                                 timestamp: JUnitReport.timestamp(steps.map(\.startedAt).min() ?? run.startedAt),
-                                 hostname: hostname, time: steps.reduce(Duration.zero) { $0 + $1.duration },
-                                 properties: runProperties() + stepProperties(steps), cases: cases,
-                                 output: suiteOutput(steps, logPath: nil, notes: []))
+        return JUnitReport.Suite(
+            name: "setup", package: "ebb.setup",
+            timestamp: JUnitReport.timestamp(steps.map(\.startedAt).min() ?? run.startedAt),
+            hostname: hostname, time: steps.reduce(Duration.zero) { $0 + $1.duration },
+            properties: runProperties() + stepProperties(steps), cases: cases,
+            output: suiteOutput(steps, logPath: nil, notes: []))
     }
 
     private var interruption: String {
@@ -157,21 +162,25 @@ struct JUnitSuiteBuilder {
     /// Each step's facts, named `<step name>.<key>` (e.g. `inject: file.corrupt.target`).
     private func stepProperties(_ steps: [StepResult]) -> [(name: String, value: String)] {
         steps.flatMap { step in
-            step.properties.sorted { $0.key < $1.key }.map { ("\(attribute(step.name)).\(attribute($0.key))", attribute($0.value)) }
+            step.properties.sorted { $0.key < $1.key }.map {
+                ("\(attribute(step.name)).\(attribute($0.key))", attribute($0.value))
+            }
         }
     }
 
     private mutating func unique(_ name: String, classname: String) -> String {
         var hasher = Hasher()
         hasher.combine(classname)
-        hasher.combine(name)   // each String hashes with a terminator, so the pair cannot be ambiguous
+        hasher.combine(name)  // each String hashes with a terminator, so the pair cannot be ambiguous
         let key = hasher.finalize()
         let count = seen[key, default: 0] + 1
         seen[key] = count
         return count == 1 ? name : "\(name) (\(count))"
     }
 
-    private mutating func testcase(_ step: StepResult, classname scenarioClass: String, logPath: String?) -> JUnitReport.Case {
+    private mutating func testcase(
+        _ step: StepResult, classname scenarioClass: String, logPath: String?
+    ) -> JUnitReport.Case {
         let classname = step.kind == .rollback ? scenarioClass + ".rollback" : scenarioClass
         let summary = step.message.map { TextHygiene.singleLine($0) }.flatMap { $0.isEmpty ? nil : $0 }
         let message = step.reportText
@@ -181,16 +190,21 @@ struct JUnitSuiteBuilder {
         case .passed:
             outcome = .passed
         case .failed:
-            outcome = .failure(type: "ebb.\(step.kind.rawValue).failed", message: summary ?? "\(attribute(step.name)) failed", body: body)
+            outcome = .failure(
+                type: "ebb.\(step.kind.rawValue).failed", message: summary ?? "\(attribute(step.name)) failed",
+                body: body)
         case .error:
-            outcome = .error(type: "ebb.\(step.kind.rawValue).error", message: summary ?? "\(attribute(step.name)) errored", body: body)
+            outcome = .error(
+                type: "ebb.\(step.kind.rawValue).error", message: summary ?? "\(attribute(step.name)) errored",
+                body: body)
         case .skipped:
             // The one-line reason is usually all there is; repeat it as text only when it is longer.
             outcome = .skipped(message: summary ?? "skipped", body: body == summary ? "" : body)
         }
-        return JUnitReport.Case(name: unique(attribute(step.name), classname: classname), classname: classname,
-                                time: step.duration, outcome: outcome,
-                                output: caseOutput(message: step.status == .passed ? message : nil, logPath: logPath))
+        return JUnitReport.Case(
+            name: unique(attribute(step.name), classname: classname), classname: classname,
+            time: step.duration, outcome: outcome,
+            output: caseOutput(message: step.status == .passed ? message : nil, logPath: logPath))
     }
 
     /// Portable flavor: a passed step's message and the attachment (GitLab shows a case's
@@ -198,7 +212,9 @@ struct JUnitSuiteBuilder {
     private func caseOutput(message: String?, logPath: String?) -> String {
         guard options.flavor == .portable else { return "" }
         let attachment = logPath.map { "[[ATTACHMENT|\($0)]]" }
-        let text = message.map { TextHygiene.sanitized($0, limit: max(0, limit - (attachment?.utf8.count ?? 0) - 1), fullLog: logPath) }
+        let text = message.map {
+            TextHygiene.sanitized($0, limit: max(0, limit - (attachment?.utf8.count ?? 0) - 1), fullLog: logPath)
+        }
         return [text, attachment].compactMap { $0 }.joined(separator: "\n")
     }
 

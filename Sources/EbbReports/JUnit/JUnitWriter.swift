@@ -1,6 +1,7 @@
 import CLibXML2
 import EbbCore
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,9 +25,12 @@ public enum JUnitWriter {
     ///
     /// - Throws: `JUnitError` when the directory is missing or unwritable or a write fails;
     ///   no temp file is left and an existing report at `path` is left untouched.
-    public static func write(_ result: RunResult, to path: String, options: JUnitOptions, redactor: SecretRedactor = .shared) throws {
-        let stream = try JUnitStream(path: path, options: options, runID: result.runID, journalDirectory: result.journalDirectory,
-                                     startedAt: result.startedAt, redactor: redactor)
+    public static func write(
+        _ result: RunResult, to path: String, options: JUnitOptions, redactor: SecretRedactor = .shared
+    ) throws {
+        let stream = try JUnitStream(
+            path: path, options: options, runID: result.runID, journalDirectory: result.journalDirectory,
+            startedAt: result.startedAt, redactor: redactor)
         for scenario in result.scenarios {
             try stream.append(scenario, signal: result.signal)
         }
@@ -57,14 +61,18 @@ public final class JUnitStream {
     private var totals = (tests: 0, failures: 0, errors: 0, time: Duration.zero)
 
     /// Starts the report for `path`; throws `JUnitError` when its directory cannot take the temp file.
-    public init(path: String, options: JUnitOptions, runID: String?, journalDirectory: URL?, startedAt: Date,
-                redactor: SecretRedactor = .shared) throws {
+    public init(
+        path: String, options: JUnitOptions, runID: String?, journalDirectory: URL?, startedAt: Date,
+        redactor: SecretRedactor = .shared
+    ) throws {
         self.path = path
         self.options = options
         self.redactor = redactor
-        builder = JUnitSuiteBuilder(run: JUnitReport.Run(runID: runID, journalDirectory: journalDirectory,
-                                                         startedAt: startedAt),
-                                    options: options)
+        builder = JUnitSuiteBuilder(
+            run: JUnitReport.Run(
+                runID: runID, journalDirectory: journalDirectory,
+                startedAt: startedAt),
+            options: options)
         suitesFile = Self.temporaryName(for: path, part: "suites")
         suitesFD = open(suitesFile, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard suitesFD >= 0 else { throw JUnitError("cannot create \(suitesFile): \(LibXML.errnoText())") }
@@ -119,7 +127,8 @@ public final class JUnitStream {
             try writeRoot(to: fd, temporary: temporary, time: time)
             // Read back what was written: a secret too short to redact makes the file private.
             if !redactor.isEmpty, let text = try? String(contentsOfFile: temporary, encoding: .utf8),
-               ReportMode.mode(for: text, redactor: redactor) == 0o600 {
+                ReportMode.mode(for: text, redactor: redactor) == 0o600
+            {
                 _ = fchmod(fd, 0o600)
             }
             guard fsync(fd) == 0 else { throw JUnitError("cannot fsync \(temporary): \(LibXML.errnoText())") }
@@ -128,7 +137,9 @@ public final class JUnitStream {
             throw error
         }
         guard close(fd) == 0 else { throw JUnitError("cannot close \(temporary): \(LibXML.errnoText())") }
-        guard rename(temporary, path) == 0 else { throw JUnitError("cannot rename \(temporary) to \(path): \(LibXML.errnoText())") }
+        guard rename(temporary, path) == 0 else {
+            throw JUnitError("cannot rename \(temporary) to \(path): \(LibXML.errnoText())")
+        }
         published = true
         // Best effort: the report is in place either way; this only makes the rename durable.
         let directory = (path as NSString).deletingLastPathComponent
@@ -171,15 +182,18 @@ public final class JUnitStream {
             throw JUnitError("cannot write \(temporary): \(LibXML.errnoText())")
         }
         try Self.append(Array(">".utf8), to: fd, path: temporary)
-        let opening = Array("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>".utf8), closing = Array("</testsuites>\n".utf8)
+        let opening = Array("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>".utf8),
+            closing = Array("</testsuites>\n".utf8)
         let size = lseek(suitesFD, 0, SEEK_END)
         guard size >= opening.count + closing.count, try Self.read(suitesFD, at: 0, count: opening.count) == opening,
-              try Self.read(suitesFD, at: size - off_t(closing.count), count: closing.count) == closing else {
+            try Self.read(suitesFD, at: size - off_t(closing.count), count: closing.count) == closing
+        else {
             throw JUnitError("writing \(suitesFile) failed: libxml2 did not write the suites as expected")
         }
         var offset = off_t(opening.count)
         while offset < size - off_t(closing.count) {
-            let chunk = try Self.read(suitesFD, at: offset, count: min(1 << 16, Int(size - off_t(closing.count) - offset)))
+            let chunk = try Self.read(
+                suitesFD, at: offset, count: min(1 << 16, Int(size - off_t(closing.count) - offset)))
             try Self.append(chunk, to: fd, path: temporary)
             offset += off_t(chunk.count)
         }
@@ -190,7 +204,9 @@ public final class JUnitStream {
         var buffer = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {
-            let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, offset + off_t(done)) }
+            let got = buffer.withUnsafeMutableBytes {
+                pread(fd, $0.baseAddress! + done, count - done, offset + off_t(done))
+            }
             if got < 0 && errno == EINTR { continue }
             guard got > 0 else { throw JUnitError("cannot read back the report: \(LibXML.errnoText())") }
             done += got
@@ -211,7 +227,8 @@ public final class JUnitStream {
     private static func temporaryName(for path: String, part: String) -> String {
         let directory = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
-        return (directory.isEmpty ? "" : directory + "/") + ".\(name).\(getpid()).\(String(UInt32.random(in: .min ... .max), radix: 16)).\(part).tmp"
+        return (directory.isEmpty ? "" : directory + "/")
+            + ".\(name).\(getpid()).\(String(UInt32.random(in: .min ... .max), radix: 16)).\(part).tmp"
     }
 }
 
@@ -271,7 +288,7 @@ extension JUnitWriter {
             let element = if case .failure = testcase.outcome { "failure" } else { "error" }
             try xml.startElement(element)
             try xml.attribute("message", message)
-            try xml.attribute("type", type)   // required by Ant's schema
+            try xml.attribute("type", type)  // required by Ant's schema
             try xml.cdata(TextHygiene.cdataSafe(body))
             try xml.endElement()
         case .skipped(let message, let body):

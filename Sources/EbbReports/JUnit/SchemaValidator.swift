@@ -71,12 +71,13 @@ public enum SchemaValidator {
             throw JUnitError("cannot validate \(file): libxml2 could not create a validation context")
         }
         defer { xmlSchemaFreeValidCtxt(validContext) }
-        _ = collector.take()   // schema warnings are not the document's problems
+        _ = collector.take()  // schema warnings are not the document's problems
         xmlSchemaSetValidStructuredErrors(validContext, collectProblem, context)
         let code = withExtendedLifetime(collector) { xmlSchemaValidateDoc(validContext, document) }
         var problems = collector.take()
         if code < 0 {
-            throw JUnitError("libxml2 could not validate \(file) against \(schema) (internal error \(code))", problems: problems)
+            throw JUnitError(
+                "libxml2 could not validate \(file) against \(schema) (internal error \(code))", problems: problems)
         }
         // The result is an error code, not a count: a code without a collected message
         // still means invalid.
@@ -97,8 +98,12 @@ public enum SchemaValidator {
     /// Parses `data` as XML, collecting parse errors through the context's own handler.
     private static func parse(_ data: Data, path: String, what: String) throws -> xmlDocPtr {
         guard !data.isEmpty else { throw JUnitError("\(what) \(path) cannot be parsed: the file is empty") }
-        guard data.count <= Int(Int32.max) else { throw JUnitError("\(what) \(path) is too large to parse (\(data.count) bytes)") }
-        guard let parser = xmlNewParserCtxt() else { throw JUnitError("cannot parse \(path): libxml2 could not create a parser") }
+        guard data.count <= Int(Int32.max) else {
+            throw JUnitError("\(what) \(path) is too large to parse (\(data.count) bytes)")
+        }
+        guard let parser = xmlNewParserCtxt() else {
+            throw JUnitError("cannot parse \(path): libxml2 could not create a parser")
+        }
         defer { xmlFreeParserCtxt(parser) }
         let collector = ProblemCollector()
         // Parser errors reach `sax->serror` with the parser context as their user data (the
@@ -111,7 +116,9 @@ public enum SchemaValidator {
             data.withUnsafeBytes { bytes in
                 // `path` is only the base URL for relative references (xs:include); the bytes
                 // are what is parsed.
-                xmlCtxtReadMemory(parser, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(bytes.count), path, nil, options)
+                xmlCtxtReadMemory(
+                    parser, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(bytes.count), path, nil,
+                    options)
             }
         }
         parser.pointee._private = nil

@@ -50,13 +50,14 @@ public enum TextHygiene {
     /// the attribute in one-line lists; the whole text goes into the element body.
     static func singleLine(_ text: String, maxBytes: Int = 240) -> String {
         let cleaned = sanitized(text, limit: max(4 * maxBytes, 1024))
-        let line = cleaned.split(whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" })
+        let line =
+            cleaned.split(whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" })
             .map { $0.replacing("\t", with: " ").trimmingSpaces() }
             .first { !$0.isEmpty } ?? ""
         guard line.utf8.count > maxBytes else { return line }
         var cut = ""
         for character in line {
-            if cut.utf8.count + character.utf8.count > maxBytes - 3 { break }   // "…" is 3 bytes
+            if cut.utf8.count + character.utf8.count > maxBytes - 3 { break }  // "…" is 3 bytes
             cut.append(character)
         }
         return cut + "…"
@@ -92,7 +93,8 @@ enum Scrubber {
 
     /// Cleans `b[from..<to]`: drops illegal characters and escape sequences, stopping before
     /// the first character that would make the output longer than `cap`.
-    static func scrub(_ b: UnsafeBufferPointer<UInt8>, from: Int, to: Int, cap: Int = .max, mark: Int = .max) -> Result {
+    static func scrub(_ b: UnsafeBufferPointer<UInt8>, from: Int, to: Int, cap: Int = .max, mark: Int = .max) -> Result
+    {
         var result = Result()
         result.bytes.reserveCapacity(min(to - from, cap))
         var i = from
@@ -110,15 +112,15 @@ enum Scrubber {
             let length: Int
             switch byte {
             case 0x09, 0x0A, 0x0D, 0x20...0x7E: length = 1
-            case 0x00...0x1F, 0x7F: i += 1; continue               // XML-illegal C0, and DEL
-            case 0x80...0xBF: i += 1; continue                     // a character cut by a window start
+            case 0x00...0x1F, 0x7F: i += 1; continue  // XML-illegal C0, and DEL
+            case 0x80...0xBF: i += 1; continue  // a character cut by a window start
             case 0xC0...0xDF: length = 2
             case 0xE0...0xEF: length = 3
             default: length = 4
             }
-            guard i + length <= to else { break }                  // a character cut by the window end
-            if length == 2 && byte == 0xC2 && b[i + 1] < 0xA0 { i += 2; continue }                   // C1 controls
-            if length == 3 && byte == 0xEF && b[i + 1] == 0xBF && b[i + 2] >= 0xBE { i += 3; continue } // U+FFFE, U+FFFF
+            guard i + length <= to else { break }  // a character cut by the window end
+            if length == 2 && byte == 0xC2 && b[i + 1] < 0xA0 { i += 2; continue }  // C1 controls
+            if length == 3 && byte == 0xEF && b[i + 1] == 0xBF && b[i + 2] >= 0xBE { i += 3; continue }  // U+FFFE, U+FFFF
             if result.bytes.count + length > cap {
                 result.capped = true
                 break
@@ -174,7 +176,9 @@ enum Scrubber {
     }
 
     static func marker(omitted: Int, fullLog: String?) -> [UInt8] {
-        let text = fullLog.map { "\n... [\(omitted) bytes omitted, full log: \($0)] ...\n" } ?? "\n... [\(omitted) bytes omitted] ...\n"
+        let text =
+            fullLog.map { "\n... [\(omitted) bytes omitted, full log: \($0)] ...\n" }
+            ?? "\n... [\(omitted) bytes omitted] ...\n"
         return Array(text.utf8)
     }
 

@@ -81,7 +81,9 @@ final class XMLStreamWriter {
         var text = text
         try call("CDATA") {
             text.withUTF8 { bytes in
-                bytes.withMemoryRebound(to: xmlChar.self) { xmlTextWriterWriteRawLen(writer, $0.baseAddress, Int32(bytes.count)) }
+                bytes.withMemoryRebound(to: xmlChar.self) {
+                    xmlTextWriterWriteRawLen(writer, $0.baseAddress, Int32(bytes.count))
+                }
             }
         }
         try call("end CDATA") { xmlTextWriterEndCDATA(writer) }

@@ -21,12 +21,16 @@ extension RollbackSummary {
             lines.append("")
         }
         if !faults.isEmpty {
-            lines += ["| # | Scenario | Fault | Target | Undo | State | Verified | Time to recover |",
-                      "| ---: | --- | --- | --- | --- | --- | --- | ---: |"]
+            lines += [
+                "| # | Scenario | Fault | Target | Undo | State | Verified | Time to recover |",
+                "| ---: | --- | --- | --- | --- | --- | --- | ---: |",
+            ]
             for fault in faults {
                 let time = fault.timeToRecoverSeconds.map { String(format: "%.3fs", $0) } ?? "-"
                 let state = fault.message.map { "\(fault.state): \(Self.cell($0))" } ?? fault.state
-                lines.append("| \(fault.sequence) | \(Self.cell(fault.scenario)) | \(Self.cell(fault.fault)) | \(Self.cell(fault.target)) | `\(fault.undoKind)` | \(state) | \(fault.verified ? "yes" : "no") | \(time) |")
+                lines.append(
+                    "| \(fault.sequence) | \(Self.cell(fault.scenario)) | \(Self.cell(fault.fault)) | \(Self.cell(fault.target)) | `\(fault.undoKind)` | \(state) | \(fault.verified ? "yes" : "no") | \(time) |"
+                )
             }
             lines.append("")
         }
@@ -34,11 +38,15 @@ extension RollbackSummary {
             lines += ["| Scenario | Check | Result | Measured | Limit |", "| --- | --- | --- | ---: | --- |"]
             for check in checks {
                 let result = check.status == "passed" ? "passed" : "**\(check.status)**"
-                lines.append("| \(Self.cell(check.scenario)) | \(Self.cell(check.name)) | \(result) | \(Self.cell(check.measured ?? "-")) | \(Self.cell(check.limit ?? "-")) |")
+                lines.append(
+                    "| \(Self.cell(check.scenario)) | \(Self.cell(check.name)) | \(result) | \(Self.cell(check.measured ?? "-")) | \(Self.cell(check.limit ?? "-")) |"
+                )
             }
             lines.append("")
             for check in checks where check.status != "passed" && check.status != "skipped" {
-                lines.append("- \(Self.cell(check.scenario)) / \(Self.cell(check.name)): \(Self.cell(check.message ?? check.status))")
+                lines.append(
+                    "- \(Self.cell(check.scenario)) / \(Self.cell(check.name)): \(Self.cell(check.message ?? check.status))"
+                )
                 lines += check.windows.map { "  - downtime \(Self.cell(DowntimeText.line($0)))" }
             }
             if checks.contains(where: { $0.status != "passed" && $0.status != "skipped" }) { lines.append("") }
@@ -55,7 +63,11 @@ extension RollbackSummary {
             lines += ["</details>", ""]
         }
         for problem in damaged { lines.append("- DAMAGED: \(Self.cell(problem))") }
-        if let recoveredBy { lines.append("Recovered by `\(recoveredBy)`; journal `\(journal)`.") } else { lines.append("Journal: `\(journal)`.") }
+        if let recoveredBy {
+            lines.append("Recovered by `\(recoveredBy)`; journal `\(journal)`.")
+        } else {
+            lines.append("Journal: `\(journal)`.")
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 

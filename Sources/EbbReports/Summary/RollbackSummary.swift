@@ -86,8 +86,10 @@ public struct RollbackSummary: Codable, Sendable {
 
     /// Builds the summary of `run` from its journal records, with the scenario outcomes of
     /// `result` when the runner is the one writing it.
-    public init(run: RunSnapshot, result: RunResult?, exitStatus: ExitStatus, recoveredBy: String? = nil,
-                recoveryDurations: [Int: Duration] = [:]) {
+    public init(
+        run: RunSnapshot, result: RunResult?, exitStatus: ExitStatus, recoveredBy: String? = nil,
+        recoveryDurations: [Int: Duration] = [:]
+    ) {
         var durations = recoveryDurations
         for rollback in (result?.scenarios.flatMap(\.rollbacks) ?? []) + (result?.setupRollbacks ?? []) {
             durations[rollback.record.sequence] = rollback.duration
@@ -101,7 +103,9 @@ public struct RollbackSummary: Codable, Sendable {
         signal = result?.signal.map(SignalTrap.name(of:))
         exitCode = exitStatus.rawValue
         exitMeaning = exitStatus.meaning
-        faults = run.records.sorted { $0.sequence < $1.sequence }.map { Self.fault($0, duration: durations[$0.sequence]) }
+        faults = run.records.sorted { $0.sequence < $1.sequence }.map {
+            Self.fault($0, duration: durations[$0.sequence])
+        }
         damaged = run.damaged.map { "\($0.path): \($0.problem)" } + (run.problem.map { ["run.json: \($0)"] } ?? [])
         totals = Self.totals(faults, damaged: damaged)
         scenarios = (result?.scenarios ?? []).map { scenario in
@@ -109,8 +113,10 @@ public struct RollbackSummary: Codable, Sendable {
         }
         checks = (result?.scenarios ?? []).flatMap { scenario in
             scenario.steps.filter(\.isCheck).map { step in
-                Check(suite: scenario.suite, scenario: scenario.name, name: step.name, kind: step.kind.rawValue,
-                      status: step.status.rawValue, measured: step.measured, limit: step.limit, message: step.message, windows: step.windows)
+                Check(
+                    suite: scenario.suite, scenario: scenario.name, name: step.name, kind: step.kind.rawValue,
+                    status: step.status.rawValue, measured: step.measured, limit: step.limit, message: step.message,
+                    windows: step.windows)
             }
         }
         timeline = RunTimeline(result: result, faults: faults)
@@ -118,13 +124,14 @@ public struct RollbackSummary: Codable, Sendable {
 
     /// One record as the summary shows it.
     static func fault(_ record: UndoRecord, duration: Duration?) -> Fault {
-        Fault(sequence: record.sequence, scenario: record.scenario, fault: record.fault, plugin: record.plugin,
-              target: record.target, undoKind: record.kind, armedAt: record.armedAt, injectedAt: record.injectedAt,
-              revertedAt: record.state == .reverted ? record.finishedAt : nil,
-              state: record.state.isPending && record.state != .revertFailed ? "pending" : record.state.rawValue,
-              verified: record.state == .reverted, message: record.message,
-              timeToRecoverSeconds: duration.map { ($0.seconds * 1000).rounded() / 1000 },
-              revertedBy: record.revertedBy)
+        Fault(
+            sequence: record.sequence, scenario: record.scenario, fault: record.fault, plugin: record.plugin,
+            target: record.target, undoKind: record.kind, armedAt: record.armedAt, injectedAt: record.injectedAt,
+            revertedAt: record.state == .reverted ? record.finishedAt : nil,
+            state: record.state.isPending && record.state != .revertFailed ? "pending" : record.state.rawValue,
+            verified: record.state == .reverted, message: record.message,
+            timeToRecoverSeconds: duration.map { ($0.seconds * 1000).rounded() / 1000 },
+            revertedBy: record.revertedBy)
     }
 
     static func totals(_ faults: [Fault], damaged: [String]) -> Totals {
@@ -153,7 +160,6 @@ public struct RollbackSummary: Codable, Sendable {
         default: return scenario.interrupted ? "interrupted" : "passed"
         }
     }
-
 
     /// The summary as pretty JSON with ISO 8601 dates.
     public func json() throws -> Data {

@@ -22,6 +22,7 @@ enum DowntimeText {
         let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
         let seconds = String(format: "%.3fs", window.duration.seconds)
         let open = window.closed ? "" : ", still failing when sampling stopped"
-        return "\(window.start.formatted(style)) .. \(window.end.formatted(style)) (\(seconds), \(window.failures) failed\(open)): \(window.seen.joined(separator: ", "))"
+        return
+            "\(window.start.formatted(style)) .. \(window.end.formatted(style)) (\(seconds), \(window.failures) failed\(open)): \(window.seen.joined(separator: ", "))"
     }
 }

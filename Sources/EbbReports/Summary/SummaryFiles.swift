@@ -6,9 +6,11 @@ import Foundation
 public enum SummaryFiles {
     /// Writes `<directory>/<baseName>.json` and `.md`; returns their paths.
     @discardableResult
-    public static func write(_ summary: RollbackSummary, to directory: URL, baseName: String = "rollback-summary",
-                             environment: [String: String] = ProcessInfo.processInfo.environment,
-                             redactor: SecretRedactor = .shared) throws -> [String] {
+    public static func write(
+        _ summary: RollbackSummary, to directory: URL, baseName: String = "rollback-summary",
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        redactor: SecretRedactor = .shared
+    ) throws -> [String] {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let json = directory.appendingPathComponent("\(baseName).json")
         let markdown = directory.appendingPathComponent("\(baseName).md")
@@ -17,7 +19,9 @@ public enum SummaryFiles {
         try write(jsonText, to: json, redactor: redactor)
         try write(text, to: markdown, redactor: redactor)
         if let step = environment["GITHUB_STEP_SUMMARY"], !step.isEmpty {
-            if !FileManager.default.fileExists(atPath: step) { _ = FileManager.default.createFile(atPath: step, contents: nil) }
+            if !FileManager.default.fileExists(atPath: step) {
+                _ = FileManager.default.createFile(atPath: step, contents: nil)
+            }
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: step))
             defer { try? handle.close() }
             try handle.seekToEnd()
@@ -28,7 +32,9 @@ public enum SummaryFiles {
 
     /// Writes `text` atomically, created with the mode ``ReportMode`` picks (less the umask).
     private static func write(_ text: String, to url: URL, redactor: SecretRedactor) throws {
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp").path
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(
+            ".\(url.lastPathComponent).\(getpid()).tmp"
+        ).path
         let mode = ReportMode.mode(for: text, redactor: redactor)
         unlink(temporary)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)

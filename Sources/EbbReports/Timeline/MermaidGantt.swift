@@ -12,8 +12,11 @@ enum MermaidGantt {
     static let maxWindows = 20
 
     static func block(_ scenario: RunTimeline.Scenario, faults: [RollbackSummary.Fault]) -> [String] {
-        var lines = ["```mermaid", "gantt", "    title \(name((scenario.suite.isEmpty ? "" : scenario.suite + " / ") + scenario.name))",
-                     "    dateFormat x", "    axisFormat %M:%S.%L"]
+        var lines = [
+            "```mermaid", "gantt",
+            "    title \(name((scenario.suite.isEmpty ? "" : scenario.suite + " / ") + scenario.name))",
+            "    dateFormat x", "    axisFormat %M:%S.%L",
+        ]
         if !faults.isEmpty {
             lines.append("    section Faults")
             for fault in faults {
@@ -21,19 +24,25 @@ enum MermaidGantt {
                 let end = fault.revertedAt ?? max(scenario.endedAt, start)
                 let who = fault.revertedBy.map { " by \($0)" } ?? ""
                 let tag = fault.verified ? "done" : "crit"
-                lines.append("    \(name("\(fault.fault) \(fault.state)\(who)")) :\(tag), \(millis(start)), \(millis(end, after: start))")
+                lines.append(
+                    "    \(name("\(fault.fault) \(fault.state)\(who)")) :\(tag), \(millis(start)), \(millis(end, after: start))"
+                )
             }
         }
         for series in scenario.series where series.kind == "check" && !series.windows.isEmpty {
             lines.append("    section \(name(series.name))")
             for window in series.windows.prefix(maxWindows) {
                 let seconds = window.end.timeIntervalSince(window.start)
-                lines.append("    \(name("down \(String(format: "%.3f", seconds))s, \(window.failures) failed")) :crit, \(millis(window.start)), \(millis(window.end, after: window.start))")
+                lines.append(
+                    "    \(name("down \(String(format: "%.3f", seconds))s, \(window.failures) failed")) :crit, \(millis(window.start)), \(millis(window.end, after: window.start))"
+                )
             }
         }
         lines.append("```")
         let hidden = scenario.series.map { max(0, $0.windows.count - maxWindows) }.reduce(0, +)
-        if hidden > 0 { lines += ["", "(\(hidden) more downtime window(s) not drawn; all are in rollback-summary.json.)"] }
+        if hidden > 0 {
+            lines += ["", "(\(hidden) more downtime window(s) not drawn; all are in rollback-summary.json.)"]
+        }
         return lines
     }
 

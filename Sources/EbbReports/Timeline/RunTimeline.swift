@@ -50,7 +50,8 @@ public struct RunTimeline: Codable, Sendable, Equatable {
 
     /// The timeline of a run's results; a recovered run (no results) has scenarios made from
     /// its faults' times alone.
-    public init(result: RunResult?, faults: [RollbackSummary.Fault], maxPointsPerSeries: Int = Downsampler.defaultLimit) {
+    public init(result: RunResult?, faults: [RollbackSummary.Fault], maxPointsPerSeries: Int = Downsampler.defaultLimit)
+    {
         self.maxPointsPerSeries = maxPointsPerSeries
         guard let result else {
             var byName: [String: Scenario] = [:]
@@ -63,7 +64,8 @@ public struct RunTimeline: Codable, Sendable, Equatable {
                     byName[fault.scenario] = known
                 } else {
                     order.append(fault.scenario)
-                    byName[fault.scenario] = Scenario(suite: "", name: fault.scenario, startedAt: fault.armedAt, endedAt: end, series: [])
+                    byName[fault.scenario] = Scenario(
+                        suite: "", name: fault.scenario, startedAt: fault.armedAt, endedAt: end, series: [])
                 }
             }
             scenarios = order.compactMap { byName[$0] }
@@ -73,13 +75,17 @@ public struct RunTimeline: Codable, Sendable, Equatable {
             let series = scenario.steps.compactMap { step -> Series? in
                 guard let samples = step.series else { return nil }
                 let kept = Downsampler.downsample(samples.points, limit: maxPointsPerSeries)
-                return Series(name: Self.laneName(step.name), step: step.name, kind: step.kind == .telemetry ? "telemetry" : "check",
-                              unit: samples.unit, totalPoints: samples.points.count, downsampled: kept.count < samples.points.count,
-                              points: kept, ceilings: samples.ceilings, windows: step.windows,
-                              rolledBackAt: samples.rolledBackAt, recoveredAt: samples.recoveredAt)
+                return Series(
+                    name: Self.laneName(step.name), step: step.name,
+                    kind: step.kind == .telemetry ? "telemetry" : "check",
+                    unit: samples.unit, totalPoints: samples.points.count,
+                    downsampled: kept.count < samples.points.count,
+                    points: kept, ceilings: samples.ceilings, windows: step.windows,
+                    rolledBackAt: samples.rolledBackAt, recoveredAt: samples.recoveredAt)
             }
-            return Scenario(suite: scenario.suite, name: scenario.name, startedAt: scenario.startedAt,
-                            endedAt: scenario.startedAt.addingTimeInterval(scenario.duration.seconds), series: series)
+            return Scenario(
+                suite: scenario.suite, name: scenario.name, startedAt: scenario.startedAt,
+                endedAt: scenario.startedAt.addingTimeInterval(scenario.duration.seconds), series: series)
         }
     }
 

@@ -38,8 +38,10 @@ struct AWSEnvironment {
     var environment: [String: String]
     var home: String
 
-    init(environment: [String: String] = ProcessInfo.processInfo.environment,
-         home: String = NSHomeDirectory()) {
+    init(
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        home: String = NSHomeDirectory()
+    ) {
         self.environment = environment
         self.home = home
     }
@@ -59,15 +61,22 @@ struct AWSEnvironment {
     /// The config file's section of `profile`: `[default]`, or `[profile NAME]` for the others.
     func configSection(_ profile: String) throws -> [String: String]? {
         let sections = try INIFile.read(configFile)
-        return profile == "default" ? (sections["default"] ?? sections["profile default"]) : sections["profile \(profile)"]
+        return profile == "default"
+            ? (sections["default"] ?? sections["profile default"]) : sections["profile \(profile)"]
     }
 
     /// The suite's region, else `$AWS_REGION`, `$AWS_DEFAULT_REGION`, else the profile's
     /// `region`. Never a default: acting in a region nobody named is refused.
     func region(_ explicit: String?, profile: String?) throws -> String {
-        if let region = explicit ?? variable("AWS_REGION") ?? variable("AWS_DEFAULT_REGION") { return try Self.checked(region: region) }
-        if let region = try configSection(profileName(profile))?["region"], !region.isEmpty { return try Self.checked(region: region) }
-        throw AWSConfigError("no AWS region: set the fault's region, AWS_REGION or AWS_DEFAULT_REGION, or region in the profile's section of \(configFile); Ebb never picks one itself")
+        if let region = explicit ?? variable("AWS_REGION") ?? variable("AWS_DEFAULT_REGION") {
+            return try Self.checked(region: region)
+        }
+        if let region = try configSection(profileName(profile))?["region"], !region.isEmpty {
+            return try Self.checked(region: region)
+        }
+        throw AWSConfigError(
+            "no AWS region: set the fault's region, AWS_REGION or AWS_DEFAULT_REGION, or region in the profile's section of \(configFile); Ebb never picks one itself"
+        )
     }
 
     static func checked(region: String) throws -> String {
@@ -81,16 +90,20 @@ struct AWSEnvironment {
     /// region's public endpoint. Plain `http` is allowed only to this machine (an emulator):
     /// a session token would otherwise cross the network in clear text.
     func endpoint(_ explicit: String?, region: String) throws -> String {
-        let endpoint = explicit ?? variable("AWS_ENDPOINT_URL_EC2") ?? variable("AWS_ENDPOINT_URL")
+        let endpoint =
+            explicit ?? variable("AWS_ENDPOINT_URL_EC2") ?? variable("AWS_ENDPOINT_URL")
             ?? "https://ec2.\(region).amazonaws.com\(region.hasPrefix("cn-") ? ".cn" : "")"
-        guard let url = URL(string: endpoint), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty else {
+        guard let url = URL(string: endpoint), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty
+        else {
             throw AWSConfigError("endpoint '\(endpoint)' is not a URL such as https://ec2.eu-west-1.amazonaws.com")
         }
         switch scheme {
         case "https": break
         case "http":
             guard Self.isLoopback(host) else {
-                throw AWSConfigError("endpoint \(endpoint): plain http is allowed only to this machine (127.0.0.1, ::1, localhost); use https")
+                throw AWSConfigError(
+                    "endpoint \(endpoint): plain http is allowed only to this machine (127.0.0.1, ::1, localhost); use https"
+                )
             }
         default:
             throw AWSConfigError("endpoint \(endpoint): the scheme must be https (or http to this machine)")
@@ -110,7 +123,8 @@ struct AWSEnvironment {
             guard let secret = variable("AWS_SECRET_ACCESS_KEY") else {
                 throw AWSConfigError("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not")
             }
-            return SigV4Signer.Credentials(accessKeyID: id, secretAccessKey: secret, sessionToken: variable("AWS_SESSION_TOKEN"))
+            return SigV4Signer.Credentials(
+                accessKeyID: id, secretAccessKey: secret, sessionToken: variable("AWS_SESSION_TOKEN"))
         }
         let profile = profileName(explicit)
         let fromCredentials = try INIFile.read(credentialsFile)[profile]
@@ -124,11 +138,18 @@ struct AWSEnvironment {
                 return SigV4Signer.Credentials(accessKeyID: id, secretAccessKey: secret, sessionToken: token)
             }
         }
-        let unsupported = ["role_arn", "sso_session", "sso_start_url", "credential_process", "web_identity_token_file", "credential_source"]
+        let unsupported = [
+            "role_arn", "sso_session", "sso_start_url", "credential_process", "web_identity_token_file",
+            "credential_source",
+        ]
         if let key = unsupported.first(where: { fromConfig?[$0] != nil || fromCredentials?[$0] != nil }) {
-            throw AWSConfigError("profile \(profile) gets its keys through \(key), which Ebb does not run; export keys first, e.g. eval \"$(aws configure export-credentials --profile \(profile) --format env)\"")
+            throw AWSConfigError(
+                "profile \(profile) gets its keys through \(key), which Ebb does not run; export keys first, e.g. eval \"$(aws configure export-credentials --profile \(profile) --format env)\""
+            )
         }
-        throw AWSConfigError("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or give profile \(profile) keys in \(credentialsFile)")
+        throw AWSConfigError(
+            "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or give profile \(profile) keys in \(credentialsFile)"
+        )
     }
 
     /// The connection a fault plans with: what the suite says, completed from the environment.
@@ -137,7 +158,9 @@ struct AWSEnvironment {
         // The profile is recorded when the keys come from one, so that a recovery without
         // $AWS_PROFILE still signs as the run did.
         let recordedProfile = profile ?? (variable("AWS_ACCESS_KEY_ID") == nil ? variable("AWS_PROFILE") : nil)
-        return EC2Connection(region: resolvedRegion, endpoint: try self.endpoint(endpoint, region: resolvedRegion), profile: recordedProfile)
+        return EC2Connection(
+            region: resolvedRegion, endpoint: try self.endpoint(endpoint, region: resolvedRegion),
+            profile: recordedProfile)
     }
 }
 
@@ -161,7 +184,8 @@ enum INIFile {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
             if line.hasPrefix("["), line.hasSuffix("]") {
-                let name = line.dropFirst().dropLast().split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+                let name = line.dropFirst().dropLast().split(separator: " ", omittingEmptySubsequences: true).joined(
+                    separator: " ")
                 current = name
                 sections[name, default: [:]] = sections[name] ?? [:]
                 continue

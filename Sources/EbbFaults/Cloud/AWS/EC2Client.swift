@@ -22,15 +22,21 @@ final class EC2Client: Sendable {
     private let client: HTTPClient
 
     /// Reads the keys now (from `environment`) and opens no connection until the first call.
-    init(_ connection: EC2Connection, environment: AWSEnvironment = AWSEnvironment(), timeout: Duration = .seconds(30)) throws {
+    init(
+        _ connection: EC2Connection, environment: AWSEnvironment = AWSEnvironment(), timeout: Duration = .seconds(30)
+    ) throws {
         self.connection = connection
         self.timeout = timeout
         let endpoint = try environment.endpoint(connection.endpoint, region: connection.region)
         guard let url = URL(string: endpoint) else { throw AWSConfigError("endpoint '\(endpoint)' is not a URL") }
         self.url = url
-        signer = SigV4Signer(credentials: try environment.credentials(profile: connection.profile), region: connection.region, service: "ec2")
-        client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-                            configuration: HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10))))
+        signer = SigV4Signer(
+            credentials: try environment.credentials(profile: connection.profile), region: connection.region,
+            service: "ec2")
+        client = HTTPClient(
+            eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            configuration: HTTPClient.Configuration(
+                redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10))))
     }
 
     func syncShutdown() { try? client.syncShutdown() }
@@ -70,7 +76,9 @@ final class EC2Client: Sendable {
         var parameters: [(String, String)] = []
         for (index, filter) in filters.enumerated() {
             parameters.append(("Filter.\(index + 1).Name", filter.name))
-            for (valueIndex, value) in filter.values.enumerated() { parameters.append(("Filter.\(index + 1).Value.\(valueIndex + 1)", value)) }
+            for (valueIndex, value) in filter.values.enumerated() {
+                parameters.append(("Filter.\(index + 1).Value.\(valueIndex + 1)", value))
+            }
         }
         return try describePages(parameters + [("MaxResults", "1000")])
     }
@@ -80,13 +88,15 @@ final class EC2Client: Sendable {
         var token: String?
         // Bounded: 100 pages of 1000 is far more than any selection max_instances admits.
         for _ in 0..<100 {
-            let page = try DescribeInstancesPage(call("DescribeInstances", parameters + (token.map { [("NextToken", $0)] } ?? [])))
+            let page = try DescribeInstancesPage(
+                call("DescribeInstances", parameters + (token.map { [("NextToken", $0)] } ?? [])))
             instances += page.instances
             guard let next = page.nextToken else { return instances }
             token = next
         }
-        throw EC2APIError(action: "DescribeInstances", connection: connection, status: 0, code: nil,
-                          message: "more than 100 pages of instances; narrow the selection", requestID: nil)
+        throw EC2APIError(
+            action: "DescribeInstances", connection: connection, status: 0, code: nil,
+            message: "more than 100 pages of instances; narrow the selection", requestID: nil)
     }
 
     func start(ids: [String]) throws { _ = try call("StartInstances", Self.idParameters(ids)) }
@@ -118,15 +128,19 @@ final class EC2Client: Sendable {
     }
 
     private func exchange(_ action: String, _ parameters: [(String, String)]) throws -> EC2Element {
-        let body = Data(SigV4Signer.canonicalQuery([("Action", action), ("Version", Self.apiVersion)] + parameters).utf8)
+        let body = Data(
+            SigV4Signer.canonicalQuery([("Action", action), ("Version", Self.apiVersion)] + parameters).utf8)
         let path = url.path.isEmpty ? "/" : url.path
         // Host as the HTTP client sends it: with the port when it is not the scheme's default.
         let host = url.port.map { "\(url.host!):\($0)" } ?? url.host!
-        let signed = signer.sign(method: "POST", path: path,
-                                 headers: [("Host", host), ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")],
-                                 body: body)
+        let signed = signer.sign(
+            method: "POST", path: path,
+            headers: [("Host", host), ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")],
+            body: body)
         let failure = { (status: UInt, message: String) in
-            EC2APIError(action: action, connection: self.connection, status: status, code: nil, message: message, requestID: nil)
+            EC2APIError(
+                action: action, connection: self.connection, status: status, code: nil, message: message, requestID: nil
+            )
         }
         let answer: (status: UInt, body: Data)
         do {
@@ -148,8 +162,10 @@ final class EC2Client: Sendable {
         }
         guard (200..<300).contains(answer.status) else {
             let document = EC2ErrorDocument(root)
-            throw EC2APIError(action: action, connection: connection, status: answer.status, code: document?.code,
-                              message: document?.message ?? String(decoding: answer.body.prefix(300), as: UTF8.self), requestID: document?.requestID)
+            throw EC2APIError(
+                action: action, connection: connection, status: answer.status, code: document?.code,
+                message: document?.message ?? String(decoding: answer.body.prefix(300), as: UTF8.self),
+                requestID: document?.requestID)
         }
         return root
     }
@@ -170,7 +186,9 @@ public struct EC2APIError: Error, CustomStringConvertible {
 
     var isNotFound: Bool { code == "InvalidInstanceID.NotFound" }
     var isTransient: Bool {
-        status >= 500 || ["RequestLimitExceeded", "Throttling", "ThrottlingException", "ServiceUnavailable", "InternalError"].contains(code ?? "")
+        status >= 500
+            || ["RequestLimitExceeded", "Throttling", "ThrottlingException", "ServiceUnavailable", "InternalError"]
+                .contains(code ?? "")
     }
 
     public var description: String {
@@ -179,7 +197,8 @@ public struct EC2APIError: Error, CustomStringConvertible {
         if let requestID { text += " (request \(requestID))" }
         switch code {
         case "AuthFailure", "InvalidClientTokenId", "UnrecognizedClientException":
-            text += "; the keys are not valid here (a wrong secret, another account's key, an expired session token, or a region that is not enabled)"
+            text +=
+                "; the keys are not valid here (a wrong secret, another account's key, an expired session token, or a region that is not enabled)"
         case "SignatureDoesNotMatch":
             text += "; the secret key does not match the access key"
         case "RequestExpired":

@@ -12,13 +12,32 @@ struct EC2Scope: Sendable {
     static let parameters: [ParameterSpec] = [
         ParameterSpec("instance_ids", .argv, "the instances' ids, e.g. [i-0123456789abcdef0]"),
         ParameterSpec("tags", .argv, "or tags every chosen instance carries: Key=Value, or Key for any value"),
-        ParameterSpec("max_instances", .integer, "refuse to act on more instances than this (default 1): ids when the suite loads, tags at preflight"),
-        ParameterSpec("region", .string, "AWS region (default $AWS_REGION, $AWS_DEFAULT_REGION, else the profile's; none: refused)"),
-        ParameterSpec("profile", .string, "profile of ~/.aws/credentials and ~/.aws/config (default: the environment's keys, else $AWS_PROFILE, else default)"),
-        ParameterSpec("endpoint", .string, "EC2 API URL (default $AWS_ENDPOINT_URL_EC2, $AWS_ENDPOINT_URL, else the region's); plain http only to this machine"),
-        ParameterSpec("running_timeout", .duration, "how long the undo's verification waits for the instances to be running (and their nodes Ready) (default 240s)"),
-        ParameterSpec("node_ready", .boolean, "also verify that the Kubernetes node on each instance is Ready again (node found by spec.providerID, else by private DNS name; default false)"),
-        ParameterSpec("kubeconfig", .string, "with node_ready: kubeconfig file (default or empty: $KUBECONFIG, else ~/.kube/config, else the in-cluster service account)"),
+        ParameterSpec(
+            "max_instances", .integer,
+            "refuse to act on more instances than this (default 1): ids when the suite loads, tags at preflight"),
+        ParameterSpec(
+            "region", .string,
+            "AWS region (default $AWS_REGION, $AWS_DEFAULT_REGION, else the profile's; none: refused)"),
+        ParameterSpec(
+            "profile", .string,
+            "profile of ~/.aws/credentials and ~/.aws/config (default: the environment's keys, else $AWS_PROFILE, else default)"
+        ),
+        ParameterSpec(
+            "endpoint", .string,
+            "EC2 API URL (default $AWS_ENDPOINT_URL_EC2, $AWS_ENDPOINT_URL, else the region's); plain http only to this machine"
+        ),
+        ParameterSpec(
+            "running_timeout", .duration,
+            "how long the undo's verification waits for the instances to be running (and their nodes Ready) (default 240s)"
+        ),
+        ParameterSpec(
+            "node_ready", .boolean,
+            "also verify that the Kubernetes node on each instance is Ready again (node found by spec.providerID, else by private DNS name; default false)"
+        ),
+        ParameterSpec(
+            "kubeconfig", .string,
+            "with node_ready: kubeconfig file (default or empty: $KUBECONFIG, else ~/.kube/config, else the in-cluster service account)"
+        ),
         ParameterSpec("context", .string, "with node_ready: kubeconfig context (default: its current-context)"),
     ]
 
@@ -40,7 +59,9 @@ struct EC2Scope: Sendable {
     init(_ parameters: FaultParameters, suite: SuiteContext) throws {
         let ids = try parameters.argv("instance_ids")
         let tags = try parameters.argv("tags")
-        guard (ids == nil) != (tags == nil) else { throw parameters.error("instance_ids", "give either instance_ids or tags") }
+        guard (ids == nil) != (tags == nil) else {
+            throw parameters.error("instance_ids", "give either instance_ids or tags")
+        }
         maxInstances = try parameters.integer("max_instances") ?? 1
         guard maxInstances >= 1 else { throw parameters.error("max_instances", "must be at least 1") }
         if let ids {
@@ -50,15 +71,21 @@ struct EC2Scope: Sendable {
             let unique = Array(Set(ids)).sorted()
             // Known at load time: `ebb validate` refuses it before anything is asked of AWS.
             guard unique.count <= maxInstances else {
-                throw parameters.error("max_instances", "instance_ids names \(unique.count) instances, more than max_instances \(maxInstances)")
+                throw parameters.error(
+                    "max_instances",
+                    "instance_ids names \(unique.count) instances, more than max_instances \(maxInstances)")
             }
             selection = .ids(unique)
         } else {
-            selection = .tags(try tags!.map { text in
-                let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-                guard let key = parts.first, !key.isEmpty else { throw parameters.error("tags", "'\(text)' is not Key=Value or Key") }
-                return (key: key, value: parts.count == 2 ? parts[1] : nil)
-            })
+            selection = .tags(
+                try tags!.map { text in
+                    let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(
+                        String.init)
+                    guard let key = parts.first, !key.isEmpty else {
+                        throw parameters.error("tags", "'\(text)' is not Key=Value or Key")
+                    }
+                    return (key: key, value: parts.count == 2 ? parts[1] : nil)
+                })
         }
         region = try parameters.string("region").flatMap { $0.isEmpty ? nil : $0 }
         profile = try parameters.string("profile").flatMap { $0.isEmpty ? nil : $0 }
@@ -96,7 +123,9 @@ struct EC2Scope: Sendable {
     var description: String {
         switch selection {
         case .ids(let ids): return "instances \(ids.joined(separator: ", "))"
-        case .tags(let tags): return "instances tagged " + tags.map { tag in tag.value.map { "\(tag.key)=\($0)" } ?? tag.key }.joined(separator: ",")
+        case .tags(let tags):
+            return "instances tagged "
+                + tags.map { tag in tag.value.map { "\(tag.key)=\($0)" } ?? tag.key }.joined(separator: ",")
         }
     }
 
@@ -112,9 +141,11 @@ struct EC2Scope: Sendable {
                 throw FaultError(description: "\(description): \(error)")
             }
         case .tags(let tags):
-            found = try client.describe(filters: tags.map { tag in
-                tag.value.map { (name: "tag:\(tag.key)", values: [$0]) } ?? (name: "tag-key", values: [tag.key])
-            }).filter { instance in
+            found = try client.describe(
+                filters: tags.map { tag in
+                    tag.value.map { (name: "tag:\(tag.key)", values: [$0]) } ?? (name: "tag-key", values: [tag.key])
+                }
+            ).filter { instance in
                 // The server filtered already; checked again so that a server ignoring a filter
                 // can never widen the selection.
                 tags.allSatisfy { tag in instance.tags[tag.key].map { tag.value == nil || $0 == tag.value } ?? false }
@@ -125,14 +156,23 @@ struct EC2Scope: Sendable {
         let chosen = eligible.filter { $0.state == "running" }.sorted { $0.id < $1.id }
         let notRunning = eligible.filter { $0.state != "running" && $0.state != "terminated" }
         var notes: [String] = []
-        if !protected.isEmpty { notes.append("\(protected.count) tagged \(Self.protectedTag.key)=\(Self.protectedTag.value) left out") }
-        if !notRunning.isEmpty { notes.append("not running, left out: " + notRunning.map { "\($0.id) (\($0.state))" }.joined(separator: ", ")) }
+        if !protected.isEmpty {
+            notes.append("\(protected.count) tagged \(Self.protectedTag.key)=\(Self.protectedTag.value) left out")
+        }
+        if !notRunning.isEmpty {
+            notes.append(
+                "not running, left out: " + notRunning.map { "\($0.id) (\($0.state))" }.joined(separator: ", "))
+        }
         let note = notes.isEmpty ? "" : " (" + notes.joined(separator: "; ") + ")"
         guard !chosen.isEmpty else {
-            throw FaultError(description: "\(description) in \(client.connection.region): no running instance to \(verb)\(note)")
+            throw FaultError(
+                description: "\(description) in \(client.connection.region): no running instance to \(verb)\(note)")
         }
         guard chosen.count <= maxInstances else {
-            throw FaultError(description: "\(description) would \(verb) \(chosen.count) instances (\(chosen.map(\.id).joined(separator: ", "))), more than max_instances \(maxInstances)\(note); nothing was changed")
+            throw FaultError(
+                description:
+                    "\(description) would \(verb) \(chosen.count) instances (\(chosen.map(\.id).joined(separator: ", "))), more than max_instances \(maxInstances)\(note); nothing was changed"
+            )
         }
         return (chosen, note)
     }
@@ -146,7 +186,10 @@ struct EC2Scope: Sendable {
         let nodes = try KubeScope.withClient(source) { try $0.list(KubeResource.nodes.collection(in: nil)) }
         let instances = try chosen.map { instance in
             guard let node = EC2NodeMap.node(of: instance, among: nodes) else {
-                throw FaultError(description: "node_ready: no Kubernetes node of \(source) runs on \(instance.label) (none has spec.providerID ending /\(instance.id)\(instance.privateDNSName.map { " or is named \($0)" } ?? ""))")
+                throw FaultError(
+                    description:
+                        "node_ready: no Kubernetes node of \(source) runs on \(instance.label) (none has spec.providerID ending /\(instance.id)\(instance.privateDNSName.map { " or is named \($0)" } ?? ""))"
+                )
             }
             return RecordedInstance(instance, node: node)
         }
@@ -185,7 +228,9 @@ enum EC2NodeMap {
             guard let name = node.value(at: "metadata.name")?.stringValue else { return nil }
             return (name, node.value(at: "spec.providerID")?.stringValue)
         }
-        if let byProvider = names.first(where: { $0.provider.map { $0.hasPrefix("aws://") && $0.hasSuffix("/\(instance.id)") } ?? false }) {
+        if let byProvider = names.first(where: {
+            $0.provider.map { $0.hasPrefix("aws://") && $0.hasSuffix("/\(instance.id)") } ?? false
+        }) {
             return byProvider.name
         }
         guard let dns = instance.privateDNSName else { return nil }
@@ -194,7 +239,8 @@ enum EC2NodeMap {
 
     /// The node's Ready condition: "True", "False", "Unknown", or nil when it has none.
     static func ready(_ node: JSONValue) -> String? {
-        node.value(at: "status.conditions")?.arrayValue?.first { $0["type"]?.stringValue == "Ready" }?["status"]?.stringValue
+        node.value(at: "status.conditions")?.arrayValue?.first { $0["type"]?.stringValue == "Ready" }?["status"]?
+            .stringValue
     }
 }
 
@@ -203,7 +249,9 @@ enum EC2Wait {
     /// The verification both undos share: every instance `running`, then, with `cluster`, every
     /// recorded node `Ready`, all within `timeout`. The nodes of terminated instances are not
     /// waited for: they will never be Ready, and the undo reported their instances.
-    static func verify(_ connection: EC2Connection, _ instances: [RecordedInstance], cluster: ClusterSource?, timeout: Duration) throws {
+    static func verify(
+        _ connection: EC2Connection, _ instances: [RecordedInstance], cluster: ClusterSource?, timeout: Duration
+    ) throws {
         let clock = ContinuousClock()
         let start = clock.now
         let found = try EC2Client.with(connection) { try untilRunning($0, instances, timeout: timeout) }
@@ -216,7 +264,10 @@ enum EC2Wait {
             let ready = Poll.until(timeout: max(.zero, timeout - (clock.now - start)), every: .seconds(2)) {
                 for (_, node) in nodes where states[node] != "True" {
                     do {
-                        states[node] = try client.find(KubeResource.nodes.path(node, in: nil)).map { EC2NodeMap.ready($0) ?? "no Ready condition" } ?? "not found"
+                        states[node] =
+                            try client.find(KubeResource.nodes.path(node, in: nil)).map {
+                                EC2NodeMap.ready($0) ?? "no Ready condition"
+                            } ?? "not found"
                     } catch {
                         states[node] = "unreadable (\(error))"
                     }
@@ -224,8 +275,12 @@ enum EC2Wait {
                 return nodes.allSatisfy { states[$0.1] == "True" }
             }
             guard !ready else { return }
-            let pending = nodes.filter { states[$0.1] != "True" }.map { "node \($0.1) on \($0.0.label): Ready \(states[$0.1] ?? "?")" }
-            throw VerificationFailure("instances running, but not every Kubernetes node Ready within \(DurationText.format(timeout)): \(pending.joined(separator: ", "))")
+            let pending = nodes.filter { states[$0.1] != "True" }.map {
+                "node \($0.1) on \($0.0.label): Ready \(states[$0.1] ?? "?")"
+            }
+            throw VerificationFailure(
+                "instances running, but not every Kubernetes node Ready within \(DurationText.format(timeout)): \(pending.joined(separator: ", "))"
+            )
         }
     }
 
@@ -233,7 +288,9 @@ enum EC2Wait {
     /// what it saw last. Terminated instances are skipped: nothing can make them run, and the
     /// undo reported them already. Throws a ``VerificationFailure`` naming the states.
     @discardableResult
-    static func untilRunning(_ client: EC2Client, _ instances: [RecordedInstance], timeout: Duration) throws -> [String: EC2Instance?] {
+    static func untilRunning(
+        _ client: EC2Client, _ instances: [RecordedInstance], timeout: Duration
+    ) throws -> [String: EC2Instance?] {
         var last: [String: EC2Instance?] = [:]
         var lastError: Error?
         let running = Poll.until(timeout: timeout, every: .seconds(2)) {
@@ -242,7 +299,7 @@ enum EC2Wait {
                 lastError = nil
             } catch let error as VerificationFailure {
                 lastError = error
-                return true   // unknown to EC2: waiting will not change that
+                return true  // unknown to EC2: waiting will not change that
             } catch {
                 lastError = error
                 return false
@@ -254,9 +311,12 @@ enum EC2Wait {
         }
         if let failure = lastError as? VerificationFailure { throw failure }
         guard !running else { return last }
-        if let lastError { throw VerificationFailure("instances not seen running within \(DurationText.format(timeout)): \(lastError)") }
+        if let lastError {
+            throw VerificationFailure("instances not seen running within \(DurationText.format(timeout)): \(lastError)")
+        }
         let states = instances.map { recorded in "\(recorded.label) \((last[recorded.id] ?? nil)?.state ?? "unknown")" }
-        throw VerificationFailure("instances not running within \(DurationText.format(timeout)): \(states.joined(separator: ", "))")
+        throw VerificationFailure(
+            "instances not running within \(DurationText.format(timeout)): \(states.joined(separator: ", "))")
     }
 
     /// Each recorded instance as EC2 reports it now. An id EC2 does not know fails closed: the
@@ -266,18 +326,23 @@ enum EC2Wait {
         let found = try client.describeEach(ids: instances.map(\.id))
         let unknown = instances.filter { (found[$0.id] ?? nil) == nil }
         guard unknown.isEmpty else {
-            throw VerificationFailure("EC2 at \(client.connection.endpoint) (region \(client.connection.region)) does not know \(unknown.map(\.label).joined(separator: ", ")) with these credentials: terminated long ago, or the keys are another account's; look at it by hand")
+            throw VerificationFailure(
+                "EC2 at \(client.connection.endpoint) (region \(client.connection.region)) does not know \(unknown.map(\.label).joined(separator: ", ")) with these credentials: terminated long ago, or the keys are another account's; look at it by hand"
+            )
         }
         return found
     }
 
     /// Terminated, or on its way there: gone for good, nothing to start.
-    static func isGone(_ instance: EC2Instance) -> Bool { instance.state == "terminated" || instance.state == "shutting-down" }
+    static func isGone(_ instance: EC2Instance) -> Bool {
+        instance.state == "terminated" || instance.state == "shutting-down"
+    }
 
     /// The recorded instances that are gone for good, as a sentence for the record, or nil.
     static func goneNote(_ found: [String: EC2Instance?], _ instances: [RecordedInstance]) -> String? {
         let gone = instances.filter { (found[$0.id] ?? nil).map(isGone) ?? false }
         guard !gone.isEmpty else { return nil }
-        return gone.map { "\($0.label) is \((found[$0.id] ?? nil)?.state ?? "gone")" }.joined(separator: ", ") + " (not by Ebb): nothing can bring it back"
+        return gone.map { "\($0.label) is \((found[$0.id] ?? nil)?.state ?? "gone")" }.joined(separator: ", ")
+            + " (not by Ebb): nothing can bring it back"
     }
 }

@@ -33,20 +33,31 @@ enum EC2XML {
     static func parse(_ data: Data) throws -> EC2Element {
         _ = initialised
         guard !data.isEmpty else { throw ParseError(description: "the answer is empty, not XML") }
-        guard data.count <= Int(Int32.max) else { throw ParseError(description: "the answer is too large (\(data.count) bytes)") }
-        guard let parser = xmlNewParserCtxt() else { throw ParseError(description: "libxml2 could not create a parser") }
+        guard data.count <= Int(Int32.max) else {
+            throw ParseError(description: "the answer is too large (\(data.count) bytes)")
+        }
+        guard let parser = xmlNewParserCtxt() else {
+            throw ParseError(description: "libxml2 could not create a parser")
+        }
         defer { xmlFreeParserCtxt(parser) }
         // NOERROR/NOWARNING: a bad answer is reported through the thrown error, not on stderr.
-        let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOBLANKS.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue)
+        let options = Int32(
+            XML_PARSE_NONET.rawValue | XML_PARSE_NOBLANKS.rawValue | XML_PARSE_NOERROR.rawValue
+                | XML_PARSE_NOWARNING.rawValue)
         let document = data.withUnsafeBytes { bytes in
-            xmlCtxtReadMemory(parser, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(bytes.count), "ec2-answer.xml", "UTF-8", options)
+            xmlCtxtReadMemory(
+                parser, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(bytes.count), "ec2-answer.xml",
+                "UTF-8", options)
         }
         guard let document, parser.pointee.wellFormed != 0 else {
             if let document { xmlFreeDoc(document) }
-            throw ParseError(description: "the answer is not well-formed XML: \(String(decoding: data.prefix(200), as: UTF8.self))")
+            throw ParseError(
+                description: "the answer is not well-formed XML: \(String(decoding: data.prefix(200), as: UTF8.self))")
         }
         defer { xmlFreeDoc(document) }
-        guard let root = xmlDocGetRootElement(document) else { throw ParseError(description: "the answer has no root element") }
+        guard let root = xmlDocGetRootElement(document) else {
+            throw ParseError(description: "the answer has no root element")
+        }
         return element(root)
     }
 
@@ -97,7 +108,8 @@ struct DescribeInstancesPage: Sendable, Equatable {
         var instances: [EC2Instance] = []
         for reservation in root.child("reservationSet")?.all("item") ?? [] {
             for item in reservation.child("instancesSet")?.all("item") ?? [] {
-                guard let id = item.text(at: "instanceId"), !id.isEmpty, let state = item.text(at: "instanceState/name") else {
+                guard let id = item.text(at: "instanceId"), !id.isEmpty, let state = item.text(at: "instanceState/name")
+                else {
                     throw EC2XML.ParseError(description: "an instance without instanceId or instanceState/name")
                 }
                 var tags: [String: String] = [:]
@@ -121,7 +133,8 @@ struct EC2ErrorDocument: Sendable, Equatable {
 
     init?(_ root: EC2Element) {
         guard let error = root.child("Errors")?.child("Error") ?? (root.name == "Error" ? root : nil),
-              let code = error.text(at: "Code") else { return nil }
+            let code = error.text(at: "Code")
+        else { return nil }
         self.code = code
         message = error.text(at: "Message") ?? ""
         requestID = root.text(at: "RequestID") ?? root.text(at: "RequestId")

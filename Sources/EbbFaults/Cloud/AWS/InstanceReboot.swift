@@ -9,7 +9,8 @@ import Foundation
 public enum InstanceReboot: FaultPlugin {
     public static let id = "cloud.aws.instance-reboot"
     public static var undoHandlers: [any UndoHandler.Type] { [InstanceRebooted.self] }
-    public static let summary = "reboot running EC2 instances chosen by id or tags (at most max_instances); a reboot cannot be undone: the record verifies they run again"
+    public static let summary =
+        "reboot running EC2 instances chosen by id or tags (at most max_instances); a reboot cannot be undone: the record verifies they run again"
     public static let parameters = EC2Scope.parameters
 
     public static func make(_ parameters: FaultParameters, suite: SuiteContext) throws -> any Fault {
@@ -23,13 +24,18 @@ public enum InstanceReboot: FaultPlugin {
             let connection = try scope.connection()
             let (chosen, note) = try EC2Client.with(connection) { try scope.resolve($0, verb: "reboot") }
             let (instances, cluster) = try scope.record(chosen)
-            let payload = InstanceRebooted.Payload(connection: connection, instances: instances, runningTimeoutSeconds: scope.runningTimeout.seconds,
-                                                cluster: cluster)
+            let payload = InstanceRebooted.Payload(
+                connection: connection, instances: instances, runningTimeoutSeconds: scope.runningTimeout.seconds,
+                cluster: cluster)
             let labels = instances.map(\.label).joined(separator: ", ")
-            let nodes = cluster == nil ? "" : ", their Kubernetes nodes (" + instances.compactMap(\.node).joined(separator: ", ") + ") Ready"
-            return try FaultPlan(target: "EC2 \(labels) in \(connection.region)\(note)", undo: InstanceRebooted.self, payload: payload,
-                                 undoSummary: "none: a reboot ends by itself; verified: \(labels) running again\(nodes) (up to \(DurationText.format(scope.runningTimeout)))",
-                                 lockKeys: EC2Scope.lockKeys(connection, chosen))
+            let nodes =
+                cluster == nil
+                ? "" : ", their Kubernetes nodes (" + instances.compactMap(\.node).joined(separator: ", ") + ") Ready"
+            return try FaultPlan(
+                target: "EC2 \(labels) in \(connection.region)\(note)", undo: InstanceRebooted.self, payload: payload,
+                undoSummary:
+                    "none: a reboot ends by itself; verified: \(labels) running again\(nodes) (up to \(DurationText.format(scope.runningTimeout)))",
+                lockKeys: EC2Scope.lockKeys(connection, chosen))
         }
 
         func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
@@ -63,13 +69,17 @@ public enum InstanceRebooted: UndoHandler {
         let labels = payload.instances.map(\.label).joined(separator: ", ")
         var reason = "a reboot cannot be undone; it ends by itself: \(labels) verified running again"
         // Terminated meanwhile: said in the record, as the stop's undo does.
-        if let note = try EC2Client.with(payload.connection, { EC2Wait.goneNote(try EC2Wait.known($0, payload.instances), payload.instances) }) {
+        if let note = try EC2Client.with(
+            payload.connection, { EC2Wait.goneNote(try EC2Wait.known($0, payload.instances), payload.instances) })
+        {
             reason += "; \(note)"
         }
         return .gone(reason: reason)
     }
 
     public static func verify(_ payload: Payload, _ context: UndoContext) throws {
-        try EC2Wait.verify(payload.connection, payload.instances, cluster: payload.cluster, timeout: .seconds(payload.runningTimeoutSeconds))
+        try EC2Wait.verify(
+            payload.connection, payload.instances, cluster: payload.cluster,
+            timeout: .seconds(payload.runningTimeoutSeconds))
     }
 }

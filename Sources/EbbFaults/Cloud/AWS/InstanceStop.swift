@@ -7,10 +7,13 @@ import Foundation
 public enum InstanceStop: FaultPlugin {
     public static let id = "cloud.aws.instance-stop"
     public static var undoHandlers: [any UndoHandler.Type] { [InstanceStart.self] }
-    public static let summary = "stop running EC2 instances chosen by id or tags (at most max_instances); undo: start them, verified running"
-    public static let parameters = EC2Scope.parameters + [
-        ParameterSpec("force", .boolean, "stop without the guest's orderly shutdown (StopInstances Force; default false)"),
-    ]
+    public static let summary =
+        "stop running EC2 instances chosen by id or tags (at most max_instances); undo: start them, verified running"
+    public static let parameters =
+        EC2Scope.parameters + [
+            ParameterSpec(
+                "force", .boolean, "stop without the guest's orderly shutdown (StopInstances Force; default false)")
+        ]
 
     public static func make(_ parameters: FaultParameters, suite: SuiteContext) throws -> any Fault {
         StopFault(scope: try EC2Scope(parameters, suite: suite), force: try parameters.boolean("force") ?? false)
@@ -24,13 +27,18 @@ public enum InstanceStop: FaultPlugin {
             let connection = try scope.connection()
             let (chosen, note) = try EC2Client.with(connection) { try scope.resolve($0, verb: "stop") }
             let (instances, cluster) = try scope.record(chosen)
-            let payload = InstanceStart.Payload(connection: connection, instances: instances, runningTimeoutSeconds: scope.runningTimeout.seconds,
-                                                cluster: cluster)
+            let payload = InstanceStart.Payload(
+                connection: connection, instances: instances, runningTimeoutSeconds: scope.runningTimeout.seconds,
+                cluster: cluster)
             let labels = instances.map(\.label).joined(separator: ", ")
-            let nodes = cluster == nil ? "" : ", their Kubernetes nodes (" + instances.compactMap(\.node).joined(separator: ", ") + ") Ready"
-            return try FaultPlan(target: "EC2 \(labels) in \(connection.region)\(note)", undo: InstanceStart.self, payload: payload,
-                                 undoSummary: "start \(labels) and wait until running\(nodes) (up to \(DurationText.format(scope.runningTimeout)))",
-                                 lockKeys: EC2Scope.lockKeys(connection, chosen))
+            let nodes =
+                cluster == nil
+                ? "" : ", their Kubernetes nodes (" + instances.compactMap(\.node).joined(separator: ", ") + ") Ready"
+            return try FaultPlan(
+                target: "EC2 \(labels) in \(connection.region)\(note)", undo: InstanceStart.self, payload: payload,
+                undoSummary:
+                    "start \(labels) and wait until running\(nodes) (up to \(DurationText.format(scope.runningTimeout)))",
+                lockKeys: EC2Scope.lockKeys(connection, chosen))
         }
 
         func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
@@ -72,7 +80,9 @@ public enum InstanceStart: UndoHandler {
                     return now.values.allSatisfy { $0?.state != "stopping" }
                 }
             }
-            let toStart = payload.instances.filter { (found[$0.id] ?? nil)?.state == "stopped" || (found[$0.id] ?? nil)?.state == "stopping" }
+            let toStart = payload.instances.filter {
+                (found[$0.id] ?? nil)?.state == "stopped" || (found[$0.id] ?? nil)?.state == "stopping"
+            }
             if !toStart.isEmpty { try client.start(ids: toStart.map(\.id)) }
             if let note = EC2Wait.goneNote(found, payload.instances) {
                 context.logger.warning("\(note)")
@@ -83,6 +93,8 @@ public enum InstanceStart: UndoHandler {
     }
 
     public static func verify(_ payload: Payload, _ context: UndoContext) throws {
-        try EC2Wait.verify(payload.connection, payload.instances, cluster: payload.cluster, timeout: .seconds(payload.runningTimeoutSeconds))
+        try EC2Wait.verify(
+            payload.connection, payload.instances, cluster: payload.cluster,
+            timeout: .seconds(payload.runningTimeoutSeconds))
     }
 }

@@ -46,8 +46,10 @@ public struct SigV4Signer: Sendable {
 
     /// Signs a request. `headers` must include `Host` (as it will be sent, with a non-default
     /// port); `query` is unencoded name/value pairs; `body` is the exact payload.
-    public func sign(method: String, path: String, query: [(String, String)] = [], headers: [(String, String)],
-                     body: Data = Data(), date: Date = Date()) -> Signed {
+    public func sign(
+        method: String, path: String, query: [(String, String)] = [], headers: [(String, String)],
+        body: Data = Data(), date: Date = Date()
+    ) -> Signed {
         let amzDate = Self.timestamp(date)
         let day = String(amzDate.prefix(8))
         var all = headers.filter { $0.0.lowercased() != "authorization" && $0.0.lowercased() != "x-amz-date" }
@@ -74,8 +76,10 @@ public struct SigV4Signer: Sendable {
             Self.hex(SHA256.hash(data: body)),
         ].joined(separator: "\n")
         let scope = "\(day)/\(region)/\(service)/aws4_request"
-        let stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, Self.hex(SHA256.hash(data: Data(canonicalRequest.utf8)))]
-            .joined(separator: "\n")
+        let stringToSign = [
+            "AWS4-HMAC-SHA256", amzDate, scope, Self.hex(SHA256.hash(data: Data(canonicalRequest.utf8))),
+        ]
+        .joined(separator: "\n")
 
         // The signing key is derived from the secret through the scope, one HMAC per part.
         var key = SymmetricKey(data: Data("AWS4\(credentials.secretAccessKey)".utf8))
@@ -83,10 +87,12 @@ public struct SigV4Signer: Sendable {
             key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(part.utf8), using: key)))
         }
         let signature = Self.hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: key))
-        let authorization = "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"
+        let authorization =
+            "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"
         all.append(("Authorization", authorization))
-        return Signed(headers: all, canonicalRequest: canonicalRequest, stringToSign: stringToSign,
-                      signature: signature, authorization: authorization)
+        return Signed(
+            headers: all, canonicalRequest: canonicalRequest, stringToSign: stringToSign,
+            signature: signature, authorization: authorization)
     }
 
     /// `yyyyMMdd'T'HHmmss'Z'` in UTC, the form of `X-Amz-Date`.
@@ -118,14 +124,17 @@ public struct SigV4Signer: Sendable {
     public static func canonicalQuery(_ pairs: [(String, String)]) -> String {
         // Encoded text is ASCII, so String order is the byte order the specification asks for.
         let encoded: [(name: String, value: String)] = pairs.map { (encode($0.0), encode($0.1)) }
-        let sorted = encoded.sorted { left, right in left.name == right.name ? left.value < right.value : left.name < right.name }
+        let sorted = encoded.sorted { left, right in
+            left.name == right.name ? left.value < right.value : left.name < right.name
+        }
         return sorted.map { "\($0.name)=\($0.value)" }.joined(separator: "&")
     }
 
     /// Each segment of the raw (unencoded) path encoded; EC2's Query API only ever uses `/`.
     static func canonicalPath(_ path: String) -> String {
         guard !path.isEmpty else { return "/" }
-        return path.split(separator: "/", omittingEmptySubsequences: false).map { encode(String($0)) }.joined(separator: "/")
+        return path.split(separator: "/", omittingEmptySubsequences: false).map { encode(String($0)) }.joined(
+            separator: "/")
     }
 
     static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {

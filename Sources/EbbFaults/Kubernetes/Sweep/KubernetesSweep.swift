@@ -44,16 +44,18 @@ public struct KubernetesSweep: Sendable {
         let source = ClusterSource(kubeconfig: kubeconfig, context: context).pinned()
         return try KubeScope.withClient(source) { client in
             var report = KubernetesSweepReport(context: client.config.context, items: [], problems: [])
-            let namespace: String? = switch namespaces {
-            case .context: client.config.namespace ?? "default"
-            case .named(let name): name
-            case .all: nil
-            }
+            let namespace: String? =
+                switch namespaces {
+                case .context: client.config.namespace ?? "default"
+                case .named(let name): name
+                case .all: nil
+                }
             var expired: [(SweptKind, JSONValue, SweepMark, String, Date)] = []
             for kind in SweptKind.all {
                 let objects: [JSONValue]
                 do {
-                    objects = try client.list(kind.resource.collection(in: namespace), labelSelector: SweepMark.runLabel)
+                    objects = try client.list(
+                        kind.resource.collection(in: namespace), labelSelector: SweepMark.runLabel)
                 } catch {
                     report.problems.append("cannot list \(kind.resource.rawValue): \(error)")
                     continue
@@ -74,8 +76,10 @@ public struct KubernetesSweep: Sendable {
                     continue
                 }
                 let result = revert(object, kind: kind, mark: mark, runID: runID, source: source)
-                let outcome: KubernetesSweepReport.Outcome = result.succeeded ? .reverted : .failed(result.record.message ?? "not verified")
-                report.items.append(.init(object: what, runID: runID, expiresAt: expiry, outcome: outcome, result: result))
+                let outcome: KubernetesSweepReport.Outcome =
+                    result.succeeded ? .reverted : .failed(result.record.message ?? "not verified")
+                report.items.append(
+                    .init(object: what, runID: runID, expiresAt: expiry, outcome: outcome, result: result))
             }
             return report
         }
@@ -95,11 +99,19 @@ public struct KubernetesSweep: Sendable {
             .left(.init(object: what, runID: runID, expiresAt: nil, outcome: .ignored(reason)))
         }
         guard SweepMark.isRunID(runID) else { return ignored("\(SweepMark.runLabel)=\(runID) is not an Ebb run id") }
-        guard let text = KubeOwnership.annotation(object, SweepMark.undo) else { return ignored("no \(SweepMark.undo) annotation") }
+        guard let text = KubeOwnership.annotation(object, SweepMark.undo) else {
+            return ignored("no \(SweepMark.undo) annotation")
+        }
         guard let mark = SweepMark(text: text) else { return ignored("\(SweepMark.undo) is not an undo Ebb wrote") }
-        guard mark.kind == kind.undoKind else { return ignored("undo kind \(mark.kind) does not belong on a \(kind.resource.rawValue) object") }
-        guard kind.owner(object) == runID else { return ignored("not marked by run \(runID) the way \(kind.plugin) marks what it changes") }
-        guard let expiryText = KubeOwnership.annotation(object, SweepMark.expiresAt), let expiry = SweepMark.date(expiryText) else {
+        guard mark.kind == kind.undoKind else {
+            return ignored("undo kind \(mark.kind) does not belong on a \(kind.resource.rawValue) object")
+        }
+        guard kind.owner(object) == runID else {
+            return ignored("not marked by run \(runID) the way \(kind.plugin) marks what it changes")
+        }
+        guard let expiryText = KubeOwnership.annotation(object, SweepMark.expiresAt),
+            let expiry = SweepMark.date(expiryText)
+        else {
             return ignored("no valid \(SweepMark.expiresAt)")
         }
         guard now >= expiry else {
@@ -109,11 +121,14 @@ public struct KubernetesSweep: Sendable {
     }
 
     /// The journal's undo, rebuilt from the object: undo, then verify, retried; as a result.
-    private func revert(_ object: JSONValue, kind: SweptKind, mark: SweepMark, runID: String, source: ClusterSource) -> RollbackResult {
+    private func revert(
+        _ object: JSONValue, kind: SweptKind, mark: SweepMark, runID: String, source: ClusterSource
+    ) -> RollbackResult {
         let start = ContinuousClock.now
-        var record = UndoRecord(runID: runID, sequence: mark.sequence, scenario: mark.scenario, fault: kind.plugin, plugin: kind.plugin,
-                                target: kind.label(object), kind: kind.undoKind, data: .null, state: .injected,
-                                armedAt: mark.injectedAt, deadline: Date())
+        var record = UndoRecord(
+            runID: runID, sequence: mark.sequence, scenario: mark.scenario, fault: kind.plugin, plugin: kind.plugin,
+            target: kind.label(object), kind: kind.undoKind, data: .null, state: .injected,
+            armedAt: mark.injectedAt, deadline: Date())
         record.injectedAt = mark.injectedAt
         // No journal: the Kubernetes undos never read their run directory.
         let context = UndoContext(runID: runID, runDirectory: URL(fileURLWithPath: "/nonexistent"), logger: logger)
@@ -192,19 +207,25 @@ extension KubernetesSweepReport {
     public var text: String {
         var lines = ["sweep of Kubernetes context \(context):"]
         for item in items {
-            let run = item.runID.isEmpty ? "" : " (run \(item.runID)"
-                + (item.expiresAt.map { ", expires-at \(SweepMark.timestamp($0))" } ?? "") + ")"
-            let (state, note): (String, String) = switch item.outcome {
-            case .reverted: ("reverted", "")
-            case .failed(let message): ("revert-failed", " - \(message)")
-            case .notExpired: ("not expired", ": left for its run")
-            case .wouldRevert: ("would revert", "")
-            case .ignored(let reason): ("ignored", ": \(reason); not touched")
-            }
+            let run =
+                item.runID.isEmpty
+                ? ""
+                : " (run \(item.runID)"
+                    + (item.expiresAt.map { ", expires-at \(SweepMark.timestamp($0))" } ?? "") + ")"
+            let (state, note): (String, String) =
+                switch item.outcome {
+                case .reverted: ("reverted", "")
+                case .failed(let message): ("revert-failed", " - \(message)")
+                case .notExpired: ("not expired", ": left for its run")
+                case .wouldRevert: ("would revert", "")
+                case .ignored(let reason): ("ignored", ": \(reason); not touched")
+                }
             lines.append("  \(state.padding(toLength: 13, withPad: " ", startingAt: 0)) \(item.object)\(run)\(note)")
         }
         lines += problems.map { "  ERROR \($0)" }
-        if items.isEmpty && problems.isEmpty { lines.append("  nothing labelled \(SweepMark.runLabel): nothing to revert") }
+        if items.isEmpty && problems.isEmpty {
+            lines.append("  nothing labelled \(SweepMark.runLabel): nothing to revert")
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -61,7 +61,8 @@ struct SweepMark: Codable, Sendable, Equatable {
         do {
             try client.update(path) { object in
                 guard object.value(at: "metadata.labels")?[runLabel]?.stringValue == runID,
-                      let current = KubeOwnership.annotation(object, expiresAt).flatMap(date), let target = date(wanted), current < target
+                    let current = KubeOwnership.annotation(object, expiresAt).flatMap(date), let target = date(wanted),
+                    current < target
                 else { return nil }
                 return ["metadata": ["annotations": [expiresAt: .string(wanted)]]]
             }

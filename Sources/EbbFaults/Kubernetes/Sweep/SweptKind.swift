@@ -22,33 +22,53 @@ struct SweptKind: Sendable {
     /// could bring them back anyway (the journal records them as irreversible).
     static let all: [SweptKind] = [
         scale(.deployments), scale(.statefulsets),
-        SweptKind(resource: .services, undoKind: SelectorRestore.kind, plugin: ServiceHijack.id, handler: AnyUndoHandler(SelectorRestore.self),
-                  owner: { KubeOwnership.annotation($0, KubeOwnership.hijackedBy) }) { object, mark, source in
+        SweptKind(
+            resource: .services, undoKind: SelectorRestore.kind, plugin: ServiceHijack.id,
+            handler: AnyUndoHandler(SelectorRestore.self),
+            owner: { KubeOwnership.annotation($0, KubeOwnership.hijackedBy) }
+        ) { object, mark, source in
             let data = try mark.data.decode(SelectorRestore.SweepData.self)
-            return try JSONValue(encoding: SelectorRestore.Payload(source: source, namespace: namespace(object), name: KubeOwnership.name(object),
-                                                                   original: data.original, injected: data.injected))
+            return try JSONValue(
+                encoding: SelectorRestore.Payload(
+                    source: source, namespace: namespace(object), name: KubeOwnership.name(object),
+                    original: data.original, injected: data.injected))
         },
-        SweptKind(resource: .networkpolicies, undoKind: NetworkPolicyRemove.kind, plugin: PodNetworkOutage.id,
-                  handler: AnyUndoHandler(NetworkPolicyRemove.self),
-                  owner: { $0.value(at: "metadata.labels")?[KubeOwnership.runLabel]?.stringValue }) { object, _, source in
-            try JSONValue(encoding: NetworkPolicyRemove.Payload(source: source, namespace: namespace(object), name: KubeOwnership.name(object),
-                                                                policy: object))
+        SweptKind(
+            resource: .networkpolicies, undoKind: NetworkPolicyRemove.kind, plugin: PodNetworkOutage.id,
+            handler: AnyUndoHandler(NetworkPolicyRemove.self),
+            owner: { $0.value(at: "metadata.labels")?[KubeOwnership.runLabel]?.stringValue }
+        ) { object, _, source in
+            try JSONValue(
+                encoding: NetworkPolicyRemove.Payload(
+                    source: source, namespace: namespace(object), name: KubeOwnership.name(object),
+                    policy: object))
         },
-        SweptKind(resource: .nodes, undoKind: NodeUncordon.kind, plugin: NodeCordon.id, handler: AnyUndoHandler(NodeUncordon.self),
-                  owner: { KubeOwnership.annotation($0, KubeOwnership.cordonedBy) }) { object, mark, source in
+        SweptKind(
+            resource: .nodes, undoKind: NodeUncordon.kind, plugin: NodeCordon.id,
+            handler: AnyUndoHandler(NodeUncordon.self),
+            owner: { KubeOwnership.annotation($0, KubeOwnership.cordonedBy) }
+        ) { object, mark, source in
             let data = try mark.data.decode(NodeUncordon.SweepData.self)
-            return try JSONValue(encoding: NodeUncordon.Payload(source: source, nodes: [.init(name: KubeOwnership.name(object), wasUnschedulable: data.wasUnschedulable)],
-                                                                taint: data.taint))
+            return try JSONValue(
+                encoding: NodeUncordon.Payload(
+                    source: source,
+                    nodes: [.init(name: KubeOwnership.name(object), wasUnschedulable: data.wasUnschedulable)],
+                    taint: data.taint))
         },
     ]
 
     private static func scale(_ resource: KubeResource) -> SweptKind {
-        SweptKind(resource: resource, undoKind: ScaleRestore.kind, plugin: WorkloadScale.id, handler: AnyUndoHandler(ScaleRestore.self),
-                  owner: { KubeOwnership.annotation($0, KubeOwnership.scaledBy) }) { object, mark, source in
+        SweptKind(
+            resource: resource, undoKind: ScaleRestore.kind, plugin: WorkloadScale.id,
+            handler: AnyUndoHandler(ScaleRestore.self),
+            owner: { KubeOwnership.annotation($0, KubeOwnership.scaledBy) }
+        ) { object, mark, source in
             let data = try mark.data.decode(ScaleRestore.SweepData.self)
-            return try JSONValue(encoding: ScaleRestore.Payload(source: source, resource: resource, namespace: namespace(object),
-                                                                name: KubeOwnership.name(object), previous: data.previous,
-                                                                replicas: data.replicas, readyTimeoutSeconds: data.readyTimeoutSeconds))
+            return try JSONValue(
+                encoding: ScaleRestore.Payload(
+                    source: source, resource: resource, namespace: namespace(object),
+                    name: KubeOwnership.name(object), previous: data.previous,
+                    replicas: data.replicas, readyTimeoutSeconds: data.readyTimeoutSeconds))
         }
     }
 

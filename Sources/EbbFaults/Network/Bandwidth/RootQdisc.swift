@@ -52,7 +52,10 @@ struct OwnedRootQdisc: Codable, Sendable, Equatable {
             throw FaultError(description: "interface \(interface) does not exist in \(namespace.label)")
         }
         if let root = try RootQdisc.of(interface, in: namespace), !root.isDefault {
-            throw FaultError(description: "\(interface) in \(namespace.label) already has a root qdisc \(root.kind) \(root.handle) that Ebb did not add; refusing to replace it")
+            throw FaultError(
+                description:
+                    "\(interface) in \(namespace.label) already has a root qdisc \(root.kind) \(root.handle) that Ebb did not add; refusing to replace it"
+            )
         }
     }
 
@@ -84,9 +87,13 @@ public enum QdiscDelete: UndoHandler {
     public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
         let qdisc = payload.qdisc
         // A gone interface took the qdisc with it; a default root means it is deleted already.
-        if try qdisc.interfaceExists(), let root = try RootQdisc.of(qdisc.interface, in: qdisc.namespace), !root.isDefault {
+        if try qdisc.interfaceExists(), let root = try RootQdisc.of(qdisc.interface, in: qdisc.namespace),
+            !root.isDefault
+        {
             guard root.handle == qdisc.handle, root.kind == qdisc.kind else {
-                throw VerificationFailure("the root qdisc of \(qdisc.interface) in \(qdisc.namespace.label) is now \(root.kind) \(root.handle), not Ebb's \(qdisc.kind) \(qdisc.handle); left alone")
+                throw VerificationFailure(
+                    "the root qdisc of \(qdisc.interface) in \(qdisc.namespace.label) is now \(root.kind) \(root.handle), not Ebb's \(qdisc.kind) \(qdisc.handle); left alone"
+                )
             }
             try qdisc.namespace.run(["tc", "qdisc", "del", "dev", qdisc.interface, "root", "handle", qdisc.handle])
         }
@@ -96,7 +103,9 @@ public enum QdiscDelete: UndoHandler {
 
     public static func verify(_ payload: Payload, _ context: UndoContext) throws {
         let qdisc = payload.qdisc
-        if let table = payload.expiryTable, try table.listing() != nil { throw VerificationFailure("\(table.label) (its expiry marker) still exists") }
+        if let table = payload.expiryTable, try table.listing() != nil {
+            throw VerificationFailure("\(table.label) (its expiry marker) still exists")
+        }
         guard try qdisc.interfaceExists() else { return }
         if let root = try RootQdisc.of(qdisc.interface, in: qdisc.namespace), root.handle == qdisc.handle {
             throw VerificationFailure("\(qdisc.label) is still the root qdisc")

@@ -1,5 +1,6 @@
 import EbbCore
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -71,10 +72,13 @@ public enum DelayStop: UndoHandler {
             let tools = match.family.map { $0 == .ipv6 ? ["ip6tables"] : ["iptables"] } ?? ["iptables", "ip6tables"]
             rules = tools.flatMap { tool in
                 match.directions.map { direction in
-                    QueueRule(tool: tool, chain: direction == .egress ? "OUTPUT" : "PREROUTING",
-                              arguments: match.iptablesArguments(ipv6: tool == "ip6tables")
-                                  + ["-m", "comment", "--comment", "ebb:\(runID)/\(sequence)",
-                                     "-j", "NFQUEUE", "--queue-num", String(queue), "--queue-bypass"])
+                    QueueRule(
+                        tool: tool, chain: direction == .egress ? "OUTPUT" : "PREROUTING",
+                        arguments: match.iptablesArguments(ipv6: tool == "ip6tables")
+                            + [
+                                "-m", "comment", "--comment", "ebb:\(runID)/\(sequence)",
+                                "-j", "NFQUEUE", "--queue-num", String(queue), "--queue-bypass",
+                            ])
                 }
             }
             absentTables = []
@@ -127,8 +131,12 @@ public enum DelayStop: UndoHandler {
             }
         }
         let delayers = ProcessTable.carrying(environmentKey, payload.marker)
-        guard delayers.isEmpty else { throw VerificationFailure("packet delayers still run: pids \(delayers.map(\.pid))") }
-        if let table = payload.expiryTable, try table.listing() != nil { throw VerificationFailure("\(table.label) (its expiry marker) still exists") }
+        guard delayers.isEmpty else {
+            throw VerificationFailure("packet delayers still run: pids \(delayers.map(\.pid))")
+        }
+        if let table = payload.expiryTable, try table.listing() != nil {
+            throw VerificationFailure("\(table.label) (its expiry marker) still exists")
+        }
     }
 
     /// Stops the delayers whose environment carries `EBB_DELAY=<marker>`: SIGTERM lets one
@@ -136,7 +144,8 @@ public enum DelayStop: UndoHandler {
     static func stopDelayers(marked marker: String) {
         let delayers = ProcessTable.carrying(environmentKey, marker)
         for delayer in delayers { kill(delayer.pid, SIGTERM) }
-        for delayer in delayers where !ChildProcess.waitUntilGone(delayer.pid, startTime: delayer.startTime, timeout: .seconds(3)) {
+        for delayer in delayers
+        where !ChildProcess.waitUntilGone(delayer.pid, startTime: delayer.startTime, timeout: .seconds(3)) {
             kill(delayer.pid, SIGKILL)
             _ = ChildProcess.waitUntilGone(delayer.pid, startTime: delayer.startTime, timeout: .seconds(3))
         }
@@ -146,11 +155,15 @@ public enum DelayStop: UndoHandler {
     /// exactly what adding and deleting our rules leaves behind. Anyone else's chain, rule or
     /// policy means the table is not ours to delete.
     private static func isEmptyMangleTable(_ table: String, in namespace: NetworkNamespace) throws -> Bool {
-        guard let listing = try namespace.query(["nft", "list", "table"] + table.split(separator: " ").map(String.init)) else { return false }
+        guard
+            let listing = try namespace.query(["nft", "list", "table"] + table.split(separator: " ").map(String.init))
+        else { return false }
         let baseChains: Set<String> = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"]
         return listing.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.allSatisfy { line in
             if line.isEmpty || line == "}" || line == "table \(table) {" { return true }
-            if line.hasPrefix("chain "), line.hasSuffix(" {") { return baseChains.contains(String(line.dropFirst(6).dropLast(2))) }
+            if line.hasPrefix("chain "), line.hasSuffix(" {") {
+                return baseChains.contains(String(line.dropFirst(6).dropLast(2)))
+            }
             return line.hasPrefix("type ") && line.hasSuffix("policy accept;")
         }
     }

@@ -18,11 +18,15 @@ enum NetemSupport {
         let ip = SystemTool.path("ip")
         do {
             let added = try ChildProcess.run([ip, "netns", "add", name], timeout: .seconds(10))
-            guard added.status == 0 else { return .unknown("ip netns add: \(added.output.trimmingCharacters(in: .whitespacesAndNewlines))") }
+            guard added.status == 0 else {
+                return .unknown("ip netns add: \(added.output.trimmingCharacters(in: .whitespacesAndNewlines))")
+            }
             defer { _ = try? ChildProcess.run([ip, "netns", "delete", name], timeout: .seconds(10)) }
             let probe = NetworkNamespace(name: name)
             _ = try ChildProcess.run(probe.command(["ip", "link", "set", "lo", "up"]), timeout: .seconds(10))
-            let result = try ChildProcess.run(probe.command(["tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]), timeout: .seconds(10))
+            let result = try ChildProcess.run(
+                probe.command(["tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]),
+                timeout: .seconds(10))
             if result.status == 0 { return .available }
             if result.output.contains("qdisc kind is unknown") { return .absent }
             return .unknown("tc: \(result.output.trimmingCharacters(in: .whitespacesAndNewlines))")

@@ -2,6 +2,7 @@ import CNetfilterQueue
 import EbbCore
 import Foundation
 import HeapModule
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -56,7 +57,8 @@ public final class PacketDelayer {
         defer { nfq_close(handle) }
         let context = Unmanaged.passUnretained(self).toOpaque()
         guard let queue = nfq_create_queue(handle, options.queue, packetArrived, context) else {
-            throw Failure(description: "cannot bind NFQUEUE \(options.queue): it is in use, or the kernel has no nfnetlink_queue")
+            throw Failure(
+                description: "cannot bind NFQUEUE \(options.queue): it is in use, or the kernel has no nfnetlink_queue")
         }
         queueHandle = queue
         defer { nfq_destroy_queue(queue) }
@@ -89,16 +91,19 @@ public final class PacketDelayer {
         let timer = timerfd_create(CLOCK_MONOTONIC, Int32(TFD_CLOEXEC | TFD_NONBLOCK))
         guard timer >= 0 else { throw Failure(description: systemError("timerfd_create").description) }
         defer { close(timer) }
-        var descriptors = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0),
-                           pollfd(fd: signalDescriptor, events: Int16(POLLIN), revents: 0),
-                           pollfd(fd: timer, events: Int16(POLLIN), revents: 0)]
+        var descriptors = [
+            pollfd(fd: socket, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: signalDescriptor, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: timer, events: Int16(POLLIN), revents: 0),
+        ]
         while true {
             let now = Self.monotonicNow()
             releaseDue(now)
             if now >= end { break }
             let wake = min(end, held.min?.due ?? end)
-            var setting = itimerspec(it_interval: timespec(),
-                                     it_value: timespec(tv_sec: Int(wake / 1_000_000_000), tv_nsec: Int(wake % 1_000_000_000)))
+            var setting = itimerspec(
+                it_interval: timespec(),
+                it_value: timespec(tv_sec: Int(wake / 1_000_000_000), tv_nsec: Int(wake % 1_000_000_000)))
             timerfd_settime(timer, Int32(TFD_TIMER_ABSTIME), &setting, nil)
             for index in descriptors.indices { descriptors[index].revents = 0 }
             if poll(&descriptors, 3, -1) < 0 && errno != EINTR {
@@ -113,7 +118,9 @@ public final class PacketDelayer {
             }
             if descriptors[0].revents != 0 {
                 while true {
-                    let count = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+                    let count = buffer.withUnsafeMutableBytes {
+                        recv(socket, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT))
+                    }
                     guard count > 0 else { break }
                     _ = buffer.withUnsafeMutableBytes { bytes in
                         nfq_handle_packet(handle, bytes.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(count))
@@ -148,8 +155,10 @@ public final class PacketDelayer {
 }
 
 /// libnetfilter_queue's callback: a C function, so it finds its delayer through `context`.
-private func packetArrived(_ queue: OpaquePointer?, _ message: UnsafeMutablePointer<nfgenmsg>?,
-                           _ data: OpaquePointer?, _ context: UnsafeMutableRawPointer?) -> Int32 {
+private func packetArrived(
+    _ queue: OpaquePointer?, _ message: UnsafeMutablePointer<nfgenmsg>?,
+    _ data: OpaquePointer?, _ context: UnsafeMutableRawPointer?
+) -> Int32 {
     guard let context, let header = nfq_get_msg_packet_hdr(data) else { return 0 }
     Unmanaged<PacketDelayer>.fromOpaque(context).takeUnretainedValue().hold(UInt32(bigEndian: header.pointee.packet_id))
     return 0

@@ -22,13 +22,16 @@ public enum NftOrphanSweep {
         /// it executed (a record made up from the table: no journal knew of it).
         public var result: RollbackResult {
             let parts = table.split(separator: "_")
-            var record = UndoRecord(runID: parts.count == 3 ? String(parts[1]) : "?", sequence: parts.count == 3 ? Int(parts[2]) ?? 1 : 1,
-                                    scenario: "no record", fault: "nft table", plugin: "network", target: "nft table inet \(table) in \(namespace)",
-                                    kind: NftTableDelete.kind, data: .null, state: problem == nil ? .reverted : .revertFailed,
-                                    armedAt: expiredAt, deadline: expiredAt)
+            var record = UndoRecord(
+                runID: parts.count == 3 ? String(parts[1]) : "?", sequence: parts.count == 3 ? Int(parts[2]) ?? 1 : 1,
+                scenario: "no record", fault: "nft table", plugin: "network",
+                target: "nft table inet \(table) in \(namespace)",
+                kind: NftTableDelete.kind, data: .null, state: problem == nil ? .reverted : .revertFailed,
+                armedAt: expiredAt, deadline: expiredAt)
             record.finishedAt = Date()
             record.revertedBy = HostSweep.actor
-            record.message = problem ?? "found by name and comment after its expiry, with no record left"
+            record.message =
+                problem ?? "found by name and comment after its expiry, with no record left"
                 + (leftovers.isEmpty ? "" : "; removed with it: \(leftovers.joined(separator: ", "))")
             return RollbackResult(record: record, duration: .zero)
         }
@@ -42,20 +45,28 @@ public enum NftOrphanSweep {
             guard let listing = try? namespace.query(["nft", "list", "tables"]) else { continue }
             for line in listing.split(separator: "\n") {
                 let words = line.split(separator: " ")
-                guard words.count == 3, words[0] == "table", words[1] == "inet", words[2].hasPrefix("ebb_") else { continue }
+                guard words.count == 3, words[0] == "table", words[1] == "inet", words[2].hasPrefix("ebb_") else {
+                    continue
+                }
                 let name = String(words[2])
                 let parts = name.split(separator: "_")
-                guard parts.count == 3, let sequence = Int(parts[2]), !liveRuns.contains(String(parts[1])) else { continue }
+                guard parts.count == 3, let sequence = Int(parts[2]), !liveRuns.contains(String(parts[1])) else {
+                    continue
+                }
                 let table = NftTable(namespace: namespace, runID: String(parts[1]), sequence: sequence)
-                guard let text = try? table.listing(), let expiry = expiry(in: text, of: table), expiry < now else { continue }
+                guard let text = try? table.listing(), let expiry = expiry(in: text, of: table), expiry < now else {
+                    continue
+                }
                 var removal = Removal(table: name, namespace: namespace.label, expiredAt: expiry)
-                InFlightTools.settle(runID: String(parts[1]))   // a dead runner's `tc` may still be adding
+                InFlightTools.settle(runID: String(parts[1]))  // a dead runner's `tc` may still be adding
                 do {
                     // The table goes last: while anything of the fault is left, it stays findable.
-                    removal.leftovers = try NetworkLeftovers.remove(runID: String(parts[1]), sequence: sequence, in: namespace)
+                    removal.leftovers = try NetworkLeftovers.remove(
+                        runID: String(parts[1]), sequence: sequence, in: namespace)
                     // Another sweep (many may run at once) can delete it first: gone is what counts.
-                    try NetworkLeftovers.remove({ try namespace.run(["nft", "delete", "table", "inet", name]) },
-                                                stillThere: { try table.listing() != nil })
+                    try NetworkLeftovers.remove(
+                        { try namespace.run(["nft", "delete", "table", "inet", name]) },
+                        stillThere: { try table.listing() != nil })
                     if try table.listing() != nil { removal.problem = "\(table.label) still exists after delete" }
                 } catch {
                     removal.problem = "\(error)"
@@ -71,13 +82,16 @@ public enum NftOrphanSweep {
         let prefix = "comment \"\(table.comment) \(NftTable.expiryMark)"
         guard let start = listing.range(of: prefix) else { return nil }
         let digits = listing[start.upperBound...].prefix { $0.isNumber }
-        guard listing[start.upperBound...].dropFirst(digits.count).first == "\"", let seconds = Double(digits) else { return nil }
+        guard listing[start.upperBound...].dropFirst(digits.count).first == "\"", let seconds = Double(digits) else {
+            return nil
+        }
         return Date(timeIntervalSince1970: seconds)
     }
 
     /// The host's namespace and every named one under /run/netns.
     static func namespaces() -> [NetworkNamespace] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []
-        return [NetworkNamespace(name: nil)] + names.sorted().filter { !$0.hasPrefix(".") }.map { NetworkNamespace(name: $0) }
+        return [NetworkNamespace(name: nil)]
+            + names.sorted().filter { !$0.hasPrefix(".") }.map { NetworkNamespace(name: $0) }
     }
 }

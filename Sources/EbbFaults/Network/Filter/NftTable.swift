@@ -35,7 +35,8 @@ struct NftTable: Codable, Sendable, Equatable {
     func requireAbsent() throws {
         try namespace.requireExists()
         if try listing() != nil {
-            throw FaultError(description: "\(label) already exists and was not made by this fault; refusing to touch it")
+            throw FaultError(
+                description: "\(label) already exists and was not made by this fault; refusing to touch it")
         }
     }
 
@@ -48,7 +49,8 @@ struct NftTable: Codable, Sendable, Equatable {
         var lines = ["create table inet \(name) { comment \"\(comment) \(Self.expiryMark)\(Self.seconds(expires))\"; }"]
         for direction in rule == nil ? [] : directions {
             let (chain, hook) = direction == .ingress ? ("ingress", "input") : ("egress", "output")
-            lines.append("add chain inet \(name) \(chain) { type filter hook \(hook) priority filter - 10; policy accept; }")
+            lines.append(
+                "add chain inet \(name) \(chain) { type filter hook \(hook) priority filter - 10; policy accept; }")
             lines.append("add rule inet \(name) \(chain) \(rule ?? "")")
         }
         try (lines.joined(separator: "\n") + "\n").write(toFile: scriptPath, atomically: true, encoding: .utf8)
@@ -66,7 +68,7 @@ struct NftTable: Codable, Sendable, Equatable {
     /// and re-creates the table from its script in one transaction, which fails as a whole, and
     /// brings nothing back, when the table is gone meanwhile.
     func renew(expires: Date, scriptPath: String) throws {
-        guard let listing = try listing(), isOurs(listing) else { return }   // taken back already, or not ours
+        guard let listing = try listing(), isOurs(listing) else { return }  // taken back already, or not ours
         let script = try String(contentsOfFile: scriptPath, encoding: .utf8)
         guard let range = script.range(of: "\(Self.expiryMark)[0-9]+", options: .regularExpression) else {
             throw FaultError(description: "\(scriptPath) carries no expiry to move")
@@ -113,9 +115,10 @@ public enum NftTableDelete: UndoHandler {
 
     public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
         let table = payload.table
-        guard let listing = try table.listing() else { return .undone }   // gone, or its namespace is
+        guard let listing = try table.listing() else { return .undone }  // gone, or its namespace is
         guard table.isOurs(listing) else {
-            throw VerificationFailure("\(table.label) does not carry the comment \"\(table.comment)\"; it is not ours, left alone")
+            throw VerificationFailure(
+                "\(table.label) does not carry the comment \"\(table.comment)\"; it is not ours, left alone")
         }
         try table.namespace.run(["nft", "delete", "table", "inet", table.name])
         return .undone
