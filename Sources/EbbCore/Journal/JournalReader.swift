@@ -96,7 +96,11 @@ public struct JournalReader: Sendable {
     }
 
     /// The run in `directory`, with what could not be read or trusted in it reported.
-    public func run(at directory: URL) -> RunSnapshot {
+    ///
+    /// With `probingLiveness` false, `isLive` is left false instead of probed: for a process
+    /// that holds the run's lock itself (the runner, a recovery, the sweep) or needs only the
+    /// records. A probe of a held lock watches it for 50 ms (see ``RunLock/isHeld(_:)``).
+    public func run(at directory: URL, probingLiveness: Bool = true) -> RunSnapshot {
         var snapshot = RunSnapshot(
             directory: directory, info: nil, problem: nil, entries: [], isLive: false, interruptedWrites: [])
         var status = stat()
@@ -133,7 +137,7 @@ public struct JournalReader: Sendable {
                 return .damaged(path: path, problem: Self.describe(error))
             }
         }
-        snapshot.isLive = RunLock.isHeld(directory)
+        snapshot.isLive = probingLiveness && RunLock.isHeld(directory)
         snapshot.interruptedWrites = names.filter { $0.hasPrefix(".tmp-") }.map {
             directory.appendingPathComponent($0).path
         }

@@ -92,7 +92,7 @@ public final class RunJournal: @unchecked Sendable {
         info.closedAt = Date()
         try writeInfo()
         if let copy = RegistryCopy(of: directory) {
-            copy.removeIfSettled(JournalReader(holding: directory).run(at: directory))
+            copy.removeIfSettled(JournalReader(holding: directory).run(at: directory, probingLiveness: false))
         }
         lock?.release()
         lock = nil

@@ -55,7 +55,7 @@ public struct HostSweep: Sendable {
                 report: report, skipped: "it is live (its runner or a recovery holds the lock)", isLive: true)
         }
         defer { lock.release() }
-        let run = JournalReader(holding: directory).run(at: directory)
+        let run = JournalReader(holding: directory).run(at: directory, probingLiveness: false)
         report.directory = directory
         report.damaged = run.damaged
         let due = run.records.filter { $0.state.isPending && $0.deadline < now }
@@ -77,7 +77,7 @@ public struct HostSweep: Sendable {
         }
         let executor = RollbackExecutor(catalog: catalog, actor: Self.actor, budget: rollbackBudget, logger: logger)
         report.results = executor.execute(due, store: RecordStore(runDirectory: directory))
-        let after = JournalReader(holding: directory).run(at: directory)
+        let after = JournalReader(holding: directory).run(at: directory, probingLiveness: false)
         if var info = after.info, info.status == .open, !after.records.contains(where: \.state.isPending) {
             info.status =
                 after.damaged.isEmpty && report.results.allSatisfy(\.succeeded) ? .crashedRecovered : .crashedDirty
@@ -85,7 +85,7 @@ public struct HostSweep: Sendable {
             info.recoveredBy = Self.actor
             try? info.write(into: directory)
         }
-        RegistryCopy(directory: copy).removeIfSettled(JournalReader(holding: directory).run(at: directory))
+        RegistryCopy(directory: copy).removeIfSettled(JournalReader(holding: directory).run(at: directory, probingLiveness: false))
         return Outcome(report: report, skipped: nil)
     }
 }

@@ -57,7 +57,7 @@ public struct Recovery: Sendable {
         }
         defer { lock.release() }
         // Read again under the lock: the runner may have finished in between.
-        let current = reader.run(at: run.directory)
+        let current = reader.run(at: run.directory, probingLiveness: false)
         report.damaged = current.damaged
         if let problem = current.problem {
             report.damaged.append((current.directory.appendingPathComponent("run.json").path, problem))
@@ -79,7 +79,7 @@ public struct Recovery: Sendable {
             info.recoveredBy = actor
             try info.write(into: current.directory)
         }
-        RegistryCopy(of: current.directory)?.removeIfSettled(reader.run(at: current.directory))
+        RegistryCopy(of: current.directory)?.removeIfSettled(reader.run(at: current.directory, probingLiveness: false))
         return report
     }
 

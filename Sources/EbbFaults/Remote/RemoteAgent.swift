@@ -61,7 +61,7 @@ public struct RemoteAgent {
             reply(session.handle(request))
         }
         // End-of-file or close: the journal is closed only when nothing it holds is live.
-        let run = JournalReader(holding: journal.directory).run(at: journal.directory)
+        let run = JournalReader(holding: journal.directory).run(at: journal.directory, probingLiveness: false)
         guard !run.records.contains(where: \.state.isPending) else {
             logger.warning("the runner's session ended with faults live on this host; the guardian reverts them")
             return 3

@@ -61,7 +61,7 @@ public enum RemoteRecords {
                 return RemoteRecordOutcome(
                     state: .undone, detail: "no journal of run \(runID) on this host: nothing of it acted here")
             }
-            let records = JournalReader(holding: run.directory).run(at: run.directory).records.filter {
+            let records = JournalReader(holding: run.directory).run(at: run.directory, probingLiveness: false).records.filter {
                 $0.sequence == sequence
             }
             for record in records where record.fault != tombstoneFault {
@@ -86,7 +86,7 @@ public enum RemoteRecords {
     private static func recordsOrTombstone(_ sequence: Int, run: RunSnapshot, store: RecordStore) throws -> [UndoRecord]
     {
         func records() -> [UndoRecord] {
-            JournalReader(holding: run.directory).run(at: run.directory).records.filter {
+            JournalReader(holding: run.directory).run(at: run.directory, probingLiveness: false).records.filter {
                 $0.sequence == sequence && $0.fault != tombstoneFault
             }
         }
@@ -112,7 +112,7 @@ public enum RemoteRecords {
 
     /// The tombstone of `sequence`, if an undo wrote one.
     static func tombstone(_ sequence: Int, in store: RecordStore) -> UndoRecord? {
-        JournalReader(holding: store.runDirectory).run(at: store.runDirectory).records
+        JournalReader(holding: store.runDirectory).run(at: store.runDirectory, probingLiveness: false).records
             .first { $0.sequence == sequence && $0.fault == tombstoneFault }
     }
 
