@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Blocking work on many targets at once, bounded: `ebb run --forks` (faults of a scenario
 /// planned, prepared and injected at once, hosts connected to) and the rollback of independent
@@ -34,28 +35,26 @@ public enum Forks {
     }
 
     /// Hands out indices and collects results; `body` runs outside the lock.
-    private final class State<T>: @unchecked Sendable {
-        private let lock = NSLock()
-        private var next = 0
-        private var slots: [T?]
+    private final class State<T: Sendable>: Sendable {
+        private let progress: Mutex<(next: Int, slots: [T?])>
 
-        init(count: Int) { slots = Array(repeating: nil, count: count) }
+        init(count: Int) { progress = Mutex((0, Array(repeating: nil, count: count))) }
 
         func work(_ body: @Sendable (Int) -> T) {
             while let index = take() {
                 let value = body(index)
-                lock.withLock { slots[index] = value }
+                progress.withLock { $0.slots[index] = value }
             }
         }
 
         private func take() -> Int? {
-            lock.withLock {
-                guard next < slots.count else { return nil }
-                defer { next += 1 }
-                return next
+            progress.withLock { progress in
+                guard progress.next < progress.slots.count else { return nil }
+                defer { progress.next += 1 }
+                return progress.next
             }
         }
 
-        var results: [T] { lock.withLock { slots.map { $0! } } }
+        var results: [T] { progress.withLock { $0.slots.map { $0! } } }
     }
 }

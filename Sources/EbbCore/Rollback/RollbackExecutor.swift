@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// The outcome of taking one fault back.
 public struct RollbackResult: Sendable {
@@ -291,12 +292,11 @@ enum Bounded {
         return box.value
     }
 
-    private final class Box<T>: @unchecked Sendable {
-        private let lock = NSLock()
-        private var stored: T?
+    private final class Box<T: Sendable>: Sendable {
+        private let stored = Mutex<T?>(nil)
         var value: T? {
-            get { lock.withLock { stored } }
-            set { lock.withLock { stored = newValue } }
+            get { stored.withLock { $0 } }
+            set { stored.withLock { $0 = newValue } }
         }
     }
 }

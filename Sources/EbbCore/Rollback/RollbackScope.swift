@@ -1,14 +1,14 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// A defer-style scope for faults: each fault is armed (its undo made durable) before it is
 /// injected, and ``rollback()`` takes every armed fault back, newest first, whatever happened.
-public final class RollbackScope: @unchecked Sendable {
+public final class RollbackScope: Sendable {
     public let journal: RunJournal
     public let scenario: String
     private let executor: RollbackExecutor
-    private var armed: [UndoRecord] = []
-    private let mutex = NSLock()
+    private let armed = Mutex<[UndoRecord]>([])
     private let store: RecordStore
 
     public init(journal: RunJournal, scenario: String, executor: RollbackExecutor) {
@@ -19,7 +19,7 @@ public final class RollbackScope: @unchecked Sendable {
     }
 
     /// The records armed in this scope so far.
-    public var records: [UndoRecord] { mutex.withLock { armed } }
+    public var records: [UndoRecord] { armed.withLock { $0 } }
 
     /// Arm, then act (ARCHITECTURE.md invariant 1), written once for faults, fixtures and
     /// proxies, for one or many at once:
@@ -188,7 +188,7 @@ public final class RollbackScope: @unchecked Sendable {
     }
 
     private func remember(_ record: UndoRecord) {
-        mutex.withLock {
+        armed.withLock { armed in
             if let index = armed.firstIndex(where: { $0.sequence == record.sequence }) {
                 armed[index] = record
             } else {
@@ -232,11 +232,10 @@ public struct NotStarted: Error, CustomStringConvertible {
 }
 
 /// A one-way flag shared by the threads acting for one scope.
-private final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stopped = false
-    var isSet: Bool { lock.withLock { stopped } }
-    func set() { lock.withLock { stopped = true } }
+private final class StopFlag: Sendable {
+    private let stopped = Atomic<Bool>(false)
+    var isSet: Bool { stopped.load(ordering: .acquiring) }
+    func set() { stopped.store(true, ordering: .releasing) }
 }
 
 /// A fault that could not be injected, and how far it got.

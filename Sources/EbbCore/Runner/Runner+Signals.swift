@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 extension Runner {
     /// Runs with SIGINT, SIGTERM and SIGHUP trapped: the first signal stops injecting and rolls
@@ -18,23 +19,21 @@ extension Runner {
 }
 
 /// Holds the run's task so a signal arriving before the task exists still cancels it.
-private final class TaskBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var task: Task<RunResult, Never>?
-    private var cancelled = false
+private final class TaskBox: Sendable {
+    private let state = Mutex<(task: Task<RunResult, Never>?, cancelled: Bool)>((nil, false))
 
     func set(_ task: Task<RunResult, Never>) {
-        let cancelNow = lock.withLock { () -> Bool in
-            self.task = task
-            return cancelled
+        let cancelNow = state.withLock { state -> Bool in
+            state.task = task
+            return state.cancelled
         }
         if cancelNow { task.cancel() }
     }
 
     func cancel() {
-        let task = lock.withLock { () -> Task<RunResult, Never>? in
-            cancelled = true
-            return self.task
+        let task = state.withLock { state -> Task<RunResult, Never>? in
+            state.cancelled = true
+            return state.task
         }
         task?.cancel()
     }

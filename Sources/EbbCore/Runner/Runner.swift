@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// Runs suites: fixtures up, then for each scenario plan, arm, inject, hold and roll back,
 /// and fixtures down; every exit path (errors, cancellation, signals) rolls back. A scenario's
@@ -488,13 +489,12 @@ private final class ScenarioSteps: @unchecked Sendable {
 }
 
 /// How long each fault's injection took, written from the threads that inject.
-private final class ActTimings: @unchecked Sendable {
-    private let lock = NSLock()
-    private var durations: [Duration]
+private final class ActTimings: Sendable {
+    private let durations: Mutex<[Duration]>
 
-    init(count: Int) { durations = Array(repeating: .zero, count: count) }
+    init(count: Int) { durations = Mutex(Array(repeating: .zero, count: count)) }
 
-    func set(_ index: Int, _ duration: Duration) { lock.withLock { durations[index] = duration } }
+    func set(_ index: Int, _ duration: Duration) { durations.withLock { $0[index] = duration } }
 
-    subscript(index: Int) -> Duration { lock.withLock { durations[index] } }
+    subscript(index: Int) -> Duration { durations.withLock { $0[index] } }
 }
