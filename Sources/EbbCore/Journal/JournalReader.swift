@@ -78,9 +78,10 @@ public struct JournalReader: Sendable {
     /// (`<start>-<id>`, as ``RunJournal/create(stateDirectory:suites:runID:)`` names them) are
     /// read: a host's journal keeps many runs, and reading each (a live one's lock is watched
     /// for 50 ms) would make every lookup as slow as `rollback list`.
-    public func run(id: String) throws -> RunSnapshot? {
+    /// `probingLiveness` as for ``run(at:probingLiveness:)``.
+    public func run(id: String, probingLiveness: Bool = true) throws -> RunSnapshot? {
         try runNames().filter { $0 == id || $0.hasSuffix("-\(id)") }
-            .lazy.map { run(at: rollbackDirectory.appendingPathComponent($0)) }
+            .lazy.map { run(at: rollbackDirectory.appendingPathComponent($0), probingLiveness: probingLiveness) }
             .first { $0.id == id || $0.directory.lastPathComponent == id }
     }
 

@@ -38,7 +38,7 @@ public struct RemoteAgent {
     public func serve() -> Int32 {
         let journal: RunJournal
         do {
-            if try JournalReader(stateDirectory: stateDirectory).run(id: runID) != nil {
+            if try JournalReader(stateDirectory: stateDirectory).run(id: runID, probingLiveness: false) != nil {
                 throw FaultError(description: "run \(runID) already has a journal on this host; one agent per run")
             }
             journal = try RunJournal.create(stateDirectory: stateDirectory, suites: [], runID: runID)

@@ -34,7 +34,7 @@ public enum RemoteRecords {
         stateDirectory: URL, runID: String, sequence: Int, catalog: PluginCatalog, logger: Logger
     ) -> RemoteRecordOutcome {
         do {
-            guard let run = try JournalReader(stateDirectory: stateDirectory).run(id: runID) else {
+            guard let run = try JournalReader(stateDirectory: stateDirectory).run(id: runID, probingLiveness: false) else {
                 return RemoteRecordOutcome(
                     state: .undone, detail: "no journal of run \(runID) on this host: nothing of it acted here")
             }
@@ -57,7 +57,7 @@ public enum RemoteRecords {
         stateDirectory: URL, runID: String, sequence: Int, catalog: PluginCatalog, logger: Logger
     ) -> RemoteRecordOutcome {
         do {
-            guard let run = try JournalReader(stateDirectory: stateDirectory).run(id: runID) else {
+            guard let run = try JournalReader(stateDirectory: stateDirectory).run(id: runID, probingLiveness: false) else {
                 return RemoteRecordOutcome(
                     state: .undone, detail: "no journal of run \(runID) on this host: nothing of it acted here")
             }
