@@ -9,9 +9,9 @@ public struct ProxiesReader: ProxySectionReader {
     /// Where the proxies this reader's suites start are kept for their faults and undos.
     let services: LiveServices
 
-    /// `services` must be what the runner's fault and undo contexts hold (by default, both use
-    /// ``LiveServices/thisProcess``).
-    public init(services: LiveServices = .thisProcess) {
+    /// `services` must be what the runner holds (``Runner/Options/services``), so that the
+    /// faults and undos of the suites' proxies reach them.
+    public init(services: LiveServices) {
         self.services = services
     }
 

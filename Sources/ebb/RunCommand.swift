@@ -142,7 +142,8 @@ struct RunCommand: AsyncParsableCommand {
             stateDirectory: state.directory,
             reportDirectory: URL(fileURLWithPath: reportDir).standardizedFileURL,
             scenarioNames: scenarios, rollbackGrace: deadlineGrace.duration,
-            rollbackBudget: rollbackTimeout.duration, registry: HostRegistry.standard, forks: forks)
+            rollbackBudget: rollbackTimeout.duration, registry: HostRegistry.standard, forks: forks,
+            services: Wiring.services)
         let console = ConsoleReporter(style: logFormat == .json ? .json : ConsoleReporter.terminalStyle, quiet: quiet)
         let reports = RunReports(
             reportDirectory: options.reportDirectory,

@@ -16,8 +16,12 @@ enum Wiring {
         return catalog
     }()
     static let remoteFleet = RemoteFleet()
+    /// What this process's runs keep alive (proxies, remote hosts' agents): the proxies' reader
+    /// and the runner share it.
+    static let services = LiveServices()
     static let loader = SuiteLoader(
-        catalog: catalog, checkReader: ChecksReader(), proxyReader: ProxiesReader(), remoteFaults: remoteFleet)
+        catalog: catalog, checkReader: ChecksReader(), proxyReader: ProxiesReader(services: services),
+        remoteFaults: remoteFleet)
 
     static func logger(verbose: Bool) -> Logger {
         var logger = Logger(label: "ebb") { RedactingLogHandler(StreamLogHandler.standardError(label: $0)) }

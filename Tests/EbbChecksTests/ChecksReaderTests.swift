@@ -170,7 +170,7 @@ import Testing
         catalog.registerProxies()
         for name in suites {
             let suite = try SuiteLoader(
-                catalog: catalog, checkReader: ChecksReader(), proxyReader: ProxiesReader(),
+                catalog: catalog, checkReader: ChecksReader(), proxyReader: ProxiesReader(services: LiveServices()),
                 remoteFaults: RemoteFleet()
             )
             .load(path: folder.appendingPathComponent(name).path)

@@ -32,7 +32,15 @@ struct FaultHarness {
     func context(sequence: Int = 1) -> FaultContext {
         FaultContext(
             runID: "testrun", runDirectory: runDirectory, sequence: sequence, scenario: "s", suite: suite,
-            fixturePIDs: [:], logger: logger)
+            fixturePIDs: [:], logger: logger, services: services)
+    }
+
+    /// What the harness's faults and undos keep alive and find (nothing, for these plugins).
+    let services = LiveServices()
+
+    /// The context an undo gets from the runner of this harness's faults.
+    var undoContext: UndoContext {
+        UndoContext(runID: "testrun", runDirectory: runDirectory, logger: logger, services: services)
     }
 
     /// Loads `plugin: parameters` through the real suite loader and returns the configured fault.
@@ -53,7 +61,7 @@ struct FaultHarness {
 
     func undo(_ plan: FaultPlan) throws -> UndoOutcome {
         let handler = try require(catalog.undoHandlers[plan.undoKind])
-        let context = UndoContext(runID: "testrun", runDirectory: runDirectory, logger: logger)
+        let context = undoContext
         let outcome = try handler.undo(plan.undoData, context)
         if outcome == .undone { try handler.verify(plan.undoData, context) }
         return outcome
@@ -61,8 +69,7 @@ struct FaultHarness {
 
     func verify(_ plan: FaultPlan) throws {
         try require(catalog.undoHandlers[plan.undoKind]).verify(
-            plan.undoData,
-            UndoContext(runID: "testrun", runDirectory: runDirectory, logger: logger))
+            plan.undoData, undoContext)
     }
 
     func file(_ name: String, _ content: String) throws -> String {

@@ -134,7 +134,7 @@ struct NetworkFaultTests {
         let fault = try harness.fault("network.delay: { delay: 80ms, jitter: 5ms, protocol: udp, port: 53 }")
         let context = FaultContext(
             runID: FaultContext.dryRunID, runDirectory: harness.runDirectory, sequence: 1, scenario: "s",
-            suite: harness.suite, fixturePIDs: [:], logger: harness.logger)
+            suite: harness.suite, fixturePIDs: [:], logger: harness.logger, services: harness.services)
         let plan = try fault.plan(context)
         #expect(plan.undoKind == DelayStop.kind)
         #expect(plan.target.contains("delayed 80 ms +/- 5 ms (NFQUEUE"), "\(plan.target)")

@@ -63,7 +63,7 @@ import Glibc
         #expect(eventually { sleeper.state == "T" })
         let handler = try require(harness.catalog.undoHandlers["process.resume"])
         _ = try handler.undo(
-            payload, UndoContext(runID: "testrun", runDirectory: harness.runDirectory, logger: harness.logger))
+            payload, harness.undoContext)
         #expect(sleeper.state == "T", "SIGCONT went nowhere: the recorded process is not this one")
         kill(sleeper.pid, SIGCONT)
     }

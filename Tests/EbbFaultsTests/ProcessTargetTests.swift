@@ -49,7 +49,7 @@ import Glibc
         let plan = try harness.inject(fault)
         #expect(ChildProcess.wait(sleeper.pid, timeout: .seconds(5)) == 128 + SIGKILL)
         let handler = try require(harness.catalog.undoHandlers[plan.undoKind])
-        let context = UndoContext(runID: "testrun", runDirectory: harness.runDirectory, logger: harness.logger)
+        let context = harness.undoContext
         #expect(try handler.undo(plan.undoData, context) == .undone)
         #expect(try handler.undo(plan.undoData, context) == .undone, "the second executor finds the restart under way")
         #expect(eventually { ((try? String(contentsOfFile: count, encoding: .utf8)) ?? "").hasSuffix("\n") })

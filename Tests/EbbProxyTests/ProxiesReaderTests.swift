@@ -16,7 +16,7 @@ struct ProxiesReaderTests {
         ).proxies
     }
 
-    static let loader = SuiteLoader(catalog: .proxies, proxyReader: ProxiesReader())
+    static let loader = SuiteLoader(catalog: .proxies, proxyReader: ProxiesReader(services: LiveServices()))
 
     /// The errors of a suite with one proxy `api` and one fault.
     func errors(

@@ -93,7 +93,8 @@ struct ProxyHTTPTests {
         struct Payload: Codable { var proxy: String; var listen: String; var rule: String; var owner: Owner }
         let handler = try require(PluginCatalog.proxies.undoHandlers["proxy.remove"])
         let context = UndoContext(
-            runID: "gone-run", runDirectory: URL(fileURLWithPath: "/tmp"), logger: .init(label: "t"))
+            runID: "gone-run", runDirectory: URL(fileURLWithPath: "/tmp"), logger: .init(label: "t"),
+            services: LiveServices())
         let dead = try ChildProcess.spawn(["true"])
         _ = ChildProcess.wait(dead, timeout: .seconds(5))
         let outcome = try handler.undo(

@@ -100,8 +100,7 @@ public struct FaultContext: Sendable {
 
     public init(
         runID: String, runDirectory: URL, sequence: Int, scenario: String, suite: SuiteContext,
-        fixturePIDs: [String: Int32], logger: Logger, deadline: Date = .distantFuture,
-        services: LiveServices = .thisProcess
+        fixturePIDs: [String: Int32], logger: Logger, deadline: Date = .distantFuture, services: LiveServices
     ) {
         self.runID = runID
         self.runDirectory = runDirectory

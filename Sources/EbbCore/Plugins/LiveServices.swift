@@ -1,9 +1,11 @@
 import Synchronization
 
-/// What runs keep alive inside the process that runs them (their suite proxies), by run id and
-/// name. Faults reach them through ``FaultContext/services`` and undos through
-/// ``UndoContext/services``; an undo executed by another process (the guardian, `ebb rollback
-/// execute`) finds nothing here and decides from its record alone.
+/// What runs keep alive inside the process that runs them (their suite proxies, their remote
+/// hosts' agents), by run id and name. The process that runs suites makes one and hands it to
+/// what starts the services (the proxies' reader) and to the runner, whose faults reach them
+/// through ``FaultContext/services`` and whose undos through ``UndoContext/services``. An undo
+/// executed elsewhere (the guardian, `ebb rollback execute`) gets an empty one and decides from
+/// its record alone.
 public final class LiveServices: Sendable {
     private struct Key: Hashable {
         var runID: String
@@ -13,11 +15,6 @@ public final class LiveServices: Sendable {
     private let services = Mutex<[Key: any Sendable]>([:])
 
     public init() {}
-
-    /// The directory of this process's runs: what a context holds when its maker names no other.
-    /// The runner and the rollback executor build their contexts without one, so the proxies the
-    /// runner starts and the undos it executes meet here.
-    public static let thisProcess = LiveServices()
 
     /// Keeps `service` as `name` of run `runID`, replacing any earlier one of that name.
     public func add(_ service: any Sendable, runID: String, name: String) {

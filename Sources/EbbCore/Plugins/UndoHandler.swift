@@ -47,7 +47,7 @@ public struct UndoContext: Sendable {
     /// here, and finds nothing when it runs in another process than the one holding it.
     public var services: LiveServices
 
-    public init(runID: String, runDirectory: URL, logger: Logger, services: LiveServices = .thisProcess) {
+    public init(runID: String, runDirectory: URL, logger: Logger, services: LiveServices) {
         self.runID = runID
         self.runDirectory = runDirectory
         self.logger = logger

@@ -85,7 +85,8 @@ public struct HostSweep: Sendable {
             info.recoveredBy = Self.actor
             try? info.write(into: directory)
         }
-        RegistryCopy(directory: copy).removeIfSettled(JournalReader(holding: directory).run(at: directory, probingLiveness: false))
+        RegistryCopy(directory: copy).removeIfSettled(
+            JournalReader(holding: directory).run(at: directory, probingLiveness: false))
         return Outcome(report: report, skipped: nil)
     }
 }

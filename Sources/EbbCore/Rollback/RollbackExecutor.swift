@@ -35,14 +35,19 @@ public struct RollbackExecutor: Sendable {
     /// How many independent undos run at once (`ebb run --forks`); 1 runs every undo newest first, one by one.
     public var forks: Int
     public var logger: Logger
+    /// What the undos find alive in this process (see ``LiveServices``): the runner's own, or,
+    /// for an executor outside the process that ran the suite, none.
+    public var services: LiveServices
 
     /// The default of `--rollback-timeout`.
     public static let defaultBudget: Duration = .seconds(300)
 
     public init(
         catalog: PluginCatalog, actor: String, attempts: Int = 3, backoff: Duration = .milliseconds(200),
-        budget: Duration = RollbackExecutor.defaultBudget, forks: Int = Forks.defaultLimit, logger: Logger
+        budget: Duration = RollbackExecutor.defaultBudget, forks: Int = Forks.defaultLimit, logger: Logger,
+        services: LiveServices = LiveServices()
     ) {
+        self.services = services
         self.catalog = catalog
         self.actor = actor
         self.attempts = max(1, attempts)
@@ -153,7 +158,8 @@ public struct RollbackExecutor: Sendable {
             guard let handler = catalog.undoHandlers[record.kind] else {
                 return finish(record, .revertFailed, "unknown undo kind '\(record.kind)'", start: start)
             }
-            let context = UndoContext(runID: record.runID, runDirectory: runDirectory, logger: logger)
+            let context = UndoContext(
+                runID: record.runID, runDirectory: runDirectory, logger: logger, services: services)
             guard let (state, message, tries) = Bounded.run(until: end, { undo(record, handler, context) }) else {
                 return finish(
                     record, .revertFailed,
@@ -205,7 +211,8 @@ public struct RollbackExecutor: Sendable {
                 "unknown undo kind '\(current.kind)': this ebb cannot execute it (written by another version?)",
                 start: start, store: store, written: &written)
         }
-        let context = UndoContext(runID: current.runID, runDirectory: store.runDirectory, logger: logger)
+        let context = UndoContext(
+            runID: current.runID, runDirectory: store.runDirectory, logger: logger, services: services)
         let payload = current
         let attempt = Bounded.run(until: end) { undo(payload, handler, context) }
         guard let (state, message, tries) = attempt else {

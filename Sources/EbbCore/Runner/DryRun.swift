@@ -25,7 +25,7 @@ extension Runner {
                         runID: FaultContext.dryRunID,
                         runDirectory: options.stateDirectory.appendingPathComponent("rollback/dry-run"),
                         sequence: index + 1, scenario: scenario.name, suite: context, fixturePIDs: [:],
-                        logger: Logger(label: "ebb.dry-run"))
+                        logger: Logger(label: "ebb.dry-run"), services: options.services)
                     let plan = Result { try spec.fault.plan(faultContext) }.mapError {
                         FaultError(description: "\($0)")
                     }

@@ -15,6 +15,7 @@ final class FixtureSupervisor: Sendable {
     let lifetime: Duration
     let suite: Suite
     let logger: Logger
+    let services: LiveServices
     private let onHosts = Mutex<[StartedOnHost]>([])
 
     private struct StartedOnHost: Sendable {
@@ -25,8 +26,9 @@ final class FixtureSupervisor: Sendable {
 
     init(
         scope: RollbackScope, hostScope: RollbackScope, logDirectory: URL, lifetime: Duration, suite: Suite,
-        logger: Logger
+        logger: Logger, services: LiveServices
     ) {
+        self.services = services
         self.scope = scope
         self.hostScope = hostScope
         self.logDirectory = logDirectory
@@ -44,7 +46,7 @@ final class FixtureSupervisor: Sendable {
             runID: scope.journal.runID, runDirectory: scope.journal.directory, sequence: sequence,
             scenario: scope.scenario,
             suite: suite.context, fixturePIDs: [:], logger: logger,
-            deadline: Date().addingTimeInterval(lifetime.seconds))
+            deadline: Date().addingTimeInterval(lifetime.seconds), services: services)
         if let host = fixture.host, let remote = suite.remote {
             return try await start(try remote.fixture(process, on: host), fixture, on: host, context: context)
         }

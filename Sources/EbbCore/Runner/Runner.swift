@@ -21,13 +21,17 @@ public final class Runner: @unchecked Sendable {
         /// How many faults of a scenario are planned, prepared and injected at once, and how many
         /// independent undos run at once (`ebb run --forks`); 1 does everything in file order.
         public var forks: Int
+        /// What the suites' proxies and remote hosts keep alive in this process: the same
+        /// directory the proxies' reader was given, so faults and undos reach them.
+        public var services: LiveServices
 
         public init(
             stateDirectory: URL, reportDirectory: URL, scenarioNames: [String] = [],
             rollbackGrace: Duration = .seconds(30),
             rollbackBudget: Duration = RollbackExecutor.defaultBudget, registry: HostRegistry? = nil,
-            forks: Int = Forks.defaultLimit
+            forks: Int = Forks.defaultLimit, services: LiveServices = LiveServices()
         ) {
+            self.services = services
             self.stateDirectory = stateDirectory
             self.reportDirectory = reportDirectory
             self.scenarioNames = scenarioNames
@@ -113,7 +117,7 @@ public final class Runner: @unchecked Sendable {
         let setupOnHosts = RollbackScope(journal: journal, scenario: RollbackExecutor.setupScenario, executor: executor)
         let supervisor = FixtureSupervisor(
             scope: setup, hostScope: setupOnHosts, logDirectory: logs, lifetime: setupLifetime,
-            suite: suite, logger: logger)
+            suite: suite, logger: logger, services: options.services)
         let heartbeat = renewing(supervisor)
         defer { heartbeat.cancel() }
         var fixturePIDs: [String: Int32] = [:]
@@ -257,7 +261,7 @@ public final class Runner: @unchecked Sendable {
             FaultContext(
                 runID: journal.runID, runDirectory: journal.directory, sequence: journal.reserveSequence(),
                 scenario: scenario.name, suite: suite.context, fixturePIDs: fixturePIDs, logger: logger,
-                deadline: Date().addingTimeInterval(lifetime.seconds))
+                deadline: Date().addingTimeInterval(lifetime.seconds), services: options.services)
         }
         let faults = scenario.faults
         let forks = options.forks
@@ -429,7 +433,8 @@ public final class Runner: @unchecked Sendable {
 
     private var executor: RollbackExecutor {
         RollbackExecutor(
-            catalog: catalog, actor: "runner", budget: options.rollbackBudget, forks: options.forks, logger: logger)
+            catalog: catalog, actor: "runner", budget: options.rollbackBudget, forks: options.forks, logger: logger,
+            services: options.services)
     }
 
     /// Renews the fixtures' deadlines while the runner lives and makes progress: a fixture must

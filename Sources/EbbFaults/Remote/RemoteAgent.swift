@@ -98,6 +98,8 @@ private struct AgentSession {
     let journal: RunJournal
     let catalog: PluginCatalog
     let logger: Logger
+    /// What this agent's faults keep alive here, for their faults and undos alike.
+    let services = LiveServices()
     var scopes: [String: RollbackScope] = [:]
     var live: [Int: (fault: any Fault, plan: FaultPlan, context: FaultContext, scope: RollbackScope)] = [:]
 
@@ -134,13 +136,14 @@ private struct AgentSession {
         let fault = try self.fault(pluginID, request, named: name, suite: suite)
         let context = FaultContext(
             runID: journal.runID, runDirectory: journal.directory, sequence: sequence, scenario: scenario,
-            suite: suite, fixturePIDs: [:], logger: logger, deadline: Date().addingTimeInterval(lifetime))
+            suite: suite, fixturePIDs: [:], logger: logger, deadline: Date().addingTimeInterval(lifetime),
+            services: services)
         let plan = try fault.plan(context)
         let scope =
             scopes[scenario]
             ?? RollbackScope(
                 journal: journal, scenario: scenario,
-                executor: RollbackExecutor(catalog: catalog, actor: "remote agent", logger: logger))
+                executor: RollbackExecutor(catalog: catalog, actor: "remote agent", logger: logger, services: services))
         scopes[scenario] = scope
         let store = RecordStore(runDirectory: journal.directory)
         let arming = Arming(

@@ -34,7 +34,8 @@ public enum RemoteRecords {
         stateDirectory: URL, runID: String, sequence: Int, catalog: PluginCatalog, logger: Logger
     ) -> RemoteRecordOutcome {
         do {
-            guard let run = try JournalReader(stateDirectory: stateDirectory).run(id: runID, probingLiveness: false) else {
+            guard let run = try JournalReader(stateDirectory: stateDirectory).run(id: runID, probingLiveness: false)
+            else {
                 return RemoteRecordOutcome(
                     state: .undone, detail: "no journal of run \(runID) on this host: nothing of it acted here")
             }
@@ -57,13 +58,15 @@ public enum RemoteRecords {
         stateDirectory: URL, runID: String, sequence: Int, catalog: PluginCatalog, logger: Logger
     ) -> RemoteRecordOutcome {
         do {
-            guard let run = try JournalReader(stateDirectory: stateDirectory).run(id: runID, probingLiveness: false) else {
+            guard let run = try JournalReader(stateDirectory: stateDirectory).run(id: runID, probingLiveness: false)
+            else {
                 return RemoteRecordOutcome(
                     state: .undone, detail: "no journal of run \(runID) on this host: nothing of it acted here")
             }
-            let records = JournalReader(holding: run.directory).run(at: run.directory, probingLiveness: false).records.filter {
-                $0.sequence == sequence
-            }
+            let records = JournalReader(holding: run.directory).run(at: run.directory, probingLiveness: false).records
+                .filter {
+                    $0.sequence == sequence
+                }
             for record in records where record.fault != tombstoneFault {
                 if record.state.isPending {
                     return RemoteRecordOutcome(
@@ -72,7 +75,9 @@ public enum RemoteRecords {
                 guard let handler = catalog.undoHandlers[record.kind] else {
                     return RemoteRecordOutcome(state: .failed, detail: "unknown undo kind '\(record.kind)'")
                 }
-                try handler.verify(record.data, UndoContext(runID: runID, runDirectory: run.directory, logger: logger))
+                try handler.verify(
+                    record.data,
+                    UndoContext(runID: runID, runDirectory: run.directory, logger: logger, services: LiveServices()))
             }
             return RemoteRecordOutcome(
                 state: .undone, detail: records.isEmpty ? "never armed on this host" : "verified on this host")

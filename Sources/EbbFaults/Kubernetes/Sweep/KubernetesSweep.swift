@@ -131,7 +131,8 @@ public struct KubernetesSweep: Sendable {
             armedAt: mark.injectedAt, deadline: Date())
         record.injectedAt = mark.injectedAt
         // No journal: the Kubernetes undos never read their run directory.
-        let context = UndoContext(runID: runID, runDirectory: URL(fileURLWithPath: "/nonexistent"), logger: logger)
+        let context = UndoContext(
+            runID: runID, runDirectory: URL(fileURLWithPath: "/nonexistent"), logger: logger, services: LiveServices())
         do {
             record.data = try kind.payload(object, mark, source)
             record.state = .revertFailed
