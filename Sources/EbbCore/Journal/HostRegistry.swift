@@ -6,7 +6,8 @@ import Glibc
 
 /// A second copy of every open run's journal, kept outside any CI workspace, so that a fault
 /// can be taken back after the workspace, the runner and its guardian are all gone (`ebb
-/// rollback sweep`). Each run's copy, `<registry>/<run directory name>/`, holds its `run.json`,
+/// rollback sweep`). On the journal's file system a record's copy is a second name (a hard
+/// link) of the journal's file, which is only ever replaced, never written in place. Each run's copy, `<registry>/<run directory name>/`, holds its `run.json`,
 /// its records and the backups they need, written before the fault acts like the journal
 /// itself; it is removed once nothing of the run is pending.
 ///
@@ -72,12 +73,15 @@ struct RegistryCopy: Sendable {
 
     init(directory: URL) { self.directory = directory }
 
-    /// Copies `record` and any backup of the run not copied yet; backups always durably, the
-    /// record as `durably` says. Returns the record's path in the copy.
-    @discardableResult
-    func write(_ record: UndoRecord, from runDirectory: URL, durably: Bool = true) throws -> String {
+    /// Copies `record`, as written in the journal at `journalPath` (the same file under a
+    /// second name, see ``DurableFile/mirror(_:durably:)``), and any backup of the run not
+    /// copied yet; backups always durably, the record as `durably` says. Returns the record's
+    /// path in the copy.
+    func write(_ record: UndoRecord, writtenAt journalPath: String, from runDirectory: URL, durably: Bool) throws -> String {
         try copyBackups(from: runDirectory)
-        return try record.write(into: directory, durably: durably)
+        let path = directory.appendingPathComponent(record.fileName).path
+        try DurableFile.mirror([(journalPath, path)], durably: durably)
+        return path
     }
 
     /// The run-directory folders undos read besides their record: file backups (made before the

@@ -56,7 +56,7 @@ public struct RecordStore: Sendable {
             throw Conflict(description: "record \(record.fileName) exists already in \(runDirectory.path)")
         }
         try registryCopy?.copyBackups(from: runDirectory)
-        try DurableFile.write(files(of: records, copying: registryCopy != nil))
+        try write(records, copying: registryCopy != nil)
     }
 
     /// Replaces records that this process wrote and whose locks it has held ever since, all
@@ -65,17 +65,18 @@ public struct RecordStore: Sendable {
     public func replace(heldSinceWritten records: [UndoRecord]) throws {
         // A copy removed once its run settled is not brought back by a late write.
         let copying = registryCopy.map { FileManager.default.fileExists(atPath: $0.directory.path) } ?? false
-        try DurableFile.write(files(of: records, copying: copying))
+        try write(records, copying: copying)
     }
 
-    /// Each record's content and paths: in the run directory, and in the registry copy if `copying`.
-    private func files(of records: [UndoRecord], copying: Bool) throws -> [(data: Data, path: String)] {
-        try records.flatMap { record -> [(data: Data, path: String)] in
-            let data = try record.encoded()
-            let local = (data, runDirectory.appendingPathComponent(record.fileName).path)
-            guard copying, let registryCopy else { return [local] }
-            return [local, (data, registryCopy.directory.appendingPathComponent(record.fileName).path)]
-        }
+    /// Writes `records` durably into the run directory, then, if `copying`, into the registry
+    /// copy as second names of the same files (see ``DurableFile/mirror(_:durably:)``).
+    private func write(_ records: [UndoRecord], copying: Bool) throws {
+        let paths = records.map { runDirectory.appendingPathComponent($0.fileName).path }
+        try DurableFile.write(zip(records, paths).map { (try $0.encoded(), $1) })
+        guard copying, let registryCopy else { return }
+        try DurableFile.mirror(
+            zip(records, paths).map { ($1, registryCopy.directory.appendingPathComponent($0.fileName).path) },
+            durably: true)
     }
 
     /// Replaces a record with `record`, if its current state allows the change. Hold its lock.
@@ -89,10 +90,11 @@ public struct RecordStore: Sendable {
                 description: "record \(record.fileName) is \(current.state.rawValue)"
                     + (current.revertedBy.map { " (by \($0))" } ?? "") + "; it cannot become \(record.state.rawValue)")
         }
-        var written = [try record.write(into: runDirectory, durably: durably)]
+        let path = try record.write(into: runDirectory, durably: durably)
+        var written = [path]
         // A copy removed once its run settled is not brought back by a late write.
         if let registryCopy, FileManager.default.fileExists(atPath: registryCopy.directory.path) {
-            written.append(try registryCopy.write(record, from: runDirectory, durably: durably))
+            written.append(try registryCopy.write(record, writtenAt: path, from: runDirectory, durably: durably))
         }
         return written
     }
