@@ -107,6 +107,38 @@ import Testing
         #expect(leftovers.isEmpty)
     }
 
+    /// On one file system the registry's copy of a record is the journal's file under a second
+    /// name: it follows every new version and outlives the journal's deletion.
+    @Test func aRecordsRegistryCopyIsTheJournalsFileAndOutlivesTheJournal() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let registry = HostRegistry(directory: scratch.url.appendingPathComponent("registry"))
+        let journal = try RunJournal.create(
+            stateDirectory: scratch.url.appendingPathComponent("state"), suites: [], registry: registry)
+        let store = RecordStore(runDirectory: journal.directory)
+        var record = UndoRecord(
+            runID: journal.runID, sequence: 1, scenario: "s", fault: "f", plugin: "p", target: "t", kind: "k",
+            data: .null, state: .armed, armedAt: Date(), deadline: Date())
+        let original = journal.directory.appendingPathComponent(record.fileName).path
+        let copy = registry.copy(of: journal.directory).appendingPathComponent(record.fileName).path
+        func inode(_ path: String) -> UInt64? {
+            var info = stat()
+            return stat(path, &info) == 0 ? UInt64(info.st_ino) : nil
+        }
+        try store.create(record)
+        #expect(inode(copy) != nil && inode(copy) == inode(original), "armed: one file, two names")
+        record.state = .injected
+        try store.update(record)
+        #expect(inode(copy) == inode(original), "the copy follows the new version")
+        #expect(try DurableFile.read(copy) == DurableFile.read(original))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: registry.copy(of: journal.directory).path)
+            .filter { $0.hasPrefix(".tmp-") }
+        #expect(leftovers.isEmpty)
+        try FileManager.default.removeItem(at: journal.directory)
+        #expect(
+            try UndoRecord.decodeChecked(DurableFile.read(copy)).state == .injected, "the copy outlives the journal")
+    }
+
     @Test func symlinksInTheStateDirectoryAreRefused() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
