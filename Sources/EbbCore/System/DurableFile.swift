@@ -131,9 +131,10 @@ public enum DurableFile {
         try fsyncAll(directories, directory: true)
     }
 
-    /// Fsyncs `paths` side by side: a journaling file system (ext4, XFS) commits fsyncs that
-    /// wait at the same time together, so a batch costs about one commit instead of one each
-    /// (100 small files on this project's CI disk: 26 ms at once, 360 ms one after another).
+    /// Fsyncs `paths` side by side: fsyncs that wait at the same time are served together (a
+    /// journaling file system commits them as one, a device takes their writes in parallel), so
+    /// a batch costs about one round instead of one each (100 small files on this project's CI
+    /// disk: 26 ms at once, 360 ms one after another).
     private static func fsyncAll(_ paths: [String], directory: Bool) throws {
         let failures = Forks.map(paths.count, limit: 32) { index -> Failure? in
             let path = paths[index]
