@@ -77,7 +77,9 @@ struct RegistryCopy: Sendable {
     /// second name, see ``DurableFile/mirror(_:durably:)``), and any backup of the run not
     /// copied yet; backups always durably, the record as `durably` says. Returns the record's
     /// path in the copy.
-    func write(_ record: UndoRecord, writtenAt journalPath: String, from runDirectory: URL, durably: Bool) throws -> String {
+    func write(
+        _ record: UndoRecord, writtenAt journalPath: String, from runDirectory: URL, durably: Bool
+    ) throws -> String {
         try copyBackups(from: runDirectory)
         let path = directory.appendingPathComponent(record.fileName).path
         try DurableFile.mirror([(journalPath, path)], durably: durably)
