@@ -39,6 +39,9 @@ let package = Package(
             dependencies: [
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
+                // A fixture's `ready: {http: ...}`: the HTTP client the checks use, not URLSession,
+                // whose FoundationNetworking would link libcurl: 29 of the 43 shared libraries every start loaded.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         // The Kubernetes REST client that both the k8s faults and the k8s probe use.

@@ -20,10 +20,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 source ci/packages.sh
-# libcurl4-openssl-dev: the static Foundation's URLSession (FoundationNetworking) links libcurl;
 # rsync keeps the build copy's unchanged files (and their inodes) so that rebuilds are incremental;
 # dpkg-dev brings dpkg-shlibdeps; binutils strip and objdump.
-ensure_packages "${EBB_BUILD_PACKAGES[@]}" libcurl4-openssl-dev rsync dpkg-dev binutils
+ensure_packages "${EBB_BUILD_PACKAGES[@]}" rsync dpkg-dev binutils
 
 base_version=$(tr -d ' \n' < VERSION)
 version=$base_version

@@ -1,8 +1,6 @@
+import AsyncHTTPClient
 import Foundation
 
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,14 +11,15 @@ public enum ReadinessProbe {
     public static func probe(_ condition: Readiness.Condition, directory: String?) async -> ReadinessAnswer {
         switch condition {
         case .http(let url):
-            var request = URLRequest(url: url)
-            request.timeoutInterval = 2
             do {
-                let (_, response) = try await URLSession.shared.data(for: request)
-                let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+                let response = try await HTTPClient.shared.execute(
+                    HTTPClientRequest(url: url.absoluteString), timeout: .seconds(2))
+                let status = Int(response.status.code)
+                // Read to the end, so the shared client can reuse the connection.
+                _ = try await response.body.collect(upTo: 1 << 20)
                 return (200..<300).contains(status) ? .ready : .notReady("HTTP \(status)")
             } catch {
-                return .notReady(error.localizedDescription)
+                return .notReady("\(error)")
             }
         case .tcp(let host, let port):
             return TCPConnect.attempt(host: host, port: port)
