@@ -95,7 +95,7 @@ struct RollbackCommand: ParsableCommand {
                 }
                 targets = [found]
             } else {
-                let runs = try Wiring.readJournal { try recovery.reader.runs() }
+                let runs = try Wiring.readJournal { try recovery.reader.runs(skippingSettledRecords: true) }
                 for stray in runs where stray.isStray {
                     Wiring.printError("warning: \(stray.directory.path): \(stray.problem ?? "not a run")")
                 }

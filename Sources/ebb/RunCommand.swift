@@ -165,7 +165,7 @@ struct RunCommand: AsyncParsableCommand {
         recovery.rollbackBudget = rollbackTimeout.duration
         let dead: [RunSnapshot]
         do {
-            let runs = try recovery.reader.runs()
+            let runs = try recovery.reader.runs(skippingSettledRecords: true)
             for stray in runs where stray.isStray {
                 Wiring.printError("warning: \(stray.directory.path): \(stray.problem ?? "not a run")")
             }

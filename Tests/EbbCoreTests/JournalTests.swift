@@ -59,6 +59,63 @@ import Testing
         #expect(stale.first?.info?.status == .open)
     }
 
+    @Test func aRunClosedWithEveryRecordRevertedIsSettledAndNotReadAgainWhenLookingForRuns() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let log = scratch.url.appendingPathComponent("undo.log").path
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let journal = try RunJournal.create(stateDirectory: scratch.url, suites: [])
+        let scope = RollbackScope(
+            journal: journal, scenario: "s",
+            executor: RollbackExecutor(catalog: .testing, actor: "test", logger: testLogger))
+        let plan = try FaultPlan(
+            target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: "a", log: log),
+            undoSummary: "")
+        let record = try scope.arm(fault: "f", plugin: "test", plan: plan, sequence: 1, deadline: Date())
+        #expect(scope.rollback().map(\.record.state) == [.reverted])
+        try journal.close()
+
+        let reader = JournalReader(stateDirectory: scratch.url)
+        let full = try #require(try reader.runs().first)
+        #expect(full.info?.settled == true)
+        #expect(full.records.map(\.state) == [.reverted])
+        let quick = try #require(try reader.runs(skippingSettledRecords: true).first)
+        #expect(quick.recordsSkipped && quick.entries.isEmpty && !quick.needsRecovery)
+        #expect(quick.info?.status == .closed)
+        // Damage after the close: the recovery lookups pass the settled run by, the listing shows it.
+        try Data("{\"state\": \"inj".utf8).write(to: journal.directory.appendingPathComponent(record.fileName))
+        #expect(try reader.runsNeedingRecovery().isEmpty)
+        #expect(try reader.runs().first?.damaged.count == 1)
+    }
+
+    @Test func aRunClosedWithAPendingRecordIsNotSettledUntilARecoveryRevertsIt() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let log = scratch.url.appendingPathComponent("undo.log").path
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let journal = try RunJournal.create(stateDirectory: scratch.url, suites: [])
+        let scope = RollbackScope(
+            journal: journal, scenario: "s",
+            executor: RollbackExecutor(catalog: .testing, actor: "test", logger: testLogger))
+        let plan = try FaultPlan(
+            target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: "a", log: log),
+            undoSummary: "")
+        _ = try scope.arm(fault: "f", plugin: "test", plan: plan, sequence: 1, deadline: Date())
+        try journal.close()
+
+        let reader = JournalReader(stateDirectory: scratch.url)
+        let pending = try #require(try reader.runsNeedingRecovery().first)
+        #expect(pending.info?.settled == false)
+        #expect(!pending.recordsSkipped && pending.records.map(\.state) == [.armed])
+        let report = try Recovery(stateDirectory: scratch.url, catalog: .testing, logger: testLogger).execute(pending)
+        #expect(report.isComplete)
+        #expect(LoggingUndo.lines(log) == ["a"])
+        let after = try #require(try reader.runs().first)
+        #expect(after.info?.settled == true)
+        #expect(after.info?.status == .closed, "a closed run keeps its status")
+        #expect(try reader.runs(skippingSettledRecords: true).first?.recordsSkipped == true)
+    }
+
     @Test func damagedRecordsAreReportedNotSkipped() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }

@@ -131,6 +131,11 @@ public struct RunInfo: Codable, Sendable {
     public var journal: String?
     /// The run's copy in the host registry (see ``HostRegistry``); nil without one.
     public var registry: String?
+    /// True when, as the run was closed or recovered, every record was reverted or irreversible
+    /// (none pending, damaged or half-written). Records only move forward, so such a run never
+    /// needs recovery again, and the readers that look for runs to recover skip its records:
+    /// without this, every `ebb run` would decode every record of every earlier run.
+    public var settled: Bool?
 
     /// The machine this run was recorded on.
     public var hostIdentity: HostIdentity { HostIdentity(hostname: host, machineID: machineID) }

@@ -32,6 +32,9 @@ public struct RunSnapshot: Sendable {
     /// An entry of `rollback/` that is not a run directory at all (a stray file): reported, and
     /// never a reason to block a run.
     public var isStray = false
+    /// The run is settled (see ``RunInfo/settled``) and its records were not read, because the
+    /// reader was only looking for runs to recover.
+    public var recordsSkipped = false
 
     /// The run id: from run.json, else from the directory name.
     public var id: String {
@@ -46,6 +49,13 @@ public struct RunSnapshot: Sendable {
         entries.compactMap {
             if case .damaged(let path, let problem) = $0 { return (path, problem) } else { return nil }
         }
+    }
+
+    /// Every record reverted or irreversible, none damaged or half-written, and run.json readable:
+    /// nothing of this run can be in place any more.
+    public var isSettled: Bool {
+        info != nil && problem == nil && damaged.isEmpty && interruptedWrites.isEmpty
+            && !records.contains { $0.state.isPending }
     }
 
     /// Not live, and something may still be injected or cannot be read.
@@ -69,9 +79,13 @@ public struct JournalReader: Sendable {
 
     /// Every run, oldest first. An entry that cannot be read is returned with its problem,
     /// never thrown: one bad entry must not hide the others. Throws only when the state
-    /// directory itself cannot be read or trusted.
-    public func runs() throws -> [RunSnapshot] {
-        try runNames().map { run(at: rollbackDirectory.appendingPathComponent($0)) }
+    /// directory itself cannot be read or trusted. With `skippingSettledRecords`, for callers
+    /// that look only for runs to recover, the records of settled runs are not read (see
+    /// ``RunInfo/settled``).
+    public func runs(skippingSettledRecords: Bool = false) throws -> [RunSnapshot] {
+        try runNames().map {
+            run(at: rollbackDirectory.appendingPathComponent($0), skippingSettledRecords: skippingSettledRecords)
+        }
     }
 
     /// The run whose id (or directory name) is `id`. Only directories named for it
@@ -101,7 +115,10 @@ public struct JournalReader: Sendable {
     /// With `probingLiveness` false, `isLive` is left false instead of probed: for a process
     /// that holds the run's lock itself (the runner, a recovery, the sweep) or needs only the
     /// records. A probe of a held lock watches it for 50 ms (see ``RunLock/isHeld(_:)``).
-    public func run(at directory: URL, probingLiveness: Bool = true) -> RunSnapshot {
+    /// With `skippingSettledRecords`, a settled run is returned with its run.json only.
+    public func run(at directory: URL, probingLiveness: Bool = true, skippingSettledRecords: Bool = false)
+        -> RunSnapshot
+    {
         var snapshot = RunSnapshot(
             directory: directory, info: nil, problem: nil, entries: [], isLive: false, interruptedWrites: [])
         var status = stat()
@@ -128,6 +145,10 @@ public struct JournalReader: Sendable {
         } catch {
             snapshot.problem = "run.json: \(Self.describe(error))"
         }
+        if skippingSettledRecords, snapshot.info?.settled == true {
+            snapshot.recordsSkipped = true
+            return snapshot
+        }
         snapshot.entries = names.filter { $0.hasSuffix(".json") && $0 != "run.json" && !$0.hasPrefix(".") }.map {
             name in
             let path = directory.appendingPathComponent(name).path
@@ -147,7 +168,7 @@ public struct JournalReader: Sendable {
 
     /// Runs that are not live and still have pending or unreadable records.
     public func runsNeedingRecovery() throws -> [RunSnapshot] {
-        try runs().filter(\.needsRecovery)
+        try runs(skippingSettledRecords: true).filter(\.needsRecovery)
     }
 
     static func describe(_ error: Error) -> String {

@@ -86,14 +86,16 @@ public final class RunJournal: @unchecked Sendable {
         try writeInfo()
     }
 
-    /// Marks the run closed and releases its lock; a closed run is never recovered.
+    /// Marks the run closed (and settled, when it is: ``RunInfo/settled``) and releases its lock;
+    /// a closed run is never recovered.
     public func close(status: RunStatus = .closed) throws {
+        var run = JournalReader(holding: directory).run(at: directory, probingLiveness: false)
         info.status = status
         info.closedAt = Date()
+        info.settled = run.isSettled
         try writeInfo()
-        if let copy = RegistryCopy(of: directory) {
-            copy.removeIfSettled(JournalReader(holding: directory).run(at: directory, probingLiveness: false))
-        }
+        run.info = info
+        RegistryCopy(of: directory)?.removeIfSettled(run)
         lock?.release()
         lock = nil
     }

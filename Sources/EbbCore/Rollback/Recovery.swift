@@ -73,13 +73,21 @@ public struct Recovery: Sendable {
         }
         let executor = RollbackExecutor(catalog: catalog, actor: actor, budget: rollbackBudget, logger: logger)
         report.results = executor.execute(pending, store: RecordStore(runDirectory: current.directory))
-        if var info = current.info, info.status == .open || info.status == .crashedDirty {
-            info.status = report.isComplete ? .crashedRecovered : .crashedDirty
-            info.closedAt = Date()
-            info.recoveredBy = actor
-            try info.write(into: current.directory)
+        var after = reader.run(at: current.directory, probingLiveness: false)
+        if var info = after.info {
+            let reopened = info.status == .open || info.status == .crashedDirty
+            if reopened {
+                info.status = report.isComplete ? .crashedRecovered : .crashedDirty
+                info.closedAt = Date()
+                info.recoveredBy = actor
+            }
+            if reopened || (after.isSettled && info.settled != true) {
+                info.settled = after.isSettled
+                try info.write(into: current.directory)
+                after.info = info
+            }
         }
-        RegistryCopy(of: current.directory)?.removeIfSettled(reader.run(at: current.directory, probingLiveness: false))
+        RegistryCopy(of: current.directory)?.removeIfSettled(after)
         return report
     }
 
