@@ -12,14 +12,14 @@ public struct ProxyOwner: Codable, Sendable {
     public var startTime: UInt64?
 
     static var current: ProxyOwner {
-        ProxyOwner(pid: getpid(), startTime: ProcessTable.snapshot(getpid())?.startTime)
+        ProxyOwner(pid: getpid(), startTime: ProcessTable.stat(getpid())?.startTime)
     }
 
     var isThisProcess: Bool { pid == getpid() }
 
     var isAlive: Bool {
         if let startTime { return ProcessTable.isAlive(pid: pid, startTime: startTime) }
-        return ProcessTable.snapshot(pid).map { !$0.isGone } ?? false
+        return ProcessTable.stat(pid).map { !$0.isGone } ?? false
     }
 
     /// What an undo can do about a proxy that is not running in this process: nothing is left if

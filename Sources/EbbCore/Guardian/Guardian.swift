@@ -71,7 +71,7 @@ public struct Guardian: Sendable {
     }
 
     private var runnerIsAlive: Bool {
-        guard let start = runnerStartTime else { return ProcessTable.snapshot(runnerPID).map { !$0.isGone } ?? false }
+        guard let start = runnerStartTime else { return ProcessTable.stat(runnerPID).map { !$0.isGone } ?? false }
         return ProcessTable.isAlive(pid: runnerPID, startTime: start)
     }
 

@@ -74,13 +74,15 @@ struct RegistryCopy: Sendable {
     init(directory: URL) { self.directory = directory }
 
     /// Copies `record`, as written in the journal at `journalPath` (the same file under a
-    /// second name, see ``DurableFile/mirror(_:durably:)``), and any backup of the run not
-    /// copied yet; backups always durably, the record as `durably` says. Returns the record's
-    /// path in the copy.
+    /// second name, see ``DurableFile/mirror(_:durably:)``), and, while it is pending, any backup
+    /// of the run not copied yet; backups always durably, the record as `durably` says. Returns
+    /// the record's path in the copy.
     func write(
         _ record: UndoRecord, writtenAt journalPath: String, from runDirectory: URL, durably: Bool
     ) throws -> String {
-        try copyBackups(from: runDirectory)
+        // Backups and fills serve undos still to run; an outcome (reverted, ...) needs none, and
+        // listing both folders again for each outcome showed up in the profile of a big rollback.
+        if record.state.isPending { try copyBackups(from: runDirectory) }
         let path = directory.appendingPathComponent(record.fileName).path
         try DurableFile.mirror([(journalPath, path)], durably: durably)
         return path

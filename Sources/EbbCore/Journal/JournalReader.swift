@@ -116,7 +116,9 @@ public struct JournalReader: Sendable {
     /// that holds the run's lock itself (the runner, a recovery, the sweep) or needs only the
     /// records. A probe of a held lock watches it for 50 ms (see ``RunLock/isHeld(_:)``).
     /// With `skippingSettledRecords`, a settled run is returned with its run.json only.
-    public func run(at directory: URL, probingLiveness: Bool = true, skippingSettledRecords: Bool = false)
+    public func run(
+        at directory: URL, probingLiveness: Bool = true, skippingSettledRecords: Bool = false
+    )
         -> RunSnapshot
     {
         var snapshot = RunSnapshot(

@@ -39,7 +39,7 @@ public final class RunJournal: @unchecked Sendable {
         }
         let host = HostIdentity.current
         var info = RunInfo(
-            id: id, pid: getpid(), pidStartTime: ProcessTable.snapshot(getpid())?.startTime,
+            id: id, pid: getpid(), pidStartTime: ProcessTable.stat(getpid())?.startTime,
             host: host.hostname, suites: suites, startedAt: started, status: .open)
         info.machineID = host.machineID
         let directory = root.appendingPathComponent(name)

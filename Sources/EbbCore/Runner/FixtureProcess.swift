@@ -47,7 +47,7 @@ public struct FixtureProcess: Fault, Codable {
         ]) { $1 }
         let pid = try ChildProcess.spawn(command, environment: environment, directory: directory, outputPath: logPath)
         started.pid = pid
-        started.startTime = ProcessTable.snapshot(pid)?.startTime
+        started.startTime = ProcessTable.stat(pid)?.startTime
         return started
     }
 

@@ -26,13 +26,8 @@ public enum ProtectedProcesses {
 
     /// Kernel threads carry PF_KTHREAD; they also have no executable and an empty command line.
     public static func isKernelThread(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return false }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // Fields after the name start at field 3 (state), so field 9 (flags) is at index 6.
-        guard fields.count > 6, let flags = UInt64(fields[6]) else { return false }
-        return flags & kernelThreadFlag != 0
+        guard let stat = ProcessTable.stat(pid) else { return false }
+        return stat.flags & kernelThreadFlag != 0
     }
 
     /// The subcommand of an ebb process running as a runner, guardian or recovery: its

@@ -75,7 +75,7 @@ public enum ProcessResume: UndoHandler {
         for target in payload.targets {
             // SIGCONT takes effect at once, but the state in /proc may lag a scheduling tick.
             let stopped = Poll.until(timeout: .seconds(1)) {
-                guard target.isRunning, let now = ProcessTable.snapshot(target.pid) else { return true }
+                guard target.isRunning, let now = ProcessTable.stat(target.pid) else { return true }
                 return !now.isStopped
             }
             if !stopped { throw VerificationFailure("\(target.label) is still stopped") }

@@ -50,7 +50,7 @@ public enum ProcessRestart: UndoHandler {
         let pid = try ChildProcess.spawn(
             restart, environment: [environmentKey: claim.marker], directory: payload.directory,
             outputPath: log, newSession: true)
-        claim.recordSpawned(pid: pid, startTime: ProcessTable.snapshot(pid)?.startTime)
+        claim.recordSpawned(pid: pid, startTime: ProcessTable.stat(pid)?.startTime)
         if let status = ChildProcess.wait(pid, timeout: .milliseconds(50)) {
             guard status == 0 else {
                 throw VerificationFailure(
