@@ -32,6 +32,10 @@ public enum JournalListing {
                     lines.append("  DAMAGED RECORD \(path): \(problem)")
                 }
             }
+            for path in run.unfinishedVersions {
+                lines.append(
+                    "  unfinished version in \(path) (a write cut short; the record's previous version stands)")
+            }
             for path in run.interruptedWrites {
                 lines.append(
                     "  interrupted write \(path) (never renamed into place; the file it would have replaced, if any, still holds the last complete state)"
@@ -52,6 +56,7 @@ public enum JournalListing {
                 "damaged": .array(
                     run.damaged.map { .object(["path": .string($0.path), "problem": .string($0.problem)]) }),
                 "interruptedWrites": .array(run.interruptedWrites.map(JSONValue.string)),
+                "unfinishedVersions": .array(run.unfinishedVersions.map(JSONValue.string)),
             ]
             if let info = run.info { object["run"] = try JSONValue(encoding: info, with: .journal) }
             if let problem = run.problem { object["problem"] = .string(problem) }

@@ -151,10 +151,10 @@ import Glibc
 /// Records with numbers no Ebb writes are damage, reported and never executed.
 @Suite(.ownThread) struct DamagedRecordTests {
     @Test(arguments: [
-        ("\"sequence\" : 1", "\"sequence\" : 1e300"),
-        ("\"attempts\" : 0", "\"attempts\" : 9223372036854775807"),
-        ("\"label\" : \"a\"", "\"label\" : \"a\", \"timeoutSeconds\" : 1e300"),
-        ("\"label\" : \"a\"", "\"label\" : \"a\", \"pid\" : -1e30"),
+        ("\"sequence\":1,", "\"sequence\":1e300,"),
+        ("\"attempts\":0,", "\"attempts\":9223372036854775807,"),
+        ("\"label\":\"a\"", "\"label\":\"a\",\"timeoutSeconds\":1e300"),
+        ("\"label\":\"a\"", "\"label\":\"a\",\"pid\":-1e30"),
     ])
     func absurdNumbersAreReportedAsDamage(original: String, replacement: String) throws {
         let scratch = try ScratchDirectory()

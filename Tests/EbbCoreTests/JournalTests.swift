@@ -186,14 +186,104 @@ import Testing
         #expect(inode(copy) != nil && inode(copy) == inode(original), "armed: one file, two names")
         record.state = .injected
         try store.update(record)
-        #expect(inode(copy) == inode(original), "the copy follows the new version")
+        #expect(inode(copy) == inode(original), "the copy is still the journal's file, with the new version")
         #expect(try DurableFile.read(copy) == DurableFile.read(original))
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: registry.copy(of: journal.directory).path)
             .filter { $0.hasPrefix(".tmp-") }
         #expect(leftovers.isEmpty)
         try FileManager.default.removeItem(at: journal.directory)
         #expect(
-            try UndoRecord.decodeChecked(DurableFile.read(copy)).state == .injected, "the copy outlives the journal")
+            try UndoRecord.latest(in: DurableFile.read(copy)).record.state == .injected, "the copy outlives the journal"
+        )
+    }
+
+    /// A record's later versions are appended to its one file: no new inode per change, and
+    /// the last complete version is the record, even when a crash cut the next one short.
+    @Test func laterVersionsAreAppendedAndACutLastVersionLeavesThePreviousOne() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let journal = try RunJournal.create(stateDirectory: scratch.url, suites: [])
+        let store = RecordStore(runDirectory: journal.directory)
+        var record = UndoRecord(
+            runID: journal.runID, sequence: 1, scenario: "s", fault: "f", plugin: "p", target: "t", kind: "k",
+            data: .null, state: .armed, armedAt: Date(), deadline: Date())
+        let path = journal.directory.appendingPathComponent(record.fileName).path
+        func inode() -> UInt64? {
+            var info = stat()
+            return stat(path, &info) == 0 ? UInt64(info.st_ino) : nil
+        }
+        try store.create(record)
+        let created = inode()
+        record.state = .injected
+        try store.replace(heldSinceWritten: [record])
+        record.state = .reverted
+        try store.update(record)
+        #expect(inode() == created, "one file from arming to outcome")
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.split(separator: "\n").count == 3)
+        #expect(
+            JournalReader(holding: journal.directory).run(at: journal.directory).records.map(\.state) == [.reverted])
+
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("\n{\"armedAt\":\"2026-12-".utf8) + Data(repeating: 0, count: 64))
+        try handle.close()
+        let run = JournalReader(holding: journal.directory).run(at: journal.directory, probingLiveness: false)
+        #expect(run.records.map(\.state) == [.reverted], "the cut version is not the record")
+        #expect(run.unfinishedVersions == [path], "and it is reported")
+        #expect(run.damaged.isEmpty && !run.isSettled)
+        try journal.close()
+    }
+
+    /// A record renewed for hours (a fixture's deadline) does not grow without end: past the
+    /// limit its file is written anew with its latest version, and the registry links that.
+    @Test func aRecordFileThatGrewLongIsWrittenAnewWithItsLatestVersion() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let registry = HostRegistry(directory: scratch.url.appendingPathComponent("registry"))
+        let journal = try RunJournal.create(
+            stateDirectory: scratch.url.appendingPathComponent("state"), suites: [], registry: registry)
+        let store = RecordStore(runDirectory: journal.directory)
+        var record = UndoRecord(
+            runID: journal.runID, sequence: 1, scenario: "setup", fault: "db", plugin: "p", target: "t", kind: "k",
+            data: .null, state: .injected, armedAt: Date(), deadline: Date())
+        let path = journal.directory.appendingPathComponent(record.fileName).path
+        let copy = registry.copy(of: journal.directory).appendingPathComponent(record.fileName).path
+        try store.create(record)
+        func size() throws -> Int { try DurableFile.read(path).count }
+        var renewals = 0
+        while try size() < RecordStore.versionsLimit {
+            record.deadline = record.deadline.addingTimeInterval(1)
+            try store.update(record)
+            renewals += 1
+        }
+        record.deadline = record.deadline.addingTimeInterval(1)
+        try store.update(record)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(renewals > 10 && text.split(separator: "\n").count == 1)
+        let latest = try UndoRecord.latest(in: DurableFile.read(path)).record
+        #expect(abs(latest.deadline.timeIntervalSince(record.deadline)) < 0.001, "the latest deadline is kept")
+        #expect(DurableFile.isSameFile(path, copy), "the registry's copy is the new file")
+        try journal.close()
+    }
+
+    /// Records of older builds are one pretty-printed document; a later version is appended.
+    @Test func aRecordWrittenByAnOlderBuildGetsItsNextVersionAppended() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let journal = try RunJournal.create(stateDirectory: scratch.url, suites: [])
+        var record = UndoRecord(
+            runID: journal.runID, sequence: 1, scenario: "s", fault: "f", plugin: "p", target: "t", kind: "k",
+            data: .object(["nested": .object(["list": .array([.object(["a": .number(1)])])])]), state: .injected,
+            armedAt: Date(), deadline: Date())
+        let path = journal.directory.appendingPathComponent(record.fileName).path
+        try DurableFile.write(try JSONEncoder.journal.encode(record), to: path)
+        #expect(try UndoRecord.latest(in: DurableFile.read(path)).record.state == .injected)
+        record.state = .reverted
+        try RecordStore(runDirectory: journal.directory).update(record)
+        let latest = try UndoRecord.latest(in: DurableFile.read(path))
+        #expect(latest.record.state == .reverted && !latest.unfinishedTail)
+        try journal.close()
     }
 
     @Test func symlinksInTheStateDirectoryAreRefused() throws {

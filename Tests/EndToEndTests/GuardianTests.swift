@@ -19,9 +19,7 @@ import Glibc
         let directory = try workspace.runDirectory(runID)
         let name = try unwrap(
             try FileManager.default.contentsOfDirectory(atPath: directory.path).first { $0.hasSuffix(suffix) })
-        return try unwrap(
-            try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent(name)))
-                as? [String: Any])
+        return try unwrap(try recordObject(inFile: directory.appendingPathComponent(name)))
     }
 
     @Test func afterSIGKILLTheGuardianRevertsEveryPluginsFaultWithNoHumanAction() throws {

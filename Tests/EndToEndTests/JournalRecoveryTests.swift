@@ -116,7 +116,7 @@ import Glibc
             })
         let path = directory.appendingPathComponent(name).path
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        let edited = text.replacingOccurrences(of: #""timeoutSeconds" : 60"#, with: #""timeoutSeconds" : 1e300"#)
+        let edited = text.replacingOccurrences(of: #""timeoutSeconds":60"#, with: #""timeoutSeconds":1e300"#)
         #expect(edited != text)
         try DurableFile.write(Data(edited.utf8), to: path)
         let execute = try EbbRun.run(

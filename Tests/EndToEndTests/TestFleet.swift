@@ -1,4 +1,5 @@
 import EbbCore
+import EbbTestSupport
 import Foundation
 import Synchronization
 
@@ -112,11 +113,7 @@ final class TestFleet {
         let folder = root.appendingPathComponent(run)
         return ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter {
             $0.hasPrefix("0") && $0.hasSuffix(".json")
-        }.compactMap {
-            (try? Data(contentsOf: folder.appendingPathComponent($0))).flatMap {
-                try? JSONSerialization.jsonObject(with: $0) as? [String: Any]
-            }
-        }
+        }.compactMap { try? recordObject(inFile: folder.appendingPathComponent($0)) }
     }
 
     /// Host `index`'s run.json of the runner's run `runID`.

@@ -73,18 +73,25 @@ struct RegistryCopy: Sendable {
 
     init(directory: URL) { self.directory = directory }
 
-    /// Copies `record`, as written in the journal at `journalPath` (the same file under a
-    /// second name, see ``DurableFile/mirror(_:durably:)``), and, while it is pending, any backup
-    /// of the run not copied yet; backups always durably, the record as `durably` says. Returns
-    /// the record's path in the copy.
-    func write(
-        _ record: UndoRecord, writtenAt journalPath: String, from runDirectory: URL, durably: Bool
-    ) throws -> String {
+    /// Adds `version` of `record`, just appended to the journal's file at `journalPath`, to the
+    /// copy, and, while the record is pending, any backup of the run not copied yet (durably).
+    /// Returns the copy's path when it was written (to be fsynced with the journal's), nil when
+    /// the copy is the journal's file under a second name and so has the version already.
+    func add(
+        _ version: Data, of record: UndoRecord, writtenAt journalPath: String, from runDirectory: URL
+    ) throws
+        -> String?
+    {
         // Backups and fills serve undos still to run; an outcome (reverted, ...) needs none, and
         // listing both folders again for each outcome showed up in the profile of a big rollback.
         if record.state.isPending { try copyBackups(from: runDirectory) }
         let path = directory.appendingPathComponent(record.fileName).path
-        try DurableFile.mirror([(journalPath, path)], durably: durably)
+        if DurableFile.isSameFile(journalPath, path) { return nil }
+        if FileManager.default.fileExists(atPath: path) {
+            try DurableFile.append(version, to: path)
+        } else {
+            try DurableFile.mirror([(journalPath, path)], durably: true)
+        }
         return path
     }
 

@@ -72,19 +72,55 @@ public struct UndoRecord: Codable, Sendable {
         String(format: "%04d", sequence) + "-\(Self.slug(scenario))-\(Self.slug(fault)).json"
     }
 
-    /// Writes the record into `runDirectory`; returns its path. See ``DurableFile/write(_:to:durably:)``.
-    @discardableResult
-    public func write(into runDirectory: URL, durably: Bool = true) throws -> String {
-        let path = runDirectory.appendingPathComponent(fileName).path
-        try DurableFile.write(encoded(), to: path, durably: durably)
-        return path
-    }
-
-    /// The record's file content, as ``write(into:durably:)`` writes it.
+    /// The record's first version, as ``RecordStore`` creates its file: compact JSON on one line.
+    /// Later versions are appended to the file as ``appendedVersion()`` (see ``latest(in:)``).
     func encoded() throws -> Data {
         var record = self
         record.message = message.map(SecretRedactor.shared.redact)  // a message may quote command output
-        return try JSONEncoder.journal.encode(record)
+        return try JSONEncoder.journalRecord.encode(record)
+    }
+
+    /// A later version of the record, as appended to its file: a new line, then the record.
+    func appendedVersion() throws -> Data {
+        Data([UInt8(ascii: "\n")]) + (try encoded())
+    }
+
+    /// The latest complete version in the content of a record file, and whether an unfinished
+    /// version follows it.
+    ///
+    /// A record file holds its versions oldest first, each starting on a line of its own with
+    /// `{` (a record of an older build is one pretty-printed document: its nested objects are
+    /// indented, so it is one version). Appending is the only change after a file is created,
+    /// so only the last version can be cut short (a crash in mid-write; on a file system
+    /// without a journal, also zeros past the last complete byte): then the version before it
+    /// is the record, as the previous file was when records were replaced by rename.
+    public static func latest(in data: Data) throws -> (record: UndoRecord, unfinishedTail: Bool) {
+        var bytes = data[...]
+        var zeros = false
+        while let last = bytes.last, last == 0 || last == UInt8(ascii: "\n") || last == UInt8(ascii: " ") {
+            zeros = zeros || last == 0
+            bytes = bytes.dropLast()
+        }
+        let start = lastVersionStart(in: bytes)
+        do {
+            return (try decodeChecked(Data(bytes[start...])), zeros)
+        } catch {
+            guard start > bytes.startIndex else { throw error }
+            let earlier = bytes[..<(start - 1)]
+            return (try decodeChecked(Data(earlier[lastVersionStart(in: earlier)...])), true)
+        }
+    }
+
+    /// Where the last version in `bytes` starts: after the last newline that a `{` follows.
+    private static func lastVersionStart(in bytes: Data.SubSequence) -> Data.Index {
+        var index = bytes.endIndex
+        while index > bytes.startIndex {
+            index -= 1
+            if bytes[index] == UInt8(ascii: "{"), index > bytes.startIndex, bytes[index - 1] == UInt8(ascii: "\n") {
+                return index
+            }
+        }
+        return bytes.startIndex
     }
 
     /// `text` with every character but ASCII letters, digits, `.` and `_` replaced by `_`, at
@@ -157,8 +193,15 @@ public struct RunInfo: Codable, Sendable {
 extension JSONEncoder {
     /// The encoder the journal writes with: sorted keys, ISO 8601 dates with milliseconds.
     public static var journal: JSONEncoder {
-        let encoder = JSONEncoder()
+        let encoder = journalRecord
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return encoder
+    }
+
+    /// As ``journal``, on one line: each version of an undo record is one line of its file.
+    static var journalRecord: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
             try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))

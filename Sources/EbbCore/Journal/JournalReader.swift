@@ -29,6 +29,9 @@ public struct RunSnapshot: Sendable {
     /// renamed was never armed, so its fault was never injected; an interrupted update leaves the
     /// previous complete version in place. Listed so nothing passes unseen.
     public var interruptedWrites: [String]
+    /// Record files whose last version was cut short (see ``UndoRecord/latest(in:)``): the
+    /// version before it is the record. Listed so nothing passes unseen.
+    public var unfinishedVersions: [String] = []
     /// An entry of `rollback/` that is not a run directory at all (a stray file): reported, and
     /// never a reason to block a run.
     public var isStray = false
@@ -54,7 +57,7 @@ public struct RunSnapshot: Sendable {
     /// Every record reverted or irreversible, none damaged or half-written, and run.json readable:
     /// nothing of this run can be in place any more.
     public var isSettled: Bool {
-        info != nil && problem == nil && damaged.isEmpty && interruptedWrites.isEmpty
+        info != nil && problem == nil && damaged.isEmpty && interruptedWrites.isEmpty && unfinishedVersions.isEmpty
             && !records.contains { $0.state.isPending }
     }
 
@@ -156,7 +159,9 @@ public struct JournalReader: Sendable {
             let path = directory.appendingPathComponent(name).path
             do {
                 if let problem = JournalTrust.problem(at: path) { throw DamagedRecord(description: problem) }
-                return .record(try UndoRecord.decodeChecked(DurableFile.read(path)), path: path)
+                let latest = try UndoRecord.latest(in: DurableFile.read(path))
+                if latest.unfinishedTail { snapshot.unfinishedVersions.append(path) }
+                return .record(latest.record, path: path)
             } catch {
                 return .damaged(path: path, problem: Self.describe(error))
             }

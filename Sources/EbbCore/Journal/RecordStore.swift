@@ -35,11 +35,11 @@ public struct RecordStore: Sendable {
         }
     }
 
-    /// The record as it is on disk now; nil when it was never written.
+    /// The record as it is on disk now (its latest complete version); nil when it was never written.
     public func current(_ record: UndoRecord) throws -> UndoRecord? {
         let path = runDirectory.appendingPathComponent(record.fileName).path
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        return try UndoRecord.decodeChecked(DurableFile.read(path))
+        return try UndoRecord.latest(in: DurableFile.read(path)).record
     }
 
     /// Writes a new record; refuses when one with its name exists. Hold its lock.
@@ -59,17 +59,17 @@ public struct RecordStore: Sendable {
         try write(records, copying: registryCopy != nil)
     }
 
-    /// Replaces records that this process wrote and whose locks it has held ever since, all
-    /// durable on return with one commit for the batch. Nobody else can have changed them, so
-    /// they are not read back first (``update(_:durably:)`` is for every other change).
+    /// Records a new version of records that this process wrote and whose locks it has held
+    /// ever since, all durable on return with one commit for the batch. Nobody else can have
+    /// changed them, so they are not read back first (``update(_:durably:)`` is for every other change).
     public func replace(heldSinceWritten records: [UndoRecord]) throws {
-        // A copy removed once its run settled is not brought back by a late write.
-        let copying = registryCopy.map { FileManager.default.fileExists(atPath: $0.directory.path) } ?? false
-        try write(records, copying: copying)
+        var written: [String] = []
+        for record in records { written += try append(record) }
+        try DurableFile.syncFiles(written)
     }
 
-    /// Writes `records` durably into the run directory, then, if `copying`, into the registry
-    /// copy as second names of the same files (see ``DurableFile/mirror(_:durably:)``).
+    /// Writes `records` as new files into the run directory, durably, then, if `copying`, into
+    /// the registry copy as second names of the same files (see ``DurableFile/mirror(_:durably:)``).
     private func write(_ records: [UndoRecord], copying: Bool) throws {
         let paths = records.map { runDirectory.appendingPathComponent($0.fileName).path }
         try DurableFile.write(zip(records, paths).map { (try $0.encoded(), $1) })
@@ -79,10 +79,11 @@ public struct RecordStore: Sendable {
             durably: true)
     }
 
-    /// Replaces a record with `record`, if its current state allows the change. Hold its lock.
-    /// A record on disk that cannot be read is replaced: the writer's copy is the better truth.
-    /// With `durably` false the change is visible at once but fsynced only by a later
-    /// ``DurableFile/sync(_:)`` of the returned paths (a rollback commits its outcomes together).
+    /// Records a new version of `record`, if its current state allows the change. Hold its lock.
+    /// A record on disk that cannot be read gets the version all the same: the writer's copy is
+    /// the better truth, and being the last, it is what readers take.
+    /// With `durably` false the version is visible at once but fsynced only by a later
+    /// ``DurableFile/syncFiles(_:)`` of the returned paths (a rollback commits its outcomes together).
     @discardableResult
     public func update(_ record: UndoRecord, durably: Bool = true) throws -> [String] {
         if let current = try? current(record), !current.state.canChange(to: record.state) {
@@ -90,11 +91,39 @@ public struct RecordStore: Sendable {
                 description: "record \(record.fileName) is \(current.state.rawValue)"
                     + (current.revertedBy.map { " (by \($0))" } ?? "") + "; it cannot become \(record.state.rawValue)")
         }
-        let path = try record.write(into: runDirectory, durably: durably)
+        let written = try append(record)
+        if durably { try DurableFile.syncFiles(written) }
+        return written
+    }
+
+    /// Bytes of versions a record file collects before it is rewritten with its latest alone: a
+    /// fixture's deadline is renewed every few seconds for as long as the run lasts.
+    public static let versionsLimit = 64 * 1024
+
+    /// Appends `record` as the latest version of its file, not yet fsynced, and to the registry
+    /// copy where that is a file of its own; returns the paths written. A version is appended,
+    /// not written to a new file renamed over the old one: no inode is made or freed and no
+    /// directory changes (a big rollback spent most of its time on both), and the registry's
+    /// second name of the file sees the version without being touched. A record never written
+    /// before (no file yet), or whose file reached ``versionsLimit``, is written as a new file.
+    private func append(_ record: UndoRecord) throws -> [String] {
+        let path = runDirectory.appendingPathComponent(record.fileName).path
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_size < Self.versionsLimit else {
+            // No file yet, or one grown long: (re)written whole, durably, as a new record is.
+            let copying = registryCopy.map { FileManager.default.fileExists(atPath: $0.directory.path) } ?? false
+            if copying, record.state.isPending { try registryCopy?.copyBackups(from: runDirectory) }
+            try write([record], copying: copying)
+            return []
+        }
+        let version = try record.appendedVersion()
+        try DurableFile.append(version, to: path)
         var written = [path]
         // A copy removed once its run settled is not brought back by a late write.
-        if let registryCopy, FileManager.default.fileExists(atPath: registryCopy.directory.path) {
-            written.append(try registryCopy.write(record, writtenAt: path, from: runDirectory, durably: durably))
+        if let registryCopy, FileManager.default.fileExists(atPath: registryCopy.directory.path),
+            let copy = try registryCopy.add(version, of: record, writtenAt: path, from: runDirectory)
+        {
+            written.append(copy)
         }
         return written
     }

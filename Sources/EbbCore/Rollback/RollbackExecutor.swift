@@ -95,7 +95,7 @@ public struct RollbackExecutor: Sendable {
             }
         }
         var results = slots.compactMap { $0 }
-        do { try DurableFile.sync(written) } catch {
+        do { try DurableFile.syncFiles(written) } catch {
             let problem = "could not make the outcomes durable in the journal: \(error)"
             logger.error("\(problem)")
             for index in results.indices where results[index].journalProblem == nil {

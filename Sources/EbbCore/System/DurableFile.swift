@@ -4,10 +4,11 @@ import Foundation
 import Glibc
 #endif
 
-/// File operations with the durability and safety rules of the journal: writes go to a temp
-/// file that is fsynced and renamed into place, then the directory is fsynced; directories are
-/// 0700, files 0600, and symlinks are refused. Foundation's atomic write does not fsync, which
-/// is why this is written against the system calls.
+/// File operations with the durability and safety rules of the journal: a new file goes to a
+/// temp file that is fsynced and renamed into place, then the directory is fsynced; a file that
+/// exists only ever grows by appends (an undo record's later versions) or is replaced so;
+/// directories are 0700, files 0600, and symlinks are refused. Foundation's atomic write does
+/// not fsync, which is why this is written against the system calls.
 public enum DurableFile {
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
@@ -19,7 +20,7 @@ public enum DurableFile {
 
     /// Writes `data` to `path` so that after return either the old or the new content survives a crash.
     /// With `durably` false the replacement is atomic (other processes see the old or the new
-    /// content) but not yet fsynced: the caller commits a batch with ``sync(_:)``.
+    /// content) but not yet fsynced.
     public static func write(_ data: Data, to path: String, durably: Bool = true) throws {
         let temporary = try writeTemporary(data, for: path, durably: durably)
         try rename(temporary, to: path)
@@ -37,7 +38,7 @@ public enum DurableFile {
         for file in files {
             temporaries.append(try writeTemporary(file.data, for: file.path, durably: false))
         }
-        try sync(temporaries, directories: false)
+        try syncFiles(temporaries)
         for (index, file) in files.enumerated() {
             try rename(temporaries[index], to: file.path)
             temporaries[index] = ""
@@ -89,7 +90,8 @@ public enum DurableFile {
     /// its own (a fifth of a run's CPU was the kernel allocating inodes for journal files); the
     /// source is durable through its own write. Where no link can be made (another file system)
     /// the content is written as a copy. With `durably`, each directory is fsynced once.
-    /// Sources must only ever be replaced by rename, never written in place.
+    /// A source is only ever replaced by rename or appended to (see ``append(_:to:)``), so a
+    /// second name sees its every version and never a rewrite in mid-way.
     public static func mirror(_ files: [(source: String, path: String)], durably: Bool) throws {
         for file in files {
             try refuseSymlink(file.path)
@@ -105,23 +107,51 @@ public enum DurableFile {
         if durably { try syncDirectories(files.map { ($0.path as NSString).deletingLastPathComponent }) }
     }
 
+    /// Appends `data` to the existing file at `path` in one write, not yet fsynced (see
+    /// ``syncFiles(_:)``); a crash may cut it short, never what was there before. Refuses
+    /// symlinks and never creates the file.
+    public static func append(_ data: Data, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ELOOP {
+                throw Failure(message: "\(path) is a symlink; Ebb refuses symlinks in its state directory")
+            }
+            throw Failure("open", path)
+        }
+        defer { close(fd) }
+        try data.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw Failure("append to", path)
+                }
+                offset += written
+            }
+        }
+    }
+
+    /// Fsyncs the content of the files at `paths` side by side, not their directories: for files
+    /// appended to, whose names are durable already, and for temp files before their rename.
+    public static func syncFiles(_ paths: [String]) throws {
+        try fsyncAll(paths, directory: false)
+    }
+
+    /// Whether `path` and `other` name one file (hard links of each other).
+    public static func isSameFile(_ path: String, _ other: String) -> Bool {
+        var first = stat()
+        var second = stat()
+        guard lstat(path, &first) == 0, lstat(other, &second) == 0 else { return false }
+        return first.st_dev == second.st_dev && first.st_ino == second.st_ino
+    }
+
     private static func rename(_ temporary: String, to path: String) throws {
         guard Glibc.rename(temporary, path) == 0 else {
             let failure = Failure("rename", path)
             unlink(temporary)
             throw failure
         }
-    }
-
-    /// Makes earlier writes of `paths` (made with `durably` false) durable: each file, then each
-    /// directory once. One journal commit usually covers the whole batch, which is the point.
-    public static func sync(_ paths: [String]) throws {
-        try sync(paths, directories: true)
-    }
-
-    private static func sync(_ paths: [String], directories syncingDirectories: Bool) throws {
-        try fsyncAll(paths, directory: false)
-        if syncingDirectories { try syncDirectories(paths.map { ($0 as NSString).deletingLastPathComponent }) }
     }
 
     /// Fsyncs each directory of `paths` once.
