@@ -10,6 +10,7 @@ struct BenchCommand: ParsableCommand {
 
     struct Journal: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "journal",
             abstract: "Arm N undo records against the disk's fsync floor; print JSON.")
 
         @Option var records = 1000

@@ -22,6 +22,7 @@ struct RemoteCommand: ParsableCommand {
 
     struct Agent: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "agent",
             abstract: "Serve the runner's requests on stdin; keep this host's journal and guardian.")
         @OptionGroup var location: Location
         @Flag var verbose = false
@@ -40,6 +41,7 @@ struct RemoteCommand: ParsableCommand {
 
     struct Undo: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "undo",
             abstract: "Take one record of this host's run back and verify it; print the outcome as JSON.")
         @OptionGroup var record: Record
 
@@ -48,6 +50,7 @@ struct RemoteCommand: ParsableCommand {
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "verify",
             abstract: "Prove one record of this host's run is gone; print the outcome as JSON.")
         @OptionGroup var record: Record
 

@@ -49,7 +49,12 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
 
     /// The table as `--help` and docs/reference.md print it.
     public static var table: String {
-        allCases.map { "  \(String($0.rawValue).padding(toLength: 4, withPad: " ", startingAt: 0)) \($0.meaning)" }
+        // Padded by hand: the table is built for every command line parsed (it is part of the
+        // root command's help), and Foundation's padding bridged through NSString each time.
+        allCases.map { status in
+            let code = String(status.rawValue)
+            return "  " + code + String(repeating: " ", count: max(0, 4 - code.count)) + " " + status.meaning
+        }
             .joined(separator: "\n")
             + "\n  Precedence when several apply: 2 > 3 > 129/130/143 > 1 > 4 > 0."
     }
