@@ -39,7 +39,9 @@ public struct RunReports: Sendable {
         }
         if let directory = result.journalDirectory {
             do {
-                let run = JournalReader(holding: directory).run(at: directory, probingLiveness: false)
+                let run =
+                    result.journalAtClose
+                    ?? JournalReader(holding: directory).run(at: directory, probingLiveness: false)
                 let summary = RollbackSummary(
                     run: run, result: result.redacted(by: .shared), exitStatus: result.exitStatus, recoveredBy: "runner"
                 )

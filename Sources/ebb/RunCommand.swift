@@ -211,7 +211,7 @@ struct RunCommand: AsyncParsableCommand {
                 Wiring.printError(
                     "error: cannot start the guardian (\(error)); not injecting anything. Use --no-guardian to run without one."
                 )
-                try? journal.close()
+                _ = try? journal.close()
                 throw ExitCode(.invalidInput)
             }
         }

@@ -87,8 +87,9 @@ public final class RunJournal: @unchecked Sendable {
     }
 
     /// Marks the run closed (and settled, when it is: ``RunInfo/settled``) and releases its lock;
-    /// a closed run is never recovered.
-    public func close(status: RunStatus = .closed) throws {
+    /// a closed run is never recovered. Returns the journal as closed (records as read for it).
+    @discardableResult
+    public func close(status: RunStatus = .closed) throws -> RunSnapshot {
         var run = JournalReader(holding: directory).run(at: directory, probingLiveness: false)
         info.status = status
         info.closedAt = Date()
@@ -98,6 +99,7 @@ public final class RunJournal: @unchecked Sendable {
         RegistryCopy(of: directory)?.removeIfSettled(run)
         lock?.release()
         lock = nil
+        return run
     }
 
     private func writeInfo() throws {

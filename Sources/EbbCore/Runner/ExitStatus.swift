@@ -55,7 +55,7 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
             let code = String(status.rawValue)
             return "  " + code + String(repeating: " ", count: max(0, 4 - code.count)) + " " + status.meaning
         }
-            .joined(separator: "\n")
+        .joined(separator: "\n")
             + "\n  Precedence when several apply: 2 > 3 > 129/130/143 > 1 > 4 > 0."
     }
 }

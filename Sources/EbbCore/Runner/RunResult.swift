@@ -134,6 +134,9 @@ public struct RunResult: Sendable {
     public var setupRollbacks: [RollbackResult] = []
     /// The signal that interrupted the run, if one did.
     public var signal: Int32?
+    /// The journal as the runner closed it: the reports start from it instead of reading the
+    /// whole journal again.
+    public var journalAtClose: RunSnapshot?
 
     public init(runID: String?, journalDirectory: URL?, startedAt: Date) {
         self.runID = runID

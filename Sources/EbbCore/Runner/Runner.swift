@@ -98,7 +98,7 @@ public final class Runner: @unchecked Sendable {
         result.signal = signal
         result.duration = clock.now - start
         do {
-            try journal.close()
+            result.journalAtClose = try journal.close()
         } catch {
             logger.error("could not close the journal: \(error)")
         }
