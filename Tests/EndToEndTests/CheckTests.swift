@@ -48,14 +48,17 @@ import Glibc
         #expect(downtime.limit == "<= 500ms")
         // The pause is one window: the time the process was really stopped (from injection to
         // verified revert, which a loaded machine can stretch past the 1 s hold), to within the
-        // sampling. A busy machine may also fail a single sample elsewhere: the check reports
-        // that as the short window it is, and it is no part of the pause's.
+        // sampling. A busy machine may also fail a single sample elsewhere, even between the
+        // resume and the verified revert (a request queued during the pause answered late):
+        // the check reports that as the short window it is, and it is no part of the pause's.
         let (injected, reverted) = try pauseInterval(in: workspace.url)
         let pausedFor = reverted.timeIntervalSince(injected)
         #expect(pausedFor >= 1.0, "the hold is 1s; the journal says the pause lasted \(pausedFor)s")
         let overlapping = downtime.windows.filter { $0.start < reverted && $0.end > injected }
-        #expect(overlapping.count == 1, "\(downtime.windows)")
-        let window = try #require(overlapping.first)
+        let window = try #require(overlapping.max { $0.duration < $1.duration }, "\(downtime.windows)")
+        #expect(
+            overlapping.allSatisfy { $0.start == window.start || $0.duration <= .milliseconds(300) },
+            "one window for the pause: \(downtime.windows)")
         #expect(
             abs(window.duration.seconds - pausedFor) <= 0.15, "window of \(window.duration), pause of \(pausedFor)s")
         #expect(
