@@ -32,9 +32,22 @@ final class EbbRun {
         stdoutPath = directory.appendingPathComponent("stdout-\(UUID().uuidString.prefix(6)).log").path
         stderrPath = directory.appendingPathComponent("stderr-\(UUID().uuidString.prefix(6)).log").path
         pid = try ChildProcess.spawn(
-            [EbbBinary.path] + arguments, environment: environment, directory: directory.path,
-            outputPath: stdoutPath, errorPath: stderrPath)
+            [EbbBinary.path] + arguments, environment: Self.registry.merging(environment ?? [:]) { _, given in given },
+            directory: directory.path, outputPath: stdoutPath, errorPath: stderrPath)
     }
+
+    /// Runs copy their records to a host registry. Unless the tests were given one (ci/test.sh
+    /// makes a temporary one), they get a folder of this test process: a test run by hand as
+    /// root must not leave copies in /var/lib/ebb/registry, which a real sweep timer acts on.
+    private static let registry: [String: String] = {
+        guard ProcessInfo.processInfo.environment["EBB_REGISTRY_DIR"] == nil else { return [:] }
+        try? FileManager.default.createDirectory(at: registryFolder, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(at: EbbRun.registryFolder) }
+        return ["EBB_REGISTRY_DIR": registryFolder.path]
+    }()
+
+    private static let registryFolder = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "ebb-test-registry-\(getpid())")
 
     /// Runs to completion and returns the exit status and output.
     static func run(_ arguments: [String], in directory: URL) throws -> (status: Int32, stdout: String, stderr: String)

@@ -24,6 +24,8 @@ fi
 counts=("$@")
 [ ${#counts[@]} -gt 0 ] || counts=(1 10 30)
 work=$(mktemp -d /tmp/ebb-fleet-bench.XXXXXX)
+# Runs copy their records to a host registry: keep them out of the machine's own.
+export EBB_REGISTRY_DIR="${EBB_REGISTRY_DIR:-$work/registry}"
 prefix=ebbbench net=10.229.0 hosts_pid=""
 
 stop_hosts() {

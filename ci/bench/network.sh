@@ -15,6 +15,8 @@ if [ -z "${EBB:-}" ]; then
     EBB="$(swift build -c release --show-bin-path)/ebb"
 fi
 work=$(mktemp -d)
+# Runs copy their records to a host registry: keep them out of the machine's own.
+export EBB_REGISTRY_DIR="${EBB_REGISTRY_DIR:-$work/registry}"
 server=ebbb-srv client=ebbb-cli
 cleanup() {
     [ -n "${demo:-}" ] && kill "$demo" 2>/dev/null || true

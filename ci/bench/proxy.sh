@@ -16,6 +16,8 @@ ulimit -n "$(ulimit -Hn)"   # 1,000 spliced connections take 6,000 descriptors i
 swift build -c release --product ebb >/dev/null
 ebb="$(swift build -c release --show-bin-path)/ebb"
 work=$(mktemp -d)
+# Runs copy their records to a host registry: keep them out of the machine's own.
+export EBB_REGISTRY_DIR="${EBB_REGISTRY_DIR:-$work/registry}"
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done

@@ -28,7 +28,8 @@ public enum InFlightTools {
     }
 
     /// Waits up to `patience` for the commands acting for `runID` to end, then SIGKILLs the
-    /// process group of each one left and waits for it to go. Returns the commands it had to end.
+    /// process group of each one left and waits for it to go, until no process carries the
+    /// mark (at most three rounds). Returns the commands it had to end.
     /// (A pid is acted on only while its start time still matches: never a reused pid.)
     @discardableResult
     public static func settle(runID: String, patience: Duration = .seconds(5)) -> [ProcessSnapshot] {
@@ -39,10 +40,18 @@ public enum InFlightTools {
             Thread.sleep(forTimeInterval: 0.02)
             acting = acting.filter { ProcessTable.isAlive(pid: $0.pid, startTime: $0.startTime) }
         }
-        for command in acting {
-            kill(command.processGroup == command.pid ? -command.pid : command.pid, SIGKILL)
-            _ = ChildProcess.waitUntilGone(command.pid, startTime: command.startTime, timeout: .seconds(2))
+        var ended: [ProcessSnapshot] = []
+        // Look again after each round: a script may have started its next command after the
+        // first look (it was in the group just ended, but may still be exiting), and recovery
+        // must not undo while anything of the run can still act.
+        for _ in 0..<3 where !acting.isEmpty {
+            for command in acting {
+                kill(command.processGroup == command.pid ? -command.pid : command.pid, SIGKILL)
+                _ = ChildProcess.waitUntilGone(command.pid, startTime: command.startTime, timeout: .seconds(2))
+            }
+            ended += acting
+            acting = ProcessTable.carrying(environmentKey, runID)
         }
-        return acting
+        return ended
     }
 }
