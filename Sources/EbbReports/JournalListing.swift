@@ -34,7 +34,8 @@ public enum JournalListing {
             }
             for path in run.unfinishedVersions {
                 lines.append(
-                    "  unfinished version in \(path) (a write cut short; the record's previous version stands)")
+                    "  unfinished version in \(path) (cut short by a crash, or still being written; the record's previous version stands)"
+                )
             }
             for path in run.interruptedWrites {
                 lines.append(

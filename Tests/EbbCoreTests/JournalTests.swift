@@ -235,6 +235,32 @@ import Testing
         try journal.close()
     }
 
+    /// Only a last line that is not JSON was cut short: a complete one with a field out of
+    /// range is damage, never passed over for the version before it.
+    @Test func aCompleteLastVersionWithAFieldOutOfRangeIsDamage() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let journal = try RunJournal.create(stateDirectory: scratch.url, suites: [])
+        let store = RecordStore(runDirectory: journal.directory)
+        var record = UndoRecord(
+            runID: journal.runID, sequence: 1, scenario: "s", fault: "f", plugin: "p", target: "t", kind: "k",
+            data: .null, state: .armed, armedAt: Date(), deadline: Date())
+        let path = journal.directory.appendingPathComponent(record.fileName).path
+        try store.create(record)
+        record.state = .injected
+        try store.update(record)
+        var lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        let popped = lines.popLast()
+        let last = try #require(popped)
+        #expect(last.contains("\"attempts\":0,"))
+        lines.append(last.replacingOccurrences(of: "\"attempts\":0,", with: "\"attempts\":9223372036854775807,"))
+        try Data(lines.joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: path))
+        let run = JournalReader(holding: journal.directory).run(at: journal.directory, probingLiveness: false)
+        #expect(run.records.isEmpty && run.unfinishedVersions.isEmpty)
+        #expect(run.damaged.first?.problem.contains("out of range") == true, "\(run.damaged)")
+        try journal.close()
+    }
+
     /// A record renewed for hours (a fixture's deadline) does not grow without end: past the
     /// limit its file is written anew with its latest version, and the registry links that.
     @Test func aRecordFileThatGrewLongIsWrittenAnewWithItsLatestVersion() throws {

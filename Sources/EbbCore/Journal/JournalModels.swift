@@ -92,8 +92,9 @@ public struct UndoRecord: Codable, Sendable {
     /// `{` (a record of an older build is one pretty-printed document: its nested objects are
     /// indented, so it is one version). Appending is the only change after a file is created,
     /// so only the last version can be cut short (a crash in mid-write; on a file system
-    /// without a journal, also zeros past the last complete byte): then the version before it
-    /// is the record, as the previous file was when records were replaced by rename.
+    /// without a journal, also zeros past the last complete byte; or a reader that came while
+    /// it was being written): then the version before it is the record, as the previous file
+    /// was when records were replaced by rename.
     public static func latest(in data: Data) throws -> (record: UndoRecord, unfinishedTail: Bool) {
         var bytes = data[...]
         var zeros = false
@@ -104,10 +105,15 @@ public struct UndoRecord: Codable, Sendable {
         let start = lastVersionStart(in: bytes)
         do {
             return (try decodeChecked(Data(bytes[start...])), zeros)
-        } catch {
-            guard start > bytes.startIndex else { throw error }
+        } catch DecodingError.dataCorrupted(let context) where start > bytes.startIndex {
+            // Not JSON: a line cut short (any part of a JSON object short of its end is not
+            // JSON). A complete line with a bad field is damage, reported as such.
             let earlier = bytes[..<(start - 1)]
-            return (try decodeChecked(Data(earlier[lastVersionStart(in: earlier)...])), true)
+            do {
+                return (try decodeChecked(Data(earlier[lastVersionStart(in: earlier)...])), true)
+            } catch {
+                throw DecodingError.dataCorrupted(context)
+            }
         }
     }
 

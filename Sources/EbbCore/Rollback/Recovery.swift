@@ -75,13 +75,13 @@ public struct Recovery: Sendable {
         report.results = executor.execute(pending, store: RecordStore(runDirectory: current.directory))
         var after = reader.run(at: current.directory, probingLiveness: false)
         if var info = after.info {
-            let reopened = info.status == .open || info.status == .crashedDirty
-            if reopened {
+            let leftOpen = info.status == .open || info.status == .crashedDirty
+            if leftOpen {
                 info.status = report.isComplete ? .crashedRecovered : .crashedDirty
                 info.closedAt = Date()
                 info.recoveredBy = actor
             }
-            if reopened || (after.isSettled && info.settled != true) {
+            if leftOpen || (after.isSettled && info.settled != true) {
                 info.settled = after.isSettled
                 try info.write(into: current.directory)
                 after.info = info
