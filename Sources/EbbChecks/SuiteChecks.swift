@@ -32,14 +32,6 @@ public final class SuiteChecks: CheckPlan, Sendable {
             + telemetry.alerts.map { "telemetry \($0.name): alert (\($0.severity.rawValue)) \($0.expression)" }
     }
 
-    public func prepare() {
-        var tls = checks.compactMap { check -> Bool? in
-            if case .http(let spec) = check.probe { return spec.verifiesTLS } else { return nil }
-        }
-        tls += telemetry.scrapes.map(\.verifiesTLS) + (telemetry.prometheus.map { [$0.verifiesTLS] } ?? [])
-        for verifying in Set(tls) { _ = clients.client(verifyingTLS: verifying) }
-    }
-
     public func watch(scenario: String, selected: [String]?, logger: Logger) -> any ScenarioWatch {
         let picked = { (name: String) in selected?.contains(name) ?? true }
         let anchor = ClockAnchor()

@@ -38,10 +38,6 @@ public protocol CheckPlan: Sendable {
     var names: [String] { get }
     /// One line per check or assertion, for `ebb run --dry-run`.
     var outline: [String] { get }
-    /// Makes what sampling needs (HTTP clients and their event loops) ahead of the first watch.
-    /// The runner calls it as the run's journal is opened, off its own path, so the first
-    /// `before` sample does not wait for it.
-    func prepare()
     /// A watch over one scenario; `selected` are the names it picked (nil: all of them).
     func watch(scenario: String, selected: [String]?, logger: Logger) -> any ScenarioWatch
     /// Releases what the checks hold (HTTP clients, event loops) once the run is over.

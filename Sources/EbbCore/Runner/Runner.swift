@@ -77,9 +77,6 @@ public final class Runner: @unchecked Sendable {
 
     /// Creates the run's journal; fails when the state directory cannot be used.
     public func openJournal() throws -> RunJournal {
-        // The checks' HTTP clients start beside the journal's fsyncs and the guardian's start:
-        // made in the first `before` check, they delayed it by a few milliseconds.
-        for checks in suites.compactMap(\.checks) { Task.detached { checks.prepare() } }
         let journal = try RunJournal.create(
             stateDirectory: options.stateDirectory, suites: suites.map(\.path), registry: options.registry)
         InFlightTools.markCommands(actingFor: journal.runID)
