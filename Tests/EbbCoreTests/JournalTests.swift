@@ -35,13 +35,7 @@ import Testing
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         let journal = try RunJournal.create(stateDirectory: scratch.url, suites: [])
-        let scope = RollbackScope(
-            journal: journal, scenario: "s",
-            executor: RollbackExecutor(catalog: .testing, actor: "test", logger: testLogger))
-        let plan = try FaultPlan(
-            target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: "a", log: "/dev/null"),
-            undoSummary: "")
-        _ = try scope.arm(fault: "f", plugin: "test", plan: plan, sequence: 1, deadline: Date())
+        _ = try armLoggingRecord(in: journal, label: "a", log: "/dev/null")
         #expect(
             try RunLock.acquire(journal.directory) == nil, "the runner holds its run's lock while the journal is open")
         #expect(
@@ -65,13 +59,7 @@ import Testing
         let log = scratch.url.appendingPathComponent("undo.log").path
         FileManager.default.createFile(atPath: log, contents: nil)
         let journal = try RunJournal.create(stateDirectory: scratch.url, suites: [])
-        let scope = RollbackScope(
-            journal: journal, scenario: "s",
-            executor: RollbackExecutor(catalog: .testing, actor: "test", logger: testLogger))
-        let plan = try FaultPlan(
-            target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: "a", log: log),
-            undoSummary: "")
-        let record = try scope.arm(fault: "f", plugin: "test", plan: plan, sequence: 1, deadline: Date())
+        let (scope, record) = try armLoggingRecord(in: journal, label: "a", log: log)
         #expect(scope.rollback().map(\.record.state) == [.reverted])
         try journal.close()
 
@@ -94,13 +82,7 @@ import Testing
         let log = scratch.url.appendingPathComponent("undo.log").path
         FileManager.default.createFile(atPath: log, contents: nil)
         let journal = try RunJournal.create(stateDirectory: scratch.url, suites: [])
-        let scope = RollbackScope(
-            journal: journal, scenario: "s",
-            executor: RollbackExecutor(catalog: .testing, actor: "test", logger: testLogger))
-        let plan = try FaultPlan(
-            target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: "a", log: log),
-            undoSummary: "")
-        _ = try scope.arm(fault: "f", plugin: "test", plan: plan, sequence: 1, deadline: Date())
+        _ = try armLoggingRecord(in: journal, label: "a", log: log)
         try journal.close()
 
         let reader = JournalReader(stateDirectory: scratch.url)
@@ -173,15 +155,9 @@ import Testing
         let journal = try RunJournal.create(
             stateDirectory: scratch.url.appendingPathComponent("state"), suites: [], registry: registry)
         let store = RecordStore(runDirectory: journal.directory)
-        var record = UndoRecord(
-            runID: journal.runID, sequence: 1, scenario: "s", fault: "f", plugin: "p", target: "t", kind: "k",
-            data: .null, state: .armed, armedAt: Date(), deadline: Date())
+        var record = plainRecord(of: journal, state: .armed)
         let original = journal.directory.appendingPathComponent(record.fileName).path
         let copy = registry.copy(of: journal.directory).appendingPathComponent(record.fileName).path
-        func inode(_ path: String) -> UInt64? {
-            var info = stat()
-            return stat(path, &info) == 0 ? UInt64(info.st_ino) : nil
-        }
         try store.create(record)
         #expect(inode(copy) != nil && inode(copy) == inode(original), "armed: one file, two names")
         record.state = .injected
@@ -204,21 +180,15 @@ import Testing
         defer { scratch.remove() }
         let journal = try RunJournal.create(stateDirectory: scratch.url, suites: [])
         let store = RecordStore(runDirectory: journal.directory)
-        var record = UndoRecord(
-            runID: journal.runID, sequence: 1, scenario: "s", fault: "f", plugin: "p", target: "t", kind: "k",
-            data: .null, state: .armed, armedAt: Date(), deadline: Date())
+        var record = plainRecord(of: journal, state: .armed)
         let path = journal.directory.appendingPathComponent(record.fileName).path
-        func inode() -> UInt64? {
-            var info = stat()
-            return stat(path, &info) == 0 ? UInt64(info.st_ino) : nil
-        }
         try store.create(record)
-        let created = inode()
+        let created = inode(path)
         record.state = .injected
         try store.replace(heldSinceWritten: [record])
         record.state = .reverted
         try store.update(record)
-        #expect(inode() == created, "one file from arming to outcome")
+        #expect(inode(path) == created, "one file from arming to outcome")
         let text = try String(contentsOfFile: path, encoding: .utf8)
         #expect(text.split(separator: "\n").count == 3)
         #expect(
@@ -242,9 +212,7 @@ import Testing
         defer { scratch.remove() }
         let journal = try RunJournal.create(stateDirectory: scratch.url, suites: [])
         let store = RecordStore(runDirectory: journal.directory)
-        var record = UndoRecord(
-            runID: journal.runID, sequence: 1, scenario: "s", fault: "f", plugin: "p", target: "t", kind: "k",
-            data: .null, state: .armed, armedAt: Date(), deadline: Date())
+        var record = plainRecord(of: journal, state: .armed)
         let path = journal.directory.appendingPathComponent(record.fileName).path
         try store.create(record)
         record.state = .injected
@@ -270,9 +238,7 @@ import Testing
         let journal = try RunJournal.create(
             stateDirectory: scratch.url.appendingPathComponent("state"), suites: [], registry: registry)
         let store = RecordStore(runDirectory: journal.directory)
-        var record = UndoRecord(
-            runID: journal.runID, sequence: 1, scenario: "setup", fault: "db", plugin: "p", target: "t", kind: "k",
-            data: .null, state: .injected, armedAt: Date(), deadline: Date())
+        var record = plainRecord(of: journal, scenario: "setup", fault: "db", state: .injected)
         let path = journal.directory.appendingPathComponent(record.fileName).path
         let copy = registry.copy(of: journal.directory).appendingPathComponent(record.fileName).path
         try store.create(record)
@@ -298,10 +264,9 @@ import Testing
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         let journal = try RunJournal.create(stateDirectory: scratch.url, suites: [])
-        var record = UndoRecord(
-            runID: journal.runID, sequence: 1, scenario: "s", fault: "f", plugin: "p", target: "t", kind: "k",
-            data: .object(["nested": .object(["list": .array([.object(["a": .number(1)])])])]), state: .injected,
-            armedAt: Date(), deadline: Date())
+        var record = plainRecord(
+            of: journal, state: .injected,
+            data: .object(["nested": .object(["list": .array([.object(["a": .number(1)])])])]))
         let path = journal.directory.appendingPathComponent(record.fileName).path
         try DurableFile.write(try JSONEncoder.journal.encode(record), to: path)
         #expect(try UndoRecord.latest(in: DurableFile.read(path)).record.state == .injected)
@@ -333,13 +298,7 @@ import Testing
         let log = scratch.url.appendingPathComponent("log").path
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let journal = try RunJournal.create(stateDirectory: scratch.url, suites: [])
-        let scope = RollbackScope(
-            journal: journal, scenario: "s",
-            executor: RollbackExecutor(catalog: .testing, actor: "test", logger: testLogger))
-        let plan = try FaultPlan(
-            target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: "undo", log: log),
-            undoSummary: "")
-        _ = try scope.arm(fault: "f", plugin: "test", plan: plan, sequence: 1, deadline: Date())
+        _ = try armLoggingRecord(in: journal, label: "undo", log: log)
         // Rewrite run.json as if another machine had written it, then let the run die.
         let info = journal.directory.appendingPathComponent("run.json")
         let text = try String(contentsOf: info, encoding: .utf8)
@@ -370,4 +329,35 @@ final class Failures: @unchecked Sendable {
     private var items: [String] = []
     func add(_ item: String) { lock.withLock { items.append(item) } }
     var all: [String] { lock.withLock { items } }
+}
+
+/// Arms, in a new scope over `journal`, record 1 of fault "f" of scenario "s", whose undo
+/// (``LoggingUndo``) appends `label` to `log`.
+private func armLoggingRecord(
+    in journal: RunJournal, label: String, log: String
+) throws -> (
+    scope: RollbackScope, record: UndoRecord
+) {
+    let scope = RollbackScope(
+        journal: journal, scenario: "s",
+        executor: RollbackExecutor(catalog: .testing, actor: "test", logger: testLogger))
+    let plan = try FaultPlan(
+        target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: label, log: log),
+        undoSummary: "")
+    return (scope, try scope.arm(fault: "f", plugin: "test", plan: plan, sequence: 1, deadline: Date()))
+}
+
+/// Record 1 of `journal`, for tests of how records are stored rather than undone.
+private func plainRecord(
+    of journal: RunJournal, scenario: String = "s", fault: String = "f", state: RecordState, data: JSONValue = .null
+) -> UndoRecord {
+    UndoRecord(
+        runID: journal.runID, sequence: 1, scenario: scenario, fault: fault, plugin: "p", target: "t", kind: "k",
+        data: data, state: state, armedAt: Date(), deadline: Date())
+}
+
+/// The inode number of the file at `path`, if there is one.
+private func inode(_ path: String) -> UInt64? {
+    var info = stat()
+    return stat(path, &info) == 0 ? UInt64(info.st_ino) : nil
 }
