@@ -180,6 +180,42 @@ import Testing
         #expect(scenario.faults.first?.pluginID == "process.pause")
     }
 
+    /// Scalars are read as text (the suite is composed without the core schema's resolver), so a
+    /// word YAML would make a boolean, a number or null stays the text written; only an empty
+    /// plain value, or one tagged !!null, is nothing.
+    @Test func onlyAnEmptyValueIsNothingAndEveryOtherScalarIsItsText() throws {
+        let suite = try loader.load(
+            text: """
+                suite: yes
+                scenarios:
+                  - name: null
+                    duration: 1s
+                    faults:
+                      - name: 1.50
+                        command: { inject: [touch, ''], rollback: [rm, ~, "", null, 1.50] }
+                """, path: "/tmp/words.yaml")
+        #expect(suite.name == "yes")
+        let scenario = try #require(suite.scenarios.first)
+        #expect(scenario.name == "null")
+        #expect(scenario.faults.map(\.name) == ["1.50"])
+        #expect(
+            scenario.faults.first?.parameters
+                == ["inject": ["touch", ""], "rollback": ["rm", "~", "", "null", "1.50"]])
+        for value in ["", "!!null ''"] {
+            let problems = errors(
+                """
+                suite: \(value)
+                scenarios:
+                  - name: one
+                    duration: 1s
+                    faults:
+                      - command: { inject: [true], rollback: [true] }
+                """)
+            #expect(problems.map(\.key) == ["suite"], "\(value): \(problems)")
+            #expect(problems.first?.message.contains("expected a string, found nothing (null)") == true, "\(problems)")
+        }
+    }
+
     @Test func checksAreRefusedByALoaderThatCannotEvaluateThem() {
         let problem = errors(
             """

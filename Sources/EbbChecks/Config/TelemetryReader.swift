@@ -175,7 +175,7 @@ struct TelemetryReader {
         let profileReader = YAMLNodeReader(file: path)
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            root = try YAMLNodeReader.compose(text)
         } catch {
             throw reader.error(node, "telemetry.alert_profile", "the alert profile \(path) is not valid YAML: \(error)")
         }

@@ -35,7 +35,7 @@ public struct FaultParameters {
     /// validated them already): read through the same checks, since JSON is YAML.
     public init(json: JSONValue, specs: [ParameterSpec], keyPath: String) throws {
         let text = String(decoding: try JSONEncoder().encode(json), as: UTF8.self)
-        guard let node = try Yams.compose(yaml: text) else {
+        guard let node = try YAMLNodeReader.compose(text) else {
             throw FaultError(description: "\(keyPath): empty parameters")
         }
         try self.init(node: node, keyPath: keyPath, specs: specs, reader: YAMLNodeReader(file: "(remote request)"))

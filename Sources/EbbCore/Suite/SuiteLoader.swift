@@ -172,7 +172,7 @@ public struct SuiteLoader: Sendable {
         try NestingLimit.check(text, file: path)
         let prepared = try EnvironmentSubstitution.prepare(text, file: path, environment: environment)
         do {
-            guard let node = try Yams.compose(yaml: prepared.text) else {
+            guard let node = try YAMLNodeReader.compose(prepared.text) else {
                 throw SuiteErrors([reader.error(nil, "(file)", "the file is empty")])
             }
             return EnvironmentSubstitution.resolve(node, in: prepared)
