@@ -132,7 +132,7 @@ public final class ConsoleReporter: Sendable {
     /// One event as a JSON object on one line.
     static func json(_ event: RunEvent) -> String? {
         var object: [String: JSONValue] = [
-            "time": .string(Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+            "time": .string(UTCTime.string(Date()))
         ]
         switch event {
         case .runStarted(let id, let journal):

@@ -15,7 +15,7 @@ public enum JournalListing {
             lines.append("run \(run.id)  \(status)\(dead)")
             if let info {
                 lines.append(
-                    "  started \(info.startedAt.formatted(.iso8601)) by pid \(info.pid) on \(info.host); suites: \(info.suites.joined(separator: ", "))"
+                    "  started \(UTCTime.string(info.startedAt, fractionalSeconds: false)) by pid \(info.pid) on \(info.host); suites: \(info.suites.joined(separator: ", "))"
                 )
                 if let by = info.recoveredBy { lines.append("  recovered by \(by)") }
                 if info.guardianPID == nil && info.status == .open { lines.append("  no guardian (--no-guardian)") }

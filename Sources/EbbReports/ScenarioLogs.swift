@@ -70,5 +70,5 @@ public final class ScenarioLogs: Sendable {
         }
     }
 
-    static func stamp() -> String { Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)) }
+    static func stamp() -> String { UTCTime.string(Date()) }
 }

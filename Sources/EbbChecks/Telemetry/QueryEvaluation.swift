@@ -14,7 +14,7 @@ struct QueryEvaluation {
 
     func evaluate(_ assertion: QueryAssertion) async -> StepResult {
         let stepName = "telemetry: \(assertion.name)"
-        let properties = ["query": assertion.query, "window": "\(Self.iso(start)) .. \(Self.iso(end))"]
+        let properties = ["query": assertion.query, "window": "\(UTCTime.string(start)) .. \(UTCTime.string(end))"]
         let series: [PrometheusAPI.Series]
         do {
             series =
@@ -83,9 +83,5 @@ struct QueryEvaluation {
         case .avg: return values.reduce(0, +) / Double(values.count)
         case .last: return lastPerSeries.max()
         }
-    }
-
-    static func iso(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 }

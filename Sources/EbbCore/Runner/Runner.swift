@@ -456,7 +456,7 @@ public final class Runner: @unchecked Sendable {
         let record = rollback.record
         guard record.revertedBy == Guardian.deadlineActor else { return nil }
         let when =
-            record.finishedAt.map { $0.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)) } ?? "?"
+            record.finishedAt.map { UTCTime.string($0) } ?? "?"
         return StepResult(
             kind: .check, name: "deadline: \(record.fault)", status: .failed,
             message:

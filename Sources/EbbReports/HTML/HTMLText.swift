@@ -1,3 +1,4 @@
+import EbbCore
 import Foundation
 
 /// Text as it may appear in the HTML report: user strings (scenario, fault and check names,
@@ -41,6 +42,6 @@ enum HTMLText {
     }
 
     static func time(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        UTCTime.string(date)
     }
 }

@@ -67,14 +67,8 @@ enum JUnitReport {
     /// clamped to years 1...9999, the only ones that pattern can express.
     static func timestamp(_ date: Date) -> String {
         let interval = date.timeIntervalSince1970
-        var time = time_t(interval.isFinite ? min(max(interval.rounded(.down), -62_135_596_800), 253_402_300_799) : 0)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let year = String(parts.tm_year + 1900)
-        return
-            "\(String(repeating: "0", count: max(0, 4 - year.count)))\(year)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))"
-            + "T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
+        let clamped = interval.isFinite ? min(max(interval.rounded(.down), -62_135_596_800), 253_402_300_799) : 0
+        return String(UTCTime.string(Date(timeIntervalSince1970: clamped), fractionalSeconds: false).dropLast())
     }
 }
 

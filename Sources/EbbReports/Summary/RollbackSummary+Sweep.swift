@@ -26,10 +26,6 @@ extension RollbackSummary {
 
     /// `sweep-20261206T031500.123Z`: the sweep's name in its report files.
     public static func sweepName(at date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss.SSS'Z'"
-        return "sweep-" + formatter.string(from: date)
+        "sweep-" + UTCTime.string(date).filter { $0 != "-" && $0 != ":" }
     }
 }

@@ -89,14 +89,11 @@ struct SweepMark: Codable, Sendable, Equatable {
 
     /// RFC 3339 in UTC, rounded *up* to the second: the expiry is never earlier than the deadline.
     static func timestamp(_ date: Date) -> String {
-        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.up)))
+        UTCTime.string(Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.up)), fractionalSeconds: false)
     }
 
     static func date(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions.insert(.withFractionalSeconds)
-        return formatter.date(from: text)
+        UTCTime.date(text)
     }
 
     /// Whether `text` has the form of an Ebb run id (8 lowercase hex digits).
