@@ -205,6 +205,28 @@ import Testing
         try journal.close()
     }
 
+    /// A rollback reads a record once, under its lock, and its outcome is checked against that
+    /// read: a change the state as read does not allow is refused, one it allows is written.
+    @Test func anOutcomeUnderAHeldLockIsCheckedAgainstTheRecordAsRead() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let journal = try RunJournal.create(stateDirectory: scratch.url, suites: [])
+        let store = RecordStore(runDirectory: journal.directory)
+        var record = plainRecord(of: journal, state: .injected)
+        try store.create(record)
+        let lock = try #require(try store.lock(record.sequence))
+        defer { lock.release() }
+        let read = try #require(try store.current(record))
+        var reverted = read
+        reverted.state = .reverted
+        try store.update(reverted, readUnderHeldLock: read)
+        #expect(try store.current(record)?.state == .reverted)
+        record.state = .injected
+        #expect(throws: RecordStore.Conflict.self) { try store.update(record, readUnderHeldLock: reverted) }
+        #expect(try store.current(record)?.state == .reverted, "the refused change wrote nothing")
+        try journal.close()
+    }
+
     /// Only a last line that is not JSON was cut short: a complete one with a field out of
     /// range is damage, never passed over for the version before it.
     @Test func aCompleteLastVersionWithAFieldOutOfRangeIsDamage() throws {

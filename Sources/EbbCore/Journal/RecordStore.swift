@@ -86,7 +86,21 @@ public struct RecordStore: Sendable {
     /// ``DurableFile/syncFiles(_:)`` of the returned paths (a rollback commits its outcomes together).
     @discardableResult
     public func update(_ record: UndoRecord, durably: Bool = true) throws -> [String] {
-        if let current = try? current(record), !current.state.canChange(to: record.state) {
+        try update(record, over: try? current(record), durably: durably)
+    }
+
+    /// Records a new version of `record` whose lock this process has held since it read
+    /// `current` from the journal: nobody can have changed the record since, so `current` is
+    /// checked instead of a fresh read (a rollback reads each record once, not twice).
+    @discardableResult
+    public func update(_ record: UndoRecord, readUnderHeldLock current: UndoRecord, durably: Bool = true) throws
+        -> [String]
+    {
+        try update(record, over: current, durably: durably)
+    }
+
+    private func update(_ record: UndoRecord, over current: UndoRecord?, durably: Bool) throws -> [String] {
+        if let current, !current.state.canChange(to: record.state) {
             throw Conflict(
                 description: "record \(record.fileName) is \(current.state.rawValue)"
                     + (current.revertedBy.map { " (by \($0))" } ?? "") + "; it cannot become \(record.state.rawValue)")

@@ -192,24 +192,25 @@ public struct RollbackExecutor: Sendable {
         }
         defer { lock.release() }
         // The journal is the truth: the guardian or a recovery may have finished it meanwhile.
-        var current = record
+        var onDisk: UndoRecord?
         do {
-            current = try store.current(record) ?? record
+            onDisk = try store.current(record)
         } catch {
             logger.warning("record \(record.fileName) is unreadable (\(error)); executing the runner's copy")
         }
+        var current = onDisk ?? record
         guard current.state.isPending else { return RollbackResult(record: current, duration: .zero) }
         guard ContinuousClock.now < end else {
             return finish(
                 current, .revertFailed,
                 "not attempted: the rollback budget (\(DurationText.format(budget))) ran out first",
-                start: start, store: store, written: &written)
+                start: start, store: store, readUnderLock: onDisk, written: &written)
         }
         guard let handler = catalog.undoHandlers[current.kind] else {
             return finish(
                 current, .revertFailed,
                 "unknown undo kind '\(current.kind)': this ebb cannot execute it (written by another version?)",
-                start: start, store: store, written: &written)
+                start: start, store: store, readUnderLock: onDisk, written: &written)
         }
         let context = UndoContext(
             runID: current.runID, runDirectory: store.runDirectory, logger: logger, services: services)
@@ -220,10 +221,10 @@ public struct RollbackExecutor: Sendable {
             return finish(
                 current, .revertFailed,
                 "the undo was still running when the rollback budget (\(DurationText.format(budget))) ran out",
-                start: start, store: store, written: &written)
+                start: start, store: store, readUnderLock: onDisk, written: &written)
         }
         current.attempts += tries
-        return finish(current, state, message, start: start, store: store, written: &written)
+        return finish(current, state, message, start: start, store: store, readUnderLock: onDisk, written: &written)
     }
 
     /// Runs the undo and its verification, retried; returns the outcome and the attempts made.
@@ -261,10 +262,11 @@ public struct RollbackExecutor: Sendable {
     }
 
     /// Records the outcome in `store`, if given (visible at once; the caller commits `written`),
-    /// and wraps it as a result.
+    /// and wraps it as a result. `readUnderLock` is the record as read from `store` under the
+    /// record's lock, held since: the outcome is checked against it, not against a fresh read.
     private func finish(
         _ record: UndoRecord, _ state: RecordState, _ message: String?, start: ContinuousClock.Instant,
-        store: RecordStore?, written: inout [String]
+        store: RecordStore?, readUnderLock: UndoRecord? = nil, written: inout [String]
     ) -> RollbackResult {
         var record = record
         record.state = state
@@ -273,7 +275,11 @@ public struct RollbackExecutor: Sendable {
         record.revertedBy = actor
         var result = RollbackResult(record: record, duration: ContinuousClock.now - start)
         guard let store else { return result }
-        do { written += try store.update(record, durably: false) } catch {
+        do {
+            written +=
+                try readUnderLock.map { try store.update(record, readUnderHeldLock: $0, durably: false) }
+                ?? store.update(record, durably: false)
+        } catch {
             result.journalProblem = "could not record the outcome in the journal: \(error)"
             logger.error("\(result.journalProblem!)")
         }
