@@ -28,6 +28,7 @@ VARIANTS = {**({"before": BASELINE} if BASELINE else {}), "after": EBB}
 QUICK = "--quick" in sys.argv
 COMPARE_ONLY = "--compare-only" in sys.argv
 REPEATS = 5 if QUICK else 15
+WARMUPS = 2
 SCALE = 100 if QUICK else 1000
 # Earlier runs kept in the state directory for the history measurement (as a nightly job keeps them).
 HISTORY = 50 if QUICK else 200
@@ -54,18 +55,35 @@ def repeat(command, runs=REPEATS, **kwargs):
     return repeat_interleaved({"only": (command, None)}, runs, **kwargs)["only"]
 
 
+def settle_page_cache():
+    """Peak RSS counts the file pages a process maps, and the kernel maps up to 16 cached
+    neighbours of each page a process touches (fault-around). Right after a build or an install
+    every page of a binary is cached, so the same run then reads megabytes higher than once the
+    pages it never touches have left the cache. Dropping the page cache (root only) before the
+    untimed warm-up runs makes RSS count what a run touches, for every tool alike."""
+    if os.geteuid() != 0:
+        return False
+    subprocess.run(["sync"], check=True)
+    Path("/proc/sys/vm/drop_caches").write_text("1\n")
+    return True
+
+
 def repeat_interleaved(commands, runs=REPEATS, **kwargs):
     """`commands` (name -> (argv, prepare or None)) run in turn, `runs` rounds, so the machine's
-    drift weighs on all alike; `prepare` runs untimed before each run (a fresh state folder)."""
+    drift weighs on all alike; `prepare` runs before each run (a fresh state folder). Two untimed
+    rounds after the page cache is settled warm every command up first."""
     walls = {name: [] for name in commands}
     peaks = {name: [] for name in commands}
     codes = {name: set() for name in commands}
-    for _ in range(runs):
+    settle_page_cache()
+    for round in range(WARMUPS + runs):
         for name, (command, prepare) in commands.items():
             if prepare:
                 prepare()
             start = time.perf_counter()
             _, rss, code, err = timed(command, **kwargs)
+            if round < WARMUPS:
+                continue
             walls[name].append(time.perf_counter() - start)
             peaks[name].append(rss)
             codes[name].add(code)
@@ -83,7 +101,8 @@ def machine():
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "unknown")
     memory = next((int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
     return {"cores": os.cpu_count(), "cpu": cpu, "memoryGiB": round(memory / 1048576, 1), "kernel": platform.release(),
-            "python": platform.python_version(), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            "python": platform.python_version(), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "pageCacheDropped": os.geteuid() == 0}
 
 
 def install_chaos_toolkit():
@@ -335,7 +354,10 @@ def markdown(r):
     lines = ["# Ebb benchmark", "",
              f"{m['date']} on {m['cores']} cores ({m['cpu']}), {m['memoryGiB']} GiB, Linux {m['kernel']}; "
              f"{r['ebbVersion']} (release build) vs Chaos Toolkit {r['chaosToolkitVersion']}. "
-             f"Medians (min..max) over {runs} runs.", ""]
+             f"Medians (min..max) over {runs} runs, after two warm-up rounds"
+             + (" on a page cache dropped first (see settle_page_cache)." if m["pageCacheDropped"] else
+                " (not root: the page cache was not dropped, so peak RSS includes cached pages a run never touches)."),
+             ""]
     lines += comparison(r)
     if "startup" not in r:
         return "\n".join(lines) + "\n"
