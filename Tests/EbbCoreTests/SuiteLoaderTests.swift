@@ -216,6 +216,31 @@ import Testing
         }
     }
 
+    /// A remote host's agent gets a fault's parameters as JSON and reads them back: an argument
+    /// written `0644` or `on` must arrive as that text (YAML alone would make them 420 and
+    /// true), while a boolean or integer parameter keeps its type.
+    @Test func theParametersARemoteHostReadsBackAreTheTextWritten() throws {
+        let suite = try loader.load(
+            text: """
+                scenarios:
+                  - name: s
+                    duration: 1s
+                    faults:
+                      - command: { inject: [chmod, 0000, f], rollback: [chmod, 0644, f, on, 1_000] }
+                      - process.pause: { match: sleeper, all: yes }
+                      - network.partition: { netns: box, port: 0080 }
+                """, path: "/tmp/remote.yaml")
+        let faults = try #require(suite.scenarios.first?.faults)
+        #expect(faults[0].parameters == ["inject": ["chmod", "0000", "f"], "rollback": ["chmod", "0644", "f", "on", "1_000"]])
+        #expect(faults[1].parameters == ["match": "sleeper", "all": true])
+        #expect(faults[2].parameters == ["netns": "box", "port": 80])
+        let readBack = try FaultParameters(json: faults[0].parameters, specs: CommandFault.parameters, keyPath: "f")
+        #expect(try readBack.argv("rollback") == ["chmod", "0644", "f", "on", "1_000"])
+        let selector = try FaultParameters(
+            json: faults[1].parameters, specs: ProcessPause.parameters, keyPath: "f")
+        #expect(try selector.boolean("all") == true)
+    }
+
     @Test func checksAreRefusedByALoaderThatCannotEvaluateThem() {
         let problem = errors(
             """

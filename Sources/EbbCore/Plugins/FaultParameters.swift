@@ -8,10 +8,12 @@ public struct FaultParameters {
     private let keyPath: String
     private let node: Node
     private let values: [String: Node]
+    private let kinds: [String: ParameterSpec.Kind]
 
     init(node: Node, keyPath: String, specs: [ParameterSpec], reader: YAMLNodeReader) throws {
         self.reader = reader
         self.keyPath = keyPath
+        kinds = Dictionary(specs.map { ($0.name, $0.kind) }, uniquingKeysWith: { first, _ in first })
         if node.null != nil, case .scalar = node {
             self.node = node
             values = [:]
@@ -92,21 +94,28 @@ public struct FaultParameters {
         return list
     }
 
-    /// The parameters as plain data, for reports and dry runs.
+    /// The parameters as plain data, for reports, dry runs and the agents of remote hosts, which
+    /// read them back through ``init(json:specs:keyPath:)``. A value is the text written, read as
+    /// its parameter reads it: only a boolean parameter becomes a boolean and only an integer or
+    /// number parameter a number (in decimal, as ``integer(_:)`` reads it). YAML's own reading
+    /// would make an argument `0644` the octal 420 and `on` true on the remote host.
     public var json: JSONValue {
-        .object(values.mapValues { Self.json($0) })
+        .object(Dictionary(uniqueKeysWithValues: values.map { name, node in (name, Self.json(node, as: kinds[name])) }))
     }
 
-    private static func json(_ node: Node) -> JSONValue {
+    private static func json(_ node: Node, as kind: ParameterSpec.Kind?) -> JSONValue {
         switch node {
         case .scalar(let scalar):
-            if let value = node.bool { return .bool(value) }
-            if let value = node.int { return .number(Double(value)) }
+            switch kind {
+            case .boolean?: if let value = node.bool { return .bool(value) }
+            case .integer?, .number?: if let value = Double(scalar.string) { return .number(value) }
+            default: break
+            }
             return .string(scalar.string)
-        case .sequence(let sequence): return .array(sequence.map(json))
+        case .sequence(let sequence): return .array(sequence.map { json($0, as: nil) })
         case .mapping(let mapping):
             var object: [String: JSONValue] = [:]
-            for (key, value) in mapping { object[key.string ?? ""] = json(value) }
+            for (key, value) in mapping { object[key.string ?? ""] = json(value, as: nil) }
             return .object(object)
         case .alias: return .null
         }
