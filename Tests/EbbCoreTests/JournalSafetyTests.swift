@@ -23,6 +23,23 @@ import Glibc
         #expect(!RecordState.revertFailed.canChange(to: .injected))
     }
 
+    /// A record's lock is one byte of the run's `records.lock`: it shuts out every other holder,
+    /// another thread of the same process included, and no other record; no file per record.
+    @Test func aRecordsLockShutsOutEveryOtherHolderOfThatRecordOnly() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let store = RecordStore(runDirectory: scratch.url)
+        let held = try #require(try store.lock(3))
+        #expect(try store.lock(3) == nil)
+        #expect(try store.lock(3, waitingUntil: .now + .milliseconds(30)) == nil, "waiting does not break it")
+        let other = try #require(try store.lock(4), "another record's lock is free")
+        held.release()
+        #expect(try store.lock(3) != nil, "released, it can be taken")
+        other.release()
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: scratch.url.path) == [RecordStore.locksFile])
+    }
+
     @Test func aLateWriterCannotMakeARevertedRecordLive() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }

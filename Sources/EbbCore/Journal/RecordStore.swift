@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Several processes may change a run's records: the runner (arming, injecting, renewing a
 /// deadline, rolling back), its guardian (a deadline passed) and `ebb rollback execute`. Each
-/// record has a lock file, `locks/<seq>.lock`; a writer holds it, reads the record afresh and
+/// record has a lock, byte `<seq>` of the run's `records.lock`; a writer holds it, reads the record afresh and
 /// writes only a change its state allows (``RecordState/canChange(to:)``). So a late writer can
 /// never make a live fault read `reverted`, nor a reverted one read `injected`.
 public struct RecordStore: Sendable {
@@ -25,15 +25,17 @@ public struct RecordStore: Sendable {
     /// Takes the lock of record `sequence`. Without `deadline`, one try: nil when another
     /// process holds it. With one, waits (re-trying every 10 ms) until then.
     public func lock(_ sequence: Int, waitingUntil deadline: ContinuousClock.Instant? = nil) throws -> RunLock? {
-        let folder = runDirectory.appendingPathComponent("locks")
-        try DurableFile.makeDirectory(folder.path)
-        let path = folder.appendingPathComponent("\(sequence).lock").path
+        let path = runDirectory.appendingPathComponent(Self.locksFile).path
         while true {
-            if let lock = try RunLock.acquire(file: path) { return lock }
+            if let lock = try RunLock.acquire(file: path, byte: sequence) { return lock }
             guard let deadline, ContinuousClock.now < deadline else { return nil }
             Thread.sleep(forTimeInterval: 0.01)
         }
     }
+
+    /// The file whose byte `<seq>` is record `<seq>`'s lock. Builds before 2026-12-07 took a file
+    /// per record (`locks/<seq>.lock`); a runner and its guardian are always one build.
+    public static let locksFile = "records.lock"
 
     /// The record as it is on disk now (its latest complete version); nil when it was never written.
     public func current(_ record: UndoRecord) throws -> UndoRecord? {

@@ -29,6 +29,32 @@ public final class RunLock: @unchecked Sendable {
         return RunLock(descriptor: fd)
     }
 
+    /// Takes byte `index` of the file at `path` (created 0600 if missing) with an open-file-description
+    /// lock (`F_OFD_SETLK`), the kind of lock `flock` takes but on one byte: one file holds the
+    /// locks of every record of a run, instead of a file (an inode) per record. Like `flock`, it
+    /// is held until ``release()`` or the process dies; nil when another process holds it.
+    public static func acquire(file path: String, byte index: Int) throws -> RunLock? {
+        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw DurableFile.Failure(message: systemError("cannot open", path).description) }
+        var range = flock()
+        range.l_type = Int16(F_WRLCK)
+        range.l_whence = Int16(SEEK_SET)
+        range.l_start = off_t(index)
+        range.l_len = 1
+        // F_OFD_SETLK (Linux 3.15) is declared only under _GNU_SOURCE; its value is 37.
+        var result: Int32
+        repeat { result = fcntl(fd, 37, &range) } while result != 0 && errno == EINTR
+        guard result == 0 else {
+            let failure = errno
+            close(fd)
+            guard failure == EAGAIN || failure == EACCES else {
+                throw DurableFile.Failure(message: systemError("cannot lock", path, errno: failure).description)
+            }
+            return nil
+        }
+        return RunLock(descriptor: fd)
+    }
+
     /// Whether some process holds the lock of `runDirectory`. Probes with a shared lock and
     /// never creates the lock file, so reading the journal changes nothing. A lock seen held is
     /// probed again for up to 50 ms: a child being spawned by the process that just released
