@@ -8,8 +8,7 @@ import Glibc
 /// journal, the logs and the reports, written and read with the C library's UTC arithmetic
 /// (`gmtime_r`, `timegm`). Written by hand because Foundation's `ISO8601FormatStyle` builds a
 /// calendar in the machine's time zone on first use, and that loads ICU's time-zone data even
-/// for UTC: in a 1-fault run it was about 3 MiB of memory, with the time that takes, in every
-/// process that writes a journal record.
+/// for UTC: about 2 ms and 3 MiB of a 1-fault run, paid by every process that writes a record.
 public enum UTCTime {
     /// `date` as `YYYY-MM-DDTHH:MM:SS.mmmZ`, or without the milliseconds. Milliseconds are
     /// rounded to the nearest, so that a stamp read back and written again is the same text.
