@@ -25,10 +25,24 @@ struct Ebb: AsyncParsableCommand {
 }
 
 extension Ebb {
+    /// The entry point. It is synchronous and waits for the command on a semaphore: an `async`
+    /// main hands the main thread to `dispatch_main()`, whose `pthread_exit` unwinds the main
+    /// thread's stack through the binary's unwind tables in every process. Nothing in Ebb runs on
+    /// the main actor or the main queue, which this leaves idle.
+    static func main() {
+        signal(SIGPIPE, SIG_IGN)  // see Output: a closed pipe must not kill a run mid-fault
+        let finished = DispatchSemaphore(value: 0)
+        // Detached: `main` is on the main actor, and a task that inherited it would wait for this thread.
+        Task.detached {
+            await parseAndRun()
+            finished.signal()
+        }
+        finished.wait()
+    }
+
     /// Parses and runs like argument-parser's own `main`, except that usage errors exit 3 (invalid
     /// input, as Ebb's exit-code table says) instead of the parser's 64.
-    static func main() async {
-        signal(SIGPIPE, SIG_IGN)  // see Output: a closed pipe must not kill a run mid-fault
+    private static func parseAndRun() async {
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
