@@ -258,6 +258,38 @@ import Glibc
             })
         #expect(try runInfo(workspace, runID)["status"] as? String == "closed")
     }
+
+    /// `rm -rf` of the state folder as a run exits can remove `run.json` and the lock before the
+    /// guardian looks. The guardian must then leave the folder alone: recovering it would write
+    /// `run.json` and the lock back, `rm` would fail, and the next run would refuse to start.
+    @Test func aGuardianWhoseRunFolderIsBeingRemovedWritesNothingBackIntoIt() throws {
+        let workspace = try Workspace()
+        let suite = try workspace.write(
+            suite: """
+                scenarios:
+                  - name: quick
+                    duration: 10ms
+                    faults:
+                      - command: { inject: [true], rollback: [true] }
+                """)
+        let run = try EbbRun.run(
+            ["run", suite, "--state-dir", workspace.state.path, "--no-guardian"], in: workspace.url)
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+        let directory = try workspace.runDirectory(try unwrap(workspace.runIDs().first))
+        for name in ["run.json", "lock"] {
+            try FileManager.default.removeItem(at: directory.appendingPathComponent(name))
+        }
+        let left = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+        // A runner that is gone: a pid with a start time no process of this machine has.
+        let guardian = try EbbRun.run(
+            [
+                "guardian", "--run-dir", directory.path, "--runner-pid", "\(getpid())", "--runner-start-time", "1",
+                "--report-dir", workspace.url.appendingPathComponent("reports").path,
+            ], in: workspace.url)
+        #expect(guardian.status == 0, "\(guardian.stdout)\n\(guardian.stderr)")
+        #expect(guardian.stdout.contains("is being removed"), "\(guardian.stdout)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == left)
+    }
 }
 
 func parseDate(_ text: String?) -> Date? {

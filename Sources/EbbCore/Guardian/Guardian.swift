@@ -39,6 +39,9 @@ public struct Guardian: Sendable {
     public enum Outcome: Sendable {
         /// The runner closed its journal: nothing to do.
         case runnerClosed
+        /// The run's folder is being removed (its `run.json` is gone and nothing is pending,
+        /// damaged or half-written): nothing to recover, and nothing is written back into it.
+        case journalRemoved
         /// The runner died with the run open; its faults were replayed.
         case recovered(RecoveryReport)
     }
@@ -64,10 +67,22 @@ public struct Guardian: Sendable {
         }
         let run = reader.run(at: runDirectory)
         if run.info?.status == .closed && !run.needsRecovery { return .runnerClosed }
+        if isBeingRemoved(run) { return .journalRemoved }
         var recovery = Recovery(
             stateDirectory: reader.stateDirectory, catalog: catalog, actor: "guardian", logger: logger)
         recovery.rollbackBudget = rollbackBudget
         return .recovered(try recovery.execute(run))
+    }
+
+    /// A state folder removed (`rm -rf`) as its runner exits can lose `run.json` before the
+    /// guardian looks. A recovery would then write `run.json` and the run's lock back into the
+    /// folder, `rm` would fail on it, and the next `ebb run` would refuse to start. `run.json` is
+    /// written before the guardian starts, so it is never missing from a crashed run; with it
+    /// gone and no record pending, damaged or half-written, there is nothing to recover.
+    private func isBeingRemoved(_ run: RunSnapshot) -> Bool {
+        !FileManager.default.fileExists(atPath: runDirectory.appendingPathComponent("run.json").path)
+            && !run.records.contains { $0.state.isPending } && run.damaged.isEmpty
+            && run.interruptedWrites.isEmpty && run.unfinishedVersions.isEmpty
     }
 
     private var runnerIsAlive: Bool {
