@@ -27,16 +27,12 @@ public enum Excerpt {
             if [.control, .format].contains(scalar.properties.generalCategory) {
                 result +=
                     scalar.value <= 0xFF
-                    ? "\\x" + hex(scalar.value, width: 2) : "\\u{" + hex(scalar.value, width: 4) + "}"
+                    ? "\\x" + String(scalar.value, radix: 16, zeroPaddedTo: 2)
+                    : "\\u{" + String(scalar.value, radix: 16, zeroPaddedTo: 4) + "}"
             } else {
                 result.unicodeScalars.append(scalar)
             }
         }
         return result
-    }
-
-    private static func hex(_ value: UInt32, width: Int) -> String {
-        let digits = String(value, radix: 16, uppercase: true)
-        return String(repeating: "0", count: max(0, width - digits.count)) + digits
     }
 }

@@ -19,10 +19,10 @@ public enum UTCTime {
         var time = time_t(floorDivision(totalMillis, 1000))
         var parts = tm()
         gmtime_r(&time, &parts)
-        var text = padded(Int(parts.tm_year) + 1900, 4) + "-" + padded(Int(parts.tm_mon) + 1, 2) + "-"
-        text += padded(Int(parts.tm_mday), 2) + "T" + padded(Int(parts.tm_hour), 2) + ":"
-        text += padded(Int(parts.tm_min), 2) + ":" + padded(Int(parts.tm_sec), 2)
-        if fractionalSeconds { text += "." + padded(Int(millis), 3) }
+        var text = String(parts.tm_year + 1900, zeroPaddedTo: 4) + "-" + String(parts.tm_mon + 1, zeroPaddedTo: 2)
+        text += "-" + String(parts.tm_mday, zeroPaddedTo: 2) + "T" + String(parts.tm_hour, zeroPaddedTo: 2)
+        text += ":" + String(parts.tm_min, zeroPaddedTo: 2) + ":" + String(parts.tm_sec, zeroPaddedTo: 2)
+        if fractionalSeconds { text += "." + String(millis, zeroPaddedTo: 3) }
         return text + "Z"
     }
 
@@ -67,11 +67,6 @@ public enum UTCTime {
         // timegm normalises an impossible date (February 30th) instead of refusing it.
         guard parts.tm_mday == Int32(day), parts.tm_mon == Int32(month - 1) else { return nil }
         return Date(timeIntervalSince1970: Double(Int(seconds) - offset) + fraction)
-    }
-
-    private static func padded(_ value: Int, _ width: Int) -> String {
-        let digits = String(value)
-        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
 
     private static func floorDivision(_ value: Int64, _ divisor: Int64) -> Int64 {

@@ -59,8 +59,7 @@ enum JUnitReport {
             whole += 1
             millis -= 1000
         }
-        let fraction = String(millis)
-        return "\(whole).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
+        return "\(whole).\(String(millis, zeroPaddedTo: 3))"
     }
 
     /// `YYYY-MM-DDTHH:MM:SS` in UTC without a zone, as Ant's schema demands; the date is
