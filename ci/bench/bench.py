@@ -62,10 +62,9 @@ def settle_page_cache():
     pages it never touches have left the cache. Dropping the page cache (root only) before the
     untimed warm-up runs makes RSS count what a run touches, for every tool alike."""
     if os.geteuid() != 0:
-        return False
+        return
     subprocess.run(["sync"], check=True)
     Path("/proc/sys/vm/drop_caches").write_text("1\n")
-    return True
 
 
 def repeat_interleaved(commands, runs=REPEATS, **kwargs):
@@ -76,13 +75,13 @@ def repeat_interleaved(commands, runs=REPEATS, **kwargs):
     peaks = {name: [] for name in commands}
     codes = {name: set() for name in commands}
     settle_page_cache()
-    for round in range(WARMUPS + runs):
+    for index in range(WARMUPS + runs):
         for name, (command, prepare) in commands.items():
             if prepare:
                 prepare()
             start = time.perf_counter()
             _, rss, code, err = timed(command, **kwargs)
-            if round < WARMUPS:
+            if index < WARMUPS:
                 continue
             walls[name].append(time.perf_counter() - start)
             peaks[name].append(rss)
