@@ -30,11 +30,7 @@ struct RemoteCommand: ParsableCommand {
         func run() throws {
             let agent = RemoteAgent(
                 stateDirectory: location.stateDirectory, runID: location.runId, catalog: Wiring.catalog,
-                logger: Wiring.logger(verbose: verbose)
-            ) { journal in
-                try GuardianLauncher.launch(
-                    for: journal, reportDirectory: journal.directory.appendingPathComponent("reports"))
-            }
+                logger: Wiring.logger(verbose: verbose), guardian: GuardianLauncher())
             throw ExitCode(agent.serve())
         }
     }

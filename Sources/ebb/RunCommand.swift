@@ -192,28 +192,24 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
 
-        let journal: RunJournal
-        do {
-            journal = try runner.openJournal()
-        } catch {
-            Wiring.printError("error: cannot create the journal in \(state.directory.path): \(error)")
-            throw ExitCode(.invalidInput)
-        }
+        var guardian: GuardianLauncher?
         if !noGuardian {
             let secrets = SecretRedactor.shared.variableNames
             if !secrets.isEmpty { setenv(SecretRedactor.environmentKey, secrets.joined(separator: ","), 1) }
-            do {
-                try journal.recordGuardian(
-                    pid: GuardianLauncher.launch(
-                        for: journal, reportDirectory: options.reportDirectory,
-                        rollbackBudget: rollbackTimeout.duration))
-            } catch {
-                Wiring.printError(
-                    "error: cannot start the guardian (\(error)); not injecting anything. Use --no-guardian to run without one."
-                )
-                _ = try? journal.close()
-                throw ExitCode(.invalidInput)
-            }
+            guardian = GuardianLauncher(
+                reportDirectory: options.reportDirectory, rollbackBudget: rollbackTimeout.duration,
+                deadlineGrace: deadlineGrace.duration)
+        }
+        let journal: RunJournal
+        do {
+            journal = try runner.openJournal(guardian: guardian)
+        } catch let failure as GuardianLauncher.Failure {
+            Wiring.printError(
+                "error: cannot start the guardian (\(failure)); not injecting anything. Use --no-guardian to run without one.")
+            throw ExitCode(.invalidInput)
+        } catch {
+            Wiring.printError("error: cannot create the journal in \(state.directory.path): \(error)")
+            throw ExitCode(.invalidInput)
         }
         let result = await runner.runTrappingSignals(journal: journal)
         Wiring.writeReports { try reports.write(result) }

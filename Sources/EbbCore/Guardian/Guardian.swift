@@ -18,6 +18,11 @@ public struct Guardian: Sendable {
     public var rollbackBudget: Duration
     /// How often a record whose undo failed at its deadline is tried again while the runner lives.
     public var retryInterval: Duration = .seconds(5)
+    /// The run's deadline grace, when every record is armed after the guardian starts and with at
+    /// least this much time to its deadline: then none can fall due sooner, and the guardian
+    /// first reads the journal that long after it starts (at most a second, its usual cadence),
+    /// instead of decoding it while the runner is busy injecting. Zero: read it at once.
+    public var quietPeriod: Duration = .zero
 
     /// Recorded as `revertedBy` when the guardian reverts a fault past its deadline while the
     /// runner is alive; the runner reports such a fault as a failed step of its scenario.
@@ -55,15 +60,11 @@ public struct Guardian: Sendable {
         let pidfd = ChildProcess.pidfdOpen(runnerPID)
         defer { if pidfd >= 0 { close(pidfd) } }
         var lastTried: [Int: Date] = [:]
+        if quietPeriod > .zero && runnerIsAlive {
+            waitForRunner(pidfd, seconds: min(quietPeriod.seconds, 1))
+        }
         while runnerIsAlive {
-            // Sleep until the runner exits (the pidfd becomes readable) or the next deadline is due.
-            let wait = min(max(revertOverdueFaults(lastTried: &lastTried) ?? 1, 0.01), 1)
-            if pidfd >= 0 {
-                var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
-                _ = poll(&entry, 1, Int32(wait * 1000))
-            } else {
-                Thread.sleep(forTimeInterval: min(wait, 0.05))
-            }
+            waitForRunner(pidfd, seconds: min(max(revertOverdueFaults(lastTried: &lastTried) ?? 1, 0.01), 1))
         }
         let run = reader.run(at: runDirectory)
         if run.info?.status == .closed && !run.needsRecovery { return .runnerClosed }
@@ -76,13 +77,24 @@ public struct Guardian: Sendable {
 
     /// A state folder removed (`rm -rf`) as its runner exits can lose `run.json` before the
     /// guardian looks. A recovery would then write `run.json` and the run's lock back into the
-    /// folder, `rm` would fail on it, and the next `ebb run` would refuse to start. `run.json` is
-    /// written before the guardian starts, so it is never missing from a crashed run; with it
-    /// gone and no record pending, damaged or half-written, there is nothing to recover.
+    /// folder, `rm` would fail on it, and the next `ebb run` would refuse to start. The run
+    /// directory only ever appears with its `run.json` (it is renamed into place), and a runner
+    /// that died before that armed nothing; so with `run.json` gone and no record pending,
+    /// damaged or half-written, there is nothing to recover.
     private func isBeingRemoved(_ run: RunSnapshot) -> Bool {
         !FileManager.default.fileExists(atPath: runDirectory.appendingPathComponent("run.json").path)
             && !run.records.contains { $0.state.isPending } && run.damaged.isEmpty
             && run.interruptedWrites.isEmpty && run.unfinishedVersions.isEmpty
+    }
+
+    /// Sleeps until the runner exits (its pidfd becomes readable) or `seconds` pass.
+    private func waitForRunner(_ pidfd: Int32, seconds: Double) {
+        if pidfd >= 0 {
+            var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+            _ = poll(&entry, 1, Int32(seconds * 1000))
+        } else {
+            Thread.sleep(forTimeInterval: min(seconds, 0.05))
+        }
     }
 
     private var runnerIsAlive: Bool {
@@ -121,22 +133,48 @@ public struct Guardian: Sendable {
 
 /// Starts the guardian of a run as a detached process: its own session, no terminal, output
 /// to `guardian.log` in the run directory (never the CI step's pipes, which would keep the
-/// step waiting).
-public enum GuardianLauncher {
-    public static func launch(
-        for journal: RunJournal, reportDirectory: URL,
-        rollbackBudget: Duration = RollbackExecutor.defaultBudget
-    ) throws -> Int32 {
-        let arguments = [
+/// step waiting). ``RunJournal/create(stateDirectory:suites:registry:runID:guardian:)`` starts
+/// it while it builds the run directory, so that its pid is in the first `run.json`.
+public struct GuardianLauncher: Sendable {
+    /// Where the guardian writes the reports of a recovery; nil: `reports` in the run directory.
+    public var reportDirectory: URL?
+    /// The time budget of each rollback the guardian runs (`--rollback-timeout` of the run).
+    public var rollbackBudget: Duration
+    /// The run's deadline grace (see ``Guardian/quietPeriod``); nil when records may be armed
+    /// with less time to their deadline (a remote host's, whose deadlines the runner sets).
+    public var deadlineGrace: Duration?
+
+    public init(
+        reportDirectory: URL? = nil, rollbackBudget: Duration = RollbackExecutor.defaultBudget,
+        deadlineGrace: Duration? = nil
+    ) {
+        self.reportDirectory = reportDirectory
+        self.rollbackBudget = rollbackBudget
+        self.deadlineGrace = deadlineGrace
+    }
+
+    /// The guardian could not be started; nothing was injected.
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Starts the guardian of the run that will be at `runDirectory`, writing its log into
+    /// `logDirectory` (the directory being built, renamed to `runDirectory` later); returns its pid.
+    func launch(runDirectory: URL, logDirectory: URL, runner: RunInfo) throws -> Int32 {
+        var arguments = [
             ChildProcess.currentExecutable, "guardian",
             "--rollback-timeout", "\(Int(rollbackBudget.seconds * 1000))ms",
-            "--run-dir", journal.directory.path,
-            "--runner-pid", String(journal.info.pid),
-            "--runner-start-time", String(journal.info.pidStartTime ?? 0),
-            "--report-dir", reportDirectory.path,
+            "--run-dir", runDirectory.path,
+            "--runner-pid", String(runner.pid),
+            "--runner-start-time", String(runner.pidStartTime ?? 0),
+            "--report-dir", (reportDirectory ?? runDirectory.appendingPathComponent("reports")).path,
         ]
-        return try ChildProcess.spawn(
-            arguments, outputPath: journal.directory.appendingPathComponent("guardian.log").path,
-            newSession: true)
+        if let deadlineGrace { arguments += ["--deadline-grace", "\(Int(deadlineGrace.seconds * 1000))ms"] }
+        do {
+            return try ChildProcess.spawn(
+                arguments, outputPath: logDirectory.appendingPathComponent("guardian.log").path, newSession: true)
+        } catch {
+            throw Failure(description: "\(error)")
+        }
     }
 }

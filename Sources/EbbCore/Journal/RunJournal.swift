@@ -17,9 +17,12 @@ public final class RunJournal: @unchecked Sendable {
     /// With a `registry`, every record is also copied there before its fault acts. `runID` is
     /// chosen by the caller only where another journal must name this run before it exists (a
     /// remote host's run, named after the local run and the host); otherwise it is random.
+    /// With a `guardian`, the run's guardian is started before `run.json` is first written, so
+    /// that its pid is in it without a second write; it throws ``GuardianLauncher/Failure`` when
+    /// the guardian cannot start, and then leaves no run behind.
     public static func create(
         stateDirectory: URL, suites: [String], registry: HostRegistry? = nil,
-        runID: String? = nil
+        runID: String? = nil, guardian: GuardianLauncher? = nil
     ) throws -> RunJournal {
         let id = runID ?? Self.makeRunID()
         let started = Date()
@@ -37,12 +40,38 @@ public final class RunJournal: @unchecked Sendable {
         guard let lock = try RunLock.acquire(building) else {
             throw DurableFile.Failure(message: "cannot lock the new run directory \(building.path)")
         }
+        let directory = root.appendingPathComponent(name)
+        let info: RunInfo
+        do {
+            info = try describe(
+                directory, id: id, suites: suites, started: started, registry: registry, guardian: guardian,
+                building: building)
+            try info.write(into: building)
+            guard rename(building.path, directory.path) == 0 else {
+                throw DurableFile.Failure(message: systemError("cannot rename \(building.path) into place").description)
+            }
+        } catch {
+            // Nothing was armed yet: no half-built run is left for readers to report.
+            lock.release()
+            try? FileManager.default.removeItem(at: building)
+            if let registry { try? FileManager.default.removeItem(at: registry.copy(of: directory)) }
+            throw error
+        }
+        try DurableFile.syncDirectory(root.path)
+        return RunJournal(directory: directory, info: info, lock: lock)
+    }
+
+    /// The first `run.json` of the run that will be at `directory`: its runner, its registry copy
+    /// (made here) and its guardian (started here, logging into `building`).
+    private static func describe(
+        _ directory: URL, id: String, suites: [String], started: Date, registry: HostRegistry?,
+        guardian: GuardianLauncher?, building: URL
+    ) throws -> RunInfo {
         let host = HostIdentity.current
         var info = RunInfo(
             id: id, pid: getpid(), pidStartTime: ProcessTable.stat(getpid())?.startTime,
             host: host.hostname, suites: suites, startedAt: started, status: .open)
         info.machineID = host.machineID
-        let directory = root.appendingPathComponent(name)
         info.journal = directory.path
         if let registry {
             let copy = registry.copy(of: directory)
@@ -56,12 +85,10 @@ public final class RunJournal: @unchecked Sendable {
             }
             info.registry = copy.path
         }
-        try info.write(into: building)
-        guard rename(building.path, directory.path) == 0 else {
-            throw DurableFile.Failure(message: systemError("cannot rename \(building.path) into place").description)
+        if let guardian {
+            info.guardianPID = try guardian.launch(runDirectory: directory, logDirectory: building, runner: info)
         }
-        try DurableFile.syncDirectory(root.path)
-        return RunJournal(directory: directory, info: info, lock: lock)
+        return info
     }
 
     private init(directory: URL, info: RunInfo, lock: RunLock) {
@@ -78,12 +105,6 @@ public final class RunJournal: @unchecked Sendable {
             defer { nextSequence += 1 }
             return nextSequence
         }
-    }
-
-    /// Records the pid of the run's guardian in `run.json`.
-    public func recordGuardian(pid: Int32) throws {
-        info.guardianPID = pid
-        try writeInfo()
     }
 
     /// Marks the run closed (and settled, when it is: ``RunInfo/settled``) and releases its lock;

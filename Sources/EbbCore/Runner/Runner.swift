@@ -75,10 +75,12 @@ public final class Runner: @unchecked Sendable {
 
     private var signal: Int32? { mutex.withLock { receivedSignal } }
 
-    /// Creates the run's journal; fails when the state directory cannot be used.
-    public func openJournal() throws -> RunJournal {
+    /// Creates the run's journal, starting its `guardian` with it; fails when the state directory
+    /// cannot be used, or with ``GuardianLauncher/Failure`` when the guardian cannot start.
+    public func openJournal(guardian: GuardianLauncher? = nil) throws -> RunJournal {
         let journal = try RunJournal.create(
-            stateDirectory: options.stateDirectory, suites: suites.map(\.path), registry: options.registry)
+            stateDirectory: options.stateDirectory, suites: suites.map(\.path), registry: options.registry,
+            guardian: guardian)
         InFlightTools.markCommands(actingFor: journal.runID)
         return journal
     }

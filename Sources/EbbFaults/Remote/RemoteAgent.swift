@@ -19,18 +19,17 @@ public struct RemoteAgent {
     public var runID: String
     public var catalog: PluginCatalog
     public var logger: Logger
-    /// Starts the guardian for the journal and returns its pid.
-    public var launchGuardian: (RunJournal) throws -> Int32
+    /// Starts the guardian of the host's journal as the journal is created.
+    public var guardian: GuardianLauncher
 
     public init(
-        stateDirectory: URL, runID: String, catalog: PluginCatalog, logger: Logger,
-        launchGuardian: @escaping (RunJournal) throws -> Int32
+        stateDirectory: URL, runID: String, catalog: PluginCatalog, logger: Logger, guardian: GuardianLauncher
     ) {
         self.stateDirectory = stateDirectory
         self.runID = runID
         self.catalog = catalog
         self.logger = logger
-        self.launchGuardian = launchGuardian
+        self.guardian = guardian
     }
 
     /// Serves requests from stdin until `close` or end-of-file; returns the exit status. It
@@ -41,9 +40,8 @@ public struct RemoteAgent {
             if try JournalReader(stateDirectory: stateDirectory).run(id: runID, probingLiveness: false) != nil {
                 throw FaultError(description: "run \(runID) already has a journal on this host; one agent per run")
             }
-            journal = try RunJournal.create(stateDirectory: stateDirectory, suites: [], runID: runID)
+            journal = try RunJournal.create(stateDirectory: stateDirectory, suites: [], runID: runID, guardian: guardian)
             InFlightTools.markCommands(actingFor: runID)
-            try journal.recordGuardian(pid: launchGuardian(journal))
         } catch {
             reply(AgentReply(ok: false, error: "cannot start on this host: \(error)"))
             return 1
