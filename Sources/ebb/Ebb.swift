@@ -30,6 +30,8 @@ extension Ebb {
     /// thread's stack through the binary's unwind tables in every process. Nothing in Ebb runs on
     /// the main actor or the main queue, which this leaves idle.
     static func main() {
+        // First, while this process has no other thread: a fork is safe only then.
+        preforkedGuardian = wantsGuardian(CommandLine.arguments) ? PreforkedGuardian.fork() : nil
         signal(SIGPIPE, SIG_IGN)  // see Output: a closed pipe must not kill a run mid-fault
         let finished = DispatchSemaphore(value: 0)
         // Detached: `main` is on the main actor, and a task that inherited it would wait for this thread.
@@ -38,6 +40,18 @@ extension Ebb {
             finished.signal()
         }
         finished.wait()
+    }
+
+    /// The guardian forked at start-up for `ebb run` (see ``PreforkedGuardian``); nil for other
+    /// commands, or when it could not be forked (the run then spawns its guardian).
+    nonisolated(unsafe) static var preforkedGuardian: PreforkedGuardian?
+
+    /// Whether `arguments` look like a run that starts a guardian. Read before the parser (the
+    /// fork must come first), so it may err: a needless fork exits when ebb does, and a run
+    /// without one spawns its guardian.
+    private static func wantsGuardian(_ arguments: [String]) -> Bool {
+        arguments.dropFirst().first == RunCommand.configuration.commandName
+            && !arguments.contains { ["--no-guardian", "--dry-run", "--help", "-h"].contains($0) }
     }
 
     /// Parses and runs like argument-parser's own `main`, except that usage errors exit 3 (invalid

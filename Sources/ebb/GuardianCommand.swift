@@ -16,17 +16,14 @@ struct GuardianCommand: ParsableCommand {
     @Option var runnerStartTime: UInt64 = 0
     @Option var reportDir: String
     @Option var rollbackTimeout = DurationArgument(RollbackExecutor.defaultBudget)
-    /// The run's `--deadline-grace`: no record can fall due sooner after the guardian starts.
-    @Option var deadlineGrace: DurationArgument?
 
     func run() throws {
         SecretRedactor.shared.registerInherited(from: ProcessInfo.processInfo.environment)
         let logger = Wiring.logger(verbose: true)
-        var guardian = Guardian(
+        let guardian = Guardian(
             runDirectory: URL(fileURLWithPath: runDir), runnerPID: runnerPid,
             runnerStartTime: runnerStartTime == 0 ? nil : runnerStartTime,
             catalog: Wiring.catalog, logger: logger, rollbackBudget: rollbackTimeout.duration)
-        guardian.quietPeriod = deadlineGrace?.duration ?? .zero
         switch try guardian.watch() {
         case .runnerClosed:
             Output.standardOutput("runner \(runnerPid) closed its journal; nothing to do\n")

@@ -192,17 +192,12 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
 
-        var guardian: GuardianLauncher?
-        if !noGuardian {
-            let secrets = SecretRedactor.shared.variableNames
-            if !secrets.isEmpty { setenv(SecretRedactor.environmentKey, secrets.joined(separator: ","), 1) }
-            guardian = GuardianLauncher(
-                reportDirectory: options.reportDirectory, rollbackBudget: rollbackTimeout.duration,
-                deadlineGrace: deadlineGrace.duration)
-        }
+        let guardian = GuardianLauncher(
+            reportDirectory: options.reportDirectory, rollbackBudget: rollbackTimeout.duration,
+            deadlineGrace: deadlineGrace.duration, preforked: Ebb.preforkedGuardian)
         let journal: RunJournal
         do {
-            journal = try runner.openJournal(guardian: guardian)
+            journal = try runner.openJournal(guardian: noGuardian ? nil : guardian)
         } catch let failure as GuardianLauncher.Failure {
             Wiring.printError(
                 "error: cannot start the guardian (\(failure)); not injecting anything. Use --no-guardian to run without one.")

@@ -237,6 +237,39 @@ import Glibc
         #expect(finishedAt.timeIntervalSince(injectedAt) >= 3, "the fault stayed for its whole 3 s hold")
     }
 
+    /// The guardian is forked as `ebb run` starts and waits: it must already be out of the CI
+    /// step's reach (its own session, none of the step's descriptors), or a cancelled step would
+    /// kill it with the runner, and a step would wait for its output to close until it exits.
+    @Test func theWaitingGuardianHasItsOwnSessionAndNoneOfTheStepsDescriptors() throws {
+        let workspace = try Workspace()
+        let suite = try workspace.write(
+            suite: """
+                allowed_roots: [files]
+                scenarios:
+                  - name: hold
+                    duration: 5m
+                    faults:
+                      - file.truncate: { path: files/a.txt }
+                """)
+        let run = try EbbRun(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        defer { run.signal(SIGKILL) }
+        #expect(run.waitForOutput("holding for"))
+        let runID = try unwrap(workspace.runIDs().first)
+        let guardian = Int32(try unwrap(try runInfo(workspace, runID)["guardianPID"] as? Int))
+        let stat = try String(contentsOfFile: "/proc/\(guardian)/stat", encoding: .utf8)
+        let fields = stat[stat.index(after: try unwrap(stat.lastIndex(of: ")")))...].split(separator: " ")
+        #expect(fields[3] == "\(guardian)", "it leads a session of its own")
+        #expect(fields[2] == "\(guardian)", "and a process group of its own")
+        let log = try workspace.runDirectory(runID).appendingPathComponent("guardian.log").path
+        for descriptor in 0...2 {
+            let target = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(guardian)/fd/\(descriptor)")
+            #expect(["/dev/null", log].contains(target), "descriptor \(descriptor) is \(target)")
+        }
+        run.signal(SIGTERM)
+        #expect(run.wait() == 143)
+        #expect(workspace.filesAreAsTheyWere())
+    }
+
     @Test func theGuardianLeavesAsSoonAsTheRunnerClosesItsJournal() throws {
         let workspace = try Workspace()
         let suite = try workspace.write(

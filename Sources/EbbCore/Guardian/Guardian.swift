@@ -18,11 +18,6 @@ public struct Guardian: Sendable {
     public var rollbackBudget: Duration
     /// How often a record whose undo failed at its deadline is tried again while the runner lives.
     public var retryInterval: Duration = .seconds(5)
-    /// The run's deadline grace, when every record is armed after the guardian starts and with at
-    /// least this much time to its deadline: then none can fall due sooner, and the guardian
-    /// first reads the journal that long after it starts (at most a second, its usual cadence),
-    /// instead of decoding it while the runner is busy injecting. Zero: read it at once.
-    public var quietPeriod: Duration = .zero
 
     /// Recorded as `revertedBy` when the guardian reverts a fault past its deadline while the
     /// runner is alive; the runner reports such a fault as a failed step of its scenario.
@@ -60,9 +55,6 @@ public struct Guardian: Sendable {
         let pidfd = ChildProcess.pidfdOpen(runnerPID)
         defer { if pidfd >= 0 { close(pidfd) } }
         var lastTried: [Int: Date] = [:]
-        if quietPeriod > .zero && runnerIsAlive {
-            waitForRunner(pidfd, seconds: min(quietPeriod.seconds, 1))
-        }
         while runnerIsAlive {
             waitForRunner(pidfd, seconds: min(max(revertOverdueFaults(lastTried: &lastTried) ?? 1, 0.01), 1))
         }
@@ -134,23 +126,29 @@ public struct Guardian: Sendable {
 /// Starts the guardian of a run as a detached process: its own session, no terminal, output
 /// to `guardian.log` in the run directory (never the CI step's pipes, which would keep the
 /// step waiting). ``RunJournal/create(stateDirectory:suites:registry:runID:guardian:)`` starts
-/// it while it builds the run directory, so that its pid is in the first `run.json`.
+/// it while it builds the run directory, so that its pid is in the first `run.json`: the
+/// ``PreforkedGuardian`` when there is one, else a new `ebb guardian` process.
 public struct GuardianLauncher: Sendable {
     /// Where the guardian writes the reports of a recovery; nil: `reports` in the run directory.
     public var reportDirectory: URL?
     /// The time budget of each rollback the guardian runs (`--rollback-timeout` of the run).
     public var rollbackBudget: Duration
-    /// The run's deadline grace (see ``Guardian/quietPeriod``); nil when records may be armed
-    /// with less time to their deadline (a remote host's, whose deadlines the runner sets).
-    public var deadlineGrace: Duration?
+    /// The run's deadline grace: how long a pre-forked guardian may wait before it executes
+    /// `ebb guardian` (at most a second, the guardian's own cadence).
+    public var deadlineGrace: Duration
+    /// The guardian forked when this process started, taken by the first run that uses it.
+    public var preforked: PreforkedGuardian?
+    /// The ebb binary the guardian runs: this one.
+    public var executable = ChildProcess.currentExecutable
 
     public init(
         reportDirectory: URL? = nil, rollbackBudget: Duration = RollbackExecutor.defaultBudget,
-        deadlineGrace: Duration? = nil
+        deadlineGrace: Duration = .zero, preforked: PreforkedGuardian? = nil
     ) {
         self.reportDirectory = reportDirectory
         self.rollbackBudget = rollbackBudget
         self.deadlineGrace = deadlineGrace
+        self.preforked = preforked
     }
 
     /// The guardian could not be started; nothing was injected.
@@ -158,21 +156,39 @@ public struct GuardianLauncher: Sendable {
         public var description: String
     }
 
-    /// Starts the guardian of the run that will be at `runDirectory`, writing its log into
-    /// `logDirectory` (the directory being built, renamed to `runDirectory` later); returns its pid.
-    func launch(runDirectory: URL, logDirectory: URL, runner: RunInfo) throws -> Int32 {
-        var arguments = [
-            ChildProcess.currentExecutable, "guardian",
+    /// A guardian started for a run directory being built: its pid, and what sets it watching
+    /// (called before the directory is renamed into place).
+    struct Started {
+        let pid: Int32
+        let watch: () throws -> Void
+    }
+
+    /// Starts the guardian of the run that will be at `runDirectory`; a new process logs into
+    /// `building` (the directory renamed to `runDirectory` later), a pre-forked one into `runDirectory`.
+    func launch(runDirectory: URL, building: URL, runner: RunInfo) throws -> Started {
+        let arguments = [
+            executable, "guardian",
             "--rollback-timeout", "\(Int(rollbackBudget.seconds * 1000))ms",
             "--run-dir", runDirectory.path,
             "--runner-pid", String(runner.pid),
             "--runner-start-time", String(runner.pidStartTime ?? 0),
             "--report-dir", (reportDirectory ?? runDirectory.appendingPathComponent("reports")).path,
         ]
-        if let deadlineGrace { arguments += ["--deadline-grace", "\(Int(deadlineGrace.seconds * 1000))ms"] }
+        // The guardian redacts the secrets this run redacts.
+        let secrets = SecretRedactor.shared.variableNames.joined(separator: ",")
+        if let waiting = preforked?.take() {
+            return Started(pid: waiting.pid) {
+                try waiting.start(
+                    arguments, logPath: runDirectory.appendingPathComponent("guardian.log").path, runner: runner.pid,
+                    quietPeriod: min(deadlineGrace, .seconds(1)),
+                    environment: secrets.isEmpty ? nil : "\(SecretRedactor.environmentKey)=\(secrets)")
+            }
+        }
         do {
-            return try ChildProcess.spawn(
-                arguments, outputPath: logDirectory.appendingPathComponent("guardian.log").path, newSession: true)
+            let pid = try ChildProcess.spawn(
+                arguments, environment: secrets.isEmpty ? nil : [SecretRedactor.environmentKey: secrets],
+                outputPath: building.appendingPathComponent("guardian.log").path, newSession: true)
+            return Started(pid: pid) {}
         } catch {
             throw Failure(description: "\(error)")
         }

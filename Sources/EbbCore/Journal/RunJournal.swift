@@ -41,12 +41,13 @@ public final class RunJournal: @unchecked Sendable {
             throw DurableFile.Failure(message: "cannot lock the new run directory \(building.path)")
         }
         let directory = root.appendingPathComponent(name)
-        let info: RunInfo
+        var info: RunInfo
         do {
-            info = try describe(
-                directory, id: id, suites: suites, started: started, registry: registry, guardian: guardian,
-                building: building)
+            info = try describe(directory, id: id, suites: suites, started: started, registry: registry)
+            let startedGuardian = try guardian?.launch(runDirectory: directory, building: building, runner: info)
+            info.guardianPID = startedGuardian?.pid
             try info.write(into: building)
+            try startedGuardian?.watch()
             guard rename(building.path, directory.path) == 0 else {
                 throw DurableFile.Failure(message: systemError("cannot rename \(building.path) into place").description)
             }
@@ -61,11 +62,10 @@ public final class RunJournal: @unchecked Sendable {
         return RunJournal(directory: directory, info: info, lock: lock)
     }
 
-    /// The first `run.json` of the run that will be at `directory`: its runner, its registry copy
-    /// (made here) and its guardian (started here, logging into `building`).
+    /// The first `run.json` of the run that will be at `directory`: its runner and its registry
+    /// copy (made here).
     private static func describe(
-        _ directory: URL, id: String, suites: [String], started: Date, registry: HostRegistry?,
-        guardian: GuardianLauncher?, building: URL
+        _ directory: URL, id: String, suites: [String], started: Date, registry: HostRegistry?
     ) throws -> RunInfo {
         let host = HostIdentity.current
         var info = RunInfo(
@@ -84,9 +84,6 @@ public final class RunJournal: @unchecked Sendable {
                 )
             }
             info.registry = copy.path
-        }
-        if let guardian {
-            info.guardianPID = try guardian.launch(runDirectory: directory, logDirectory: building, runner: info)
         }
         return info
     }

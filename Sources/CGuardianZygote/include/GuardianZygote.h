@@ -1,0 +1,20 @@
+#ifndef EBB_GUARDIAN_ZYGOTE_H
+#define EBB_GUARDIAN_ZYGOTE_H
+
+#include <sys/types.h>
+
+/// Forks a waiting guardian while the calling process is still single-threaded (the top of
+/// `main`). The child leaves the caller's session and standard descriptors at once and waits for
+/// its start (see `ebb_guardian_zygote_start`) on a pipe whose write end goes to `*start`
+/// (close-on-exec). Returns the child's pid, or -1 when the process already has other threads
+/// (forking one then is unsafe) or the fork failed.
+pid_t ebb_guardian_zygote_fork(int *start);
+
+/// The layout of the start message, NUL-separated: the quiet period in milliseconds, the
+/// runner's pid, the log file, one environment assignment (or an empty string), then the
+/// guardian's argv. The child waits until the runner is gone or the quiet period has passed,
+/// then executes argv with its output appended to the log. End of file without a message: the
+/// runner needed no guardian, and the child exits.
+int ebb_guardian_zygote_start(int start, const char *message, size_t length);
+
+#endif
