@@ -34,12 +34,13 @@ let package = Package(
         ),
         // The fault proxy's zero-copy relay: splice(2), epoll and eventfd, which Glibc's module hides.
         .target(name: "CLinuxIO"),
-        // The waiting half of a pre-forked guardian, between fork and exec (see PreforkedGuardian).
-        .target(name: "CGuardianZygote"),
+        // What ebb does first, before it has threads: the pre-forked guardian's waiting half
+        // (see PreforkedGuardian) and the malloc arena limit.
+        .target(name: "CStartup"),
         .target(
             name: "EbbCore",
             dependencies: [
-                "CGuardianZygote",
+                "CStartup",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 // A fixture's `ready: {http: ...}`: the HTTP client the checks use, not URLSession,

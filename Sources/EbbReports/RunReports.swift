@@ -27,32 +27,43 @@ public struct RunReports: Sendable {
     /// Writes the reports of a finished (or interrupted) run; returns the paths written.
     /// JUnit and summary are written independently: one failing never costs the other.
     public func write(_ result: RunResult) throws -> [String] {
-        var written: [String] = []
-        var failures: [String] = []
+        // JUnit and the summary pages share nothing but the result: written side by side.
+        let parts = Forks.map(2, limit: 2) { part in
+            part == 0 ? writeJUnit(result) : writeSummary(result)
+        }
+        let written = parts.flatMap(\.written)
+        let failures = parts.compactMap(\.failure)
+        guard failures.isEmpty else { throw ReportFailure(written: written, problems: failures) }
+        return written
+    }
+
+    private func writeJUnit(_ result: RunResult) -> (written: [String], failure: String?) {
         do {
             try FileManager.default.createDirectory(
                 at: junitPath.deletingLastPathComponent(), withIntermediateDirectories: true)
             try JUnitWriter.write(result, to: junitPath.path, options: junit)
-            written.append(junitPath.path)
+            return ([junitPath.path], nil)
         } catch {
-            failures.append("\(junitPath.path): \(error)")
+            return ([], "\(junitPath.path): \(error)")
         }
-        if let directory = result.journalDirectory {
-            do {
-                let run =
-                    result.journalAtClose
-                    ?? JournalReader(holding: directory).run(at: directory, probingLiveness: false)
-                let summary = RollbackSummary(
-                    run: run, result: result.redacted(by: .shared), exitStatus: result.exitStatus, recoveredBy: "runner"
-                )
-                written += try SummaryFiles.write(summary, to: reportDirectory)
-                written.append(try HTMLReport.write(summary, to: reportDirectory.appendingPathComponent("report.html")))
-            } catch {
-                failures.append("rollback summary: \(error)")
-            }
+    }
+
+    /// The rollback summary (JSON, Markdown) and the HTML report, when the run has a journal.
+    private func writeSummary(_ result: RunResult) -> (written: [String], failure: String?) {
+        guard let directory = result.journalDirectory else { return ([], nil) }
+        var written: [String] = []
+        do {
+            let run =
+                result.journalAtClose
+                ?? JournalReader(holding: directory).run(at: directory, probingLiveness: false)
+            let summary = RollbackSummary(
+                run: run, result: result.redacted(by: .shared), exitStatus: result.exitStatus, recoveredBy: "runner")
+            written += try SummaryFiles.write(summary, to: reportDirectory)
+            written.append(try HTMLReport.write(summary, to: reportDirectory.appendingPathComponent("report.html")))
+            return (written, nil)
+        } catch {
+            return (written, "rollback summary: \(error)")
         }
-        guard failures.isEmpty else { throw ReportFailure(written: written, problems: failures) }
-        return written
     }
 
     /// Writes the reports of a run recovered from its journal: `rollback-summary-<run id>.*`,

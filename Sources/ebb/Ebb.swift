@@ -30,7 +30,8 @@ extension Ebb {
     /// thread's stack through the binary's unwind tables in every process. Nothing in Ebb runs on
     /// the main actor or the main queue, which this leaves idle.
     static func main() {
-        // First, while this process has no other thread: a fork is safe only then.
+        // First, while this process has no other thread: both are safe only then.
+        MallocArenas.limit()
         preforkedGuardian = wantsGuardian(CommandLine.arguments) ? PreforkedGuardian.fork() : nil
         signal(SIGPIPE, SIG_IGN)  // see Output: a closed pipe must not kill a run mid-fault
         let finished = DispatchSemaphore(value: 0)

@@ -270,33 +270,26 @@ import Glibc
     static func killTogether(_ run: EbbRun, in workspace: Workspace) -> [Int32] {
         // Stopped first, so it cannot start a guardian between the look-up and the kill.
         run.signal(SIGSTOP)
-        var guardians = guardians(of: workspace)
+        // A stopped runner commits nothing more: every guardian that can act is named in a run.json now.
+        let guardians = guardians(of: workspace)
         guardians.forEach { kill($0, SIGKILL) }
         run.signal(SIGKILL)
         _ = run.wait()
-        // A guardian spawned just before the stop may not have exec'd yet (its command line is
-        // still the runner's): look again for a moment and kill what appears.
-        let clock = ContinuousClock()
-        let end = clock.now + .milliseconds(300)
-        while clock.now < end {
-            let late = Self.guardians(of: workspace).filter { !guardians.contains($0) }
-            late.forEach { kill($0, SIGKILL) }
-            guardians += late
-            Thread.sleep(forTimeInterval: 0.02)
-        }
         _ = eventually { guardians.allSatisfy { [nil, "Z"].contains(workspace.processState($0)) } }
         return guardians
     }
 
-    /// Guardians of runs in `workspace`'s state directory: this test's own processes, found by
-    /// the unique path on their command line and ended by pid.
+    /// Guardians of runs in `workspace`'s state directory: the pids their `run.json` names (a
+    /// guardian waits as a fork of its runner, with the runner's command line, until it executes
+    /// `ebb guardian`), still running with this workspace's paths on their command line, so a
+    /// reused pid is never ended.
     static func guardians(of workspace: Workspace) -> [Int32] {
-        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init)
-        return pids.filter { pid in
+        let runs = (try? JournalReader(stateDirectory: workspace.state).runs()) ?? []
+        return runs.compactMap(\.info?.guardianPID).filter { pid in
             guard let raw = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")) else { return false }
             let arguments = raw.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            return arguments.dropFirst().first == "guardian"
-                && arguments.contains { $0.hasPrefix(workspace.state.path + "/") }
+            return ["run", "guardian"].contains(arguments.dropFirst().first)
+                && arguments.contains { $0.hasPrefix(workspace.url.path + "/") }
         }
     }
 

@@ -1,4 +1,4 @@
-import CGuardianZygote
+import CStartup
 import Foundation
 import Synchronization
 

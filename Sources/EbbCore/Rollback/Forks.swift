@@ -21,13 +21,10 @@ public enum Forks {
         // The calling thread is one of the workers: it would only wait otherwise.
         for _ in 1..<min(limit, count) {
             done.enter()
-            let thread = Thread {
+            Blocking.detach {
                 state.work(body)
                 done.leave()
             }
-            thread.name = "ebb.forks"
-            thread.stackSize = 8 << 20
-            thread.start()
         }
         state.work(body)
         done.wait()

@@ -294,12 +294,10 @@ enum Bounded {
     static func run<T: Sendable>(until end: ContinuousClock.Instant, _ body: @escaping @Sendable () -> T) -> T? {
         let box = Box<T>()
         let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
+        Blocking.detach {
             box.value = body()
             done.signal()
         }
-        thread.stackSize = 8 << 20
-        thread.start()
         let left = max(0, (end - ContinuousClock.now).seconds)
         guard done.wait(timeout: .now() + left) == .success else { return nil }
         return box.value

@@ -11,19 +11,22 @@ public enum JSONValue: Codable, Sendable, Equatable, CustomStringConvertible {
     case object([String: JSONValue])
 
     public init(from decoder: Decoder) throws {
+        // Coders cannot say what kind a value is, only fail to read it as another: each miss
+        // throws and builds an error. Strings and objects come first, the kinds undo data is
+        // mostly made of (a record's data: one object of strings and string lists).
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
         } else if let value = try? container.decode(String.self) {
             self = .string(value)
+        } else if let value = try? container.decode([String: JSONValue].self) {
+            self = .object(value)
         } else if let value = try? container.decode([JSONValue].self) {
             self = .array(value)
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
         } else {
-            self = .object(try container.decode([String: JSONValue].self))
+            self = .number(try container.decode(Double.self))
         }
     }
 

@@ -71,12 +71,8 @@ public enum ChildProcess {
         let group = newSession ? Int32(0x80) : Int32(POSIX_SPAWN_SETPGROUP)
         posix_spawnattr_setflags(&attributes, Int16(group | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
-        let env =
-            environment.map { extra in
-                ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
-            } ?? ProcessInfo.processInfo.environment
         let argv = arguments.map { strdup($0) } + [nil]
-        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let envp = environmentBlock(adding: environment ?? [:])
         defer {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
@@ -170,11 +166,30 @@ public enum ChildProcess {
         return (status, String(decoding: capture.tail(65_536), as: UTF8.self))
     }
 
+    /// A child's environment, `NAME=value` strings to free: this process's, read from `environ`
+    /// itself (a dictionary of the whole environment for every command was a measurable part of
+    /// starting one), with `extra` set over it.
+    private static func environmentBlock(adding extra: [String: String]) -> [UnsafeMutablePointer<CChar>?] {
+        var block: [UnsafeMutablePointer<CChar>?] = []
+        var entry: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = environ
+        while let variable = entry?.pointee {
+            entry = entry?.successor()
+            if !extra.isEmpty, let equals = strchr(variable, Int32(UInt8(ascii: "="))) {
+                let name = String(
+                    decoding: UnsafeRawBufferPointer(start: variable, count: variable.distance(to: equals)), as: UTF8.self)
+                if extra[name] != nil { continue }
+            }
+            block.append(strdup(variable))
+        }
+        for (name, value) in extra { block.append(strdup("\(name)=\(value)")) }
+        return block + [nil]
+    }
+
     /// The program to execute: `ebb` means this very binary; bare names are looked up in PATH.
     public static func resolve(_ program: String) -> String {
         if program == "ebb" { return currentExecutable }
         if program.contains("/") { return program }
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
         for directory in path.split(separator: ":") {
             let candidate = "\(directory)/\(program)"
             if access(candidate, X_OK) == 0 { return candidate }
@@ -182,10 +197,9 @@ public enum ChildProcess {
         return program
     }
 
-    /// The path of the running ebb binary.
-    public static var currentExecutable: String {
+    /// The path of the running ebb binary, as it was when it started.
+    public static let currentExecutable: String =
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    }
 
     /// `pidfd_open(2)`, or -1 where the C library lacks it (callers then fall back to /proc).
     /// glibc 2.36 has the wrapper in <sys/pidfd.h>, which Swift's Glibc module does not include,

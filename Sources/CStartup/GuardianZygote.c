@@ -13,7 +13,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-#include "GuardianZygote.h"
+#include "Startup.h"
 
 enum { message_limit = 256 * 1024, argument_limit = 256 };
 

@@ -1,5 +1,6 @@
-#ifndef EBB_GUARDIAN_ZYGOTE_H
-#define EBB_GUARDIAN_ZYGOTE_H
+// What ebb does first, before it has threads: calls Swift cannot make, or must not make then.
+#ifndef EBB_STARTUP_H
+#define EBB_STARTUP_H
 
 #include <sys/types.h>
 
@@ -16,5 +17,9 @@ pid_t ebb_guardian_zygote_fork(int *start);
 /// then executes argv with its output appended to the log. End of file without a message: the
 /// runner needed no guardian, and the child exits.
 int ebb_guardian_zygote_start(int start, const char *message, size_t length);
+
+/// Caps glibc's malloc arenas at `count` (mallopt's M_ARENA_MAX; <malloc.h> is not in Swift's
+/// Glibc module). Returns 1 on success.
+int ebb_limit_malloc_arenas(int count);
 
 #endif
