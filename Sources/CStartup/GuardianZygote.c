@@ -112,17 +112,27 @@ pid_t ebb_guardian_zygote_fork(int *start) {
     // holding no other descriptor the caller had.
     setsid();
     prctl(PR_SET_NAME, "ebb guardian");
+    close(descriptors[1]);
+    // The pipe may have got a standard descriptor number (ebb started with one closed): out of
+    // the way first, then /dev/null on 0 to 2, then the pipe on 3 and nothing above it.
+    int pipe_end = descriptors[0];
+    if (pipe_end < 3) {
+        int moved = fcntl(pipe_end, F_DUPFD, 3);
+        close(pipe_end);
+        if (moved < 0) _exit(70);
+        pipe_end = moved;
+    }
     int null = open("/dev/null", O_RDWR);
     if (null >= 0) {
-        dup2(null, 0);
-        dup2(null, 1);
-        dup2(null, 2);
+        for (int standard = 0; standard < 3; standard++) {
+            if (null != standard) dup2(null, standard);
+        }
         if (null > 2) close(null);
     }
-    close(descriptors[1]);
-    int start_descriptor = descriptors[0] == 3 ? 3 : dup2(descriptors[0], 3);
-    if (start_descriptor < 0) _exit(70);
-    if (descriptors[0] != 3) close(descriptors[0]);
+    if (pipe_end != 3) {
+        if (dup2(pipe_end, 3) < 0) _exit(70);
+        close(pipe_end);
+    }
     closefrom(4);
     wait_then_execute(3);
 }

@@ -24,11 +24,11 @@ public enum JournalBench {
         for round in 0..<rounds {
             // Alternate the order so that neither side always meets a warmer cache.
             if round % 2 == 0 {
-                floor.append(try floorLoop(records: records, in: directory.appendingPathComponent("floor-\(round)")))
-                arm.append(try armLoop(records: records, in: directory.appendingPathComponent("arm-\(round)")))
+                floor.append(try floorLoop(records: records, in: directory.appending(path: "floor-\(round)")))
+                arm.append(try armLoop(records: records, in: directory.appending(path: "arm-\(round)")))
             } else {
-                arm.append(try armLoop(records: records, in: directory.appendingPathComponent("arm-\(round)")))
-                floor.append(try floorLoop(records: records, in: directory.appendingPathComponent("floor-\(round)")))
+                arm.append(try armLoop(records: records, in: directory.appending(path: "arm-\(round)")))
+                floor.append(try floorLoop(records: records, in: directory.appending(path: "floor-\(round)")))
             }
         }
         let armPer = median(arm) / Double(records) * 1e6
@@ -75,13 +75,13 @@ public enum JournalBench {
         let clock = ContinuousClock()
         let start = clock.now
         for index in 0..<records {
-            let temporary = directory.appendingPathComponent(".tmp-\(index)").path
+            let temporary = directory.appending(path: ".tmp-\(index)").path
             let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
             guard fd >= 0, write(fd, payload, payload.count) == payload.count, fsync(fd) == 0 else {
                 throw systemError("floor write failed")
             }
             close(fd)
-            guard rename(temporary, directory.appendingPathComponent("\(index).json").path) == 0,
+            guard rename(temporary, directory.appending(path: "\(index).json").path) == 0,
                 fsync(directoryFD) == 0
             else {
                 throw systemError("floor rename failed")

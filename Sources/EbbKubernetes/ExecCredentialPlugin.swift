@@ -50,12 +50,12 @@ struct ExecCredentialPlugin: Decodable, Hashable {
         var environment = Dictionary((env ?? []).map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
         environment["KUBERNETES_EXEC_INFO"] =
             #"{"apiVersion":"\#(version)","kind":"ExecCredential","spec":{"interactive":false}}"#
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ebb-exec-\(UUID().uuidString)")
+        let folder = FileManager.default.temporaryDirectory.appending(path: "ebb-exec-\(UUID().uuidString)")
         try FileManager.default.createDirectory(
             at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(at: folder) }
-        let output = folder.appendingPathComponent("stdout").path
-        let errors = folder.appendingPathComponent("stderr").path
+        let output = folder.appending(path: "stdout").path
+        let errors = folder.appending(path: "stderr").path
         let pid: Int32
         do {
             pid = try ChildProcess.spawn(

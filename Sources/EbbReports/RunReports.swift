@@ -15,7 +15,7 @@ public struct RunReports: Sendable {
         reportDirectory: URL, junitPath: URL? = nil, flavor: JUnitFlavor = .portable, maxOutputBytes: Int = 64 * 1024
     ) {
         self.reportDirectory = reportDirectory
-        self.junitPath = junitPath ?? reportDirectory.appendingPathComponent("junit.xml")
+        self.junitPath = junitPath ?? reportDirectory.appending(path: "junit.xml")
         let logs = ScenarioLogs(reportDirectory: reportDirectory)
         self.logs = logs
         // CI systems resolve attachments relative to the project folder: the working directory.
@@ -59,7 +59,7 @@ public struct RunReports: Sendable {
             let summary = RollbackSummary(
                 run: run, result: result.redacted(by: .shared), exitStatus: result.exitStatus, recoveredBy: "runner")
             written += try SummaryFiles.write(summary, to: reportDirectory)
-            written.append(try HTMLReport.write(summary, to: reportDirectory.appendingPathComponent("report.html")))
+            written.append(try HTMLReport.write(summary, to: reportDirectory.appending(path: "report.html")))
             return (written, nil)
         } catch {
             return (written, "rollback summary: \(error)")
@@ -75,12 +75,12 @@ public struct RunReports: Sendable {
         for result in report.results { durations[result.record.sequence] = result.duration }
         let summary = RollbackSummary(
             run: run, result: nil, exitStatus: status, recoveredBy: actor, recoveryDurations: durations)
-        let junitFile = reportDirectory.appendingPathComponent("junit-\(report.runID).xml")
+        let junitFile = reportDirectory.appending(path: "junit-\(report.runID).xml")
         try JUnitWriter.write(Self.result(of: report, run: run, actor: actor), to: junitFile.path, options: junit)
         let summaryFiles = try SummaryFiles.write(
             summary, to: reportDirectory, baseName: "rollback-summary-\(report.runID)")
         let html = try HTMLReport.write(
-            summary, to: reportDirectory.appendingPathComponent("report-\(report.runID).html"))
+            summary, to: reportDirectory.appending(path: "report-\(report.runID).html"))
         return [junitFile.path] + summaryFiles + [html]
     }
 

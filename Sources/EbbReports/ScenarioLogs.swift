@@ -12,13 +12,13 @@ public final class ScenarioLogs: Sendable {
     private let redactor: SecretRedactor
 
     public init(reportDirectory: URL, redactor: SecretRedactor = .shared) {
-        directory = reportDirectory.appendingPathComponent("logs")
+        directory = reportDirectory.appending(path: "logs")
         self.redactor = redactor
     }
 
     /// The log file of `scenario`, relative paths being what CI attachment syntax wants.
     public func path(for scenario: String) -> URL {
-        directory.appendingPathComponent(Self.fileName(scenario))
+        directory.appending(path: Self.fileName(scenario))
     }
 
     static func fileName(_ scenario: String) -> String {

@@ -18,7 +18,7 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "A scratch folder on the disk to measure (removed afterwards).") var directory: String
 
         func run() throws {
-            let folder = URL(fileURLWithPath: directory).appendingPathComponent("ebb-journal-bench-\(getpid())")
+            let folder = URL(fileURLWithPath: directory).appending(path: "ebb-journal-bench-\(getpid())")
             defer { try? FileManager.default.removeItem(at: folder) }
             let result = try JournalBench.measure(records: records, rounds: rounds, in: folder)
             let encoder = JSONEncoder()

@@ -35,7 +35,7 @@ extension ReportCommand {
                 ? "report-" + base.dropFirst("rollback-summary-".count) + ".html" : "report.html"
             let target =
                 output.map { URL(fileURLWithPath: $0).standardizedFileURL }
-                ?? source.deletingLastPathComponent().appendingPathComponent(name)
+                ?? source.deletingLastPathComponent().appending(path: name)
             do {
                 print(try HTMLReport.write(summary, to: target))
             } catch {

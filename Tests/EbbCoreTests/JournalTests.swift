@@ -115,15 +115,17 @@ import Testing
 
     /// Record file names are how every version finds a record: they must never change.
     @Test func recordFileNamesStayAsEarlierVersionsWroteThem() throws {
-        func name(_ scenario: String, _ fault: String) throws -> String {
+        func name(_ scenario: String, _ fault: String, sequence: Int = 7) throws -> String {
             UndoRecord(
-                runID: "r", sequence: 7, scenario: scenario, fault: fault, plugin: "p", target: "t", kind: "k",
+                runID: "r", sequence: sequence, scenario: scenario, fault: fault, plugin: "p", target: "t", kind: "k",
                 data: .null, state: .armed, armedAt: Date(), deadline: Date()
             ).fileName
         }
         #expect(try name("pause-service", "process.pause") == "0007-pause_service-process.pause.json")
         #expect(try name("café e\u{301}", "a/b c") == "0007-caf___-a_b_c.json", "one _ per character, accents and all")
         #expect(try name(String(repeating: "x", count: 70), "f") == "0007-\(String(repeating: "x", count: 60))-f.json")
+        #expect(try name("a\r\nb\tc", "x:y|z") == "0007-a_b_c-x_y_z.json", "CR LF is one character")
+        #expect(try name("s", "f", sequence: 12_345) == "12345-s-f.json")
     }
 
     /// The runner and the deadline heartbeat both copy a record's files into the host registry:

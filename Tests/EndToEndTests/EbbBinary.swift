@@ -28,11 +28,17 @@ final class EbbRun {
     let stderrPath: String
     private var status: Int32?
 
-    init(_ arguments: [String], in directory: URL, environment: [String: String]? = nil) throws {
+    /// With `closingStandardInput`, ebb starts with descriptor 0 closed (`exec ebb ... <&-`, same pid).
+    init(
+        _ arguments: [String], in directory: URL, environment: [String: String]? = nil,
+        closingStandardInput: Bool = false
+    ) throws {
         stdoutPath = directory.appendingPathComponent("stdout-\(UUID().uuidString.prefix(6)).log").path
         stderrPath = directory.appendingPathComponent("stderr-\(UUID().uuidString.prefix(6)).log").path
+        let command = closingStandardInput ? ["/bin/sh", "-c", "exec \"$@\" <&-", "sh"] : []
         pid = try ChildProcess.spawn(
-            [EbbBinary.path] + arguments, environment: Self.registry.merging(environment ?? [:]) { _, given in given },
+            command + [EbbBinary.path] + arguments,
+            environment: Self.registry.merging(environment ?? [:]) { _, given in given },
             directory: directory.path, outputPath: stdoutPath, errorPath: stderrPath)
     }
 

@@ -270,6 +270,29 @@ import Glibc
         #expect(workspace.filesAreAsTheyWere())
     }
 
+    /// A runner started with standard input closed gets its guardian's pipe on descriptor 0;
+    /// the waiting guardian must move it before it puts /dev/null there, or it never hears of its run.
+    @Test func aRunnerStartedWithoutStandardInputStillHasAGuardian() throws {
+        let workspace = try Workspace()
+        let suite = try workspace.write(
+            suite: """
+                allowed_roots: [files]
+                scenarios:
+                  - name: hold
+                    duration: 5m
+                    faults:
+                      - file.truncate: { path: files/a.txt }
+                """)
+        let run = try EbbRun(
+            ["run", suite, "--state-dir", workspace.state.path], in: workspace.url, closingStandardInput: true)
+        #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
+        let runID = try unwrap(workspace.runIDs().first)
+        run.signal(SIGKILL)
+        #expect(run.wait() == 137)
+        #expect(eventually { workspace.filesAreAsTheyWere() }, "the guardian restored the file")
+        #expect(eventually { (try? runInfo(workspace, runID)["status"] as? String) == "crashed-recovered" })
+    }
+
     @Test func theGuardianLeavesAsSoonAsTheRunnerClosesItsJournal() throws {
         let workspace = try Workspace()
         let suite = try workspace.write(

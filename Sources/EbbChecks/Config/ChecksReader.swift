@@ -310,7 +310,7 @@ public struct ChecksReader: CheckSectionReader {
         // An empty kubeconfig (an unset `${VAR:-}`) means the default, as for the k8s faults.
         let kubeconfig = try text("kubeconfig").flatMap { path -> String? in
             if path.isEmpty { return nil }
-            return path.hasPrefix("/") ? path : suiteDirectory.appendingPathComponent(path).standardizedFileURL.path
+            return path.hasPrefix("/") ? path : suiteDirectory.appending(path: path).standardizedFileURL.path
         }
         return KubeProbeSpec(
             source: ClusterSource(kubeconfig: kubeconfig, context: try text("context")).pinned(),

@@ -67,7 +67,7 @@ public struct RunMetrics: Sendable {
     public func push(to gateway: URL) async throws {
         let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
         do {
-            var request = HTTPClientRequest(url: gateway.appendingPathComponent("metrics/job/ebb").absoluteString)
+            var request = HTTPClientRequest(url: gateway.appending(path: "metrics/job/ebb").absoluteString)
             request.method = .PUT
             request.headers.add(name: "Content-Type", value: "text/plain; version=0.0.4")
             request.body = .bytes(ByteBuffer(string: exposition))

@@ -35,7 +35,7 @@ struct PrometheusAPI: Sendable {
 
     private func request(_ path: String, _ parameters: [String: String]) async throws -> [Series] {
         guard
-            var components = URLComponents(url: server.url.appendingPathComponent(path), resolvingAgainstBaseURL: false)
+            var components = URLComponents(url: server.url.appending(path: path), resolvingAgainstBaseURL: false)
         else {
             throw Failure(description: "cannot build a query URL from \(server.url)")
         }

@@ -74,7 +74,7 @@ public struct Guardian: Sendable {
     /// that died before that armed nothing; so with `run.json` gone and no record pending,
     /// damaged or half-written, there is nothing to recover.
     private func isBeingRemoved(_ run: RunSnapshot) -> Bool {
-        !FileManager.default.fileExists(atPath: runDirectory.appendingPathComponent("run.json").path)
+        !FileManager.default.fileExists(atPath: runDirectory.appending(path: "run.json").path)
             && !run.records.contains { $0.state.isPending } && run.damaged.isEmpty
             && run.interruptedWrites.isEmpty && run.unfinishedVersions.isEmpty
     }
@@ -172,14 +172,14 @@ public struct GuardianLauncher: Sendable {
             "--run-dir", runDirectory.path,
             "--runner-pid", String(runner.pid),
             "--runner-start-time", String(runner.pidStartTime ?? 0),
-            "--report-dir", (reportDirectory ?? runDirectory.appendingPathComponent("reports")).path,
+            "--report-dir", (reportDirectory ?? runDirectory.appending(path: "reports")).path,
         ]
         // The guardian redacts the secrets this run redacts.
         let secrets = SecretRedactor.shared.variableNames.joined(separator: ",")
         if let waiting = preforked?.take() {
             return Started(pid: waiting.pid) {
                 try waiting.start(
-                    arguments, logPath: runDirectory.appendingPathComponent("guardian.log").path, runner: runner.pid,
+                    arguments, logPath: runDirectory.appending(path: "guardian.log").path, runner: runner.pid,
                     quietPeriod: min(deadlineGrace, .seconds(1)),
                     environment: secrets.isEmpty ? nil : "\(SecretRedactor.environmentKey)=\(secrets)")
             }
@@ -187,7 +187,7 @@ public struct GuardianLauncher: Sendable {
         do {
             let pid = try ChildProcess.spawn(
                 arguments, environment: secrets.isEmpty ? nil : [SecretRedactor.environmentKey: secrets],
-                outputPath: building.appendingPathComponent("guardian.log").path, newSession: true)
+                outputPath: building.appending(path: "guardian.log").path, newSession: true)
             return Started(pid: pid) {}
         } catch {
             throw Failure(description: "\(error)")

@@ -29,12 +29,12 @@ public struct HostRegistry: Sendable {
         let state =
             environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (NSHomeDirectory() as NSString).appendingPathComponent(".local/state")
-        return HostRegistry(directory: URL(fileURLWithPath: state).appendingPathComponent("ebb/registry"))
+        return HostRegistry(directory: URL(fileURLWithPath: state).appending(path: "ebb/registry"))
     }
 
     /// The copy of the run in `runDirectory`.
     public func copy(of runDirectory: URL) -> URL {
-        directory.appendingPathComponent(runDirectory.lastPathComponent)
+        directory.appending(path: runDirectory.lastPathComponent)
     }
 
     /// Creates the registry (0700, trusted like the journal) and the copy of one run.
@@ -51,7 +51,7 @@ public struct HostRegistry: Sendable {
         try JournalTrust.check(directory: directory.path)
         return try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { !$0.hasPrefix(".") }
             .sorted()
-            .map { directory.appendingPathComponent($0) }
+            .map { directory.appending(path: $0) }
     }
 }
 
@@ -62,7 +62,7 @@ struct RegistryCopy: Sendable {
 
     /// The copy named in the `run.json` of `runDirectory`, if the run has one.
     init?(of runDirectory: URL) {
-        guard let data = try? DurableFile.read(runDirectory.appendingPathComponent("run.json").path),
+        guard let data = try? DurableFile.read(runDirectory.appending(path: "run.json").path),
             let info = try? JSONDecoder.journal.decode(RunInfo.self, from: data),
             let path = info.registry
         else { return nil }
@@ -85,7 +85,7 @@ struct RegistryCopy: Sendable {
         // Backups and fills serve undos still to run; an outcome (reverted, ...) needs none, and
         // listing both folders again for each outcome showed up in the profile of a big rollback.
         if record.state.isPending { try copyBackups(from: runDirectory) }
-        let path = directory.appendingPathComponent(record.fileName).path
+        let path = directory.appending(path: record.fileName).path
         if DurableFile.isSameFile(journalPath, path) { return nil }
         if FileManager.default.fileExists(atPath: path) {
             try DurableFile.append(version, to: path)
@@ -103,19 +103,20 @@ struct RegistryCopy: Sendable {
     /// the fault acts" for the copy too.
     func copyBackups(from runDirectory: URL) throws {
         for folder in Self.undoFolders {
-            let source = runDirectory.appendingPathComponent(folder)
-            guard let names = try? FileManager.default.contentsOfDirectory(atPath: source.path), !names.isEmpty else {
-                continue
-            }
-            let target = directory.appendingPathComponent(folder)
+            let source = runDirectory.appending(path: folder)
+            // Most runs have neither folder: a look costs a stat, a failed listing an error built.
+            guard access(source.path, F_OK) == 0,
+                let names = try? FileManager.default.contentsOfDirectory(atPath: source.path), !names.isEmpty
+            else { continue }
+            let target = directory.appending(path: folder)
             try DurableFile.makeDirectory(target.path)
             for name in names
             where !name.hasPrefix(".")
-                && !FileManager.default.fileExists(atPath: target.appendingPathComponent(name).path)
+                && !FileManager.default.fileExists(atPath: target.appending(path: name).path)
             {
                 try DurableFile.write(
-                    DurableFile.read(source.appendingPathComponent(name).path),
-                    to: target.appendingPathComponent(name).path)
+                    DurableFile.read(source.appending(path: name).path),
+                    to: target.appending(path: name).path)
             }
         }
     }

@@ -17,11 +17,11 @@ public enum JournalArchive {
                 message: "run \(run.id) is live (its runner or a recovery holds the lock); not forgetting it")
         }
         defer { lock?.release() }
-        let archive = stateDirectory.appendingPathComponent("archive")
+        let archive = stateDirectory.appending(path: "archive")
         try DurableFile.makeDirectory(archive.path)
-        var destination = archive.appendingPathComponent(run.directory.lastPathComponent)
+        var destination = archive.appending(path: run.directory.lastPathComponent)
         if FileManager.default.fileExists(atPath: destination.path) {
-            destination = archive.appendingPathComponent(
+            destination = archive.appending(path: 
                 "\(run.directory.lastPathComponent)-\(Int(Date().timeIntervalSince1970))")
         }
         guard rename(run.directory.path, destination.path) == 0 else {

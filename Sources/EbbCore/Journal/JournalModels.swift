@@ -69,7 +69,7 @@ public struct UndoRecord: Codable, Sendable {
 
     /// The record's file name: `<seq>-<scenario>-<fault>.json`.
     public var fileName: String {
-        String(format: "%04d", sequence) + "-\(Self.slug(scenario))-\(Self.slug(fault)).json"
+        String(sequence, zeroPaddedTo: 4) + "-\(Self.slug(scenario))-\(Self.slug(fault)).json"
     }
 
     /// The record's first version, as ``RecordStore`` creates its file: compact JSON on one line.
@@ -119,21 +119,36 @@ public struct UndoRecord: Codable, Sendable {
 
     /// Where the last version in `bytes` starts: after the last newline that a `{` follows.
     private static func lastVersionStart(in bytes: Data.SubSequence) -> Data.Index {
-        var index = bytes.endIndex
-        while index > bytes.startIndex {
-            index -= 1
-            if bytes[index] == UInt8(ascii: "{"), index > bytes.startIndex, bytes[index - 1] == UInt8(ascii: "\n") {
-                return index
+        bytes.withUnsafeBytes { buffer in
+            var offset = buffer.count
+            while offset > 1 {
+                offset -= 1
+                if buffer[offset] == UInt8(ascii: "{"), buffer[offset - 1] == UInt8(ascii: "\n") {
+                    return bytes.startIndex + offset
+                }
             }
+            return bytes.startIndex
         }
-        return bytes.startIndex
     }
 
     /// `text` with every character but ASCII letters, digits, `.` and `_` replaced by `_`, at
     /// most 60 characters. Record file names come from it, so it must never change; it is
     /// computed on every read and write of a record, so it builds no set.
     static func slug(_ text: String) -> String {
-        String(
+        // Plain ASCII (the usual name) byte by byte: the same result, without the grapheme
+        // breaking of Characters. "\r\n" is one Character, so a carriage return takes the long way.
+        if text.utf8.allSatisfy({ $0 < 0x80 && $0 != UInt8(ascii: "\r") }) {
+            return String(
+                decoding: text.utf8.prefix(60).map { byte in
+                    switch byte {
+                    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                        UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"):
+                        byte
+                    default: UInt8(ascii: "_")
+                    }
+                }, as: UTF8.self)
+        }
+        return String(
             text.prefix(60).map { character in
                 (character.isASCII && (character.isLetter || character.isNumber)) || character == "."
                     || character == "_" ? character : "_"
@@ -186,12 +201,12 @@ public struct RunInfo: Codable, Sendable {
     /// that exists (it is removed once the run is settled and never brought back).
     public func write(into runDirectory: URL) throws {
         let data = try JSONEncoder.journal.encode(self)
-        try DurableFile.write(data, to: runDirectory.appendingPathComponent("run.json").path)
+        try DurableFile.write(data, to: runDirectory.appending(path: "run.json").path)
         if let registry,
             URL(fileURLWithPath: registry).standardizedFileURL.path != runDirectory.standardizedFileURL.path,
             FileManager.default.fileExists(atPath: registry)
         {
-            try DurableFile.write(data, to: URL(fileURLWithPath: registry).appendingPathComponent("run.json").path)
+            try DurableFile.write(data, to: URL(fileURLWithPath: registry).appending(path: "run.json").path)
         }
     }
 }

@@ -78,7 +78,7 @@ public struct JournalReader: Sendable {
         stateDirectory = runDirectory.deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    public var rollbackDirectory: URL { stateDirectory.appendingPathComponent("rollback") }
+    public var rollbackDirectory: URL { stateDirectory.appending(path: "rollback") }
 
     /// Every run, oldest first. An entry that cannot be read is returned with its problem,
     /// never thrown: one bad entry must not hide the others. Throws only when the state
@@ -87,7 +87,7 @@ public struct JournalReader: Sendable {
     /// ``RunInfo/settled``).
     public func runs(skippingSettledRecords: Bool = false) throws -> [RunSnapshot] {
         try runNames().map {
-            run(at: rollbackDirectory.appendingPathComponent($0), skippingSettledRecords: skippingSettledRecords)
+            run(at: rollbackDirectory.appending(path: $0), skippingSettledRecords: skippingSettledRecords)
         }
     }
 
@@ -98,7 +98,7 @@ public struct JournalReader: Sendable {
     /// `probingLiveness` as for ``run(at:probingLiveness:)``.
     public func run(id: String, probingLiveness: Bool = true) throws -> RunSnapshot? {
         try runNames().filter { $0 == id || $0.hasSuffix("-\(id)") }
-            .lazy.map { run(at: rollbackDirectory.appendingPathComponent($0), probingLiveness: probingLiveness) }
+            .lazy.map { run(at: rollbackDirectory.appending(path: $0), probingLiveness: probingLiveness) }
             .first { $0.id == id || $0.directory.lastPathComponent == id }
     }
 
@@ -144,7 +144,7 @@ public struct JournalReader: Sendable {
             return snapshot
         }
         do {
-            let path = directory.appendingPathComponent("run.json").path
+            let path = directory.appending(path: "run.json").path
             if let problem = JournalTrust.problem(at: path) { throw DamagedRecord(description: problem) }
             snapshot.info = try JSONDecoder.journal.decode(RunInfo.self, from: DurableFile.read(path))
         } catch {
@@ -156,7 +156,7 @@ public struct JournalReader: Sendable {
         }
         snapshot.entries = names.filter { $0.hasSuffix(".json") && $0 != "run.json" && !$0.hasPrefix(".") }.map {
             name in
-            let path = directory.appendingPathComponent(name).path
+            let path = directory.appending(path: name).path
             do {
                 if let problem = JournalTrust.problem(at: path) { throw DamagedRecord(description: problem) }
                 let latest = try UndoRecord.latest(in: DurableFile.read(path))
@@ -168,7 +168,7 @@ public struct JournalReader: Sendable {
         }
         snapshot.isLive = probingLiveness && RunLock.isHeld(directory)
         snapshot.interruptedWrites = names.filter { $0.hasPrefix(".tmp-") }.map {
-            directory.appendingPathComponent($0).path
+            directory.appending(path: $0).path
         }
         return snapshot
     }

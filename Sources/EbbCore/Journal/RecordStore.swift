@@ -25,7 +25,7 @@ public struct RecordStore: Sendable {
     /// Takes the lock of record `sequence`. Without `deadline`, one try: nil when another
     /// process holds it. With one, waits (re-trying every 10 ms) until then.
     public func lock(_ sequence: Int, waitingUntil deadline: ContinuousClock.Instant? = nil) throws -> RunLock? {
-        let path = runDirectory.appendingPathComponent(Self.locksFile).path
+        let path = runDirectory.appending(path: Self.locksFile).path
         while true {
             if let lock = try RunLock.acquire(file: path, byte: sequence) { return lock }
             guard let deadline, ContinuousClock.now < deadline else { return nil }
@@ -39,7 +39,7 @@ public struct RecordStore: Sendable {
 
     /// The record as it is on disk now (its latest complete version); nil when it was never written.
     public func current(_ record: UndoRecord) throws -> UndoRecord? {
-        let path = runDirectory.appendingPathComponent(record.fileName).path
+        let path = runDirectory.appending(path: record.fileName).path
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         return try UndoRecord.latest(in: DurableFile.read(path)).record
     }
@@ -54,7 +54,7 @@ public struct RecordStore: Sendable {
     /// already, writing none. Hold their locks.
     public func create(_ records: [UndoRecord]) throws {
         for record in records
-        where FileManager.default.fileExists(atPath: runDirectory.appendingPathComponent(record.fileName).path) {
+        where FileManager.default.fileExists(atPath: runDirectory.appending(path: record.fileName).path) {
             throw Conflict(description: "record \(record.fileName) exists already in \(runDirectory.path)")
         }
         try registryCopy?.copyBackups(from: runDirectory)
@@ -73,11 +73,11 @@ public struct RecordStore: Sendable {
     /// Writes `records` as new files into the run directory, durably, then, if `copying`, into
     /// the registry copy as second names of the same files (see ``DurableFile/mirror(_:durably:)``).
     private func write(_ records: [UndoRecord], copying: Bool) throws {
-        let paths = records.map { runDirectory.appendingPathComponent($0.fileName).path }
+        let paths = records.map { runDirectory.appending(path: $0.fileName).path }
         try DurableFile.write(zip(records, paths).map { (try $0.encoded(), $1) })
         guard copying, let registryCopy else { return }
         try DurableFile.mirror(
-            zip(records, paths).map { ($1, registryCopy.directory.appendingPathComponent($0.fileName).path) },
+            zip(records, paths).map { ($1, registryCopy.directory.appending(path: $0.fileName).path) },
             durably: true)
     }
 
@@ -123,7 +123,7 @@ public struct RecordStore: Sendable {
     /// second name of the file sees the version without being touched. A record never written
     /// before (no file yet), or whose file reached ``versionsLimit``, is written as a new file.
     private func append(_ record: UndoRecord) throws -> [String] {
-        let path = runDirectory.appendingPathComponent(record.fileName).path
+        let path = runDirectory.appending(path: record.fileName).path
         var info = stat()
         guard lstat(path, &info) == 0, info.st_size < Self.versionsLimit else {
             // No file yet, or one grown long: (re)written whole, durably, as a new record is.

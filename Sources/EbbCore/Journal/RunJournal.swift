@@ -27,7 +27,7 @@ public final class RunJournal: @unchecked Sendable {
         let id = runID ?? Self.makeRunID()
         let started = Date()
         let nanoseconds = UInt64(started.timeIntervalSince1970 * 1e9)
-        let root = stateDirectory.appendingPathComponent("rollback")
+        let root = stateDirectory.appending(path: "rollback")
         try DurableFile.makeDirectory(stateDirectory.path)
         try DurableFile.makeDirectory(root.path)
         try JournalTrust.check(directory: stateDirectory.path)
@@ -35,12 +35,12 @@ public final class RunJournal: @unchecked Sendable {
         // Built under a dot name and renamed into place once run.json is durable, so that no
         // reader ever sees a run directory without its run.json.
         let name = "\(nanoseconds)-\(id)"
-        let building = root.appendingPathComponent(".new-\(name)")
+        let building = root.appending(path: ".new-\(name)")
         try DurableFile.makeDirectory(building.path)
         guard let lock = try RunLock.acquire(building) else {
             throw DurableFile.Failure(message: "cannot lock the new run directory \(building.path)")
         }
-        let directory = root.appendingPathComponent(name)
+        let directory = root.appending(path: name)
         var info: RunInfo
         do {
             info = try describe(directory, id: id, suites: suites, started: started, registry: registry)

@@ -150,7 +150,7 @@ public struct SuiteContext: Sendable {
 
     /// An absolute path for a parameter written relative to the suite file.
     public func resolve(_ path: String) -> String {
-        path.hasPrefix("/") ? path : directory.appendingPathComponent(path).standardizedFileURL.path
+        path.hasPrefix("/") ? path : directory.appending(path: path).standardizedFileURL.path
     }
 }
 

@@ -63,7 +63,7 @@ public struct UndoContext: Sendable {
         guard let index = parts.lastIndex(where: { $0 == Substring(runDirectory.lastPathComponent) }) else {
             return recorded
         }
-        return runDirectory.appendingPathComponent(parts[(index + 1)...].joined(separator: "/")).path
+        return runDirectory.appending(path: parts[(index + 1)...].joined(separator: "/")).path
     }
 }
 

@@ -48,7 +48,7 @@ public struct HostSweep: Sendable {
         let journal = registered.info?.journal.map { URL(fileURLWithPath: $0) }
         let directory =
             journal.flatMap {
-                FileManager.default.fileExists(atPath: $0.appendingPathComponent("run.json").path) ? $0 : nil
+                FileManager.default.fileExists(atPath: $0.appending(path: "run.json").path) ? $0 : nil
             } ?? copy
         guard let lock = try? RunLock.acquire(directory) else {
             return Outcome(

@@ -60,7 +60,7 @@ public struct Recovery: Sendable {
         let current = reader.run(at: run.directory, probingLiveness: false)
         report.damaged = current.damaged
         if let problem = current.problem {
-            report.damaged.append((current.directory.appendingPathComponent("run.json").path, problem))
+            report.damaged.append((current.directory.appending(path: "run.json").path, problem))
         }
         let pending = current.records.filter(\.state.isPending)
         if !pending.isEmpty {

@@ -23,7 +23,7 @@ extension Runner {
                 for (index, spec) in scenario.faults.enumerated() {
                     let faultContext = FaultContext(
                         runID: FaultContext.dryRunID,
-                        runDirectory: options.stateDirectory.appendingPathComponent("rollback/dry-run"),
+                        runDirectory: options.stateDirectory.appending(path: "rollback/dry-run"),
                         sequence: index + 1, scenario: scenario.name, suite: context, fixturePIDs: [:],
                         logger: Logger(label: "ebb.dry-run"), services: options.services)
                     let plan = Result { try spec.fault.plan(faultContext) }.mapError {

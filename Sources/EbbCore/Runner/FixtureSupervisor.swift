@@ -41,7 +41,7 @@ final class FixtureSupervisor: Sendable {
     func start(_ fixture: Fixture, sequence: Int) async throws -> Int32 {
         try Task.checkCancellation()
         let process = FixtureProcess(
-            fixture, logPath: logDirectory.appendingPathComponent("fixture-\(fixture.name).log").path)
+            fixture, logPath: logDirectory.appending(path: "fixture-\(fixture.name).log").path)
         let context = FaultContext(
             runID: scope.journal.runID, runDirectory: scope.journal.directory, sequence: sequence,
             scenario: scope.scenario,

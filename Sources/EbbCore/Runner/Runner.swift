@@ -111,7 +111,7 @@ public final class Runner: @unchecked Sendable {
         }
         guard !selected.isEmpty else { return }
         let setup = RollbackScope(journal: journal, scenario: RollbackExecutor.setupScenario, executor: executor)
-        let logs = options.reportDirectory.appendingPathComponent("logs")
+        let logs = options.reportDirectory.appending(path: "logs")
         // Fixtures live for the whole suite: their deadline is renewed while the runner works
         // (see renewing(_:lifetime:)), so only a runner that stopped making progress loses them.
         let longest = selected.reduce(Duration.zero) { $0 + $1.waitBefore + $1.duration + $1.waitAfter }
@@ -360,7 +360,7 @@ public final class Runner: @unchecked Sendable {
             let name = "inject: \(fault.spec.name)"
             switch outcome {
             case .success(let record):
-                properties["record"] = scope.journal.directory.appendingPathComponent(record.fileName).path
+                properties["record"] = scope.journal.directory.appending(path: record.fileName).path
                 steps.record(
                     StepResult(
                         kind: .inject, name: name, status: .passed, message: fault.plan.target,

@@ -29,7 +29,7 @@ public final class TargetLocks: @unchecked Sendable {
     private var bySequence: [Int: [String]] = [:]
 
     public init(stateDirectory: URL, runID: String) {
-        directory = stateDirectory.appendingPathComponent("locks").path
+        directory = stateDirectory.appending(path: "locks").path
         self.runID = runID
     }
 

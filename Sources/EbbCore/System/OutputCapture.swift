@@ -18,7 +18,7 @@ final class OutputCapture {
             path = "/proc/\(getpid())/fd/\(fd)"
             return
         }
-        let template = FileManager.default.temporaryDirectory.appendingPathComponent("ebb-command-XXXXXX").path
+        let template = FileManager.default.temporaryDirectory.appending(path: "ebb-command-XXXXXX").path
         var bytes = Array(template.utf8CString)
         let fd = mkstemp(&bytes)
         guard fd >= 0 else {

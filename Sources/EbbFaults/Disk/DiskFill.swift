@@ -65,8 +65,8 @@ public enum DiskFill: FaultPlugin {
             let pinned = try Pinned.openDirectory(resolved, expecting: nil)
             close(pinned.fd)
             let file = "\(resolved)/.ebb-fill-\(context.runID)-\(context.sequence)"
-            let identityFile = context.runDirectory.appendingPathComponent("fills")
-                .appendingPathComponent(String(format: "%04d.identity", context.sequence)).path
+            let identityFile = context.runDirectory.appending(path: "fills")
+                .appending(path: String(format: "%04d.identity", context.sequence)).path
             let payload = FillRemove.Payload(
                 file: file, bytes: bytes, availableBefore: space.available, total: space.total,
                 directory: pinned.identity, identityFile: identityFile)

@@ -98,8 +98,8 @@ struct FileTarget: Sendable {
         var info = stat()
         fstat(fd, &info)
         if let refusal = Pinned.refusal(info, resolved) { throw FaultError(description: refusal) }
-        let backup = context.runDirectory.appendingPathComponent("backups")
-            .appendingPathComponent(String(format: "%04d-", context.sequence) + name).path
+        let backup = context.runDirectory.appending(path: "backups")
+            .appending(path: String(format: "%04d-", context.sequence) + name).path
         let payload = FileRestore.Payload(
             path: resolved, backup: backup, sha256: FileDigest.sha256(of: try Pinned.read(fd)),
             mode: UInt32(info.st_mode & 0o7777), owner: info.st_uid, group: info.st_gid,

@@ -129,7 +129,7 @@ struct HogFault: Fault {
         // at its deadline by itself.
         _ = try ChildProcess.spawn(
             command, environment: [HogStop.environmentKey: payload.marker],
-            outputPath: context.runDirectory.appendingPathComponent("hog-\(context.sequence).log").path,
+            outputPath: context.runDirectory.appending(path: "hog-\(context.sequence).log").path,
             newSession: true)
     }
 

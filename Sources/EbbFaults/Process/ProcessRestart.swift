@@ -45,7 +45,7 @@ public enum ProcessRestart: UndoHandler {
         // Claimed before (by an earlier attempt or another executor): the restart is under
         // way or done; `verify` waits for it, and never starts a second copy.
         guard try claim.take() else { return .undone }
-        let log = context.runDirectory.appendingPathComponent("restart-\(context.runID).log").path
+        let log = context.runDirectory.appending(path: "restart-\(context.runID).log").path
         // A session of its own: the restarted service outlives Ebb and a kill of its group.
         let pid = try ChildProcess.spawn(
             restart, environment: [environmentKey: claim.marker], directory: payload.directory,
@@ -102,7 +102,7 @@ struct RestartClaim {
     init(_ payload: ProcessRestart.Payload, _ context: UndoContext) {
         marker = payload.marker ?? "\(context.runID)/\(payload.targets.map { String($0.pid) }.joined(separator: "-"))"
         let name = marker.replacingOccurrences(of: "/", with: "-")
-        path = context.runDirectory.appendingPathComponent("restarts").appendingPathComponent("\(name).claim").path
+        path = context.runDirectory.appending(path: "restarts").appending(path: "\(name).claim").path
     }
 
     /// Creates the claim durably; false when it already existed.

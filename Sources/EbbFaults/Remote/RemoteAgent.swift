@@ -168,7 +168,7 @@ private struct AgentSession {
     ) throws -> any Fault {
         if pluginID == FixtureProcess.plugin {
             var fixture = try (request.parameters ?? .object([:])).decode(FixtureProcess.self)
-            fixture.logPath = journal.directory.appendingPathComponent("logs/fixture-\(fixture.name).log").path
+            fixture.logPath = journal.directory.appending(path: "logs/fixture-\(fixture.name).log").path
             return fixture
         }
         guard let plugin = catalog.plugins[pluginID] else {

@@ -12,8 +12,8 @@ public enum SummaryFiles {
         redactor: SecretRedactor = .shared
     ) throws -> [String] {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let json = directory.appendingPathComponent("\(baseName).json")
-        let markdown = directory.appendingPathComponent("\(baseName).md")
+        let json = directory.appending(path: "\(baseName).json")
+        let markdown = directory.appending(path: "\(baseName).md")
         let text = redactor.redact(summary.markdown())
         let jsonText = redactor.redact(String(decoding: try summary.json(), as: UTF8.self))
         try write(jsonText, to: json, redactor: redactor)
@@ -32,7 +32,7 @@ public enum SummaryFiles {
 
     /// Writes `text` atomically, created with the mode ``ReportMode`` picks (less the umask).
     private static func write(_ text: String, to url: URL, redactor: SecretRedactor) throws {
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(
+        let temporary = url.deletingLastPathComponent().appending(path: 
             ".\(url.lastPathComponent).\(getpid()).tmp"
         ).path
         let mode = ReportMode.mode(for: text, redactor: redactor)

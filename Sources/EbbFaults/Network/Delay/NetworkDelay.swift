@@ -135,7 +135,7 @@ public enum NetworkDelay: FaultPlugin {
             }
             let payload = try plan.undoData.decode(DelayStop.Payload.self)
             try payload.expiryTable?.createMarker(expires: context.deadline, scriptPath: NftTable.scriptPath(context))
-            let ready = context.runDirectory.appendingPathComponent("delay-\(context.sequence).ready").path
+            let ready = context.runDirectory.appending(path: "delay-\(context.sequence).ready").path
             let arguments = [
                 "delay-worker", "--queue", String(payload.queue), "--delay-ms", String(delay.milliseconds),
                 "--jitter-ms", String(jitter.milliseconds), "--until",
@@ -147,7 +147,7 @@ public enum NetworkDelay: FaultPlugin {
             let pid = try ChildProcess.spawn(
                 namespace.commandPrefix + [ChildProcess.currentExecutable] + arguments,
                 environment: [DelayStop.environmentKey: payload.marker],
-                outputPath: context.runDirectory.appendingPathComponent("delay-\(context.sequence).log").path,
+                outputPath: context.runDirectory.appending(path: "delay-\(context.sequence).log").path,
                 newSession: true)
             guard
                 Poll.until(
@@ -157,7 +157,7 @@ public enum NetworkDelay: FaultPlugin {
             else {
                 let log =
                     (try? String(
-                        contentsOfFile: context.runDirectory.appendingPathComponent("delay-\(context.sequence).log")
+                        contentsOfFile: context.runDirectory.appending(path: "delay-\(context.sequence).log")
                             .path, encoding: .utf8)) ?? ""
                 throw FaultError(
                     description:

@@ -91,7 +91,7 @@ struct NftTable: Codable, Sendable, Equatable {
 
     /// Where a fault's table script is kept: in its run directory.
     static func scriptPath(_ context: FaultContext) -> String {
-        context.runDirectory.appendingPathComponent("nft-\(context.sequence).nft").path
+        context.runDirectory.appending(path: "nft-\(context.sequence).nft").path
     }
 
     /// The expiry marker of a fault in `namespace`, refused when a table of its name exists;
