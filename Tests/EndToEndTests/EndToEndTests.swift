@@ -112,6 +112,20 @@ import Glibc
         #expect(junit.contains("was not ready within 1s (sh exited with status 3: not yet)"), "\(junit)")
     }
 
+    /// `ebb run` is parsed by its own parser first (faster); a usage error must still read as
+    /// the root's parser writes it, naming the command as typed, and exit 3.
+    @Test func aUsageErrorOfRunNamesTheCommandAsTypedAndExitsThree() throws {
+        let workspace = try Workspace()
+        let suite = try workspace.write(suite: "scenarios: []")
+        let run = try EbbRun.run(["run", suite, "--forks", "0"], in: workspace.url)
+        #expect(run.status == 3)
+        #expect(run.stderr.contains("Error: --forks 0: must be at least 1"), "\(run.stderr)")
+        #expect(run.stderr.contains("Usage: ebb run [<options>] <suites> ..."), "\(run.stderr)")
+        let help = try EbbRun.run(["run", "--help"], in: workspace.url)
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("USAGE: ebb run [<options>] <suites> ..."), "\(help.stdout)")
+    }
+
     @Test func aTypoInAKeyIsReportedWithItsPositionAndNothingIsInjected() throws {
         let workspace = try Workspace()
         let suite = try workspace.write(
