@@ -81,6 +81,12 @@ public final class SuiteChecks: CheckPlan, Sendable {
         }
     }
 
+    public func prepare() {
+        for case .http(let spec) in checks.map(\.probe) {
+            _ = clients.client(verifyingTLS: spec.verifiesTLS)
+        }
+    }
+
     public func shutdown() async {
         await clients.shutdown()
         await kubeClients.shutdown()

@@ -160,6 +160,7 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(planned.contains { (try? $0.plan.get()) == nil } ? .inconclusive : .passed)
         }
 
+        runner.prepareChecks()
         var recovery = Recovery(
             stateDirectory: state.directory, catalog: Wiring.catalog, actor: "run --recover", logger: logger)
         recovery.rollbackBudget = rollbackTimeout.duration

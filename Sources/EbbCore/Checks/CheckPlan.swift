@@ -40,6 +40,9 @@ public protocol CheckPlan: Sendable {
     var outline: [String] { get }
     /// A watch over one scenario; `selected` are the names it picked (nil: all of them).
     func watch(scenario: String, selected: [String]?, logger: Logger) -> any ScenarioWatch
+    /// Makes what the checks will need (HTTP clients and their event loops) ahead of the first
+    /// check, on a thread of its own, while the runner writes its journal.
+    func prepare()
     /// Releases what the checks hold (HTTP clients, event loops) once the run is over.
     func shutdown() async
 }

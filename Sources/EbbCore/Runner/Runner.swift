@@ -75,6 +75,15 @@ public final class Runner: @unchecked Sendable {
 
     private var signal: Int32? { mutex.withLock { receivedSignal } }
 
+    /// Starts preparing the suites' checks (see ``CheckPlan/prepare()``) on threads of their
+    /// own, so that the first check does not wait for its client to be made.
+    public func prepareChecks() {
+        for suite in suites {
+            guard let checks = suite.checks else { continue }
+            Blocking.detach { checks.prepare() }
+        }
+    }
+
     /// Creates the run's journal, starting its `guardian` with it; fails when the state directory
     /// cannot be used, or with ``GuardianLauncher/Failure`` when the guardian cannot start.
     public func openJournal(guardian: GuardianLauncher? = nil) throws -> RunJournal {
