@@ -32,11 +32,22 @@ final class HTTPClients: Sendable {
     }
 
     func shutdown() async {
-        let all = clients.withLock { clients in
+        for client in takeAll() { try? await client.shutdown() }
+    }
+
+    /// Clients are made before the first check (see ``SuiteChecks/prepare()``), and a run can
+    /// end before it watches anything (no scenario selected, no journal); AsyncHTTPClient
+    /// stops a debug build whose client is freed unshut. Released without ``shutdown()``,
+    /// they are shut down here, without waiting.
+    deinit {
+        for client in takeAll() { client.shutdown { _ in } }
+    }
+
+    private func takeAll() -> [HTTPClient] {
+        clients.withLock { clients in
             defer { clients = [:] }
             return Array(clients.values)
         }
-        for client in all { try? await client.shutdown() }
     }
 }
 

@@ -63,9 +63,14 @@ struct RegistryCopy: Sendable {
     /// The copy named in the `run.json` of `runDirectory`, if the run has one.
     init?(of runDirectory: URL) {
         guard let data = try? DurableFile.read(runDirectory.appending(path: "run.json").path),
-            let info = try? JSONDecoder.journal.decode(RunInfo.self, from: data),
-            let path = info.registry
+            let info = try? JSONDecoder.journal.decode(RunInfo.self, from: data)
         else { return nil }
+        self.init(of: runDirectory, info: info)
+    }
+
+    /// The copy named in `info`, the `run.json` of `runDirectory`, if the run has one.
+    init?(of runDirectory: URL, info: RunInfo) {
+        guard let path = info.registry else { return nil }
         let copy = URL(fileURLWithPath: path)
         guard copy.standardizedFileURL.path != runDirectory.standardizedFileURL.path else { return nil }
         directory = copy

@@ -112,9 +112,12 @@ public final class RunJournal: @unchecked Sendable {
         info.status = status
         info.closedAt = Date()
         info.settled = run.isSettled
-        try writeInfo()
         run.info = info
-        RegistryCopy(of: directory)?.removeIfSettled(run)
+        // A settled run's registry copy goes before run.json is written, which would otherwise
+        // write the copy's run.json durably only to remove it. Nothing of the run is pending,
+        // so a crash between the two leaves nothing to recover in either order.
+        RegistryCopy(of: directory, info: info)?.removeIfSettled(run)
+        try writeInfo()
         lock?.release()
         lock = nil
         return run
