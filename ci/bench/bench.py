@@ -70,13 +70,19 @@ def settle_page_cache():
 def repeat_interleaved(commands, runs=REPEATS, **kwargs):
     """`commands` (name -> (argv, prepare or None)) run in turn, `runs` rounds, so the machine's
     drift weighs on all alike; `prepare` runs before each run (a fresh state folder). Two untimed
-    rounds after the page cache is settled warm every command up first."""
+    rounds after the page cache is settled warm every command up first. The order rotates each
+    round, so that no command always runs right after the same one: a run leaves work behind for
+    the next (dirty pages to write back; on an ext4 without a journal, every file made soon after
+    searches past the inodes it freed), and the baseline leaves the most."""
     walls = {name: [] for name in commands}
     peaks = {name: [] for name in commands}
     codes = {name: set() for name in commands}
     settle_page_cache()
+    names = list(commands)
     for index in range(WARMUPS + runs):
-        for name, (command, prepare) in commands.items():
+        turn = index % len(names)
+        for name in names[turn:] + names[:turn]:
+            command, prepare = commands[name]
             if prepare:
                 prepare()
             start = time.perf_counter()
