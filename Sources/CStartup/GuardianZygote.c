@@ -6,12 +6,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 #include "Startup.h"
 
@@ -29,66 +28,78 @@ static int thread_count(void) {
     return count;
 }
 
-static void sleep_milliseconds(long milliseconds) {
-    struct timespec time = {milliseconds / 1000, (milliseconds % 1000) * 1000000L};
-    while (nanosleep(&time, &time) != 0 && errno == EINTR) {}
+/// Reads exactly `length` bytes; false on end of file or an error before that.
+static int read_exactly(int descriptor, char *buffer, size_t length) {
+    size_t done = 0;
+    while (done < length) {
+        ssize_t count = read(descriptor, buffer + done, length - done);
+        if (count < 0 && errno == EINTR) continue;
+        if (count <= 0) return 0;
+        done += (size_t)count;
+    }
+    return 1;
 }
 
-/// Sleeps until `runner` is gone or `milliseconds` have passed. The runner is this process's
-/// parent: a pidfd says when it exits; without one, being re-parented says it.
-static void wait_for_runner(pid_t runner, long milliseconds) {
-    int pidfd = (int)syscall(SYS_pidfd_open, runner, 0);
-    if (pidfd >= 0) {
-        struct pollfd entry = {pidfd, POLLIN, 0};
-        while (poll(&entry, 1, (int)milliseconds) < 0 && errno == EINTR) {}
-        close(pidfd);
-        return;
-    }
-    for (long waited = 0; waited < milliseconds && getppid() == runner; waited += 10) sleep_milliseconds(10);
+/// What ended the wait after the start message.
+enum outcome { runner_settled, runner_gone, quiet_period_over };
+
+/// Waits on the pipe for at most `milliseconds`. The runner's write end is close-on-exec and
+/// no other process holds it, so end of file means the runner is gone (dead, or exited with
+/// its run unsettled); a byte means it closed its run settled and no guardian is needed.
+static enum outcome wait_for_runner(int start, long milliseconds) {
+    struct pollfd entry = {start, POLLIN, 0};
+    int ready;
+    while ((ready = poll(&entry, 1, (int)milliseconds)) < 0 && errno == EINTR) {}
+    if (ready == 0) return quiet_period_over;
+    char byte;
+    ssize_t count;
+    while ((count = read(start, &byte, 1)) < 0 && errno == EINTR) {}
+    return count == 1 ? runner_settled : runner_gone;
 }
 
 static _Noreturn void wait_then_execute(int start) {
     static char message[message_limit];
-    size_t length = 0;
-    ssize_t count;
-    while (length < sizeof message && (count = read(start, message + length, sizeof message - length)) != 0) {
-        if (count < 0) {
-            if (errno == EINTR) continue;
-            _exit(70);
+    // The header: the message's length in decimal, NUL-terminated.
+    char header[24];
+    size_t header_length = 0;
+    while (1) {
+        if (header_length == sizeof header || !read_exactly(start, header + header_length, 1)) {
+            _exit(0);  // the runner needed no guardian, or died before its run existed
         }
-        length += (size_t)count;
+        if (header[header_length++] == '\0') break;
     }
-    close(start);
-    if (length == 0) _exit(0);  // the runner needed no guardian, or died before its run existed
-    if (length == sizeof message || message[length - 1] != '\0') _exit(70);
+    size_t length = (size_t)strtoul(header, NULL, 10);
+    if (length == 0 || length > sizeof message) _exit(70);
+    if (!read_exactly(start, message, length)) _exit(0);
+    if (message[length - 1] != '\0') _exit(70);
 
-    char *fields[argument_limit + 5];
+    char *fields[argument_limit + 4];
     size_t field_count = 0;
-    for (size_t offset = 0; offset < length && field_count < argument_limit + 4;) {
+    for (size_t offset = 0; offset < length && field_count < argument_limit + 3;) {
         fields[field_count++] = message + offset;
         offset += strlen(message + offset) + 1;
     }
-    if (field_count < 5) _exit(70);
+    if (field_count < 4) _exit(70);
     fields[field_count] = NULL;
     long quiet = strtol(fields[0], NULL, 10);
-    pid_t runner = (pid_t)strtol(fields[1], NULL, 10);
 
-    wait_for_runner(runner, quiet);
+    if (wait_for_runner(start, quiet) == runner_settled) _exit(0);
+    close(start);
 
     // A runner that died before its run directory was renamed into place armed nothing; the
     // guardian then finds no run and exits, and its words go nowhere.
-    int log = open(fields[2], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int log = open(fields[1], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (log >= 0) {
         dup2(log, 1);
         dup2(log, 2);
         close(log);
     }
-    if (fields[3][0] != '\0') putenv(fields[3]);
+    if (fields[2][0] != '\0') putenv(fields[2]);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     for (int number = 1; number < NSIG; number++) signal(number, SIG_DFL);
-    execv(fields[4], fields + 4);
+    execv(fields[3], fields + 3);
     _exit(127);
 }
 
@@ -137,15 +148,26 @@ pid_t ebb_guardian_zygote_fork(int *start) {
     wait_then_execute(3);
 }
 
-int ebb_guardian_zygote_start(int start, const char *message, size_t length) {
+static int write_all(int descriptor, const char *bytes, size_t length) {
     size_t written = 0;
     while (written < length) {
-        ssize_t count = write(start, message + written, length - written);
+        ssize_t count = write(descriptor, bytes + written, length - written);
         if (count < 0) {
             if (errno == EINTR) continue;
             return -1;
         }
         written += (size_t)count;
     }
-    return close(start);
+    return 0;
+}
+
+int ebb_guardian_zygote_start(int start, const char *message, size_t length) {
+    char header[24];
+    int header_length = snprintf(header, sizeof header, "%zu", length) + 1;
+    return write_all(start, header, (size_t)header_length) == 0 ? write_all(start, message, length) : -1;
+}
+
+void ebb_guardian_zygote_release(int start) {
+    write_all(start, "s", 1);
+    close(start);
 }

@@ -315,6 +315,56 @@ import Glibc
         #expect(try runInfo(workspace, runID)["status"] as? String == "closed")
     }
 
+    /// A run that closes settled before its guardian's quiet period is over never starts
+    /// `ebb guardian`: the waiting process exits without writing anything, so nothing is written
+    /// into the state folder after the runner has exited (a job's `rm -rf` of it right after the
+    /// run raced with the guardian's log and failed), and no start-up is paid for nothing.
+    @Test func aRunClosedSettledNeverStartsItsGuardian() throws {
+        let workspace = try Workspace()
+        let suite = try workspace.write(
+            suite: """
+                scenarios:
+                  - name: quick
+                    duration: 10ms
+                    faults:
+                      - command: { inject: [true], rollback: [true] }
+                """)
+        let run = try EbbRun.run(
+            ["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+        let runID = try unwrap(workspace.runIDs().first)
+        let guardian = Int32(try unwrap(try runInfo(workspace, runID)["guardianPID"] as? Int))
+        #expect(eventually { [nil, "Z"].contains(workspace.processState(guardian)) })
+        let log = try workspace.runDirectory(runID).appendingPathComponent("guardian.log").path
+        // The quiet period is a second (the default grace is 30 s): the run closes well within it.
+        #expect(
+            !FileManager.default.fileExists(atPath: log),
+            "ebb guardian was executed; run.json: \(String(describing: try? runInfo(workspace, runID)))")
+    }
+
+    /// A run that closes with a fault it could not revert is not settled: its guardian must
+    /// still start and try the undo again, however soon the runner closed.
+    @Test func aRunClosedWithAFaultNotRevertedStillGetsItsGuardian() throws {
+        let workspace = try Workspace()
+        let suite = try workspace.write(
+            suite: """
+                scenarios:
+                  - name: stuck
+                    duration: 10ms
+                    faults:
+                      - command: { inject: [true], rollback: [sh, -c, "echo cannot undo >&2; exit 1"] }
+                """)
+        let run = try EbbRun.run(
+            ["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(run.status == 2, "\(run.stdout)\n\(run.stderr)")
+        let log = try workspace.runDirectory(try unwrap(workspace.runIDs().first))
+            .appendingPathComponent("guardian.log").path
+        #expect(
+            eventually(timeout: .seconds(20)) {
+                (try? String(contentsOfFile: log, encoding: .utf8))?.contains("stuck / command") == true
+            }, "the guardian tried the undo again")
+    }
+
     /// `rm -rf` of the state folder as a run exits can remove `run.json` and the lock before the
     /// guardian looks. The guardian must then leave the folder alone: recovering it would write
     /// `run.json` and the lock back, `rm` would fail, and the next run would refuse to start.

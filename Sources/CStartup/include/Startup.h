@@ -11,12 +11,17 @@
 /// (forking one then is unsafe) or the fork failed.
 pid_t ebb_guardian_zygote_fork(int *start);
 
-/// The layout of the start message, NUL-separated: the quiet period in milliseconds, the
-/// runner's pid, the log file, one environment assignment (or an empty string), then the
-/// guardian's argv. The child waits until the runner is gone or the quiet period has passed,
-/// then executes argv with its output appended to the log. End of file without a message: the
-/// runner needed no guardian, and the child exits.
+/// Hands the waiting guardian its start: the message's length in decimal and a NUL, then the
+/// message, NUL-separated: the quiet period in milliseconds, the log file, one environment
+/// assignment (or an empty string), then the guardian's argv. `start` stays open: the child
+/// waits until the runner is gone (the pipe's end of file) or the quiet period has passed, then
+/// executes argv with its output appended to the log. End of file before a whole message: the
+/// runner needed no guardian, or died before its run existed, and the child exits.
 int ebb_guardian_zygote_start(int start, const char *message, size_t length);
+
+/// Tells a guardian that has not executed yet that its run closed settled, so it exits without
+/// executing; closes `start`.
+void ebb_guardian_zygote_release(int start);
 
 /// Caps glibc's malloc arenas at `count` (mallopt's M_ARENA_MAX; <malloc.h> is not in Swift's
 /// Glibc module). Returns 1 on success.

@@ -156,11 +156,14 @@ public struct GuardianLauncher: Sendable {
         public var description: String
     }
 
-    /// A guardian started for a run directory being built: its pid, and what sets it watching
-    /// (called before the directory is renamed into place).
+    /// A guardian started for a run directory being built: its pid, what sets it watching
+    /// (called before the directory is renamed into place), and what tells it the run closed
+    /// settled, or never came to exist (a guardian still waiting then exits; one that runs
+    /// reads that from the journal itself).
     struct Started {
         let pid: Int32
         let watch: () throws -> Void
+        var release: @Sendable () -> Void = {}
     }
 
     /// Starts the guardian of the run that will be at `runDirectory`; a new process logs into
@@ -177,18 +180,20 @@ public struct GuardianLauncher: Sendable {
         // The guardian redacts the secrets this run redacts.
         let secrets = SecretRedactor.shared.variableNames.joined(separator: ",")
         if let waiting = preforked?.take() {
-            return Started(pid: waiting.pid) {
-                try waiting.start(
-                    arguments, logPath: runDirectory.appending(path: "guardian.log").path, runner: runner.pid,
-                    quietPeriod: min(deadlineGrace, .seconds(1)),
-                    environment: secrets.isEmpty ? nil : "\(SecretRedactor.environmentKey)=\(secrets)")
-            }
+            return Started(
+                pid: waiting.pid,
+                watch: {
+                    try waiting.start(
+                        arguments, logPath: runDirectory.appending(path: "guardian.log").path,
+                        quietPeriod: min(deadlineGrace, .seconds(1)),
+                        environment: secrets.isEmpty ? nil : "\(SecretRedactor.environmentKey)=\(secrets)")
+                }, release: waiting.release)
         }
         do {
             let pid = try ChildProcess.spawn(
                 arguments, environment: secrets.isEmpty ? nil : [SecretRedactor.environmentKey: secrets],
                 outputPath: building.appending(path: "guardian.log").path, newSession: true)
-            return Started(pid: pid) {}
+            return Started(pid: pid, watch: {})
         } catch {
             throw Failure(description: "\(error)")
         }

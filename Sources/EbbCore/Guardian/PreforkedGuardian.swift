@@ -10,7 +10,7 @@ import Synchronization
 /// waits, in C, until the run directory exists and the runner hands it the guardian's command
 /// line; then until the runner is gone or the quiet period has passed; only then does it execute
 /// `ebb guardian` in place (same pid). A run shorter than the quiet period never starts one
-/// while it runs. No record can fall due in the quiet period: every record is armed after the
+/// while it runs, and a run that closes settled within it never starts one at all. No record can fall due in the quiet period: every record is armed after the
 /// waiting guardian exists, with at least the deadline grace to its deadline.
 public final class PreforkedGuardian: Sendable {
     /// The waiting process: the guardian's pid, before and after it executes `ebb guardian`.
@@ -39,23 +39,28 @@ public final class PreforkedGuardian: Sendable {
     }
 
     /// The waiting guardian, taken by a run.
-    struct Waiting {
+    struct Waiting: Sendable {
         let pid: Int32
         let start: Int32
 
         /// Hands it its command line. It executes `arguments` with the `environment` assignment
-        /// added and its output appended to `logPath`, once `runner` is gone or `quietPeriod` has passed.
-        func start(
-            _ arguments: [String], logPath: String, runner: Int32, quietPeriod: Duration, environment: String?
-        ) throws {
-            let fields =
-                [String(Int(quietPeriod.seconds * 1000)), String(runner), logPath, environment ?? ""] + arguments
+        /// added and its output appended to `logPath` once the runner is gone or `quietPeriod`
+        /// has passed, unless ``release()`` comes first.
+        func start(_ arguments: [String], logPath: String, quietPeriod: Duration, environment: String?) throws {
+            let fields = [String(Int(quietPeriod.seconds * 1000)), logPath, environment ?? ""] + arguments
             var message: [UInt8] = []
             for field in fields { message += Array(field.utf8) + [0] }
             guard ebb_guardian_zygote_start(start, message, message.count) == 0 else {
                 throw GuardianLauncher.Failure(
                     description: systemError("cannot start the waiting guardian \(pid)").description)
             }
+        }
+
+        /// The run closed settled (or never came to exist): a guardian that is still waiting
+        /// exits without executing `ebb guardian`, which would find nothing to do and, started
+        /// as the runner exits, would write its log into a state folder the job may be removing.
+        func release() {
+            ebb_guardian_zygote_release(start)
         }
     }
 }

@@ -10,6 +10,8 @@ public final class RunJournal: @unchecked Sendable {
     public let directory: URL
     public private(set) var info: RunInfo
     private var lock: RunLock?
+    /// Tells the run's guardian, if it still waits to start, that it is not needed.
+    private var releaseGuardian: (@Sendable () -> Void)?
     private let mutex = NSLock()
     private var nextSequence = 1
 
@@ -42,9 +44,10 @@ public final class RunJournal: @unchecked Sendable {
         }
         let directory = root.appending(path: name)
         var info: RunInfo
+        var startedGuardian: GuardianLauncher.Started?
         do {
             info = try describe(directory, id: id, suites: suites, started: started, registry: registry)
-            let startedGuardian = try guardian?.launch(runDirectory: directory, building: building, runner: info)
+            startedGuardian = try guardian?.launch(runDirectory: directory, building: building, runner: info)
             info.guardianPID = startedGuardian?.pid
             try info.write(into: building)
             try startedGuardian?.watch()
@@ -53,13 +56,14 @@ public final class RunJournal: @unchecked Sendable {
             }
         } catch {
             // Nothing was armed yet: no half-built run is left for readers to report.
+            startedGuardian?.release()
             lock.release()
             try? FileManager.default.removeItem(at: building)
             if let registry { try? FileManager.default.removeItem(at: registry.copy(of: directory)) }
             throw error
         }
         try DurableFile.syncDirectory(root.path)
-        return RunJournal(directory: directory, info: info, lock: lock)
+        return RunJournal(directory: directory, info: info, lock: lock, releaseGuardian: startedGuardian?.release)
     }
 
     /// The first `run.json` of the run that will be at `directory`: its runner and its registry
@@ -88,10 +92,11 @@ public final class RunJournal: @unchecked Sendable {
         return info
     }
 
-    private init(directory: URL, info: RunInfo, lock: RunLock) {
+    private init(directory: URL, info: RunInfo, lock: RunLock, releaseGuardian: (@Sendable () -> Void)?) {
         self.directory = directory
         self.info = info
         self.lock = lock
+        self.releaseGuardian = releaseGuardian
     }
 
     public var runID: String { info.id }
@@ -120,6 +125,9 @@ public final class RunJournal: @unchecked Sendable {
         try writeInfo()
         lock?.release()
         lock = nil
+        // Unsettled, the guardian must still look (it retries what the runner could not revert).
+        if info.settled == true { releaseGuardian?() }
+        releaseGuardian = nil
         return run
     }
 
