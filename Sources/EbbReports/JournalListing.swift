@@ -26,7 +26,7 @@ public enum JournalListing {
                 case .record(let record, _):
                     let message = record.message.map { " - \($0)" } ?? ""
                     lines.append(
-                        "  \(String(format: "%04d", record.sequence)) \(record.state.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \(record.scenario) / \(record.fault) [\(record.kind)] \(record.target)\(message)"
+                        "  \(String(record.sequence, zeroPaddedTo: 4)) \(record.state.rawValue.padded(toWidth: 13)) \(record.scenario) / \(record.fault) [\(record.kind)] \(record.target)\(message)"
                     )
                 case .damaged(let path, let problem):
                     lines.append("  DAMAGED RECORD \(path): \(problem)")
@@ -75,7 +75,7 @@ public enum JournalListing {
         for result in report.results {
             let record = result.record
             lines.append(
-                "  \(record.state.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \(record.scenario) / \(record.fault) [\(record.kind)] \(record.target)"
+                "  \(record.state.rawValue.padded(toWidth: 13)) \(record.scenario) / \(record.fault) [\(record.kind)] \(record.target)"
                     + (record.message.map { " - \($0)" } ?? ""))
             if let problem = result.journalProblem { lines.append("    \(problem)") }
         }

@@ -8,7 +8,7 @@ public enum PluginListing {
             for parameter in plugin.parameters {
                 let required = parameter.isRequired ? " (required)" : ""
                 lines.append(
-                    "    \(parameter.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(parameter.kind.rawValue)\(required): \(parameter.summary)"
+                    "    \(parameter.name.padded(toWidth: 16)) \(parameter.kind.rawValue)\(required): \(parameter.summary)"
                 )
             }
             return lines.joined(separator: "\n")

@@ -28,7 +28,7 @@ struct RunCommand: AsyncParsableCommand {
             \(ExitStatus.table)
 
             --fail-on maps these codes for CI gates without changing what they mean:
-            \(FailurePolicy.allCases.map { "  \($0.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \($0.summary)" }.joined(separator: "\n"))
+            \(FailurePolicy.allCases.map { "  \($0.rawValue.padded(toWidth: 9)) \($0.summary)" }.joined(separator: "\n"))
             """
     )
 

@@ -49,12 +49,7 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
 
     /// The table as `--help` and docs/reference.md print it.
     public static var table: String {
-        // Padded by hand: the table is built for every command line parsed (it is part of the
-        // root command's help), and Foundation's padding bridged through NSString each time.
-        allCases.map { status in
-            let code = String(status.rawValue)
-            return "  " + code + String(repeating: " ", count: max(0, 4 - code.count)) + " " + status.meaning
-        }
+        allCases.map { status in "  " + String(status.rawValue).padded(toWidth: 4) + " " + status.meaning }
         .joined(separator: "\n")
             + "\n  Precedence when several apply: 2 > 3 > 129/130/143 > 1 > 4 > 0."
     }

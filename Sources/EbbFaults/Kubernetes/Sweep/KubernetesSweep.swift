@@ -221,7 +221,7 @@ extension KubernetesSweepReport {
                 case .wouldRevert: ("would revert", "")
                 case .ignored(let reason): ("ignored", ": \(reason); not touched")
                 }
-            lines.append("  \(state.padding(toLength: 13, withPad: " ", startingAt: 0)) \(item.object)\(run)\(note)")
+            lines.append("  \(state.padded(toWidth: 13)) \(item.object)\(run)\(note)")
         }
         lines += problems.map { "  ERROR \($0)" }
         if items.isEmpty && problems.isEmpty {
