@@ -53,7 +53,12 @@ swift build --build-tests
 export EBB_BIN="$(swift build --show-bin-path)/ebb"
 # Runs the tests start copy their records to a host registry (see HostRegistry); keep those out of
 # the machine's own /var/lib/ebb/registry, which a real sweep timer would act on.
-export EBB_REGISTRY_DIR="${EBB_REGISTRY_DIR:-$(mktemp -d /tmp/ebb-test-registry.XXXXXX)}"
+# Removed once every test passed; kept after a failure, to show what the runs recorded.
+if [ -z "${EBB_REGISTRY_DIR:-}" ]; then
+    EBB_REGISTRY_DIR="$(mktemp -d /tmp/ebb-test-registry.XXXXXX)"
+    trap '[ "${status:-1}" != 0 ] || rm -rf "$EBB_REGISTRY_DIR"' EXIT
+fi
+export EBB_REGISTRY_DIR
 # Suites that judge time (downtime windows, added latency, sampling cadence, CPU shares, rates)
 # run in a pass of their own: beside the suites that load the machine on purpose (CPU hogs,
 # clean-root installs, emulators, the torture) a 2-core runner answers a health probe late,

@@ -56,7 +56,7 @@ import Testing
     static let demo = Result { () throws -> Recorded in
         let (workspace, suite) = try demoWorkspace()
         let run = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
-        return Recorded(workspace: workspace, status: run.status, output: run.stdout + run.stderr)
+        return Recorded(workspace: workspace.removedAtExit(), status: run.status, output: run.stdout + run.stderr)
     }
 
     /// A one-second pause against a 300 ms downtime SLO: exit 1, with a downtime window.
@@ -73,7 +73,7 @@ import Testing
                         slo: { max_downtime: 300ms, recover_within: 2s, latency_p99: 100ms }
                     """))
         let run = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
-        return Recorded(workspace: workspace, status: run.status, output: run.stdout + run.stderr)
+        return Recorded(workspace: workspace.removedAtExit(), status: run.status, output: run.stdout + run.stderr)
     }
 
     static let xmllint = FileManager.default.isExecutableFile(atPath: "/usr/bin/xmllint")

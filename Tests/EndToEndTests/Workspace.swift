@@ -138,3 +138,29 @@ func networkNamespaces(prefixed prefix: String) throws -> [Substring] {
         $0.hasPrefix(prefix)
     }
 }
+
+extension Workspace {
+    /// A workspace a suite keeps in a `static let` lasts as long as the test process, and
+    /// statics are never released, so its `deinit` never removes it: it is removed when the
+    /// process exits instead.
+    func removedAtExit() -> Workspace {
+        ProcessLongWorkspaces.add(url)
+        return self
+    }
+}
+
+/// The folders of the workspaces that last the whole test process, removed by one `atexit` handler.
+private enum ProcessLongWorkspaces {
+    nonisolated(unsafe) private static var folders: [URL] = []
+    private static let lock = NSLock()
+    private static let handler: Void = { atexit { ProcessLongWorkspaces.removeAll() } }()
+
+    static func add(_ folder: URL) {
+        _ = handler
+        lock.withLock { folders.append(folder) }
+    }
+
+    private static func removeAll() {
+        for folder in lock.withLock({ folders }) { try? FileManager.default.removeItem(at: folder) }
+    }
+}

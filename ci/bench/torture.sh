@@ -16,4 +16,5 @@ ensure_packages "${EBB_BUILD_PACKAGES[@]}"
 swift build --build-tests >/dev/null
 export EBB_BIN="$(swift build --show-bin-path)/ebb"
 export EBB_REGISTRY_DIR="$(mktemp -d /tmp/ebb-torture-registry.XXXXXX)"
+trap 'rm -rf "$EBB_REGISTRY_DIR"' EXIT
 EBB_TORTURE_TRIALS=${1:-200} swift test --filter CrashTortureTests 2>&1 | grep -E "torture:|passed|failed" | grep -v "^◇"
