@@ -10,8 +10,9 @@ import Synchronization
 /// waits, in C, until the run directory exists and the runner hands it the guardian's command
 /// line; then until the runner is gone or the quiet period has passed; only then does it execute
 /// `ebb guardian` in place (same pid). A run shorter than the quiet period never starts one
-/// while it runs, and a run that closes settled within it never starts one at all. No record can fall due in the quiet period: every record is armed after the
-/// waiting guardian exists, with at least the deadline grace to its deadline.
+/// while it runs, and a run that closes settled within it never starts one at all. No record
+/// can fall due in the quiet period: every record is armed after the waiting guardian exists,
+/// with at least the deadline grace to its deadline.
 public final class PreforkedGuardian: Sendable {
     /// The waiting process: the guardian's pid, before and after it executes `ebb guardian`.
     public let pid: Int32

@@ -50,7 +50,7 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     /// The table as `--help` and docs/reference.md print it.
     public static var table: String {
         allCases.map { status in "  " + String(status.rawValue).padded(toWidth: 4) + " " + status.meaning }
-        .joined(separator: "\n")
+            .joined(separator: "\n")
             + "\n  Precedence when several apply: 2 > 3 > 129/130/143 > 1 > 4 > 0."
     }
 }
