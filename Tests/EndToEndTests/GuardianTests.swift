@@ -293,48 +293,19 @@ import Glibc
         #expect(eventually { (try? runInfo(workspace, runID)["status"] as? String) == "crashed-recovered" })
     }
 
-    @Test func theGuardianLeavesAsSoonAsTheRunnerClosesItsJournal() throws {
-        let workspace = try Workspace()
-        let suite = try workspace.write(
-            suite: """
-                allowed_roots: [files]
-                scenarios:
-                  - name: quick
-                    duration: 10ms
-                    faults:
-                      - file.corrupt: { path: files/a.txt }
-                """)
-        let run = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
-        #expect(run.status == 0)
-        let runID = try unwrap(workspace.runIDs().first)
-        let guardian = try unwrap(try runInfo(workspace, runID)["guardianPID"] as? Int)
-        #expect(
-            eventually {
-                workspace.processState(Int32(guardian)) == nil || workspace.processState(Int32(guardian)) == "Z"
-            })
-        #expect(try runInfo(workspace, runID)["status"] as? String == "closed")
-    }
-
     /// A run that closes settled before its guardian's quiet period is over never starts
-    /// `ebb guardian`: the waiting process exits without writing anything, so nothing is written
-    /// into the state folder after the runner has exited (a job's `rm -rf` of it right after the
-    /// run raced with the guardian's log and failed), and no start-up is paid for nothing.
-    @Test func aRunClosedSettledNeverStartsItsGuardian() throws {
+    /// `ebb guardian`: the waiting process leaves as soon as the runner closes its journal,
+    /// without writing anything, so nothing is written into the state folder after the runner
+    /// has exited (a job's `rm -rf` of it right after the run raced with the guardian's log and
+    /// failed), and no start-up is paid for nothing.
+    @Test func aRunClosedSettledEndsItsGuardianWithoutStartingIt() throws {
         let workspace = try Workspace()
-        let suite = try workspace.write(
-            suite: """
-                scenarios:
-                  - name: quick
-                    duration: 10ms
-                    faults:
-                      - command: { inject: [true], rollback: [true] }
-                """)
-        let run = try EbbRun.run(
-            ["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        let run = try runQuickly("file.corrupt: { path: files/a.txt }", in: workspace)
         #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
         let runID = try unwrap(workspace.runIDs().first)
         let guardian = Int32(try unwrap(try runInfo(workspace, runID)["guardianPID"] as? Int))
         #expect(eventually { [nil, "Z"].contains(workspace.processState(guardian)) })
+        #expect(try runInfo(workspace, runID)["status"] as? String == "closed")
         let log = try workspace.runDirectory(runID).appendingPathComponent("guardian.log").path
         // The quiet period is a second (the default grace is 30 s): the run closes well within it.
         #expect(
@@ -346,22 +317,14 @@ import Glibc
     /// still start and try the undo again, however soon the runner closed.
     @Test func aRunClosedWithAFaultNotRevertedStillGetsItsGuardian() throws {
         let workspace = try Workspace()
-        let suite = try workspace.write(
-            suite: """
-                scenarios:
-                  - name: stuck
-                    duration: 10ms
-                    faults:
-                      - command: { inject: [true], rollback: [sh, -c, "echo cannot undo >&2; exit 1"] }
-                """)
-        let run = try EbbRun.run(
-            ["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        let run = try runQuickly(
+            #"command: { inject: [true], rollback: [sh, -c, "echo cannot undo >&2; exit 1"] }"#, in: workspace)
         #expect(run.status == 2, "\(run.stdout)\n\(run.stderr)")
         let log = try workspace.runDirectory(try unwrap(workspace.runIDs().first))
             .appendingPathComponent("guardian.log").path
         #expect(
             eventually(timeout: .seconds(20)) {
-                (try? String(contentsOfFile: log, encoding: .utf8))?.contains("stuck / command") == true
+                (try? String(contentsOfFile: log, encoding: .utf8))?.contains("quick / command") == true
             }, "the guardian tried the undo again")
     }
 
@@ -370,16 +333,7 @@ import Glibc
     /// `run.json` and the lock back, `rm` would fail, and the next run would refuse to start.
     @Test func aGuardianWhoseRunFolderIsBeingRemovedWritesNothingBackIntoIt() throws {
         let workspace = try Workspace()
-        let suite = try workspace.write(
-            suite: """
-                scenarios:
-                  - name: quick
-                    duration: 10ms
-                    faults:
-                      - command: { inject: [true], rollback: [true] }
-                """)
-        let run = try EbbRun.run(
-            ["run", suite, "--state-dir", workspace.state.path, "--no-guardian"], in: workspace.url)
+        let run = try runQuickly("command: { inject: [true], rollback: [true] }", in: workspace, ["--no-guardian"])
         #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
         let directory = try workspace.runDirectory(try unwrap(workspace.runIDs().first))
         for name in ["run.json", "lock"] {
@@ -395,6 +349,22 @@ import Glibc
         #expect(guardian.status == 0, "\(guardian.stdout)\n\(guardian.stderr)")
         #expect(guardian.stdout.contains("is being removed"), "\(guardian.stdout)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == left)
+    }
+
+    /// Runs, to its end, a suite of one 10 ms scenario, `quick`, with the one `fault` given.
+    private func runQuickly(
+        _ fault: String, in workspace: Workspace, _ extra: [String] = []
+    ) throws -> (status: Int32, stdout: String, stderr: String) {
+        let suite = try workspace.write(
+            suite: """
+                allowed_roots: [files]
+                scenarios:
+                  - name: quick
+                    duration: 10ms
+                    faults:
+                      - \(fault)
+                """)
+        return try EbbRun.run(["run", suite, "--state-dir", workspace.state.path] + extra, in: workspace.url)
     }
 }
 
