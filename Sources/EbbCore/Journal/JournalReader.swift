@@ -154,18 +154,22 @@ public struct JournalReader: Sendable {
             snapshot.recordsSkipped = true
             return snapshot
         }
-        snapshot.entries = names.filter { $0.hasSuffix(".json") && $0 != "run.json" && !$0.hasPrefix(".") }.map {
-            name in
-            let path = directory.appending(path: name).path
+        let paths = names.filter { $0.hasSuffix(".json") && $0 != "run.json" && !$0.hasPrefix(".") }.map {
+            directory.appending(path: $0).path
+        }
+        // Read and decoded side by side: a runner closing its journal reads back every record.
+        let read = Forks.map(paths.count, limit: RecordStore.batchThreads) { index -> (RecordEntry, Bool) in
+            let path = paths[index]
             do {
                 if let problem = JournalTrust.problem(at: path) { throw DamagedRecord(description: problem) }
                 let latest = try UndoRecord.latest(in: DurableFile.read(path))
-                if latest.unfinishedTail { snapshot.unfinishedVersions.append(path) }
-                return .record(latest.record, path: path)
+                return (.record(latest.record, path: path), latest.unfinishedTail)
             } catch {
-                return .damaged(path: path, problem: Self.describe(error))
+                return (.damaged(path: path, problem: Self.describe(error)), false)
             }
         }
+        snapshot.entries = read.map(\.0)
+        snapshot.unfinishedVersions = zip(paths, read).filter(\.1.1).map(\.0)
         snapshot.isLive = probingLiveness && RunLock.isHeld(directory)
         snapshot.interruptedWrites = names.filter { $0.hasPrefix(".tmp-") }.map {
             directory.appending(path: $0).path

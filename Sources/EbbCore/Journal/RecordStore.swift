@@ -64,17 +64,27 @@ public struct RecordStore: Sendable {
     /// Records a new version of records that this process wrote and whose locks it has held
     /// ever since, all durable on return with one commit for the batch. Nobody else can have
     /// changed them, so they are not read back first (``update(_:durably:)`` is for every other change).
+    /// The versions are encoded and appended up to ``batchThreads`` at once, each to a file of
+    /// its own (the kernel serialises nothing): every fault of a scenario waits for this batch.
     public func replace(heldSinceWritten records: [UndoRecord]) throws {
-        var written: [String] = []
-        for record in records { written += try append(record) }
-        try DurableFile.syncFiles(written)
+        let appended = Forks.map(records.count, limit: Self.batchThreads) { index in
+            Result { try append(records[index]) }
+        }
+        try DurableFile.syncFiles(appended.flatMap { try $0.get() })
     }
+
+    /// Threads that encode, write or read back a batch of records: work for the CPU, not for
+    /// waiting, so about as many as a CI machine has cores.
+    static let batchThreads = 4
 
     /// Writes `records` as new files into the run directory, durably, then, if `copying`, into
     /// the registry copy as second names of the same files (see ``DurableFile/mirror(_:durably:)``).
     private func write(_ records: [UndoRecord], copying: Bool) throws {
         let paths = records.map { runDirectory.appending(path: $0.fileName).path }
-        try DurableFile.write(zip(records, paths).map { (try $0.encoded(), $1) })
+        let encoded = Forks.map(records.count, limit: Self.batchThreads) { index in
+            Result { try records[index].encoded() }
+        }
+        try DurableFile.write(zip(encoded, paths).map { (try $0.get(), $1) })
         guard copying, let registryCopy else { return }
         try DurableFile.mirror(
             zip(records, paths).map { ($1, registryCopy.directory.appending(path: $0.fileName).path) },
