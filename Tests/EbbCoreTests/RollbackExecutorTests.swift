@@ -67,3 +67,54 @@ import Testing
         #expect(result.record.message?.contains("unknown undo kind 'from.the.future'") == true)
     }
 }
+
+/// An undo that answers the outcome its payload names and logs each call, to see which calls
+/// one rollback attempt makes.
+private enum AnsweringUndo: UndoHandler {
+    struct Payload: Codable, Sendable {
+        var outcome: String
+        var log: String
+    }
+    static let kind = "test.answering"
+
+    static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
+        try append("undo", to: payload.log)
+        switch payload.outcome {
+        case "gone": return .gone(reason: "went with its process")
+        case "irreversible": return .irreversible(reason: "nothing brings it back")
+        default: return .undone
+        }
+    }
+
+    static func verify(_ payload: Payload, _ context: UndoContext) throws {
+        try append("verify", to: payload.log)
+    }
+
+    private static func append(_ line: String, to log: String) throws {
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("\(line)\n".utf8))
+    }
+}
+
+@Suite struct UndoThenVerifyTests {
+    @Test(arguments: [
+        ("undone", ["undo", "verify"]), ("gone", ["undo", "verify"]), ("irreversible", ["undo"]),
+    ])
+    func anAttemptVerifiesEveryOutcomeButAnIrreversibleOne(outcome: String, calls: [String]) throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let log = scratch.url.appendingPathComponent("log").path
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let context = UndoContext(
+            runID: "test", runDirectory: scratch.url, logger: testLogger, services: LiveServices())
+        let answered = try AnyUndoHandler(AnsweringUndo.self).undoThenVerify(
+            try JSONValue(encoding: AnsweringUndo.Payload(outcome: outcome, log: log)), context)
+        #expect(LoggingUndo.lines(log) == calls)
+        switch (outcome, answered) {
+        case ("undone", .undone), ("gone", .gone), ("irreversible", .irreversible): break
+        default: Issue.record("undo answered \(outcome), the attempt returned \(answered)")
+        }
+    }
+}

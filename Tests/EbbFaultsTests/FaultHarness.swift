@@ -61,10 +61,7 @@ struct FaultHarness {
 
     func undo(_ plan: FaultPlan) throws -> UndoOutcome {
         let handler = try require(catalog.undoHandlers[plan.undoKind])
-        let context = undoContext
-        let outcome = try handler.undo(plan.undoData, context)
-        if outcome == .undone { try handler.verify(plan.undoData, context) }
-        return outcome
+        return try handler.undoThenVerify(plan.undoData, undoContext)
     }
 
     func verify(_ plan: FaultPlan) throws {

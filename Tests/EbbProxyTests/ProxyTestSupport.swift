@@ -249,9 +249,7 @@ struct ProxyHarness {
     func undo(_ plan: FaultPlan) throws -> UndoOutcome {
         let handler = try require(catalog.undoHandlers[plan.undoKind])
         let context = UndoContext(runID: runID, runDirectory: runDirectory, logger: logger, services: services)
-        let outcome = try handler.undo(plan.undoData, context)
-        try handler.verify(plan.undoData, context)
-        return outcome
+        return try handler.undoThenVerify(plan.undoData, context)
     }
 
     func stop() {

@@ -74,16 +74,30 @@ public struct AnyUndoHandler: Sendable {
     public let actsOnHost: Bool
     private let undoBody: @Sendable (JSONValue, UndoContext) throws -> UndoOutcome
     private let verifyBody: @Sendable (JSONValue, UndoContext) throws -> Void
+    private let undoThenVerifyBody: @Sendable (JSONValue, UndoContext) throws -> UndoOutcome
 
     public init<Handler: UndoHandler>(_ handler: Handler.Type) {
         kind = Handler.kind
         actsOnHost = Handler.actsOnHost
         undoBody = { data, context in try Handler.undo(try data.decode(Handler.Payload.self), context) }
         verifyBody = { data, context in try Handler.verify(try data.decode(Handler.Payload.self), context) }
+        undoThenVerifyBody = { data, context in
+            let payload = try data.decode(Handler.Payload.self)
+            let outcome = try Handler.undo(payload, context)
+            if case .irreversible = outcome { return outcome }
+            try Handler.verify(payload, context)
+            return outcome
+        }
     }
 
     public func undo(_ data: JSONValue, _ context: UndoContext) throws -> UndoOutcome { try undoBody(data, context) }
     public func verify(_ data: JSONValue, _ context: UndoContext) throws { try verifyBody(data, context) }
+
+    /// ``undo(_:_:)``, then ``verify(_:_:)`` unless the outcome is irreversible, as one attempt
+    /// of a rollback makes them: the payload is decoded once for both.
+    public func undoThenVerify(_ data: JSONValue, _ context: UndoContext) throws -> UndoOutcome {
+        try undoThenVerifyBody(data, context)
+    }
 }
 
 /// The plugins and undo kinds a build of Ebb knows. The CLI assembles it from every module.

@@ -234,14 +234,12 @@ public struct RollbackExecutor: Sendable {
         var lastError = ""
         for attempt in 1...attempts {
             do {
-                switch try handler.undo(record.data, context) {
+                switch try handler.undoThenVerify(record.data, context) {
                 case .irreversible(let reason):
                     return (.irreversible, reason, attempt)
                 case .undone:
-                    try handler.verify(record.data, context)
                     return (.reverted, nil, attempt)
                 case .gone(let reason):
-                    try handler.verify(record.data, context)
                     return (.reverted, reason, attempt)
                 }
             } catch {

@@ -139,12 +139,11 @@ public struct KubernetesSweep: Sendable {
             retry: for attempt in 1...attempts {
                 record.attempts = attempt
                 do {
-                    switch try kind.handler.undo(record.data, context) {
+                    switch try kind.handler.undoThenVerify(record.data, context) {
                     case .irreversible(let reason):
                         record.state = .irreversible
                         record.message = reason
                     case .undone, .gone:
-                        try kind.handler.verify(record.data, context)
                         record.state = .reverted
                         record.message = nil
                     }
