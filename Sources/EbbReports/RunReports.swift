@@ -51,19 +51,25 @@ public struct RunReports: Sendable {
     /// The rollback summary (JSON, Markdown) and the HTML report, when the run has a journal.
     private func writeSummary(_ result: RunResult) -> (written: [String], failure: String?) {
         guard let directory = result.journalDirectory else { return ([], nil) }
-        var written: [String] = []
-        do {
-            let run =
-                result.journalAtClose
-                ?? JournalReader(holding: directory).run(at: directory, probingLiveness: false)
-            let summary = RollbackSummary(
-                run: run, result: result.redacted(by: .shared), exitStatus: result.exitStatus, recoveredBy: "runner")
-            written += try SummaryFiles.write(summary, to: reportDirectory)
-            written.append(try HTMLReport.write(summary, to: reportDirectory.appending(path: "report.html")))
-            return (written, nil)
-        } catch {
-            return (written, "rollback summary: \(error)")
+        let run =
+            result.journalAtClose
+            ?? JournalReader(holding: directory).run(at: directory, probingLiveness: false)
+        let summary = RollbackSummary(
+            run: run, result: result.redacted(by: .shared), exitStatus: result.exitStatus, recoveredBy: "runner")
+        // The summary files and the HTML page share only the summary: also written side by side.
+        let parts = Forks.map(2, limit: 2) { part in
+            Result {
+                part == 0
+                    ? try SummaryFiles.write(summary, to: reportDirectory)
+                    : [try HTMLReport.write(summary, to: reportDirectory.appending(path: "report.html"))]
+            }
         }
+        let written = parts.flatMap { (try? $0.get()) ?? [] }
+        let failures = parts.compactMap { part -> String? in
+            guard case .failure(let error) = part else { return nil }
+            return "rollback summary: \(error)"
+        }
+        return (written, failures.isEmpty ? nil : failures.joined(separator: "; "))
     }
 
     /// Writes the reports of a run recovered from its journal: `rollback-summary-<run id>.*`,
