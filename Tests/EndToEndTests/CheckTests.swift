@@ -115,6 +115,40 @@ import Glibc
         #expect(try validateJUnit("reports/junit.xml", in: workspace.url) == [])
     }
 
+    /// The `before` samples run beside preflight; when preflight fails they are cancelled (600
+    /// healthy samples would take 10 minutes, and the run would be killed after two) and
+    /// reported nowhere: the scenario failed on its plan, not on its steady state.
+    @Test func aFailedPreflightCancelsTheBeforeSamplesAndReportsNone() throws {
+        let workspace = try Workspace()
+        let (listener, port) = try listeningSocket()
+        defer { close(listener) }
+        let suite = try workspace.write(
+            suite: """
+                suite: unplanned
+                allowed_roots: [files]
+                checks:
+                  - name: dependency
+                    tcp: { address: "127.0.0.1:\(port)", timeout: 200ms }
+                    before_samples: 600
+                    interval: 1s
+                scenarios:
+                  - name: unplanned
+                    duration: 100ms
+                    faults:
+                      - command: { inject: [touch, files/injected], rollback: [rm, -f, files/injected] }
+                      - process.pause: { pidfile: files/missing.pid }
+                """)
+        let (status, stdout, stderr) = try EbbRun.run(
+            ["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        #expect(status == 4, "\(stdout)\n\(stderr)")
+        #expect(stdout.contains("files/missing.pid"), "\(stdout)")
+        #expect(workspace.content("injected") == nil)
+        let junit = try String(contentsOf: workspace.url.appendingPathComponent("reports/junit.xml"), encoding: .utf8)
+        #expect(junit.contains(#"<testcase name="preflight""#), "\(junit)")
+        #expect(!junit.contains("check: dependency (before)"), "\(junit)")
+        #expect(try validateJUnit("reports/junit.xml", in: workspace.url) == [])
+    }
+
     @Test func abortOnBreachEndsTheHoldAndRollsBackAtOnce() throws {
         let workspace = try Workspace()
         let port = try freePort()

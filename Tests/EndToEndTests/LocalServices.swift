@@ -7,9 +7,25 @@ import Glibc
 
 /// A TCP port on 127.0.0.1 that nothing listens on right now (the kernel picks it).
 func freePort() throws -> Int {
+    let (fd, port) = try boundSocket()
+    close(fd)
+    return port
+}
+
+/// A socket listening on 127.0.0.1 (the kernel picks the port): a `tcp` check against it is
+/// healthy, the kernel completing each connection from its backlog, until the test closes `fd`.
+func listeningSocket() throws -> (fd: Int32, port: Int) {
+    let (fd, port) = try boundSocket()
+    guard listen(fd, 128) == 0 else {
+        close(fd)
+        throw Missing()
+    }
+    return (fd, port)
+}
+
+private func boundSocket() throws -> (fd: Int32, port: Int) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw Missing() }
-    defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -20,8 +36,11 @@ func freePort() throws -> Int {
             bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
         }
     }
-    guard bound else { throw Missing() }
-    return Int(UInt16(bigEndian: address.sin_port))
+    guard bound else {
+        close(fd)
+        throw Missing()
+    }
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
 }
 
 /// A server the test starts (Ebb's demo target, Prometheus, the Pushgateway) and stops by pid.

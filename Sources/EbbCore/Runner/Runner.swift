@@ -199,21 +199,25 @@ public final class Runner: @unchecked Sendable {
         return steps.result
     }
 
-    /// A scenario in its phases: wait, preflight, steady state, arm and inject, hold, rollback,
-    /// verdicts, wait. The phases before the injection return whether the scenario goes on.
+    /// A scenario in its phases: wait, preflight beside the steady state, arm and inject, hold,
+    /// rollback, verdicts, wait. The phases before the injection return whether the scenario goes on.
     private func runPhases(
         of scenario: Scenario, in suite: Suite, journal: RunJournal, fixturePIDs: [String: Int32],
         _ steps: ScenarioSteps
     ) async {
         // A fault may stay in place for its hold plus the grace, counted from its injection.
         let lifetime = scenario.duration + options.rollbackGrace
-        guard await waitBefore(scenario, steps),
+        guard await waitBefore(scenario, steps) else { return }
+        let watch = suite.checks?.watch(scenario: scenario.name, selected: scenario.checks, logger: logger)
+        // Preflight and the `before` samples only look, so they run side by side; the samples
+        // count only once every fault is planned (a failed preflight cancels them).
+        async let samples = watch?.steadyState() ?? []
+        guard
             let planned = await preflight(
                 scenario, of: suite, journal: journal, fixturePIDs: fixturePIDs, lifetime: lifetime, steps)
         else { return }
-        let watch = suite.checks?.watch(scenario: scenario.name, selected: scenario.checks, logger: logger)
         let hold = Hold()
-        guard await steadyState(watch, scenario, hold: hold, steps) else { return }
+        guard await steadyState(watch, samples: await samples, scenario, hold: hold, steps) else { return }
 
         let scope = RollbackScope(journal: journal, scenario: scenario.name, executor: executor)
         // Held from before arming until the scenario is rolled back: no other run faults these targets meanwhile.
@@ -306,13 +310,13 @@ public final class Runner: @unchecked Sendable {
         return planned
     }
 
-    /// Steady state: the checks' `before` samples must hold, and the run must not be
-    /// interrupted, for anything to be injected.
+    /// Steady state: the checks' `before` samples (`samples`, taken by `watch`) must hold, and
+    /// the run must not be interrupted, for anything to be injected.
     private func steadyState(
-        _ watch: (any ScenarioWatch)?, _ scenario: Scenario, hold: Hold, _ steps: ScenarioSteps
+        _ watch: (any ScenarioWatch)?, samples steady: [StepResult], _ scenario: Scenario, hold: Hold,
+        _ steps: ScenarioSteps
     ) async -> Bool {
         guard let watch else { return true }
-        let steady = await watch.steadyState()
         steady.forEach(steps.record)
         if steady.contains(where: { $0.status != .passed }) || Task.isCancelled {
             steps.result.interrupted = Task.isCancelled
