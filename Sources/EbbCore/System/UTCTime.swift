@@ -19,11 +19,28 @@ public enum UTCTime {
         var time = time_t(floorDivision(totalMillis, 1000))
         var parts = tm()
         gmtime_r(&time, &parts)
-        var text = String(parts.tm_year + 1900, zeroPaddedTo: 4) + "-" + String(parts.tm_mon + 1, zeroPaddedTo: 2)
-        text += "-" + String(parts.tm_mday, zeroPaddedTo: 2) + "T" + String(parts.tm_hour, zeroPaddedTo: 2)
-        text += ":" + String(parts.tm_min, zeroPaddedTo: 2) + ":" + String(parts.tm_sec, zeroPaddedTo: 2)
-        if fractionalSeconds { text += "." + String(millis, zeroPaddedTo: 3) }
-        return text + "Z"
+        // Four digits; no clock Ebb trusts leaves years 0 to 9999 (records are checked to 2200).
+        let year = min(max(Int(parts.tm_year) + 1900, 0), 9999)
+        // One buffer, one string: every date of every journal record written comes through here.
+        var text: [UInt8] = []
+        text.reserveCapacity(24)
+        func append(_ value: Int, digits: Int, then separator: Character?) {
+            var divisor = 1
+            for _ in 1..<digits { divisor *= 10 }
+            while divisor > 0 {
+                text.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                divisor /= 10
+            }
+            if let separator { text.append(separator.asciiValue!) }
+        }
+        append(year, digits: 4, then: "-")
+        append(Int(parts.tm_mon) + 1, digits: 2, then: "-")
+        append(Int(parts.tm_mday), digits: 2, then: "T")
+        append(Int(parts.tm_hour), digits: 2, then: ":")
+        append(Int(parts.tm_min), digits: 2, then: ":")
+        append(Int(parts.tm_sec), digits: 2, then: fractionalSeconds ? "." : "Z")
+        if fractionalSeconds { append(Int(millis), digits: 3, then: "Z") }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// Reads `YYYY-MM-DDTHH:MM:SS`, an optional fraction of any length, and `Z` or an offset
