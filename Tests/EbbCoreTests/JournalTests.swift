@@ -175,6 +175,36 @@ import Testing
         )
     }
 
+    /// Where the registry is on another file system (no hard link can be made), a record's copy
+    /// is a file of its own with the same content, and later versions reach it too.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/dev/shm")))
+    func aRegistryOnAnotherFileSystemGetsACopyOfEachRecord() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let elsewhere = URL(fileURLWithPath: "/dev/shm/ebb-registry-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: elsewhere) }
+        var shm = stat()
+        var scratchStatus = stat()
+        try #require(stat("/dev/shm", &shm) == 0 && stat(scratch.path, &scratchStatus) == 0)
+        try #require(shm.st_dev != scratchStatus.st_dev, "/dev/shm is on the scratch folder's file system")
+        let registry = HostRegistry(directory: elsewhere)
+        let journal = try RunJournal.create(
+            stateDirectory: scratch.url.appendingPathComponent("state"), suites: [], registry: registry)
+        let store = RecordStore(runDirectory: journal.directory)
+        var record = plainRecord(of: journal, state: .armed)
+        let original = journal.directory.appendingPathComponent(record.fileName).path
+        let copy = registry.copy(of: journal.directory).appendingPathComponent(record.fileName).path
+        try store.create(record)
+        #expect(inode(copy) != nil && !DurableFile.isSameFile(copy, original), "a file of its own")
+        #expect(try DurableFile.read(copy) == DurableFile.read(original))
+        record.state = .injected
+        try store.update(record)
+        #expect(try UndoRecord.latest(in: DurableFile.read(copy)).record.state == .injected)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: registry.copy(of: journal.directory).path)
+            .filter { $0.hasPrefix(".tmp-") }
+        #expect(leftovers.isEmpty)
+    }
+
     /// A record's later versions are appended to its one file: no new inode per change, and
     /// the last complete version is the record, even when a crash cut the next one short.
     @Test func laterVersionsAreAppendedAndACutLastVersionLeavesThePreviousOne() throws {

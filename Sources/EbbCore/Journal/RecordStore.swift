@@ -77,18 +77,26 @@ public struct RecordStore: Sendable {
     /// waiting, so about as many as a CI machine has cores.
     static let batchThreads = 4
 
-    /// Writes `records` as new files into the run directory, durably, then, if `copying`, into
-    /// the registry copy as second names of the same files (see ``DurableFile/mirror(_:durably:)``).
+    /// Writes `records` as new files into the run directory and, if `copying`, into the registry
+    /// copy as second names of the same files (see ``DurableFile/mirror(_:durably:)``), all
+    /// durable on return.
     private func write(_ records: [UndoRecord], copying: Bool) throws {
         let paths = records.map { runDirectory.appending(path: $0.fileName).path }
         let encoded = Forks.map(records.count, limit: Self.batchThreads) { index in
             Result { try records[index].encoded() }
         }
-        try DurableFile.write(zip(encoded, paths).map { (try $0.get(), $1) })
-        guard copying, let registryCopy else { return }
+        let files = try zip(encoded, paths).map { (try $0.get(), $1) }
+        guard copying, let registryCopy else {
+            try DurableFile.write(files)
+            return
+        }
+        try DurableFile.write(files, syncingDirectories: false)
         try DurableFile.mirror(
             zip(records, paths).map { ($1, registryCopy.directory.appending(path: $0.fileName).path) },
-            durably: true)
+            durably: false)
+        // One directory commit for the journal and its copy: nothing acts on a record before
+        // this returns, so which of the two names became durable first does not matter.
+        try DurableFile.syncDirectories([runDirectory.path, registryCopy.directory.path])
     }
 
     /// Records a new version of `record`, if its current state allows the change. Hold its lock.

@@ -32,7 +32,9 @@ public enum DurableFile {
     /// are fsynced, renamed into place, and each directory is fsynced once. A crash at any point
     /// leaves each path with its old or its new content, and whichever it is, it was durable.
     /// On a failure no temp file is left; files renamed already keep their new content.
-    public static func write(_ files: [(data: Data, path: String)]) throws {
+    /// Without `syncingDirectories`, the contents are durable on return but the new names only
+    /// once the caller fsyncs the directories (``syncDirectories(_:)``), with others of its own.
+    public static func write(_ files: [(data: Data, path: String)], syncingDirectories: Bool = true) throws {
         var temporaries: [String] = []
         defer { for temporary in temporaries where !temporary.isEmpty { unlink(temporary) } }
         for file in files {
@@ -43,7 +45,7 @@ public enum DurableFile {
             try rename(temporaries[index], to: file.path)
             temporaries[index] = ""
         }
-        try syncDirectories(files.map { ($0.path as NSString).deletingLastPathComponent })
+        if syncingDirectories { try syncDirectories(files.map { ($0.path as NSString).deletingLastPathComponent }) }
     }
 
     /// Writes `data` to a new temp file beside `path` (0600, `O_EXCL|O_NOFOLLOW`), fsynced when
@@ -89,7 +91,8 @@ public enum DurableFile {
     /// content is at `path`. A copy made so costs no new inode, no data written and no fsync of
     /// its own (a fifth of a run's CPU was the kernel allocating inodes for journal files); the
     /// source is durable through its own write. Where no link can be made (another file system)
-    /// the content is written as a copy. With `durably`, each directory is fsynced once.
+    /// the content is written as a copy, its content durable either way. With `durably`, each
+    /// directory is fsynced once; without, the caller fsyncs them (``syncDirectories(_:)``).
     /// A source is only ever replaced by rename or appended to (see ``append(_:to:)``), so a
     /// second name sees its every version and never a rewrite in mid-way.
     public static func mirror(_ files: [(source: String, path: String)], durably: Bool) throws {
@@ -99,7 +102,7 @@ public enum DurableFile {
             if link(file.source, temporary) == 0 {
                 try rename(temporary, to: file.path)
             } else if errno == EXDEV || errno == EPERM || errno == EMLINK {
-                try write(read(file.source), to: file.path, durably: durably)
+                try rename(try writeTemporary(read(file.source), for: file.path, durably: true), to: file.path)
             } else {
                 throw Failure("link", file.source)
             }
@@ -154,8 +157,8 @@ public enum DurableFile {
         }
     }
 
-    /// Fsyncs each directory of `paths` once.
-    static func syncDirectories(_ paths: [String]) throws {
+    /// Fsyncs each directory of `paths` once, side by side.
+    public static func syncDirectories(_ paths: [String]) throws {
         var directories: [String] = []
         for path in paths where !directories.contains(path) { directories.append(path) }
         try fsyncAll(directories, directory: true)
