@@ -9,7 +9,7 @@ import Foundation
 /// never make a live fault read `reverted`, nor a reverted one read `injected`.
 public struct RecordStore: Sendable {
     public let runDirectory: URL
-    /// The run's copy in the host registry, written after the journal on every change.
+    /// The run's copy in the host registry, written with the journal on every change.
     private let registryCopy: RegistryCopy?
 
     public init(runDirectory: URL) {
