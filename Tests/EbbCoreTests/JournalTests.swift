@@ -154,21 +154,13 @@ import Testing
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         let registry = HostRegistry(directory: scratch.url.appendingPathComponent("registry"))
-        let journal = try RunJournal.create(
-            stateDirectory: scratch.url.appendingPathComponent("state"), suites: [], registry: registry)
-        let store = RecordStore(runDirectory: journal.directory)
-        var record = plainRecord(of: journal, state: .armed)
-        let original = journal.directory.appendingPathComponent(record.fileName).path
-        let copy = registry.copy(of: journal.directory).appendingPathComponent(record.fileName).path
-        try store.create(record)
+        var (journal, store, record, original, copy) = try armedRecord(in: scratch, registry: registry)
         #expect(inode(copy) != nil && inode(copy) == inode(original), "armed: one file, two names")
         record.state = .injected
         try store.update(record)
         #expect(inode(copy) == inode(original), "the copy is still the journal's file, with the new version")
         #expect(try DurableFile.read(copy) == DurableFile.read(original))
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: registry.copy(of: journal.directory).path)
-            .filter { $0.hasPrefix(".tmp-") }
-        #expect(leftovers.isEmpty)
+        #expect(try temporaryNames(in: registry.copy(of: journal.directory)).isEmpty)
         try FileManager.default.removeItem(at: journal.directory)
         #expect(
             try UndoRecord.latest(in: DurableFile.read(copy)).record.state == .injected, "the copy outlives the journal"
@@ -188,21 +180,32 @@ import Testing
         try #require(stat("/dev/shm", &shm) == 0 && stat(scratch.path, &scratchStatus) == 0)
         try #require(shm.st_dev != scratchStatus.st_dev, "/dev/shm is on the scratch folder's file system")
         let registry = HostRegistry(directory: elsewhere)
-        let journal = try RunJournal.create(
-            stateDirectory: scratch.url.appendingPathComponent("state"), suites: [], registry: registry)
-        let store = RecordStore(runDirectory: journal.directory)
-        var record = plainRecord(of: journal, state: .armed)
-        let original = journal.directory.appendingPathComponent(record.fileName).path
-        let copy = registry.copy(of: journal.directory).appendingPathComponent(record.fileName).path
-        try store.create(record)
+        var (journal, store, record, original, copy) = try armedRecord(in: scratch, registry: registry)
         #expect(inode(copy) != nil && !DurableFile.isSameFile(copy, original), "a file of its own")
         #expect(try DurableFile.read(copy) == DurableFile.read(original))
         record.state = .injected
         try store.update(record)
         #expect(try UndoRecord.latest(in: DurableFile.read(copy)).record.state == .injected)
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: registry.copy(of: journal.directory).path)
-            .filter { $0.hasPrefix(".tmp-") }
-        #expect(leftovers.isEmpty)
+        #expect(try temporaryNames(in: registry.copy(of: journal.directory)).isEmpty)
+    }
+
+    /// A new run with `registry` and one record armed in it: the record, its file and its copy's path.
+    private func armedRecord(in scratch: ScratchDirectory, registry: HostRegistry) throws -> (
+        journal: RunJournal, store: RecordStore, record: UndoRecord, original: String, copy: String
+    ) {
+        let journal = try RunJournal.create(
+            stateDirectory: scratch.url.appendingPathComponent("state"), suites: [], registry: registry)
+        let store = RecordStore(runDirectory: journal.directory)
+        let record = plainRecord(of: journal, state: .armed)
+        try store.create(record)
+        return (
+            journal, store, record, journal.directory.appendingPathComponent(record.fileName).path,
+            registry.copy(of: journal.directory).appendingPathComponent(record.fileName).path
+        )
+    }
+
+    private func temporaryNames(in directory: URL) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix(".tmp-") }
     }
 
     /// A record's later versions are appended to its one file: no new inode per change, and
