@@ -28,7 +28,9 @@ public enum ChildProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        if let input {
+        // Descriptors Ebb holds are handed over by dup2: an open in the child (a path to look
+        // up, a file to open) cost more than the rest of its set-up together.
+        if let input = input ?? (nullInput >= 0 ? nullInput : nil) {
             posix_spawn_file_actions_adddup2(&actions, input, 0)
         } else {
             posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
@@ -155,7 +157,7 @@ public enum ChildProcess {
         let capture = try OutputCapture()
         let marked = (environment ?? [:]).merging(InFlightTools.environment) { given, _ in given }
         let pid = try spawn(
-            arguments, environment: marked, directory: directory, outputPath: capture.path, input: input)
+            arguments, environment: marked, directory: directory, input: input, output: capture.descriptor)
         guard let status = wait(pid, timeout: timeout) else {
             kill(-pid, SIGKILL)
             _ = wait(pid, timeout: nil)
@@ -184,6 +186,9 @@ public enum ChildProcess {
         for (name, value) in extra { block.append(strdup("\(name)=\(value)")) }
         return block + [nil]
     }
+
+    /// `/dev/null`, open for reading once: every child's stdin unless it is given one.
+    private static let nullInput = open("/dev/null", O_RDONLY | O_CLOEXEC)
 
     /// The program to execute: `ebb` means this very binary; bare names are looked up in PATH.
     public static func resolve(_ program: String) -> String {

@@ -5,17 +5,18 @@ import Glibc
 #endif
 
 /// An anonymous in-memory file (`memfd_create(2)`) that a child process writes its output to,
-/// opened by the child through `/proc/<ebb's pid>/fd/<n>`. Where the kernel or C library has no
-/// memfd, it falls back to an unlinked file in the temp folder.
+/// given to the child as its stdout and stderr. Where the kernel or C library has no memfd, it
+/// falls back to a file in the temp folder, removed when the capture ends.
 final class OutputCapture {
-    private let descriptor: Int32
-    /// A path the child can open for writing.
-    let path: String
+    /// The file, for the child to write to (its offset shared with the child's descriptors).
+    let descriptor: Int32
+    /// Its name in the file system, where it has one.
+    private let path: String?
 
     init() throws {
         if let create = Self.memfdCreate, case let fd = create("ebb-output", 1 /* MFD_CLOEXEC */), fd >= 0 {
             descriptor = fd
-            path = "/proc/\(getpid())/fd/\(fd)"
+            path = nil
             return
         }
         let template = FileManager.default.temporaryDirectory.appending(path: "ebb-command-XXXXXX").path
@@ -43,7 +44,7 @@ final class OutputCapture {
 
     deinit {
         close(descriptor)
-        if !path.hasPrefix("/proc/") { unlink(path) }
+        if let path { unlink(path) }
     }
 
     /// glibc's `memfd_create`, looked up at run time: Swift's Glibc module does not declare it.
