@@ -190,7 +190,9 @@ import Testing
     }
 
     /// A new run with `registry` and one record armed in it: the record, its file and its copy's path.
-    private func armedRecord(in scratch: ScratchDirectory, registry: HostRegistry) throws -> (
+    private func armedRecord(
+        in scratch: ScratchDirectory, registry: HostRegistry
+    ) throws -> (
         journal: RunJournal, store: RecordStore, record: UndoRecord, original: String, copy: String
     ) {
         let journal = try RunJournal.create(
