@@ -274,14 +274,7 @@ import Glibc
         _ = run.wait()
         #expect(workspace.content("b.txt") == "")
         let quick = try workspace.write(
-            suite: """
-                allowed_roots: [files]
-                scenarios:
-                  - name: quick
-                    duration: 10ms
-                    faults:
-                      - file.corrupt: { path: files/a.txt }
-                """, name: "quick.yaml")
+            quickSuiteWith: "file.corrupt: { path: files/a.txt }", name: "quick.yaml")
         let recovered = try EbbRun.run(
             ["run", quick, "--recover", "--state-dir", workspace.state.path], in: workspace.url)
         #expect(recovered.status == 0, "\(recovered.stdout)\n\(recovered.stderr)")

@@ -355,15 +355,7 @@ import Glibc
     private func runQuickly(
         _ fault: String, in workspace: Workspace, _ extra: [String] = []
     ) throws -> (status: Int32, stdout: String, stderr: String) {
-        let suite = try workspace.write(
-            suite: """
-                allowed_roots: [files]
-                scenarios:
-                  - name: quick
-                    duration: 10ms
-                    faults:
-                      - \(fault)
-                """)
+        let suite = try workspace.write(quickSuiteWith: fault)
         return try EbbRun.run(["run", suite, "--state-dir", workspace.state.path] + extra, in: workspace.url)
     }
 }

@@ -35,15 +35,7 @@ import Glibc
         for path in [workspace.state.path, workspace.state.appendingPathComponent("rollback").path, orphan.path] {
             chmod(path, 0o700)
         }
-        let suite = try workspace.write(
-            suite: """
-                allowed_roots: [files]
-                scenarios:
-                  - name: quick
-                    duration: 10ms
-                    faults:
-                      - file.corrupt: { path: files/a.txt }
-                """)
+        let suite = try workspace.write(quickSuiteWith: "file.corrupt: { path: files/a.txt }")
         let blocked = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(blocked.status == 3)
         #expect(blocked.stderr.contains("ebb rollback forget --run"))
@@ -130,15 +122,7 @@ import Glibc
     /// is open with nothing pending (seen in the torture test); `execute --all` closes it.
     @Test func aDeadRunLeftOpenWithNothingPendingIsClosedByExecuteAll() throws {
         let workspace = try Workspace()
-        let suite = try workspace.write(
-            suite: """
-                allowed_roots: [files]
-                scenarios:
-                  - name: quick
-                    duration: 10ms
-                    faults:
-                      - file.corrupt: { path: files/a.txt }
-                """)
+        let suite = try workspace.write(quickSuiteWith: "file.corrupt: { path: files/a.txt }")
         let run = try EbbRun.run(["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
         #expect(run.status == 0)
         let runID = try unwrap(workspace.runIDs().first)

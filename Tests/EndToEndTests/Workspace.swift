@@ -31,6 +31,20 @@ final class Workspace {
         return path
     }
 
+    /// Writes a suite of one 10 ms scenario, `quick`, with the one `fault` given (a line of
+    /// YAML such as `file.corrupt: { path: files/a.txt }`); returns its path.
+    func write(quickSuiteWith fault: String, name: String = "suite.yaml") throws -> String {
+        try write(
+            suite: """
+                allowed_roots: [files]
+                scenarios:
+                  - name: quick
+                    duration: 10ms
+                    faults:
+                      - \(fault)
+                """, name: name)
+    }
+
     /// Starts `sleep <seconds>` (a unique duration, so `match` finds exactly it) in its own process group.
     func startSleeper(_ seconds: String) throws -> Int32 {
         let pid = try ChildProcess.spawn(["sleep", seconds])
