@@ -52,9 +52,7 @@ static enum outcome wait_for_runner(int start, long milliseconds) {
     while ((ready = poll(&entry, 1, (int)milliseconds)) < 0 && errno == EINTR) {}
     if (ready == 0) return quiet_period_over;
     char byte;
-    ssize_t count;
-    while ((count = read(start, &byte, 1)) < 0 && errno == EINTR) {}
-    return count == 1 ? runner_settled : runner_gone;
+    return read_exactly(start, &byte, 1) ? runner_settled : runner_gone;
 }
 
 static _Noreturn void wait_then_execute(int start) {
