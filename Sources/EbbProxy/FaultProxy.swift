@@ -2,29 +2,33 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// A TCP proxy that forwards `listen` to `upstream` and applies ``ProxyRule``s. Without rules it
 /// is a transparent pass-through that relays in the kernel (``SpliceRelay``); connections a
 /// rule may touch run on SwiftNIO (``ProxyConnection``). It lives in the runner's process: when
 /// that process ends, so does the proxy, and its clients get "connection refused".
-public final class FaultProxy: @unchecked Sendable {
+public final class FaultProxy: Sendable {
     public let name: String
     public let listen: ProxyAddress
     public let upstream: ProxyAddress
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    /// Owns the listener and relays connections while no rule exists (see ``SpliceRelay``).
-    private var relay: SpliceRelay?
-    private let lock = NSLock()
-    private var rules: [ProxyRule] = []
-    /// Bumped on every change of `rules`; each connection reports the last one it applied.
-    private var generation = 0
-    private var connections: [ObjectIdentifier: (connection: ProxyConnection, applied: Int)] = [:]
-    private var isStopped = false
-
+    private let state = Mutex(State())
     private let logger: Logger
-    /// When a client was last reported closed for an unreachable upstream, and how many since.
-    private var unreachableReported: ContinuousClock.Instant?
-    private var unreachableSince = 0
+
+    /// What the runner's threads and the proxy's event loop change.
+    private struct State {
+        /// Owns the listener and relays connections while no rule exists (see ``SpliceRelay``).
+        var relay: SpliceRelay?
+        var rules: [ProxyRule] = []
+        /// Bumped on every change of `rules`; each connection reports the last one it applied.
+        var generation = 0
+        var connections: [ObjectIdentifier: (connection: ProxyConnection, applied: Int)] = [:]
+        var isStopped = false
+        /// When a client was last reported closed for an unreachable upstream, and how many since.
+        var unreachableReported: ContinuousClock.Instant?
+        var unreachableSince = 0
+    }
 
     /// `logger` hears of clients closed because the upstream could not be reached.
     public init(name: String, listen: ProxyAddress, upstream: ProxyAddress, logger: Logger = Logger(label: "ebb.proxy"))
@@ -38,17 +42,17 @@ public final class FaultProxy: @unchecked Sendable {
     /// Warns that a client was closed because no upstream address answered; at most one
     /// warning per 10 s, counting the others, so a dependency that is down does not flood the log.
     func upstreamUnreachable(_ reason: String) {
-        let message = lock.withLock { () -> String? in
+        let message = state.withLock { state -> String? in
             let now = ContinuousClock.now
-            if let last = unreachableReported, last.duration(to: now) < .seconds(10) {
-                unreachableSince += 1
+            if let last = state.unreachableReported, last.duration(to: now) < .seconds(10) {
+                state.unreachableSince += 1
                 return nil
             }
             defer {
-                unreachableReported = now
-                unreachableSince = 0
+                state.unreachableReported = now
+                state.unreachableSince = 0
             }
-            let others = unreachableSince > 0 ? "; \(unreachableSince) more since the last warning" : ""
+            let others = state.unreachableSince > 0 ? "; \(state.unreachableSince) more since the last warning" : ""
             return "proxy \(name): closed a client's connection, upstream \(upstream) unreachable (\(reason))\(others)"
         }
         if let message { logger.warning("\(message)") }
@@ -72,9 +76,9 @@ public final class FaultProxy: @unchecked Sendable {
             }
             return self.adopt(adoption)
         }
-        let started = lock.withLock { () -> Bool in
-            guard !isStopped, self.relay == nil else { return false }
-            self.relay = relay
+        let started = state.withLock { state -> Bool in
+            guard !state.isStopped, state.relay == nil else { return false }
+            state.relay = relay
             return true
         }
         guard started else {
@@ -85,13 +89,13 @@ public final class FaultProxy: @unchecked Sendable {
     }
 
     /// The port it listens on (the configured one, or the one the system chose for port 0).
-    public var port: Int { lock.withLock { relay?.port } ?? listen.port }
+    public var port: Int { state.withLock { $0.relay?.port } ?? listen.port }
 
     /// Stops listening and closes every connection. Idempotent.
     public func stop() {
-        let (wasStopped, relay) = lock.withLock { () -> (Bool, SpliceRelay?) in
-            defer { isStopped = true }
-            return (isStopped, self.relay)
+        let (wasStopped, relay) = state.withLock { state -> (Bool, SpliceRelay?) in
+            defer { state.isStopped = true }
+            return (state.isStopped, state.relay)
         }
         guard !wasStopped else { return }
         relay?.stop()
@@ -143,7 +147,7 @@ public final class FaultProxy: @unchecked Sendable {
     }
 
     /// Whether it still accepts connections.
-    public var isListening: Bool { lock.withLock { !isStopped && relay != nil } }
+    public var isListening: Bool { state.withLock { !$0.isStopped && $0.relay != nil } }
 
     // MARK: rules
 
@@ -171,26 +175,27 @@ public final class FaultProxy: @unchecked Sendable {
 
     /// True when no rule `id` is left and every connection has applied the rules without it.
     public func isClean(of id: String) -> Bool {
-        lock.withLock {
-            !rules.contains { $0.id == id } && connections.values.allSatisfy { $0.applied == generation }
+        state.withLock { state in
+            !state.rules.contains { $0.id == id }
+                && state.connections.values.allSatisfy { $0.applied == state.generation }
         }
     }
 
-    public var activeRules: [ProxyRule] { lock.withLock { rules } }
+    public var activeRules: [ProxyRule] { state.withLock { $0.rules } }
 
     /// Changes the rules and hands them to every connection; the result completes once all
     /// applied them. Nil once the proxy is stopped (its event loop is gone; nothing to wait for).
     private func update(_ change: (inout [ProxyRule]) -> Void) -> EventLoopFuture<Void>? {
         // The relay is told under the lock, so it sees rule changes in the order they happen.
-        let state = lock.withLock { () -> ([ProxyRule], Int, [ProxyConnection], EventLoopFuture<Void>?)? in
-            guard !isStopped else { return nil }
-            change(&rules)
-            generation += 1
+        let changed = state.withLock { state -> ([ProxyRule], Int, [ProxyConnection], EventLoopFuture<Void>?)? in
+            guard !state.isStopped else { return nil }
+            change(&state.rules)
+            state.generation += 1
             var handOff: EventLoopFuture<Void>?
-            if rules.isEmpty { relay?.routeToSplice() } else { handOff = relay?.routeToNIO() }
-            return (rules, generation, connections.values.map(\.connection), handOff)
+            if state.rules.isEmpty { state.relay?.routeToSplice() } else { handOff = state.relay?.routeToNIO() }
+            return (state.rules, state.generation, state.connections.values.map(\.connection), handOff)
         }
-        guard let (snapshot, current, targets, handOff) = state else { return nil }
+        guard let (snapshot, current, targets, handOff) = changed else { return nil }
         let applied = targets.map { connection in
             connection.eventLoop.submit { connection.apply(snapshot, generation: current) }
         }
@@ -201,38 +206,38 @@ public final class FaultProxy: @unchecked Sendable {
 
     /// Registers a new connection and hands it the rules to apply; nil once the proxy is stopping.
     func register(_ connection: ProxyConnection) -> ([ProxyRule], Int)? {
-        lock.withLock {
-            guard !isStopped else { return nil }
-            connections[ObjectIdentifier(connection)] = (connection, 0)
-            return (rules, generation)
+        state.withLock { state in
+            guard !state.isStopped else { return nil }
+            state.connections[ObjectIdentifier(connection)] = (connection, 0)
+            return (state.rules, state.generation)
         }
     }
 
     func unregister(_ connection: ProxyConnection) {
-        _ = lock.withLock { connections.removeValue(forKey: ObjectIdentifier(connection)) }
+        _ = state.withLock { $0.connections.removeValue(forKey: ObjectIdentifier(connection)) }
     }
 
     func noteApplied(_ connection: ProxyConnection, generation applied: Int) {
-        lock.withLock {
-            if connections[ObjectIdentifier(connection)] != nil {
-                connections[ObjectIdentifier(connection)]?.applied = applied
+        state.withLock { state in
+            if state.connections[ObjectIdentifier(connection)] != nil {
+                state.connections[ObjectIdentifier(connection)]?.applied = applied
             }
         }
     }
 
     /// Open client connections.
-    public var connectionCount: Int { lock.withLock { connections.count + (relay?.connectionCount ?? 0) } }
+    public var connectionCount: Int { state.withLock { $0.connections.count + ($0.relay?.connectionCount ?? 0) } }
 
     /// Open client connections on the zero-copy path (accepted while no rule existed, and none
     /// has arrived since), dialling their upstream or relayed in the kernel.
-    public var zeroCopyConnectionCount: Int { lock.withLock { relay?.connectionCount ?? 0 } }
+    public var zeroCopyConnectionCount: Int { state.withLock { $0.relay?.connectionCount ?? 0 } }
 
     /// Bytes held for all connections on the NIO path: toxic queues plus unsent channel buffers
     /// (spliced connections hold theirs in kernel pipes, never in Ebb's memory). Backpressure
     /// bounds it per connection and direction by ``ProxyFlow/highWater``, the write buffer's
     /// high mark and one batch of reads.
     public func bufferedBytes() throws -> Int {
-        let all = lock.withLock { connections.values.map(\.connection) }
+        let all = state.withLock { $0.connections.values.map(\.connection) }
         let counts = try all.map { connection in try connection.eventLoop.submit { connection.bufferedBytes }.wait() }
         return counts.reduce(0, +)
     }

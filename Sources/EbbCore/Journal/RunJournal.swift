@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -6,14 +7,23 @@ import Glibc
 
 /// The journal of one run being written: `run.json` plus one durable file per undo record.
 /// Every write is durable before the call returns (see ``DurableFile``).
-public final class RunJournal: @unchecked Sendable {
+public final class RunJournal: Sendable {
     public let directory: URL
-    public private(set) var info: RunInfo
-    private var lock: RunLock?
-    /// Tells the run's guardian, if it still waits to start, that it is not needed.
-    private var releaseGuardian: (@Sendable () -> Void)?
-    private let mutex = NSLock()
-    private var nextSequence = 1
+    public let runID: String
+    private let state: Mutex<State>
+
+    /// What changes while the run goes on: faults reserve sequences from several threads.
+    private struct State {
+        var info: RunInfo
+        var nextSequence = 1
+        /// The run's lock, held until the run is closed.
+        var lock: RunLock?
+        /// Tells the run's guardian, if it still waits to start, that it is not needed.
+        var releaseGuardian: (@Sendable () -> Void)?
+    }
+
+    /// The run's `run.json` as this process last wrote it.
+    public var info: RunInfo { state.withLock { $0.info } }
 
     /// Opens a new run under `<stateDirectory>/rollback/` and holds its lock until ``close(status:)``.
     /// With a `registry`, every record is also copied there before its fault acts. `runID` is
@@ -94,18 +104,15 @@ public final class RunJournal: @unchecked Sendable {
 
     private init(directory: URL, info: RunInfo, lock: RunLock, releaseGuardian: (@Sendable () -> Void)?) {
         self.directory = directory
-        self.info = info
-        self.lock = lock
-        self.releaseGuardian = releaseGuardian
+        runID = info.id
+        state = Mutex(State(info: info, lock: lock, releaseGuardian: releaseGuardian))
     }
-
-    public var runID: String { info.id }
 
     /// Reserves the next record sequence number (also used to name backups).
     public func reserveSequence() -> Int {
-        mutex.withLock {
-            defer { nextSequence += 1 }
-            return nextSequence
+        state.withLock { state in
+            defer { state.nextSequence += 1 }
+            return state.nextSequence
         }
     }
 
@@ -114,25 +121,24 @@ public final class RunJournal: @unchecked Sendable {
     @discardableResult
     public func close(status: RunStatus = .closed) throws -> RunSnapshot {
         var run = JournalReader(holding: directory).run(at: directory, probingLiveness: false)
-        info.status = status
-        info.closedAt = Date()
-        info.settled = run.isSettled
-        run.info = info
-        // A settled run's registry copy goes before run.json is written, which would otherwise
-        // write the copy's run.json durably only to remove it. Nothing of the run is pending,
-        // so a crash between the two leaves nothing to recover in either order.
-        RegistryCopy(of: directory, info: info)?.removeIfSettled(run)
-        try writeInfo()
-        lock?.release()
-        lock = nil
+        let (closed, releaseGuardian) = try state.withLock { state in
+            state.info.status = status
+            state.info.closedAt = Date()
+            state.info.settled = run.isSettled
+            run.info = state.info
+            // A settled run's registry copy goes before run.json is written, which would otherwise
+            // write the copy's run.json durably only to remove it. Nothing of the run is pending,
+            // so a crash between the two leaves nothing to recover in either order.
+            RegistryCopy(of: directory, info: state.info)?.removeIfSettled(run)
+            try state.info.write(into: directory)
+            state.lock?.release()
+            state.lock = nil
+            defer { state.releaseGuardian = nil }
+            return (state.info, state.releaseGuardian)
+        }
         // Unsettled, the guardian must still look (it retries what the runner could not revert).
-        if info.settled == true { releaseGuardian?() }
-        releaseGuardian = nil
+        if closed.settled == true { releaseGuardian?() }
         return run
-    }
-
-    private func writeInfo() throws {
-        try mutex.withLock { try info.write(into: directory) }
     }
 
     private static func makeRunID() -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -8,8 +9,9 @@ import Glibc
 /// (see ``RecordStore``). The runner holds it for its
 /// whole life; the kernel drops it when the process dies, even by SIGKILL, which is how a dead
 /// run is told from a live one without trusting pids.
-public final class RunLock: @unchecked Sendable {
-    private var descriptor: Int32
+public final class RunLock: Sendable {
+    /// The locked file, -1 once released: taken by exchange, so it is closed once only.
+    private let descriptor: Atomic<Int32>
 
     /// Takes the lock of `runDirectory`; returns nil when another process holds it.
     public static func acquire(_ runDirectory: URL) throws -> RunLock? {
@@ -74,12 +76,11 @@ public final class RunLock: @unchecked Sendable {
         return true
     }
 
-    private init(descriptor: Int32) { self.descriptor = descriptor }
+    private init(descriptor: Int32) { self.descriptor = Atomic(descriptor) }
 
     public func release() {
-        guard descriptor >= 0 else { return }
-        close(descriptor)
-        descriptor = -1
+        let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
+        if fd >= 0 { close(fd) }
     }
 
     deinit { release() }

@@ -6,7 +6,7 @@ import Synchronization
 /// and fixtures down; every exit path (errors, cancellation, signals) rolls back. A scenario's
 /// faults are planned, prepared and injected up to ``Options/forks`` at once, all armed before
 /// the first acts.
-public final class Runner: @unchecked Sendable {
+public final class Runner: Sendable {
     public struct Options: Sendable {
         public var stateDirectory: URL
         public var reportDirectory: URL
@@ -47,9 +47,9 @@ public final class Runner: @unchecked Sendable {
     public let options: Options
     private let logger: Logger
     private let observe: @Sendable (RunEvent) -> Void
-    private let mutex = NSLock()
-    private var receivedSignal: Int32?
-    private var rollingBack = false
+    /// The first signal received, and whether a rollback is running: signals arrive on the
+    /// trap's queue while the run goes on elsewhere.
+    private let interruption = Mutex<(signal: Int32?, rollingBack: Bool)>((nil, false))
 
     public init(
         suites: [Suite], catalog: PluginCatalog, options: Options, logger: Logger,
@@ -65,15 +65,15 @@ public final class Runner: @unchecked Sendable {
     /// Notes that `signal` arrived. The caller cancels the run's task; the first signal wins and
     /// later ones never stop a rollback (they are only reported).
     public func noteSignal(_ signal: Int32) {
-        let (first, duringRollback) = mutex.withLock { () -> (Bool, Bool) in
-            let first = receivedSignal == nil
-            if first { receivedSignal = signal }
-            return (first, rollingBack)
+        let (first, duringRollback) = interruption.withLock { state -> (Bool, Bool) in
+            let first = state.signal == nil
+            if first { state.signal = signal }
+            return (first, state.rollingBack)
         }
         observe(.signal(signal, duringRollback: duringRollback || !first))
     }
 
-    private var signal: Int32? { mutex.withLock { receivedSignal } }
+    private var signal: Int32? { interruption.withLock { $0.signal } }
 
     /// Starts preparing the suites' checks (see ``CheckPlan/prepare()``) on threads of their
     /// own, so that the first check does not wait for its client to be made.
@@ -438,11 +438,11 @@ public final class Runner: @unchecked Sendable {
     private func rollBack(_ scope: RollbackScope, label: String) async -> [RollbackResult] {
         let count = scope.records.count
         guard count > 0 else { return [] }
-        mutex.withLock { rollingBack = true }
+        interruption.withLock { $0.rollingBack = true }
         observe(.rollingBack(scenario: label, faults: count))
         // On a thread of its own: a signal cannot cancel it, and it blocks no health check.
         let results = await Blocking.perform { scope.rollback() }
-        mutex.withLock { rollingBack = false }
+        interruption.withLock { $0.rollingBack = false }
         return results
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -13,7 +14,7 @@ import Glibc
 /// The kernel drops a `flock` when its holder dies: after a runner crash the guardian or
 /// `rollback execute` reverts without it. Lock files are never deleted (deleting a lock file
 /// races with another run locking it).
-public final class TargetLocks: @unchecked Sendable {
+public final class TargetLocks: Sendable {
     /// A target another run holds.
     public struct Conflict: Error, CustomStringConvertible {
         public var description: String
@@ -21,12 +22,16 @@ public final class TargetLocks: @unchecked Sendable {
 
     private let directory: String
     private let runID: String
-    private let mutex = NSLock()
-    /// Open lock files by key, with how many of this run's faults hold each one (a run may
-    /// fault one target twice; its own undos run newest-first, so that is safe).
-    private var held: [String: (fd: Int32, count: Int)] = [:]
-    /// The keys each fault (by record sequence) took.
-    private var bySequence: [Int: [String]] = [:]
+    private let held = Mutex(Held())
+
+    /// What this run holds: faults of one scenario take their locks from several threads.
+    private struct Held {
+        /// Open lock files by key, with how many of this run's faults hold each one (a run may
+        /// fault one target twice; its own undos run newest-first, so that is safe).
+        var files: [String: (fd: Int32, count: Int)] = [:]
+        /// The keys each fault (by record sequence) took.
+        var bySequence: [Int: [String]] = [:]
+    }
 
     public init(stateDirectory: URL, runID: String) {
         directory = stateDirectory.appending(path: "locks").path
@@ -34,41 +39,43 @@ public final class TargetLocks: @unchecked Sendable {
     }
 
     deinit {
-        for entry in held.values { close(entry.fd) }
+        held.withLock { held in
+            for entry in held.files.values { close(entry.fd) }
+        }
     }
 
     /// Takes every key of the fault with record `sequence`, or none: throws ``Conflict`` naming
     /// the run that holds one of them.
     public func acquire(_ keys: [String], target: String, sequence: Int) throws {
         guard !keys.isEmpty else { return }
-        try mutex.withLock {
+        try held.withLock { held in
             try DurableFile.makeDirectory(directory)
             var taken: [String] = []
             do {
                 for key in Set(keys).sorted() {
-                    try lock(key, target: target)
+                    try lock(key, target: target, into: &held)
                     taken.append(key)
                 }
             } catch {
-                taken.forEach(unlock)
+                for key in taken { Self.unlock(key, from: &held) }
                 throw error
             }
-            bySequence[sequence, default: []] += taken
+            held.bySequence[sequence, default: []] += taken
         }
     }
 
     /// Releases the keys of the faults with these record sequences (once they are rolled back).
     public func release(sequences: [Int]) {
-        mutex.withLock {
+        held.withLock { held in
             for sequence in sequences {
-                bySequence.removeValue(forKey: sequence)?.forEach(unlock)
+                for key in held.bySequence.removeValue(forKey: sequence) ?? [] { Self.unlock(key, from: &held) }
             }
         }
     }
 
-    private func lock(_ key: String, target: String) throws {
-        if let entry = held[key] {
-            held[key] = (entry.fd, entry.count + 1)
+    private func lock(_ key: String, target: String, into held: inout Held) throws {
+        if let entry = held.files[key] {
+            held.files[key] = (entry.fd, entry.count + 1)
             return
         }
         let path = "\(directory)/\(Self.fileName(key))"
@@ -88,16 +95,16 @@ public final class TargetLocks: @unchecked Sendable {
         let note = "\(runID) pid \(getpid())\n"
         ftruncate(fd, 0)
         _ = note.withCString { pwrite(fd, $0, strlen($0), 0) }
-        held[key] = (fd, 1)
+        held.files[key] = (fd, 1)
     }
 
-    private func unlock(_ key: String) {
-        guard let entry = held[key] else { return }
+    private static func unlock(_ key: String, from held: inout Held) {
+        guard let entry = held.files[key] else { return }
         if entry.count > 1 {
-            held[key] = (entry.fd, entry.count - 1)
+            held.files[key] = (entry.fd, entry.count - 1)
             return
         }
-        held.removeValue(forKey: key)
+        held.files.removeValue(forKey: key)
         close(entry.fd)  // drops the flock
     }
 

@@ -20,20 +20,19 @@ final class SpliceRelay: @unchecked Sendable {
     /// had read but not yet written each way, and the directions whose end it already passed
     /// on (their sink's output is shut). The upstream socket is claimed once, by whoever wraps
     /// it in a channel or closes it.
-    final class Adoption: @unchecked Sendable {
+    final class Adoption: Sendable {
         let client: CInt
         let toUpstream: [UInt8]
         let toClient: [UInt8]
         let finished: Set<ProxyDirection>
-        private let lock = NSLock()
-        private var upstream: CInt?
+        private let upstream: Mutex<CInt?>
 
         init(
             client: CInt, upstream: CInt?, toUpstream: [UInt8] = [], toClient: [UInt8] = [],
             finished: Set<ProxyDirection> = []
         ) {
             self.client = client
-            self.upstream = upstream
+            self.upstream = Mutex(upstream)
             self.toUpstream = toUpstream
             self.toClient = toClient
             self.finished = finished
@@ -41,7 +40,7 @@ final class SpliceRelay: @unchecked Sendable {
 
         /// The upstream socket, the first time only.
         func claimUpstream() -> CInt? {
-            lock.withLock {
+            upstream.withLock { upstream in
                 defer { upstream = nil }
                 return upstream
             }
@@ -65,10 +64,9 @@ final class SpliceRelay: @unchecked Sendable {
     private let eventLoop: EventLoop
     private let finished = DispatchSemaphore(value: 0)
 
-    private let lock = NSLock()
-    private var commands: [() -> Void] = []
-    private var isStarted = false
-    private var isStopped = false
+    /// What other threads hand the relay's thread, and whether that thread ever started or has stopped.
+    private let control = Mutex<(commands: [@Sendable () -> Void], isStarted: Bool, isStopped: Bool)>(
+        ([], false, false))
     private let openConnections = Atomic<Int>(0)
 
     // Owned by the relay's thread.
@@ -123,7 +121,7 @@ final class SpliceRelay: @unchecked Sendable {
 
     /// Starts the relay's thread.
     func start(name: String) {
-        lock.withLock { isStarted = true }
+        control.withLock { $0.isStarted = true }
         let thread = Thread { [self] in
             run()
             finished.signal()
@@ -163,9 +161,9 @@ final class SpliceRelay: @unchecked Sendable {
 
     /// Closes the listener and every connection on this path; returns when the thread ended.
     func stop() {
-        let neverStarted = lock.withLock { () -> Bool in
-            guard !isStarted, !isStopped else { return false }
-            isStopped = true
+        let neverStarted = control.withLock { control -> Bool in
+            guard !control.isStarted, !control.isStopped else { return false }
+            control.isStopped = true
             return true
         }
         if neverStarted { return [listener, epoll, wakeup].forEach { _ = close($0) } }
@@ -174,12 +172,12 @@ final class SpliceRelay: @unchecked Sendable {
     }
 
     /// Queues `command` for the relay's thread; false once it stopped.
-    private func perform(_ command: @escaping () -> Void) -> Bool {
+    private func perform(_ command: @escaping @Sendable () -> Void) -> Bool {
         // The wake-up is written under the lock: once the thread has marked itself stopped it
         // closes the eventfd, and its number may then belong to another file.
-        lock.withLock {
-            guard !isStopped else { return false }
-            commands.append(command)
+        control.withLock { control in
+            guard !control.isStopped else { return false }
+            control.commands.append(command)
             _ = eventfd_write(wakeup, 1)
             return true
         }
@@ -213,7 +211,7 @@ final class SpliceRelay: @unchecked Sendable {
             expireDials()
             resumeAcceptingIfDue()
         }
-        lock.withLock { isStopped = true }
+        control.withLock { $0.isStopped = true }
         runCommands()
         for connection in connections.values { connection.close() }
         for dial in dials.values { dial.abandon() }
@@ -226,9 +224,9 @@ final class SpliceRelay: @unchecked Sendable {
     private func runCommands() {
         var value: eventfd_t = 0
         _ = eventfd_read(wakeup, &value)
-        let pending = lock.withLock {
-            defer { commands = [] }
-            return commands
+        let pending = control.withLock { control in
+            defer { control.commands = [] }
+            return control.commands
         }
         for command in pending { command() }
     }
