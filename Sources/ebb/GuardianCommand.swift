@@ -28,7 +28,8 @@ struct GuardianCommand: ParsableCommand {
         case .runnerClosed:
             Output.standardOutput("runner \(runnerPid) closed its journal; nothing to do\n")
         case .journalRemoved:
-            Output.standardOutput("the journal of runner \(runnerPid) is being removed and holds nothing pending; nothing to do\n")
+            Output.standardOutput(
+                "the journal of runner \(runnerPid) is being removed and holds nothing pending; nothing to do\n")
         case .recovered(let report):
             Output.standardOutput(JournalListing.recovery(report) + "\n")  // redacted, unlike print
             let reports = RunReports(reportDirectory: URL(fileURLWithPath: reportDir))

@@ -201,7 +201,8 @@ struct RunCommand: AsyncParsableCommand {
             journal = try runner.openJournal(guardian: noGuardian ? nil : guardian)
         } catch let failure as GuardianLauncher.Failure {
             Wiring.printError(
-                "error: cannot start the guardian (\(failure)); not injecting anything. Use --no-guardian to run without one.")
+                "error: cannot start the guardian (\(failure)); not injecting anything. Use --no-guardian to run without one."
+            )
             throw ExitCode(.invalidInput)
         } catch {
             Wiring.printError("error: cannot create the journal in \(state.directory.path): \(error)")

@@ -41,7 +41,8 @@ import Glibc
         #expect(throws: GuardianLauncher.Failure.self) {
             try RunJournal.create(stateDirectory: scratch.url, suites: [], registry: registry, guardian: launcher)
         }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.url.appendingPathComponent("rollback").path) == [])
+        let runs = scratch.url.appendingPathComponent("rollback").path
+        #expect(try FileManager.default.contentsOfDirectory(atPath: runs) == [])
         #expect(try registry.runs() == [])
     }
 

@@ -231,7 +231,10 @@ import Testing
                       - network.partition: { netns: box, port: 0080 }
                 """, path: "/tmp/remote.yaml")
         let faults = try #require(suite.scenarios.first?.faults)
-        #expect(faults[0].parameters == ["inject": ["chmod", "0000", "f"], "rollback": ["chmod", "0644", "f", "on", "1_000"]])
+        #expect(
+            faults[0].parameters == [
+                "inject": ["chmod", "0000", "f"], "rollback": ["chmod", "0644", "f", "on", "1_000"],
+            ])
         #expect(faults[1].parameters == ["match": "sleeper", "all": true])
         #expect(faults[2].parameters == ["netns": "box", "port": 80])
         let readBack = try FaultParameters(json: faults[0].parameters, specs: CommandFault.parameters, keyPath: "f")

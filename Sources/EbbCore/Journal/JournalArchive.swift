@@ -21,8 +21,8 @@ public enum JournalArchive {
         try DurableFile.makeDirectory(archive.path)
         var destination = archive.appending(path: run.directory.lastPathComponent)
         if FileManager.default.fileExists(atPath: destination.path) {
-            destination = archive.appending(path: 
-                "\(run.directory.lastPathComponent)-\(Int(Date().timeIntervalSince1970))")
+            let stamped = "\(run.directory.lastPathComponent)-\(Int(Date().timeIntervalSince1970))"
+            destination = archive.appending(path: stamped)
         }
         guard rename(run.directory.path, destination.path) == 0 else {
             throw DurableFile.Failure(

@@ -113,9 +113,9 @@ public struct RecordStore: Sendable {
     /// `current` from the journal: nobody can have changed the record since, so `current` is
     /// checked instead of a fresh read (a rollback reads each record once, not twice).
     @discardableResult
-    public func update(_ record: UndoRecord, readUnderHeldLock current: UndoRecord, durably: Bool = true) throws
-        -> [String]
-    {
+    public func update(
+        _ record: UndoRecord, readUnderHeldLock current: UndoRecord, durably: Bool = true
+    ) throws -> [String] {
         try update(record, over: current, durably: durably)
     }
 

@@ -178,7 +178,8 @@ public enum ChildProcess {
             entry = entry?.successor()
             if !extra.isEmpty, let equals = strchr(variable, Int32(UInt8(ascii: "="))) {
                 let name = String(
-                    decoding: UnsafeRawBufferPointer(start: variable, count: variable.distance(to: equals)), as: UTF8.self)
+                    decoding: UnsafeRawBufferPointer(start: variable, count: variable.distance(to: equals)),
+                    as: UTF8.self)
                 if extra[name] != nil { continue }
             }
             block.append(strdup(variable))

@@ -139,7 +139,8 @@ public enum ScaleRestore: UndoHandler {
 
     public static func undo(_ payload: Payload, _ context: UndoContext) throws -> UndoOutcome {
         try KubeScope.withClient(payload.source) { client in
-            guard let object = try client.find(payload.path) else { return }  // the workload is gone: nothing to restore
+            // The workload is gone: nothing to restore.
+            guard let object = try client.find(payload.path) else { return }
             let mark = KubeOwnership.annotation(object, KubeOwnership.scaledBy)
             guard mark == context.runID else {
                 if let mark {

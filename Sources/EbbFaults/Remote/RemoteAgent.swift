@@ -40,7 +40,8 @@ public struct RemoteAgent {
             if try JournalReader(stateDirectory: stateDirectory).run(id: runID, probingLiveness: false) != nil {
                 throw FaultError(description: "run \(runID) already has a journal on this host; one agent per run")
             }
-            journal = try RunJournal.create(stateDirectory: stateDirectory, suites: [], runID: runID, guardian: guardian)
+            journal = try RunJournal.create(
+                stateDirectory: stateDirectory, suites: [], runID: runID, guardian: guardian)
             InFlightTools.markCommands(actingFor: runID)
         } catch {
             reply(AgentReply(ok: false, error: "cannot start on this host: \(error)"))

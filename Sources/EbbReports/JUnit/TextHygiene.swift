@@ -125,7 +125,8 @@ enum Scrubber {
             }
             guard i + length <= to else { break }  // a character cut by the window end
             if length == 2 && byte == 0xC2 && b[i + 1] < 0xA0 { i += 2; continue }  // C1 controls
-            if length == 3 && byte == 0xEF && b[i + 1] == 0xBF && b[i + 2] >= 0xBE { i += 3; continue }  // U+FFFE, U+FFFF
+            // U+FFFE, U+FFFF
+            if length == 3 && byte == 0xEF && b[i + 1] == 0xBF && b[i + 2] >= 0xBE { i += 3; continue }
             if result.bytes.count + length > cap {
                 result.capped = true
                 break

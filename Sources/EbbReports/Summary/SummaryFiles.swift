@@ -32,9 +32,8 @@ public enum SummaryFiles {
 
     /// Writes `text` atomically, created with the mode ``ReportMode`` picks (less the umask).
     private static func write(_ text: String, to url: URL, redactor: SecretRedactor) throws {
-        let temporary = url.deletingLastPathComponent().appending(path: 
-            ".\(url.lastPathComponent).\(getpid()).tmp"
-        ).path
+        let name = ".\(url.lastPathComponent).\(getpid()).tmp"
+        let temporary = url.deletingLastPathComponent().appending(path: name).path
         let mode = ReportMode.mode(for: text, redactor: redactor)
         unlink(temporary)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
