@@ -16,7 +16,7 @@ public final class FaultProxy: Sendable {
     private let state = Mutex(State())
     private let logger: Logger
 
-    /// What the runner's threads and the proxy's event loop change.
+    /// What the runner's threads, the proxy's event loop and its relay's thread change.
     private struct State {
         /// Owns the listener and relays connections while no rule exists (see ``SpliceRelay``).
         var relay: SpliceRelay?

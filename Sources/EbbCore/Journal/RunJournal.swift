@@ -22,7 +22,8 @@ public final class RunJournal: Sendable {
         var releaseGuardian: (@Sendable () -> Void)?
     }
 
-    /// The run's `run.json` as this process last wrote it.
+    /// The run's `run.json` as this process last wrote it, or last tried to: a failed
+    /// ``close(status:)`` leaves it marked closed while the file still says open.
     public var info: RunInfo { state.withLock { $0.info } }
 
     /// Opens a new run under `<stateDirectory>/rollback/` and holds its lock until ``close(status:)``.
