@@ -218,11 +218,8 @@ public final class FaultProxy: Sendable {
     }
 
     func noteApplied(_ connection: ProxyConnection, generation applied: Int) {
-        state.withLock { state in
-            if state.connections[ObjectIdentifier(connection)] != nil {
-                state.connections[ObjectIdentifier(connection)]?.applied = applied
-            }
-        }
+        // A connection unregistered meanwhile stays unregistered: optional chaining assigns nothing.
+        state.withLock { $0.connections[ObjectIdentifier(connection)]?.applied = applied }
     }
 
     /// Open client connections.
