@@ -32,6 +32,16 @@ import Testing
         }
     }
 
+    @Test func textWithoutReferencesKeepsItsLinesAndJoinsOtherBreaksWithNewlines() throws {
+        let plain = "a: 1\nb: [x, y]  # note\n\nc: 'it''s'\n"
+        let prepared = try EnvironmentSubstitution.prepare(plain, file: "s.yaml", environment: [:])
+        #expect(prepared.text == plain)
+        #expect(prepared.values.isEmpty)
+        let mixed = try EnvironmentSubstitution.prepare(
+            "a: 1\r\nb: 2\u{2028}c: 3\u{0C}d: 4", file: "s.yaml", environment: [:])
+        #expect(mixed.text == "a: 1\nb: 2\nc: 3\nd: 4")
+    }
+
     @Test func theLoaderSubstitutesBeforeReading() throws {
         let loader = SuiteLoader(catalog: .standard, environment: ["HOLD": "250ms"])
         let suite = try loader.load(

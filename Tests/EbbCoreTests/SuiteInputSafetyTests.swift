@@ -99,6 +99,21 @@ import Testing
         }
     }
 
+    @Test func theRefusalNamesTheLineWhateverTheLineBreaks() {
+        // "\r\n" is one break; a combining mark or an emoji does not end a line.
+        let text = "a: 1\r\nb: \"e\u{301}\u{1F44D}\u{1F3FD}\"\u{2028}c: 2\r\nd: " + String(repeating: "[", count: 80)
+        do {
+            _ = try SuiteLoader(catalog: .standard).load(text: text, path: "deep.yaml")
+            Issue.record("a document nested 80 deep was accepted")
+        } catch let error as SuiteErrors {
+            #expect(error.errors.map(\.line) == [4], "\(error)")
+            // After "d: ", the 64th bracket: with the line's block level, level 65.
+            #expect(error.errors.first?.column == 3 + 64, "\(error)")
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+
     @Test func moderateNestingAndBracketsInStringsAreFine() throws {
         let suite = try SuiteLoader(catalog: .standard).load(
             text: """

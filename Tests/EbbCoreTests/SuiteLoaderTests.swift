@@ -301,12 +301,13 @@ import Testing
     @Test(arguments: [
         ("250ms", Duration.milliseconds(250)), ("2s", .seconds(2)), ("1m", .seconds(60)),
         ("1m30s", .seconds(90)), ("1.5s", .milliseconds(1500)), ("1h", .seconds(3600)),
+        (" 2s\t", .seconds(2)), ("\u{00A0}3s\u{2009}", .seconds(3)),
     ])
     func parsesSuiteDurations(text: String, expected: Duration) {
         #expect(DurationText.parse(text) == expected)
     }
 
-    @Test(arguments: ["", "5", "s", "fast", "1x", "-1s"])
+    @Test(arguments: ["", "5", "s", "fast", "1x", "-1s", " \t", "2s\n", "1 s"])
     func refusesWhatIsNotADuration(text: String) {
         #expect(DurationText.parse(text) == nil)
     }

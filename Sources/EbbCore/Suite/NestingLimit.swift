@@ -10,15 +10,14 @@ enum NestingLimit {
     static func check(_ text: String, file: String) throws {
         var blockLevels: [Int] = []  // columns of the open block levels
         var flowDepth = 0
-        var quote: Character?  // open quoted scalar, possibly spanning lines
+        var quote: Unicode.Scalar?  // open quoted scalar, possibly spanning lines
         var blockScalarParent: Int?  // lines indented deeper than this are block scalar content
         var number = 0
-        for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
+        for line in TextLines.split(text) {
             number += 1
-            let characters = Array(line)
             var start = 0
-            while start < characters.count, characters[start] == " " { start += 1 }
-            let blank = start == characters.count || characters[start] == "#"
+            while start < line.count, line[start] == " " { start += 1 }
+            let blank = start == line.count || line[start] == "#"
             if let parent = blockScalarParent {
                 if blank || start > parent { continue }
                 blockScalarParent = nil
@@ -37,27 +36,27 @@ enum NestingLimit {
                 blockLevels.append(start)
                 var column = start
                 // "- - x" opens a level per entry marker on one line.
-                while column + 1 < characters.count, characters[column] == "-" || characters[column] == "?",
-                    characters[column + 1] == " " || characters[column + 1] == "\t"
+                while column + 1 < line.count, line[column] == "-" || line[column] == "?",
+                    line[column + 1] == " " || line[column + 1] == "\t"
                 {
                     column += 2
-                    while column < characters.count, characters[column] == " " { column += 1 }
+                    while column < line.count, line[column] == " " { column += 1 }
                     blockLevels.append(column)
                 }
                 if blockLevels.count > maximumDepth { throw refuse(at: start) }
             }
-            var previous: Character = " "
-            var lastSignificant: Character?
+            var previous: Unicode.Scalar = " "
+            var lastSignificant: Unicode.Scalar?
             var index = start
-            scan: while index < characters.count {
-                let character = characters[index]
+            scan: while index < line.count {
+                let scalar = line[index]
                 if let open = quote {
-                    if open == "\"" && character == "\\" {
+                    if open == "\"" && scalar == "\\" {
                         index += 2
                         continue
                     }
-                    if character == open {
-                        if open == "'", index + 1 < characters.count, characters[index + 1] == "'" {
+                    if scalar == open {
+                        if open == "'", index + 1 < line.count, line[index + 1] == "'" {
                             index += 2
                             continue
                         }
@@ -68,13 +67,14 @@ enum NestingLimit {
                     // after `[`, `{` or `,`, or after `:`, `-` or `?` and a blank.
                     let nodeMayStart =
                         lastSignificant.map {
-                            "[{,".contains($0) || (":-?".contains($0) && (previous == " " || previous == "\t"))
+                            "[{,".unicodeScalars.contains($0)
+                                || (":-?".unicodeScalars.contains($0) && (previous == " " || previous == "\t"))
                         } ?? true
-                    switch character {
+                    switch scalar {
                     case "#" where previous == " " || previous == "\t":
                         break scan
                     case "\"" where nodeMayStart, "'" where nodeMayStart:
-                        quote = character
+                        quote = scalar
                     case "[" where nodeMayStart || flowDepth > 0, "{" where nodeMayStart || flowDepth > 0:
                         flowDepth += 1
                         if blockLevels.count + flowDepth > maximumDepth { throw refuse(at: index) }
@@ -84,22 +84,24 @@ enum NestingLimit {
                         break
                     }
                 }
-                previous = character
-                if character != " " && character != "\t" { lastSignificant = character }
+                previous = scalar
+                if scalar != " " && scalar != "\t" { lastSignificant = scalar }
                 index += 1
             }
             // `key: |` or `- >-`: the more indented lines that follow are text, not structure.
-            if quote == nil, flowDepth == 0, Self.endsWithBlockScalarHeader(characters[start..<index]) {
+            if quote == nil, flowDepth == 0, Self.endsWithBlockScalarHeader(line[start..<index]) {
                 blockScalarParent = start
             }
         }
     }
 
     /// Whether `content` (a line without its comment) ends with a block scalar header.
-    private static func endsWithBlockScalarHeader(_ content: ArraySlice<Character>) -> Bool {
+    private static func endsWithBlockScalarHeader(_ content: ArraySlice<Unicode.Scalar>) -> Bool {
         var trimmed = content
         while let last = trimmed.last, last == " " || last == "\t" { trimmed.removeLast() }
-        while let last = trimmed.last, last == "-" || last == "+" || last.isNumber { trimmed.removeLast() }
+        while let last = trimmed.last, last == "-" || last == "+" || last.properties.numericType != nil {
+            trimmed.removeLast()
+        }
         guard let last = trimmed.last, last == "|" || last == ">" else { return false }
         trimmed.removeLast()
         return trimmed.isEmpty || trimmed.last == " " || trimmed.last == "\t"

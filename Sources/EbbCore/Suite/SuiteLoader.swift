@@ -342,6 +342,7 @@ public struct SuiteLoader: Sendable {
         _ = require("duration", "a scenario needs a duration (how long the faults are held), e.g. 5s")
         let name = try nameNode.map { try reader.string($0, "\(key).name") } ?? key
         var faults: [FaultSpec] = []
+        var faultNames: Set<String> = []
         let items = try faultsNode.map { try reader.sequence($0, "\(key).faults") } ?? []
         if let faultsNode, items.isEmpty {
             errors.append(reader.error(faultsNode, "\(key).faults", "a scenario needs at least one fault"))
@@ -349,7 +350,7 @@ public struct SuiteLoader: Sendable {
         for (index, item) in items.enumerated() {
             do {
                 for spec in try fault(item, at: "\(key).faults[\(index)]", reader, context, hosts: hosts) {
-                    if faults.contains(where: { $0.name == spec.name }) {
+                    guard faultNames.insert(spec.name).inserted else {
                         throw reader.error(
                             item, "\(key).faults[\(index)]",
                             "two faults are named '\(spec.name)'; give one a distinct 'name'")
