@@ -65,6 +65,9 @@ extension Ebb {
             } else {
                 try command.run()
             }
+        } catch let code as ExitCode {
+            // How every run ends: the parser's handling would build a usage message it never prints.
+            Foundation.exit(code.rawValue)
         } catch {
             if exitCode(for: error).rawValue == 64 {
                 Output.standardError(fullMessage(for: error) + "\n")
