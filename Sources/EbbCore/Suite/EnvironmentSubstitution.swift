@@ -36,9 +36,7 @@ public enum EnvironmentSubstitution {
         }
         // Without a `$` nothing is substituted, and with "\n" as its only line break the text
         // would be rebuilt unchanged: skip the line-by-line pass, a sixth of loading a big suite.
-        if !text.utf8.contains(UInt8(ascii: "$")),
-            !text.unicodeScalars.contains(where: { $0 != "\n" && TextLines.isBreak($0) })
-        {
+        if !text.unicodeScalars.contains(where: { $0 == "$" || ($0 != "\n" && TextLines.isBreak($0)) }) {
             return Prepared(text: text, values: [])
         }
         var prepared = Prepared(text: "", values: [])
