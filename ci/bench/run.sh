@@ -4,9 +4,11 @@
 # runner overhead, journal cost and rollback latency at scale side by side, collects the other
 # benchmarks (JUnit, probes, crash torture), and writes reports/bench.json and reports/bench.md.
 # Measures, asserts nothing; not part of .ci/run.
-# Usage: ci/bench/run.sh [--quick] [--compare-only]
+# Usage: ci/bench/run.sh [--quick] [--compare-only] [--rounds N]
 #   --quick: fewer repeats, 100 instead of 1,000 faults
 #   --compare-only: only the before/after/Chaos Toolkit table (no start-up, journal, probes, torture)
+#   --rounds N: the runner-overhead comparison N times (the table shows the first), then each
+#     round's ratios and how often each target was met
 # EBB_BASELINE_REV (default 3e90181, main before issue 20's speed work) is built from `git archive`
 # into $EBB_BENCH_DIR/baseline (default .build-bench/, kept between runs) with its own scratch path;
 # EBB_BASELINE_REV=none skips it.
