@@ -167,6 +167,62 @@ import Testing
         )
     }
 
+    /// A workspace being deleted can take a pending record's file out of the journal before
+    /// `run.json`: the registry copy is then the record's last name. Recovery must read it
+    /// there, undo it, and remove the copy only once nothing in it is pending.
+    @Test func aRecordLeftOnlyInTheRegistryCopyIsRecoveredBeforeTheCopyGoes() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let (state, journal, record, copy) = try runWithRecordOnlyInItsCopy(in: scratch, undoLog: "undo.log")
+        let run = JournalReader(stateDirectory: state).run(at: journal.directory)
+        #expect(run.records.map(\.fileName) == [record.fileName], "the copy's record is read")
+        #expect(run.needsRecovery && !run.isSettled)
+
+        let report = try Recovery(stateDirectory: state, catalog: .testing, logger: testLogger).execute(run)
+        #expect(report.isComplete, "\(report.results.map(\.record.message))")
+        #expect(try String(contentsOfFile: scratch.path + "/undo.log", encoding: .utf8) == "a\n", "the undo ran")
+        let after = JournalReader(stateDirectory: state).run(at: journal.directory)
+        #expect(after.records.map(\.state) == [.reverted])
+        #expect(after.isSettled)
+        #expect(!FileManager.default.fileExists(atPath: copy.path), "nothing is pending: the copy is removed")
+    }
+
+    /// The same, with an undo that fails: the run is not settled and the copy stays, holding
+    /// the record, for a later `rollback execute` or sweep.
+    @Test func aRecordOnlyInTheRegistryCopyWhoseUndoFailsKeepsTheCopy() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let (state, journal, record, copy) = try runWithRecordOnlyInItsCopy(in: scratch, undoLog: "missing/undo.log")
+        let run = JournalReader(stateDirectory: state).run(at: journal.directory)
+        let report = try Recovery(stateDirectory: state, catalog: .testing, logger: testLogger).execute(run)
+        #expect(!report.isComplete)
+        let after = JournalReader(stateDirectory: state).run(at: journal.directory)
+        #expect(after.records.map(\.state) == [.revertFailed])
+        #expect(!after.isSettled && after.needsRecovery)
+        let kept = copy.appendingPathComponent(record.fileName).path
+        #expect(try UndoRecord.latest(in: DurableFile.read(kept)).record.state == .revertFailed)
+    }
+
+    /// A closed, unsettled run with a host registry whose one record (armed, undone by
+    /// ``LoggingUndo`` into `undoLog` under `scratch`) is gone from the journal but still in
+    /// the registry copy: the state folder, the journal, the record and the copy's folder.
+    private func runWithRecordOnlyInItsCopy(
+        in scratch: ScratchDirectory, undoLog: String
+    ) throws -> (state: URL, journal: RunJournal, record: UndoRecord, copy: URL) {
+        let state = scratch.url.appendingPathComponent("state")
+        let registry = HostRegistry(directory: scratch.url.appendingPathComponent("registry"))
+        let log = scratch.url.appendingPathComponent(undoLog).path
+        // Not made where its folder is missing: then the undo fails.
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let journal = try RunJournal.create(stateDirectory: state, suites: [], registry: registry)
+        let (_, record) = try armLoggingRecord(in: journal, label: "a", log: log)
+        try journal.close()
+        let copy = registry.copy(of: journal.directory)
+        try #require(FileManager.default.fileExists(atPath: copy.appendingPathComponent(record.fileName).path))
+        try FileManager.default.removeItem(at: journal.directory.appendingPathComponent(record.fileName))
+        return (state, journal, record, copy)
+    }
+
     /// Where the registry is on another file system (no hard link can be made), a record's copy
     /// is a file of its own with the same content, and later versions reach it too.
     @Test(.enabled(if: FileManager.default.fileExists(atPath: "/dev/shm")))

@@ -154,9 +154,21 @@ public struct JournalReader: Sendable {
             snapshot.recordsSkipped = true
             return snapshot
         }
-        let paths = names.filter { $0.hasSuffix(".json") && $0 != "run.json" && !$0.hasPrefix(".") }.map {
-            directory.appending(path: $0).path
+        let recordNames = names.filter(Self.isRecordName)
+        var found = recordNames.map { directory.appending(path: $0).path }
+        if let copy = snapshot.info.flatMap({ RegistryCopy(of: directory, info: $0) }) {
+            do {
+                found += try Self.recordNames(in: copy.directory, besides: Set(recordNames)).map {
+                    copy.directory.appending(path: $0).path
+                }
+            } catch {
+                snapshot.entries.append(
+                    .damaged(
+                        path: copy.directory.path,
+                        problem: "cannot list the run's registry copy: \(error.localizedDescription)"))
+            }
         }
+        let paths = found
         // Read and decoded side by side: a runner closing its journal reads back every record.
         let read = Forks.map(paths.count, limit: RecordStore.batchThreads) { index -> (RecordEntry, Bool) in
             let path = paths[index]
@@ -168,13 +180,36 @@ public struct JournalReader: Sendable {
                 return (.damaged(path: path, problem: Self.describe(error)), false)
             }
         }
-        snapshot.entries = read.map(\.0)
+        snapshot.entries += read.map(\.0)
         snapshot.unfinishedVersions = zip(paths, read).filter(\.1.1).map(\.0)
         snapshot.isLive = probingLiveness && RunLock.isHeld(directory)
         snapshot.interruptedWrites = names.filter { $0.hasPrefix(".tmp-") }.map {
             directory.appending(path: $0).path
         }
         return snapshot
+    }
+
+    /// Whether `name`, an entry of a run directory or its registry copy, is a record file.
+    private static func isRecordName(_ name: String) -> Bool {
+        name.hasSuffix(".json") && name != "run.json" && !name.hasPrefix(".")
+    }
+
+    /// The record files of a run's registry copy that its journal, whose record files are
+    /// `journalNames`, no longer has. A workspace being deleted (`rm -rf` goes in directory
+    /// order) can take a record's file out of the journal before `run.json`: the copy is then
+    /// that record's last name. Were it left out, a recovery would find nothing pending, mark
+    /// the run settled and remove the copy while the fault is still in place. While both
+    /// exist, the copy never holds a record the journal lacks: a record is written into the
+    /// journal first, and a file rewritten there keeps its name throughout.
+    private static func recordNames(in copy: URL, besides journalNames: Set<String>) throws -> [String] {
+        do {
+            return try FileManager.default.contentsOfDirectory(atPath: copy.path)
+                .filter { isRecordName($0) && !journalNames.contains($0) }.sorted()
+        } catch {
+            // The copy is removed once its run settles, maybe while this reads.
+            guard FileManager.default.fileExists(atPath: copy.path) else { return [] }
+            throw error
+        }
     }
 
     /// Runs that are not live and still have pending or unreadable records.
