@@ -351,6 +351,47 @@ import Glibc
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == left)
     }
 
+    /// `rm -rf` of the state folder as its runner dies can take a pending record's file, then
+    /// `run.json`, before the guardian looks: the registry copy is then the record's last name.
+    /// The guardian recovers the record from there, and still writes nothing into the folder.
+    @Test func aGuardianWhoseRunFolderIsBeingRemovedRecoversWhatOnlyTheRegistryCopyHolds() throws {
+        let workspace = try Workspace()
+        let registry = workspace.url.appendingPathComponent("registry")
+        let environment = ["EBB_REGISTRY_DIR": registry.path]
+        let flag = workspace.url.appendingPathComponent("flag").path
+        // The undo fails until `allow` exists: the run ends with its record still pending.
+        let suite = try workspace.write(
+            quickSuiteWith: #"command: { inject: [touch, flag], rollback: [sh, -c, "test -e allow && rm -f flag"] }"#)
+        let run = try EbbRun(
+            ["run", suite, "--state-dir", workspace.state.path, "--no-guardian"], in: workspace.url,
+            environment: environment)
+        #expect(run.wait() == 2, "\(run.stdout)\n\(run.stderr)")
+        #expect(FileManager.default.fileExists(atPath: flag))
+        let directory = try workspace.runDirectory(try unwrap(workspace.runIDs().first))
+        let records = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter {
+            $0.hasSuffix(".json") && $0 != "run.json"
+        }
+        #expect(records.count == 1)
+        for name in records + ["run.json", "lock"] {
+            try FileManager.default.removeItem(at: directory.appendingPathComponent(name))
+        }
+        let left = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+        try Data().write(to: workspace.url.appendingPathComponent("allow"))
+        // A runner that is gone: a pid with a start time no process of this machine has.
+        let guardian = try EbbRun(
+            [
+                "guardian", "--run-dir", directory.path, "--runner-pid", "\(getpid())", "--runner-start-time", "1",
+                "--report-dir", workspace.url.appendingPathComponent("reports").path,
+            ], in: workspace.url, environment: environment)
+        #expect(guardian.wait() == 0, "\(guardian.stdout)\n\(guardian.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: flag), "the guardian took the fault back")
+        #expect(!guardian.stdout.contains("is being removed"), "\(guardian.stdout)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == left)
+        let copied = registry.appendingPathComponent(directory.lastPathComponent).appendingPathComponent("run.json")
+        let info = try JSONSerialization.jsonObject(with: Data(contentsOf: copied)) as? [String: Any]
+        #expect(info?["settled"] as? Bool == true, "\(String(describing: info))")
+    }
+
     /// Runs, to its end, a suite of one 10 ms scenario, `quick`, with the one `fault` given.
     private func runQuickly(
         _ fault: String, in workspace: Workspace, _ extra: [String] = []

@@ -18,6 +18,9 @@ public struct Guardian: Sendable {
     public var rollbackBudget: Duration
     /// How often a record whose undo failed at its deadline is tried again while the runner lives.
     public var retryInterval: Duration = .seconds(5)
+    /// The host registry the runner copies its records into: the guardian runs with the
+    /// runner's environment, so by default the same one (``HostRegistry/standard``).
+    public var registry: HostRegistry? = .standard
 
     /// Recorded as `revertedBy` when the guardian reverts a fault past its deadline while the
     /// runner is alive; the runner reports such a fault as a failed step of its scenario.
@@ -40,9 +43,11 @@ public struct Guardian: Sendable {
         /// The runner closed its journal: nothing to do.
         case runnerClosed
         /// The run's folder is being removed (its `run.json` is gone and nothing is pending,
-        /// damaged or half-written): nothing to recover, and nothing is written back into it.
+        /// damaged or half-written, there or in its registry copy): nothing to recover, and
+        /// nothing is written back into it.
         case journalRemoved
-        /// The runner died with the run open; its faults were replayed.
+        /// The runner died with the run open; its faults were replayed (from the registry copy
+        /// when the run's folder is being removed).
         case recovered(RecoveryReport)
     }
 
@@ -60,7 +65,7 @@ public struct Guardian: Sendable {
         }
         let run = reader.run(at: runDirectory)
         if run.info?.status == .closed && !run.needsRecovery { return .runnerClosed }
-        if isBeingRemoved(run) { return .journalRemoved }
+        if isBeingRemoved(run) { return try recoverFromRegistryCopy() ?? .journalRemoved }
         var recovery = Recovery(
             stateDirectory: reader.stateDirectory, catalog: catalog, actor: "guardian", logger: logger)
         recovery.rollbackBudget = rollbackBudget
@@ -77,6 +82,26 @@ public struct Guardian: Sendable {
         !FileManager.default.fileExists(atPath: runDirectory.appending(path: "run.json").path)
             && !run.records.contains { $0.state.isPending } && run.damaged.isEmpty
             && run.interruptedWrites.isEmpty && run.unfinishedVersions.isEmpty
+    }
+
+    /// With the run's folder being removed, its registry copy may be all that is left of what
+    /// is still in place: `rm -rf` can take pending records' files, then `run.json`, before the
+    /// guardian looks. The runner is gone, so the copy's pending records are recovered now, as
+    /// `ebb rollback sweep` would once their deadlines had passed, and nothing is written into
+    /// the folder being removed. A settled copy is left to the sweep, which removes it: the
+    /// guardian's reports are still to be drawn from it. Nil when the copy (if any) holds
+    /// nothing pending or damaged.
+    private func recoverFromRegistryCopy() throws -> Outcome? {
+        guard let copy = registry?.copy(of: runDirectory),
+            FileManager.default.fileExists(atPath: copy.appending(path: "run.json").path)
+        else { return nil }
+        let reader = JournalReader(holding: copy)
+        let run = reader.run(at: copy, probingLiveness: false)
+        guard run.needsRecovery else { return nil }
+        var recovery = Recovery(
+            stateDirectory: reader.stateDirectory, catalog: catalog, actor: "guardian", logger: logger)
+        recovery.rollbackBudget = rollbackBudget
+        return .recovered(try recovery.execute(run))
     }
 
     /// Sleeps until the runner exits (its pidfd becomes readable) or `seconds` pass.
