@@ -203,6 +203,26 @@ import Testing
         #expect(try UndoRecord.latest(in: DurableFile.read(kept)).record.state == .revertFailed)
     }
 
+    /// A scope arms into the registry copy its journal knows, without reading `run.json` back:
+    /// a read that fails (a descriptor limit, an I/O error) must not leave the records without
+    /// their copy, silently.
+    @Test func aScopeArmsIntoTheRegistryCopyWithoutReadingRunJSONBack() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let registry = HostRegistry(directory: scratch.url.appendingPathComponent("registry"))
+        let journal = try RunJournal.create(
+            stateDirectory: scratch.url.appendingPathComponent("state"), suites: [], registry: registry)
+        let runJSON = journal.directory.appendingPathComponent("run.json")
+        let aside = scratch.url.appendingPathComponent("run.json")
+        try FileManager.default.moveItem(at: runJSON, to: aside)
+        let (_, record) = try armLoggingRecord(in: journal, label: "a", log: "/dev/null")
+        try FileManager.default.moveItem(at: aside, to: runJSON)
+        let original = journal.directory.appendingPathComponent(record.fileName).path
+        let copy = registry.copy(of: journal.directory).appendingPathComponent(record.fileName).path
+        #expect(DurableFile.isSameFile(original, copy), "the record was armed into the copy too")
+        try journal.close()
+    }
+
     /// A closed, unsettled run with a host registry whose one record (armed, undone by
     /// ``LoggingUndo`` into `undoLog` under `scratch`) is gone from the journal but still in
     /// the registry copy: the state folder, the journal, the record and the copy's folder.

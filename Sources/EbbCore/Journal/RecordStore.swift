@@ -12,9 +12,18 @@ public struct RecordStore: Sendable {
     /// The run's copy in the host registry, written with the journal on every change.
     private let registryCopy: RegistryCopy?
 
+    /// The store of the run in `runDirectory`, its registry copy as its `run.json` names it.
     public init(runDirectory: URL) {
         self.runDirectory = runDirectory
         registryCopy = RegistryCopy(of: runDirectory)
+    }
+
+    /// The store of the run `journal` writes, its registry copy as the journal knows it: not
+    /// read back from `run.json`, where a failed read (a descriptor limit, an I/O error) would
+    /// leave the run's records without their copy and say nothing.
+    public init(journal: RunJournal) {
+        runDirectory = journal.directory
+        registryCopy = RegistryCopy(of: journal.directory, info: journal.info)
     }
 
     /// A state change the record's current state does not allow.

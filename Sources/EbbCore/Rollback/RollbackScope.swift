@@ -15,7 +15,7 @@ public final class RollbackScope: Sendable {
         self.journal = journal
         self.scenario = scenario
         self.executor = executor
-        store = RecordStore(runDirectory: journal.directory)
+        store = RecordStore(journal: journal)
     }
 
     /// The records armed in this scope so far.

@@ -144,7 +144,7 @@ private struct AgentSession {
                 journal: journal, scenario: scenario,
                 executor: RollbackExecutor(catalog: catalog, actor: "remote agent", logger: logger, services: services))
         scopes[scenario] = scope
-        let store = RecordStore(runDirectory: journal.directory)
+        let store = RecordStore(journal: journal)
         let arming = Arming(
             fault: name, plugin: pluginID, plan: plan, sequence: sequence, prepare: { try fault.prepare(plan, context) }
         ) {
