@@ -1,3 +1,4 @@
+import EbbCore
 import EbbTestSupport
 import Foundation
 import Testing
@@ -110,6 +111,36 @@ import Glibc
         #expect(failed.status == 4, "\(failed.stdout)\n\(failed.stderr)")
         let junit = try String(contentsOf: workspace.url.appendingPathComponent("reports/junit.xml"), encoding: .utf8)
         #expect(junit.contains("was not ready within 1s (sh exited with status 3: not yet)"), "\(junit)")
+    }
+
+    /// A fixture's process that cleared its environment (`env -i`, as `sudo` does) carries no
+    /// marker. One that also ignored SIGTERM outlived its marked leader, and the fixture was
+    /// recorded stopped while it ran: the undo now ends the fixture's whole process group.
+    @Test func aFixtureProcessWithoutItsMarkerThatIgnoresSIGTERMIsEndedWithItsGroup() throws {
+        let workspace = try Workspace()
+        let suite = try workspace.write(
+            suite: """
+                suite: unmarked
+                setup:
+                  - name: service
+                    command: [sh, -c, "env -i sh -c 'trap \\"\\" TERM; echo $$ > inner.pid; exec sleep 301' & wait"]
+                    ready: { command: [test, -s, inner.pid], timeout: 20s }
+                scenarios:
+                  - name: quick
+                    duration: 10ms
+                    faults:
+                      - command: { inject: [true], rollback: [true] }
+                """)
+        let (status, stdout, stderr) = try EbbRun.run(
+            ["run", suite, "--state-dir", workspace.state.path], in: workspace.url)
+        let text = try String(contentsOf: workspace.url.appendingPathComponent("inner.pid"), encoding: .utf8)
+        let pid = try #require(Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        // Ended here, by pid and start time, should the run have left it.
+        if let started = ProcessTable.stat(pid)?.startTime {
+            defer { if ProcessTable.isAlive(pid: pid, startTime: started) { kill(pid, SIGKILL) } }
+            #expect(!ProcessTable.isAlive(pid: pid, startTime: started), "the unmarked process outlived its fixture")
+        }
+        #expect(status == 0, "\(stdout)\n\(stderr)")
     }
 
     /// `ebb run` is parsed by its own parser first (faster); a usage error must still read as
