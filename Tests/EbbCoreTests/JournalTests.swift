@@ -76,6 +76,23 @@ import Testing
         #expect(try reader.runs().first?.damaged.count == 1)
     }
 
+    /// An outcome the journal could not make durable may read `reverted` now and pending after a
+    /// crash: a run closed with one is not settled, so its records are still read.
+    @Test func aRunClosedWithAnOutcomeNotMadeDurableIsNotSettled() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let log = scratch.url.appendingPathComponent("undo.log").path
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let journal = try RunJournal.create(stateDirectory: scratch.url, suites: [])
+        let (scope, _) = try armLoggingRecord(in: journal, label: "a", log: log)
+        #expect(scope.rollback().map(\.record.state) == [.reverted])
+        let closed = try journal.close(outcomesDurable: false)
+        #expect(closed.isSettled, "every record reads reverted")
+        let run = try #require(try JournalReader(stateDirectory: scratch.url).runs(skippingSettledRecords: true).first)
+        #expect(run.info?.settled == false)
+        #expect(!run.recordsSkipped && run.records.map(\.state) == [.reverted])
+    }
+
     @Test func aRunClosedWithAPendingRecordIsNotSettledUntilARecoveryRevertsIt() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }

@@ -119,13 +119,15 @@ public final class RunJournal: Sendable {
 
     /// Marks the run closed (and settled, when it is: ``RunInfo/settled``) and releases its lock;
     /// a closed run is never recovered. Returns the journal as closed (records as read for it).
+    /// `outcomesDurable` false (an outcome could not be made durable) keeps it unsettled: what a
+    /// reader sees now may not be what a crash leaves, and a settled run's records are not read.
     @discardableResult
-    public func close(status: RunStatus = .closed) throws -> RunSnapshot {
+    public func close(status: RunStatus = .closed, outcomesDurable: Bool = true) throws -> RunSnapshot {
         var run = JournalReader(holding: directory).run(at: directory, probingLiveness: false)
         let (closed, releaseGuardian) = try state.withLock { state in
             state.info.status = status
             state.info.closedAt = Date()
-            state.info.settled = run.isSettled
+            state.info.settled = run.isSettled && outcomesDurable
             run.info = state.info
             // A settled run's registry copy goes before run.json is written, which would otherwise
             // write the copy's run.json durably only to remove it. Nothing of the run is pending,

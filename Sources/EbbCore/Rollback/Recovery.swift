@@ -11,7 +11,10 @@ public struct RecoveryReport: Sendable {
     /// Why the run was not executed at all (e.g. it is live).
     public var refusal: String?
 
-    public var isComplete: Bool { refusal == nil && damaged.isEmpty && results.allSatisfy(\.succeeded) }
+    /// Nothing refused or damaged, and every undo succeeded with its outcome durable.
+    public var isComplete: Bool {
+        refusal == nil && damaged.isEmpty && results.allSatisfy { $0.succeeded && $0.journalProblem == nil }
+    }
 }
 
 /// Executes the undo records of runs from the journal alone: no suite, no plugin setup (ARCHITECTURE.md invariant 7).
@@ -81,8 +84,10 @@ public struct Recovery: Sendable {
                 info.closedAt = Date()
                 info.recoveredBy = actor
             }
-            if leftOpen || (after.isSettled && info.settled != true) {
-                info.settled = after.isSettled
+            // An outcome that could not be made durable leaves the run unsettled (see RunInfo.settled).
+            let settled = after.isSettled && report.results.allSatisfy { $0.journalProblem == nil }
+            if leftOpen || (settled && info.settled != true) {
+                info.settled = settled
                 try info.write(into: current.directory)
                 after.info = info
             }

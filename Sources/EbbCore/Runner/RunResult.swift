@@ -144,6 +144,11 @@ public struct RunResult: Sendable {
         self.startedAt = startedAt
     }
 
+    /// Every undo outcome of the run was made durable in the journal.
+    public var outcomesDurable: Bool {
+        (scenarios.flatMap(\.rollbacks) + setupRollbacks).allSatisfy { $0.journalProblem == nil }
+    }
+
     public var exitStatus: ExitStatus {
         var status = scenarios.reduce(ExitStatus.passed) { $0.combined(with: $1.status) }
         for step in setupSteps where step.status == .failed || step.status == .error {

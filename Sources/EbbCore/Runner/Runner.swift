@@ -106,7 +106,7 @@ public final class Runner: Sendable {
         result.signal = signal
         result.duration = clock.now - start
         do {
-            result.journalAtClose = try journal.close()
+            result.journalAtClose = try journal.close(outcomesDurable: result.outcomesDurable)
         } catch {
             logger.error("could not close the journal: \(error)")
         }
