@@ -50,7 +50,15 @@ public struct HostSweep: Sendable {
             journal.flatMap {
                 FileManager.default.fileExists(atPath: $0.appending(path: "run.json").path) ? $0 : nil
             } ?? copy
-        guard let lock = try? RunLock.acquire(directory) else {
+        let taken: RunLock?
+        do {
+            taken = try RunLock.acquire(directory)
+        } catch {
+            // Not known to be dead: reported (the sweep fails), and its marked targets left alone.
+            report.damaged.append((directory.path, "cannot take the run's lock: \(error)"))
+            return Outcome(report: report, skipped: nil, isLive: true)
+        }
+        guard let lock = taken else {
             return Outcome(
                 report: report, skipped: "it is live (its runner or a recovery holds the lock)", isLive: true)
         }

@@ -1,0 +1,40 @@
+import EbbCore
+import EbbTestSupport
+import Foundation
+import Testing
+
+/// `ebb rollback sweep` over the host registry, as a library.
+@Suite(.ownThread) struct HostSweepTests {
+    /// A run whose lock cannot even be tried (an I/O error, not another holder) is not known
+    /// to be live or dead: the sweep reports it, so it fails, instead of passing it by as live.
+    @Test func aRunWhoseLockCannotBeTriedIsReportedNotPassedByAsLive() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let registry = HostRegistry(directory: scratch.url.appendingPathComponent("registry"))
+        let journal = try RunJournal.create(
+            stateDirectory: scratch.url.appendingPathComponent("state"), suites: [], registry: registry)
+        let scope = RollbackScope(
+            journal: journal, scenario: "s",
+            executor: RollbackExecutor(catalog: .testing, actor: "t", logger: testLogger))
+        let plan = try FaultPlan(
+            target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: "a", log: "/dev/null"),
+            undoSummary: "")
+        _ = try scope.arm(fault: "f", plugin: "test", plan: plan, sequence: 1, deadline: Date())
+        try journal.close()
+        // The workspace is gone and so is its runner (a start time no process has).
+        try FileManager.default.removeItem(at: scratch.url.appendingPathComponent("state"))
+        let copy = registry.copy(of: journal.directory)
+        var info = journal.info
+        info.pidStartTime = 1
+        try info.write(into: copy)
+        try FileManager.default.createDirectory(
+            at: copy.appendingPathComponent("lock"), withIntermediateDirectories: false)
+
+        let outcomes = try HostSweep(registry: registry, catalog: .testing, logger: testLogger).sweep()
+        let outcome = try #require(outcomes.first)
+        #expect(outcome.skipped == nil, "not passed by: \(outcome.skipped ?? "")")
+        #expect(outcome.isLive, "its marked targets are left alone")
+        #expect(outcome.report.damaged.map(\.problem).first?.contains("cannot take the run's lock") == true)
+        #expect(!outcome.report.isComplete)
+    }
+}
