@@ -164,6 +164,14 @@ import Glibc
             try records.map { try store.current($0)?.state } == [.revertFailed, .revertFailed],
             "both outcomes are in the journal")
         #expect(LoggingUndo.lines(log) == ["stuck"], "the older undo never started")
+        // The stuck undo still acts: its record stays locked until it ends, so no other
+        // process can start the same undo meanwhile (the older record's lock is free).
+        #expect(try store.lock(2) == nil, "the stuck undo's record is still locked")
+        try #require(try store.lock(1, waitingUntil: .now + .seconds(2))).release()
+        unlink(hang)
+        let freed = try store.lock(2, waitingUntil: .now + .seconds(10))
+        #expect(freed != nil, "released once the stuck undo ended")
+        freed?.release()
     }
 }
 

@@ -190,7 +190,14 @@ public struct RollbackExecutor: Sendable {
                 "another Ebb process held the record until the rollback budget (\(DurationText.format(budget))) ran out",
                 start: start)
         }
-        defer { lock.release() }
+        // Released once this call is done and its undo has ended: an undo that outlives the
+        // budget keeps the lock, so no other process starts the same undo while this one acts.
+        let release = SharedRelease(lock)
+        var undoRunsLate = false
+        defer {
+            if !undoRunsLate { release.leave() }
+            release.leave()
+        }
         // The journal is the truth: the guardian or a recovery may have finished it meanwhile.
         var onDisk: UndoRecord?
         do {
@@ -215,8 +222,9 @@ public struct RollbackExecutor: Sendable {
         let context = UndoContext(
             runID: current.runID, runDirectory: store.runDirectory, logger: logger, services: services)
         let payload = current
-        let attempt = Bounded.run(until: end) { undo(payload, handler, context) }
+        let attempt = Bounded.run(until: end, { undo(payload, handler, context) }, whenLate: release.leave)
         guard let (state, message, tries) = attempt else {
+            undoRunsLate = true
             current.attempts += 1
             return finish(
                 current, .revertFailed,
@@ -285,27 +293,55 @@ public struct RollbackExecutor: Sendable {
     }
 }
 
+/// A record lock held by two: the call that took it and the undo it runs, which may outlive
+/// the call (see ``Bounded``). The last to leave releases it.
+private final class SharedRelease: Sendable {
+    private let lock: RunLock
+    private let holders = Mutex(2)
+
+    init(_ lock: RunLock) { self.lock = lock }
+
+    func leave() {
+        if holders.withLock({ count in
+            count -= 1
+            return count == 0
+        }) {
+            lock.release()
+        }
+    }
+}
+
 /// Runs blocking work on a thread of its own and gives up waiting at a deadline. Undos are
 /// synchronous system work (commands, API calls, waits for processes) that cannot be
 /// cancelled; past the budget the caller goes on and the thread's late result is dropped.
+/// `whenLate` runs on that thread once the work ends, if the caller had given up by then.
 enum Bounded {
-    static func run<T: Sendable>(until end: ContinuousClock.Instant, _ body: @escaping @Sendable () -> T) -> T? {
-        let box = Box<T>()
+    static func run<T: Sendable>(
+        until end: ContinuousClock.Instant, _ body: @escaping @Sendable () -> T,
+        whenLate: @escaping @Sendable () -> Void = {}
+    ) -> T? {
+        let state = Mutex(State<T>())
         let done = DispatchSemaphore(value: 0)
         Blocking.detach {
-            box.value = body()
+            let value = body()
+            let late = state.withLock { state in
+                state.value = value
+                return state.gaveUp
+            }
+            if late { whenLate() }
             done.signal()
         }
         let left = max(0, (end - ContinuousClock.now).seconds)
-        guard done.wait(timeout: .now() + left) == .success else { return nil }
-        return box.value
+        _ = done.wait(timeout: .now() + left)
+        // Decided under the lock: a result that arrives just as the wait ends is still taken.
+        return state.withLock { state in
+            if state.value == nil { state.gaveUp = true }
+            return state.value
+        }
     }
 
-    private final class Box<T: Sendable>: Sendable {
-        private let stored = Mutex<T?>(nil)
-        var value: T? {
-            get { stored.withLock { $0 } }
-            set { stored.withLock { $0 = newValue } }
-        }
+    private struct State<T: Sendable>: Sendable {
+        var value: T?
+        var gaveUp = false
     }
 }
