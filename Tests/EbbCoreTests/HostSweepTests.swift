@@ -13,13 +13,7 @@ import Testing
         let registry = HostRegistry(directory: scratch.url.appendingPathComponent("registry"))
         let journal = try RunJournal.create(
             stateDirectory: scratch.url.appendingPathComponent("state"), suites: [], registry: registry)
-        let scope = RollbackScope(
-            journal: journal, scenario: "s",
-            executor: RollbackExecutor(catalog: .testing, actor: "t", logger: testLogger))
-        let plan = try FaultPlan(
-            target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: "a", log: "/dev/null"),
-            undoSummary: "")
-        _ = try scope.arm(fault: "f", plugin: "test", plan: plan, sequence: 1, deadline: Date())
+        _ = try armLoggingRecord(in: journal, label: "a", log: "/dev/null")
         try journal.close()
         // The workspace is gone and so is its runner (a start time no process has).
         try FileManager.default.removeItem(at: scratch.url.appendingPathComponent("state"))

@@ -483,22 +483,6 @@ final class Failures: @unchecked Sendable {
     var all: [String] { lock.withLock { items } }
 }
 
-/// Arms, in a new scope over `journal`, record 1 of fault "f" of scenario "s", whose undo
-/// (``LoggingUndo``) appends `label` to `log`.
-private func armLoggingRecord(
-    in journal: RunJournal, label: String, log: String
-) throws -> (
-    scope: RollbackScope, record: UndoRecord
-) {
-    let scope = RollbackScope(
-        journal: journal, scenario: "s",
-        executor: RollbackExecutor(catalog: .testing, actor: "test", logger: testLogger))
-    let plan = try FaultPlan(
-        target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: label, log: log),
-        undoSummary: "")
-    return (scope, try scope.arm(fault: "f", plugin: "test", plan: plan, sequence: 1, deadline: Date()))
-}
-
 /// Record 1 of `journal`, for tests of how records are stored rather than undone.
 private func plainRecord(
     of journal: RunJournal, scenario: String = "s", fault: String = "f", state: RecordState, data: JSONValue = .null

@@ -85,3 +85,19 @@ final class Captured<Value>: @unchecked Sendable {
         set { lock.withLock { stored = newValue } }
     }
 }
+
+/// Arms, in a new scope over `journal`, record 1 of fault "f" of scenario "s", whose undo
+/// (``LoggingUndo``) appends `label` to `log`.
+func armLoggingRecord(
+    in journal: RunJournal, label: String, log: String
+) throws -> (
+    scope: RollbackScope, record: UndoRecord
+) {
+    let scope = RollbackScope(
+        journal: journal, scenario: "s",
+        executor: RollbackExecutor(catalog: .testing, actor: "test", logger: testLogger))
+    let plan = try FaultPlan(
+        target: "t", undoKind: LoggingUndo.kind, undoData: LoggingUndo.Payload(label: label, log: log),
+        undoSummary: "")
+    return (scope, try scope.arm(fault: "f", plugin: "test", plan: plan, sequence: 1, deadline: Date()))
+}
