@@ -10,17 +10,10 @@ import Testing
     @Test func aRunWhoseLockCannotBeTriedIsReportedNotPassedByAsLive() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
-        let registry = HostRegistry(directory: scratch.url.appendingPathComponent("registry"))
-        let journal = try RunJournal.create(
-            stateDirectory: scratch.url.appendingPathComponent("state"), suites: [], registry: registry)
-        _ = try armLoggingRecord(in: journal, label: "a", log: "/dev/null")
-        try journal.close()
-        // The workspace is gone and so is its runner (a start time no process has).
+        let (_, registry, copy) = try abandonedRun(in: scratch, log: "/dev/null")
+        // The workspace is gone too.
         try FileManager.default.removeItem(at: scratch.url.appendingPathComponent("state"))
-        let copy = registry.copy(of: journal.directory)
-        var info = journal.info
-        info.pidStartTime = 1
-        try info.write(into: copy)
+        try FileManager.default.removeItem(at: copy.appendingPathComponent("lock"))
         try FileManager.default.createDirectory(
             at: copy.appendingPathComponent("lock"), withIntermediateDirectories: false)
 
@@ -30,5 +23,55 @@ import Testing
         #expect(outcome.isLive, "its marked targets are left alone")
         #expect(outcome.report.damaged.map(\.problem).first?.contains("cannot take the run's lock") == true)
         #expect(!outcome.report.isComplete)
+    }
+
+    /// A recovery (a guardian, `rollback execute`) at work through the journal when the
+    /// workspace is deleted still holds the run's lock: the sweep, which can then only go
+    /// through the registry copy, finds the same lock held and leaves the run alone instead of
+    /// reverting its records beside the recovery. Once the lock is free, it sweeps.
+    @Test func aRecoveryAtWorkThroughTheRemovedJournalKeepsTheSweepAway() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let log = scratch.url.appendingPathComponent("undo.log").path
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let (journal, registry, copy) = try abandonedRun(in: scratch, log: log)
+        for name in [RunLock.fileName, RecordStore.locksFile] {
+            #expect(
+                DurableFile.isSameFile(
+                    journal.directory.appendingPathComponent(name).path, copy.appendingPathComponent(name).path),
+                "the copy's \(name) is the journal's")
+        }
+        let recovery = try #require(try RunLock.acquire(journal.directory))
+        try FileManager.default.removeItem(at: scratch.url.appendingPathComponent("state"))
+
+        let sweep = HostSweep(registry: registry, catalog: .testing, logger: testLogger)
+        let whileHeld = try #require(try sweep.sweep().first)
+        #expect(whileHeld.isLive)
+        #expect(whileHeld.skipped?.contains("holds the lock") == true, "skipped: \(whileHeld.skipped ?? "nil")")
+        #expect(LoggingUndo.lines(log).isEmpty, "no undo ran beside the recovery")
+
+        recovery.release()
+        let afterwards = try #require(try sweep.sweep().first)
+        #expect(afterwards.skipped == nil)
+        #expect(afterwards.report.results.map(\.succeeded) == [true])
+        #expect(LoggingUndo.lines(log) == ["undone"])
+    }
+
+    /// A run in `scratch` (journal under `state/`, copy in `registry/`) with one armed record,
+    /// labelled "undone", past its deadline, closed unsettled, whose copy says its runner is
+    /// gone (a start time no process has).
+    private func abandonedRun(
+        in scratch: ScratchDirectory, log: String
+    ) throws -> (journal: RunJournal, registry: HostRegistry, copy: URL) {
+        let registry = HostRegistry(directory: scratch.url.appendingPathComponent("registry"))
+        let journal = try RunJournal.create(
+            stateDirectory: scratch.url.appendingPathComponent("state"), suites: [], registry: registry)
+        _ = try armLoggingRecord(in: journal, label: "undone", log: log)
+        try journal.close()
+        let copy = registry.copy(of: journal.directory)
+        var info = journal.info
+        info.pidStartTime = 1
+        try info.write(into: copy)
+        return (journal, registry, copy)
     }
 }

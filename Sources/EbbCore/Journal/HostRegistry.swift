@@ -37,11 +37,35 @@ public struct HostRegistry: Sendable {
         directory.appending(path: runDirectory.lastPathComponent)
     }
 
-    /// Creates the registry (0700, trusted like the journal) and the copy of one run.
-    func prepare(copy: URL) throws {
+    /// Creates the registry (0700, trusted like the journal) and the copy of the run being built
+    /// in `runDirectory`, with the run's locks (see ``shareLocks(of:with:)``).
+    func prepare(copy: URL, of runDirectory: URL) throws {
         try DurableFile.makeDirectory(directory.path)
         try JournalTrust.check(directory: directory.path)
         try DurableFile.makeDirectory(copy.path)
+        try Self.shareLocks(of: runDirectory, with: copy)
+    }
+
+    /// Gives the copy the run's own `lock` and `records.lock`, as second names of the same files
+    /// (hard links), so that a lock taken through either directory is one lock: a guardian or
+    /// `rollback execute` still recovering through the journal when the workspace is deleted
+    /// must keep a sweep, which then goes through the copy, off the same records. Where no link
+    /// can be made (another file system), the copy's locks are files of their own, made when
+    /// first taken, and only the journal's existence keeps the two apart (see ``HostSweep``).
+    private static func shareLocks(of runDirectory: URL, with copy: URL) throws {
+        for name in [RunLock.fileName, RecordStore.locksFile] {
+            let source = runDirectory.appending(path: name).path
+            let descriptor = open(source, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else {
+                throw DurableFile.Failure(message: systemError("cannot open", source).description)
+            }
+            close(descriptor)
+            let target = copy.appending(path: name).path
+            guard link(source, target) != 0 else { continue }
+            guard errno == EXDEV || errno == EPERM || errno == EMLINK else {
+                throw DurableFile.Failure(message: systemError("cannot link", target).description)
+            }
+        }
     }
 
     /// Every run copy in the registry, oldest first.

@@ -57,7 +57,8 @@ public final class RunJournal: Sendable {
         var info: RunInfo
         var startedGuardian: GuardianLauncher.Started?
         do {
-            info = try describe(directory, id: id, suites: suites, started: started, registry: registry)
+            info = try describe(
+                directory, building: building, id: id, suites: suites, started: started, registry: registry)
             startedGuardian = try guardian?.launch(runDirectory: directory, building: building, runner: info)
             info.guardianPID = startedGuardian?.pid
             try info.write(into: building)
@@ -77,10 +78,10 @@ public final class RunJournal: Sendable {
         return RunJournal(directory: directory, info: info, lock: lock, releaseGuardian: startedGuardian?.release)
     }
 
-    /// The first `run.json` of the run that will be at `directory`: its runner and its registry
-    /// copy (made here).
+    /// The first `run.json` of the run that will be at `directory`, now being built in `building`:
+    /// its runner and its registry copy (made here).
     private static func describe(
-        _ directory: URL, id: String, suites: [String], started: Date, registry: HostRegistry?
+        _ directory: URL, building: URL, id: String, suites: [String], started: Date, registry: HostRegistry?
     ) throws -> RunInfo {
         let host = HostIdentity.current
         var info = RunInfo(
@@ -91,7 +92,7 @@ public final class RunJournal: Sendable {
         if let registry {
             let copy = registry.copy(of: directory)
             do {
-                try registry.prepare(copy: copy)
+                try registry.prepare(copy: copy, of: building)
             } catch {
                 throw DurableFile.Failure(
                     message: "cannot use the host registry \(registry.directory.path) (\(error)); "

@@ -13,9 +13,12 @@ public final class RunLock: Sendable {
     /// The locked file, -1 once released: taken by exchange, so it is closed once only.
     private let descriptor: Atomic<Int32>
 
+    /// The file in a run directory whose `flock` is the run's lock.
+    public static let fileName = "lock"
+
     /// Takes the lock of `runDirectory`; returns nil when another process holds it.
     public static func acquire(_ runDirectory: URL) throws -> RunLock? {
-        try acquire(file: runDirectory.appending(path: "lock").path)
+        try acquire(file: runDirectory.appending(path: fileName).path)
     }
 
     /// Takes the lock on the file at `path` (created 0600 if missing); nil when another process holds it.
@@ -62,7 +65,7 @@ public final class RunLock: Sendable {
     /// probed again for up to 50 ms: a child being spawned by the process that just released
     /// it shares the lock's open file until its exec, and that is not a live run.
     public static func isHeld(_ runDirectory: URL) -> Bool {
-        let fd = open(runDirectory.appending(path: "lock").path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        let fd = open(runDirectory.appending(path: fileName).path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         for attempt in 0..<6 {

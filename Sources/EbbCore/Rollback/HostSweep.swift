@@ -43,8 +43,10 @@ public struct HostSweep: Sendable {
         {
             return Outcome(report: report, skipped: "its runner (pid \(info.pid)) is alive", isLive: true)
         }
-        // The journal is the first copy: use it while it exists, so the sweep, a guardian and
-        // `rollback execute` all take the same locks.
+        // The journal is the first copy: use it while it exists. On its file system the copy's
+        // locks are the journal's own under second names (see HostRegistry.prepare), so a
+        // recovery still at work through a journal deleted meanwhile holds this lock too;
+        // elsewhere only going through the journal while it exists keeps the two apart.
         let journal = registered.info?.journal.map { URL(fileURLWithPath: $0) }
         let directory =
             journal.flatMap {
