@@ -39,4 +39,30 @@ import Glibc
         _ = ChildProcess.waitUntilGone(member, startTime: memberStart, timeout: .seconds(10))
         try FixtureStop.verify(payload, context)
     }
+
+    /// Once the fixture's group has ended, its leader's pid may be given to a new process that
+    /// leads a group of its own under the same id. That group is not the fixture's: the
+    /// verification passes and names none of its processes.
+    @Test func aGroupUnderTheLeadersPidReusedIsNotTheFixtures() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        // Stands for the process that got the pid: it leads its own group, with a member.
+        let newcomer = try ChildProcess.spawn(["sh", "-c", "sleep 303 & wait"])
+        defer {
+            kill(-newcomer, SIGKILL)  // the group this test started
+            _ = ChildProcess.wait(newcomer, timeout: .seconds(10))
+        }
+        let started = try #require(ProcessTable.stat(newcomer)?.startTime)
+        #expect(ProcessTable.stat(newcomer)?.processGroup == newcomer, "it leads its own group")
+        // The fixture's leader had that pid before, and started earlier.
+        let payload = try JSONDecoder().decode(
+            FixtureStop.Payload.self,
+            from: Data(
+                #"{"name":"service","marker":"unused-\#(UUID())","pid":\#(newcomer),"startTime":\#(started - 1)}"#.utf8)
+        )
+        let context = UndoContext(
+            runID: "test", runDirectory: scratch.url, logger: testLogger, services: LiveServices())
+        try FixtureStop.verify(payload, context)
+        #expect(ProcessTable.isAlive(pid: newcomer, startTime: started), "verification only looks")
+    }
 }

@@ -56,6 +56,9 @@ public enum FixtureStop: UndoHandler {
     /// looks: the undo signals a group only while a marked member proves it the fixture's.
     static func unmarkedInGroup(_ payload: Payload) -> [Int32] {
         guard let leader = payload.pid, let start = payload.startTime else { return [] }
+        // The kernel gives no new process a pid still in use as a group's id, so another process
+        // at the leader's pid means the fixture's group has ended and this group is another's.
+        if let now = ProcessTable.stat(leader), !now.isGone, now.startTime != start { return [] }
         return live(inGroup: leader).filter { $0.startTime >= start }.map(\.pid)
     }
 
