@@ -17,10 +17,13 @@ cd "$(dirname "$0")/../.."
 source ci/packages.sh
 ensure_packages "${EBB_BUILD_PACKAGES[@]}" time python3-venv
 # As ci/package.sh ships it: the Swift runtime linked in, so start-up pays no dynamic relocations of it.
-swift build -c release --static-swift-stdlib --product ebb >/dev/null
+swift build -c release --static-swift-stdlib --product ebb -q
 export EBB_RELEASE_BIN="$(swift build -c release --static-swift-stdlib --show-bin-path)/ebb"
 export EBB_BASELINE_REV="${EBB_BASELINE_REV:-3e90181}"
 if [ "$EBB_BASELINE_REV" != none ]; then
+    # The default baseline still linked FoundationNetworking (dropped in 5c0a221), whose static
+    # library needs libcurl's.
+    ensure_packages libcurl4-openssl-dev
     bench_dir="$(realpath -m "${EBB_BENCH_DIR:-.build-bench}")"
     baseline="$bench_dir/baseline"
     commit="$(git rev-parse "$EBB_BASELINE_REV^{commit}")"
@@ -30,7 +33,7 @@ if [ "$EBB_BASELINE_REV" != none ]; then
         git archive "$commit" | tar -x -C "$baseline"
         echo "$commit" > "$baseline/.revision"
     fi
-    (cd "$baseline" && swift build -c release --static-swift-stdlib --product ebb --scratch-path .build-baseline >/dev/null)
+    (cd "$baseline" && swift build -c release --static-swift-stdlib --product ebb --scratch-path .build-baseline -q)
     export EBB_BASELINE_BIN="$baseline/.build-baseline/release/ebb"
 fi
 exec /usr/bin/python3 ci/bench/bench.py "$@"
