@@ -18,8 +18,8 @@ ensure_packages "${EBB_BUILD_PACKAGES[@]}" openssh-client openssh-server nftable
 if [ -n "${EBB_BIN:-}" ]; then
     ebb=$EBB_BIN
 else
-    swift build -c release --product ebb >/dev/null
-    ebb="$(swift build -c release --show-bin-path)/ebb"
+    swift build -c release --static-swift-stdlib --product ebb -q
+    ebb="$(swift build -c release --static-swift-stdlib --show-bin-path)/ebb"
 fi
 counts=("$@")
 [ ${#counts[@]} -gt 0 ] || counts=(1 10 30)

@@ -8,8 +8,8 @@ source ci/packages.sh
 ensure_packages "${EBB_BUILD_PACKAGES[@]}" time
 
 count=${1:-100000}
-swift build -c release --product ebb >/dev/null
-ebb="$(swift build -c release --show-bin-path)/ebb"
+swift build -c release --static-swift-stdlib --product ebb -q
+ebb="$(swift build -c release --static-swift-stdlib --show-bin-path)/ebb"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 

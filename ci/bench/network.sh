@@ -11,8 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ -z "${EBB:-}" ]; then
-    swift build -c release --product ebb >/dev/null
-    EBB="$(swift build -c release --show-bin-path)/ebb"
+    swift build -c release --static-swift-stdlib --product ebb -q
+    EBB="$(swift build -c release --static-swift-stdlib --show-bin-path)/ebb"
 fi
 work=$(mktemp -d)
 # Runs copy their records to a host registry: keep them out of the machine's own.

@@ -8,8 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repeats=${1:-5}
-swift build -c release --product ebb >/dev/null
-ebb="$(swift build -c release --show-bin-path)/ebb"
+swift build -c release --static-swift-stdlib --product ebb -q
+ebb="$(swift build -c release --static-swift-stdlib --show-bin-path)/ebb"
 work=$(mktemp -d)
 # Runs copy their records to a host registry: keep them out of the machine's own.
 export EBB_REGISTRY_DIR="${EBB_REGISTRY_DIR:-$work/registry}"

@@ -13,8 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 repeats=${1:-3}
 ulimit -n "$(ulimit -Hn)"   # 1,000 spliced connections take 6,000 descriptors in the runner (it raises its own limit too)
-swift build -c release --product ebb >/dev/null
-ebb="$(swift build -c release --show-bin-path)/ebb"
+swift build -c release --static-swift-stdlib --product ebb -q
+ebb="$(swift build -c release --static-swift-stdlib --show-bin-path)/ebb"
 work=$(mktemp -d)
 # Runs copy their records to a host registry: keep them out of the machine's own.
 export EBB_REGISTRY_DIR="${EBB_REGISTRY_DIR:-$work/registry}"
