@@ -108,6 +108,59 @@ import Glibc
 
     /// With no record left anywhere (journal and registry both gone), Ebb's nft tables still carry
     /// their expiry: the sweep deletes those past it, and never a table that is not exactly Ebb's.
+    /// The runner dies and its guardian starts taking the fault back through the journal; the
+    /// workspace is deleted while that undo runs, past the fault's deadline. The sweep can then
+    /// reach the run only through its registry copy, whose lock is the journal's: it finds the
+    /// lock held and leaves the run alone instead of starting the same undo beside the
+    /// guardian's. Once the guardian is done, the sweep finishes whatever it could not record.
+    @Test func aSweepNeverRunsAnUndoBesideAGuardianWhoseJournalWasDeleted() throws {
+        let workspace = try Workspace()
+        let registry = workspace.url.appendingPathComponent("registry")
+        let log = workspace.url.appendingPathComponent("undo.log").path
+        let flag = workspace.url.appendingPathComponent("files/flag").path
+        let suite = try workspace.write(
+            suite: """
+                scenarios:
+                  - name: slow-undo
+                    duration: 1s
+                    faults:
+                      - command:
+                          inject: [touch, \(flag)]
+                          rollback: [sh, -c, "echo start >> \(log); sleep 4; rm -f \(flag); echo end >> \(log)"]
+                """)
+        let environment = ["EBB_REGISTRY_DIR": registry.path]
+        let run = try EbbRun(
+            ["run", suite, "--deadline-grace", "100ms", "--state-dir", workspace.state.path], in: workspace.url,
+            environment: environment)
+        #expect(run.waitForOutput("holding for"), "\(run.stdout)\n\(run.stderr)")
+        run.signal(SIGKILL)
+        _ = run.wait()
+        func lines() -> [String] {
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+        #expect(eventually(timeout: .seconds(10)) { lines() == ["start"] }, "the guardian's undo began: \(lines())")
+        let deadline = try latestDeadline(in: registry)
+        try FileManager.default.removeItem(at: workspace.state)
+        #expect(eventually(timeout: .seconds(5)) { Date() > deadline })
+
+        let during = try sweep(workspace, environment)
+        #expect(lines() == ["start"], "no second undo while the guardian's runs: \(lines())\n\(during.output)")
+        #expect(during.output.contains("holds the lock"), "\(during.output)")
+
+        #expect(eventually(timeout: .seconds(10)) { lines().last == "end" }, "the guardian's undo ended: \(lines())")
+        var after: (status: Int32, output: String) = (-1, "")
+        let clean = eventually(timeout: .seconds(20)) {
+            after = (try? sweep(workspace, environment)) ?? (-1, "")
+            return after.status == 0 && !FileManager.default.fileExists(atPath: flag)
+                && ((try? FileManager.default.contentsOfDirectory(atPath: registry.path)) ?? []).isEmpty
+        }
+        #expect(clean, "\(after.output)")
+        let undos = lines()
+        #expect(
+            zip(undos, undos.dropFirst()).allSatisfy { !($0 == "start" && $1 == "start") },
+            "undos one after another, never side by side: \(undos)")
+    }
+
     @Test(.enabled(if: geteuid() == 0, "needs root for network namespaces and nft"))
     func expiredEbbTablesAreDeletedWithoutAnyRecordAndForeignOnesAreLeftAlone() throws {
         let workspace = try Workspace()
