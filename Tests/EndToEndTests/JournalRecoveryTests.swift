@@ -92,6 +92,42 @@ import Glibc
         #expect(!FileManager.default.fileExists(atPath: workspace.files.appendingPathComponent("flag").path))
     }
 
+    /// A state directory made in a folder its user can write but not read (so not fsync): the
+    /// new directory's name could be lost in a crash with every record written into it, so the
+    /// run stops with exit 3 and a message naming the folder, before anything is injected.
+    @Test(.enabled(if: geteuid() == 0, "runs ebb as nobody, which only root can"))
+    func aStateDirectoryWhoseNameCannotBeMadeDurableIsRefused() throws {
+        let workspace = try Workspace()
+        defer { try? FileManager.default.removeItem(at: workspace.url) }
+        // Writable and searchable for everyone, readable by no one but root.
+        let dropbox = workspace.url.appendingPathComponent("dropbox")
+        try FileManager.default.createDirectory(at: dropbox, withIntermediateDirectories: false)
+        chmod(dropbox.path, 0o333)
+        let flag = dropbox.appendingPathComponent("flag").path
+        let suite = try workspace.write(
+            suite: """
+                scenarios:
+                  - name: one
+                    duration: 100ms
+                    faults:
+                      - command: { inject: [touch, \(flag)], rollback: [rm, -f, \(flag)] }
+                """)
+        let output = workspace.url.appendingPathComponent("nobody.log").path
+        let pid = try ChildProcess.spawn(
+            [
+                "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", EbbBinary.path, "run", suite,
+                "--state-dir", dropbox.appendingPathComponent("state").path,
+                "--report-dir", dropbox.appendingPathComponent("reports").path, "--no-guardian",
+            ],
+            environment: ["EBB_REGISTRY_DIR": "off", "PATH": "/usr/bin:/bin"], directory: dropbox.path,
+            outputPath: output, errorPath: output)
+        let status = ChildProcess.wait(pid, timeout: .seconds(60))
+        let said = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect(status == 3, "\(said)")
+        #expect(said.contains("cannot create the journal") && said.contains(dropbox.path), "\(said)")
+        #expect(!FileManager.default.fileExists(atPath: flag), "nothing was injected")
+    }
+
     /// A hand-edited record with a number no Ebb writes is reported as damaged: recovery says so
     /// and exits 2, and never crashes.
     @Test func anAbsurdNumberInARecordIsDamageNotACrash() throws {

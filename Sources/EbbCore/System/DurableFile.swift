@@ -193,6 +193,8 @@ public enum DurableFile {
     }
 
     /// Creates `path` (and missing parents) as 0700 directories, refusing a symlink at `path`.
+    /// Each new directory's entry is made durable (its parent fsynced) before this returns: a
+    /// record or backup written into it durably must not be lost with the directory's name.
     public static func makeDirectory(_ path: String) throws {
         try refuseSymlink(path)
         var info = stat()
@@ -205,8 +207,12 @@ public enum DurableFile {
         let parent = (path as NSString).deletingLastPathComponent
         if !parent.isEmpty && parent != path { try makeDirectory(parent) }
         guard mkdir(path, 0o700) == 0 || errno == EEXIST else { throw Failure("mkdir", path) }
-        let parentPath = parent.isEmpty ? "." : parent
-        try? syncDirectory(parentPath)
+        do {
+            try syncDirectory(parent.isEmpty ? "." : parent)
+        } catch {
+            let reason = "its folder is fsynced, so it must be readable"
+            throw Failure(message: "cannot make the new directory \(path) durable: \(error) (\(reason))")
+        }
     }
 
     /// Fsyncs a directory so that a rename or create inside it survives a crash.
