@@ -113,9 +113,12 @@ import Glibc
                       - command: { inject: [touch, \(flag)], rollback: [rm, -f, \(flag)] }
                 """)
         let output = workspace.url.appendingPathComponent("nobody.log").path
+        // A copy nobody can run: the build folder may sit in a clone that only root can enter.
+        let binary = workspace.url.appendingPathComponent("ebb").path
+        try FileManager.default.copyItem(atPath: EbbBinary.path, toPath: binary)
         let pid = try ChildProcess.spawn(
             [
-                "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", EbbBinary.path, "run", suite,
+                "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", binary, "run", suite,
                 "--state-dir", dropbox.appendingPathComponent("state").path,
                 "--report-dir", dropbox.appendingPathComponent("reports").path, "--no-guardian",
             ],
