@@ -220,6 +220,27 @@ import Testing
         #expect(try UndoRecord.latest(in: DurableFile.read(kept)).record.state == .revertFailed)
     }
 
+    /// A recovery at work when its workspace is deleted (journal and all) records its outcome in
+    /// the registry copy, writing nothing where the journal was: the copy then holds nothing
+    /// pending, so no sweep runs the undo a second time.
+    @Test func anOutcomeWhoseJournalWasDeletedIsRecordedInTheRegistryCopy() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let registry = HostRegistry(directory: scratch.url.appendingPathComponent("registry"))
+        let journal = try RunJournal.create(
+            stateDirectory: scratch.url.appendingPathComponent("state"), suites: [], registry: registry)
+        var (_, record) = try armLoggingRecord(in: journal, label: "a", log: "/dev/null")
+        let store = RecordStore(journal: journal)
+        try FileManager.default.removeItem(at: scratch.url.appendingPathComponent("state"))
+
+        record.state = .reverted
+        record.finishedAt = Date()
+        try store.update(record)
+        let kept = registry.copy(of: journal.directory).appendingPathComponent(record.fileName).path
+        #expect(try UndoRecord.latest(in: DurableFile.read(kept)).record.state == .reverted)
+        #expect(!FileManager.default.fileExists(atPath: journal.directory.path), "nothing written where it was")
+    }
+
     /// A scope arms into the registry copy its journal knows, without reading `run.json` back:
     /// a read that fails (a descriptor limit, an I/O error) must not leave the records without
     /// their copy, silently.

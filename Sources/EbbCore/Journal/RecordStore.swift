@@ -152,6 +152,17 @@ public struct RecordStore: Sendable {
     private func append(_ record: UndoRecord) throws -> [String] {
         let path = runDirectory.appending(path: record.fileName).path
         var info = stat()
+        if lstat(runDirectory.path, &info) != 0, errno == ENOENT,
+            let copy = registryCopy?.directory.appending(path: record.fileName).path,
+            lstat(copy, &info) == 0, info.st_size < Self.versionsLimit
+        {
+            // The journal is gone (its workspace was deleted) and the copy's file is not: the
+            // version goes to the copy, which readers take once the journal is gone. Else a
+            // recovery at work when the workspace went could not record its outcome, and the
+            // sweep would run the undo again. (A journal that still exists gets the file back.)
+            try DurableFile.append(try record.appendedVersion(), to: copy)
+            return [copy]
+        }
         guard lstat(path, &info) == 0, info.st_size < Self.versionsLimit else {
             // No file yet, or one grown long: (re)written whole, durably, as a new record is.
             let copying = registryCopy.map { FileManager.default.fileExists(atPath: $0.directory.path) } ?? false
