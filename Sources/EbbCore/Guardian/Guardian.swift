@@ -66,6 +66,11 @@ public struct Guardian: Sendable {
         let run = reader.run(at: runDirectory)
         if run.info?.status == .closed && !run.needsRecovery { return .runnerClosed }
         if isBeingRemoved(run) { return try recoverFromRegistryCopy() ?? .journalRemoved }
+        return try recover(run, readBy: reader)
+    }
+
+    /// Replays the pending records of `run`, whose runner is dead, as the guardian.
+    private func recover(_ run: RunSnapshot, readBy reader: JournalReader) throws -> Outcome {
         var recovery = Recovery(
             stateDirectory: reader.stateDirectory, catalog: catalog, actor: "guardian", logger: logger)
         recovery.rollbackBudget = rollbackBudget
@@ -98,10 +103,7 @@ public struct Guardian: Sendable {
         let reader = JournalReader(holding: copy)
         let run = reader.run(at: copy, probingLiveness: false)
         guard run.needsRecovery else { return nil }
-        var recovery = Recovery(
-            stateDirectory: reader.stateDirectory, catalog: catalog, actor: "guardian", logger: logger)
-        recovery.rollbackBudget = rollbackBudget
-        return .recovered(try recovery.execute(run))
+        return try recover(run, readBy: reader)
     }
 
     /// Sleeps until the runner exits (its pidfd becomes readable) or `seconds` pass.

@@ -55,14 +55,10 @@ public struct HostRegistry: Sendable {
     private static func shareLocks(of runDirectory: URL, with copy: URL) throws {
         for name in [RunLock.fileName, RecordStore.locksFile] {
             let source = runDirectory.appending(path: name).path
-            let descriptor = open(source, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-            guard descriptor >= 0 else {
-                throw DurableFile.Failure(message: systemError("cannot open", source).description)
-            }
-            close(descriptor)
+            close(try RunLock.openFile(source))
             let target = copy.appending(path: name).path
             guard link(source, target) != 0 else { continue }
-            guard errno == EXDEV || errno == EPERM || errno == EMLINK else {
+            guard DurableFile.noLinkPossible(errno) else {
                 throw DurableFile.Failure(message: systemError("cannot link", target).description)
             }
         }

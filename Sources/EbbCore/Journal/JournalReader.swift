@@ -168,7 +168,7 @@ public struct JournalReader: Sendable {
                         problem: "cannot list the run's registry copy: \(error.localizedDescription)"))
             }
         }
-        let paths = found
+        let paths = found  // a constant: the reading threads below capture it
         // Read and decoded side by side: a runner closing its journal reads back every record.
         let read = Forks.map(paths.count, limit: RecordStore.batchThreads) { index -> (RecordEntry, Bool) in
             let path = paths[index]

@@ -152,18 +152,12 @@ public struct RecordStore: Sendable {
     private func append(_ record: UndoRecord) throws -> [String] {
         let path = runDirectory.appending(path: record.fileName).path
         var info = stat()
-        if lstat(runDirectory.path, &info) != 0, errno == ENOENT,
-            let copy = registryCopy?.directory.appending(path: record.fileName).path,
-            lstat(copy, &info) == 0, info.st_size < Self.versionsLimit
-        {
-            // The journal is gone (its workspace was deleted) and the copy's file is not: the
-            // version goes to the copy, which readers take once the journal is gone. Else a
-            // recovery at work when the workspace went could not record its outcome, and the
-            // sweep would run the undo again. (A journal that still exists gets the file back.)
-            try DurableFile.append(try record.appendedVersion(), to: copy)
-            return [copy]
-        }
-        guard lstat(path, &info) == 0, info.st_size < Self.versionsLimit else {
+        let exists = lstat(path, &info) == 0
+        guard exists, info.st_size < Self.versionsLimit else {
+            if !exists, let copy = copyOfRecordWithoutJournal(record) {
+                try DurableFile.append(try record.appendedVersion(), to: copy)
+                return [copy]
+            }
             // No file yet, or one grown long: (re)written whole, durably, as a new record is.
             let copying = registryCopy.map { FileManager.default.fileExists(atPath: $0.directory.path) } ?? false
             if copying, record.state.isPending { try registryCopy?.copyBackups(from: runDirectory) }
@@ -180,5 +174,18 @@ public struct RecordStore: Sendable {
             written.append(copy)
         }
         return written
+    }
+
+    /// The copy's file of `record` when the journal's folder is gone (its workspace was deleted)
+    /// and that file is not: a version then goes there, which readers take once the journal is
+    /// gone. Else a recovery at work when the workspace went could not record its outcome, and
+    /// the sweep would run the undo again. A journal that still exists gets its file back.
+    private func copyOfRecordWithoutJournal(_ record: UndoRecord) -> String? {
+        var info = stat()
+        guard access(runDirectory.path, F_OK) != 0, errno == ENOENT,
+            let copy = registryCopy?.directory.appending(path: record.fileName).path,
+            lstat(copy, &info) == 0, info.st_size < Self.versionsLimit
+        else { return nil }
+        return copy
     }
 }

@@ -21,10 +21,16 @@ public final class RunLock: Sendable {
         try acquire(file: runDirectory.appending(path: fileName).path)
     }
 
-    /// Takes the lock on the file at `path` (created 0600 if missing); nil when another process holds it.
-    public static func acquire(file path: String) throws -> RunLock? {
+    /// Opens the lock file at `path` for locking, created 0600 if missing; symlinks refused.
+    static func openFile(_ path: String) throws -> Int32 {
         let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw DurableFile.Failure(message: systemError("cannot open", path).description) }
+        return fd
+    }
+
+    /// Takes the lock on the file at `path` (created 0600 if missing); nil when another process holds it.
+    public static func acquire(file path: String) throws -> RunLock? {
+        let fd = try openFile(path)
         var result: Int32
         repeat { result = flock(fd, LOCK_EX | LOCK_NB) } while result != 0 && errno == EINTR
         guard result == 0 else {
@@ -39,8 +45,7 @@ public final class RunLock: Sendable {
     /// locks of every record of a run, instead of a file (an inode) per record. Like `flock`, it
     /// is held until ``release()`` or the process dies; nil when another process holds it.
     public static func acquire(file path: String, byte index: Int) throws -> RunLock? {
-        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw DurableFile.Failure(message: systemError("cannot open", path).description) }
+        let fd = try openFile(path)
         var range = flock()
         range.l_type = Int16(F_WRLCK)
         range.l_whence = Int16(SEEK_SET)

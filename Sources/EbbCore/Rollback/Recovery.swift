@@ -13,8 +13,11 @@ public struct RecoveryReport: Sendable {
 
     /// Nothing refused or damaged, and every undo succeeded with its outcome durable.
     public var isComplete: Bool {
-        refusal == nil && damaged.isEmpty && results.allSatisfy { $0.succeeded && $0.journalProblem == nil }
+        refusal == nil && damaged.isEmpty && results.allSatisfy(\.succeeded) && outcomesDurable
     }
+
+    /// Every outcome this recovery wrote was made durable in the journal.
+    public var outcomesDurable: Bool { results.allSatisfy { $0.journalProblem == nil } }
 }
 
 /// Executes the undo records of runs from the journal alone: no suite, no plugin setup (ARCHITECTURE.md invariant 7).
@@ -85,7 +88,7 @@ public struct Recovery: Sendable {
                 info.recoveredBy = actor
             }
             // An outcome that could not be made durable leaves the run unsettled (see RunInfo.settled).
-            let settled = after.isSettled && report.results.allSatisfy { $0.journalProblem == nil }
+            let settled = after.isSettled && report.outcomesDurable
             if leftOpen || (settled && info.settled != true) {
                 info.settled = settled
                 try info.write(into: current.directory)

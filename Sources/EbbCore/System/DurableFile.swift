@@ -86,6 +86,12 @@ public enum DurableFile {
         return "\(directory)/.tmp-\(name)-\(getpid())-\(String(UInt32.random(in: .min ... .max), radix: 16))"
     }
 
+    /// Whether `link(2)` failed with `code` because no hard link can be made there (another
+    /// file system, one without hard links, too many links), so a file of its own must serve.
+    static func noLinkPossible(_ code: Int32) -> Bool {
+        code == EXDEV || code == EPERM || code == EMLINK
+    }
+
     /// Gives each `path` the content of its `source` as a second name of the same file: a hard
     /// link, renamed into place as ``write(_:to:durably:)`` renames, so either the old or the new
     /// content is at `path`. A copy made so costs no new inode, no data written and no fsync of
@@ -101,7 +107,7 @@ public enum DurableFile {
             let temporary = temporaryName(for: file.path)
             if link(file.source, temporary) == 0 {
                 try rename(temporary, to: file.path)
-            } else if errno == EXDEV || errno == EPERM || errno == EMLINK {
+            } else if noLinkPossible(errno) {
                 try rename(try writeTemporary(read(file.source), for: file.path, durably: true), to: file.path)
             } else {
                 throw Failure("link", file.source)
