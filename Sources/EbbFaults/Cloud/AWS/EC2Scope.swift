@@ -196,9 +196,48 @@ struct EC2Scope: Sendable {
         return (instances, source)
     }
 
+    /// The plan both `cloud.aws.*` faults make at preflight: the running instances the
+    /// selection chooses now, recorded with their nodes, locked one by one. `summary` says what
+    /// the undo does with the record; the verification's time limit is added to it.
+    func plan<Undo: UndoHandler>(
+        verb: String, undo: Undo.Type, summary: (EC2Record) -> String
+    ) throws -> FaultPlan where Undo.Payload == EC2Record {
+        let connection = try connection()
+        let (chosen, note) = try EC2Client.with(connection) { try resolve($0, verb: verb) }
+        let (instances, cluster) = try record(chosen)
+        let record = EC2Record(
+            connection: connection, instances: instances, runningTimeoutSeconds: runningTimeout.seconds,
+            cluster: cluster)
+        return try FaultPlan(
+            target: "EC2 \(record.labels) in \(connection.region)\(note)", undo: undo, payload: record,
+            undoSummary: summary(record) + " (up to \(DurationText.format(runningTimeout)))",
+            lockKeys: Self.lockKeys(connection, chosen))
+    }
+
     /// One lock per instance, so that no second run on this machine faults it meanwhile.
     static func lockKeys(_ connection: EC2Connection, _ instances: [EC2Instance]) -> [String] {
         instances.map { "aws-ec2-\(connection.region)-\($0.id)" }
+    }
+}
+
+/// What every `cloud.aws.*` record holds, whichever its undo kind.
+public struct EC2Record: Codable, Sendable {
+    /// The API, region and profile (never a key).
+    var connection: EC2Connection
+    /// The instances Ebb acted on: only ones that were running at preflight.
+    var instances: [RecordedInstance]
+    var runningTimeoutSeconds: Double
+    /// With `node_ready`: the cluster of the instances' nodes (each instance names its node).
+    var cluster: ClusterSource?
+
+    /// The instances, for people.
+    var labels: String { instances.map(\.label).joined(separator: ", ") }
+
+    /// What the verification waits for besides the instances: with `node_ready`,
+    /// ", their Kubernetes nodes (…) Ready"; else nothing.
+    var nodesReady: String {
+        cluster == nil
+            ? "" : ", their Kubernetes nodes (" + instances.compactMap(\.node).joined(separator: ", ") + ") Ready"
     }
 }
 

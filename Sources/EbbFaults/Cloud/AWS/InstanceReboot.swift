@@ -21,25 +21,13 @@ public enum InstanceReboot: FaultPlugin {
         let scope: EC2Scope
 
         func plan(_ context: FaultContext) throws -> FaultPlan {
-            let connection = try scope.connection()
-            let (chosen, note) = try EC2Client.with(connection) { try scope.resolve($0, verb: "reboot") }
-            let (instances, cluster) = try scope.record(chosen)
-            let payload = InstanceRebooted.Payload(
-                connection: connection, instances: instances, runningTimeoutSeconds: scope.runningTimeout.seconds,
-                cluster: cluster)
-            let labels = instances.map(\.label).joined(separator: ", ")
-            let nodes =
-                cluster == nil
-                ? "" : ", their Kubernetes nodes (" + instances.compactMap(\.node).joined(separator: ", ") + ") Ready"
-            return try FaultPlan(
-                target: "EC2 \(labels) in \(connection.region)\(note)", undo: InstanceRebooted.self, payload: payload,
-                undoSummary:
-                    "none: a reboot ends by itself; verified: \(labels) running again\(nodes) (up to \(DurationText.format(scope.runningTimeout)))",
-                lockKeys: EC2Scope.lockKeys(connection, chosen))
+            try scope.plan(verb: "reboot", undo: InstanceRebooted.self) { record in
+                "none: a reboot ends by itself; verified: \(record.labels) running again\(record.nodesReady)"
+            }
         }
 
         func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
-            let payload = try plan.undoData.decode(InstanceRebooted.Payload.self)
+            let payload = try plan.undoData.decode(EC2Record.self)
             try EC2Client.with(payload.connection) { try $0.reboot(ids: payload.instances.map(\.id)) }
         }
     }
@@ -52,14 +40,7 @@ public enum InstanceReboot: FaultPlugin {
 /// EC2 keeps a rebooting instance in the `running` state, so this proves the instance was not
 /// left stopped, not that its operating system is back: a check on the service says that.
 public enum InstanceRebooted: UndoHandler {
-    public struct Payload: Codable, Sendable {
-        /// The API, region and profile (never a key).
-        var connection: EC2Connection
-        var instances: [RecordedInstance]
-        var runningTimeoutSeconds: Double
-        /// With `node_ready`: the cluster of the instances' nodes (each instance names its node).
-        var cluster: ClusterSource?
-    }
+    public typealias Payload = EC2Record
 
     public static let kind = "cloud.aws.instance-reboot"
     /// A remote API: the record can be executed from any machine with keys for the account.

@@ -24,25 +24,13 @@ public enum InstanceStop: FaultPlugin {
         let force: Bool
 
         func plan(_ context: FaultContext) throws -> FaultPlan {
-            let connection = try scope.connection()
-            let (chosen, note) = try EC2Client.with(connection) { try scope.resolve($0, verb: "stop") }
-            let (instances, cluster) = try scope.record(chosen)
-            let payload = InstanceStart.Payload(
-                connection: connection, instances: instances, runningTimeoutSeconds: scope.runningTimeout.seconds,
-                cluster: cluster)
-            let labels = instances.map(\.label).joined(separator: ", ")
-            let nodes =
-                cluster == nil
-                ? "" : ", their Kubernetes nodes (" + instances.compactMap(\.node).joined(separator: ", ") + ") Ready"
-            return try FaultPlan(
-                target: "EC2 \(labels) in \(connection.region)\(note)", undo: InstanceStart.self, payload: payload,
-                undoSummary:
-                    "start \(labels) and wait until running\(nodes) (up to \(DurationText.format(scope.runningTimeout)))",
-                lockKeys: EC2Scope.lockKeys(connection, chosen))
+            try scope.plan(verb: "stop", undo: InstanceStart.self) { record in
+                "start \(record.labels) and wait until running\(record.nodesReady)"
+            }
         }
 
         func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
-            let payload = try plan.undoData.decode(InstanceStart.Payload.self)
+            let payload = try plan.undoData.decode(EC2Record.self)
             try EC2Client.with(payload.connection) { try $0.stop(ids: payload.instances.map(\.id), force: force) }
         }
     }
@@ -54,15 +42,7 @@ public enum InstanceStop: FaultPlugin {
 /// Idempotent: a running or pending instance is left alone, a stopping one is waited for
 /// until it has stopped (EC2 refuses to start it before), a terminated one is reported.
 public enum InstanceStart: UndoHandler {
-    public struct Payload: Codable, Sendable {
-        /// The API, region and profile (never a key).
-        var connection: EC2Connection
-        /// The instances Ebb stopped: only ones that were running at preflight.
-        var instances: [RecordedInstance]
-        var runningTimeoutSeconds: Double
-        /// With `node_ready`: the cluster of the instances' nodes (each instance names its node).
-        var cluster: ClusterSource?
-    }
+    public typealias Payload = EC2Record
 
     public static let kind = "cloud.aws.instance-start"
     /// A remote API: the record can be executed from any machine with keys for the account.
