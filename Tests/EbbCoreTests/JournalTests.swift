@@ -31,6 +31,33 @@ import Testing
         #expect(try JournalReader(stateDirectory: state).runs().first?.info?.status == .closed)
     }
 
+    @Test func aNewRunMakesTheMissingFoldersOfItsStateDirectoryPrivate() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let state = scratch.url.appending(path: "ci/cache/state")
+        let journal = try RunJournal.create(stateDirectory: state, suites: [])
+        defer { _ = try? journal.close() }
+        let made = [
+            scratch.url.appending(path: "ci"), scratch.url.appending(path: "ci/cache"), state,
+            state.appending(path: "rollback"), journal.directory,
+        ]
+        for directory in made {
+            let mode = try FileManager.default.attributesOfItem(atPath: directory.path)[.posixPermissions] as? Int
+            #expect(mode == 0o700, "\(directory.path)")
+        }
+    }
+
+    @Test func aFileWhereTheStateDirectoryGoesIsRefused() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let file = scratch.url.appending(path: "ci")
+        try Data().write(to: file)
+        let error = #expect(throws: DurableFile.Failure.self) {
+            try RunJournal.create(stateDirectory: file.appending(path: "state"), suites: [])
+        }
+        #expect(error?.description == "\(file.path) exists and is not a directory")
+    }
+
     @Test func aDeadRunWithPendingRecordsNeedsRecovery() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }

@@ -198,16 +198,18 @@ public struct RunInfo: Codable, Sendable {
     public var hostIdentity: HostIdentity { HostIdentity(hostname: host, machineID: machineID) }
 
     /// Writes `run.json` durably into `runDirectory`, and into the run's registry copy while
-    /// that exists (it is removed once the run is settled and never brought back).
+    /// that exists (it is removed once the run is settled and never brought back), both with
+    /// one commit (see ``DurableFile/write(_:syncingDirectories:)``).
     public func write(into runDirectory: URL) throws {
         let data = try JSONEncoder.journal.encode(self)
-        try DurableFile.write(data, to: runDirectory.appending(path: "run.json").path)
+        var files = [(data: data, path: runDirectory.appending(path: "run.json").path)]
         if let registry,
             URL(fileURLWithPath: registry).standardizedFileURL.path != runDirectory.standardizedFileURL.path,
             FileManager.default.fileExists(atPath: registry)
         {
-            try DurableFile.write(data, to: URL(fileURLWithPath: registry).appending(path: "run.json").path)
+            files.append((data, URL(fileURLWithPath: registry).appending(path: "run.json").path))
         }
+        try DurableFile.write(files)
     }
 }
 

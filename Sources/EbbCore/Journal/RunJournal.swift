@@ -41,15 +41,17 @@ public final class RunJournal: Sendable {
         let started = Date()
         let nanoseconds = UInt64(started.timeIntervalSince1970 * 1e9)
         let root = stateDirectory.appending(path: "rollback")
-        try DurableFile.makeDirectory(stateDirectory.path)
-        try DurableFile.makeDirectory(root.path)
+        var directories = DurableFile.NewDirectories()
+        try directories.make(stateDirectory.path)
+        try directories.make(root.path)
         try JournalTrust.check(directory: stateDirectory.path)
         try JournalTrust.check(directory: root.path)
         // Built under a dot name and renamed into place once run.json is durable, so that no
         // reader ever sees a run directory without its run.json.
         let name = "\(nanoseconds)-\(id)"
         let building = root.appending(path: ".new-\(name)")
-        try DurableFile.makeDirectory(building.path)
+        try directories.make(building.path)
+        try directories.commit()
         guard let lock = try RunLock.acquire(building) else {
             throw DurableFile.Failure(message: "cannot lock the new run directory \(building.path)")
         }
