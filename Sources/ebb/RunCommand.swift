@@ -5,8 +5,13 @@ import EbbReports
 import Foundation
 
 struct RunCommand: AsyncParsableCommand {
+    /// `_superCommandName` (argument-parser's experimental "super-command" setting) makes
+    /// `RunCommand.parseAsRoot`, the fast path of `Ebb.parseCommand()`, skip the parser's check
+    /// for a completion-script request: two more parses of the command line, 1.2 ms of CPU per
+    /// run. That path never sees such a request, and help, completion and errors go through
+    /// Ebb's root parser, which reads the setting from the root only: they are unchanged.
     static let configuration = CommandConfiguration(
-        commandName: "run",
+        commandName: "run", _superCommandName: "ebb",
         abstract: "Run scenario suites: inject each fault, hold it, roll back and verify.",
         discussion: """
             Before a scenario's faults are injected their undo records are made durable in the \

@@ -155,6 +155,10 @@ import Glibc
         let help = try EbbRun.run(["run", "--help"], in: workspace.url)
         #expect(help.status == 0)
         #expect(help.stdout.contains("USAGE: ebb run [<options>] <suites> ..."), "\(help.stdout)")
+        // The fast parser skips the completion-script check; the request still reaches the root's.
+        let completion = try EbbRun.run(["run", "--generate-completion-script", "bash"], in: workspace.url)
+        #expect(completion.status == 0)
+        #expect(completion.stdout.contains("_ebb_run()"), "\(completion.stdout.prefix(500))")
     }
 
     @Test func aTypoInAKeyIsReportedWithItsPositionAndNothingIsInjected() throws {
