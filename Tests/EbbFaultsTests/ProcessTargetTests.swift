@@ -90,6 +90,28 @@ import Glibc
             _ = try harness.undo(plan)
         }
     }
+
+    @Test func aRestartWrapperThatMatchesButStartsNothingIsNotTheTargetBack() throws {
+        let harness = try FaultHarness()
+        defer { harness.remove() }
+        let marker = "\(Int.random(in: 100_000...999_999)).5"
+        let target = try Sleeper(marker)
+        defer { target.end() }
+        // The wrapper's own command line matches the selector, and it carries the restart's
+        // marker, for the 150 ms it runs; the service it should start never comes up.
+        let fault = try harness.fault(
+            """
+            process.kill: { match: "sleep \(marker)", restart: [sh, -c, "sleep 0.15; : sleep \(marker)"], restart_timeout: 1s }
+            """)
+        let plan = try harness.inject(fault)
+        #expect(ChildProcess.wait(target.pid, timeout: .seconds(5)) == 128 + SIGKILL)
+        let error = #expect(throws: VerificationFailure.self, "a wrapper seen for a moment is not the target back") {
+            _ = try harness.undo(plan)
+        }
+        #expect(
+            "\(error.map { "\($0)" } ?? "")".contains("is not running 1.0s after the restart"),
+            "\(String(describing: error))")
+    }
 }
 
 /// Clock ticks since boot, the unit of a process's start time in /proc.

@@ -65,7 +65,7 @@ public enum ProcessRestart: UndoHandler {
 
     public static func verify(_ payload: Payload, _ context: UndoContext) throws {
         guard let selector = payload.selector else { return }
-        guard Poll.until(timeout: .seconds(payload.timeoutSeconds), { isBack(payload) }) else {
+        guard Poll.until(timeout: .seconds(payload.timeoutSeconds), { staysBack(payload) }) else {
             let claim = RestartClaim(payload, context).describe()
             throw VerificationFailure(
                 "\(selector.description) is not running \(payload.timeoutSeconds)s after the restart\(claim)")
@@ -77,13 +77,33 @@ public enum ProcessRestart: UndoHandler {
     /// A match older than preflight is a bystander; a pidfile's pid must be the recorded
     /// process, or a newer process of the same name (never a reused pid of something else).
     static func isBack(_ payload: Payload) -> Bool {
+        payload.targets.contains(where: \.isRunning) || !restarted(payload).isEmpty
+    }
+
+    /// As ``isBack(_:)``, and a restarted process found is still the same process, still a
+    /// match, ``settleTime`` later. The restart command's own wrapper (`sh -c "... sleep 60 &"`
+    /// for `match: "sleep 60"`) matches and carries the marker too, but only while it starts
+    /// the service: seen once, it would verify a restart whose service never came up.
+    static func staysBack(_ payload: Payload) -> Bool {
         if payload.targets.contains(where: \.isRunning) { return true }
-        guard let selector = payload.selector else { return false }
+        let seen = restarted(payload).map { RecordedProcess($0).lockKey }
+        guard !seen.isEmpty else { return false }
+        Thread.sleep(forTimeInterval: settleTime.seconds)
+        return restarted(payload).contains { seen.contains(RecordedProcess($0).lockKey) }
+    }
+
+    /// How long a restarted process must keep running to count as the target back.
+    static let settleTime = Duration.milliseconds(250)
+
+    /// The processes the selector finds that this record's restart started (they carry its
+    /// marker) or that started after preflight.
+    private static func restarted(_ payload: Payload) -> [ProcessSnapshot] {
+        guard let selector = payload.selector else { return [] }
         let candidates = selector.candidates()
-        guard let plannedAt = payload.plannedAt else { return !candidates.isEmpty }  // a record from before: as it was
+        guard let plannedAt = payload.plannedAt else { return candidates }  // a record from before: as it was
         let marked = payload.marker.map { Set(ProcessTable.carrying(environmentKey, $0).map(\.pid)) } ?? []
         let names = Set(payload.targets.map(\.name))
-        return candidates.contains { process in
+        return candidates.filter { process in
             if marked.contains(process.pid) { return true }
             guard process.startTime > plannedAt else { return false }
             if case .pidfile = selector.source, !names.isEmpty { return names.contains(process.displayName) }
