@@ -15,7 +15,7 @@ import Glibc
         let sleeper = try Sleeper()
         defer { sleeper.end() }
         let plan = try harness.inject(try harness.fault("process.pause: { pid: \(sleeper.pid) }"))
-        #expect(eventually { sleeper.state == "T" }, "SIGSTOP took effect")
+        #expect(sleeper.state == "T", "the injection returns once SIGSTOP took effect")
         #expect(throws: VerificationFailure.self) { try harness.verify(plan) }
         #expect(try harness.undo(plan) == .undone)
         #expect(sleeper.state != "T")

@@ -41,7 +41,8 @@ public enum ProcessPause: FaultPlugin {
         }
 
         func inject(_ plan: FaultPlan, _ context: FaultContext) throws {
-            for target in try plan.undoData.decode(ProcessResume.Payload.self).targets {
+            let targets = try plan.undoData.decode(ProcessResume.Payload.self).targets
+            for target in targets {
                 // Re-check identity right before signalling: the pid may have been reused since planning.
                 guard target.isRunning else {
                     throw FaultError(description: "\(target.label) exited before it could be paused")
@@ -49,6 +50,19 @@ public enum ProcessPause: FaultPlugin {
                 guard kill(target.pid, SIGSTOP) == 0 else {
                     throw FaultError(description: systemError("SIGSTOP", target.label).description)
                 }
+            }
+            // A target stops when it next runs, which on a busy machine is a while after kill()
+            // returns: the hold starts once every target is seen stopped (or gone), so a live
+            // pause means paused.
+            let stopped = Poll.until(timeout: .seconds(1), every: .milliseconds(5)) {
+                targets.allSatisfy { target in
+                    guard target.isRunning, let now = ProcessTable.stat(target.pid) else { return true }
+                    return now.isStopped
+                }
+            }
+            guard stopped else {
+                let labels = targets.map(\.label).joined(separator: ", ")
+                throw FaultError(description: "\(labels) not stopped 1s after SIGSTOP")
             }
         }
     }
