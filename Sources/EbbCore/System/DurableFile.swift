@@ -240,11 +240,9 @@ public enum DurableFile {
 
         /// Fsyncs the folders of the directories made, side by side.
         public func commit() throws {
-            var parents: [String] = []
-            for entry in made where !parents.contains(entry.parent) { parents.append(entry.parent) }
-            let failures = fsyncEach(parents, directory: true)
+            let failures = fsyncEach(made.map(\.parent), directory: true)
             guard let index = failures.firstIndex(where: { $0 != nil }), let failure = failures[index] else { return }
-            let path = made.first { $0.parent == parents[index] }!.path
+            let path = made[index].path
             let reason = "its folder is fsynced, so it must be readable"
             throw Failure(message: "cannot make the new directory \(path) durable: \(failure) (\(reason))")
         }

@@ -55,10 +55,7 @@ public enum ProcessPause: FaultPlugin {
             // returns: the hold starts once every target is seen stopped (or gone), so a live
             // pause means paused.
             let stopped = Poll.until(timeout: .seconds(1), every: .milliseconds(5)) {
-                targets.allSatisfy { target in
-                    guard target.isRunning, let now = ProcessTable.stat(target.pid) else { return true }
-                    return now.isStopped
-                }
+                targets.allSatisfy { $0.isStopped ?? true }
             }
             guard stopped else {
                 let labels = targets.map(\.label).joined(separator: ", ")
@@ -88,11 +85,8 @@ public enum ProcessResume: UndoHandler {
     public static func verify(_ payload: Payload, _ context: UndoContext) throws {
         for target in payload.targets {
             // SIGCONT takes effect at once, but the state in /proc may lag a scheduling tick.
-            let stopped = Poll.until(timeout: .seconds(1)) {
-                guard target.isRunning, let now = ProcessTable.stat(target.pid) else { return true }
-                return !now.isStopped
-            }
-            if !stopped { throw VerificationFailure("\(target.label) is still stopped") }
+            let resumed = Poll.until(timeout: .seconds(1)) { target.isStopped != true }
+            if !resumed { throw VerificationFailure("\(target.label) is still stopped") }
         }
     }
 }

@@ -178,6 +178,11 @@ struct RecordedProcess: Codable, Sendable {
 
     /// The same process is still running (not a zombie, pid not reused).
     var isRunning: Bool { ProcessTable.isAlive(pid: pid, startTime: startTime) }
+    /// Whether the same process is in the stopped state now; nil once it is gone.
+    var isStopped: Bool? {
+        guard isRunning, let now = ProcessTable.stat(pid) else { return nil }
+        return now.isStopped
+    }
     var label: String { "pid \(pid) (\(name))" }
     /// The process's identity for ``TargetLocks``.
     var lockKey: String { "process-\(pid):\(startTime)" }
